@@ -1,0 +1,102 @@
+"""The `signage` command."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from signage import __version__
+from signage.errors import SignageError
+
+logger = logging.getLogger("signage")
+
+
+def _models(args: argparse.Namespace) -> int:
+    from signage import models
+
+    manifest = models.load_manifest()
+    groups = [("models", models.models_dir())]
+    if args.samples:
+        groups.append(("samples", models.samples_dir()))
+    failed = False
+    for section, directory in groups:
+        assets = manifest[section].values()
+        if args.action == "fetch":
+            for line in models.fetch(assets, directory):
+                print(line)
+        else:
+            for asset in assets:
+                state = models.status(asset, directory)
+                failed |= state != "ok"
+                if args.action == "list":
+                    print(f"{state:9}{asset.file:42}{asset.wheel:30}{asset.licence}")
+                elif state != "ok":
+                    print(f"{state:9}{directory / asset.file}")
+            if args.action == "verify" and not failed:
+                print(f"ok: {len(assets)} {section} verified in {directory}")
+    if failed:
+        print(f"some files are missing or corrupt: {models.FETCH_HINT}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _vision(args: argparse.Namespace) -> int:
+    from signage.vision.watch import watch
+
+    return watch(args)
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from signage.bench import run_bench
+
+    return run_bench(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="signage", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"signage {__version__}")
+    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    m = commands.add_parser("models", help="fetch, verify or list the pinned model files")
+    m.add_argument("action", choices=["fetch", "verify", "list"])
+    m.add_argument("--samples", action="store_true", help="also the sample media (demo, tests, bench)")
+    m.set_defaults(handler=_models)
+
+    v = commands.add_parser("vision", help="run the vision pipeline on a source and print what it sees")
+    v.add_argument("--source", required=True,
+                   help="camera index or /dev/videoN, video file, image file or folder of images, or auto")
+    v.add_argument("--backend", choices=["litert", "mediapipe"], default="litert")
+    v.add_argument("--model", choices=["short", "full", "full_sparse"], default="full")
+    v.add_argument("--threads", type=int, default=2)
+    v.add_argument("--delegate", choices=["none", "edgetpu"], default="none")
+    v.add_argument("--no-expressions", dest="expressions", action="store_false",
+                   help="do not classify expressions (the model is not loaded)")
+    v.add_argument("--loop", action="store_true", help="loop a video file or image folder")
+    v.add_argument("--fast", action="store_true",
+                   help="process files as fast as possible instead of at their frame rate (default with --json)")
+    v.add_argument("--json", action="store_true", help="one JSON object per analysed frame (see README)")
+    v.set_defaults(handler=_vision)
+
+    b = commands.add_parser("bench", help="measure performance as ratios within one run")
+    b.add_argument("what", nargs="?", default="vision", choices=["vision"])
+    b.add_argument("--frames", type=int, default=60, help="frames per configuration")
+    b.set_defaults(handler=_bench)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return args.handler(args)
+    except SignageError as exc:
+        logger.error("%s", exc)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

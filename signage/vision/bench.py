@@ -1,0 +1,123 @@
+"""`signage bench vision`: every backend x model on the same real frames, as ratios.
+
+Timing claims live here, never in tests: this machine is noisy, so every figure is
+set against another measured in the same run, on the same frames, interleaved.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from signage import models
+from signage.config import VisionConfig
+from signage.vision.pipeline import Pipeline
+
+SIZE = (640, 480)
+
+
+def fit_640x480(image: np.ndarray) -> np.ndarray:
+    """Letterbox an image into 640x480, as a camera at that resolution would deliver it."""
+    height, width = image.shape[:2]
+    scale = min(SIZE[0] / width, SIZE[1] / height)
+    resized = cv2.resize(image, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
+    canvas = np.zeros((SIZE[1], SIZE[0], 3), np.uint8)
+    top, left = (SIZE[1] - resized.shape[0]) // 2, (SIZE[0] - resized.shape[1]) // 2
+    canvas[top:top + resized.shape[0], left:left + resized.shape[1]] = resized
+    return canvas
+
+
+def frame_sets(samples: Path, video_frames: int) -> dict[str, list[np.ndarray]]:
+    """Two sets of real 640x480 frames: five faces (one still) and one person (video)."""
+    multi = cv2.imread(str(samples / "multi_face.jpg"))
+    capture = cv2.VideoCapture(str(samples / "WolfgangLanger_Pexels.mp4"))
+    video = []
+    while len(video) < video_frames:
+        ok, image = capture.read()
+        if not ok:
+            break
+        video.append(fit_640x480(image))
+    capture.release()
+    return {"5 faces": [fit_640x480(multi)], "1 person": video}
+
+
+@dataclass
+class Result:
+    backend: str
+    model: str
+    frames: str
+    faces: float
+    pipeline_ms: float
+    raw_ms: float
+    detect_ms: float
+
+    @property
+    def fps(self) -> float:
+        return 1000 / self.pipeline_ms
+
+
+def measure(pipeline: Pipeline, frames: list[np.ndarray], rounds: int) -> tuple[float, float, float, float]:
+    """Median pipeline ms, median raw invoke ms (detector + one expression invoke per
+    face), median detector-stage ms and mean faces, measured interleaved per frame."""
+    for frame in frames[:3]:
+        pipeline.process(frame, 0.0)  # warm-up: allocations, caches
+    totals, raws, detects, faces = [], [], [], []
+    t = 0.0
+    for i in range(rounds):
+        frame = frames[i % len(frames)]
+        t += 1 / 30
+        snapshot = pipeline.process(frame, t)
+        totals.append(snapshot.times.total)
+        detects.append(snapshot.times.detect)
+        faces.append(snapshot.face_count)
+        raw = pipeline.detector.raw_invoke_ms(frame)
+        if pipeline.classifier is not None:
+            crop = np.zeros((1, 64, 64, 1), np.float32)
+            raw += sum(pipeline.classifier.model.invoke_ms(crop) for _ in range(snapshot.face_count))
+        raws.append(raw)
+    return statistics.median(totals), statistics.median(raws), statistics.median(detects), float(np.mean(faces))
+
+
+def run(rounds: int, threads: int = 2) -> list[Result]:
+    for asset in models.samples().values():
+        models.require(asset, models.samples_dir())
+    sets = frame_sets(models.samples_dir(), video_frames=max(rounds, 30))
+    results = []
+    for model in ("short", "full", "full_sparse"):
+        for backend in ("litert", "mediapipe"):
+            pipeline = Pipeline.from_config(VisionConfig(backend=backend, model=model, threads=threads))
+            try:
+                for name, frames in sets.items():
+                    results.append(Result(backend, model, name, *_reorder(measure(pipeline, frames, rounds))))
+            finally:
+                pipeline.close()
+    return results
+
+
+def _reorder(values: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+    total, raw, detect, faces = values
+    return faces, total, raw, detect
+
+
+def report(results: list[Result]) -> str:
+    lines = [
+        f"vision: {SIZE[0]}x{SIZE[1]} real frames, expressions on, median ms per frame",
+        f"{'model':12}{'frames':10}{'backend':11}{'faces':>6}{'pipeline':>10}{'fps':>7}"
+        f"{'raw invoke':>12}{'pipe/raw':>10}{'detect':>9}{'litert/mp fps':>15}{'detect ratio':>14}",
+    ]
+    by_key = {(r.model, r.frames, r.backend): r for r in results}
+    for r in results:
+        ratio = detect_ratio = ""
+        other = by_key.get((r.model, r.frames, "mediapipe"))
+        if r.backend == "litert" and other:
+            ratio = f"{r.fps / other.fps:.2f}x"
+            detect_ratio = f"{other.detect_ms / r.detect_ms:.2f}x"
+        lines.append(
+            f"{r.model:12}{r.frames:10}{r.backend:11}{r.faces:6.1f}{r.pipeline_ms:10.2f}{r.fps:7.0f}"
+            f"{r.raw_ms:12.2f}{r.pipeline_ms / r.raw_ms:10.2f}{r.detect_ms:9.2f}{ratio:>15}{detect_ratio:>14}")
+    lines.append("targets (litert): pipe/raw <= 1.5 with 5 faces; litert/mp fps >= 2 on the full model")
+    return "\n".join(lines)

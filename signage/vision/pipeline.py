@@ -1,0 +1,106 @@
+"""Frame in, AudienceSnapshot out. The frame is not kept: nothing here stores it."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+
+from signage import models
+from signage.audience import AudienceSnapshot, Face, StageTimes, TrackSummary
+from signage.config import VisionConfig
+from signage.vision import attention
+from signage.vision.detection import Detection, FaceDetector
+from signage.vision.expression import MAX_FACES, ExpressionClassifier
+from signage.vision.tracker import Observation, Tracker, TrackerConfig
+
+logger = logging.getLogger(__name__)
+
+# Backends are imported only when chosen: mediapipe is a large import.
+BACKENDS = {
+    "litert": "signage.vision.blazeface:BlazeFaceDetector",
+    "mediapipe": "signage.vision.mediapipe:MediaPipeDetector",
+}
+DETECTOR_MODELS = {"short": "blazeface_short", "full": "blazeface_full", "full_sparse": "blazeface_full_sparse"}
+EXPRESSION_MODEL = "fer_mini_xception"
+
+
+def make_detector(config: VisionConfig, models_dir: Path | None = None) -> FaceDetector:
+    path = models.require(models.models()[DETECTOR_MODELS[config.model]], models_dir)
+    module_name, class_name = BACKENDS[config.backend].split(":")
+    detector_class = getattr(importlib.import_module(module_name), class_name)
+    if config.backend == "litert":
+        return detector_class(path, min_score=config.min_score, num_threads=config.threads,
+                              delegate=config.delegate)
+    return detector_class(path, min_score=config.min_score, num_threads=config.threads)
+
+
+class Pipeline:
+    """Detect, classify, estimate attention and track, one frame at a time."""
+
+    def __init__(self, detector: FaceDetector, classifier: ExpressionClassifier | None,
+                 config: VisionConfig):
+        self.detector = detector
+        self.classifier = classifier
+        self.config = config
+        self.tracker = Tracker(TrackerConfig(
+            confirm_hits=config.tracker.confirm_hits, max_gap_s=config.tracker.max_gap,
+            start_score=config.start_score, keep_score=config.min_score))
+
+    @classmethod
+    def from_config(cls, config: VisionConfig, models_dir: Path | None = None) -> "Pipeline":
+        detector = make_detector(config, models_dir)
+        classifier = None
+        if config.expressions:
+            path = models.require(models.models()[EXPRESSION_MODEL], models_dir)
+            classifier = ExpressionClassifier(path, num_threads=config.threads, delegate=config.delegate)
+        return cls(detector, classifier, config)
+
+    def process(self, frame_bgr: np.ndarray, t: float) -> AudienceSnapshot:
+        """Analyse one frame taken at `t` (seconds on the source's clock)."""
+        start = time.perf_counter()
+        detections = self.detector.detect(frame_bgr)[:MAX_FACES]
+        detected = time.perf_counter()
+        probabilities: list[tuple[float, ...] | None] = [None] * len(detections)
+        if self.classifier is not None and detections:
+            probabilities = list(self.classifier.classify(frame_bgr, [d.box for d in detections]))
+        classified = time.perf_counter()
+        height, width = frame_bgr.shape[:2]
+        faces, ended = self._faces(detections, probabilities, width, height, t)
+        done = time.perf_counter()
+        times = StageTimes(detect=(detected - start) * 1000, expression=(classified - detected) * 1000,
+                           track=(done - classified) * 1000, total=(done - start) * 1000)
+        return AudienceSnapshot(t=t, faces=faces, ended=ended, times=times)
+
+    def end(self, t: float) -> AudienceSnapshot:
+        """Snapshot that ends every track: the source ended or the camera was released."""
+        return AudienceSnapshot(t=t, ended=tuple(self.tracker.flush()))
+
+    def _faces(self, detections: list[Detection], probabilities: list, width: int, height: int,
+               t: float) -> tuple[tuple[Face, ...], tuple[TrackSummary, ...]]:
+        limits = self.config.attention
+        observations, poses = [], []
+        for detection, probs in zip(detections, probabilities):
+            pose = attention.head_pose(detection)
+            distance = attention.distance_m(pose, width, self.config.camera_hfov)
+            x, y, w, h = detection.box
+            observations.append(Observation(
+                box=(x / width, y / height, w / width, h / height), score=detection.score,
+                looking=attention.is_looking(pose, limits.max_yaw, limits.max_pitch),
+                expressions=probs, zone=attention.zone(distance)))
+            poses.append((pose, distance))
+        tracked, ended = self.tracker.update(observations, t)
+        faces = tuple(
+            Face(box=obs.box, score=obs.score, expressions=obs.expressions, looking=obs.looking,
+                 yaw=pose.yaw, pitch=pose.pitch, distance_m=distance, zone=obs.zone,
+                 track=verdict.track, dwell_s=verdict.dwell_s, track_expression=verdict.expression)
+            for obs, (pose, distance), verdict in zip(observations, poses, tracked))
+        return faces, tuple(ended)
+
+    def close(self) -> None:
+        close = getattr(self.detector, "close", None)
+        if close:
+            close()

@@ -1,0 +1,70 @@
+import logging
+
+import flatbuffers
+import numpy as np
+import pytest
+from ai_edge_litert import schema_py_generated as schema
+
+from signage.errors import ModelError
+from signage.vision.runtime import Model
+
+
+def requantise_model(in_scale=0.5, in_zero=3, out_scale=0.25, out_zero=-2, dtype=schema.TensorType.INT8) -> bytes:
+    """A one-op TFLite model with quantised input and output (QUANTIZE requantises),
+    built here so the test needs no converter."""
+    def tensor(name, buffer, scale, zero):
+        t = schema.TensorT()
+        t.name, t.shape, t.type, t.buffer = name, [1, 4], dtype, buffer
+        t.quantization = schema.QuantizationParametersT()
+        t.quantization.scale, t.quantization.zeroPoint = [scale], [zero]
+        return t
+
+    code = schema.OperatorCodeT()
+    code.builtinCode = code.deprecatedBuiltinCode = schema.BuiltinOperator.QUANTIZE
+    code.version = 1
+    op = schema.OperatorT()
+    op.opcodeIndex, op.inputs, op.outputs = 0, [0], [1]
+    graph = schema.SubGraphT()
+    graph.tensors = [tensor("in", 1, in_scale, in_zero), tensor("out", 2, out_scale, out_zero)]
+    graph.inputs, graph.outputs, graph.operators = [0], [1], [op]
+    model = schema.ModelT()
+    model.version, model.operatorCodes, model.subgraphs = 3, [code], [graph]
+    model.buffers = [schema.BufferT() for _ in range(3)]
+    builder = flatbuffers.Builder(0)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
+def test_int8_model_takes_and_returns_floats():
+    model = Model(requantise_model(), num_threads=1)
+    (out,) = model.run(np.array([[1.0, -2.0, 3.5, 10.0]], np.float32))
+    assert out.dtype == np.float32
+    assert np.allclose(out, [[1.0, -2.0, 3.5, 10.0]])
+
+
+def test_int8_input_is_saturated_not_wrapped():
+    model = Model(requantise_model(), num_threads=1)
+    (out,) = model.run(np.array([[1000.0, -1000.0, 0.0, 0.0]], np.float32))
+    # int8 input holds at most (127 - 3) * 0.5 = 62; the output at most (127 + 2) * 0.25.
+    assert out[0, 0] == pytest.approx(32.25) and out[0, 1] < 0
+
+
+def test_uint8_model_is_handled_too():
+    model = Model(requantise_model(in_zero=128, out_zero=128, dtype=schema.TensorType.UINT8), num_threads=1)
+    (out,) = model.run(np.array([[1.0, -2.0, 3.5, 10.0]], np.float32))
+    assert np.allclose(out, [[1.0, -2.0, 3.5, 10.0]])
+
+
+def test_missing_edgetpu_library_falls_back_to_cpu_with_a_warning(caplog):
+    with caplog.at_level(logging.WARNING, logger="signage.vision.runtime"):
+        model = Model(requantise_model(), num_threads=1, delegate="edgetpu")
+    assert model.delegate == "none"
+    assert "libedgetpu.so.1" in caplog.text and "vision.delegate: none" in caplog.text
+    assert np.allclose(model.run(np.ones((1, 4), np.float32))[0], 1.0)
+
+
+def test_a_file_that_is_not_a_model_is_a_model_error(tmp_path):
+    broken = tmp_path / "broken.tflite"
+    broken.write_bytes(b"this is not a flatbuffer")
+    with pytest.raises(ModelError, match="cannot load model broken.tflite"):
+        Model(broken)
