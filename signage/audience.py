@@ -29,6 +29,7 @@ class Face:
     track: int | None = None  # ephemeral, in RAM only; None until the track is confirmed
     dwell_s: float = 0.0  # how long its track has been seen
     track_expression: str | None = None  # dominant over the track, smoothed, while looking
+    looking_s: float = 0.0  # how long its track has looked at the screen
 
     @property
     def expression(self) -> str | None:
@@ -83,3 +84,67 @@ class AudienceSnapshot:
     @property
     def looking(self) -> int:
         return sum(1 for face in self.faces if face.looking and face.track is not None)
+
+
+@dataclass(frozen=True)
+class Sample:
+    """The audience at one moment, as the rules engine sees it: confirmed people only,
+    so a detector's single-frame false positive never triggers anything."""
+
+    t: float
+    faces: int = 0
+    looking: int = 0
+    shares: tuple[float, ...] = (0.0,) * len(EXPRESSIONS)  # of each expression among those looking
+    dwell: float = 0.0  # seconds the longest-present person has been in view
+    attention: float = 0.0  # seconds the most attentive person has looked
+
+    @property
+    def dominant(self) -> tuple[str | None, float]:
+        """The most common expression among those looking, and its share."""
+        if not any(self.shares):
+            return None, 0.0
+        best = max(range(len(EXPRESSIONS)), key=self.shares.__getitem__)
+        return EXPRESSIONS[best], self.shares[best]
+
+
+def sample_of(snapshot: AudienceSnapshot) -> Sample:
+    confirmed = [face for face in snapshot.faces if face.track is not None]
+    looking = [face for face in confirmed if face.looking]
+    counted = [face.track_expression for face in looking if face.track_expression]
+    shares = tuple(counted.count(name) / len(counted) if counted else 0.0 for name in EXPRESSIONS)
+    return Sample(
+        t=snapshot.t, faces=len(confirmed), looking=len(looking), shares=shares,
+        dwell=max((face.dwell_s for face in confirmed), default=0.0),
+        attention=max((face.looking_s for face in confirmed), default=0.0),
+    )
+
+
+@dataclass(frozen=True)
+class AudienceState:
+    """The recent audience: the newest sample and the samples of the last `window`
+    seconds, so a condition can be asked how long it has held. Immutable; `update`
+    returns a new state (a pure function of the old state, a sample and its time)."""
+
+    samples: tuple[Sample, ...] = ()
+    window: float = 60.0
+
+    @property
+    def now(self) -> Sample:
+        return self.samples[-1] if self.samples else Sample(t=0.0)
+
+    def update(self, sample: Sample) -> "AudienceState":
+        horizon = sample.t - self.window
+        kept = tuple(s for s in self.samples if s.t >= horizon and s.t <= sample.t)
+        return AudienceState(samples=kept + (sample,), window=self.window)
+
+    def held_for(self, condition, t: float) -> float:
+        """Seconds, up to time t, that `condition(sample)` has held without a break
+        (0 when it does not hold now). A sample holds until the next one arrives."""
+        since = None
+        for sample in reversed(self.samples):
+            if sample.t > t:
+                continue
+            if not condition(sample):
+                break
+            since = sample.t
+        return 0.0 if since is None else t - since

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from pathlib import Path
 
 from signage import __version__
 from signage.errors import SignageError
@@ -46,6 +47,48 @@ def _vision(args: argparse.Namespace) -> int:
     return watch(args)
 
 
+def _check(args: argparse.Namespace) -> int:
+    from signage.playlist.loader import load_playlist
+    from signage.yamlfile import ProblemsError
+
+    paths = [Path(p) for p in args.paths] or [Path("playlists")]
+    try:
+        playlist = load_playlist(paths)
+    except ProblemsError as exc:
+        for problem in exc.problems:
+            print(problem)
+        print(f"{len(exc.problems)} problem(s)", file=sys.stderr)
+        return 1
+    print(f"ok: {len(playlist.creatives)} creatives, {len(playlist.rules)} rules, "
+          f"default loop of {len(playlist.default)} in {len(playlist.files)} file(s)")
+    return 0
+
+
+def _schema(args: argparse.Namespace) -> int:
+    from signage.schemas import write_schemas
+
+    for path in write_schemas(Path(args.out)):
+        print(f"wrote {path}")
+    return 0
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from signage.playlist.loader import load_playlist
+    from signage.playlist.simulate import format_schedule, load_scenario, simulate
+    from signage.yamlfile import ProblemsError
+
+    try:
+        playlist = load_playlist([Path(args.playlist)])
+        scenario = load_scenario(Path(args.audience))
+    except ProblemsError as exc:
+        print(exc)
+        return 1
+    logging.getLogger("signage.playlist").setLevel(logging.WARNING)  # the schedule says it all
+    switches, records = simulate(playlist, scenario, seed=args.seed)
+    print(format_schedule(switches, records))
+    return 0
+
+
 def _bench(args: argparse.Namespace) -> int:
     from signage.bench import run_bench
 
@@ -77,6 +120,20 @@ def build_parser() -> argparse.ArgumentParser:
                    help="process files as fast as possible instead of at their frame rate (default with --json)")
     v.add_argument("--json", action="store_true", help="one JSON object per analysed frame (see README)")
     v.set_defaults(handler=_vision)
+
+    c = commands.add_parser("check", help="validate playlists; print every problem, exit 1 if any")
+    c.add_argument("paths", nargs="*", help="playlist files or folders (default: playlists/)")
+    c.set_defaults(handler=_check)
+
+    s = commands.add_parser("schema", help="write JSON Schemas for editors (yaml-language-server)")
+    s.add_argument("--out", default="schemas", help="folder to write into (default: schemas/)")
+    s.set_defaults(handler=_schema)
+
+    sim = commands.add_parser("simulate", help="replay a scripted audience through the rules engine")
+    sim.add_argument("playlist", help="playlist file or folder")
+    sim.add_argument("--audience", required=True, help="scenario YAML (see signage/playlist/simulate.py)")
+    sim.add_argument("--seed", type=int, default=0, help="seed for weighted random choices")
+    sim.set_defaults(handler=_simulate)
 
     b = commands.add_parser("bench", help="measure performance as ratios within one run")
     b.add_argument("what", nargs="?", default="vision", choices=["vision"])

@@ -96,7 +96,8 @@ class Pipeline:
         faces = tuple(
             Face(box=obs.box, score=obs.score, expressions=obs.expressions, looking=obs.looking,
                  yaw=pose.yaw, pitch=pose.pitch, distance_m=distance, zone=obs.zone,
-                 track=verdict.track, dwell_s=verdict.dwell_s, track_expression=verdict.expression)
+                 track=verdict.track, dwell_s=verdict.dwell_s, track_expression=verdict.expression,
+                 looking_s=verdict.looking_s)
             for obs, (pose, distance), verdict in zip(observations, poses, tracked))
         return faces, tuple(ended)
 

@@ -92,6 +92,7 @@ class TrackedFace:
     track: int | None  # None while tentative or when not tracked
     dwell_s: float
     expression: str | None = None  # the track's smoothed dominant expression
+    looking_s: float = 0.0
 
 
 @dataclass
@@ -129,7 +130,7 @@ class Tracker:
             track.confirmed = track.confirmed or track.hits >= cfg.confirm_hits
             track.nearest_zone = min(track.nearest_zone, obs.zone, key=ZONES.index)
             if track.confirmed:
-                tracked[obs_index] = TrackedFace(track.number, track.dwell_s, track.expression)
+                tracked[obs_index] = TrackedFace(track.number, track.dwell_s, track.expression, track.looking_s)
 
         ended, survivors = [], []
         for index, track in enumerate(self._tracks):

@@ -1,0 +1,1 @@
+"""Operator-edited playlists: schema, loading with line-accurate errors, the rules engine."""

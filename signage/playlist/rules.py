@@ -1,0 +1,261 @@
+"""The rules engine: which creative should be on screen now, and why.
+
+Pure and deterministic: `choose` is a function of the playlist, the audience state,
+the time (monotonic seconds for durations, local wall time for dayparts), the play
+history and a seed. No I/O, no threads, no clock of its own.
+
+Semantics:
+- Rules are tried by priority (higher first), ties in declaration order. A rule
+  matches when its time conditions hold now and its audience conditions have held
+  for `hold` seconds. The first matching rule with a creative that is not cooling
+  down, capped or broken wins; otherwise the default loop plays.
+- What is on screen changes at a creative's end. Only an audience-triggered rule of
+  higher priority interrupts early, and only after the playing creative has been
+  shown for its `min_show` seconds. An audience creative that is playing is never cut
+  because its own condition flickered: it plays to its end.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from dataclasses import dataclass
+from typing import Literal
+
+from signage.audience import EXPRESSIONS, AudienceState, Sample
+from signage.playlist.schema import DAYS, PlayItem, Rule, When
+
+DEFAULT_RULE = "default"
+_EXPRESSION_INDEX = {name: index for index, name in enumerate(EXPRESSIONS)}
+HOUR = 3600.0
+
+
+@dataclass(frozen=True)
+class Now:
+    t: float  # monotonic seconds: durations, holds, cooldowns
+    local: dt.datetime  # local wall time: days, hours, dates
+
+
+@dataclass(frozen=True)
+class Play:
+    """One play in the history: which list position of which rule."""
+
+    creative: str
+    rule: str
+    index: int  # position in the rule's (or default loop's) play list
+    start: float
+    end: float | None = None  # None while playing
+
+
+@dataclass(frozen=True)
+class Current:
+    """What is on screen now, as the engine needs to know it."""
+
+    play: Play
+    priority: float  # -inf for the default loop
+    audience: bool  # started by an audience-triggered rule
+    ends: float | None  # planned end; None: a video that plays to its end
+    min_show: float
+
+
+@dataclass(frozen=True)
+class History:
+    plays: tuple[Play, ...] = ()  # finished plays, oldest first (the last hour or so)
+    current: Current | None = None
+    bad: frozenset[str] = frozenset()  # creatives whose media failed: skipped
+
+    def last_by(self, rule: str) -> Play | None:
+        if self.current and self.current.play.rule == rule:
+            return self.current.play
+        for play in reversed(self.plays):
+            if play.rule == rule:
+                return play
+        return None
+
+
+@dataclass(frozen=True)
+class Decision:
+    action: Literal["start", "keep"]
+    creative: str | None  # None: nothing playable, show the fallback
+    rule: str
+    reason: str
+    index: int = 0
+    rejected: tuple[tuple[str, str], ...] = ()  # (rule id, why it did not win)
+    recheck_at: float | None = None  # a time when the answer may change without input changing
+    priority: float = float("-inf")
+    audience: bool = False
+    min_show: float = 0.0
+
+
+@dataclass(frozen=True)
+class Candidate:
+    rule: Rule | None  # None: the default loop
+    item: PlayItem
+    index: int
+    why: str
+
+
+def time_conditions(when: When, local: dt.datetime) -> str | None:
+    """None when the time conditions hold, else why not."""
+    if when.days is not None and DAYS[local.weekday()] not in when.days:
+        return f"today is {DAYS[local.weekday()]}, not {', '.join(when.days)}"
+    if when.hours is not None and not any(w.contains(local.time()) for w in when.hours):
+        windows = ", ".join(f"{w.start}-{w.end}" for w in when.hours)
+        return f"{local:%H:%M} is outside {windows}"
+    if when.dates is not None and not any(r.start <= local.date() <= r.end for r in when.dates):
+        return f"{local:%Y-%m-%d} is outside the date ranges"
+    return None
+
+
+def audience_conditions(when: When, sample: Sample) -> str | None:
+    """None when the audience conditions hold for this sample, else why not."""
+    checks = (("faces", when.faces, sample.faces), ("looking", when.looking, sample.looking),
+              ("dwell", when.dwell, sample.dwell), ("attention", when.attention, sample.attention))
+    for name, wanted, value in checks:
+        if wanted is not None and not wanted.holds(value):
+            bounds = " and ".join(f"{op} {v:g}" for op, v in ((">=", wanted.min), ("<=", wanted.max)) if v is not None)
+            return f"{name} is {value:g}, needs {bounds}"
+    if when.expression is not None:
+        share = sample.shares[_EXPRESSION_INDEX[when.expression.dominant]]
+        dominant, _ = sample.dominant
+        if dominant != when.expression.dominant or share < when.expression.min_share:
+            return (f"{when.expression.dominant} is {share:.0%} of looking faces, needs "
+                    f">= {when.expression.min_share:.0%} and the most common")
+    return None
+
+
+def _holds(when: When):
+    return lambda sample: audience_conditions(when, sample) is None
+
+
+class Engine:
+    """`choose` for one playlist. Holds no state between calls."""
+
+    def __init__(self, playlist, seed: int = 0):
+        self.playlist = playlist
+        self.seed = seed
+        self._conditions = {rule.id: _holds(rule.when) for rule in playlist.rules}
+
+    def choose(self, state: AudienceState, now: Now, history: History) -> Decision:
+        rejected: list[tuple[str, str]] = []
+        recheck: list[float] = []
+        winner: Candidate | None = None
+        for rule in self.playlist.rules:
+            why = time_conditions(rule.when, now.local)
+            if why is None and rule.when.audience:
+                why = self._audience_why(rule, state, now, recheck)
+            if why is None:
+                found = self._pick(rule, rule.play, history, now, recheck)
+                if isinstance(found, Candidate):
+                    winner = found
+                    break
+                why = found
+            rejected.append((rule.id, why))
+        if winner is None:
+            winner = self._default(history, now)
+        return self._decide(winner, history, now, tuple(rejected), recheck)
+
+    def _audience_why(self, rule: Rule, state: AudienceState, now: Now, recheck: list[float]) -> str | None:
+        held = state.held_for(self._conditions[rule.id], now.t)
+        if held <= 0:
+            return audience_conditions(rule.when, state.now) or "the audience just changed"
+        if held < rule.when.hold:
+            recheck.append(now.t + rule.when.hold - held)
+            return f"conditions held {held:.1f} s of the {rule.when.hold:g} s hold"
+        return None
+
+    def _pick(self, rule: Rule | None, items: list[PlayItem], history: History, now: Now,
+              recheck: list[float]) -> Candidate | str:
+        rule_id = rule.id if rule else DEFAULT_RULE
+        if rule is not None and rule.max_per_hour is not None:
+            recent = [p.start for p in history.plays if p.rule == rule_id and p.start > now.t - HOUR]
+            if history.current and history.current.play.rule == rule_id:
+                recent.append(history.current.play.start)
+            if len(recent) >= rule.max_per_hour:
+                recheck.append(min(recent) + HOUR)
+                return f"played {len(recent)} times in the last hour (max_per_hour {rule.max_per_hour})"
+        eligible, cooling = [], []
+        for index, item in enumerate(items):
+            if item.creative in history.bad:
+                continue
+            if rule is not None and rule.cooldown > 0:
+                last = self._last_end(history, rule_id, item.creative, now)
+                if last is not None and now.t - last < rule.cooldown:
+                    cooling.append(last + rule.cooldown)
+                    continue
+            eligible.append(index)
+        if not eligible:
+            if cooling:
+                recheck.append(min(cooling))
+                return f"every creative is cooling down (cooldown {rule.cooldown:g} s)"
+            return "every creative failed to load"
+        if rule is not None and rule.order == "random":
+            plays = sum(1 for p in history.plays if p.rule == rule_id)
+            chooser = random.Random(f"{self.seed}:{rule_id}:{plays}")
+            index = chooser.choices(eligible, weights=[items[i].weight for i in eligible])[0]
+            return Candidate(rule, items[index], index, "weighted random")
+        last = history.last_by(rule_id)
+        start = (last.index + 1) % len(items) if last else 0
+        index = min(eligible, key=lambda i: (i - start) % len(items))
+        return Candidate(rule, items[index], index, "next in sequence")
+
+    @staticmethod
+    def _last_end(history: History, rule_id: str, creative: str, now: Now) -> float | None:
+        if history.current and history.current.play.rule == rule_id and history.current.play.creative == creative:
+            return now.t
+        for play in reversed(history.plays):
+            if play.rule == rule_id and play.creative == creative:
+                return play.end if play.end is not None else now.t
+        return None
+
+    def _default(self, history: History, now: Now) -> Candidate:
+        found = self._pick(None, self.playlist.default, history, now, [])
+        if isinstance(found, Candidate):
+            return Candidate(None, found.item, found.index, "default loop")
+        return Candidate(None, PlayItem(creative="-"), -1, found)
+
+    def _decide(self, winner: Candidate, history: History, now: Now, rejected: tuple,
+                recheck: list[float]) -> Decision:
+        rule = winner.rule
+        creative = winner.item.creative if winner.index >= 0 else None
+        fields = dict(
+            creative=creative, rule=rule.id if rule else DEFAULT_RULE, index=winner.index, rejected=rejected,
+            priority=rule.priority if rule else float("-inf"), audience=bool(rule and rule.when.audience),
+            min_show=rule.min_show if rule else self.playlist.default_min_show,
+        )
+        current = history.current
+        if current is None:
+            return Decision("start", reason=self._reason(winner), recheck_at=min(recheck, default=None), **fields)
+        keep = dict(fields, creative=current.play.creative, rule=current.play.rule, index=current.play.index,
+                    priority=current.priority, audience=current.audience, min_show=current.min_show)
+        if fields["rule"] == current.play.rule:
+            return Decision("keep", reason="the playing rule still wins", recheck_at=min(recheck, default=None), **keep)
+        if fields["audience"] and fields["priority"] > current.priority:
+            shown = now.t - current.play.start
+            if shown >= current.min_show:
+                return Decision("start", reason=f"interrupts {current.play.rule}: {self._reason(winner)}",
+                                recheck_at=min(recheck, default=None), **fields)
+            recheck.append(current.play.start + current.min_show)
+            return Decision("keep", reason=f"{fields['rule']} waits for min_show {current.min_show:g} s",
+                            recheck_at=min(recheck, default=None), **keep)
+        return Decision("keep", reason=f"{fields['rule']} starts at the next boundary",
+                        recheck_at=min(recheck, default=None), **keep)
+
+    @staticmethod
+    def _reason(winner: Candidate) -> str:
+        if winner.rule is None:
+            return winner.why if winner.index < 0 else "default loop (no rule matched)"
+        conditions = []
+        when = winner.rule.when
+        for name in ("faces", "looking", "dwell", "attention"):
+            wanted = getattr(when, name)
+            if wanted is not None:
+                conditions += [f"{name} >= {wanted.min:g}"] if wanted.min is not None else []
+                conditions += [f"{name} <= {wanted.max:g}"] if wanted.max is not None else []
+        if when.expression is not None:
+            conditions.append(f"{when.expression.dominant} >= {when.expression.min_share:.0%}")
+        if when.days or when.hours or when.dates:
+            conditions.append("time window")
+        held = f" held {when.hold:g} s" if when.audience else ""
+        how = f" ({winner.why})" if len(winner.rule.play) > 1 else ""
+        return f"rule {winner.rule.id}: {' and '.join(conditions) or 'always'}{held}{how}"

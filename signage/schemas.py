@@ -1,0 +1,26 @@
+"""JSON Schemas of the files people edit, for editors (yaml-language-server)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from signage.playlist.schema import PlaylistFile
+from signage.playlist.simulate import Scenario
+
+SCHEMAS = {"playlist.schema.json": PlaylistFile, "scenario.schema.json": Scenario}
+
+
+def schema_text(model) -> str:
+    schema = {"$schema": "https://json-schema.org/draft/2020-12/schema", **model.model_json_schema()}
+    return json.dumps(schema, indent=2, sort_keys=True) + "\n"
+
+
+def write_schemas(folder: Path) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, model in SCHEMAS.items():
+        path = folder / name
+        path.write_text(schema_text(model), encoding="utf-8")
+        written.append(path)
+    return written

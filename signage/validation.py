@@ -1,0 +1,117 @@
+"""Pydantic validation of a YAML document, with messages operators can act on.
+
+Pydantic's errors carry a location tuple; we turn each into file:line:col, the key
+path, what is wrong and what is allowed (with a did-you-mean for unknown keys).
+"""
+
+from __future__ import annotations
+
+import difflib
+import types
+import typing
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from signage.yamlfile import Document, Problem, ProblemsError
+
+Model = TypeVar("Model", bound=BaseModel)
+
+KIND = {"int": "a whole number", "float": "a number", "bool": "true or false", "str": "text",
+        "list": "a list", "dict": "a mapping (key: value)", "model": "a mapping (key: value)"}
+
+
+def validate(model: type[Model], document: Document, context: dict | None = None) -> Model:
+    try:
+        return model.model_validate(document.data, context=context)
+    except ValidationError as exc:
+        raise ProblemsError(problems(model, document, exc)) from exc
+
+
+def problems(model: type[BaseModel], document: Document, error: ValidationError) -> list[Problem]:
+    found = []
+    for item in error.errors(include_url=False):
+        path = tuple(item["loc"])
+        kind = item["type"]
+        if kind == "extra_forbidden":
+            key = str(path[-1])
+            allowed = sorted(fields_at(model, path[:-1]))
+            guess = difflib.get_close_matches(key, allowed, n=1)
+            hint = f"; did you mean '{guess[0]}'?" if guess else ""
+            found.append(document.problem(path, f"unknown key '{key}'{hint} (allowed: {', '.join(allowed)})",
+                                          key=True))
+            continue
+        if kind == "missing":
+            found.append(document.problem(path[:-1], f"missing required key '{path[-1]}'"))
+            continue
+        found.append(document.problem(path, _message(item)))
+    return sorted(set(found), key=lambda p: (p.file, p.line, p.column, p.message))
+
+
+def _message(item: dict) -> str:
+    kind, value, ctx = item["type"], item.get("input"), item.get("ctx") or {}
+    shown = _show(value)
+    if kind == "literal_error":
+        expected = ctx.get("expected", "").replace("'", "").replace(" or ", ", ")
+        return f"{shown} is not one of {expected}"
+    if kind.endswith("_type") or kind.endswith("_parsing"):
+        expected = KIND.get(kind.split("_")[0], kind.split("_")[0])
+        return f"expected {expected}, got {shown}"
+    if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
+        sign = {"greater_than_equal": ">=", "greater_than": ">", "less_than_equal": "<=", "less_than": "<"}[kind]
+        limit = next(iter(ctx.values()))
+        return f"must be {sign} {limit}, got {shown}"
+    if kind == "too_short":
+        return f"needs at least {ctx.get('min_length')} item(s)"
+    if kind == "too_long":
+        return f"allows at most {ctx.get('max_length')} item(s)"
+    if kind == "string_pattern_mismatch":
+        return f"{shown} does not have the expected form"
+    if kind == "value_error":
+        return str(ctx.get("error", item["msg"]))
+    return item["msg"]
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, (dict, list)):
+        return "a mapping" if isinstance(value, dict) else "a list"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def fields_at(model: type[BaseModel], path: tuple) -> set[str]:
+    """Field names of the model found by walking `path` (list indices skipped)."""
+    current: Any = model
+    for part in path:
+        current = _unwrap(current)
+        if isinstance(part, int):
+            continue
+        if isinstance(current, type) and issubclass(current, BaseModel) and part in current.model_fields:
+            current = current.model_fields[part].annotation
+        else:
+            return set()
+    current = _unwrap(current)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return set(current.model_fields)
+    return set()
+
+
+def _unwrap(annotation: Any) -> Any:
+    """The model inside Optional[...], list[...], Annotated[...] and unions."""
+    while True:
+        origin = typing.get_origin(annotation)
+        if origin is typing.Annotated:
+            annotation = typing.get_args(annotation)[0]
+        elif origin in (list, tuple, set, frozenset):
+            annotation = typing.get_args(annotation)[0]
+        elif origin in (typing.Union, types.UnionType):
+            models = [a for a in typing.get_args(annotation) if isinstance(a, type) and issubclass(a, BaseModel)]
+            others = [a for a in typing.get_args(annotation) if typing.get_origin(a) in (list, tuple)]
+            if models:
+                annotation = models[0]
+            elif others:
+                annotation = others[0]
+            else:
+                return annotation
+        else:
+            return annotation
