@@ -137,9 +137,10 @@ class AudienceState:
         kept = tuple(s for s in self.samples if s.t >= horizon and s.t <= sample.t)
         return AudienceState(samples=kept + (sample,), window=self.window)
 
-    def held_for(self, condition, t: float) -> float:
+    def held_for(self, condition, t: float, enough: float = float("inf")) -> float:
         """Seconds, up to time t, that `condition(sample)` has held without a break
-        (0 when it does not hold now). A sample holds until the next one arrives."""
+        (0 when it does not hold now); stops looking back once `enough` is reached.
+        A sample holds until the next one arrives."""
         since = None
         for sample in reversed(self.samples):
             if sample.t > t:
@@ -147,4 +148,6 @@ class AudienceState:
             if not condition(sample):
                 break
             since = sample.t
+            if t - since >= enough:
+                break
         return 0.0 if since is None else t - since

@@ -17,6 +17,9 @@ from signage.yamlfile import Document, Problem, ProblemsError
 
 Model = TypeVar("Model", bound=BaseModel)
 
+# Readable names for the regular expressions fields use; schema modules add theirs.
+PATTERN_HINTS: dict[str, str] = {}
+
 KIND = {"int": "a whole number", "float": "a number", "bool": "true or false", "str": "text",
         "list": "a list", "dict": "a mapping (key: value)", "model": "a mapping (key: value)"}
 
@@ -66,7 +69,8 @@ def _message(item: dict) -> str:
     if kind == "too_long":
         return f"allows at most {ctx.get('max_length')} item(s)"
     if kind == "string_pattern_mismatch":
-        return f"{shown} does not have the expected form"
+        hint = PATTERN_HINTS.get(ctx.get("pattern", ""), "the expected form")
+        return f"{shown} is not {hint}"
     if kind == "value_error":
         return str(ctx.get("error", item["msg"]))
     return item["msg"]

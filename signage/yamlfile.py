@@ -22,6 +22,7 @@ MAX_BYTES = 1 << 20  # 1 MiB: far more than any playlist needs
 MAX_NODES = 100_000  # values after alias expansion
 
 Path_ = tuple[str | int, ...]
+_PLAIN_TAGS = {"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"}
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,8 @@ class _Builder:
             raise self._error(node, path, f"more than {MAX_NODES} values after expanding aliases;"
                               " anchors and aliases may not be used to blow the file up")
         self.document.values[path] = _mark(node)
+        if not isinstance(node, yaml.ScalarNode) and node.tag not in _PLAIN_TAGS:
+            raise self._error(node, path, f"the tag {node.tag} is not allowed; write plain YAML values")
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, path)
         if isinstance(node, yaml.SequenceNode):

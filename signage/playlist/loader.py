@@ -129,7 +129,7 @@ def _combine(parsed: list[tuple[Path, Document, PlaylistFile]]) -> tuple[Playlis
             rules.append((-rule.priority, len(rules), rule))
     if not default and not problems:
         path, document, _ = parsed[0]
-        problems.append(Problem(document.file, 1, 1, "default",
+        problems.append(Problem(document.file, 1, 1, "",
                                 "no default loop: add `default:` with at least one creative id"))
     if problems:
         return None, problems
@@ -152,16 +152,17 @@ def _check_media(creative: Creative, folder: Path, document: Document, where: tu
     relative = Path(creative.media)
     root = folder.resolve()
     if relative.is_absolute():
-        return document.problem(where, f"'{creative.media}' is absolute; give a path inside {folder}")
+        return document.problem(where, f"'{creative.media}' is absolute; give a path relative to the playlist's folder")
     resolved = (root / relative).resolve()
     if not resolved.is_relative_to(root):
-        return document.problem(where, f"'{creative.media}' points outside the playlist folder {folder}")
+        return document.problem(where, f"'{creative.media}' points outside the playlist's folder")
     formats = IMAGE_FORMATS if creative.type == "image" else VIDEO_FORMATS
     if resolved.suffix.lower() not in formats:
         return document.problem(where, f"'{creative.media}' is not a supported {creative.type} format "
                                        f"({', '.join(formats)})")
     if not resolved.is_file():
-        return document.problem(where, f"media file '{creative.media}' does not exist in {folder}")
+        return document.problem(where, f"media file '{creative.media}' does not exist (paths are relative to "
+                                       "the playlist's folder)")
     return resolved
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from signage.audience import EXPRESSIONS, AudienceState
 from signage.playlist.loader import Playlist
@@ -108,8 +108,7 @@ class Player:
         if self.history.current is None:
             return
         if reason == "error":
-            self.history = History(self.history.plays, self.history.current,
-                                   self.history.bad | {self.history.current.play.creative})
+            self.history = replace(self.history, bad=self.history.bad | {self.history.current.play.creative})
         self._finish(now, reason)
 
     def replace_playlist(self, playlist: Playlist, now: Now) -> None:
@@ -129,7 +128,7 @@ class Player:
 
     def _swap_playlist(self) -> None:
         self.engine = Engine(self._pending, self.seed)
-        self.history = History(self.history.plays, self.history.current)  # new media: nothing is bad yet
+        self.history = replace(self.history, bad=frozenset())  # new media: nothing is bad yet
         self._pending = None
 
     def _start(self, decision: Decision, now: Now) -> None:
@@ -138,8 +137,8 @@ class Player:
             ends = now.t + self.playlist.seconds(decision.creative)
         else:
             ends = now.t + FALLBACK_SECONDS  # nothing playable: the fallback, then try again
-        self.history = History(self.history.plays, Current(play, decision.priority, decision.audience, ends,
-                                                           decision.min_show), self.history.bad)
+        self.history = replace(self.history, current=Current(play, decision.priority, decision.audience, ends,
+                                                             decision.min_show))
         self._audience = _Audience(last_t=now.t)
         self._started_local = now.local
         logger.info("playing %s (%s): %s", decision.creative or "fallback", decision.rule, decision.reason)
@@ -151,13 +150,7 @@ class Player:
         if self._audience is not None:
             self._audience.add(self._state, now.t)
         play = Play(current.play.creative, current.play.rule, current.play.index, current.play.start, now.t)
-        # Keep the last hour (cooldowns, caps) and each rule's newest play (its place in sequence).
-        newest = {}
-        for old in reversed(self.history.plays):
-            newest.setdefault(old.rule, old)
-        horizon = now.t - HOUR
-        kept = tuple(p for p in self.history.plays if (p.end or now.t) >= horizon or newest[p.rule] is p)
-        self.history = History(kept + (play,), None, self.history.bad)
+        self.history = self.history.finish(play, horizon=now.t - HOUR)
         audience = self._audience or _Audience(last_t=now.t)
         seconds = now.t - current.play.start
         if play.creative:

@@ -60,17 +60,24 @@ class Current:
 
 @dataclass(frozen=True)
 class History:
-    plays: tuple[Play, ...] = ()  # finished plays, oldest first (the last hour or so)
+    plays: tuple[Play, ...] = ()  # finished plays of the last hour, oldest first
     current: Current | None = None
     bad: frozenset[str] = frozenset()  # creatives whose media failed: skipped
+    last: tuple[tuple[str, Play], ...] = ()  # each rule's newest finished play, however old
 
     def last_by(self, rule: str) -> Play | None:
+        """The rule's newest play: where its sequence continues."""
         if self.current and self.current.play.rule == rule:
             return self.current.play
-        for play in reversed(self.plays):
-            if play.rule == rule:
-                return play
-        return None
+        return dict(self.last).get(rule)
+
+    def finish(self, play: Play, horizon: float) -> "History":
+        """With `play` finished and plays that ended before `horizon` forgotten."""
+        first = 0
+        while first < len(self.plays) and (self.plays[first].end or 0.0) < horizon:
+            first += 1
+        last = tuple((rule, old) for rule, old in self.last if rule != play.rule) + ((play.rule, play),)
+        return History(self.plays[first:] + (play,), None, self.bad, last)
 
 
 @dataclass(frozen=True)
@@ -99,11 +106,11 @@ def time_conditions(when: When, local: dt.datetime) -> str | None:
     """None when the time conditions hold, else why not."""
     if when.days is not None and DAYS[local.weekday()] not in when.days:
         return f"today is {DAYS[local.weekday()]}, not {', '.join(when.days)}"
-    if when.hours is not None and not any(w.contains(local.time()) for w in when.hours):
+    if when.hours is not None and not any(w.contains(local) for w in when.hours):
         windows = ", ".join(f"{w.start}-{w.end}" for w in when.hours)
-        return f"{local:%H:%M} is outside {windows}"
+        return f"{local.hour:02d}:{local.minute:02d} is outside {windows}"
     if when.dates is not None and not any(r.start <= local.date() <= r.end for r in when.dates):
-        return f"{local:%Y-%m-%d} is outside the date ranges"
+        return f"{local.date().isoformat()} is outside the date ranges"
     return None
 
 
@@ -117,15 +124,29 @@ def audience_conditions(when: When, sample: Sample) -> str | None:
             return f"{name} is {value:g}, needs {bounds}"
     if when.expression is not None:
         share = sample.shares[_EXPRESSION_INDEX[when.expression.dominant]]
-        dominant, _ = sample.dominant
-        if dominant != when.expression.dominant or share < when.expression.min_share:
+        if share < max(sample.shares) or share < when.expression.min_share:
             return (f"{when.expression.dominant} is {share:.0%} of looking faces, needs "
                     f">= {when.expression.min_share:.0%} and the most common")
     return None
 
 
 def _holds(when: When):
-    return lambda sample: audience_conditions(when, sample) is None
+    """A fast yes/no version of audience_conditions, for walking back through samples."""
+    ranges = [(name, wanted) for name in ("faces", "looking", "dwell", "attention")
+              if (wanted := getattr(when, name)) is not None]
+    expression = when.expression
+    index = _EXPRESSION_INDEX[expression.dominant] if expression else 0
+
+    def holds(sample: Sample) -> bool:
+        for name, wanted in ranges:
+            if not wanted.holds(getattr(sample, name)):
+                return False
+        if expression is not None:
+            share = sample.shares[index]
+            return share >= expression.min_share and share >= max(sample.shares)
+        return True
+
+    return holds
 
 
 class Engine:
@@ -156,7 +177,7 @@ class Engine:
         return self._decide(winner, history, now, tuple(rejected), recheck)
 
     def _audience_why(self, rule: Rule, state: AudienceState, now: Now, recheck: list[float]) -> str | None:
-        held = state.held_for(self._conditions[rule.id], now.t)
+        held = state.held_for(self._conditions[rule.id], now.t, enough=rule.when.hold)
         if held <= 0:
             return audience_conditions(rule.when, state.now) or "the audience just changed"
         if held < rule.when.hold:

@@ -5,20 +5,29 @@ keys are errors, and shorthands (`play: promo`, `transition: fade`) are accepted
 from __future__ import annotations
 
 import datetime as dt
+from functools import cached_property
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from signage.audience import EXPRESSIONS
+from signage.validation import PATTERN_HINTS
 
 Expression = Literal["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
 assert Expression.__args__ == EXPRESSIONS  # type: ignore[attr-defined]
 Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 DAYS = Day.__args__  # type: ignore[attr-defined]
-Id = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",
-                          description="Letters, digits, '-', '_' and '.', at most 64 characters.")]
-Colour = Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$", description="#rrggbb")]
-ClockTime = Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$", description="HH:MM, 24-hour")]
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+COLOUR_PATTERN = r"^#[0-9a-fA-F]{6}$"
+CLOCK_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$"
+PATTERN_HINTS.update({
+    ID_PATTERN: "an id (letters, digits, '-', '_' and '.', at most 64 characters)",
+    COLOUR_PATTERN: "a colour written #rrggbb",
+    CLOCK_PATTERN: "a time of day written HH:MM (00:00 to 24:00)",
+})
+Id = Annotated[str, Field(pattern=ID_PATTERN, description="Letters, digits, '-', '_' and '.', at most 64 characters.")]
+Colour = Annotated[str, Field(pattern=COLOUR_PATTERN, description="#rrggbb")]
+ClockTime = Annotated[str, Field(pattern=CLOCK_PATTERN, description="HH:MM, 24-hour")]
 
 IMAGE_FORMATS = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 VIDEO_FORMATS = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v")
@@ -57,7 +66,7 @@ class Creative(Section):
     def _fields_match_type(self) -> "Creative":
         if self.type in ("image", "video"):
             if not self.media:
-                raise ValueError(f"a {self.type} needs `media`: the file to show")
+                raise ValueError(f"{'an' if self.type == 'image' else 'a'} {self.type} needs `media`: the file to show")
             if self.text is not None or self.font_size is not None:
                 raise ValueError("`text` and `font_size` apply to cards only")
         else:
@@ -106,11 +115,16 @@ class HourWindow(Section):
     end: ClockTime = Field(description="HH:MM, exclusive; earlier than start means the window crosses midnight.")
 
     def contains(self, moment: dt.time) -> bool:
-        now = moment.strftime("%H:%M:%S")
-        start, end = self.start + ":00", self.end + ":00"
+        now = moment.hour * 3600 + moment.minute * 60 + moment.second
+        start, end = _seconds_of_day(self.start), _seconds_of_day(self.end)
         if start <= end:
             return start <= now < end
         return now >= start or now < end
+
+
+def _seconds_of_day(clock: str) -> int:
+    hours, minutes = clock.split(":")
+    return int(hours) * 3600 + int(minutes) * 60
 
 
 class DateRange(Section):
@@ -135,7 +149,7 @@ class When(Section):
     hours: list[HourWindow] | None = Field(None, min_length=1, description="Times of day.")
     dates: list[DateRange] | None = Field(None, min_length=1, description="Date ranges.")
 
-    @property
+    @cached_property
     def audience(self) -> bool:
         """True when the rule depends on who is in front of the screen."""
         return any(c is not None for c in (self.faces, self.looking, self.expression, self.dwell, self.attention))

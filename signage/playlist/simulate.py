@@ -153,7 +153,7 @@ def _next_event(t, end, player, decision, moments, index, people) -> float:
         candidates.append(decision.recheck_at)
     if people:
         candidates.append(t + STEP_WITH_PEOPLE)
-    return min(c for c in candidates if c > t + 1e-9)
+    return min(c for c in candidates if c > t)
 
 
 def format_schedule(switches: list[Switch], records: list[PlayRecord]) -> str:

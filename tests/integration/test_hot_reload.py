@@ -1,0 +1,93 @@
+"""Hot reload with a real file being rewritten on disk, a partial write included."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from pathlib import Path
+
+from signage.audience import AudienceState
+from signage.playlist.player import Player
+from signage.playlist.rules import Now
+from signage.playlist.watcher import PlaylistWatcher
+
+GOOD = Path(__file__).resolve().parents[1] / "playlists" / "good"
+NOON = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.timezone.utc)
+
+EDITED_HEAD = """creatives:
+  - {id: red, type: image, media: creatives/red.png, duration: 5}
+  - {id: hello, type: card, text: Hello, duration: 5}
+  - {id: fresh, type: card, text: Brand new, duration: 5}
+default: [fresh, hello]
+"""
+EDITED_TAIL = """rules:
+  - id: always-fresh
+    play: fresh
+"""
+
+
+def at(t: float) -> Now:
+    return Now(t, NOON + dt.timedelta(seconds=t))
+
+
+def setup(tmp_path):
+    shutil.copytree(GOOD, tmp_path, dirs_exist_ok=True)
+    watcher = PlaylistWatcher([tmp_path], base=tmp_path)
+    player = Player(watcher.load_now())
+    return watcher, player, tmp_path / "lobby.yaml"
+
+
+def test_a_partial_write_is_never_loaded(tmp_path):
+    watcher, player, path = setup(tmp_path)
+    assert player.tick(AudienceState(), at(0)).creative == "red"
+
+    path.write_text(EDITED_HEAD)  # the editor has written the first half: valid on its own
+    assert watcher.poll() is None, "a file that just changed is not loaded yet"
+    with path.open("a") as handle:
+        handle.write(EDITED_TAIL)
+    assert watcher.poll() is None, "it changed again: still being written"
+    loaded = watcher.poll()  # unchanged for one poll interval: complete
+    assert loaded is not None and [r.id for r in loaded.rules] == ["always-fresh"]
+    assert watcher.poll() is None, "loaded once"
+
+    player.replace_playlist(loaded, at(2))
+    assert player.tick(AudienceState(), at(3)).creative == "red", "the playing creative finishes"
+    decision = player.tick(AudienceState(), at(5))
+    assert (decision.action, decision.creative, decision.rule) == ("start", "fresh", "always-fresh")
+
+
+def test_removing_the_playing_creative_switches_at_once(tmp_path):
+    watcher, player, path = setup(tmp_path)
+    player.tick(AudienceState(), at(0))
+    path.write_text(path.read_text().replace("default: [red, hello]", "default: [hello]")
+                    .replace("  - id: red\n    type: image\n    media: creatives/red.png\n    duration: 5\n", ""))
+    watcher.poll()
+    loaded = watcher.poll()
+    assert loaded is not None and "red" not in loaded.creatives
+    player.replace_playlist(loaded, at(1))
+    decision = player.tick(AudienceState(), at(1))
+    assert (decision.action, decision.creative) == ("start", "hello")
+    assert player.records[-1].creative == "red" and player.records[-1].ended == "removed"
+
+
+def test_a_broken_edit_keeps_the_last_good_playlist_running(tmp_path):
+    watcher, player, path = setup(tmp_path)
+    good = watcher.last_good
+    player.tick(AudienceState(), at(0))
+    path.write_text(path.read_text().replace("looking: {min: 1}", "looking: {min: one}"))
+    assert watcher.poll() is None and watcher.poll() is None
+    assert watcher.last_good is good and player.playlist is good
+    assert watcher.error == ("lobby.yaml:19:22: rules[0].when.looking.min: expected a whole number, got 'one'")
+    assert player.tick(AudienceState(), at(5)).creative == "hello", "the show goes on"
+
+    path.write_text(path.read_text().replace("{min: one}", "{min: 1}"))  # fixed
+    watcher.poll()
+    assert watcher.poll() is not None and watcher.error is None
+
+
+def test_a_new_file_in_the_folder_is_noticed(tmp_path):
+    watcher, _, _ = setup(tmp_path)
+    (tmp_path / "extra.yaml").write_text("creatives:\n  - {id: extra, type: card, text: More}\n")
+    watcher.poll()
+    loaded = watcher.poll()
+    assert loaded is not None and "extra" in loaded.creatives

@@ -1,0 +1,61 @@
+"""A gallery of broken playlists: each gives its exact message, none crashes the
+loader, and none replaces the last good playlist."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from signage.playlist.loader import load_playlist
+from signage.playlist.watcher import PlaylistWatcher
+from signage.yamlfile import ProblemsError
+
+HERE = Path(__file__).resolve().parents[1] / "playlists"
+BROKEN = HERE / "broken"
+EXPECTED = yaml.safe_load((HERE / "broken.expected.yaml").read_text())
+CASES = sorted(p.name for p in BROKEN.glob("*.yaml"))
+
+
+def test_the_gallery_is_complete():
+    assert len(CASES) >= 25
+    assert sorted(EXPECTED) == CASES
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_each_broken_playlist_gives_its_exact_message(name):
+    with pytest.raises(ProblemsError) as caught:
+        load_playlist([BROKEN / name], base=BROKEN)
+    assert [str(p) for p in caught.value.problems] == EXPECTED[name]
+
+
+def test_a_huge_file_is_refused_before_it_is_read(tmp_path):
+    huge = tmp_path / "huge.yaml"
+    huge.write_text("creatives:\n" + "  - {id: x, type: card, text: 'padding padding padding'}\n" * 40000)
+    with pytest.raises(ProblemsError, match=r"huge.yaml:1:1: the file is 2.\d MiB; at most 1 MiB is accepted"):
+        load_playlist([huge], base=tmp_path)
+
+
+def test_every_problem_in_every_file_is_reported(tmp_path):
+    for name in ("08-unknown-creative-key.yaml", "22-unknown-expression.yaml", "33-not-utf8.yaml"):
+        shutil.copy(BROKEN / name, tmp_path / name)
+    (tmp_path / "creatives").mkdir()
+    shutil.copy(BROKEN / "creatives" / "ok.png", tmp_path / "creatives" / "ok.png")
+    with pytest.raises(ProblemsError) as caught:
+        load_playlist([tmp_path], base=tmp_path)
+    files = [p.file for p in caught.value.problems]
+    assert files == ["08-unknown-creative-key.yaml", "22-unknown-expression.yaml", "33-not-utf8.yaml"]
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_no_broken_edit_replaces_the_last_good_playlist(tmp_path, name):
+    shutil.copytree(HERE / "good", tmp_path, dirs_exist_ok=True)
+    shutil.copy(BROKEN / "creatives" / "ok.png", tmp_path / "creatives" / "ok.png")
+    watcher = PlaylistWatcher([tmp_path], base=tmp_path)
+    good = watcher.load_now()
+    shutil.copy(BROKEN / name, tmp_path / "lobby.yaml")
+    assert watcher.poll() is None and watcher.poll() is None
+    assert watcher.last_good is good
+    assert watcher.error and "lobby.yaml:" in watcher.error
