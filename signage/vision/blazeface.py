@@ -147,20 +147,18 @@ class BlazeFaceDetector:
                                           self.spec.input_size, self.min_score)
         if not len(scores):
             return []
+        kept = weighted_nms(boxes, keypoints, scores)
+        # Map every kept face back to frame pixels at once (boxes as corner points).
+        corners = box.to_frame(np.stack([k[0] for k in kept]).reshape(-1, 2, 2))
+        points = box.to_frame(np.stack([k[1] for k in kept]))
         height, width = frame_bgr.shape[:2]
+        corners = np.clip(corners, 0, [width, height]).tolist()
         faces = []
-        for norm_box, norm_points, score in weighted_nms(boxes, keypoints, scores):
-            corners = box.to_frame(norm_box.reshape(2, 2))
-            x1, y1 = np.clip(corners[0], 0, [width, height])
-            x2, y2 = np.clip(corners[1], 0, [width, height])
+        for ((x1, y1), (x2, y2)), face_points, (_, _, score) in zip(corners, points.tolist(), kept):
             if x2 - x1 < 1 or y2 - y1 < 1:
                 continue  # a box entirely inside the letterbox bars
-            points = box.to_frame(norm_points)
-            faces.append(Detection(
-                box=(float(x1), float(y1), float(x2 - x1), float(y2 - y1)),
-                keypoints=tuple((float(x), float(y)) for x, y in points),
-                score=score,
-            ))
+            faces.append(Detection(box=(x1, y1, x2 - x1, y2 - y1),
+                                   keypoints=tuple(map(tuple, face_points)), score=score))
         return faces
 
     def _invoke(self, tensor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -53,7 +53,8 @@ def _edgetpu_delegates(module) -> list:
 class Model:
     """A loaded .tflite model with float-in, float-out `run`."""
 
-    def __init__(self, source: Path | bytes, num_threads: int = 2, delegate: Delegate = "none"):
+    def __init__(self, source: Path | bytes, num_threads: int = 2, delegate: Delegate = "none",
+                 batch: int | None = None):
         module = _interpreter_module()
         delegates = _edgetpu_delegates(module) if delegate == "edgetpu" else []
         self.delegate: Delegate = "edgetpu" if delegates else "none"
@@ -75,13 +76,15 @@ class Model:
         self._input = self._interpreter.get_input_details()[0]
         self._outputs = self._interpreter.get_output_details()
         self._batch = int(self._input["shape"][0])
+        if batch is not None:
+            self._set_batch(batch)
 
     @property
     def input_shape(self) -> tuple[int, ...]:
         return tuple(int(d) for d in self._input["shape"])
 
     def _set_batch(self, batch: int) -> None:
-        """Resize the input's first dimension; re-allocation only when it changes."""
+        """Resize the input's first dimension; re-allocates only when it changes."""
         if batch == self._batch:
             return
         shape = list(self.input_shape)
