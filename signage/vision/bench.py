@@ -1,7 +1,7 @@
 """`signage bench vision`: every backend x model on the same real frames, as ratios.
 
 Timing claims live here, never in tests: this machine is noisy, so every figure is
-set against another measured in the same run, on the same frames, interleaved.
+set against another measured in the same run, on the same frames.
 """
 
 from __future__ import annotations
@@ -60,25 +60,33 @@ class Result:
         return 1000 / self.pipeline_ms
 
 
+BLOCK = 10  # frames per block: pipeline and raw invokes alternate in blocks, so drift
+            # cancels out without one thrashing the other's caches frame by frame
+
+
 def measure(pipeline: Pipeline, frames: list[np.ndarray], rounds: int) -> tuple[float, float, float, float]:
     """Median pipeline ms, median raw invoke ms (detector + one expression invoke per
-    face), median detector-stage ms and mean faces, measured interleaved per frame."""
+    face), median detector-stage ms and mean faces, in alternating blocks."""
     for frame in frames[:3]:
         pipeline.process(frame, 0.0)  # warm-up: allocations, caches
     totals, raws, detects, faces = [], [], [], []
     t = 0.0
-    for i in range(rounds):
-        frame = frames[i % len(frames)]
-        t += 1 / 30
-        snapshot = pipeline.process(frame, t)
-        totals.append(snapshot.times.total)
-        detects.append(snapshot.times.detect)
-        faces.append(snapshot.face_count)
-        raw = pipeline.detector.raw_invoke_ms(frame)
-        if pipeline.classifier is not None:
-            crop = np.zeros((1, 64, 64, 1), np.float32)
-            raw += sum(pipeline.classifier.model.invoke_ms(crop) for _ in range(snapshot.face_count))
-        raws.append(raw)
+    crop = np.zeros((1, 64, 64, 1), np.float32)
+    for start in range(0, rounds, BLOCK):
+        block = [frames[i % len(frames)] for i in range(start, min(start + BLOCK, rounds))]
+        counts = []
+        for frame in block:
+            t += 1 / 30
+            snapshot = pipeline.process(frame, t)
+            totals.append(snapshot.times.total)
+            detects.append(snapshot.times.detect)
+            counts.append(snapshot.face_count)
+        for frame, count in zip(block, counts):
+            raw = pipeline.detector.raw_invoke_ms(frame)
+            if pipeline.classifier is not None:
+                raw += sum(pipeline.classifier.model.invoke_ms(crop) for _ in range(count))
+            raws.append(raw)
+        faces += counts
     return statistics.median(totals), statistics.median(raws), statistics.median(detects), float(np.mean(faces))
 
 
