@@ -89,6 +89,12 @@ def _simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _preview(args: argparse.Namespace) -> int:
+    from signage.preview import preview
+
+    return preview(args)
+
+
 def _bench(args: argparse.Namespace) -> int:
     from signage.bench import run_bench
 
@@ -134,6 +140,15 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--audience", required=True, help="scenario YAML (see signage/playlist/simulate.py)")
     sim.add_argument("--seed", type=int, default=0, help="seed for weighted random choices")
     sim.set_defaults(handler=_simulate)
+
+    p = commands.add_parser("preview", help="show a playlist's creatives in a window, or one as a PNG")
+    p.add_argument("playlist", help="playlist file or folder")
+    p.add_argument("--creative", help="only this creative")
+    p.add_argument("--size", help="window size WIDTHxHEIGHT (default 1280x720)")
+    p.add_argument("--rotate", type=int, choices=[0, 90, 180, 270], default=0)
+    p.add_argument("--screenshot", metavar="FILE.png",
+                   help="render one steady frame to a PNG and exit (works with SDL_VIDEODRIVER=dummy)")
+    p.set_defaults(handler=_preview)
 
     b = commands.add_parser("bench", help="measure performance as ratios within one run")
     b.add_argument("what", nargs="?", default="vision", choices=["vision"])

@@ -47,3 +47,41 @@ class VisionConfig(Section):
         if self.start_score < self.min_score:
             raise ValueError(f"vision.start_score ({self.start_score}) must be >= vision.min_score ({self.min_score})")
         return self
+
+
+class NoticeConfig(Section):
+    enabled: bool = Field(True, description="Tell people audience measurement is active (the EU AI Act requires it "
+                          "where emotion recognition runs). Shown while the camera is in use.")
+    text: str = Field("Audience measurement active: no images are stored", max_length=200)
+    corner: Literal["top-left", "top-right", "bottom-left", "bottom-right"] = "bottom-right"
+    size: int = Field(28, ge=10, le=200, description="Text height in pixels.")
+
+
+class FallbackConfig(Section):
+    text: str = Field("Welcome", max_length=200, description="Shown when nothing else can be: the screen is never black.")
+    background: str = Field("#202020", pattern=r"^#[0-9a-fA-F]{6}$")
+    color: str = Field("#ffffff", pattern=r"^#[0-9a-fA-F]{6}$")
+
+
+class PowerWindow(Section):
+    start: str = Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", description="HH:MM the panel goes off.")
+    end: str = Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", description="HH:MM it comes back on.")
+
+
+class PowerConfig(Section):
+    off: list[PowerWindow] = Field([], description="Times of day when the screen is blanked (may cross midnight).")
+    command_off: list[str] = Field([], description="argv run when going off, e.g. [vcgencmd, display_power, '0'].")
+    command_on: list[str] = Field([], description="argv run when coming back on.")
+
+
+class DisplayConfig(Section):
+    fullscreen: bool = Field(True, description="Full-screen at the display's native resolution; false: a window.")
+    size: tuple[int, int] | None = Field(None, description="Window size [width, height]; default: 1280x720 windowed, "
+                                         "native full-screen.")
+    display: int = Field(0, ge=0, le=8, description="Which display, for machines with more than one.")
+    fps: int = Field(60, ge=1, le=240, description="Frame rate cap.")
+    rotation: Literal[0, 90, 180, 270] = Field(0, description="Degrees clockwise, for portrait-mounted panels.")
+    cache_mb: int = Field(256, ge=16, le=4096, description="Memory for prepared images.")
+    notice: NoticeConfig = NoticeConfig()
+    fallback: FallbackConfig = FallbackConfig()
+    power: PowerConfig = PowerConfig()

@@ -1,0 +1,407 @@
+"""The full-screen pygame renderer: the only module that imports pygame.
+
+Runs in the main thread. `show(content)` asks for a creative; `frame()` draws one
+frame and returns what happened (a video ended, media failed, the window closed).
+The loop never waits on disk or decoding: images are prepared by a worker thread and
+the previous picture stays up until the next is ready; videos decode in their own
+thread. Whatever fails, the fallback card is drawn: the screen is never black.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import subprocess
+import time
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+
+import pygame  # noqa: E402
+
+from signage.config import DisplayConfig  # noqa: E402
+from signage.display.content import Content, rgb  # noqa: E402
+from signage.display.layout import in_windows, logical_size, rotate_rect  # noqa: E402
+from signage.display.media import (ImageCache, Loader, MediaError, VideoPlayback, file_key,  # noqa: E402
+                                   render_card)
+
+logger = logging.getLogger(__name__)
+
+FALLBACK_ID = "fallback"
+REOPEN_AFTER_S = 2.0
+
+
+@dataclass(frozen=True)
+class Ended:
+    """The content finished by itself (a video that does not loop reached its end)."""
+    content_id: str
+
+
+@dataclass(frozen=True)
+class Failed:
+    content_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class WindowClosed:
+    pass
+
+
+@dataclass
+class RenderStats:
+    showing: str = FALLBACK_ID
+    since: float = 0.0  # monotonic time it went on screen
+    frames: int = 0
+    dropped: int = 0  # video frames skipped plus frames over budget
+    render_ms: float = 0.0  # running mean of the time to draw a frame
+    state: str = "starting"  # ok, off (power schedule), lost (display gone), starting
+    errors: list[str] = field(default_factory=list)
+
+
+class Renderer:
+    def __init__(self, config: DisplayConfig, clock: Callable[[], float] = time.monotonic,
+                 wall: Callable[[], dt.datetime] = lambda: dt.datetime.now().astimezone()):
+        self.config = config
+        self._clock, self._wall = clock, wall
+        self.stats = RenderStats()
+        self.screen = None
+        self._cache = ImageCache(config.cache_mb * 1024 * 1024)
+        self._loader = Loader()
+        self._bad: dict[tuple, str] = {}  # file version -> reason: skipped until the file changes
+        self._current: _Showing | None = None
+        self._incoming: _Showing | None = None  # waiting for its image to be prepared
+        self._previous = None  # snapshot of the last frame, for crossfades
+        self._fade: tuple[float, float] | None = None  # (start, seconds)
+        self._notice_visible = True
+        self._notice = None
+        self._events: list = []
+        self._power_on = True
+        self._lost_since: float | None = None
+        self._frame_clock = None
+        self._power_windows = [(_minutes(w.start), _minutes(w.end)) for w in config.power.off]
+
+    # ----- window -----------------------------------------------------------------
+
+    def open(self) -> None:
+        """Create the window (full-screen at native resolution, or windowed)."""
+        pygame.display.init()
+        pygame.font.init()
+        flags = pygame.FULLSCREEN if self.config.fullscreen else 0
+        size = self.config.size or ((0, 0) if self.config.fullscreen else (1280, 720))
+        try:
+            self.screen = pygame.display.set_mode(size, flags, display=self.config.display)
+        except pygame.error:
+            self.screen = pygame.display.set_mode(size, flags)  # drivers without multi-display
+        pygame.display.set_caption("signage")
+        pygame.mouse.set_visible(False)
+        self.logical = logical_size(self.screen.get_size(), self.config.rotation)
+        self._notice = self._render_notice()
+        self._frame_clock = pygame.time.Clock()
+        self.stats.state = "ok"
+        self._lost_since = None
+        logger.info("display open: %dx%d (%s), rotation %d", *self.screen.get_size(),
+                    pygame.display.get_driver(), self.config.rotation)
+        if self._current is None:
+            self.show(_fallback_content(self.config))
+
+    def close(self) -> None:
+        for showing in (self._current, self._incoming):
+            if showing and showing.video:
+                showing.video.close()
+        self._loader.close()
+        self._cache.clear()
+        pygame.display.quit()
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.screen.get_size()
+
+    # ----- what to show ---------------------------------------------------------------
+
+    def show(self, content: Content) -> None:
+        """Switch to `content` with its transition, as soon as it is ready."""
+        showing = _Showing(content)
+        if content.type == "card":
+            key = ("card", content, self.logical, self.config.rotation)
+            showing.surface = self._cache.get(key)
+            if showing.surface is None:
+                showing.surface = self._oriented(render_card(content, self.logical, pygame))
+                self._cache.put(key, showing.surface, self.logical[0] * self.logical[1] * 4)
+        elif content.type == "image":
+            self._request_image(showing)
+        elif content.type == "video":
+            self._start_video(showing)
+        if showing.failed is not None:
+            self._fail(content, showing.failed)
+            return
+        if showing.ready:
+            self._switch(showing)
+        else:
+            self._incoming = showing
+
+    def set_notice_visible(self, visible: bool) -> None:
+        """The measurement notice shows while the camera is in use."""
+        self._notice_visible = visible
+
+    def _request_image(self, showing: _Showing) -> None:
+        content = showing.content
+        try:
+            key = (*file_key(content.path), content.fit, self.logical, self.config.rotation)
+        except OSError as exc:
+            showing.failed = f"{content.path}: {exc.strerror}"
+            return
+        if key[:3] in self._bad:
+            showing.failed = self._bad[key[:3]]
+            return
+        showing.key = key
+        showing.surface = self._cache.get(key)
+        if showing.surface is None:
+            showing.future = self._loader.submit(content.path, self.logical, content.fit, self.config.rotation)
+
+    def _start_video(self, showing: _Showing) -> None:
+        content = showing.content
+        try:
+            key = file_key(content.path)
+        except OSError as exc:
+            showing.failed = f"{content.path}: {exc.strerror}"
+            return
+        if key in self._bad:
+            showing.failed = self._bad[key]
+            return
+        showing.key = key
+        showing.video = VideoPlayback(content, self.logical, self.config.rotation)
+
+    def _switch(self, showing: _Showing) -> None:
+        old = self._current
+        if showing.content.transition == "fade" and old is not None and self.screen is not None:
+            self._previous = self.screen.copy()
+            self._fade = (self._clock(), max(showing.content.fade_seconds, 1e-3))
+        else:
+            self._fade = self._previous = None
+        if old is not None and old.video is not None:
+            old.video.close()
+        showing.started = self._clock()
+        self._current = showing
+        self.stats.showing, self.stats.since = showing.content.id, showing.started
+
+    def _fail(self, content: Content, reason: str) -> None:
+        """Report once, mark the file bad until it changes, show the fallback."""
+        if content.path is not None:
+            try:
+                key = file_key(content.path)
+                if key not in self._bad:
+                    logger.error("creative %s (%s) cannot be shown: %s", content.id, content.path, reason)
+                self._bad[key] = reason
+            except OSError:
+                logger.error("creative %s (%s) cannot be shown: %s", content.id, content.path, reason)
+        self.stats.errors = (self.stats.errors + [f"{content.id}: {reason}"])[-10:]
+        self._events.append(Failed(content.id, reason))
+        if content.id != FALLBACK_ID:
+            self.show(_fallback_content(self.config))
+
+    # ----- the frame loop ---------------------------------------------------------------
+
+    def frame(self) -> list:
+        """Draw one frame (waiting out the frame-rate cap); returns what happened."""
+        if self.screen is None:
+            self._try_reopen()
+        elif self._powered():
+            self._draw_frame()
+        else:
+            self._frame_clock.tick(min(self.config.fps, 5))
+        events, self._events = self._events, []
+        return events
+
+    def _draw_frame(self) -> None:
+        for event in pygame.event.get():
+            if event.type == pygame.QUIT:
+                self._events.append(WindowClosed())
+        started = time.perf_counter()
+        try:
+            self._collect_incoming()
+            self._draw()
+            pygame.display.flip()
+        except pygame.error as exc:  # the display went away
+            logger.error("display lost: %s", exc)
+            self.screen, self.stats.state, self._lost_since = None, "lost", self._clock()
+            return
+        spent = (time.perf_counter() - started) * 1000
+        self.stats.frames += 1
+        self.stats.render_ms += (spent - self.stats.render_ms) * 0.05
+        if spent > 1500 / self.config.fps:
+            self.stats.dropped += 1
+        self._frame_clock.tick(self.config.fps)
+
+    def _collect_incoming(self) -> None:
+        incoming = self._incoming
+        if incoming is None or not incoming.future.done():
+            return
+        self._incoming = None
+        try:
+            pixels = incoming.future.result()
+        except MediaError as exc:
+            self._fail(incoming.content, str(exc))
+            return
+        surface = pygame.image.frombuffer(pixels.tobytes(), pixels.shape[1::-1], "RGB").convert()
+        self._cache.put(incoming.key, surface, pixels.shape[0] * pixels.shape[1] * 4)
+        incoming.surface = surface
+        self._switch(incoming)
+
+    def _draw(self) -> None:
+        current = self._current
+        if current is None:
+            return
+        if current.video is not None:
+            self._draw_video(current)
+        elif current.surface is not None:
+            self.screen.blit(current.surface, (0, 0))
+        if self._fade is not None:
+            start, seconds = self._fade
+            progress = (self._clock() - start) / seconds
+            if progress >= 1:
+                self._fade = self._previous = None
+            else:  # the old picture fades out over the new one
+                self._previous.set_alpha(round(255 * (1 - progress)))
+                self.screen.blit(self._previous, (0, 0))
+        if self._notice is not None and self._notice_visible:
+            self.screen.blit(*self._notice)
+
+    def _draw_video(self, current: _Showing) -> None:
+        video = current.video
+        frame = video.frame_at(self._clock() - current.started)
+        if video.error:
+            self._fail(current.content, video.error)
+            self._draw()
+            return
+        if frame is not None:
+            surface = pygame.image.frombuffer(frame.pixels.tobytes(), frame.pixels.shape[1::-1], "RGB")
+            w, h = frame.pixels.shape[1::-1]
+            if self.config.rotation in (90, 270):
+                w, h = h, w
+            x, y, _, _ = rotate_rect((*frame.dest, w, h), self.logical, self.config.rotation)
+            current.last_frame = surface, (x, y), frame.dest != (0, 0)
+        if current.last_frame is not None:  # until the first frame: the previous picture stays
+            surface, position, bars = current.last_frame
+            if bars or self._fade is not None:
+                self.screen.fill((0, 0, 0))
+            self.screen.blit(surface, position)
+        if video.ended and not current.reported_end:
+            current.reported_end = True
+            self._events.append(Ended(current.content.id))
+        self.stats.dropped += video.dropped
+        video.dropped = 0
+
+    # ----- helpers ------------------------------------------------------------------
+
+    def _oriented(self, surface):
+        """A logical-layout surface turned onto the screen."""
+        if self.config.rotation:
+            surface = pygame.transform.rotate(surface, -self.config.rotation)
+        return surface.convert() if pygame.display.get_surface() else surface
+
+    def _render_notice(self):
+        notice = self.config.notice
+        if not notice.enabled:
+            return None
+        font = pygame.font.Font(None, notice.size)
+        text = font.render(notice.text, True, (255, 255, 255))
+        pad = notice.size // 3
+        box = pygame.Surface((text.get_width() + 2 * pad, text.get_height() + 2 * pad), pygame.SRCALPHA)
+        box.fill((0, 0, 0, 170))
+        box.blit(text, (pad, pad))
+        w, h = box.get_size()
+        lw, lh = self.logical
+        margin = notice.size // 2
+        x = margin if "left" in notice.corner else lw - w - margin
+        y = margin if "top" in notice.corner else lh - h - margin
+        sx, sy, _, _ = rotate_rect((x, y, w, h), self.logical, self.config.rotation)
+        if self.config.rotation:
+            box = pygame.transform.rotate(box, -self.config.rotation)
+        return box.convert_alpha(), (sx, sy)
+
+    def _powered(self) -> bool:
+        now = self._wall()
+        on = not in_windows(now.hour * 60 + now.minute, self._power_windows)
+        if on != self._power_on:
+            self._power_on = on
+            self.stats.state = "ok" if on else "off"
+            logger.info("power schedule: screen %s", "on" if on else "off")
+            _run(self.config.power.command_on if on else self.config.power.command_off)
+            if not on:
+                self.screen.fill((0, 0, 0))
+                pygame.display.flip()
+        return on
+
+    def _try_reopen(self) -> None:
+        if self._lost_since is not None and self._clock() - self._lost_since < REOPEN_AFTER_S:
+            time.sleep(0.05)
+            return
+        try:
+            pygame.display.quit()
+            self._cache.clear()  # surfaces were converted for the old display
+            self.open()
+            if self._current is not None:
+                self.show(self._current.content)
+        except pygame.error as exc:
+            self._lost_since = self._clock()
+            logger.debug("display still unavailable: %s", exc)
+
+    def reopen(self) -> None:
+        """Re-create the window (after the window was closed, in kiosk mode)."""
+        self.screen, self._lost_since = None, None
+        self._try_reopen()
+
+    def has_video_frame(self) -> bool:
+        return self._current is not None and self._current.last_frame is not None
+
+    def save_screenshot(self, path: Path) -> None:
+        pygame.image.save(self.screen, str(path))
+
+    def pixels(self):
+        """The window's pixels as an (h, w, 3) array (tests and preview)."""
+        return pygame.surfarray.array3d(self.screen).swapaxes(0, 1)
+
+
+@dataclass
+class _Showing:
+    content: Content
+    surface: object = None
+    video: VideoPlayback | None = None
+    future: Future | None = None
+    key: tuple | None = None
+    failed: str | None = None
+    started: float = 0.0
+    last_frame: tuple | None = None
+    reported_end: bool = False
+
+    @property
+    def ready(self) -> bool:
+        """Images wait for their pixels; a video starts at once (the previous picture
+        stays until its first frame is decoded)."""
+        return self.surface is not None or self.video is not None
+
+
+def _fallback_content(config: DisplayConfig) -> Content:
+    fallback = config.fallback
+    return Content(id=FALLBACK_ID, type="card", text=fallback.text, background=fallback.background,
+                   color=fallback.color)
+
+
+def _minutes(clock: str) -> int:
+    hours, minutes = clock.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
+def _run(argv: list[str]) -> None:
+    """Run a configured power command (an argv list, never a shell string)."""
+    if not argv:
+        return
+    try:
+        subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    except OSError as exc:
+        logger.error("power command %s failed: %s", argv, exc)

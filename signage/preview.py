@@ -1,0 +1,80 @@
+"""`signage preview`: operators see their creatives in a window, as the default loop
+would cycle them, or one creative rendered to a PNG. Creatives only, never a camera."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+from pathlib import Path
+
+from signage.config import DisplayConfig, NoticeConfig
+from signage.creatives import content_of
+from signage.errors import ConfigError
+from signage.playlist.loader import load_playlist
+
+logger = logging.getLogger(__name__)
+SETTLE_TIMEOUT_S = 10.0
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError as exc:
+        raise ConfigError(f"--size {text!r}: expected WIDTHxHEIGHT, e.g. 1920x1080") from exc
+    if not (16 <= width <= 16384 and 16 <= height <= 16384):
+        raise ConfigError(f"--size {text!r}: each side must be 16 to 16384 pixels")
+    return width, height
+
+
+def preview(args: argparse.Namespace) -> int:
+    from signage.display.renderer import Ended, Failed, Renderer, WindowClosed
+
+    playlist = load_playlist([Path(args.playlist)])
+    order = [args.creative] if args.creative else [item.creative for item in playlist.default]
+    if args.creative and args.creative not in playlist.creatives:
+        raise ConfigError(f"--creative {args.creative!r} is not in the playlist "
+                          f"(creatives: {', '.join(sorted(playlist.creatives))})")
+    size = parse_size(args.size) if args.size else None
+    config = DisplayConfig(fullscreen=False, size=size or (1280, 720), rotation=args.rotate,
+                           notice=NoticeConfig(enabled=False))
+    renderer = Renderer(config)
+    renderer.open()
+    try:
+        if args.screenshot:
+            return _screenshot(renderer, playlist, order[0], Path(args.screenshot))
+        index = 0
+        while True:
+            creative = order[index % len(order)]
+            renderer.show(content_of(playlist, creative))
+            ends = time.monotonic() + playlist.seconds(creative)
+            logger.info("showing %s", creative)
+            while time.monotonic() < ends:
+                events = renderer.frame()
+                if any(isinstance(e, WindowClosed) for e in events):
+                    return 0
+                if any(isinstance(e, (Ended, Failed)) for e in events):
+                    break
+            index += 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        renderer.close()
+
+
+def _screenshot(renderer, playlist, creative: str, path: Path) -> int:
+    """Render until the creative is steady on screen (loaded, transition over), then save."""
+    content = content_of(playlist, creative)
+    renderer.show(content)
+    deadline = time.monotonic() + SETTLE_TIMEOUT_S
+    while time.monotonic() < deadline:
+        renderer.frame()
+        settled = renderer.stats.showing == creative and time.monotonic() - renderer.stats.since >= content.fade_seconds
+        if settled and (content.type != "video" or renderer.has_video_frame()):
+            renderer.frame()
+            renderer.save_screenshot(path)
+            print(f"wrote {path}")
+            return 0
+        if renderer.stats.showing == "fallback" and renderer.stats.errors:
+            break
+    raise ConfigError(f"creative {creative} did not render: {'; '.join(renderer.stats.errors) or 'timed out'}")
