@@ -10,4 +10,8 @@ def run_bench(args: argparse.Namespace) -> int:
         from signage.vision import bench
 
         print(bench.report(bench.run(rounds=args.frames)))
+    elif args.what == "display":
+        from signage.display import bench
+
+        print(bench.run(seconds=args.seconds, soak=args.soak))
     return 0

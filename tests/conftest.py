@@ -26,3 +26,39 @@ def samples() -> Path:
     directory = models.samples_dir()
     models.fetch(models.samples().values(), directory)
     return directory
+
+
+@pytest.fixture(scope="session")
+def xvfb():
+    """A real X server (Xvfb) for the display tests; `.ci/run` installs it."""
+    import shutil
+    import subprocess
+    import time
+
+    if shutil.which("Xvfb") is None:
+        pytest.fail("Xvfb is not installed: apt-get install xvfb (the CI script does)")
+    number = 90 + os.getpid() % 500
+    server = subprocess.Popen(["Xvfb", f":{number}", "-screen", "0", "1920x1080x24", "-nolisten", "tcp"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    socket = Path(f"/tmp/.X11-unix/X{number}")
+    deadline = time.monotonic() + 10
+    while not socket.exists():
+        if server.poll() is not None or time.monotonic() > deadline:
+            pytest.fail(f"Xvfb :{number} did not start")
+        time.sleep(0.05)
+    previous = {k: os.environ.get(k) for k in ("DISPLAY", "SDL_VIDEODRIVER")}
+    os.environ["DISPLAY"], os.environ["SDL_VIDEODRIVER"] = f":{number}", "x11"
+    yield f":{number}"
+    for key, value in previous.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    server.terminate()
+    server.wait(timeout=5)
+
+
+@pytest.fixture
+def headless(monkeypatch):
+    """SDL without any window system, for tests that need no real window."""
+    monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")

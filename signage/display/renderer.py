@@ -57,7 +57,9 @@ class RenderStats:
     showing: str = FALLBACK_ID
     since: float = 0.0  # monotonic time it went on screen
     frames: int = 0
-    dropped: int = 0  # video frames skipped plus frames over budget
+    dropped: int = 0  # video frames skipped because they were late
+    late: int = 0  # frames that took more than 1.5 frame budgets to draw
+    video_frames: int = 0  # video frames shown
     render_ms: float = 0.0  # running mean of the time to draw a frame
     state: str = "starting"  # ok, off (power schedule), lost (display gone), starting
     errors: list[str] = field(default_factory=list)
@@ -234,7 +236,7 @@ class Renderer:
         self.stats.frames += 1
         self.stats.render_ms += (spent - self.stats.render_ms) * 0.05
         if spent > 1500 / self.config.fps:
-            self.stats.dropped += 1
+            self.stats.late += 1
         self._frame_clock.tick(self.config.fps)
 
     def _collect_incoming(self) -> None:
@@ -285,6 +287,7 @@ class Renderer:
                 w, h = h, w
             x, y, _, _ = rotate_rect((*frame.dest, w, h), self.logical, self.config.rotation)
             current.last_frame = surface, (x, y), frame.dest != (0, 0)
+            self.stats.video_frames += 1
         if current.last_frame is not None:  # until the first frame: the previous picture stays
             surface, position, bars = current.last_frame
             if bars or self._fade is not None:

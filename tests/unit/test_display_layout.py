@@ -1,0 +1,51 @@
+import cv2
+import numpy as np
+import pytest
+
+from signage.display.layout import fitted, in_windows, logical_size, rotate_rect
+from signage.display.media import fit_pixels, prepare_image
+
+
+def test_contain_cover_stretch():
+    assert fitted((400, 200), (100, 100), "contain") == (100, 50, 0, 0, 0, 25)
+    assert fitted((400, 200), (100, 100), "cover") == (200, 100, 50, 0, 0, 0)
+    assert fitted((400, 200), (100, 100), "stretch") == (100, 100, 0, 0, 0, 0)
+
+
+@pytest.mark.parametrize("rotation", [0, 90, 180, 270])
+def test_rotated_rects_stay_on_screen_and_keep_their_area(rotation):
+    logical = logical_size((1920, 1080), rotation)
+    x, y, w, h = rotate_rect((10, 20, 300, 100), logical, rotation)
+    assert w * h == 300 * 100
+    assert 0 <= x and x + w <= 1920 and 0 <= y and y + h <= 1080
+
+
+def test_power_windows_may_cross_midnight():
+    night = [(23 * 60, 7 * 60)]
+    assert in_windows(23 * 60 + 30, night) and in_windows(3 * 60, night)
+    assert not in_windows(7 * 60, night) and not in_windows(12 * 60, night)
+
+
+def test_portrait_image_fills_a_rotated_1080x1920_layout(tmp_path):
+    # A portrait panel: the screen is 1920x1080, turned 90 degrees clockwise.
+    image = np.zeros((1920, 1080, 3), np.uint8)
+    image[:960] = (0, 0, 255)  # top half red (BGR)
+    image[960:] = (255, 0, 0)  # bottom half blue
+    path = tmp_path / "portrait.png"
+    cv2.imwrite(str(path), image)
+    logical = logical_size((1920, 1080), 90)
+    assert logical == (1080, 1920)
+    pixels = prepare_image(path, logical, "contain", 90)  # RGB, in screen orientation
+    assert pixels.shape == (1080, 1920, 3)
+    # No bars: the portrait image fills the portrait layout. After a clockwise turn the
+    # image's top (red) is on the screen's right, its bottom (blue) on the left.
+    assert tuple(pixels[540, 1900]) == (255, 0, 0) and tuple(pixels[540, 20]) == (0, 0, 255)
+    assert tuple(pixels[5, 1900]) == (255, 0, 0) and tuple(pixels[1075, 20]) == (0, 0, 255)
+
+
+def test_contain_letterboxes_and_cover_crops():
+    wide = np.full((100, 400, 3), 200, np.uint8)
+    contained = fit_pixels(wide, (200, 200), "contain")
+    assert contained.shape == (200, 200, 3) and contained[10, 100].max() == 0 and contained[100, 100].min() == 200
+    covered = fit_pixels(wide, (200, 200), "cover")
+    assert covered.shape == (200, 200, 3) and covered.min() == 200
