@@ -249,7 +249,7 @@ def render_card(content: Content, logical: tuple[int, int], pygame):
     if content.font_size:
         font, lines, line_height, _, total = layout(content.font_size)
     else:
-        low, high = 8, max(8, height)
+        low, high = 8, max(8, height // 5)  # larger than a fifth of the screen looks shouted
         while low < high:  # the largest size whose wrapped text fits the box
             middle = (low + high + 1) // 2
             _, _, _, w, h = layout(middle)
