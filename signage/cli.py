@@ -95,6 +95,12 @@ def _preview(args: argparse.Namespace) -> int:
     return preview(args)
 
 
+def _monitor(args: argparse.Namespace) -> int:
+    from signage.telemetry.monitor import monitor
+
+    return monitor(args.broker, args.site, args.root, args.json, args.duration)
+
+
 def _bench(args: argparse.Namespace) -> int:
     from signage.bench import run_bench
 
@@ -149,6 +155,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--screenshot", metavar="FILE.png",
                    help="render one steady frame to a PNG and exit (works with SDL_VIDEODRIVER=dummy)")
     p.set_defaults(handler=_preview)
+
+    mon = commands.add_parser("monitor", help="live table of the fleet from MQTT")
+    mon.add_argument("--broker", default="mqtt://localhost:1883", help="mqtt://host:port or mqtts://host:port")
+    mon.add_argument("--site", help="only this site")
+    mon.add_argument("--root", default="signage", help="topic root (mqtt.topic_root)")
+    mon.add_argument("--json", action="store_true", help="stream the raw messages as JSON lines")
+    mon.add_argument("--duration", type=float, help="stop after this many seconds")
+    mon.set_defaults(handler=_monitor)
 
     b = commands.add_parser("bench", help="measure performance as ratios within one run")
     b.add_argument("what", nargs="?", default="vision", choices=["vision", "display"])

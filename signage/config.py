@@ -85,3 +85,34 @@ class DisplayConfig(Section):
     notice: NoticeConfig = NoticeConfig()
     fallback: FallbackConfig = FallbackConfig()
     power: PowerConfig = PowerConfig()
+
+
+class TlsConfig(Section):
+    ca: str | None = Field(None, description="CA certificate file that signed the broker's certificate.")
+    cert: str | None = Field(None, description="Client certificate file, for brokers that require one.")
+    key: str | None = Field(None, description="Client private key file.")
+    insecure: bool = Field(False, description="Skip the broker hostname check (testing only).")
+
+
+class MqttConfig(Section):
+    url: str = Field("mqtt://localhost:1883", description="mqtt://host:port, or mqtts://host:port for TLS.")
+    protocol: Literal["5", "3.1.1"] = Field("5", description="MQTT protocol version.")
+    username: str | None = None
+    password: str | None = Field(None, description="Never logged.")
+    tls: TlsConfig | None = None
+    keepalive: int = Field(30, ge=5, le=3600, description="Seconds; the broker declares the device offline "
+                           "after 1.5 times this without traffic.")
+    topic_root: str = Field("signage", pattern=r"^[^#+/][^#+]*$", description="First topic level.")
+    interval: float = Field(60.0, ge=1, le=86400, description="Seconds between metrics messages.")
+    homeassistant: bool = Field(False, description="Publish Home Assistant MQTT discovery.")
+    discovery_prefix: str = Field("homeassistant", description="Home Assistant's discovery prefix.")
+
+
+class SpoolConfig(Section):
+    path: str = Field("spool.sqlite3", description="SQLite file holding messages until the broker acknowledges them.")
+    max_mb: float = Field(64.0, gt=0, le=100000, description="When full, the oldest messages are dropped (and counted).")
+
+
+class PrivacyConfig(Section):
+    min_group: int = Field(3, ge=1, le=100, description="Breakdowns (expressions, attention, dwell, distance) over "
+                           "fewer people than this are published as {suppressed: true}.")

@@ -62,3 +62,14 @@ def xvfb():
 def headless(monkeypatch):
     """SDL without any window system, for tests that need no real window."""
     monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")
+
+
+@pytest.fixture
+def broker(tmp_path):
+    from tests.broker import Broker
+
+    folder = tmp_path / "broker"
+    folder.mkdir()
+    running = Broker(folder).start()
+    yield running
+    running.stop()

@@ -1,0 +1,77 @@
+"""Commands from the fleet: `<root>/<feature>/set`, validated before anything changes.
+
+Anything that is not exactly a known feature with a valid value (unknown feature,
+wrong type, oversized payload, invalid UTF-8 or JSON) is refused with a reason; the
+caller logs it, publishes it on `<root>/error`, and changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+MAX_PAYLOAD = 256  # bytes; every valid command is far shorter
+
+
+class _Command(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class PrivacyCommand(_Command):
+    value: Literal["ON", "OFF"]
+
+
+class PlaylistCommand(_Command):
+    value: Literal["RELOAD"]
+
+
+class CreativeCommand(_Command):
+    value: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")] = Field(
+        description="A creative id of the running playlist, played once, now.")
+
+
+FEATURES: dict[str, type[_Command]] = {"privacy": PrivacyCommand, "playlist": PlaylistCommand,
+                                       "creative": CreativeCommand}
+
+
+class CommandRejected(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Command:
+    feature: str
+    value: str
+
+
+def parse(root: str, topic: str, payload: bytes) -> Command:
+    """A validated command, or CommandRejected saying what is wrong and what is allowed."""
+    prefix = root + "/"
+    if not topic.startswith(prefix) or not topic.endswith("/set"):
+        raise CommandRejected(f"not a command topic: {topic[:120]!r}")
+    feature = topic[len(prefix):-len("/set")]
+    if feature not in FEATURES:
+        raise CommandRejected(f"unknown feature {feature[:60]!r}; allowed: {', '.join(FEATURES)}")
+    if len(payload) > MAX_PAYLOAD:
+        raise CommandRejected(f"payload of {len(payload)} bytes; at most {MAX_PAYLOAD}")
+    try:
+        text = payload.decode("utf-8").strip()
+    except UnicodeDecodeError as exc:
+        raise CommandRejected("payload is not UTF-8 text") from exc
+    if text.startswith(("{", "[", '"')):  # JSON is accepted: "ON", {"value": "ON"}
+        try:
+            decoded = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise CommandRejected(f"payload is not valid JSON: {exc.msg}") from exc
+        value = decoded.get("value") if isinstance(decoded, dict) and set(decoded) == {"value"} else decoded
+    else:
+        value = text
+    try:
+        model = FEATURES[feature](value=value)
+    except ValidationError as exc:
+        allowed = {"privacy": "ON or OFF", "playlist": "RELOAD", "creative": "a creative id"}[feature]
+        raise CommandRejected(f"{feature}: {str(value)[:60]!r} is not valid; send {allowed}") from exc
+    return Command(feature, model.value)

@@ -1,0 +1,59 @@
+"""Home Assistant MQTT discovery: the device appears with its sensors and a privacy switch.
+
+https://www.home-assistant.io/integrations/mqtt/#mqtt-discovery - one retained config
+message per entity under <prefix>/<component>/<node_id>/<object_id>/config.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+# Fields Home Assistant requires per component (beyond the topic), as documented for
+# its MQTT sensor, binary_sensor and switch platforms; unique_id and device are what
+# put the entities on one device card.
+REQUIRED = {
+    "sensor": {"state_topic"},
+    "binary_sensor": {"state_topic"},
+    "switch": {"command_topic"},
+}
+COMMON = {"name", "unique_id", "device"}
+
+
+def node_id(site: str, device: str) -> str:
+    return re.sub(r"[^a-zA-Z0-9_-]", "_", f"signage_{site}_{device}")
+
+
+def discovery(root: str, site: str, device: str, version: str, prefix: str = "homeassistant") -> dict[str, bytes]:
+    """Topic -> retained config payload for every entity."""
+    node = node_id(site, device)
+    device_block = {"identifiers": [node], "name": f"signage {site}/{device}", "manufacturer": "signage",
+                    "model": "signage controller", "sw_version": version}
+    availability = {"availability_topic": f"{root}/available", "payload_available": "online",
+                    "payload_not_available": "offline"}
+    entities = {
+        ("sensor", "viewers"): {"name": "Viewers", "state_topic": f"{root}/metrics",
+                                "value_template": "{{ value_json.viewers }}", "unit_of_measurement": "people",
+                                "state_class": "measurement", "icon": "mdi:eye", **availability},
+        ("sensor", "passers"): {"name": "Passers", "state_topic": f"{root}/metrics",
+                                "value_template": "{{ value_json.passers }}", "unit_of_measurement": "people",
+                                "state_class": "measurement", "icon": "mdi:walk", **availability},
+        ("sensor", "playing"): {"name": "Playing", "state_topic": f"{root}/status",
+                                "value_template": "{{ value_json.playing }}", "icon": "mdi:television-play",
+                                **availability},
+        ("sensor", "spool_depth"): {"name": "Spool depth", "state_topic": f"{root}/status",
+                                    "value_template": "{{ value_json.spool_depth }}", "unit_of_measurement": "messages",
+                                    "state_class": "measurement", "entity_category": "diagnostic", **availability},
+        ("binary_sensor", "online"): {"name": "Online", "state_topic": f"{root}/available", "payload_on": "online",
+                                      "payload_off": "offline", "device_class": "connectivity",
+                                      "entity_category": "diagnostic"},
+        ("switch", "privacy"): {"name": "Privacy mode", "command_topic": f"{root}/privacy/set",
+                                "state_topic": f"{root}/privacy/state", "payload_on": "ON", "payload_off": "OFF",
+                                "state_on": "ON", "state_off": "OFF", "icon": "mdi:eye-off", **availability},
+    }
+    messages = {}
+    for (component, object_id), config in entities.items():
+        config = {**config, "unique_id": f"{node}_{object_id}", "object_id": f"{node}_{object_id}",
+                  "device": device_block}
+        messages[f"{prefix}/{component}/{node}/{object_id}/config"] = json.dumps(config).encode()
+    return messages

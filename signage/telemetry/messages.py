@@ -1,0 +1,112 @@
+"""The MQTT messages, as pydantic models: the single source of their JSON Schemas
+(docs/mqtt.md is generated from them) and of the checks the tests make on every
+payload published."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = 1
+
+
+class Message(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Suppressed(Message):
+    suppressed: Literal[True] = True
+
+
+class Impressions(Message):
+    plays: int = Field(ge=0, description="Times the creative started.")
+    viewed: int = Field(ge=0, description="Plays with at least one viewer looking.")
+
+
+class Histogram(Message):
+    buckets: list[str] = Field(description="Bucket labels in seconds, e.g. '0-1', '1-3', ..., '60+'.")
+    counts: list[int] = Field(description="People per bucket.")
+
+
+class InferenceMs(Message):
+    p50: float
+    p95: float
+
+
+class Metrics(Message):
+    """Topic <root>/<site>/<device>/metrics, QoS 1, every interval."""
+
+    schema_: int = Field(SCHEMA_VERSION, alias="schema", description="Message format version.")
+    id: str = Field(description="Unique message id (UUID4): consumers deduplicate on it.")
+    site: str
+    device: str
+    start: str = Field(description="Interval start, UTC ISO 8601.")
+    end: str = Field(description="Interval end, UTC ISO 8601.")
+    passers: int = Field(ge=0, description="Opportunity to see: confirmed tracks that ended in the interval.")
+    viewers: int = Field(ge=0, description="Watchers: passers who looked at the screen for at least 1 s.")
+    conversion: float | None = Field(description="viewers / passers; null without passers.")
+    attraction: float | None = Field(description="Looking time / dwell time of the passers; null without passers.")
+    peak_faces: int = Field(ge=0, description="Most people in view at once.")
+    distance: dict[str, int] | Suppressed = Field(description="Passers by nearest zone: near (<2 m), mid, far.")
+    dwell: Histogram | Suppressed = Field(description="Passers by dwell time.")
+    attention: Histogram | Suppressed = Field(description="Viewers by looking time.")
+    expressions: dict[str, int] | Suppressed = Field(description="Viewers by dominant expression while looking.")
+    impressions: dict[str, Impressions] = Field(description="Per creative id.")
+    frames: int = Field(ge=0, description="Frames analysed.")
+    dropped_frames: int = Field(ge=0, description="Camera frames skipped because analysis was busy.")
+    inference_ms: InferenceMs | None = Field(description="Vision time per analysed frame; null without frames.")
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class Play(Message):
+    """Topic <root>/<site>/<device>/play, QoS 1: proof of play, one per creative shown."""
+
+    schema_: int = Field(SCHEMA_VERSION, alias="schema")
+    id: str
+    site: str
+    device: str
+    creative: str
+    rule: str = Field(description="The rule that chose it, or 'default'.")
+    start: str
+    end: str
+    seconds: float
+    ended: Literal["duration", "interrupted", "error", "removed", "stopped"]
+    peak_faces: int
+    mean_faces: float
+    peak_viewers: int
+    looking_seconds: float = Field(description="Person-seconds of looking during the play.")
+    expressions: dict[str, float] | Suppressed = Field(
+        description="Person-seconds of looking by expression; suppressed unless min_group people looked at once.")
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class Status(Message):
+    """Topic <root>/<site>/<device>/status, retained, QoS 1."""
+
+    schema_: int = Field(SCHEMA_VERSION, alias="schema")
+    device: str
+    site: str
+    version: str
+    uptime_s: int
+    playing: str | None
+    camera: str = Field(description="ok, retrying, gone, ended, off (privacy) or error.")
+    playlist: str = Field(description="'ok', or 'rejected: <messages>' while a broken edit is ignored.")
+    privacy: bool
+    spool_depth: int
+    spool_dropped: int
+    last_error: str | None
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class Error(Message):
+    """Topic <root>/<site>/<device>/error, QoS 1: a command that was refused."""
+
+    topic: str
+    error: str
+
+
+MESSAGES = {"metrics": Metrics, "play": Play, "status": Status, "error": Error}

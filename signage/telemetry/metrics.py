@@ -1,0 +1,136 @@
+"""Interval aggregation: snapshots and plays in, one metrics message out.
+
+Pure: values in, a dict out; the clock is passed in. Only totals and histograms
+leave, and any breakdown drawn from fewer than `min_group` people is replaced by
+{"suppressed": true}, so no single person's expression or behaviour can be read
+from a message. No track number, box, coordinate or per-person timestamp is kept.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass, field
+
+from signage.audience import EXPRESSIONS, ZONES, AudienceSnapshot
+from signage.telemetry.messages import SCHEMA_VERSION
+
+DWELL_BUCKETS = (0, 1, 3, 10, 30, 60)  # seconds: 0-1, 1-3, 3-10, 10-30, 30-60, 60+
+ATTENTION_BUCKETS = (1, 3, 10, 30, 60)  # viewers looked at least 1 s
+SUPPRESSED = {"suppressed": True}
+
+
+def utc(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def histogram(values: list[float], edges: tuple[int, ...]) -> dict:
+    labels = [f"{a}-{b}" for a, b in zip(edges, edges[1:])] + [f"{edges[-1]}+"]
+    counts = [0] * len(labels)
+    for value in values:
+        index = sum(1 for edge in edges[1:] if value >= edge)
+        counts[index] += 1
+    return {"buckets": labels, "counts": counts}
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
+    return round(ordered[index], 2)
+
+
+@dataclass
+class Interval:
+    """What one interval has seen so far."""
+
+    start: dt.datetime
+    dwell: list[float] = field(default_factory=list)  # one per passer
+    looking: list[float] = field(default_factory=list)  # one per passer
+    zones: list[str] = field(default_factory=list)
+    viewer_expressions: list[str | None] = field(default_factory=list)
+    peak_faces: int = 0
+    frames: int = 0
+    dropped_frames: int = 0
+    inference_ms: list[float] = field(default_factory=list)
+    impressions: dict[str, list[int]] = field(default_factory=dict)  # creative -> [plays, viewed]
+
+
+class Aggregator:
+    def __init__(self, site: str, device: str, min_group: int = 3, now: dt.datetime | None = None):
+        self.site, self.device, self.min_group = site, device, min_group
+        self._interval = Interval(start=now or dt.datetime.now(dt.timezone.utc))
+
+    def add_snapshot(self, snapshot: AudienceSnapshot) -> None:
+        interval = self._interval
+        interval.frames += 1
+        interval.peak_faces = max(interval.peak_faces, snapshot.confirmed)
+        interval.inference_ms.append(snapshot.times.total)
+        for ended in snapshot.ended:
+            interval.dwell.append(ended.dwell_s)
+            interval.looking.append(ended.looking_s)
+            interval.zones.append(ended.zone)
+            if ended.viewer:
+                interval.viewer_expressions.append(ended.expression)
+
+    def add_dropped_frames(self, count: int) -> None:
+        self._interval.dropped_frames += count
+
+    def add_play(self, creative: str, viewed: bool) -> None:
+        counts = self._interval.impressions.setdefault(creative, [0, 0])
+        counts[0] += 1
+        counts[1] += int(viewed)
+
+    def flush(self, now: dt.datetime) -> dict:
+        """The metrics message for the interval ending now; a new interval begins."""
+        interval, self._interval = self._interval, Interval(start=now)
+        passers = len(interval.dwell)
+        viewers = len(interval.viewer_expressions)
+        total_dwell = sum(interval.dwell)
+        enough_passers = passers >= self.min_group
+        enough_viewers = viewers >= self.min_group
+        return {
+            "schema": SCHEMA_VERSION,
+            "id": str(uuid.uuid4()),
+            "site": self.site,
+            "device": self.device,
+            "start": utc(interval.start),
+            "end": utc(now),
+            "passers": passers,
+            "viewers": viewers,
+            "conversion": round(viewers / passers, 3) if passers else None,
+            "attraction": round(sum(interval.looking) / total_dwell, 3) if total_dwell > 0 else None,
+            "peak_faces": interval.peak_faces,
+            "distance": ({zone: interval.zones.count(zone) for zone in ZONES} if enough_passers else SUPPRESSED),
+            "dwell": histogram(interval.dwell, DWELL_BUCKETS) if enough_passers else SUPPRESSED,
+            "attention": (histogram([v for v in interval.looking if v >= 1.0], ATTENTION_BUCKETS)
+                          if enough_viewers else SUPPRESSED),
+            "expressions": ({name: interval.viewer_expressions.count(name) for name in EXPRESSIONS}
+                            if enough_viewers and any(interval.viewer_expressions) else SUPPRESSED),
+            "impressions": {creative: {"plays": plays, "viewed": viewed}
+                            for creative, (plays, viewed) in sorted(interval.impressions.items())},
+            "frames": interval.frames,
+            "dropped_frames": interval.dropped_frames,
+            "inference_ms": ({"p50": percentile(interval.inference_ms, 0.5),
+                              "p95": percentile(interval.inference_ms, 0.95)} if interval.inference_ms else None),
+        }
+
+
+def play_message(record, site: str, device: str, min_group: int) -> dict:
+    """Proof of play as published: the expression mix only when enough people looked."""
+    return {
+        "schema": SCHEMA_VERSION,
+        "id": str(uuid.uuid4()),
+        "site": site,
+        "device": device,
+        "creative": record.creative,
+        "rule": record.rule,
+        "start": record.start,
+        "end": record.end,
+        "seconds": record.seconds,
+        "ended": record.ended,
+        "peak_faces": record.peak_faces,
+        "mean_faces": record.mean_faces,
+        "peak_viewers": record.peak_looking,
+        "looking_seconds": record.looking_seconds,
+        "expressions": record.expressions if record.peak_looking >= min_group else SUPPRESSED,
+    }

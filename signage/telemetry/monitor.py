@@ -1,0 +1,106 @@
+"""`signage monitor`: the fleet at a glance, live in the terminal."""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from dataclasses import dataclass
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+
+from signage.telemetry.mqtt import broker_address
+
+
+@dataclass
+class Device:
+    online: str = "?"
+    playing: str = "-"
+    viewers: str = "-"
+    spool: str = "-"
+    error: str = ""
+
+
+class Fleet:
+    """Devices by (site, device), updated from their messages."""
+
+    def __init__(self, root: str):
+        self.root = root
+        self.devices: dict[tuple[str, str], Device] = {}
+        self.lock = threading.Lock()
+
+    def update(self, topic: str, payload: bytes) -> None:
+        parts = topic.split("/")
+        if len(parts) < 4 or parts[0] != self.root:
+            return
+        site, device, kind = parts[1], parts[2], "/".join(parts[3:])
+        with self.lock:
+            entry = self.devices.setdefault((site, device), Device())
+            text = payload.decode("utf-8", "replace")
+            if kind == "available":
+                entry.online = text
+                return
+            try:
+                data = json.loads(text)
+            except json.JSONDecodeError:
+                return
+            if kind == "status" and isinstance(data, dict):
+                entry.playing = str(data.get("playing") or "-")
+                entry.spool = str(data.get("spool_depth", "-"))
+                entry.error = str(data.get("last_error") or "")
+            elif kind == "metrics" and isinstance(data, dict):
+                entry.viewers = str(data.get("viewers", "-"))
+            elif kind == "error" and isinstance(data, dict):
+                entry.error = f"command refused: {data.get('error', '')}"
+
+    def table(self) -> str:
+        header = f"{'site':12}{'device':16}{'online':9}{'playing':18}{'viewers':>8}{'spool':>7}  last error"
+        lines = [header, "-" * len(header)]
+        with self.lock:
+            for (site, device), d in sorted(self.devices.items()):
+                lines.append(f"{site:12}{device:16}{d.online:9}{d.playing[:17]:18}{d.viewers:>8}{d.spool:>7}"
+                             f"  {d.error[:60]}")
+        return "\n".join(lines)
+
+
+def monitor(broker: str, site: str | None, root: str, as_json: bool, duration: float | None,
+            out=None) -> int:
+    out = out or sys.stdout
+    host, port, tls = broker_address(broker)
+    fleet = Fleet(root)
+    client = paho.Client(CallbackAPIVersion.VERSION2)
+    if tls:
+        client.tls_set()
+
+    def on_connect(client, userdata, flags, reason_code, properties):
+        if not reason_code.is_failure:
+            client.subscribe(f"{root}/{site or '+'}/+/#", qos=1)
+
+    def on_message(client, userdata, message):
+        if as_json:
+            try:
+                payload = json.loads(message.payload)
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                payload = message.payload.decode("utf-8", "replace")
+            print(json.dumps({"topic": message.topic, "retained": bool(message.retain), "payload": payload}),
+                  file=out, flush=True)
+        fleet.update(message.topic, message.payload)
+
+    client.on_connect, client.on_message = on_connect, on_message
+    client.connect_async(host, port)
+    client.loop_start()
+    started = time.monotonic()
+    try:
+        while duration is None or time.monotonic() - started < duration:
+            time.sleep(1.0)
+            if not as_json:
+                clear = "\033[H\033[2J" if out.isatty() else ""
+                print(clear + fleet.table(), file=out, flush=True)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        client.disconnect()
+        client.loop_stop()
+    return 0

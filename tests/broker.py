@@ -1,0 +1,57 @@
+"""A real Mosquitto on loopback for the telemetry tests (`.ci/run` installs it)."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Broker:
+    def __init__(self, folder: Path, password: tuple[str, str] | None = None, tls: dict | None = None):
+        if shutil.which("mosquitto") is None:
+            raise RuntimeError("mosquitto is not installed: apt-get install mosquitto (the CI script does)")
+        self.folder, self.port = folder, free_port()
+        self.process: subprocess.Popen | None = None
+        lines = [f"listener {self.port} 127.0.0.1", "user root", "persistence true",
+                 f"persistence_location {folder}/", f"log_dest file {folder}/mosquitto.log",
+                 "max_queued_messages 10000"]
+        if password:
+            passwords = folder / "passwords"
+            passwords.write_text("")
+            subprocess.run(["mosquitto_passwd", "-b", str(passwords), *password], check=True)
+            lines += ["allow_anonymous false", f"password_file {passwords}"]
+        else:
+            lines.append("allow_anonymous true")
+        if tls:
+            lines += [f"cafile {tls['ca']}", f"certfile {tls['cert']}", f"keyfile {tls['key']}"]
+        (folder / "mosquitto.conf").write_text("\n".join(lines) + "\n")
+        self.url = f"{'mqtts' if tls else 'mqtt'}://127.0.0.1:{self.port}"
+
+    def start(self) -> "Broker":
+        self.process = subprocess.Popen(["mosquitto", "-c", str(self.folder / "mosquitto.conf")],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return self
+            except OSError:
+                if self.process.poll() is not None:
+                    raise RuntimeError((self.folder / "mosquitto.log").read_text()[-2000:])
+                time.sleep(0.05)
+        raise RuntimeError("mosquitto did not start")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+        self.process = None

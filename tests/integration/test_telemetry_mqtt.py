@@ -1,0 +1,283 @@
+"""Telemetry against a real Mosquitto on loopback, with a separate subscriber."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from signage.config import MqttConfig, TlsConfig
+from signage.models import PROJECT_ROOT
+from signage.telemetry.commands import Command, CommandRejected
+from signage.telemetry.homeassistant import COMMON, REQUIRED
+from signage.telemetry.messages import Metrics
+from signage.telemetry.mqtt import Telemetry
+from signage.telemetry.spool import Spool
+from tests.broker import Broker
+from tests.subscriber import Subscriber
+
+ROOT = "signage/lab/kiosk-1"
+
+
+def telemetry(url, tmp_path, name="spool.sqlite3", **config):
+    made = Telemetry(MqttConfig(url=url, keepalive=5, **config), "lab", "kiosk-1", Spool(tmp_path / name))
+    made.start()
+    return made
+
+
+def wait(predicate, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    raise AssertionError("timed out")
+
+
+def metrics_payload(i: int) -> dict:
+    return {"schema": 1, "id": f"msg-{i:04d}", "site": "lab", "device": "kiosk-1",
+            "start": "2026-11-23T10:00:00Z", "end": "2026-11-23T10:01:00Z", "passers": i, "viewers": 0,
+            "conversion": None, "attraction": None, "peak_faces": 0, "distance": {"suppressed": True},
+            "dwell": {"suppressed": True}, "attention": {"suppressed": True}, "expressions": {"suppressed": True},
+            "impressions": {}, "frames": 0, "dropped_frames": 0, "inference_ms": None}
+
+
+def test_round_trip_schema_qos_and_retained_status(broker, tmp_path):
+    subscriber = Subscriber(broker.url, "signage/#")
+    device = telemetry(broker.url, tmp_path)
+    try:
+        wait(lambda: device.connected)
+        device.set_status({"device": "kiosk-1", "playing": "welcome"})
+        device.send("metrics", metrics_payload(1))
+        metrics = subscriber.wait_for(lambda m: m.topic == f"{ROOT}/metrics")
+        assert metrics.qos == 1
+        Metrics.model_validate(metrics.json())
+        online = subscriber.wait_for(lambda m: m.topic == f"{ROOT}/available")
+        assert online.payload == b"online"
+        wait(lambda: device.spool.depth == 0)
+        # A client that connects later still gets the retained status and availability.
+        late = Subscriber(broker.url, f"{ROOT}/#")
+        status = late.wait_for(lambda m: m.topic == f"{ROOT}/status")
+        assert status.retain and status.json()["playing"] == "welcome"
+        assert late.wait_for(lambda m: m.topic == f"{ROOT}/available").retain
+        late.close()
+    finally:
+        device.stop()
+        subscriber.close()
+    stopped = Subscriber(broker.url, f"{ROOT}/available")
+    assert stopped.wait_for(lambda m: True).payload == b"stopped"
+    stopped.close()
+
+
+def test_last_will_says_offline_when_the_process_is_killed(broker, tmp_path):
+    subscriber = Subscriber(broker.url, f"{ROOT}/available")
+    process = subprocess.Popen([sys.executable, "-m", "tests.telemetry_process", broker.url,
+                                str(tmp_path / "spool.sqlite3")], cwd=PROJECT_ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout.readline().strip() == "connected"
+        subscriber.wait_for(lambda m: m.payload == b"online")
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+        subscriber.wait_for(lambda m: m.payload == b"offline", timeout=15)
+        retained = Subscriber(broker.url, f"{ROOT}/available")
+        assert retained.wait_for(lambda m: True).payload == b"offline"
+        retained.close()
+    finally:
+        if process.poll() is None:
+            process.kill()
+        subscriber.close()
+
+
+def received_in_order(subscriber: Subscriber, count: int, timeout: float = 60) -> list[str]:
+    """Message ids in arrival order, duplicates (same id) removed."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ids = []
+        for message in subscriber.on("/metrics"):
+            identifier = message.json()["id"]
+            if identifier not in ids:
+                ids.append(identifier)
+        if len(ids) >= count:
+            return ids
+        time.sleep(0.1)
+    raise AssertionError(f"received {len(ids)} of {count}")
+
+
+def test_outage_loses_nothing_and_keeps_order(broker, tmp_path):
+    subscriber = Subscriber(broker.url, f"{ROOT}/metrics", client_id="fleet", persistent=True)
+    time.sleep(0.3)  # the persistent subscription exists before the outage
+    device = telemetry(broker.url, tmp_path)
+    try:
+        wait(lambda: device.connected)
+        broker.stop()
+        wait(lambda: not device.connected)
+        for i in range(1000):
+            device.send("metrics", metrics_payload(i))
+        assert device.spool.depth == 1000
+        broker.start()
+        ids = received_in_order(subscriber, 1000)
+        assert ids == [f"msg-{i:04d}" for i in range(1000)]
+        wait(lambda: device.spool.depth == 0)
+        duplicates = len(subscriber.on("/metrics")) - 1000
+        assert duplicates >= 0
+    finally:
+        device.stop()
+        subscriber.close()
+
+
+def test_outage_and_a_controller_restart_lose_nothing(broker, tmp_path):
+    subscriber = Subscriber(broker.url, f"{ROOT}/metrics", client_id="fleet-2", persistent=True)
+    time.sleep(0.3)
+    broker.stop()
+    first = telemetry(broker.url, tmp_path)  # never connects
+    for i in range(1000):
+        first.send("metrics", metrics_payload(i))
+    first.stop(timeout=0.1)  # the controller restarts with a full spool
+    first.spool.close()
+    broker.start()
+    second = telemetry(broker.url, tmp_path)
+    try:
+        ids = received_in_order(subscriber, 1000)
+        assert ids == [f"msg-{i:04d}" for i in range(1000)]
+        wait(lambda: second.spool.depth == 0)
+    finally:
+        second.stop()
+        subscriber.close()
+
+
+@pytest.fixture
+def tls_broker(tmp_path):
+    folder = tmp_path / "tls"
+    folder.mkdir()
+    run = lambda *args: subprocess.run(["openssl", *args], cwd=folder, check=True, capture_output=True)  # noqa: E731
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=test CA",
+        "-keyout", "ca.key", "-out", "ca.crt")
+    run("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", "server.key", "-out", "server.csr")
+    (folder / "san.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    run("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2",
+        "-extfile", "san.ext", "-out", "server.crt")
+    broker = Broker(folder, password=("kiosk", "s3cret"),
+                    tls={"ca": folder / "ca.crt", "cert": folder / "server.crt", "key": folder / "server.key"}).start()
+    yield broker, folder / "ca.crt"
+    broker.stop()
+
+
+def test_tls_with_a_password(tls_broker, tmp_path):
+    broker, ca = tls_broker
+    device = telemetry(broker.url, tmp_path, username="kiosk", password="s3cret", tls=TlsConfig(ca=str(ca)))
+    try:
+        wait(lambda: device.connected)
+        device.send("metrics", metrics_payload(7))
+        wait(lambda: device.spool.depth == 0)
+        assert device.last_error is None
+    finally:
+        device.stop()
+
+
+def test_wrong_password_is_a_clear_error_and_retries(tls_broker, tmp_path, caplog):
+    broker, ca = tls_broker
+    device = telemetry(broker.url, tmp_path, username="kiosk", password="wrong", tls=TlsConfig(ca=str(ca)))
+    try:
+        wait(lambda: device.last_error is not None)
+        assert "refused the connection" in device.last_error
+        assert "password" in device.last_error.lower() or "authori" in device.last_error.lower()
+        device.send("metrics", metrics_payload(1))
+        time.sleep(2.5)  # paho keeps retrying with backoff; nothing crashes, the message waits
+        assert not device.connected and device.spool.depth == 1
+        assert device.client.is_connected() is False
+        assert "s3cret" not in caplog.text and "wrong" not in caplog.text, "no secret in the logs"
+    finally:
+        device.stop(timeout=0.1)
+
+
+def test_home_assistant_discovery(broker, tmp_path):
+    from signage.telemetry.homeassistant import discovery
+
+    subscriber = Subscriber(broker.url, "homeassistant/#")
+    device = telemetry(broker.url, tmp_path)
+    try:
+        for topic, payload in discovery(device.root, "lab", "kiosk-1", "0.1.0").items():
+            device.publish_retained(topic, payload)
+        wait(lambda: len(subscriber.messages) >= 6)
+        late = Subscriber(broker.url, "homeassistant/#")  # sees what is retained
+        wait(lambda: len(late.messages) >= 6)
+        assert all(m.retain for m in late.messages)
+        late.close()
+        unique = set()
+        for message in subscriber.messages:
+            component = message.topic.split("/")[1]
+            config = message.json()
+            assert REQUIRED[component] | COMMON <= set(config), f"{message.topic} lacks required fields"
+            assert config["device"]["identifiers"] == ["signage_lab_kiosk-1"]
+            unique.add(config["unique_id"])
+        assert len(unique) == 6
+        kinds = {m.topic.split("/")[1] for m in subscriber.messages}
+        assert kinds == {"sensor", "binary_sensor", "switch"}
+    finally:
+        device.stop()
+        subscriber.close()
+
+
+def hostile_payloads(count: int, seed: int = 1):
+    rng = random.Random(seed)
+    samples = [b"", b"on", b"off", b"ON ", b"Off", b"1", b"true", b"null", b"{", b'{"value": 1}', b'{"value":"ON","x":1}',
+               b"[]", b'["ON"]', b"\xff\xfe\xfd", b"RELOAD\x00", b"A" * 5000, b'"../../etc/passwd"', b"welcome; rm -rf /",
+               "ÖN".encode(), b'{"value": {"$ne": null}}']
+    features = ["privacy", "playlist", "creative", "bogus", "", "privacy/extra", "..", "PRIVACY", "creative "]
+    for i in range(count):
+        if i < len(samples) * 3:
+            payload = samples[i % len(samples)]
+        else:
+            payload = bytes(rng.randrange(256) for _ in range(rng.randrange(0, 64)))
+        feature = features[i % len(features)]
+        if feature == "creative" and payload.strip() and payload.decode("utf-8", "ignore").isalnum():
+            payload = b"../" + payload  # keep it invalid: a path is never a creative id
+        yield feature, payload
+
+
+def test_hostile_commands_change_nothing(broker, tmp_path):
+    accepted: list[Command] = []
+
+    def on_command(command: Command) -> str:
+        if command.feature == "creative" and command.value != "welcome":
+            raise CommandRejected(f"unknown creative {command.value!r}")
+        accepted.append(command)
+        return command.value
+
+    device = Telemetry(MqttConfig(url=broker.url, keepalive=5), "lab", "kiosk-1", Spool(tmp_path / "s.sqlite3"),
+                       on_command=on_command)
+    device.start()
+    errors = Subscriber(broker.url, f"{ROOT}/error")
+    states = Subscriber(broker.url, f"{ROOT}/+/state")
+    sender = Subscriber(broker.url, "nothing/here")
+    try:
+        wait(lambda: device.connected)
+        time.sleep(0.3)
+        sent = 0
+        for feature, payload in hostile_payloads(240):
+            sender.client.publish(f"{ROOT}/{feature}/set", payload, qos=1)
+            sent += "/" not in feature  # deeper topics are not command topics: never delivered
+        assert sent >= 200
+        wait(lambda: len(errors.messages) >= sent, timeout=30)
+        assert accepted == [] and states.messages == []
+        reasons = {json.loads(m.payload)["error"].split(":")[0] for m in errors.messages}
+        assert reasons, "each refusal says why"
+        assert device.client.is_connected() and device._pump.is_alive()
+        # ... and a valid command still works afterwards
+        sender.client.publish(f"{ROOT}/privacy/set", b"ON", qos=1)
+        state = states.wait_for(lambda m: m.topic == f"{ROOT}/privacy/state")
+        assert state.payload == b"ON" and accepted == [Command("privacy", "ON")]
+        late = Subscriber(broker.url, f"{ROOT}/privacy/state")
+        assert late.wait_for(lambda m: True).retain, "the state echo is retained"
+        late.close()
+    finally:
+        device.stop()
+        for client in (errors, states, sender):
+            client.close()

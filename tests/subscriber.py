@@ -1,0 +1,62 @@
+"""A separate MQTT client that records everything it receives."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+
+from signage.telemetry.mqtt import broker_address
+
+
+@dataclass
+class Received:
+    topic: str
+    payload: bytes
+    qos: int
+    retain: bool
+
+    def json(self):
+        return json.loads(self.payload)
+
+
+class Subscriber:
+    def __init__(self, url: str, topic: str = "#", client_id: str | None = None, persistent: bool = False,
+                 **tls):
+        host, port, use_tls = broker_address(url)
+        self.messages: list[Received] = []
+        self.lock = threading.Lock()
+        self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id or "",
+                                  protocol=paho.MQTTv311, clean_session=not persistent)
+        if use_tls:
+            self.client.tls_set(**tls)
+        self.client.on_connect = lambda c, u, f, rc, p: c.subscribe(topic, qos=1)
+        self.client.on_message = self._on_message
+        self.client.connect(host, port)
+        self.client.loop_start()
+
+    def _on_message(self, client, userdata, message):
+        with self.lock:
+            self.messages.append(Received(message.topic, message.payload, message.qos, message.retain))
+
+    def on(self, suffix: str) -> list[Received]:
+        with self.lock:
+            return [m for m in self.messages if m.topic.endswith(suffix)]
+
+    def wait_for(self, predicate, timeout: float = 10.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                found = [m for m in self.messages if predicate(m)]
+            if found:
+                return found[-1]
+            time.sleep(0.02)
+        raise AssertionError(f"no matching message within {timeout} s; got {[m.topic for m in self.messages][-20:]}")
+
+    def close(self):
+        self.client.disconnect()
+        self.client.loop_stop()
