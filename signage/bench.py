@@ -10,6 +10,10 @@ def run_bench(args: argparse.Namespace) -> int:
         from signage.vision import bench
 
         print(bench.report(bench.run(rounds=args.frames)))
+    elif args.what == "telemetry":
+        from signage.telemetry import bench
+
+        print(bench.run(broker=args.broker))
     elif args.what == "display":
         from signage.display import bench
 

@@ -56,6 +56,7 @@ class Telemetry:
         self._retained: dict[str, bytes] = {}  # state echoes, republished on every connect
         self._inflight: dict[int, int] = {}  # paho mid -> spool row
         self._early: dict[int, object] = {}  # PUBACKs that arrived before the mid was recorded
+        self._acked: list[int] = []  # spool rows the broker acknowledged, to delete
         self._sent_up_to = 0  # highest spool row handed to paho
         self._lock = threading.Lock()
         self._wake = threading.Event()
@@ -101,6 +102,7 @@ class Telemetry:
         self._wake.set()
         if self._pump:
             self._pump.join(timeout=2)
+        self._delete_acknowledged()
         if self.connected:
             info = self.client.publish(f"{self.root}/available", "stopped", qos=1, retain=True)
             try:
@@ -170,12 +172,22 @@ class Telemetry:
         self._acknowledged(row, reason_code)
 
     def _acknowledged(self, row: int, reason_code) -> None:
+        """The broker has it: the pump deletes it from the spool (in batches: one
+        transaction per batch, not per message; a crash before that only means the
+        message is sent again, with the same id)."""
         if reason_code.is_failure:
             self.last_error = f"broker refused a message: {reason_code}"
             logger.error("%s; dropping it", self.last_error)
-        self.spool.ack(row)
+        with self._lock:
+            self._acked.append(row)
         self.published += 1
         self._wake.set()
+
+    def _delete_acknowledged(self) -> None:
+        with self._lock:
+            rows, self._acked = self._acked, []
+        if rows:
+            self.spool.ack(*rows)
 
     def _on_message(self, client, userdata, message) -> None:
         try:
@@ -203,6 +215,7 @@ class Telemetry:
         while not self._stopping.is_set():
             self._wake.wait(0.2)
             self._wake.clear()
+            self._delete_acknowledged()
             if not self.connected:
                 continue
             with self._lock:

@@ -49,19 +49,20 @@ class Spool:
         """Store a message; raises sqlite3.Error (e.g. disk full) for the caller to report."""
         size = len(payload) + len(topic)
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                cursor = self._db.execute("INSERT INTO messages (topic, payload, qos, retain) VALUES (?, ?, ?, ?)",
-                                          (topic, payload, qos, int(retain)))
-                self._bytes += size
-                if self._bytes > self.max_bytes:
+            # One INSERT in autocommit mode is one atomic transaction.
+            cursor = self._db.execute("INSERT INTO messages (topic, payload, qos, retain) VALUES (?, ?, ?, ?)",
+                                      (topic, payload, qos, int(retain)))
+            self._bytes += size
+            if self._bytes > self.max_bytes:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
                     self._drop_oldest()
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                self._bytes = self._db.execute("SELECT COALESCE(SUM(LENGTH(payload) + LENGTH(topic)), 0)"
-                                               " FROM messages").fetchone()[0]
-                raise
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    self._bytes = self._db.execute("SELECT COALESCE(SUM(LENGTH(payload) + LENGTH(topic)), 0)"
+                                                   " FROM messages").fetchone()[0]
+                    raise
             return cursor.lastrowid
 
     def _drop_oldest(self) -> None:
@@ -86,13 +87,16 @@ class Spool:
                                     " ORDER BY row LIMIT ?", (after, limit)).fetchall()
         return [Spooled(row, topic, bytes(payload), qos, bool(retain)) for row, topic, payload, qos, retain in rows]
 
-    def ack(self, row: int) -> None:
+    def ack(self, *rows: int) -> None:
+        """Delete acknowledged messages, several in one transaction."""
         with self._lock:
-            cursor = self._db.execute("DELETE FROM messages WHERE row = ? RETURNING LENGTH(payload) + LENGTH(topic)",
-                                      (row,))
-            found = cursor.fetchone()
-            if found:
-                self._bytes -= found[0]
+            self._db.execute("BEGIN IMMEDIATE")
+            for row in rows:
+                found = self._db.execute("DELETE FROM messages WHERE row = ? RETURNING LENGTH(payload) + LENGTH(topic)",
+                                         (row,)).fetchone()
+                if found:
+                    self._bytes -= found[0]
+            self._db.execute("COMMIT")
             if self._dropping and self._bytes < self.max_bytes / 2:
                 self._dropping = False
                 logger.info("spool below half full again")

@@ -1,0 +1,173 @@
+import datetime as dt
+import threading
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from signage.audience import AudienceSnapshot, Face, StageTimes, TrackSummary
+from signage.playlist.player import PlayRecord
+from signage.telemetry.commands import Command, CommandRejected, parse
+from signage.telemetry.homeassistant import COMMON, REQUIRED, discovery
+from signage.telemetry.messages import Metrics, Play
+from signage.telemetry.metrics import Aggregator, play_message
+from signage.telemetry.spool import Spool
+
+T0 = dt.datetime(2026, 11, 23, 10, 0, tzinfo=dt.timezone.utc)
+ROOT = "signage/lab/kiosk-1"
+
+
+def ended(dwell, looking, expression="happy", zone="mid"):
+    return TrackSummary(dwell_s=dwell, looking_s=looking, expression=expression, zone=zone)
+
+
+def face(track=1):
+    return Face(box=(0.1, 0.1, 0.2, 0.3), score=0.9, expressions=None, looking=True, yaw=0, pitch=0,
+                distance_m=2.5, zone="mid", track=track)
+
+
+def test_metrics_totals_ratios_and_histograms():
+    aggregator = Aggregator("lab", "kiosk-1", min_group=3, now=T0)
+    aggregator.add_snapshot(AudienceSnapshot(t=1, faces=(face(1), face(2)), times=StageTimes(total=4.0)))
+    aggregator.add_snapshot(AudienceSnapshot(t=2, ended=(ended(5, 4), ended(2, 1.5, "neutral"), ended(12, 0.2, None),
+                                                           ended(40, 20, "happy", "near")),
+                                             times=StageTimes(total=6.0)))
+    aggregator.add_play("welcome", viewed=True)
+    aggregator.add_play("welcome", viewed=False)
+    aggregator.add_dropped_frames(3)
+    message = aggregator.flush(T0 + dt.timedelta(seconds=60))
+    Metrics.model_validate(message)
+    assert (message["passers"], message["viewers"]) == (4, 3)
+    assert message["conversion"] == 0.75
+    assert message["attraction"] == round((4 + 1.5 + 0.2 + 20) / (5 + 2 + 12 + 40), 3)
+    assert message["peak_faces"] == 2 and message["frames"] == 2 and message["dropped_frames"] == 3
+    assert message["distance"] == {"near": 1, "mid": 3, "far": 0}
+    assert message["dwell"]["counts"] == [0, 1, 1, 1, 1, 0]
+    assert message["attention"] == {"buckets": ["1-3", "3-10", "10-30", "30-60", "60+"], "counts": [1, 1, 1, 0, 0]}
+    assert message["expressions"]["happy"] == 2 and message["expressions"]["neutral"] == 1
+    assert message["impressions"] == {"welcome": {"plays": 2, "viewed": 1}}
+    assert message["start"] == "2026-11-23T10:00:00Z" and message["end"] == "2026-11-23T10:01:00Z"
+    assert message["inference_ms"] == {"p50": 4.0, "p95": 6.0}
+    following = aggregator.flush(T0 + dt.timedelta(seconds=120))
+    assert following["passers"] == 0 and following["id"] != message["id"]
+    assert following["start"] == message["end"]
+
+
+def test_breakdowns_from_too_few_people_are_suppressed_totals_kept():
+    aggregator = Aggregator("lab", "kiosk-1", min_group=3, now=T0)
+    aggregator.add_snapshot(AudienceSnapshot(t=1, ended=(ended(5, 4), ended(3, 2))))
+    message = aggregator.flush(T0 + dt.timedelta(seconds=60))
+    assert (message["passers"], message["viewers"]) == (2, 2)
+    for key in ("distance", "dwell", "attention", "expressions"):
+        assert message[key] == {"suppressed": True}
+    Metrics.model_validate(message)
+
+
+def test_play_messages_hide_the_expression_of_a_lone_viewer():
+    record = PlayRecord(creative="look", rule="lookers", start="2026-11-23T10:00:00Z", end="2026-11-23T10:00:06Z",
+                        seconds=6.0, ended="duration", peak_faces=1, mean_faces=1.0, peak_looking=1,
+                        looking_seconds=5.5, expressions={"happy": 5.5})
+    message = play_message(record, "lab", "kiosk-1", min_group=3)
+    Play.model_validate(message)
+    assert message["expressions"] == {"suppressed": True} and message["looking_seconds"] == 5.5
+    crowd = play_message(PlayRecord(**{**record.__dict__, "peak_looking": 3}), "lab", "kiosk-1", 3)
+    assert crowd["expressions"] == {"happy": 5.5}
+
+
+@pytest.mark.parametrize("topic,payload,expected", [
+    ("privacy/set", b"ON", Command("privacy", "ON")),
+    ("privacy/set", b' {"value": "OFF"} ', Command("privacy", "OFF")),
+    ("privacy/set", b'"ON"', Command("privacy", "ON")),
+    ("playlist/set", b"RELOAD", Command("playlist", "RELOAD")),
+    ("creative/set", b"smile-back", Command("creative", "smile-back")),
+])
+def test_valid_commands(topic, payload, expected):
+    assert parse(ROOT, f"{ROOT}/{topic}", payload) == expected
+
+
+@pytest.mark.parametrize("topic,payload,reason", [
+    ("bogus/set", b"ON", "unknown feature 'bogus'; allowed: privacy, playlist, creative"),
+    ("privacy/set", b"on", "privacy: 'on' is not valid; send ON or OFF"),
+    ("privacy/set", b"\xff", "payload is not UTF-8 text"),
+    ("privacy/set", b"{oops", "payload is not valid JSON"),
+    ("privacy/set", b'{"value": true}', "privacy: 'True' is not valid; send ON or OFF"),
+    ("playlist/set", b"X" * 300, "payload of 300 bytes; at most 256"),
+    ("creative/set", b"../../etc/passwd", "creative: '../../etc/passwd' is not valid; send a creative id"),
+])
+def test_invalid_commands_say_why(topic, payload, reason):
+    with pytest.raises(CommandRejected, match=reason.replace("(", r"\(").replace(")", r"\)")):
+        parse(ROOT, f"{ROOT}/{topic}", payload)
+
+
+@settings(max_examples=300)
+@given(st.sampled_from(["privacy", "playlist", "creative", "x", ""]), st.binary(max_size=300))
+def test_any_payload_is_a_command_or_a_refusal(feature, payload):
+    try:
+        command = parse(ROOT, f"{ROOT}/{feature}/set", payload)
+    except CommandRejected:
+        return
+    assert command.feature in ("privacy", "playlist", "creative")
+
+
+def test_spool_keeps_order_across_reopen_and_acks(tmp_path):
+    spool = Spool(tmp_path / "s.sqlite3")
+    rows = [spool.put("t", f"m{i}".encode()) for i in range(5)]
+    spool.ack(rows[1])
+    spool.close()
+    again = Spool(tmp_path / "s.sqlite3")
+    assert [m.payload for m in again.oldest(10)] == [b"m0", b"m2", b"m3", b"m4"]
+    assert [m.payload for m in again.oldest(2, after=rows[2])] == [b"m3", b"m4"]
+
+
+def test_a_full_spool_drops_the_oldest_and_counts_them(tmp_path):
+    spool = Spool(tmp_path / "s.sqlite3", max_bytes=1000)
+    for i in range(100):
+        spool.put("t", b"%03d" % i + b"x" * 47)
+    remaining = [int(m.payload[:3]) for m in spool.oldest(1000)]
+    assert remaining == list(range(100 - len(remaining), 100)), "the newest survive, in order"
+    assert spool.dropped == 100 - len(remaining) > 0
+    spool.close()
+    assert Spool(tmp_path / "s.sqlite3").dropped == 100 - len(remaining), "the count survives a restart"
+
+
+def test_spool_put_and_ack_from_two_threads(tmp_path):
+    spool = Spool(tmp_path / "s.sqlite3")
+    done = threading.Event()
+
+    def acker():
+        while not done.is_set() or spool.depth:
+            for message in spool.oldest(50):
+                spool.ack(message.row)
+
+    thread = threading.Thread(target=acker)
+    thread.start()
+    for i in range(2000):
+        spool.put("t", b"x")
+    done.set()
+    thread.join(timeout=10)
+    assert spool.depth == 0
+
+
+def test_discovery_payloads_have_what_home_assistant_requires():
+    import json
+
+    messages = discovery(ROOT, "lab", "kiosk-1", "0.1.0")
+    assert len(messages) == 6
+    for topic, payload in messages.items():
+        prefix, component, node, object_id, leaf = topic.split("/")
+        config = json.loads(payload)
+        assert (prefix, node, leaf) == ("homeassistant", "signage_lab_kiosk-1", "config")
+        assert REQUIRED[component] | COMMON <= set(config)
+        for key, value in config.items():
+            if key.endswith("_topic"):
+                assert value.startswith(ROOT + "/") and "#" not in value and "+" not in value
+    switch = json.loads(messages["homeassistant/switch/signage_lab_kiosk-1/privacy/config"])
+    assert switch["command_topic"] == f"{ROOT}/privacy/set" and switch["state_topic"] == f"{ROOT}/privacy/state"
+
+
+def test_mqtt_docs_are_up_to_date():
+    from signage.models import PROJECT_ROOT
+    from signage.telemetry.docs import render
+
+    assert (PROJECT_ROOT / "docs" / "mqtt.md").read_text() == render(), \
+        "run: python -m signage.telemetry.docs > docs/mqtt.md"
