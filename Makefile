@@ -18,9 +18,9 @@ setup: $(STAMP)
 models: setup
 	$(BIN)/signage models fetch --samples
 
-# Until the controller lands, the demo runs the vision pipeline live on a sample video.
+# The demo: sample video as the camera, the demo playlist, windowed if a display exists.
 run: models
-	$(BIN)/signage vision --source samples/WolfgangLanger_Pexels.mp4 --loop
+	$(BIN)/signage run --config config.yaml
 
 test: models
 	$(BIN)/python -m pytest

@@ -48,20 +48,44 @@ def _vision(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
+    """Config files (*.yaml with a top-level `site`, `source`, ... or named config.yaml)
+    and playlists; every problem of every file, exit 1 if any."""
+    from signage.config import load_config
     from signage.playlist.loader import load_playlist
     from signage.yamlfile import ProblemsError
 
-    paths = [Path(p) for p in args.paths] or [Path("playlists")]
-    try:
-        playlist = load_playlist(paths)
-    except ProblemsError as exc:
-        for problem in exc.problems:
-            print(problem)
-        print(f"{len(exc.problems)} problem(s)", file=sys.stderr)
-        return 1
-    print(f"ok: {len(playlist.creatives)} creatives, {len(playlist.rules)} rules, "
-          f"default loop of {len(playlist.default)} in {len(playlist.files)} file(s)")
-    return 0
+    paths = [Path(p) for p in args.paths]
+    if not paths:
+        paths = ([Path("config.yaml")] if Path("config.yaml").is_file() else []) + [Path("playlists")]
+    configs = [p for p in paths if p.is_file() and p.name in ("config.yaml", "config.yml")]
+    playlists = [p for p in paths if p not in configs]
+    problems = []
+    for path in configs:
+        try:
+            load_config(path)
+            print(f"ok: {path}")
+        except ProblemsError as exc:
+            problems += exc.problems
+    if playlists:
+        try:
+            playlist = load_playlist(playlists)
+            print(f"ok: {len(playlist.creatives)} creatives, {len(playlist.rules)} rules, "
+                  f"default loop of {len(playlist.default)} in {len(playlist.files)} file(s)")
+        except ProblemsError as exc:
+            problems += exc.problems
+    for problem in problems:
+        print(problem)
+    if problems:
+        print(f"{len(problems)} problem(s)", file=sys.stderr)
+    return 1 if problems else 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from signage.controller import Controller
+    from signage.runconfig import effective_config
+
+    config, path = effective_config(args)
+    return Controller(config, config_path=path, duration=args.duration).run()
 
 
 def _schema(args: argparse.Namespace) -> int:
@@ -132,6 +156,20 @@ def build_parser() -> argparse.ArgumentParser:
                    help="process files as fast as possible instead of at their frame rate (default with --json)")
     v.add_argument("--json", action="store_true", help="one JSON object per analysed frame (see README)")
     v.set_defaults(handler=_vision)
+
+    r = commands.add_parser("run", help="run the kiosk controller")
+    r.add_argument("--config", default="config.yaml", help="configuration file (default: config.yaml)")
+    r.add_argument("--source", help="camera index, /dev/videoN, video file, image folder, or auto")
+    r.add_argument("--mqtt", metavar="URL", help="broker, mqtt://host:port or mqtts://host:port")
+    r.add_argument("--site")
+    r.add_argument("--device")
+    r.add_argument("--playlists", metavar="DIR")
+    screen = r.add_mutually_exclusive_group()
+    screen.add_argument("--windowed", dest="fullscreen", action="store_false", default=None)
+    screen.add_argument("--fullscreen", dest="fullscreen", action="store_true")
+    r.add_argument("--duration", type=float, metavar="SECONDS",
+                   help="run this long (or until a non-looping video source ends), then stop as on SIGTERM")
+    r.set_defaults(handler=_run)
 
     c = commands.add_parser("check", help="validate playlists; print every problem, exit 1 if any")
     c.add_argument("paths", nargs="*", help="playlist files or folders (default: playlists/)")

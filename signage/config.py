@@ -3,6 +3,7 @@ fresh machine; unknown keys are errors so a typo never passes silently."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -108,11 +109,65 @@ class MqttConfig(Section):
     discovery_prefix: str = Field("homeassistant", description="Home Assistant's discovery prefix.")
 
 
-class SpoolConfig(Section):
-    path: str = Field("spool.sqlite3", description="SQLite file holding messages until the broker acknowledges them.")
-    max_mb: float = Field(64.0, gt=0, le=100000, description="When full, the oldest messages are dropped (and counted).")
+class PrivacyWindow(Section):
+    start: str = Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", description="HH:MM the camera goes off.")
+    end: str = Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", description="HH:MM it comes back.")
 
 
 class PrivacyConfig(Section):
     min_group: int = Field(3, ge=1, le=100, description="Breakdowns (expressions, attention, dwell, distance) over "
                            "fewer people than this are published as {suppressed: true}.")
+    schedule: list[PrivacyWindow] = Field([], description="Times of day with the camera off (may cross midnight).")
+    start_in_privacy: bool = Field(False, description="Start with the camera off until a command turns it on.")
+
+
+class SourceConfig(Section):
+    kind: Literal["auto", "camera", "video", "images"] = Field(
+        "video", description="auto: the camera if one opens, else `fallback`; camera: a V4L2 device; "
+        "video: a file (the demo); images: a folder.")
+    device: str = Field("0", description="Camera index or /dev/videoN.")
+    path: str = Field("samples/WolfgangLanger_Pexels.mp4", description="Video file or image folder.")
+    fallback: str | None = Field("samples/WolfgangLanger_Pexels.mp4", description="Video for `auto` without camera.")
+    loop: bool = Field(True, description="Loop a video file or image folder.")
+    width: int | None = Field(None, ge=16, le=8192)
+    height: int | None = Field(None, ge=16, le=8192)
+    fps: float | None = Field(None, gt=0, le=240)
+
+    def spec(self) -> str:
+        return {"auto": "auto", "camera": self.device, "video": self.path, "images": self.path}[self.kind]
+
+
+class PathsConfig(Section):
+    spool: str = Field("spool/telemetry.sqlite3", description="Telemetry spool (SQLite): messages wait here until "
+                       "the broker acknowledges them.")
+    spool_max_mb: float = Field(64.0, gt=0, le=100000, description="When full, the oldest messages are dropped "
+                                "(and counted in status).")
+    models: str | None = Field(None, description="Model folder; default models/ of this checkout.")
+
+
+class AnalysisConfig(VisionConfig):
+    max_fps: float = Field(15.0, gt=0, le=120, description="Analysed frames per second at most (saves CPU).")
+
+
+class Config(Section):
+    """config.yaml: everything has a default that works on a fresh machine."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, title="signage config")
+
+    site: str = Field("demo", pattern=r"^[A-Za-z0-9_-]{1,64}$", description="Site id (MQTT topic level).")
+    device: str = Field("kiosk-1", pattern=r"^[A-Za-z0-9_-]{1,64}$", description="Device id (MQTT topic level).")
+    source: SourceConfig = SourceConfig()
+    vision: AnalysisConfig = AnalysisConfig()
+    playlists: str = Field("playlists", description="Folder of playlist files.")
+    display: DisplayConfig = DisplayConfig(fullscreen=False)
+    mqtt: MqttConfig = MqttConfig()
+    privacy: PrivacyConfig = PrivacyConfig()
+    paths: PathsConfig = PathsConfig()
+
+
+def load_config(path: Path) -> Config:
+    """config.yaml validated, with file:line:col in every message (ProblemsError)."""
+    from signage.validation import validate
+    from signage.yamlfile import load
+
+    return validate(Config, load(path))

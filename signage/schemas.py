@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from signage.config import Config
 from signage.playlist.schema import PlaylistFile
 from signage.playlist.simulate import Scenario
 
-SCHEMAS = {"playlist.schema.json": PlaylistFile, "scenario.schema.json": Scenario}
+SCHEMAS = {"playlist.schema.json": PlaylistFile, "scenario.schema.json": Scenario, "config.schema.json": Config}
 
 
 def schema_text(model) -> str:

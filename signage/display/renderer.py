@@ -90,8 +90,16 @@ class Renderer:
     # ----- window -----------------------------------------------------------------
 
     def open(self) -> None:
-        """Create the window (full-screen at native resolution, or windowed)."""
-        pygame.display.init()
+        """Create the window (full-screen at native resolution, or windowed). With no
+        display at all and no SDL_VIDEODRIVER chosen, run headless rather than fail."""
+        try:
+            pygame.display.init()
+        except pygame.error as exc:
+            if os.environ.get("SDL_VIDEODRIVER"):
+                raise
+            logger.warning("no display found (%s); running headless (SDL_VIDEODRIVER=dummy)", exc)
+            os.environ["SDL_VIDEODRIVER"] = "dummy"
+            pygame.display.init()
         pygame.font.init()
         flags = pygame.FULLSCREEN if self.config.fullscreen else 0
         size = self.config.size or ((0, 0) if self.config.fullscreen else (1280, 720))

@@ -123,6 +123,14 @@ class Player:
             self._finish(now, "removed")
             self._swap_playlist()
 
+    def play_now(self, creative: str, now: Now) -> None:
+        """Play a creative once, at once (the MQTT `creative` command); then the rules resume."""
+        if creative not in self.playlist.creatives:
+            raise KeyError(creative)
+        if self.history.current is not None:
+            self._finish(now, "interrupted")
+        self._start(Decision("start", creative, "command", "played on command", priority=float("inf")), now)
+
     def stop(self, now: Now) -> None:
         self._finish(now, "stopped")
 

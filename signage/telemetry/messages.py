@@ -95,6 +95,8 @@ class Status(Message):
     camera: str = Field(description="ok, retrying, gone, ended, off (privacy) or error.")
     playlist: str = Field(description="'ok', or 'rejected: <messages>' while a broken edit is ignored.")
     privacy: bool
+    display: str = Field(description="ok, off (power schedule), lost (display gone) or starting.")
+    broker: str = Field(description="connected, or why not.")
     spool_depth: int
     spool_dropped: int
     last_error: str | None

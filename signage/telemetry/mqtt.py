@@ -83,6 +83,7 @@ class Telemetry:
         self.client.on_disconnect = self._on_disconnect
         self.client.on_publish = self._on_publish
         self.client.on_message = self._on_message
+        self.client.on_connect_fail = self._on_connect_fail
 
     # ----- life cycle --------------------------------------------------------------------
 
@@ -155,6 +156,12 @@ class Telemetry:
         if self._status is not None:
             client.publish(f"{self.root}/status", self._status, qos=1, retain=True)
         self._wake.set()
+
+    def _on_connect_fail(self, client, userdata) -> None:
+        error = f"broker {self._host}:{self._port} unreachable"
+        if self.last_error != error:  # one line per state change, not per retry
+            logger.warning("%s; spooling and retrying", error)
+        self.last_error = error
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         if self.connected and not self._stopping.is_set():

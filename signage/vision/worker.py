@@ -1,0 +1,113 @@
+"""The vision stage running on its own: a capture thread and an analysis thread.
+
+Capture reads frames as the source delivers them into a one-frame slot; analysis
+always takes the newest frame, so a slow analysis never builds a backlog: older
+frames are dropped and counted. Frames never leave this module; what comes out, by
+the `on_snapshot` callback, is an AudienceSnapshot (numbers only).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Callable
+
+import numpy as np
+
+from signage.audience import AudienceSnapshot
+from signage.vision.pipeline import Pipeline
+from signage.vision.sources import FrameSource, SourceState
+
+logger = logging.getLogger(__name__)
+
+
+class _NewestFrame:
+    """A one-frame handoff: put replaces, take waits for a frame newer than the last."""
+
+    def __init__(self):
+        self._condition = threading.Condition()
+        self._frame: tuple[np.ndarray, float] | None = None
+        self.dropped = 0
+
+    def put(self, image: np.ndarray, t: float) -> None:
+        with self._condition:
+            if self._frame is not None:
+                self.dropped += 1  # analysis was busy: the older frame is dropped unseen
+            self._frame = (image, t)
+            self._condition.notify()
+
+    def take(self, timeout: float) -> tuple[np.ndarray, float] | None:
+        with self._condition:
+            if self._frame is None:
+                self._condition.wait(timeout)
+            frame, self._frame = self._frame, None
+            return frame
+
+
+class VisionWorker:
+    def __init__(self, pipeline: Pipeline, source: FrameSource, on_snapshot: Callable[[AudienceSnapshot], None],
+                 max_fps: float = 15.0):
+        self.pipeline, self.source, self.on_snapshot = pipeline, source, on_snapshot
+        self.min_interval = 1.0 / max_fps
+        self.slot = _NewestFrame()
+        self.last_progress = {"capture": time.monotonic(), "analysis": time.monotonic()}
+        self.frozen = threading.Event()  # test hook: stalls capture as a hung driver would
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._capture, name="capture", daemon=True),
+                         threading.Thread(target=self._analyse, name="analysis", daemon=True)]
+
+    @property
+    def state(self) -> SourceState:
+        return self.source.state
+
+    @property
+    def ended(self) -> bool:
+        return self.source.state == SourceState.ENDED
+
+    def start(self) -> None:
+        for thread in self._threads:
+            thread.start()
+
+    def stop(self) -> None:
+        """Stop capture, let the frame in analysis finish, release the camera."""
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=3)
+        self.source.close()
+        self.on_snapshot(self.pipeline.end(time.monotonic()))
+
+    def alive(self) -> bool:
+        return all(thread.is_alive() for thread in self._threads)
+
+    def _capture(self) -> None:
+        while not self._stop.is_set():
+            while self.frozen.is_set() and not self._stop.is_set():
+                time.sleep(0.05)  # frozen: no progress is reported
+            frame = self.source.read()  # never raises: a failing camera retries inside
+            self.last_progress["capture"] = time.monotonic()
+            if frame is not None:
+                self.slot.put(frame.image, frame.t)
+                del frame
+
+    def _analyse(self) -> None:
+        next_at = 0.0
+        while not self._stop.is_set():
+            self.last_progress["analysis"] = time.monotonic()
+            wait = next_at - time.monotonic()
+            if wait > 0:
+                self._stop.wait(wait)
+                continue
+            taken = self.slot.take(timeout=0.2)
+            if taken is None:
+                continue
+            image, t = taken
+            try:
+                snapshot = self.pipeline.process(image, t)
+            except Exception:  # a model fault must not kill the thread; it is reported
+                logger.exception("analysis failed on a frame")
+                continue
+            finally:
+                del image, taken  # the pixels stop here
+            next_at = time.monotonic() + self.min_interval
+            self.on_snapshot(snapshot)
