@@ -47,7 +47,6 @@ from signage.yamlfile import ProblemsError
 logger = logging.getLogger(__name__)
 
 STATUS_EVERY_S = 5.0
-WATCHDOG_STALE_S = 10.0  # a thread silent this long counts as hung
 FREEZE_HOOK = "SIGNAGE_TEST_FREEZE_CAPTURE_AFTER"  # seconds; test hook for the watchdog test
 
 
@@ -106,6 +105,7 @@ class Controller:
         self._last_status = 0.0
         self._last_metrics = clock()
         self._last_watchdog = 0.0
+        self._withholding = False
         self._last_dropped = 0
         self.worker = None
         self.telemetry: Telemetry | None = None
@@ -418,11 +418,11 @@ class Controller:
         self._last_status = self._clock()
         self.telemetry.set_status(self.status())
 
-    def healthy(self) -> bool:
-        """Every thread made progress recently (the main thread is the caller)."""
+    def healthy(self, stale: float) -> bool:
+        """Every thread made progress within `stale` seconds (the main thread is the caller)."""
         now = time.monotonic()
         if self.worker is not None:
-            if not self.worker.alive() or any(now - t > WATCHDOG_STALE_S for t in self.worker.last_progress.values()):
+            if not self.worker.alive() or any(now - t > stale for t in self.worker.last_progress.values()):
                 return False
         if self.telemetry is not None and self.telemetry._pump is not None and not self.telemetry._pump.is_alive():
             return False
@@ -433,10 +433,13 @@ class Controller:
         if interval is None or self._clock() - self._last_watchdog < interval:
             return
         self._last_watchdog = self._clock()
-        if self.healthy():
+        stale = max(2 * interval, 2.0)  # a thread silent this long counts as hung
+        if self.healthy(stale):
             self.notifier.watchdog()
-        else:
-            logger.error("a thread has made no progress for %.0f s: withholding the watchdog", WATCHDOG_STALE_S)
+        elif not self._withholding:
+            self._withholding = True
+            logger.error("a thread made no progress for %.0f s: withholding the watchdog so systemd restarts us",
+                         stale)
 
 
 def _minutes(clock: str) -> int:

@@ -20,6 +20,9 @@ from pathlib import Path
 from typing import Callable
 
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+# SDL may present through OpenGL; Mesa would then cache compiled shaders under
+# ~/.cache. The kiosk writes nothing it does not need to.
+os.environ.setdefault("MESA_SHADER_CACHE_DISABLE", "true")
 
 import pygame  # noqa: E402
 
