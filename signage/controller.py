@@ -106,6 +106,7 @@ class Controller:
         self._last_metrics = clock()
         self._last_watchdog = 0.0
         self._withholding = False
+        self._last_shown: dict = {}
         self._last_dropped = 0
         self.worker = None
         self.telemetry: Telemetry | None = None
@@ -155,9 +156,13 @@ class Controller:
     def _install_signals(self) -> None:
         if threading.current_thread() is not threading.main_thread():
             return
-        signal.signal(signal.SIGTERM, lambda *_: self._stop.set())
-        signal.signal(signal.SIGINT, lambda *_: self._stop.set())
-        signal.signal(signal.SIGHUP, lambda *_: self._reload.set())
+        handlers = {signal.SIGTERM: lambda *_: self._stop.set(), signal.SIGINT: lambda *_: self._stop.set(),
+                    signal.SIGHUP: lambda *_: self._reload.set()}
+        self._previous_handlers = {number: signal.signal(number, handler) for number, handler in handlers.items()}
+
+    def reload(self) -> None:
+        """As SIGHUP: re-read the configuration and the playlists."""
+        self._reload.set()
 
     def _shutdown(self) -> None:
         """Stop capture (the frame in analysis finishes), flush metrics into the spool,
@@ -176,6 +181,8 @@ class Controller:
             self.telemetry.spool.close()
         if self.renderer is not None:
             self.renderer.close()
+        for number, handler in getattr(self, "_previous_handlers", {}).items():
+            signal.signal(number, handler)
         logger.info("stopped")
 
     # ----- subsystems -------------------------------------------------------------------------
@@ -191,12 +198,15 @@ class Controller:
             pipeline = Pipeline.from_config(self.config.vision, models_dir)
             source = open_source(source_config.spec(), loop=source_config.loop, paced=True,
                                  fallback=source_config.fallback, width=source_config.width,
-                                 height=source_config.height, fps=source_config.fps, backoff=Backoff())
+                                 height=source_config.height, fps=source_config.fps, backoff=Backoff(),
+                                 camera=source_config.kind == "camera")
         except SignageError as exc:
             self.faults.vision = str(exc)
             self.faults.last = str(exc)
             logger.error("vision is off: %s; playing the rules that need no audience", exc)
             return
+        if self.faults.vision is not None and self.faults.last == self.faults.vision:
+            self.faults.last = None  # recovered: the error is history
         self.faults.vision = None
         self.worker = VisionWorker(pipeline, source, self.handoff.put, max_fps=self.config.vision.max_fps)
         self.worker.start()
@@ -303,7 +313,6 @@ class Controller:
             self.telemetry.send(kind, message)
         except sqlite3.Error as exc:
             self.faults.spool = f"spool: {exc}; holding {len(self.faults.held) + 1} messages in memory"
-            self.faults.last = self.faults.spool
             logger.error("cannot spool a %s message (%s); holding it in memory", kind, exc)
             self.faults.held.append((kind, message))
 
@@ -377,12 +386,12 @@ class Controller:
                 self.faults.last = f"config reload rejected: {exc.problems[0]}"
                 logger.error("config reload rejected; keeping the running configuration:\n%s", exc)
                 config = self.config
-            if config != self.config:
-                restart_vision = (config.vision, config.source) != (self.config.vision, self.config.source)
-                self.config = config
-                if restart_vision and not self.privacy:
-                    self._stop_vision()
-                    self._start_vision()
+            restart_vision = (config.vision, config.source, config.paths) != \
+                (self.config.vision, self.config.source, self.config.paths) or self.faults.vision is not None
+            self.config = config
+            if restart_vision and not self.privacy:  # also retries a vision stage that failed
+                self._stop_vision()
+                self._start_vision()
         self._reload_playlists()
 
     # ----- status and watchdog ------------------------------------------------------------------
@@ -413,10 +422,20 @@ class Controller:
         }
 
     def _publish_status(self, force: bool = False) -> None:
-        if self.telemetry is None or (not force and self._clock() - self._last_status < STATUS_EVERY_S):
+        """At once when something changed, else every STATUS_EVERY_S (uptime, depth)."""
+        if self.telemetry is None:
             return
+        status = self.status()
+        changed = {k: v for k, v in status.items() if k not in ("uptime_s", "spool_depth")} != self._last_shown
+        if not (force or changed or self._clock() - self._last_status >= STATUS_EVERY_S):
+            return
+        if changed:
+            logger.info("status: camera %s, playlist %s, display %s, broker %s%s", status["camera"],
+                        status["playlist"][:60], status["display"], status["broker"],
+                        f", error: {status['last_error']}" if status["last_error"] else "")
         self._last_status = self._clock()
-        self.telemetry.set_status(self.status())
+        self._last_shown = {k: v for k, v in status.items() if k not in ("uptime_s", "spool_depth")}
+        self.telemetry.set_status(status)
 
     def healthy(self, stale: float) -> bool:
         """Every thread made progress within `stale` seconds (the main thread is the caller)."""

@@ -248,10 +248,14 @@ def _camera_device(spec: str) -> int | str | None:
 
 def open_source(spec: str, *, loop: bool = False, paced: bool = True, fallback: str | None = None,
                 width: int | None = None, height: int | None = None, fps: float | None = None,
-                backoff: Backoff = Backoff()) -> FrameSource:
+                backoff: Backoff = Backoff(), camera: bool = False) -> FrameSource:
     """A source from a command-line or config string: a camera index or /dev/videoN,
     a video file, an image file, a folder of images, or 'auto' (camera 0 if it opens,
-    else the fallback video, looping)."""
+    else the fallback video, looping). `camera=True` treats any spec as a camera device
+    (OpenCV also opens stream URLs that way), retried when it fails."""
+    if camera:
+        device = _camera_device(spec)
+        return CameraSource(device if device is not None else spec, width, height, fps, backoff)
     if spec == "auto":
         camera = CameraSource(0, width, height, fps, backoff)
         if fallback is None or camera.read() is not None:
