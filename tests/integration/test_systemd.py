@@ -1,0 +1,142 @@
+"""systemd integration: the unit file, sd_notify on a real datagram socket, the
+watchdog withheld when a thread hangs, and a clean exit on SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from signage.models import PROJECT_ROOT
+from signage.systemd import Notifier
+from tests.subscriber import Subscriber
+
+UNIT = PROJECT_ROOT / "systemd" / "signage.service"
+
+
+def test_unit_file_passes_systemd_analyze_verify(tmp_path):
+    if shutil.which("systemd-analyze") is None:
+        pytest.fail("systemd-analyze is missing: apt-get install systemd (the CI script does)")
+    executable = Path(sys.executable).parent / "signage"
+    unit = tmp_path / "signage.service"
+    unit.write_text(UNIT.read_text().replace("/opt/signage/.venv/bin/signage", str(executable)))
+    result = subprocess.run(["systemd-analyze", "verify", "--man=no", str(unit)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    text = UNIT.read_text()
+    for directive in ("Type=notify", "WatchdogSec=", "Restart=always", "StartLimitBurst=", "User=signage",
+                      "SupplementaryGroups=video render", "ProtectSystem=strict", "ReadWritePaths=", "PrivateTmp=true",
+                      "NoNewPrivileges=true", "ProtectHome=true", "DeviceAllow=char-video4linux",
+                      "DeviceAllow=char-drm", "RestrictAddressFamilies=", "SDL_VIDEODRIVER=kmsdrm"):
+        assert directive in text, directive
+
+
+class NotifySocket:
+    def __init__(self, path: Path):
+        self.path = path
+        self.socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.socket.bind(str(path))
+        self.socket.settimeout(0.2)
+        self.received: list[tuple[float, str]] = []
+
+    def drain(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            try:
+                self.received.append((time.monotonic(), self.socket.recv(4096).decode()))
+            except socket.timeout:
+                pass
+
+    def times(self, field: str) -> list[float]:
+        return [t for t, message in self.received if field in message.split("\n")]
+
+
+def test_notifier_speaks_the_datagram_protocol(tmp_path, monkeypatch):
+    listener = NotifySocket(tmp_path / "notify")
+    notifier = Notifier(str(tmp_path / "notify"))
+    assert notifier.ready("up") and notifier.watchdog() and notifier.stopping()
+    listener.drain(0.3)
+    assert [m for _, m in listener.received] == ["READY=1\nSTATUS=up", "WATCHDOG=1", "STOPPING=1"]
+    monkeypatch.setenv("WATCHDOG_USEC", "4000000")
+    monkeypatch.delenv("WATCHDOG_PID", raising=False)
+    assert notifier.watchdog_interval() == 2.0
+    assert not Notifier("").notify("READY=1"), "no socket, no error"
+
+
+def start_controller(tmp_path, broker_url, samples, models_dir, extra_env=None, args=()):
+    config = tmp_path / "config.yaml"
+    config.write_text(f"site: lab\ndevice: sd\nplaylists: {PROJECT_ROOT / 'tests' / 'playlists' / 'e2e'}\n"
+                      f"paths: {{spool: {tmp_path / 'spool.sqlite3'}}}\n"
+                      "display: {fullscreen: false, size: [320, 180]}\n")
+    env = dict(os.environ, SDL_VIDEODRIVER="dummy", SIGNAGE_MODELS_DIR=str(models_dir), **(extra_env or {}))
+    return subprocess.Popen(
+        [sys.executable, "-m", "signage.cli", "run", "--config", str(config), "--mqtt", broker_url,
+         "--source", str(samples / "WolfgangLanger_Pexels.mp4"), *args],
+        env=env, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def test_watchdog_stops_when_capture_hangs(tmp_path, broker, samples, models_dir):
+    listener = NotifySocket(tmp_path / "notify")
+    process = start_controller(tmp_path, broker.url, samples, models_dir, {
+        "NOTIFY_SOCKET": str(tmp_path / "notify"), "WATCHDOG_USEC": "1000000",  # pings every 0.5 s
+        "SIGNAGE_TEST_FREEZE_CAPTURE_AFTER": "4"})
+    try:
+        listener.drain(12)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        output = process.communicate(timeout=20)[0]
+        listener.drain(0.5)  # what was sent while stopping
+    ready = listener.times("READY=1")
+    pings = listener.times("WATCHDOG=1")
+    assert ready and pings, output
+    assert any(t < ready[0] + 4 for t in pings), "pings while healthy"
+    frozen_at = ready[0] + 4
+    stale = 2.0  # max(2 x 0.5 s, 2 s)
+    assert not [t for t in pings if t > frozen_at + stale + 1.0], "no WATCHDOG=1 once capture hung"
+    assert "withholding the watchdog" in output
+    assert listener.times("STOPPING=1")
+
+
+def test_sigterm_stops_cleanly_within_five_seconds(tmp_path, broker, samples, models_dir):
+    subscriber = Subscriber(broker.url, "signage/lab/sd/#")
+    process = start_controller(tmp_path, broker.url, samples, models_dir)
+    try:
+        subscriber.wait_for(lambda m: m.topic.endswith("/available") and m.payload == b"online", timeout=30)
+        time.sleep(2)
+        sent = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        output = process.communicate(timeout=10)[0]
+        took = time.monotonic() - sent
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, output
+    assert took < 5.0, f"took {took:.1f} s"
+    subscriber.wait_for(lambda m: m.topic.endswith("/available") and m.payload == b"stopped")
+    subscriber.wait_for(lambda m: m.topic.endswith("/metrics"))  # flushed on the way out
+    subscriber.close()
+
+
+def test_privacy_command_releases_the_camera(tmp_path, broker, samples, models_dir):
+    subscriber = Subscriber(broker.url, "signage/lab/sd/#")
+    process = start_controller(tmp_path, broker.url, samples, models_dir)
+    try:
+        subscriber.wait_for(lambda m: m.topic.endswith("/status") and m.json().get("camera") == "ok", timeout=30)
+        subscriber.client.publish("signage/lab/sd/privacy/set", "ON", qos=1)
+        status = subscriber.wait_for(lambda m: m.topic.endswith("/status") and m.json()["privacy"], timeout=10)
+        assert status.json()["camera"] == "off"
+        assert subscriber.wait_for(lambda m: m.topic.endswith("/privacy/state")).payload == b"ON"
+        subscriber.client.publish("signage/lab/sd/privacy/set", "OFF", qos=1)
+        subscriber.wait_for(lambda m: m.topic.endswith("/status") and not m.json()["privacy"]
+                            and m.json()["camera"] == "ok", timeout=15)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        output = process.communicate(timeout=15)[0]
+    assert "privacy mode on: camera released" in output
+    subscriber.close()
