@@ -14,6 +14,14 @@ def run_bench(args: argparse.Namespace) -> int:
         from signage.telemetry import bench
 
         print(bench.run(broker=args.broker))
+    elif args.what == "e2e":
+        from signage.controller_bench import e2e
+
+        print(e2e())
+    elif args.what == "soak":
+        from signage.controller_bench import soak
+
+        print(soak(args.seconds if args.seconds != 5.0 else 1800.0))
     elif args.what == "display":
         from signage.display import bench
 

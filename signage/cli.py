@@ -203,10 +203,11 @@ def build_parser() -> argparse.ArgumentParser:
     mon.set_defaults(handler=_monitor)
 
     b = commands.add_parser("bench", help="measure performance as ratios within one run")
-    b.add_argument("what", nargs="?", default="vision", choices=["vision", "display", "telemetry"])
+    b.add_argument("what", nargs="?", default="vision", choices=["vision", "display", "telemetry", "e2e", "soak"])
     b.add_argument("--broker", help="telemetry: an MQTT broker URL (default: a temporary local mosquitto)")
     b.add_argument("--frames", type=int, default=60, help="vision: frames per configuration")
-    b.add_argument("--seconds", type=float, default=5.0, help="display: seconds per case")
+    b.add_argument("--seconds", type=float, default=5.0,
+                   help="display: seconds per case; soak: length of the run (default 1800)")
     b.add_argument("--soak", type=float, default=0.0, metavar="SECONDS",
                    help="display: also cycle 50 4K images and 3 videos this long and report memory growth")
     b.set_defaults(handler=_bench)
