@@ -64,13 +64,34 @@ class FallbackConfig(Section):
     color: str = Field("#ffffff", pattern=r"^#[0-9a-fA-F]{6}$")
 
 
-class PowerWindow(Section):
-    start: str = Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", description="HH:MM the panel goes off.")
-    end: str = Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", description="HH:MM it comes back on.")
+class DailyWindow(Section):
+    """A time of day window, [start, end); it crosses midnight when end < start."""
+
+    start: str = Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", description="HH:MM it begins.")
+    end: str = Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", description="HH:MM it ends.")
+
+    @property
+    def minutes(self) -> tuple[int, int]:
+        return minutes_of_day(self.start), minutes_of_day(self.end)
+
+
+def minutes_of_day(clock: str) -> int:
+    hours, minutes = clock.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
+def within(windows: list[DailyWindow], hour: int, minute: int) -> bool:
+    """Whether a time of day falls in any of the windows."""
+    now = hour * 60 + minute
+    for window in windows:
+        start, end = window.minutes
+        if start <= now < end or (end < start and (now >= start or now < end)):
+            return True
+    return False
 
 
 class PowerConfig(Section):
-    off: list[PowerWindow] = Field([], description="Times of day when the screen is blanked (may cross midnight).")
+    off: list[DailyWindow] = Field([], description="Times of day when the screen is blanked (may cross midnight).")
     command_off: list[str] = Field([], description="argv run when going off, e.g. [vcgencmd, display_power, '0'].")
     command_on: list[str] = Field([], description="argv run when coming back on.")
 
@@ -109,15 +130,10 @@ class MqttConfig(Section):
     discovery_prefix: str = Field("homeassistant", description="Home Assistant's discovery prefix.")
 
 
-class PrivacyWindow(Section):
-    start: str = Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", description="HH:MM the camera goes off.")
-    end: str = Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", description="HH:MM it comes back.")
-
-
 class PrivacyConfig(Section):
     min_group: int = Field(3, ge=1, le=100, description="Breakdowns (expressions, attention, dwell, distance) over "
                            "fewer people than this are published as {suppressed: true}.")
-    schedule: list[PrivacyWindow] = Field([], description="Times of day with the camera off (may cross midnight).")
+    schedule: list[DailyWindow] = Field([], description="Times of day with the camera off (may cross midnight).")
     start_in_privacy: bool = Field(False, description="Start with the camera off until a command turns it on.")
 
 

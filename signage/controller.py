@@ -28,10 +28,9 @@ from pathlib import Path
 
 from signage import __version__, models
 from signage.audience import AudienceSnapshot, AudienceState, sample_of
-from signage.config import Config, load_config
+from signage.config import Config, load_config, within
 from signage.creatives import content_of
 from signage.display.content import Content
-from signage.display.layout import in_windows
 from signage.errors import SignageError
 from signage.playlist.player import Player
 from signage.playlist.rules import Now
@@ -332,9 +331,8 @@ class Controller:
     # ----- privacy, commands, reload ---------------------------------------------------------
 
     def _apply_privacy_schedule(self) -> None:
-        windows = [(_minutes(w.start), _minutes(w.end)) for w in self.config.privacy.schedule]
         wall = self._wall()
-        scheduled = in_windows(wall.hour * 60 + wall.minute, windows) if windows else False
+        scheduled = within(self.config.privacy.schedule, wall.hour, wall.minute)
         wanted = self._privacy_forced if self._privacy_forced is not None else scheduled
         if wanted != self.privacy:
             self._set_privacy(wanted)
@@ -460,8 +458,4 @@ class Controller:
             logger.error("a thread made no progress for %.0f s: withholding the watchdog so systemd restarts us",
                          stale)
 
-
-def _minutes(clock: str) -> int:
-    hours, minutes = clock.split(":")
-    return int(hours) * 60 + int(minutes)
 

@@ -43,13 +43,3 @@ def rotate_rect(rect: tuple[int, int, int, int], logical: tuple[int, int], rotat
     if rotation == 90:  # clockwise: logical top edge becomes the screen's right edge
         return lh - y - h, x, h, w
     return y, lw - x - w, h, w  # 270
-
-
-def in_windows(now_minutes: int, windows: list[tuple[int, int]]) -> bool:
-    """Whether a minute of the day falls in any [start, end) window (may cross midnight)."""
-    for start, end in windows:
-        if start <= end and start <= now_minutes < end:
-            return True
-        if start > end and (now_minutes >= start or now_minutes < end):
-            return True
-    return False

@@ -26,9 +26,9 @@ os.environ.setdefault("MESA_SHADER_CACHE_DISABLE", "true")
 
 import pygame  # noqa: E402
 
-from signage.config import DisplayConfig  # noqa: E402
+from signage.config import DisplayConfig, within  # noqa: E402
 from signage.display.content import Content, rgb  # noqa: E402
-from signage.display.layout import in_windows, logical_size, rotate_rect  # noqa: E402
+from signage.display.layout import logical_size, rotate_rect  # noqa: E402
 from signage.display.media import (ImageCache, Loader, MediaError, VideoPlayback, file_key,  # noqa: E402
                                    render_card)
 
@@ -88,7 +88,6 @@ class Renderer:
         self._power_on = True
         self._lost_since: float | None = None
         self._frame_clock = None
-        self._power_windows = [(_minutes(w.start), _minutes(w.end)) for w in config.power.off]
 
     # ----- window -----------------------------------------------------------------
 
@@ -340,7 +339,7 @@ class Renderer:
 
     def _powered(self) -> bool:
         now = self._wall()
-        on = not in_windows(now.hour * 60 + now.minute, self._power_windows)
+        on = not within(self.config.power.off, now.hour, now.minute)
         if on != self._power_on:
             self._power_on = on
             self.stats.state = "ok" if on else "off"
@@ -404,11 +403,6 @@ def _fallback_content(config: DisplayConfig) -> Content:
     fallback = config.fallback
     return Content(id=FALLBACK_ID, type="card", text=fallback.text, background=fallback.background,
                    color=fallback.color)
-
-
-def _minutes(clock: str) -> int:
-    hours, minutes = clock.split(":")
-    return int(hours) * 60 + int(minutes)
 
 
 def _run(argv: list[str]) -> None:

@@ -65,8 +65,8 @@ BLOCK = 10  # frames per block: pipeline and raw invokes alternate in blocks, so
 
 
 def measure(pipeline: Pipeline, frames: list[np.ndarray], rounds: int) -> tuple[float, float, float, float]:
-    """Median pipeline ms, median raw invoke ms (detector + one expression invoke per
-    face), median detector-stage ms and mean faces, in alternating blocks."""
+    """Mean faces, median pipeline ms, median raw invoke ms (detector + one expression
+    invoke per face) and median detector-stage ms, in alternating blocks."""
     for frame in frames[:3]:
         pipeline.process(frame, 0.0)  # warm-up: allocations, caches
     totals, raws, detects, faces = [], [], [], []
@@ -87,7 +87,7 @@ def measure(pipeline: Pipeline, frames: list[np.ndarray], rounds: int) -> tuple[
                 raw += sum(pipeline.classifier.model.invoke_ms(crop) for _ in range(count))
             raws.append(raw)
         faces += counts
-    return statistics.median(totals), statistics.median(raws), statistics.median(detects), float(np.mean(faces))
+    return float(np.mean(faces)), statistics.median(totals), statistics.median(raws), statistics.median(detects)
 
 
 def run(rounds: int, threads: int = 2) -> list[Result]:
@@ -100,15 +100,10 @@ def run(rounds: int, threads: int = 2) -> list[Result]:
             pipeline = Pipeline.from_config(VisionConfig(backend=backend, model=model, threads=threads))
             try:
                 for name, frames in sets.items():
-                    results.append(Result(backend, model, name, *_reorder(measure(pipeline, frames, rounds))))
+                    results.append(Result(backend, model, name, *measure(pipeline, frames, rounds)))
             finally:
                 pipeline.close()
     return results
-
-
-def _reorder(values: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
-    total, raw, detect, faces = values
-    return faces, total, raw, detect
 
 
 def report(results: list[Result]) -> str:

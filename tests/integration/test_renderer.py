@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from signage.config import DisplayConfig, FallbackConfig, NoticeConfig, PowerConfig, PowerWindow
+from signage.config import DisplayConfig, FallbackConfig, NoticeConfig, PowerConfig, DailyWindow
 from signage.display.content import Content
 
 W, H = 640, 360
@@ -177,7 +177,7 @@ def test_notice_is_drawn_and_hidden_in_privacy_mode(window):
 def test_power_schedule_blanks_and_runs_commands(headless, tmp_path):
     clock = {"now": dt.datetime(2026, 11, 23, 22, 59)}
     off, on = tmp_path / "off", tmp_path / "on"
-    power = PowerConfig(off=[PowerWindow(start="23:00", end="07:00")],
+    power = PowerConfig(off=[DailyWindow(start="23:00", end="07:00")],
                         command_off=["touch", str(off)], command_on=["touch", str(on)])
     renderer = make_renderer(power=power, wall=lambda: clock["now"])
     try:

@@ -2,7 +2,8 @@ import cv2
 import numpy as np
 import pytest
 
-from signage.display.layout import fitted, in_windows, logical_size, rotate_rect
+from signage.config import DailyWindow, within
+from signage.display.layout import fitted, logical_size, rotate_rect
 from signage.display.media import fit_pixels, prepare_image
 
 
@@ -21,9 +22,9 @@ def test_rotated_rects_stay_on_screen_and_keep_their_area(rotation):
 
 
 def test_power_windows_may_cross_midnight():
-    night = [(23 * 60, 7 * 60)]
-    assert in_windows(23 * 60 + 30, night) and in_windows(3 * 60, night)
-    assert not in_windows(7 * 60, night) and not in_windows(12 * 60, night)
+    night = [DailyWindow(start="23:00", end="07:00")]
+    assert within(night, 23, 30) and within(night, 3, 0)
+    assert not within(night, 7, 0) and not within(night, 12, 0)
 
 
 def test_portrait_image_fills_a_rotated_1080x1920_layout(tmp_path):
