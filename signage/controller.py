@@ -26,7 +26,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from signage import __version__, models
+from signage import __version__
 from signage.audience import AudienceSnapshot, AudienceState, sample_of
 from signage.config import Config, load_config, within
 from signage.creatives import content_of

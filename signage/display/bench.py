@@ -7,7 +7,6 @@ SDL's dummy driver (which skips presenting, so it flatters the numbers).
 
 from __future__ import annotations
 
-import os
 import resource
 import tempfile
 import time

@@ -27,7 +27,7 @@ os.environ.setdefault("MESA_SHADER_CACHE_DISABLE", "true")
 import pygame  # noqa: E402
 
 from signage.config import DisplayConfig, within  # noqa: E402
-from signage.display.content import Content, rgb  # noqa: E402
+from signage.display.content import Content  # noqa: E402
 from signage.display.layout import logical_size, rotate_rect  # noqa: E402
 from signage.display.media import (ImageCache, Loader, MediaError, VideoPlayback, file_key,  # noqa: E402
                                    render_card)
