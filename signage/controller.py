@@ -441,7 +441,7 @@ class Controller:
         if self.worker is not None:
             if not self.worker.alive() or any(now - t > stale for t in self.worker.last_progress.values()):
                 return False
-        if self.telemetry is not None and self.telemetry._pump is not None and not self.telemetry._pump.is_alive():
+        if self.telemetry is not None and not self.telemetry.alive():
             return False
         return self._watcher_thread.is_alive()
 

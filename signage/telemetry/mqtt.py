@@ -93,6 +93,10 @@ class Telemetry:
         self._pump = threading.Thread(target=self._pump_loop, name="telemetry", daemon=True)
         self._pump.start()
 
+    def alive(self) -> bool:
+        """The pump thread runs (paho's own thread reconnects by itself)."""
+        return self._pump is not None and self._pump.is_alive()
+
     def stop(self, timeout: float = 3.0) -> None:
         """Clean exit: drain what the broker takes within `timeout`, say `stopped`."""
         deadline = time.monotonic() + timeout

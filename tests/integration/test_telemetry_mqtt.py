@@ -268,7 +268,7 @@ def test_hostile_commands_change_nothing(broker, tmp_path):
         assert accepted == [] and states.messages == []
         reasons = {json.loads(m.payload)["error"].split(":")[0] for m in errors.messages}
         assert reasons, "each refusal says why"
-        assert device.client.is_connected() and device._pump.is_alive()
+        assert device.client.is_connected() and device.alive()
         # ... and a valid command still works afterwards
         sender.client.publish(f"{ROOT}/privacy/set", b"ON", qos=1)
         state = states.wait_for(lambda m: m.topic == f"{ROOT}/privacy/state")
