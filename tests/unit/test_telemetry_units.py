@@ -171,3 +171,23 @@ def test_mqtt_docs_are_up_to_date():
 
     assert (PROJECT_ROOT / "docs" / "mqtt.md").read_text() == render(), \
         "run: python -m signage.telemetry.docs > docs/mqtt.md"
+
+
+def test_a_process_killed_mid_write_leaves_a_sound_spool(tmp_path):
+    import signal
+    import sqlite3
+    import subprocess
+    import sys
+    import time
+
+    path = tmp_path / "s.sqlite3"
+    writer = subprocess.Popen([sys.executable, "-c", (
+        "import sys\nfrom signage.telemetry.spool import Spool\ns = Spool(sys.argv[1])\ni = 0\n"
+        "while True:\n    s.put('t', str(i).encode() * 50)\n    i += 1\n"), str(path)])
+    time.sleep(1.5)
+    writer.send_signal(signal.SIGKILL)  # as close to pulling the plug as a test gets
+    writer.wait()
+    assert sqlite3.connect(path).execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    spool = Spool(path)
+    values = [int(m.payload[: len(m.payload) // 50]) for m in spool.oldest(10**6)]
+    assert values and values == list(range(len(values))), "every committed message, in order"
