@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 from typing import Literal
 
 from signage.audience import EXPRESSIONS, AudienceState, Sample
@@ -87,11 +88,17 @@ class Decision:
     rule: str
     reason: str
     index: int = 0
-    rejected: tuple[tuple[str, str], ...] = ()  # (rule id, why it did not win)
+    reasons: tuple = field(default=(), repr=False, compare=False)  # (rule id, why or a function making why)
     recheck_at: float | None = None  # a time when the answer may change without input changing
     priority: float = float("-inf")
     audience: bool = False
     min_show: float = 0.0
+
+    @property
+    def rejected(self) -> tuple[tuple[str, str], ...]:
+        """(rule id, why it did not win) for every rule tried before the winner. Worded
+        only when asked: a simulated day makes tens of thousands of decisions."""
+        return tuple((rule, why() if callable(why) else why) for rule, why in self.reasons)
 
 
 @dataclass(frozen=True)
@@ -130,6 +137,19 @@ def audience_conditions(when: When, sample: Sample) -> str | None:
     return None
 
 
+def _time_ok(when: When, local: dt.datetime) -> bool:
+    """time_conditions without the wording, for the hot path."""
+    if when.days is not None and DAYS[local.weekday()] not in when.days:
+        return False
+    if when.hours is not None and not any(w.contains(local) for w in when.hours):
+        return False
+    return when.dates is None or any(r.start <= local.date() <= r.end for r in when.dates)
+
+
+def _audience_reason(when: When, sample: Sample) -> str:
+    return audience_conditions(when, sample) or "the audience just changed"
+
+
 def _holds(when: When):
     """A fast yes/no version of audience_conditions, for walking back through samples."""
     ranges = [(name, wanted) for name in ("faces", "looking", "dwell", "attention")
@@ -158,11 +178,11 @@ class Engine:
         self._conditions = {rule.id: _holds(rule.when) for rule in playlist.rules}
 
     def choose(self, state: AudienceState, now: Now, history: History) -> Decision:
-        rejected: list[tuple[str, str]] = []
+        rejected: list[tuple[str, object]] = []
         recheck: list[float] = []
         winner: Candidate | None = None
         for rule in self.playlist.rules:
-            why = time_conditions(rule.when, now.local)
+            why = None if _time_ok(rule.when, now.local) else partial(time_conditions, rule.when, now.local)
             if why is None and rule.when.audience:
                 why = self._audience_why(rule, state, now, recheck)
             if why is None:
@@ -176,10 +196,10 @@ class Engine:
             winner = self._default(history, now)
         return self._decide(winner, history, now, tuple(rejected), recheck)
 
-    def _audience_why(self, rule: Rule, state: AudienceState, now: Now, recheck: list[float]) -> str | None:
+    def _audience_why(self, rule: Rule, state: AudienceState, now: Now, recheck: list[float]):
         held = state.held_for(self._conditions[rule.id], now.t, enough=rule.when.hold)
         if held <= 0:
-            return audience_conditions(rule.when, state.now) or "the audience just changed"
+            return partial(_audience_reason, rule.when, state.now)
         if held < rule.when.hold:
             recheck.append(now.t + rule.when.hold - held)
             return f"conditions held {held:.1f} s of the {rule.when.hold:g} s hold"
@@ -240,7 +260,7 @@ class Engine:
         rule = winner.rule
         creative = winner.item.creative if winner.index >= 0 else None
         fields = dict(
-            creative=creative, rule=rule.id if rule else DEFAULT_RULE, index=winner.index, rejected=rejected,
+            creative=creative, rule=rule.id if rule else DEFAULT_RULE, index=winner.index, reasons=rejected,
             priority=rule.priority if rule else float("-inf"), audience=bool(rule and rule.when.audience),
             min_show=rule.min_show if rule else self.playlist.default_min_show,
         )
