@@ -49,7 +49,7 @@ def window(xvfb):
         renderer.close()
 
 
-def settle(renderer, content_id, seconds=3.0):
+def settle(renderer, content_id, seconds=6.0):
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         renderer.frame()
