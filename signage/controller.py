@@ -36,6 +36,7 @@ from signage.playlist.player import Player
 from signage.playlist.rules import Now
 from signage.playlist.watcher import PlaylistWatcher
 from signage.systemd import Notifier
+from signage.threads import name_os_thread
 from signage.telemetry.commands import Command, CommandRejected
 from signage.telemetry.homeassistant import discovery
 from signage.telemetry.metrics import Aggregator, play_message
@@ -231,6 +232,7 @@ class Controller:
         self.telemetry.start()
 
     def _watch_playlists(self) -> None:
+        name_os_thread()
         while not self._stop.wait(0.5):
             playlist = self.watcher.poll()
             if playlist is not None:

@@ -65,6 +65,8 @@ def _cpu_by_thread() -> dict[str, float]:
         except OSError:
             continue
         group = name.split("-")[0].rstrip("0123456789_") or name
+        if group == "signage":  # the main thread and threads libraries start without a name
+            group = "main+libraries"
         usage[group] = usage.get(group, 0.0) + (int(fields[11]) + int(fields[12])) / ticks
     return usage
 
@@ -87,7 +89,8 @@ def soak(seconds: float) -> str:
             start = time.monotonic()
             while not stop.wait(10):
                 samples.append((time.monotonic() - start, _rss_mb()))
-                if controller.worker is not None and not controller.worker.alive():
+                running = time.monotonic() - start < seconds - 2  # not while shutting down
+                if running and controller.worker is not None and not controller.worker.alive():
                     deaths.append(f"vision thread died at {time.monotonic() - start:.0f} s")
 
         cpu_before, started = _cpu_by_thread(), time.monotonic()

@@ -21,6 +21,7 @@ import numpy as np
 
 from signage.display.content import Content, rgb
 from signage.display.layout import fitted
+from signage.threads import name_os_thread
 
 logger = logging.getLogger(__name__)
 
@@ -145,6 +146,7 @@ class VideoPlayback:
         return capture, (fps if 1 <= fps <= 240 else 30.0), int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
 
     def _decode(self) -> None:
+        name_os_thread("video")
         offset = 0.0
         try:
             capture, fps, expected = self._open()

@@ -28,6 +28,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from signage.config import MqttConfig
 from signage.telemetry.commands import Command, CommandRejected, parse
 from signage.telemetry.spool import Spool
+from signage.threads import name_os_thread
 
 logger = logging.getLogger(__name__)
 
@@ -223,6 +224,7 @@ class Telemetry:
     # ----- pump (our thread) -----------------------------------------------------------------
 
     def _pump_loop(self) -> None:
+        name_os_thread()
         while not self._stopping.is_set():
             self._wake.wait(0.2)
             self._wake.clear()

@@ -16,6 +16,7 @@ from typing import Callable
 import numpy as np
 
 from signage.audience import AudienceSnapshot
+from signage.threads import name_os_thread
 from signage.vision.pipeline import Pipeline
 from signage.vision.sources import FrameSource, SourceState
 
@@ -81,6 +82,7 @@ class VisionWorker:
         return all(thread.is_alive() for thread in self._threads)
 
     def _capture(self) -> None:
+        name_os_thread()
         while not self._stop.is_set():
             while self.frozen.is_set() and not self._stop.is_set():
                 time.sleep(0.05)  # frozen: no progress is reported
@@ -91,6 +93,7 @@ class VisionWorker:
                 del frame
 
     def _analyse(self) -> None:
+        name_os_thread()
         next_at = 0.0
         while not self._stop.is_set():
             self.last_progress["analysis"] = time.monotonic()
