@@ -15,6 +15,16 @@ class Message(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class Envelope(Message):
+    """What every device message starts with."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    schema_: int = Field(SCHEMA_VERSION, alias="schema", description="Message format version.")
+    site: str
+    device: str
+
+
 class Suppressed(Message):
     suppressed: Literal[True] = True
 
@@ -34,13 +44,10 @@ class InferenceMs(Message):
     p95: float
 
 
-class Metrics(Message):
+class Metrics(Envelope):
     """Topic <root>/<site>/<device>/metrics, QoS 1, every interval."""
 
-    schema_: int = Field(SCHEMA_VERSION, alias="schema", description="Message format version.")
     id: str = Field(description="Unique message id (UUID4): consumers deduplicate on it.")
-    site: str
-    device: str
     start: str = Field(description="Interval start, UTC ISO 8601.")
     end: str = Field(description="Interval end, UTC ISO 8601.")
     passers: int = Field(ge=0, description="Opportunity to see: confirmed tracks that ended in the interval.")
@@ -57,16 +64,11 @@ class Metrics(Message):
     dropped_frames: int = Field(ge=0, description="Camera frames skipped because analysis was busy.")
     inference_ms: InferenceMs | None = Field(description="Vision time per analysed frame; null without frames.")
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-
-class Play(Message):
+class Play(Envelope):
     """Topic <root>/<site>/<device>/play, QoS 1: proof of play, one per creative shown."""
 
-    schema_: int = Field(SCHEMA_VERSION, alias="schema")
-    id: str
-    site: str
-    device: str
+    id: str = Field(description="Unique message id (UUID4): consumers deduplicate on it.")
     creative: str
     rule: str = Field(description="The rule that chose it, or 'default'.")
     start: str
@@ -80,15 +82,10 @@ class Play(Message):
     expressions: dict[str, float] | Suppressed = Field(
         description="Person-seconds of looking by expression; suppressed unless min_group people looked at once.")
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-
-class Status(Message):
+class Status(Envelope):
     """Topic <root>/<site>/<device>/status, retained, QoS 1."""
 
-    schema_: int = Field(SCHEMA_VERSION, alias="schema")
-    device: str
-    site: str
     version: str
     uptime_s: int
     playing: str | None
@@ -100,8 +97,6 @@ class Status(Message):
     spool_depth: int
     spool_dropped: int
     last_error: str | None
-
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
 class Error(Message):

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from signage.models import PROJECT_ROOT
+from signage.telemetry.messages import Metrics, Play, Status
 from tests.screen import dominant, screenshot
 from tests.subscriber import Subscriber
 
@@ -87,7 +88,11 @@ def test_face_appears_the_screen_reacts_and_only_aggregates_go_out(xvfb, broker,
     assert [p["creative"] for p in plays][:1] == ["idle-a"] and "look" in [p["creative"] for p in plays]
     assert next(p for p in plays if p["creative"] == "look")["peak_viewers"] == 1
     assert subscriber.wait_for(lambda m: m.topic.endswith("/available")).payload in (b"online", b"stopped")
+    schemas = {"status": Status, "metrics": Metrics, "play": Play}
     for message in subscriber.messages:
+        kind = message.topic.rsplit("/", 1)[-1]
+        if kind in schemas:
+            schemas[kind].model_validate(message.json())  # every payload matches docs/mqtt.md
         assert len(message.payload) < 20_000, f"{message.topic}: suspiciously large payload"
         try:
             document = json.loads(message.payload)
