@@ -30,7 +30,6 @@ from signage import __version__
 from signage.audience import AudienceSnapshot, AudienceState, sample_of
 from signage.config import Config, load_config, within
 from signage.creatives import content_of
-from signage.display.content import Content
 from signage.errors import SignageError
 from signage.playlist.player import Player
 from signage.playlist.rules import Now
@@ -47,6 +46,7 @@ from signage.yamlfile import ProblemsError
 logger = logging.getLogger(__name__)
 
 STATUS_EVERY_S = 5.0
+STATUS_CHECK_S = 0.25  # how often the frame loop looks for status changes (status() queries the spool)
 FREEZE_HOOK = "SIGNAGE_TEST_FREEZE_CAPTURE_AFTER"  # seconds; test hook for the watchdog test
 
 
@@ -103,6 +103,7 @@ class Controller:
         self._stop = threading.Event()
         self._reload = threading.Event()
         self._last_status = 0.0
+        self._last_check = 0.0
         self._last_metrics = clock()
         self._last_watchdog = 0.0
         self._withholding = False
@@ -209,6 +210,7 @@ class Controller:
             self.faults.last = None  # recovered: the error is history
         self.faults.vision = None
         self.worker = VisionWorker(pipeline, source, self.handoff.put, max_fps=self.config.vision.max_fps)
+        self._last_dropped = 0  # a new worker counts its dropped frames from zero
         self.worker.start()
         self.renderer.set_notice_visible(True)
 
@@ -279,9 +281,7 @@ class Controller:
     def _show(self, creative: str | None) -> None:
         playlist = self.player.playlist
         if creative is None or creative not in playlist.creatives:
-            fallback = self.config.display.fallback
-            self.renderer.show(Content(id="fallback", type="card", text=fallback.text,
-                                       background=fallback.background, color=fallback.color))
+            self.renderer.show_fallback()
         else:
             self.renderer.show(content_of(playlist, creative))
         self.switches.append((self._clock(), creative or "fallback"))
@@ -423,8 +423,9 @@ class Controller:
 
     def _publish_status(self, force: bool = False) -> None:
         """At once when something changed, else every STATUS_EVERY_S (uptime, depth)."""
-        if self.telemetry is None:
+        if self.telemetry is None or (not force and self._clock() - self._last_check < STATUS_CHECK_S):
             return
+        self._last_check = self._clock()
         status = self.status()
         changed = {k: v for k, v in status.items() if k not in ("uptime_s", "spool_depth")} != self._last_shown
         if not (force or changed or self._clock() - self._last_status >= STATUS_EVERY_S):

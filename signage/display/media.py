@@ -74,6 +74,7 @@ class ImageCache:
         self.max_bytes = max_bytes
         self._items: OrderedDict[tuple, object] = OrderedDict()
         self._sizes: dict[tuple, int] = {}
+        self._bytes = 0
 
     def get(self, key: tuple):
         if key in self._items:
@@ -82,19 +83,18 @@ class ImageCache:
         return None
 
     def put(self, key: tuple, surface, size_bytes: int) -> None:
+        self._bytes += size_bytes - self._sizes.get(key, 0)
         self._items[key] = surface
         self._sizes[key] = size_bytes
         self._items.move_to_end(key)
-        while sum(self._sizes.values()) > self.max_bytes and len(self._items) > 1:
+        while self._bytes > self.max_bytes and len(self._items) > 1:
             old, _ = self._items.popitem(last=False)
-            del self._sizes[old]
+            self._bytes -= self._sizes.pop(old)
 
     def clear(self) -> None:
         self._items.clear()
         self._sizes.clear()
-
-    def __len__(self) -> int:
-        return len(self._items)
+        self._bytes = 0
 
 
 class Loader:

@@ -119,7 +119,7 @@ class Renderer:
         logger.info("display open: %dx%d (%s), rotation %d", *self.screen.get_size(),
                     pygame.display.get_driver(), self.config.rotation)
         if self._current is None:
-            self.show(_fallback_content(self.config))
+            self.show_fallback()
 
     def close(self) -> None:
         for showing in (self._current, self._incoming):
@@ -128,10 +128,6 @@ class Renderer:
         self._loader.close()
         self._cache.clear()
         pygame.display.quit()
-
-    @property
-    def size(self) -> tuple[int, int]:
-        return self.screen.get_size()
 
     # ----- what to show ---------------------------------------------------------------
 
@@ -155,6 +151,10 @@ class Renderer:
             self._switch(showing)
         else:
             self._incoming = showing
+
+    def show_fallback(self) -> None:
+        """The fallback card from config: when nothing else can be shown."""
+        self.show(_fallback_content(self.config))
 
     def set_notice_visible(self, visible: bool) -> None:
         """The measurement notice shows while the camera is in use."""
@@ -214,7 +214,7 @@ class Renderer:
         self.stats.errors = (self.stats.errors + [f"{content.id}: {reason}"])[-10:]
         self._events.append(Failed(content.id, reason))
         if content.id != FALLBACK_ID:
-            self.show(_fallback_content(self.config))
+            self.show_fallback()
 
     # ----- the frame loop ---------------------------------------------------------------
 
