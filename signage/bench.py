@@ -21,9 +21,9 @@ def run_bench(args: argparse.Namespace) -> int:
     elif args.what == "soak":
         from signage.controller_bench import soak
 
-        print(soak(args.seconds if args.seconds != 5.0 else 1800.0))
+        print(soak(args.seconds if args.seconds is not None else 1800.0))
     elif args.what == "display":
         from signage.display import bench
 
-        print(bench.run(seconds=args.seconds, soak=args.soak))
+        print(bench.run(seconds=args.seconds if args.seconds is not None else 5.0, soak=args.soak))
     return 0

@@ -81,11 +81,11 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from signage.controller import Controller
+    from signage.kiosk.app import Kiosk
     from signage.runconfig import effective_config
 
     config, path = effective_config(args)
-    return Controller(config, config_path=path, duration=args.duration).run()
+    return Kiosk(config, config_path=path, duration=args.duration).run()
 
 
 def _schema(args: argparse.Namespace) -> int:
@@ -206,8 +206,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("what", nargs="?", default="vision", choices=["vision", "display", "telemetry", "e2e", "soak"])
     b.add_argument("--broker", help="telemetry: an MQTT broker URL (default: a temporary local mosquitto)")
     b.add_argument("--frames", type=int, default=60, help="vision: frames per configuration")
-    b.add_argument("--seconds", type=float, default=5.0,
-                   help="display: seconds per case; soak: length of the run (default 1800)")
+    b.add_argument("--seconds", type=float, default=None,
+                   help="display: seconds per case (default 5); soak: length of the run (default 1800)")
     b.add_argument("--soak", type=float, default=0.0, metavar="SECONDS",
                    help="display: also cycle 50 4K images and 3 videos this long and report memory growth")
     b.set_defaults(handler=_bench)

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from signage.config import DisplayConfig, NoticeConfig
-from signage.creatives import content_of
+from signage.kiosk.content import content_of
 from signage.errors import ConfigError
 from signage.playlist.loader import load_playlist
 

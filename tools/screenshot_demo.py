@@ -37,7 +37,7 @@ def main() -> int:
 
 def render(creative: str) -> np.ndarray:
     from signage.config import DisplayConfig
-    from signage.creatives import content_of
+    from signage.kiosk.content import content_of
     from signage.display.renderer import Renderer
     from signage.playlist.loader import load_playlist
 

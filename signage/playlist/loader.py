@@ -34,6 +34,11 @@ class Playlist:
     rules: list[Rule]  # by priority (highest first), then declaration order
     files: tuple[Path, ...] = field(default=())
 
+    @classmethod
+    def nothing(cls) -> "Playlist":
+        """Nothing playable: the renderer shows the fallback card (no files, or all broken)."""
+        return cls(creatives={}, media={}, video_seconds={}, default=[], default_min_show=0.0, rules=[])
+
     def seconds(self, creative_id: str) -> float:
         """How long a creative stays on screen: its duration, else its video's length."""
         creative = self.creatives[creative_id]

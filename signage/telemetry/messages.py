@@ -31,7 +31,8 @@ class Suppressed(Message):
 
 class Impressions(Message):
     plays: int = Field(ge=0, description="Times the creative started.")
-    viewed: int = Field(ge=0, description="Plays with at least one viewer looking.")
+    viewed: int | None = Field(ge=0, description="Plays with at least one viewer looking; null unless the "
+                               "interval had at least min_group viewers.")
 
 
 class Histogram(Message):
@@ -66,19 +67,34 @@ class Metrics(Envelope):
 
 
 class Play(Envelope):
-    """Topic <root>/<site>/<device>/play, QoS 1: proof of play, one per creative shown."""
+    """Topic <root>/<site>/<device>/play, QoS 1: proof of play, one per creative shown.
+
+    The creative, its start, end, length and how it ended are always published: that is
+    the proof of play. What a play says about the people in front of the screen is
+    published only when enough of them were there, so that no play record tells
+    anything about fewer than `privacy.min_group` people:
+
+    - `peak_faces`, `mean_faces`: null unless at least min_group people were in view at once;
+    - `peak_viewers`, `looking_seconds`: null, and `expressions` suppressed, unless at
+      least min_group people looked at the screen at once;
+    - `rule`: the id of a rule with audience conditions (faces, looking, dwell,
+      attention, expression) is replaced by `"audience"` unless both hold, because the
+      rule's conditions describe the people who triggered it. Rules without audience
+      conditions (the default loop, dayparts) are always named.
+    """
 
     id: str = Field(description="Unique message id (UUID4): consumers deduplicate on it.")
     creative: str
-    rule: str = Field(description="The rule that chose it, or 'default'.")
+    rule: str = Field(description="The rule that chose it, 'default', 'command', or 'audience' (an audience "
+                      "rule, withheld because fewer than min_group people were there).")
     start: str
     end: str
     seconds: float
     ended: Literal["duration", "interrupted", "error", "removed", "stopped"]
-    peak_faces: int
-    mean_faces: float
-    peak_viewers: int
-    looking_seconds: float = Field(description="Person-seconds of looking during the play.")
+    peak_faces: int | None = Field(description="Most people in view at once; null below min_group.")
+    mean_faces: float | None = Field(description="Mean people in view; null when peak_faces is.")
+    peak_viewers: int | None = Field(description="Most people looking at once; null below min_group.")
+    looking_seconds: float | None = Field(description="Person-seconds of looking; null when peak_viewers is.")
     expressions: dict[str, float] | Suppressed = Field(
         description="Person-seconds of looking by expression; suppressed unless min_group people looked at once.")
 
@@ -96,7 +112,9 @@ class Status(Envelope):
     broker: str = Field(description="connected, or why not.")
     spool_depth: int
     spool_dropped: int
-    last_error: str | None
+    last_error: str | None = Field(description="The newest problem that is still going on, or null.")
+    problems: list[str] = Field([], description="Every problem going on now, oldest first.")
+    faults: int = Field(0, description="Unexpected faults survived since start (logged with a traceback).")
 
 
 class Error(Message):

@@ -106,7 +106,8 @@ class Aggregator:
                           if enough_viewers else SUPPRESSED),
             "expressions": ({name: interval.viewer_expressions.count(name) for name in EXPRESSIONS}
                             if enough_viewers and any(interval.viewer_expressions) else SUPPRESSED),
-            "impressions": {creative: {"plays": plays, "viewed": viewed}
+            # Which creative a lone viewer looked at is theirs: `viewed` needs min_group viewers.
+            "impressions": {creative: {"plays": plays, "viewed": viewed if enough_viewers else None}
                             for creative, (plays, viewed) in sorted(interval.impressions.items())},
             "frames": interval.frames,
             "dropped_frames": interval.dropped_frames,
@@ -115,22 +116,38 @@ class Aggregator:
         }
 
 
-def play_message(record, site: str, device: str, min_group: int) -> dict:
-    """Proof of play as published: the expression mix only when enough people looked."""
+def play_message(record, site: str, device: str, min_group: int,
+                 plain_rules: frozenset[str] = frozenset({"default", "command"})) -> dict:
+    """Proof of play as published. The creative and its times are always there (that is
+    the proof); what the play says about the people in front of the screen is there
+    only when enough of them were:
+    - people in view (peak_faces, mean_faces): when at least `min_group` were in view;
+    - looking and expressions (peak_viewers, looking_seconds, expressions): when at
+      least `min_group` looked at once;
+    - the id of a rule with audience conditions: only when both hold, else "audience"
+      (a rule named `smiles` that fired for one viewer would say that one person smiled).
+      `plain_rules` names the rules without audience conditions; any other rule id,
+      including one of a playlist replaced since, counts as an audience rule.
+    """
+    enough_faces = record.peak_faces >= min_group
+    enough_viewers = record.peak_looking >= min_group
+    rule = record.rule
+    if rule not in plain_rules and not (enough_faces and enough_viewers):
+        rule = "audience"
     return {
         "schema": SCHEMA_VERSION,
         "id": str(uuid.uuid4()),
         "site": site,
         "device": device,
         "creative": record.creative,
-        "rule": record.rule,
+        "rule": rule,
         "start": record.start,
         "end": record.end,
         "seconds": record.seconds,
         "ended": record.ended,
-        "peak_faces": record.peak_faces,
-        "mean_faces": record.mean_faces,
-        "peak_viewers": record.peak_looking,
-        "looking_seconds": record.looking_seconds,
-        "expressions": record.expressions if record.peak_looking >= min_group else SUPPRESSED,
+        "peak_faces": record.peak_faces if enough_faces else None,
+        "mean_faces": record.mean_faces if enough_faces else None,
+        "peak_viewers": record.peak_looking if enough_viewers else None,
+        "looking_seconds": record.looking_seconds if enough_viewers else None,
+        "expressions": record.expressions if enough_viewers else SUPPRESSED,
     }

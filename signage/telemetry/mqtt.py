@@ -98,8 +98,22 @@ class Telemetry:
         """The pump thread runs (paho's own thread reconnects by itself)."""
         return self._pump is not None and self._pump.is_alive()
 
-    def stop(self, timeout: float = 3.0) -> None:
-        """Clean exit: drain what the broker takes within `timeout`, say `stopped`."""
+    def broker_state(self) -> str:
+        return "connected" if self.connected else (self.last_error or "connecting")
+
+    def state(self, feature: str) -> str | None:
+        """The value last echoed on <root>/<feature>/state, if any."""
+        value = self._retained.get(f"{self.root}/{feature}/state")
+        return value.decode() if value is not None else None
+
+    def refuse(self, feature: str, reason: str) -> None:
+        """Refuse a command that passed parsing but not the running state."""
+        self._refuse(f"{self.root}/{feature}/set", reason)
+
+    def stop(self, timeout: float = 3.0, final_status=None, clean: bool = True) -> None:
+        """Exit: drain what the broker takes within `timeout`, publish the final status
+        (`final_status()`, built after draining), then `stopped` if `clean`; after a
+        crash the last will (`offline`) is left to the broker."""
         deadline = time.monotonic() + timeout
         while self.connected and self.spool.depth and time.monotonic() < deadline:
             self._wake.set()
@@ -109,14 +123,22 @@ class Telemetry:
         if self._pump:
             self._pump.join(timeout=2)
         self._delete_acknowledged()
-        if self.connected:
+        if final_status is not None:
+            status = final_status()
+            status["broker"] = "stopped" if clean else "offline"
+            self.set_status(status)
+        if self.connected and clean:
             info = self.client.publish(f"{self.root}/available", "stopped", qos=1, retain=True)
             try:
                 info.wait_for_publish(timeout=max(0.1, deadline - time.monotonic()))
             except (RuntimeError, ValueError):
                 pass
-        self.client.disconnect()
+        if clean:
+            self.client.disconnect()
+        else:  # drop the connection without DISCONNECT: the broker publishes the will
+            self.client.socket() and self.client.socket().close()
         self.client.loop_stop()
+        self.spool.close()
 
     # ----- what the controller sends -------------------------------------------------------
 

@@ -53,7 +53,8 @@ class VisionWorker:
         self.min_interval = 1.0 / max_fps
         self.slot = _NewestFrame()
         self.last_progress = {"capture": time.monotonic(), "analysis": time.monotonic()}
-        self.frozen = threading.Event()  # test hook: stalls capture as a hung driver would
+        self.faults = 0  # unexpected exceptions survived by the two loops
+        self._logged: set[str] = set()
         self._stop = threading.Event()
         self._threads = [threading.Thread(target=self._capture, name="capture", daemon=True),
                          threading.Thread(target=self._analyse, name="analysis", daemon=True)]
@@ -81,16 +82,38 @@ class VisionWorker:
     def alive(self) -> bool:
         return all(thread.is_alive() for thread in self._threads)
 
+    def stuck(self, stale: float) -> str | None:
+        """The name of a thread that died or made no progress for `stale` seconds."""
+        now = time.monotonic()
+        for thread in self._threads:
+            if not thread.is_alive() and not self._stop.is_set():
+                return f"the {thread.name} thread (dead)"
+            if now - self.last_progress[thread.name] > stale:
+                return f"the {thread.name} thread"
+        return None
+
+    def _survive(self, loop: str, exc: Exception) -> None:
+        """An unexpected exception costs one turn of the loop, never the thread: logged
+        with its traceback once per kind, counted, then a pause so a fault that repeats
+        does not spin."""
+        self.faults += 1
+        kind = f"{loop}: {type(exc).__name__}: {exc}"[:300]
+        if kind not in self._logged and len(self._logged) < 100:
+            self._logged.add(kind)
+            logger.error("unexpected fault in the %s loop; it carries on", loop, exc_info=exc)
+        self._stop.wait(0.5)
+
     def _capture(self) -> None:
         name_os_thread()
         while not self._stop.is_set():
-            while self.frozen.is_set() and not self._stop.is_set():
-                time.sleep(0.05)  # frozen: no progress is reported
-            frame = self.source.read()  # never raises: a failing camera retries inside
-            self.last_progress["capture"] = time.monotonic()
-            if frame is not None:
-                self.slot.put(frame.image, frame.t)
-                del frame
+            try:
+                frame = self.source.read()  # a failing camera retries inside
+                self.last_progress["capture"] = time.monotonic()
+                if frame is not None:
+                    self.slot.put(frame.image, frame.t)
+                    del frame
+            except Exception as exc:  # noqa: BLE001 - the fault barrier of this thread
+                self._survive("capture", exc)
 
     def _analyse(self) -> None:
         name_os_thread()
@@ -107,10 +130,9 @@ class VisionWorker:
             image, t = taken
             try:
                 snapshot = self.pipeline.process(image, t)
-            except Exception:  # a model fault must not kill the thread; it is reported
-                logger.exception("analysis failed on a frame")
-                continue
+                next_at = time.monotonic() + self.min_interval
+                self.on_snapshot(snapshot)
+            except Exception as exc:  # noqa: BLE001 - a model fault must not kill the thread
+                self._survive("analysis", exc)
             finally:
                 del image, taken  # the pixels stop here
-            next_at = time.monotonic() + self.min_interval
-            self.on_snapshot(snapshot)

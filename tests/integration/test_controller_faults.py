@@ -75,11 +75,11 @@ def on_screen(controller) -> str:
 
 @pytest.fixture
 def controller_for(xvfb, broker, tmp_path, models_dir, samples):
-    from signage.controller import Controller
+    from signage.kiosk.app import Kiosk
 
     def make(**overrides):
         config, path = make_config(tmp_path, broker.url, **overrides)
-        return Controller(config, config_path=path)
+        return Kiosk(config, config_path=path)
 
     return make
 
@@ -92,7 +92,7 @@ def test_camera_unplugged_and_plugged_back(controller_for, samples, tmp_path):
     def script(c):
         wait_for(lambda: c.status()["camera"] == "ok", "camera ok")
         camera.rename(tmp_path / "unplugged.mp4")
-        wait_for(lambda: c.status()["camera"] in ("retrying", "gone") and c.worker.source._capture is None,
+        wait_for(lambda: c.status()["camera"] in ("retrying", "gone") and c.vision.worker.source._capture is None,
                  "camera reported missing")
         time.sleep(1.5)
         assert c.status()["camera"] in ("retrying", "gone")

@@ -63,15 +63,56 @@ def test_breakdowns_from_too_few_people_are_suppressed_totals_kept():
     Metrics.model_validate(message)
 
 
-def test_play_messages_hide_the_expression_of_a_lone_viewer():
-    record = PlayRecord(creative="look", rule="lookers", start="2026-11-23T10:00:00Z", end="2026-11-23T10:00:06Z",
-                        seconds=6.0, ended="duration", peak_faces=1, mean_faces=1.0, peak_looking=1,
-                        looking_seconds=5.5, expressions={"happy": 5.5})
+PLAY = PlayRecord(creative="smile-back", rule="smiles", start="2026-11-23T10:00:00Z", end="2026-11-23T10:00:06Z",
+                  seconds=6.0, ended="duration", peak_faces=1, mean_faces=1.0, peak_looking=1,
+                  looking_seconds=5.5, expressions={"happy": 5.5})
+
+
+@pytest.mark.parametrize("faces,looking", [(1, 1), (2, 2), (5, 1), (5, 2), (2, 0), (0, 0)])
+def test_a_play_says_nothing_about_fewer_than_min_group_people(faces, looking):
+    record = PlayRecord(**{**PLAY.__dict__, "peak_faces": faces, "peak_looking": looking})
     message = play_message(record, "lab", "kiosk-1", min_group=3)
     Play.model_validate(message)
-    assert message["expressions"] == {"suppressed": True} and message["looking_seconds"] == 5.5
-    crowd = play_message(PlayRecord(**{**record.__dict__, "peak_looking": 3}), "lab", "kiosk-1", 3)
-    assert crowd["expressions"] == {"happy": 5.5}
+    assert message["creative"] == "smile-back" and message["seconds"] == 6.0, "the proof of play stays"
+    assert message["rule"] == "audience", "the audience rule's name would say what the few people did"
+    assert message["expressions"] == {"suppressed": True}
+    assert message["peak_viewers"] is None and message["looking_seconds"] is None
+    if faces < 3:
+        assert message["peak_faces"] is None and message["mean_faces"] is None
+    else:
+        assert message["peak_faces"] == faces
+
+
+def test_a_play_before_a_crowd_is_published_in_full():
+    record = PlayRecord(**{**PLAY.__dict__, "peak_faces": 4, "peak_looking": 3})
+    message = play_message(record, "lab", "kiosk-1", 3)
+    Play.model_validate(message)
+    assert (message["rule"], message["peak_viewers"], message["expressions"]) == ("smiles", 3, {"happy": 5.5})
+
+
+@pytest.mark.parametrize("rule,plain,shown", [
+    ("default", frozenset({"default", "command"}), "default"),
+    ("command", frozenset({"default", "command"}), "command"),
+    ("mornings", frozenset({"default", "command", "mornings"}), "mornings"),  # a daypart rule
+    ("smiles", frozenset({"default", "command", "mornings"}), "audience"),
+    ("gone-since", frozenset({"default", "command"}), "audience"),  # a rule of a replaced playlist
+])
+def test_only_rules_without_audience_conditions_are_named_below_min_group(rule, plain, shown):
+    message = play_message(PlayRecord(**{**PLAY.__dict__, "rule": rule}), "lab", "kiosk-1", 3, plain)
+    assert message["rule"] == shown
+
+
+def test_impressions_say_which_creative_was_viewed_only_for_enough_viewers():
+    aggregator = Aggregator("lab", "kiosk-1", min_group=3, now=T0)
+    aggregator.add_play("smile-back", viewed=True)
+    aggregator.add_snapshot(AudienceSnapshot(t=1, ended=(ended(5, 4),)))
+    message = aggregator.flush(T0 + dt.timedelta(seconds=60))
+    assert message["impressions"]["smile-back"] == {"plays": 1, "viewed": None}
+    Metrics.model_validate(message)
+    aggregator.add_play("smile-back", viewed=True)
+    aggregator.add_snapshot(AudienceSnapshot(t=1, ended=(ended(5, 4), ended(4, 3), ended(6, 2))))
+    message = aggregator.flush(T0 + dt.timedelta(seconds=120))
+    assert message["impressions"]["smile-back"] == {"plays": 1, "viewed": 1}
 
 
 @pytest.mark.parametrize("topic,payload,expected", [

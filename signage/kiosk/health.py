@@ -1,0 +1,28 @@
+"""The status message: what a fleet team needs to see of one screen, now."""
+
+from __future__ import annotations
+
+from signage import __version__
+from signage.telemetry.messages import SCHEMA_VERSION
+
+
+def status_of(kiosk) -> dict:
+    current = kiosk.player.current if kiosk.player else None
+    telemetry = kiosk.telemetry
+    renderer = kiosk.renderer
+    playlist_problem = kiosk.problems.get("playlist")
+    return {
+        "schema": SCHEMA_VERSION, "device": kiosk.config.device, "site": kiosk.config.site, "version": __version__,
+        "uptime_s": int(kiosk._clock() - kiosk.started),
+        "playing": current.play.creative if current and current.play.creative else None,
+        "camera": kiosk.vision.camera_state(kiosk.privacy),
+        "playlist": playlist_problem or "ok",
+        "privacy": kiosk.privacy,
+        "display": renderer.stats.state if renderer else "starting",
+        "broker": telemetry.broker_state() if telemetry else "connecting",
+        "spool_depth": telemetry.spool.depth if telemetry else 0,
+        "spool_dropped": telemetry.spool.dropped if telemetry else 0,
+        "last_error": kiosk.problems.last,
+        "problems": kiosk.problems.all(),
+        "faults": kiosk.barrier.total + kiosk.vision.faults + (kiosk.watcher.faults if kiosk.watcher else 0),
+    }

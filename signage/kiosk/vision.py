@@ -1,0 +1,87 @@
+"""The kiosk's side of the vision stage: start and stop it with the configuration,
+and say how the camera is doing. Frames stay inside `signage/vision/`; what comes
+out is AudienceSnapshots, through the handoff."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Callable
+
+from signage.audience import AudienceSnapshot
+from signage.config import Config
+from signage.errors import SignageError
+from signage.kiosk.problems import Problems
+
+logger = logging.getLogger(__name__)
+
+
+def open_configured_source(config: Config):
+    """The frame source `source:` describes (the production factory; tests inject theirs)."""
+    from signage.vision.sources import Backoff, open_source
+
+    source = config.source
+    return open_source(source.spec(), loop=source.loop, paced=True, fallback=source.fallback,
+                       width=source.width, height=source.height, fps=source.fps, backoff=Backoff(),
+                       camera=source.kind == "camera")
+
+
+class VisionStage:
+    def __init__(self, problems: Problems, on_snapshot: Callable[[AudienceSnapshot], None],
+                 open_source: Callable[[Config], object] = open_configured_source):
+        self.problems, self.on_snapshot, self.open_source = problems, on_snapshot, open_source
+        self.worker = None
+        self._counted_dropped = 0
+
+    @property
+    def running(self) -> bool:
+        return self.worker is not None
+
+    def start(self, config: Config) -> None:
+        """Start capture and analysis; a model or source fault leaves vision off,
+        reported, and the rules that need no audience keep playing."""
+        from signage.vision.pipeline import Pipeline
+        from signage.vision.worker import VisionWorker
+
+        models_dir = Path(config.paths.models) if config.paths.models else None
+        try:
+            pipeline = Pipeline.from_config(config.vision, models_dir)
+            source = self.open_source(config)
+        except SignageError as exc:
+            self.problems.set("vision", str(exc))
+            logger.error("vision is off: %s; playing the rules that need no audience", exc)
+            return
+        self.problems.clear("vision")
+        self.worker = VisionWorker(pipeline, source, self.on_snapshot, max_fps=config.vision.max_fps)
+        self._counted_dropped = 0  # a new worker counts its dropped frames from zero
+        self.worker.start()
+
+    def stop(self) -> None:
+        if self.worker is not None:
+            worker, self.worker = self.worker, None
+            worker.stop()
+
+    def camera_state(self, privacy: bool) -> str:
+        if privacy:
+            return "off"
+        if self.problems.get("vision"):
+            return "error"
+        return self.worker.state.value if self.worker else "off"
+
+    @property
+    def ended(self) -> bool:
+        return self.worker is not None and self.worker.ended
+
+    @property
+    def faults(self) -> int:
+        return self.worker.faults if self.worker else 0
+
+    def dropped_since_last(self) -> int:
+        if self.worker is None:
+            return 0
+        dropped = self.worker.slot.dropped
+        new, self._counted_dropped = dropped - self._counted_dropped, dropped
+        return new
+
+    def stuck(self, stale: float) -> str | None:
+        return self.worker.stuck(stale) if self.worker else None
