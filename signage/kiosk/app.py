@@ -296,10 +296,10 @@ class Kiosk:
         if not records:
             return
         plain = frozenset({"default", "command"}) | {r.id for r in self.player.playlist.rules if not r.when.audience}
-        for record in records:
-            self.aggregator.add_play(record.creative, viewed=record.peak_looking >= 1)
+        for record in records:  # the proof of play first: a fault in counting must not lose it
             self._send("play", play_message(record, self.config.site, self.config.device,
                                             self.config.privacy.min_group, plain))
+            self.barrier.run("impressions", self.aggregator.add_play, record.creative, record.peak_looking >= 1)
 
     def _send(self, kind: str, message: dict) -> None:
         if self.telemetry is not None:

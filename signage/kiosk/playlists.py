@@ -41,6 +41,10 @@ class WatchedPlaylists:
         except ProblemsError as exc:
             logger.error("the playlists cannot be loaded; showing the fallback until they are fixed:\n%s", exc)
             return Playlist.nothing(), f"rejected: {exc}"
+        except Exception as exc:  # noqa: BLE001 - a loader bug must not keep the kiosk from starting
+            self.faults += 1
+            logger.exception("the playlists cannot be loaded (unexpected fault); showing the fallback")
+            return Playlist.nothing(), f"rejected: unexpected {type(exc).__name__} while loading: {str(exc)[:200]}"
 
     def request_reload(self) -> None:
         """Main thread: load the files now (SIGHUP, the MQTT reload command)."""
@@ -60,9 +64,10 @@ class WatchedPlaylists:
                     self._serve_reload(put)
                 else:
                     self._serve_poll(put)
-            except Exception:  # noqa: BLE001 - the fault barrier of this thread
+            except Exception as exc:  # noqa: BLE001 - the fault barrier of this thread
                 self.faults += 1
                 logger.exception("unexpected fault in the playlist watcher; it carries on")
+                put(Rejected(f"unexpected {type(exc).__name__} while loading: {str(exc)[:200]}"))
                 stop.wait(5 * interval)
             self._reload.wait(interval)
 

@@ -1,0 +1,100 @@
+"""The kiosk's own fault barrier, and booting on broken playlists: whatever fails in
+one step of the loop costs that step, is reported while it lasts, and the screen stays
+lit; a kiosk whose playlists are broken or missing at boot opens its window, shows the
+fallback card, says why in status and picks the files up once they are fixed."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from tests.integration.test_controller_faults import (DEFAULT_LOOP, E2E, controller_for, on_screen,  # noqa: F401
+                                                      run_with, wait_for)
+
+
+def flaky(real, failures: int, exc: Exception):
+    """`real`, failing the first `failures` calls with `exc`."""
+    calls = {"n": 0}
+
+    def call(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] <= failures:
+            raise exc
+        return real(*args, **kwargs)
+
+    return call
+
+
+# Each member of the class "a step of the main loop raises something nobody foresaw".
+STEPS = {
+    "rules": lambda c: ("player", "tick"),
+    "display": lambda c: ("renderer", "frame"),
+    "status": lambda c: ("status_publisher", "maybe_publish"),
+    "impressions": lambda c: ("aggregator", "add_play"),  # once per play: every 3 s
+    "watchdog": lambda c: ("watchdog", "feed"),
+}
+ERRORS = [RuntimeError("boom"), KeyError("gone"), ValueError("A null character was found in the text"),
+          ZeroDivisionError("division by zero"), MemoryError()]
+
+
+@pytest.mark.parametrize("step,error", list(zip(STEPS, ERRORS)), ids=list(STEPS))
+def test_a_step_that_raises_costs_the_step_not_the_kiosk(controller_for, step, error):
+    controller = controller_for()
+
+    def script(c):
+        owner_name, method = STEPS[step](c)
+        owner = getattr(c, owner_name)
+        setattr(owner, method, flaky(getattr(owner, method), 2 if step == "impressions" else 40, error))
+        wait_for(lambda: any(step in p for p in c.status()["problems"]), f"{step} fault in status")
+        assert c.status()["faults"] >= 1
+        on_screen(c)
+        wait_for(lambda: not any(step in p for p in c.status()["problems"]), f"{step} fault cleared once it stops",
+                 timeout=60)  # the look creative plays 20 s: impressions come once per play
+        frames = c.renderer.stats.frames
+        wait_for(lambda: c.renderer.stats.frames > frames + 5, "still drawing")
+
+    run_with(controller, script)
+
+
+def test_boot_with_a_broken_playlist_shows_the_fallback_and_recovers(controller_for, tmp_path):
+    playlists = tmp_path / "playlists"
+    shutil.copytree(E2E, playlists)
+    playlist = playlists / "e2e.yaml"
+    good = playlist.read_text()
+    playlist.write_text(good.replace("duration: 3", "duration: soon", 1))
+    controller = controller_for()
+
+    def script(c):
+        assert c.renderer.stats.showing == "fallback"
+        assert c.status()["playlist"].startswith("rejected")
+        assert "expected a number, got 'soon'" in c.status()["playlist"]
+        playlist.write_text(good)
+        wait_for(lambda: c.status()["playlist"] == "ok", "playlist picked up once fixed")
+        wait_for(lambda: on_screen(c) in DEFAULT_LOOP, "the default loop plays", timeout=40)
+
+    run_with(controller, script)
+
+
+@pytest.mark.parametrize("damage", ["missing folder", "empty folder", "recursive alias", "binary file"])
+def test_boot_without_usable_playlists_keeps_the_window_lit(controller_for, tmp_path, damage):
+    playlists = tmp_path / "playlists"
+    shutil.copytree(E2E, playlists)
+    overrides = {}
+    if damage == "missing folder":
+        overrides["playlists"] = str(tmp_path / "nowhere")
+    elif damage == "empty folder":
+        (playlists / "e2e.yaml").unlink()
+    elif damage == "recursive alias":
+        (playlists / "e2e.yaml").write_text("creatives: &x [*x]\ndefault: [a]\n")
+    else:
+        (playlists / "e2e.yaml").write_bytes(bytes(range(256)) * 8)
+    controller = controller_for(**overrides)
+
+    def script(c):
+        assert c.renderer.stats.showing == "fallback"
+        assert c.status()["playlist"] != "ok"
+        frames = c.renderer.stats.frames
+        wait_for(lambda: c.renderer.stats.frames > frames + 10, "the loop keeps turning")
+
+    run_with(controller, script)
