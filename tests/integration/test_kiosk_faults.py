@@ -98,3 +98,38 @@ def test_boot_without_usable_playlists_keeps_the_window_lit(controller_for, tmp_
         wait_for(lambda: c.renderer.stats.frames > frames + 10, "the loop keeps turning")
 
     run_with(controller, script)
+
+
+def test_sighup_applies_all_of_the_config_and_a_rejected_reload_clears_later(controller_for, broker, tmp_path):
+    from tests.subscriber import Subscriber
+
+    subscriber = Subscriber(broker.url, "signage/#")
+    controller = controller_for()
+    config_file = tmp_path / "config.yaml"
+    original = config_file.read_text()
+
+    def script(c):
+        wait_for(lambda: c.status()["broker"] == "connected", "connected")
+        config_file.write_text(original.replace("site: lab", "site: [not, a, site]"))
+        c.reload()
+        wait_for(lambda: (c.status()["last_error"] or "").startswith("config reload rejected"), "rejection")
+        assert c.status()["site"] == "lab", "a broken file changes nothing"
+        changed = (original.replace("device: faults", "device: renamed")
+                   .replace("size: [320, 180]", "size: [400, 200]")
+                   .replace("interval: 1,", "interval: 2,"))
+        config_file.write_text(changed)
+        c.reload()
+        wait_for(lambda: c.status()["device"] == "renamed", "new device id")
+        assert c.status()["last_error"] is None, "the rejection is history once a reload succeeds"
+        wait_for(lambda: c.renderer.screen is not None and c.renderer.screen.get_size() == (400, 200),
+                 "the window took the new size")
+        assert c.config.mqtt.interval == 2
+        subscriber.wait_for(lambda m: m.topic == "signage/lab/renamed/status", timeout=15)
+        subscriber.wait_for(lambda m: m.topic == "signage/lab/renamed/available" and m.payload == b"online")
+        subscriber.wait_for(lambda m: m.topic == "signage/lab/faults/available" and m.payload == b"stopped")
+        on_screen(c)
+
+    try:
+        run_with(controller, script)
+    finally:
+        subscriber.close()
