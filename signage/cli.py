@@ -88,6 +88,17 @@ def _run(args: argparse.Namespace) -> int:
     return Kiosk(config, config_path=path, duration=args.duration).run()
 
 
+def _doctor(args: argparse.Namespace) -> int:
+    from signage.kiosk.doctor import diagnose
+    from signage.runconfig import effective_config
+
+    config, _ = effective_config(args)
+    checks = diagnose(config, user=args.user)
+    for check in checks:
+        print(check)
+    return 0 if all(check.ok for check in checks) else 1
+
+
 def _schema(args: argparse.Namespace) -> int:
     from signage.schemas import write_schemas
 
@@ -170,6 +181,13 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--duration", type=float, metavar="SECONDS",
                    help="run this long (or until a non-looping video source ends), then stop as on SIGTERM")
     r.set_defaults(handler=_run)
+
+    d = commands.add_parser("doctor", help="is this machine ready for the kiosk? display, camera, models, "
+                            "Edge TPU, broker: each ok or a problem with its fix; exit 1 on any problem")
+    d.add_argument("--config", default="config.yaml", help="configuration file (default: config.yaml)")
+    d.add_argument("--user", help="check device access for this user (e.g. signage) instead of the caller")
+    d.set_defaults(handler=_doctor, source=None, mqtt=None, site=None, device=None, playlists=None,
+                   fullscreen=None)
 
     c = commands.add_parser("check", help="validate playlists; print every problem, exit 1 if any")
     c.add_argument("paths", nargs="*", help="playlist files or folders (default: playlists/)")

@@ -273,3 +273,37 @@ class Telemetry:
                     self._acknowledged(message.row, early)
             with self._lock:
                 self._early.clear()  # acks of non-spooled messages
+
+
+def probe_broker(config: MqttConfig, timeout: float = 5.0) -> str | None:
+    """Connect once (for `signage doctor`): None when the broker accepts us, else why not."""
+    host, port, tls = broker_address(config.url)
+    protocol = paho.MQTTv5 if config.protocol == "5" else paho.MQTTv311
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id="", protocol=protocol)
+    if config.username:
+        client.username_pw_set(config.username, config.password)
+    answered, result = threading.Event(), []
+
+    def on_connect(client, userdata, flags, reason_code, properties):
+        result.append(None if not reason_code.is_failure else f"the broker refused the connection: {reason_code}")
+        answered.set()
+
+    client.on_connect = on_connect
+    try:
+        if tls or config.tls:
+            options = config.tls
+            client.tls_set(ca_certs=options.ca if options else None, certfile=options.cert if options else None,
+                           keyfile=options.key if options else None, tls_version=ssl.PROTOCOL_TLS_CLIENT)
+            if options and options.insecure:
+                client.tls_insecure_set(True)
+        client.connect(host, port, keepalive=max(5, int(timeout)))
+    except (OSError, ssl.SSLError, ValueError) as exc:
+        return f"cannot reach {host}:{port}: {exc}"
+    client.loop_start()
+    try:
+        if not answered.wait(timeout):
+            return f"{host}:{port} did not answer within {timeout:g} s"
+        return result[0]
+    finally:
+        client.disconnect()
+        client.loop_stop()

@@ -1,0 +1,75 @@
+"""What the installed SDL can do on this machine, asked without opening a window:
+which video drivers it was built with, and whether a DRM device is there for kmsdrm."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+from pathlib import Path
+
+
+def compiled_video_drivers() -> list[str]:
+    """The video drivers compiled into the SDL that pygame loaded, lower case (kmsdrm, x11, ...)."""
+    os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+    import pygame  # noqa: F401 - loads its bundled libSDL2
+
+    library = _loaded_sdl()
+    sdl = ctypes.CDLL(library) if library else ctypes.CDLL("libSDL2-2.0.so.0")
+    sdl.SDL_GetVideoDriver.restype = ctypes.c_char_p
+    return [sdl.SDL_GetVideoDriver(i).decode().lower() for i in range(sdl.SDL_GetNumVideoDrivers())]
+
+
+def sdl_version() -> str:
+    os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+    import pygame
+
+    return ".".join(str(part) for part in pygame.get_sdl_version())
+
+
+def _loaded_sdl() -> str | None:
+    """The path of the libSDL2 mapped into this process (pygame bundles its own)."""
+    try:
+        with open("/proc/self/maps") as maps:
+            for line in maps:
+                path = line.split()[-1]
+                if "libSDL2-2" in path or "libSDL2.so" in path or "libSDL2-2.0.so" in path:
+                    return path
+    except OSError:
+        pass
+    return None
+
+
+def drm_cards(folder: Path = Path("/dev/dri")) -> list[Path]:
+    """The DRM card devices (/dev/dri/card*), the ones kmsdrm draws on."""
+    try:
+        return sorted(p for p in folder.iterdir() if p.name.startswith("card"))
+    except OSError:
+        return []
+
+
+def usable_by(path: Path, uid: int, gids: set[int]) -> bool:
+    """Whether a user (uid, and the groups it is in) may read and write `path`."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return False
+    if uid == 0:
+        return True
+    mode = stat.st_mode
+    if stat.st_uid == uid:
+        return bool(mode & 0o200 and mode & 0o400)
+    if stat.st_gid in gids:
+        return bool(mode & 0o020 and mode & 0o040)
+    return bool(mode & 0o002 and mode & 0o004)
+
+
+def os_user(name: str | None) -> tuple[str, int, set[int]]:
+    """(name, uid, groups) of a user, or of this process when name is None."""
+    import grp
+    import pwd
+
+    if name is None:
+        return pwd.getpwuid(os.getuid()).pw_name, os.getuid(), set(os.getgroups()) | {os.getgid()}
+    entry = pwd.getpwnam(name)
+    groups = {g.gr_gid for g in grp.getgrall() if name in g.gr_mem} | {entry.pw_gid}
+    return name, entry.pw_uid, groups

@@ -1,0 +1,118 @@
+"""`signage doctor`: is this machine ready to run the kiosk unattended? One line per
+thing that must work on the kiosk — the display driver, the DRM device, the camera,
+the models, the Edge TPU, the broker — each ok or a problem with its fix, before the
+integrator enables the systemd unit."""
+
+from __future__ import annotations
+
+import ctypes
+from dataclasses import dataclass
+from pathlib import Path
+
+from signage.config import Config
+
+
+@dataclass(frozen=True)
+class Check:
+    what: str
+    ok: bool
+    detail: str
+    fix: str = ""
+
+    def __str__(self) -> str:
+        line = f"{'ok' if self.ok else 'PROBLEM':8} {self.what}: {self.detail}"
+        return line + (f"\n{'':8} fix: {self.fix}" if self.fix and not self.ok else "")
+
+
+def kmsdrm_check(drivers: list[str], sdl_version: str, cards: list[Path], usable: dict[Path, bool],
+                 user: str) -> Check:
+    """Can SDL draw straight to the panel? Tells 'not compiled in' from 'no device here'
+    from 'no permission'."""
+    if "kmsdrm" not in drivers:
+        return Check("display", False, f"the installed SDL {sdl_version} was built without the kmsdrm video "
+                     f"driver (it has: {', '.join(drivers) or 'none'}); without a desktop the screen stays dark",
+                     "use pygame-ce, not pygame: pip uninstall -y pygame && pip install pygame-ce "
+                     "(make setup does this)")
+    if not cards:
+        return Check("display", False, "SDL has kmsdrm, but there is no DRM device (/dev/dri/card*) here",
+                     "enable the KMS driver (Raspberry Pi: dtoverlay=vc4-kms-v3d in /boot/firmware/config.txt), "
+                     "or run under a desktop with SDL_VIDEODRIVER=x11 or wayland")
+    if not any(usable.values()):
+        names = ", ".join(str(c) for c in cards)
+        return Check("display", False, f"{names} exist but user {user} cannot open them",
+                     f"sudo usermod -aG video,render {user} (the unit also needs DeviceAllow=char-drm rw)")
+    return Check("display", True, f"SDL {sdl_version} has kmsdrm; "
+                 f"{', '.join(str(c) for c, ok in usable.items() if ok)} usable by {user}")
+
+
+def display_check(user: str | None) -> Check:
+    from signage.display.probe import compiled_video_drivers, drm_cards, os_user, sdl_version, usable_by
+
+    name, uid, groups = os_user(user)
+    cards = drm_cards()
+    return kmsdrm_check(compiled_video_drivers(), sdl_version(), cards,
+                        {card: usable_by(card, uid, groups) for card in cards}, name)
+
+
+def camera_check(config: Config) -> Check:
+    from signage.kiosk.vision import open_configured_source
+
+    kind = config.source.kind
+    if kind in ("video", "images"):
+        path = Path(config.source.path)
+        return Check("camera", path.exists(), f"source is the {kind} {path} (no camera)"
+                     + ("" if path.exists() else ": it does not exist"), "set source.path, or source.kind: camera")
+    source = open_configured_source(config)
+    try:
+        for _ in range(40):  # up to ~10 s: a camera may take a moment to deliver
+            if source.read() is not None:
+                return Check("camera", True, f"{source.description} delivers frames")
+        return Check("camera", False, f"{source.description} delivers no frames ({source.state.value})",
+                     "check the cable and `v4l2-ctl --list-devices`; the service user needs the video group")
+    finally:
+        source.close()
+
+
+def models_check(config: Config) -> Check:
+    from signage import models
+
+    directory = Path(config.paths.models) if config.paths.models else models.models_dir()
+    bad = [f"{asset.file} {state}" for asset in models.models().values()
+           if (state := models.status(asset, directory)) != "ok"]
+    if bad:
+        return Check("models", False, f"in {directory}: {', '.join(bad)}", models.FETCH_HINT)
+    return Check("models", True, f"every pinned model verified in {directory}")
+
+
+def edgetpu_check(config: Config) -> Check:
+    if config.vision.delegate != "edgetpu":
+        return Check("edge tpu", True, "not configured (vision.delegate: none)")
+    try:
+        ctypes.CDLL("libedgetpu.so.1")
+    except OSError as exc:
+        return Check("edge tpu", False, f"libedgetpu.so.1 cannot be loaded ({exc})",
+                     "install libedgetpu1-std from Coral's apt repository, or set vision.delegate: none")
+    return Check("edge tpu", True, "libedgetpu.so.1 loads")
+
+
+def broker_check(config: Config) -> Check:
+    from signage.telemetry.mqtt import probe_broker
+
+    problem = probe_broker(config.mqtt)
+    if problem:
+        return Check("broker", False, problem, f"check mqtt.url ({config.mqtt.url}), the network and the "
+                     "credentials; the kiosk spools until the broker answers")
+    return Check("broker", True, f"{config.mqtt.url} accepts the connection")
+
+
+def diagnose(config: Config, user: str | None = None) -> list[Check]:
+    checks = []
+    probes = {"display": lambda: display_check(user), "camera": lambda: camera_check(config),
+              "models": lambda: models_check(config), "edge tpu": lambda: edgetpu_check(config),
+              "broker": lambda: broker_check(config)}
+    for what, probe in probes.items():
+        try:
+            checks.append(probe())
+        except Exception as exc:  # noqa: BLE001 - a probe that breaks is itself a finding
+            checks.append(Check(what, False, f"the check itself failed: {type(exc).__name__}: {exc}"))
+    return checks

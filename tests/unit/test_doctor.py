@@ -1,0 +1,60 @@
+"""`signage doctor`: each check tells the integrator what is wrong and how to fix it;
+the display check tells "SDL was built without kmsdrm" from "no DRM device here" from
+"no permission", against the real SDL this project installs."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from signage.display.probe import compiled_video_drivers, drm_cards, usable_by
+from signage.kiosk.doctor import kmsdrm_check
+
+CARD = Path("/dev/dri/card0")
+
+
+def test_the_installed_sdl_has_kmsdrm_compiled_in():
+    drivers = compiled_video_drivers()
+    assert "kmsdrm" in drivers, f"pygame-ce bundles an SDL with kmsdrm; this one has {drivers}"
+    assert "x11" in drivers and "dummy" in drivers
+
+
+def test_pygame_ce_is_installed_and_pygame_is_not():
+    from importlib import metadata
+
+    assert metadata.version("pygame-ce")
+    try:
+        metadata.version("pygame")
+    except metadata.PackageNotFoundError:
+        return
+    raise AssertionError("pygame and pygame-ce are both installed: they overwrite each other's files")
+
+
+def test_sdl_without_kmsdrm_is_told_apart_from_no_device_and_no_permission():
+    built_without = kmsdrm_check(["x11", "wayland", "offscreen", "dummy"], "2.28.4", [CARD], {CARD: True}, "signage")
+    assert not built_without.ok and "built without the kmsdrm" in built_without.detail
+    assert "pygame-ce" in built_without.fix
+    no_device = kmsdrm_check(["x11", "kmsdrm", "dummy"], "2.32.10", [], {}, "signage")
+    assert not no_device.ok and "no DRM device" in no_device.detail and "vc4-kms-v3d" in no_device.fix
+    no_permission = kmsdrm_check(["kmsdrm"], "2.32.10", [CARD], {CARD: False}, "signage")
+    assert not no_permission.ok and "cannot open" in no_permission.detail
+    assert "usermod -aG video,render signage" in no_permission.fix
+    fine = kmsdrm_check(["kmsdrm"], "2.32.10", [CARD], {CARD: True}, "signage")
+    assert fine.ok and str(fine).startswith("ok")
+
+
+def test_drm_cards_and_permissions_are_read_from_the_filesystem(tmp_path):
+    folder = tmp_path / "dri"
+    folder.mkdir()
+    assert drm_cards(folder) == [] and drm_cards(tmp_path / "absent") == []
+    card = folder / "card1"
+    card.write_bytes(b"")
+    (folder / "renderD128").write_bytes(b"")
+    assert drm_cards(folder) == [card]
+    os.chmod(card, 0o660)
+    owner, group = card.stat().st_uid, card.stat().st_gid
+    stranger = 4242 if owner != 4242 else 4343
+    assert usable_by(card, stranger, {group}), "group members may"
+    assert not usable_by(card, stranger, {group + 1}), "others may not"
+    os.chmod(card, 0o666)
+    assert usable_by(card, stranger, set())
