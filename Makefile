@@ -6,8 +6,12 @@ STAMP := $(VENV)/.installed
 
 .PHONY: setup models run test bench clean
 
+# On a Raspberry Pi the camera library (picamera2, over libcamera's Python bindings) comes
+# from apt (python3-picamera2), not PyPI: the venv must see the system's site-packages.
+VENV_FLAGS := $(if $(shell grep -qas "Raspberry Pi" /proc/device-tree/model && echo pi),--system-site-packages)
+
 $(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
+	$(PYTHON) -m venv $(VENV_FLAGS) $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@

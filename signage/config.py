@@ -138,19 +138,31 @@ class PrivacyConfig(Section):
 
 
 class SourceConfig(Section):
-    kind: Literal["auto", "camera", "video", "images"] = Field(
-        "video", description="auto: the camera if one opens, else `fallback`; camera: a V4L2 device; "
+    kind: Literal["auto", "camera", "picamera", "video", "images"] = Field(
+        "video", description="auto: the camera if one opens, else `fallback`; camera: a V4L2 device (USB webcam); "
+        "picamera: a Raspberry Pi Camera Module through picamera2 (sudo apt install python3-picamera2); "
         "video: a file (the demo); images: a folder.")
-    device: str = Field("0", description="Camera index or /dev/videoN.")
+    device: str = Field("0", description="Camera index or /dev/videoN; for picamera, the camera number (0, 1).")
     path: str = Field("samples/WolfgangLanger_Pexels.mp4", description="Video file or image folder.")
     fallback: str | None = Field("samples/WolfgangLanger_Pexels.mp4", description="Video for `auto` without camera.")
     loop: bool = Field(True, description="Loop a video file or image folder.")
     width: int | None = Field(None, ge=16, le=8192)
     height: int | None = Field(None, ge=16, le=8192)
     fps: float | None = Field(None, gt=0, le=240)
+    format: Literal["auto", "mjpeg", "yuyv"] = Field(
+        "auto", description="Pixel format a V4L2 camera is asked for. auto: MJPEG when the size and rate exceed "
+        "640x480 at 30 fps (raw YUYV over USB 2 cannot carry more), else the camera's default.")
+
+    @model_validator(mode="after")
+    def _picamera_number(self) -> "SourceConfig":
+        if self.kind == "picamera" and not self.device.isdigit():
+            raise ValueError(f"source.device: {self.device!r} is not a Pi camera number; write 0 (or 1 on a "
+                             "Compute Module with two cameras)")
+        return self
 
     def spec(self) -> str:
-        return {"auto": "auto", "camera": self.device, "video": self.path, "images": self.path}[self.kind]
+        return {"auto": "auto", "camera": self.device, "picamera": f"picamera:{self.device}",
+                "video": self.path, "images": self.path}[self.kind]
 
 
 class PathsConfig(Section):
