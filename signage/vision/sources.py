@@ -86,6 +86,11 @@ FORMATS = ("auto", "mjpeg", "yuyv")
 FOURCCS = {"mjpeg": "MJPG", "yuyv": "YUYV"}
 
 
+def fourcc_code(text: str) -> int:
+    """The number V4L2 (and CAP_PROP_FOURCC) uses for a four-character code."""
+    return sum(ord(char) << (8 * i) for i, char in enumerate(text))
+
+
 def fourcc_text(code: float) -> str:
     """OpenCV reports the FOURCC as a number; four printable characters, or '?'."""
     value = int(code)
@@ -189,7 +194,7 @@ class CameraSource(_RetryingCamera):
             return False
         # FOURCC first: V4L2 drivers list sizes and rates per pixel format.
         if self.fourcc:
-            capture.set(cv2.CAP_PROP_FOURCC, cv2.VideoWriter_fourcc(*self.fourcc))
+            capture.set(cv2.CAP_PROP_FOURCC, fourcc_code(self.fourcc))
         if self.width and self.height:
             capture.set(cv2.CAP_PROP_FRAME_WIDTH, self.width)
             capture.set(cv2.CAP_PROP_FRAME_HEIGHT, self.height)

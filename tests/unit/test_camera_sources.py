@@ -9,7 +9,7 @@ import pytest
 
 from signage.config import SourceConfig
 from signage.errors import SourceUnavailable
-from signage.vision.sources import (Backoff, CameraSource, Negotiated, PicameraSource, SourceState, fourcc_text,
+from signage.vision.sources import (Backoff, CameraSource, Negotiated, PicameraSource, SourceState, fourcc_code, fourcc_text,
                                     open_source, wanted_fourcc)
 
 
@@ -68,7 +68,7 @@ class FakeV4L2Camera:
 
     def get(self, prop):
         return {cv2.CAP_PROP_FRAME_WIDTH: self.width, cv2.CAP_PROP_FRAME_HEIGHT: self.height,
-                cv2.CAP_PROP_FPS: self.fps, cv2.CAP_PROP_FOURCC: cv2.VideoWriter_fourcc(*self.fourcc)}.get(prop, 0)
+                cv2.CAP_PROP_FPS: self.fps, cv2.CAP_PROP_FOURCC: fourcc_code(self.fourcc)}.get(prop, 0)
 
     def read(self):
         if self.frames_left <= 0:
@@ -131,7 +131,7 @@ def test_what_the_camera_negotiated_is_logged_once_with_what_was_asked(caplog):
 
 
 def test_a_camera_that_reports_no_fourcc_says_so():
-    assert fourcc_text(0) == "?" and fourcc_text(cv2.VideoWriter_fourcc(*"MJPG")) == "MJPG"
+    assert fourcc_text(0) == "?" and fourcc_text(fourcc_code("MJPG")) == "MJPG" == fourcc_text(cv2.VideoWriter_fourcc(*"MJPG"))
 
 
 # ----- Pi Camera Module (picamera2) -------------------------------------------------------
