@@ -29,8 +29,10 @@ class VisionConfig(Section):
     backend: Literal["litert", "mediapipe"] = Field(
         "litert", description="litert: our BlazeFace processing on LiteRT (the only one for Coral); "
         "mediapipe: MediaPipe Tasks FaceDetector on the same model.")
-    model: Literal["short", "full", "full_sparse"] = Field(
-        "full", description="BlazeFace variant: full range for viewers 1-6 m away, short range for selfie distance.")
+    model: Literal["short", "full", "full_sparse", "full_int8", "short_int8"] = Field(
+        "full", description="BlazeFace variant: full range for viewers 1-6 m away, short range for selfie distance; "
+        "*_int8: the full-integer models `signage models quantize` makes (litert backend; the Edge TPU needs them "
+        "compiled, see README).")
     threads: int = Field(2, ge=1, le=16, description="Interpreter threads (XNNPACK).")
     delegate: Literal["none", "edgetpu"] = Field(
         "none", description="edgetpu loads libedgetpu.so.1 and falls back to the CPU when it is absent.")
@@ -47,6 +49,9 @@ class VisionConfig(Section):
     def _start_above_min(self) -> "VisionConfig":
         if self.start_score < self.min_score:
             raise ValueError(f"vision.start_score ({self.start_score}) must be >= vision.min_score ({self.min_score})")
+        if self.backend == "mediapipe" and self.model.endswith("_int8"):
+            raise ValueError(f"vision.model: {self.model} runs on the litert backend only (MediaPipe needs the "
+                             "float model's metadata); set vision.backend: litert or a float model")
         return self
 
 

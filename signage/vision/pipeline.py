@@ -24,12 +24,13 @@ BACKENDS = {
     "litert": "signage.vision.blazeface:BlazeFaceDetector",
     "mediapipe": "signage.vision.mediapipe:MediaPipeDetector",
 }
-DETECTOR_MODELS = {"short": "blazeface_short", "full": "blazeface_full", "full_sparse": "blazeface_full_sparse"}
+DETECTOR_MODELS = {"short": "blazeface_short", "full": "blazeface_full", "full_sparse": "blazeface_full_sparse",
+                   "full_int8": "blazeface_full_int8", "short_int8": "blazeface_short_int8"}
 EXPRESSION_MODEL = "fer_mini_xception"
 
 
 def make_detector(config: VisionConfig, models_dir: Path | None = None) -> FaceDetector:
-    path = models.require(models.models()[DETECTOR_MODELS[config.model]], models_dir)
+    path = models.require(models.model(DETECTOR_MODELS[config.model]), models_dir)
     module_name, class_name = BACKENDS[config.backend].split(":")
     detector_class = getattr(importlib.import_module(module_name), class_name)
     if config.backend == "litert":
