@@ -35,7 +35,16 @@ class VisionConfig(Section):
         "compiled, see README).")
     threads: int = Field(2, ge=1, le=16, description="Interpreter threads (XNNPACK).")
     delegate: Literal["none", "edgetpu"] = Field(
-        "none", description="edgetpu loads libedgetpu.so.1 and falls back to the CPU when it is absent.")
+        "none", description="edgetpu: run the detector on a Coral Edge TPU. It needs an *_int8 model compiled "
+        "with edgetpu_compiler (<model>_edgetpu.tflite in the models folder, see README); without one, or when "
+        "the device does not open, the CPU model runs and status says why.")
+    edgetpu_device: str = Field(
+        "auto", pattern=r"^(auto|usb|pci)(:[0-9]+)?$",
+        description="Which Edge TPU: auto (the first found), usb, pci, or usb:N / pci:N for the N-th of that kind.")
+    inference_timeout: float = Field(
+        10.0, ge=1, le=600, description="Seconds a frame may wait for its inference result before the camera "
+        "state becomes 'stalled' (a stuck USB accelerator does this); the systemd watchdog restarts the kiosk "
+        "if it lasts.")
     min_score: float = Field(0.5, gt=0, lt=1, description="Detections below this are ignored; faces are counted from it.")
     start_score: float = Field(0.7, gt=0, lt=1, description="A person's track starts only from a detection this confident.")
     expressions: bool = Field(

@@ -32,6 +32,7 @@ class SourceState(str, enum.Enum):
     RETRYING = "retrying"  # failed recently; reopening with backoff
     GONE = "gone"  # failing for longer than gone_after; still retried, at the slowest pace
     ENDED = "ended"  # a file that does not loop has no more frames
+    STALLED = "stalled"  # (vision worker) frames arrive but an inference has not returned in time
 
 
 @dataclass(frozen=True)
