@@ -155,11 +155,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     v = commands.add_parser("vision", help="run the vision pipeline on a source and print what it sees")
     v.add_argument("--source", required=True,
-                   help="camera index or /dev/videoN, video file, image file or folder of images, or auto")
+                   help="camera index or /dev/videoN, picamera[:N] (Pi Camera Module), video file, image file or "
+                   "folder of images, or auto")
     v.add_argument("--backend", choices=["litert", "mediapipe"], default="litert")
     v.add_argument("--model", choices=["short", "full", "full_sparse", "full_int8", "short_int8"], default="full")
     v.add_argument("--threads", type=int, default=2)
     v.add_argument("--delegate", choices=["none", "edgetpu"], default="none")
+    v.add_argument("--edgetpu-device", default="auto", help="auto, usb, pci, usb:N or pci:N")
     v.add_argument("--no-expressions", dest="expressions", action="store_false",
                    help="do not classify expressions (the model is not loaded)")
     v.add_argument("--loop", action="store_true", help="loop a video file or image folder")
