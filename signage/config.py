@@ -153,7 +153,8 @@ class PrivacyConfig(Section):
 
 class SourceConfig(Section):
     kind: Literal["auto", "camera", "picamera", "video", "images"] = Field(
-        "video", description="auto: the camera if one opens, else `fallback`; camera: a V4L2 device (USB webcam); "
+        "video", description="auto: camera 0 if it delivers, else a Pi camera if one does, else `fallback`; "
+        "camera: a V4L2 device (USB webcam); "
         "picamera: a Raspberry Pi Camera Module through picamera2 (sudo apt install python3-picamera2); "
         "video: a file (the demo); images: a folder.")
     device: str = Field("0", description="Camera index or /dev/videoN; for picamera, the camera number (0, 1).")

@@ -298,7 +298,9 @@ class PicameraSource(_RetryingCamera):
             main = {"format": self.PIXEL_FORMAT}
             if self.width and self.height:
                 main["size"] = (self.width, self.height)
-            controls = {"FrameRate": float(self.fps)} if self.fps else {}
+            # libcamera's own control, in microseconds per frame (min, max): a fixed rate.
+            frame_us = round(1e6 / self.fps) if self.fps else None
+            controls = {"FrameDurationLimits": (frame_us, frame_us)} if frame_us else {}
             config = picam.create_video_configuration(main=main, controls=controls, buffer_count=2, queue=False)
             picam.configure(config)
             picam.start()
@@ -458,6 +460,20 @@ def _picamera_number(spec: str) -> int | None:
     return int(number or 0)
 
 
+def _working_picamera(width: int | None, height: int | None, fps: float | None, backoff: Backoff,
+                      picamera2_class: type | None = None) -> PicameraSource | None:
+    """A Pi camera that delivers a frame, for `auto` on a Raspberry Pi (where camera 0
+    under V4L2 is libcamera's raw node and does not open); None without picamera2."""
+    try:
+        camera = PicameraSource(0, width, height, fps, backoff, picamera2_class=picamera2_class)
+    except SourceUnavailable:
+        return None  # no picamera2: not a Pi, or not installed
+    if camera.read() is not None:
+        return camera
+    camera.close()
+    return None
+
+
 def open_source(spec: str, *, loop: bool = False, paced: bool = True, fallback: str | None = None,
                 width: int | None = None, height: int | None = None, fps: float | None = None,
                 backoff: Backoff = Backoff(), camera: bool = False, format: str = "auto") -> FrameSource:
@@ -478,6 +494,9 @@ def open_source(spec: str, *, loop: bool = False, paced: bool = True, fallback: 
         if fallback is None or camera.read() is not None:
             return camera
         camera.close()
+        picamera = _working_picamera(width, height, fps, backoff)
+        if picamera is not None:
+            return picamera
         logger.info("no camera opened; using the fallback video %s", fallback)
         return open_source(fallback, loop=True, paced=paced)
     device = _camera_device(spec)

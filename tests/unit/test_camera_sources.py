@@ -201,7 +201,7 @@ def test_picamera_starts_configured_for_the_newest_frame_at_size_and_rate(picame
     config = camera.config
     assert camera.started and config["main"]["format"] == "RGB888"
     assert config["queue"] is False and config["buffer_count"] == 2
-    assert config["controls"]["FrameRate"] == 15.0
+    assert config["controls"]["FrameDurationLimits"] == (66667, 66667)
     assert source.negotiated == Negotiated(640, 480, 15.0, "RGB888"), "what libcamera settled on"
     frame = source.read()
     assert frame.image.shape == (480, 640, 3) and frame.image.flags["C_CONTIGUOUS"]
@@ -268,3 +268,14 @@ def test_config_and_open_source_reach_the_picamera():
         open_source(config.spec())
     with pytest.raises(SourceUnavailable, match="picamera or picamera:N"):
         open_source("picamera:front")
+
+
+def test_auto_finds_a_pi_camera_when_no_v4l2_camera_delivers(picamera2):
+    from signage.vision.sources import _working_picamera
+
+    found = _working_picamera(640, 480, 30, Backoff(), picamera2_class=picamera2)
+    assert isinstance(found, PicameraSource) and found.state == SourceState.OK
+    found.close()
+    picamera2.cameras = []
+    assert _working_picamera(640, 480, 30, Backoff(), picamera2_class=picamera2) is None
+    assert _working_picamera(640, 480, 30, Backoff()) is None, "no picamera2 installed here"
