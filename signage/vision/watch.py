@@ -69,7 +69,8 @@ class _Summary:
 def watch(args: argparse.Namespace, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     config = VisionConfig(backend=args.backend, model=args.model, threads=args.threads,
-                          delegate=args.delegate, expressions=args.expressions)
+                          delegate=args.delegate, edgetpu_device=getattr(args, "edgetpu_device", "auto"),
+                          expressions=args.expressions)
     pipeline = Pipeline.from_config(config)
     is_still = Path(args.source).is_dir() or Path(args.source).suffix.lower() in IMAGE_SUFFIXES
     paced = not (args.fast or args.json)

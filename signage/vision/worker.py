@@ -47,10 +47,19 @@ class _NewestFrame:
 
 
 class VisionWorker:
+    """`stall_after_s` (default: the pipeline's vision.inference_timeout) is how long one
+    inference may take before `state` says STALLED: a stuck USB accelerator never returns
+    from invoke, and a thread cannot be interrupted, so the state tells status and the
+    analysis thread's silence in `last_progress` tells the systemd watchdog."""
+
     def __init__(self, pipeline: Pipeline, source: FrameSource, on_snapshot: Callable[[AudienceSnapshot], None],
-                 max_fps: float = 15.0):
+                 max_fps: float = 15.0, stall_after_s: float | None = None):
         self.pipeline, self.source, self.on_snapshot = pipeline, source, on_snapshot
         self.min_interval = 1.0 / max_fps
+        self.stall_after_s = stall_after_s if stall_after_s is not None else \
+            getattr(pipeline.config, "inference_timeout", 10.0)
+        self._busy_since: float | None = None  # monotonic start of the inference under way
+        self._stalled_logged = False
         self.slot = _NewestFrame()
         self.last_progress = {"capture": time.monotonic(), "analysis": time.monotonic()}
         self.faults = 0  # unexpected exceptions survived by the two loops
@@ -61,7 +70,32 @@ class VisionWorker:
 
     @property
     def state(self) -> SourceState:
-        return self.source.state
+        return SourceState.STALLED if self.stalled else self.source.state
+
+    @property
+    def stalled(self) -> bool:
+        """An inference has been running for longer than stall_after_s."""
+        busy_since = self._busy_since
+        return busy_since is not None and time.monotonic() - busy_since > self.stall_after_s
+
+    @property
+    def hardware(self) -> dict[str, str | None]:
+        """What the camera negotiated and whether the Edge TPU is in use, for status:
+        {"camera": "1280x720 MJPG at 30 fps" | None, "edgetpu": "not in use: ..." | None}."""
+        negotiated = getattr(self.source, "negotiated", None)
+        edgetpu = self.pipeline.edgetpu
+        return {"camera": str(negotiated) if negotiated else None,
+                "edgetpu": str(edgetpu) if edgetpu.requested else None}
+
+    def _log_stall(self) -> None:
+        """One line when inference stalls and one when it recovers."""
+        stalled = self.stalled
+        if stalled and not self._stalled_logged:
+            logger.error("no inference result for %g s: the detector is stuck (an Edge TPU on a failing USB "
+                         "port does this); the camera state is 'stalled'", self.stall_after_s)
+        elif not stalled and self._stalled_logged:
+            logger.info("inference results again")
+        self._stalled_logged = stalled
 
     @property
     def ended(self) -> bool:
@@ -109,6 +143,7 @@ class VisionWorker:
             try:
                 frame = self.source.read()  # a failing camera retries inside
                 self.last_progress["capture"] = time.monotonic()
+                self._log_stall()
                 if frame is not None:
                     self.slot.put(frame.image, frame.t)
                     del frame
@@ -128,6 +163,7 @@ class VisionWorker:
             if taken is None:
                 continue
             image, t = taken
+            self._busy_since = time.monotonic()
             try:
                 snapshot = self.pipeline.process(image, t)
                 next_at = time.monotonic() + self.min_interval
@@ -135,4 +171,5 @@ class VisionWorker:
             except Exception as exc:  # noqa: BLE001 - a model fault must not kill the thread
                 self._survive("analysis", exc)
             finally:
+                self._busy_since = None
                 del image, taken  # the pixels stop here

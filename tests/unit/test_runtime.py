@@ -1,5 +1,3 @@
-import logging
-
 import flatbuffers
 import numpy as np
 import pytest
@@ -55,12 +53,25 @@ def test_uint8_model_is_handled_too():
     assert np.allclose(out, [[1.0, -2.0, 3.5, 10.0]])
 
 
-def test_missing_edgetpu_library_falls_back_to_cpu_with_a_warning(caplog):
-    with caplog.at_level(logging.WARNING, logger="signage.vision.runtime"):
-        model = Model(requantise_model(), num_threads=1, delegate="edgetpu")
-    assert model.delegate == "none"
-    assert "libedgetpu.so.1" in caplog.text and "vision.delegate: none" in caplog.text
+def test_edgetpu_with_an_uncompiled_model_runs_on_the_cpu_and_says_why():
+    model = Model(requantise_model(), num_threads=1, delegate="edgetpu")
+    assert model.delegate == "none" and model.edgetpu.requested and not model.edgetpu.in_use
+    assert "not compiled for the Edge TPU" in str(model.edgetpu)
     assert np.allclose(model.run(np.ones((1, 4), np.float32))[0], 1.0)
+
+
+def test_compiled_model_without_libedgetpu_is_a_model_error_that_says_what_to_check():
+    compiled = requantise_model()  # a model ...
+    tree = schema.ModelT.InitFromObj(schema.Model.GetRootAs(compiled, 0))
+    code = schema.OperatorCodeT()
+    code.builtinCode = code.deprecatedBuiltinCode = schema.BuiltinOperator.CUSTOM
+    code.customCode, code.version = "edgetpu-custom-op", 1
+    tree.operatorCodes.append(code)  # ... that edgetpu_compiler has been over
+    builder = flatbuffers.Builder(0)
+    builder.Finish(tree.Pack(builder), file_identifier=b"TFL3")
+    with pytest.raises(ModelError, match="needs the Edge TPU, which could not be opened") as caught:
+        Model(bytes(builder.Output()), num_threads=1, delegate="edgetpu", device="usb")
+    assert "libedgetpu.so.1" in str(caught.value) and "vision.edgetpu_device: usb" in str(caught.value)
 
 
 def test_a_file_that_is_not_a_model_is_a_model_error(tmp_path):

@@ -103,7 +103,7 @@ def test_image_folder_gives_names_in_order_and_skips_unreadable_files(tmp_path):
 
 
 def test_open_source_explains_what_it_accepts(tmp_path):
-    with pytest.raises(SourceUnavailable, match="not a camera index, /dev/videoN, video file"):
+    with pytest.raises(SourceUnavailable, match="not a camera index, /dev/videoN, picamera"):
         open_source(str(tmp_path / "nothing.xyz"))
     with pytest.raises(SourceUnavailable, match="does not exist"):
         open_source(str(tmp_path / "missing.mp4"))
