@@ -11,6 +11,7 @@ def status_of(kiosk) -> dict:
     telemetry = kiosk.telemetry
     renderer = kiosk.renderer
     playlist_problem = kiosk.problems.get("playlist")
+    hardware = kiosk.vision.hardware()
     return {
         "schema": SCHEMA_VERSION, "device": kiosk.config.device, "site": kiosk.config.site, "version": __version__,
         "uptime_s": int(kiosk._clock() - kiosk.started),
@@ -22,6 +23,8 @@ def status_of(kiosk) -> dict:
         "broker": telemetry.broker_state() if telemetry else "connecting",
         "spool_depth": telemetry.spool.depth if telemetry else 0,
         "spool_dropped": telemetry.spool.dropped if telemetry else 0,
+        "camera_format": hardware["camera"],
+        "edgetpu": hardware["edgetpu"],
         "last_error": kiosk.problems.last,
         "problems": kiosk.problems.all(),
         "faults": kiosk.barrier.total + kiosk.vision.faults + (kiosk.watcher.faults if kiosk.watcher else 0),

@@ -23,7 +23,7 @@ def open_configured_source(config: Config):
     source = config.source
     return open_source(source.spec(), loop=source.loop, paced=True, fallback=source.fallback,
                        width=source.width, height=source.height, fps=source.fps, backoff=Backoff(),
-                       camera=source.kind == "camera")
+                       camera=source.kind == "camera", format=source.format)
 
 
 class VisionStage:
@@ -82,6 +82,10 @@ class VisionStage:
         dropped = self.worker.slot.dropped
         new, self._counted_dropped = dropped - self._counted_dropped, dropped
         return new
+
+    def hardware(self) -> dict[str, str | None]:
+        """What the camera negotiated and whether the Edge TPU is in use (None: unknown or not asked for)."""
+        return self.worker.hardware if self.worker else {"camera": None, "edgetpu": None}
 
     def stuck(self, stale: float) -> str | None:
         return self.worker.stuck(stale) if self.worker else None

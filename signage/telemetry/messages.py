@@ -105,7 +105,12 @@ class Status(Envelope):
     version: str
     uptime_s: int
     playing: str | None
-    camera: str = Field(description="ok, retrying, gone, ended, off (privacy) or error.")
+    camera: str = Field(description="ok, retrying, gone, ended, stalled (no inference result for "
+                        "vision.inference_timeout), off (privacy) or error.")
+    camera_format: str | None = Field(None, description="What the camera negotiated, e.g. '1280x720 MJPG at "
+                                      "30 fps'; null for files or before the camera opened.")
+    edgetpu: str | None = Field(None, description="'in use (...)' or 'not in use: <why>' when "
+                                "vision.delegate is edgetpu; null otherwise.")
     playlist: str = Field(description="'ok', or 'rejected: <messages>' while a broken edit is ignored.")
     privacy: bool
     display: str = Field(description="ok, off (power schedule), lost (display gone) or starting.")
