@@ -7,8 +7,10 @@ path, what is wrong and what is allowed (with a did-you-mean for unknown keys).
 from __future__ import annotations
 
 import difflib
+import logging
 import types
 import typing
+import unicodedata
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -16,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 from signage.yamlfile import Document, Problem, ProblemsError
 
 Model = TypeVar("Model", bound=BaseModel)
+logger = logging.getLogger(__name__)
 
 # Readable names for the regular expressions fields use; schema modules add theirs.
 PATTERN_HINTS: dict[str, str] = {}
@@ -29,6 +32,24 @@ def validate(model: type[Model], document: Document, context: dict | None = None
         return model.model_validate(document.data, context=context)
     except ValidationError as exc:
         raise ProblemsError(problems(model, document, exc)) from exc
+    except (RecursionError, MemoryError) as exc:  # last barrier; yamlfile bounds nesting first
+        raise ProblemsError([document.problem((), f"the file is too complex to check ({type(exc).__name__});"
+                                              " simplify it")]) from None
+
+
+ALLOWED_CONTROLS = {"\n", "\t"}
+
+
+def printable_text(value: str | None) -> str | None:
+    """Text drawn on screen: refuse control characters (NUL, terminal escapes, C0/C1)
+    that font renderers reject or show as boxes; line breaks and tabs are fine."""
+    if value is None:
+        return value
+    for index, char in enumerate(value):
+        if char not in ALLOWED_CONTROLS and unicodedata.category(char) in ("Cc", "Cs"):
+            raise ValueError(f"character {index + 1} is U+{ord(char):04X}, a control character;"
+                             " only printable text, line breaks and tabs are allowed")
+    return value
 
 
 def problems(model: type[BaseModel], document: Document, error: ValidationError) -> list[Problem]:
@@ -77,6 +98,8 @@ def _message(item: dict) -> str:
 
 
 def _show(value: Any) -> str:
+    """A short quote of the value (only ever from a file inside the checked folder: the
+    loader refuses symlinks that leave it, so nothing from elsewhere is quoted)."""
     if isinstance(value, (dict, list)):
         return "a mapping" if isinstance(value, dict) else "a list"
     text = repr(value)

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from signage.audience import EXPRESSIONS
-from signage.validation import PATTERN_HINTS
+from signage.validation import PATTERN_HINTS, printable_text
 
 Expression = Literal["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
 assert Expression.__args__ == EXPRESSIONS  # type: ignore[attr-defined]
@@ -61,6 +61,8 @@ class Creative(Section):
         "contain", description="contain: whole image, bars around; cover: fill, crop edges; stretch: fill, distort.")
     transition: Annotated[Transition, BeforeValidator(_transition_shorthand, json_schema_input_type=Transition | Literal["cut", "fade"])] = Field(
         Transition(), description="How this creative replaces the previous one: cut, fade, or {type: fade, seconds: 1}.")
+
+    _printable = field_validator("text")(printable_text)
 
     @model_validator(mode="after")
     def _fields_match_type(self) -> "Creative":
