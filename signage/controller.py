@@ -8,8 +8,9 @@ Threads, and what each one owns (nothing else is shared):
   thread-safe handoff between vision and rules.
 - telemetry (paho's network thread and our pump): the MQTT connection and the spool.
   Commands arrive on paho's thread and reach the main thread through a queue.
-- playlist watcher: polls the playlist files; new playlists reach the main thread
-  through a queue.
+- playlist watcher (PlaylistWatcher's own thread): polls the playlist files; new
+  playlists and rejections reach the main thread through `watcher.events`; a reload
+  is a request the watcher thread services.
 """
 
 from __future__ import annotations
@@ -28,14 +29,13 @@ from pathlib import Path
 
 from signage import __version__
 from signage.audience import AudienceSnapshot, AudienceState, sample_of
-from signage.config import Config, load_config, within
+from signage.config import Config, check_runtime_paths, load_config, within
 from signage.creatives import content_of
-from signage.errors import SignageError
+from signage.errors import ConfigError, SignageError
 from signage.playlist.player import Player
 from signage.playlist.rules import Now
-from signage.playlist.watcher import PlaylistWatcher
+from signage.playlist.watcher import PlaylistAccepted, PlaylistRejected, PlaylistWatcher, WatcherFault
 from signage.systemd import Notifier
-from signage.threads import name_os_thread
 from signage.telemetry.commands import Command, CommandRejected
 from signage.telemetry.homeassistant import discovery
 from signage.telemetry.metrics import Aggregator, play_message
@@ -97,7 +97,7 @@ class Controller:
         self.faults = Faults()
         self.notifier = Notifier()
         self.commands: queue.Queue[Command] = queue.Queue()
-        self.playlists: queue.Queue = queue.Queue()
+        self.playlist_error: str | None = None  # why the newest playlist edit was rejected
         self.privacy = config.privacy.start_in_privacy
         self._privacy_forced: bool | None = True if config.privacy.start_in_privacy else None
         self._stop = threading.Event()
@@ -121,9 +121,14 @@ class Controller:
         from signage.display.renderer import Renderer
 
         self._install_signals()
-        self.watcher = PlaylistWatcher([Path(self.config.playlists)])
-        playlist = self.watcher.load_now()  # a broken playlist at start-up is a clear error, exit 2
-        self.player = Player(playlist)
+        check_runtime_paths(self.config)  # spool/state not writable: one clear message, exit 2
+        self.watcher = PlaylistWatcher([Path(self.config.playlists)], state_file=self.config.paths.last_good_playlist,
+                                       max_image_pixels=self.config.display.max_image_pixels)
+        boot = self.watcher.boot()
+        if boot.playlist is None:  # neither the files nor a last good playlist: a clear error, exit 2
+            raise ConfigError(boot.problems)
+        self.playlist_error = boot.problems
+        self.player = Player(boot.playlist)
         self.aggregator = Aggregator(self.config.site, self.config.device, self.config.privacy.min_group,
                                      now=self._wall())
         self._start_telemetry()
@@ -131,8 +136,7 @@ class Controller:
         self.renderer.open()
         if not self.privacy:
             self._start_vision()
-        self._watcher_thread = threading.Thread(target=self._watch_playlists, name="playlist-watcher", daemon=True)
-        self._watcher_thread.start()
+        self.watcher.start()
         self.notifier.ready(f"playing on {self.config.site}/{self.config.device}")
         logger.info("signage %s running: site %s, device %s", __version__, self.config.site, self.config.device)
         freeze_after = float(os.environ.get(FREEZE_HOOK, "0") or 0)
@@ -169,6 +173,7 @@ class Controller:
         """Stop capture (the frame in analysis finishes), flush metrics into the spool,
         say `stopped`, close the window."""
         self.notifier.stopping()
+        self.watcher.stop()
         if self.worker is not None:
             self.worker.stop()
         self._count_audience()
@@ -233,13 +238,6 @@ class Controller:
         self.telemetry.set_state("privacy", "ON" if self.privacy else "OFF")
         self.telemetry.start()
 
-    def _watch_playlists(self) -> None:
-        name_os_thread()
-        while not self._stop.wait(0.5):
-            playlist = self.watcher.poll()
-            if playlist is not None:
-                self.playlists.put(playlist)
-
     # ----- the frame loop ---------------------------------------------------------------------
 
     def _now(self) -> Now:
@@ -252,8 +250,7 @@ class Controller:
             self._reload.clear()
             self._reload_config()
         self._apply_commands()
-        while not self.playlists.empty():
-            self.player.replace_playlist(self.playlists.get(), self._now())
+        self._apply_playlist_events()
         self._apply_privacy_schedule()
         state = self._count_audience()
         now = self._now()
@@ -370,11 +367,18 @@ class Controller:
                 self._show(command.value)
 
     def _reload_playlists(self) -> None:
-        try:
-            self.player.replace_playlist(self.watcher.load_now(), self._now())
-        except ProblemsError as exc:
-            self.watcher.error = str(exc)
-            logger.error("playlist reload rejected; the last good playlist keeps running:\n%s", exc)
+        self.watcher.request_reload()  # the watcher thread loads; the outcome arrives as an event
+
+    def _apply_playlist_events(self) -> None:
+        while not self.watcher.events.empty():
+            event = self.watcher.events.get()
+            if isinstance(event, PlaylistAccepted):
+                self.player.replace_playlist(event.playlist, self._now())
+                self.playlist_error = None
+            elif isinstance(event, PlaylistRejected):
+                self.playlist_error = event.problems
+            elif isinstance(event, WatcherFault):
+                self.faults.last = event.message
 
     def _reload_config(self) -> None:
         """SIGHUP: re-read config.yaml; a broken file changes nothing."""
@@ -411,7 +415,7 @@ class Controller:
             "uptime_s": int(self._clock() - self.started),
             "playing": current.play.creative if current and current.play.creative else None,
             "camera": self.camera_state(),
-            "playlist": "ok" if self.watcher.error is None else f"rejected: {self.watcher.error}",
+            "playlist": "ok" if self.playlist_error is None else f"rejected: {self.playlist_error}",
             "privacy": self.privacy,
             "display": self.renderer.stats.state if self.renderer else "starting",
             "broker": "connected" if telemetry and telemetry.connected else
@@ -446,7 +450,7 @@ class Controller:
                 return False
         if self.telemetry is not None and not self.telemetry.alive():
             return False
-        return self._watcher_thread.is_alive()
+        return self.watcher.alive()
 
     def _feed_watchdog(self) -> None:
         interval = self.notifier.watchdog_interval()

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from signage.playlist.loader import load_playlist
-from signage.playlist.watcher import PlaylistWatcher
+from signage.playlist.watcher import PlaylistAccepted, PlaylistRejected, PlaylistWatcher
 from signage.yamlfile import ProblemsError
 
 HERE = Path(__file__).resolve().parents[1] / "playlists"
@@ -54,8 +54,9 @@ def test_no_broken_edit_replaces_the_last_good_playlist(tmp_path, name):
     shutil.copytree(HERE / "good", tmp_path, dirs_exist_ok=True)
     shutil.copy(BROKEN / "creatives" / "ok.png", tmp_path / "creatives" / "ok.png")
     watcher = PlaylistWatcher([tmp_path], base=tmp_path)
-    good = watcher.load_now()
+    assert watcher.boot().source == "files"
     shutil.copy(BROKEN / name, tmp_path / "lobby.yaml")
     assert watcher.poll() is None and watcher.poll() is None
-    assert watcher.last_good is good
-    assert watcher.error and "lobby.yaml:" in watcher.error
+    events = [watcher.events.get_nowait() for _ in range(watcher.events.qsize())]
+    assert not any(isinstance(e, PlaylistAccepted) for e in events)
+    assert len(events) == 1 and isinstance(events[0], PlaylistRejected) and "lobby.yaml:" in events[0].problems
