@@ -41,8 +41,8 @@ def image_size(path: Path | str) -> tuple[int, int]:
         raise ImageError(path, str(exc)) from None
     except OSError as exc:
         raise ImageError(path, f"cannot read the file: {exc.strerror or exc}") from None
-    except (struct.error, IndexError):
-        raise ImageError(path, "the image header is cut short or corrupt") from None
+    except (struct.error, IndexError):  # a slice shorter than the header field
+        raise ImageError(path, "the file is cut short: it ends inside the image header") from None
 
 
 def check_pixels(path: Path | str, max_pixels: int) -> tuple[int, int]:
@@ -65,6 +65,8 @@ class _Bad(Exception):
 def _size(handle: BinaryIO) -> tuple[int, int]:
     head = handle.read(32)
     if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        if len(head) < 24:
+            raise _Bad("the file is cut short: it ends inside the PNG header")
         if head[12:16] != b"IHDR":
             raise _Bad("a PNG file without its IHDR header")
         width, height = struct.unpack(">II", head[16:24])

@@ -85,6 +85,10 @@ def _message(item: dict) -> str:
         sign = {"greater_than_equal": ">=", "greater_than": ">", "less_than_equal": "<=", "less_than": "<"}[kind]
         limit = next(iter(ctx.values()))
         return f"must be {sign} {limit}, got {shown}"
+    if kind == "string_too_long":
+        return f"is {len(value)} characters long; at most {ctx.get('max_length')} are allowed"
+    if kind == "string_too_short":
+        return f"is too short; at least {ctx.get('min_length')} character(s) are needed"
     if kind == "too_short":
         return f"needs at least {ctx.get('min_length')} item(s)"
     if kind == "too_long":

@@ -110,7 +110,8 @@ def load_playlist_set(paths: list[Path], base: Path | None = None,
         except ProblemsError as exc:
             problems += exc.problems
         except Exception as exc:  # a fault barrier: no file may take the caller down
-            logger.exception("unexpected error while checking %s", name)
+            logger.error("unexpected %s while checking %s: %s (a bug in signage)", type(exc).__name__, name, exc)
+            logger.debug("the traceback", exc_info=True)  # operators see no traceback; developers can
             problems.append(Problem(name, 1, 1, "", f"could not be checked ({type(exc).__name__});"
                                                     " this is a bug in signage, please report it"))
     complete = not problems
@@ -232,6 +233,8 @@ def _check_media(creative: Creative, folder: Path, document: Document, where: tu
     if resolved.suffix.lower() not in formats:
         return document.problem(where, f"'{creative.media}' is not a supported {creative.type} format "
                                        f"({', '.join(formats)})")
+    if resolved.is_dir():
+        return document.problem(where, f"'{creative.media}' is a folder; give the path of a file in it")
     if not resolved.is_file():
         return document.problem(where, f"media file '{creative.media}' does not exist (paths are relative to "
                                        "the playlist's folder)")
