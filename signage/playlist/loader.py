@@ -117,7 +117,8 @@ def load_playlist_set(paths: list[Path], base: Path | None = None,
     complete = not problems
     playlist, more, media = _combine(parsed, complete, max_image_pixels)
     watched = tuple(path for path, _ in files) + media
-    return LoadResult(playlist if not problems else None, problems + more, watched)
+    everything = sorted(problems + more, key=lambda p: (p.file, p.line, p.column))  # file by file
+    return LoadResult(playlist if not everything else None, everything, watched)
 
 
 def _refuse_escaping_link(path: Path, folder: Path, name: str) -> None:

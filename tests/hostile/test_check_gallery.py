@@ -93,3 +93,10 @@ def test_nothing_from_outside_the_folder_is_quoted(playlists):
     secrets += [line.split(":")[0] + ":x:" for line in Path("/etc/passwd").read_text().splitlines()[:3]]
     for secret in secrets:
         assert secret not in output
+
+
+def test_the_committed_images_are_what_make_media_writes():
+    from tests.hostile.make_media import FILES
+
+    for name, data in FILES.items():
+        assert (HERE / "playlists" / "creatives" / name).read_bytes() == data, name
