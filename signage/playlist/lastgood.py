@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from signage.imageinfo import DEFAULT_MAX_PIXELS
-from signage.playlist.loader import Playlist, load_playlist_set
+from signage.playlist.loader import Playlist, load_playlist_set, summary
 from signage.playlist.schema import Creative, PlayItem, Rule
 from signage.yamlfile import read_bounded
 
@@ -127,7 +127,7 @@ def load_at_boot(paths: list[Path], state_file: Path | None, base: Path | None =
     """The playlist files if they load (and save them as the last good), else the saved
     last good playlist, else nothing. Never raises for bad input."""
     result = load_playlist_set(paths, base, max_image_pixels)
-    return boot_from(result.playlist, "\n".join(str(p) for p in result.problems), state_file)
+    return boot_from(result.playlist, summary(result.problems), state_file)
 
 
 def boot_from(playlist: Playlist | None, problems: str, state_file: Path | None) -> BootPlaylist:

@@ -121,6 +121,17 @@ def load_playlist_set(paths: list[Path], base: Path | None = None,
     return LoadResult(playlist if not everything else None, everything, watched)
 
 
+STATUS_PROBLEMS = 10  # problems quoted in status; the log and `signage check` have them all
+
+
+def summary(problems: list[Problem], limit: int = STATUS_PROBLEMS) -> str:
+    """The problems as text for status (a retained MQTT message): the first few, and a count."""
+    lines = [str(p) for p in problems[:limit]]
+    if len(problems) > limit:
+        lines.append(f"... and {len(problems) - limit} more problem(s): run `signage check` to see them all")
+    return "\n".join(lines)
+
+
 def _refuse_escaping_link(path: Path, folder: Path, name: str) -> None:
     """A symlink may point inside its playlist folder only; where else it points is not
     said (the target's name and content stay private)."""

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from signage.imageinfo import DEFAULT_MAX_PIXELS
 from signage.playlist.lastgood import BootPlaylist, boot_from, save
-from signage.playlist.loader import LoadResult, Playlist, load_playlist_set, playlist_files
+from signage.playlist.loader import LoadResult, Playlist, load_playlist_set, playlist_files, summary
 from signage.threads import name_os_thread
 
 logger = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ class PlaylistAccepted:
 class PlaylistRejected:
     """The newest edit is broken; the last good playlist keeps running."""
 
-    problems: str  # every problem, one per line, file:line:col first
+    problems: str  # one per line, file:line:col first; at most 10 and a count (the log has them all)
 
 
 @dataclass(frozen=True)
@@ -103,7 +103,9 @@ class PlaylistWatcher:
         else (None, problems, 'none'). Never raises for bad input."""
         fingerprint = self.fingerprint()
         result = self._load()
-        boot = boot_from(result.playlist, "\n".join(str(p) for p in result.problems), self.state_file)
+        if result.playlist is None:
+            logger.error("the playlist files are rejected:\n%s", "\n".join(str(p) for p in result.problems))
+        boot = boot_from(result.playlist, summary(result.problems), self.state_file)
         self._rejected = result.playlist is None
         self._loaded = self._seen = self._after_load(fingerprint, result)
         return boot
@@ -164,10 +166,10 @@ class PlaylistWatcher:
         result = self._load()
         self._loaded = self._seen = self._after_load(fingerprint, result)
         if result.playlist is None:
-            problems = "\n".join(str(p) for p in result.problems)
             self._rejected = True
-            logger.error("playlist edit rejected; the last good playlist keeps running:\n%s", problems)
-            self.events.put(PlaylistRejected(problems))
+            logger.error("playlist edit rejected; the last good playlist keeps running:\n%s",
+                         "\n".join(str(p) for p in result.problems))
+            self.events.put(PlaylistRejected(summary(result.problems)))
             return None
         if self._rejected:
             logger.info("the playlist files are valid again")

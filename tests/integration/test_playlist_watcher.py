@@ -149,3 +149,12 @@ def test_no_hostile_file_stops_the_watcher(gallery, name):
             watcher.events.get_nowait()
     finally:
         watcher.stop()
+
+
+def test_status_quotes_ten_problems_and_a_count(running, folder):
+    creatives = "".join(f"  - {{id: c{i}, type: card, text: x, duration: -{i + 1}}}\n" for i in range(25))
+    (folder / "lobby.yaml").write_text(f"creatives:\n{creatives}default: [c0]\n")
+    event = next_event(running, PlaylistRejected)
+    lines = event.problems.splitlines()
+    assert len(lines) == 11 and lines[0].startswith("lobby.yaml:2:")
+    assert lines[-1] == "... and 15 more problem(s): run `signage check` to see them all"
