@@ -68,11 +68,12 @@ def problems(model: type[BaseModel], document: Document, error: ValidationError)
         if kind == "missing":
             found.append(document.problem(path[:-1], f"missing required key '{path[-1]}'"))
             continue
-        found.append(document.problem(path, _message(item)))
+        found.append(document.problem(path, describe(item)))
     return sorted(set(found), key=lambda p: (p.file, p.line, p.column, p.message))
 
 
-def _message(item: dict) -> str:
+def describe(item: dict) -> str:
+    """What is wrong with one pydantic error item and what is allowed, in plain words."""
     kind, value, ctx = item["type"], item.get("input"), item.get("ctx") or {}
     shown = _show(value)
     if kind == "literal_error":

@@ -78,3 +78,20 @@ def test_on_screen_config_text_refuses_control_characters(text):
         Config.model_validate({"display": {"fallback": {"text": text}}})
     with pytest.raises(ValidationError, match="a control character"):
         Config.model_validate({"display": {"notice": {"text": text}}})
+
+
+def test_command_line_overrides_are_validated_like_the_file(tmp_path):
+    import argparse
+
+    from signage.errors import ConfigError
+    from signage.runconfig import effective_config
+
+    args = argparse.Namespace(config=str(tmp_path / "none.yaml"), source=None, mqtt="mqtt://broker:99999",
+                              site="main lobby", device=None, playlists=None, fullscreen=None)
+    with pytest.raises(ConfigError) as caught:
+        effective_config(args)
+    assert str(caught.value).splitlines() == [
+        "--site (site): 'main lobby' is not a name of 1 to 64 letters, digits, '-' and '_'",
+        "--mqtt (mqtt.url): 'mqtt://broker:99999': the port '99999' is not a number from 1 to 65535;"
+        " use mqtt://host:port or mqtts://host:port (e.g. mqtt://broker.local:1883)",
+    ]
