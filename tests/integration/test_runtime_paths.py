@@ -62,3 +62,16 @@ def test_run_exits_2_with_the_message_and_no_traceback(read_only, tmp_path):
     errors = [line for line in result.stderr.splitlines() if " ERROR " in line]
     assert len(errors) == 1 and "paths.spool: cannot create the folder" in errors[0]
     assert "set paths.spool in the config to a writable place" in errors[0]
+
+
+@pytest.mark.parametrize("name", ["mqtt-url-ftp.yaml", "mqtt-url-port-not-a-number.yaml", "mqtt-tls-ca-missing.yaml",
+                                  "display-size-zero.yaml", "paths-spool-a-folder.yaml"])
+def test_run_with_a_hostile_config_exits_2_with_its_messages(tmp_path, name):
+    from tests.hostile.gallery import EXPECTED, HERE
+
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "SDL_VIDEODRIVER": "dummy"}
+    result = subprocess.run([sys.executable, "-m", "signage.cli", "run", "--config", f"configs/{name}",
+                             "--duration", "5"], cwd=HERE, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    for message in EXPECTED["configs"][name]:
+        assert message in result.stderr
