@@ -95,7 +95,8 @@ def describe(item: dict) -> str:
     if kind == "too_long":
         return f"allows at most {ctx.get('max_length')} item(s)"
     if kind == "string_pattern_mismatch":
-        hint = PATTERN_HINTS.get(ctx.get("pattern", ""), "the expected form")
+        pattern = ctx.get("pattern", "")
+        hint = PATTERN_HINTS.get(pattern) or f"text matching the pattern {pattern}"
         return f"{shown} is not {hint}"
     if kind == "value_error":
         return str(ctx.get("error", item["msg"]))

@@ -95,3 +95,17 @@ def test_command_line_overrides_are_validated_like_the_file(tmp_path):
         "--mqtt (mqtt.url): 'mqtt://broker:99999': the port '99999' is not a number from 1 to 65535;"
         " use mqtt://host:port or mqtts://host:port (e.g. mqtt://broker.local:1883)",
     ]
+
+
+def test_every_pattern_an_operator_can_meet_has_words():
+    """A pattern mismatch says what is allowed in words, never 'the expected form'."""
+    import re
+
+    from signage.playlist.schema import PlaylistFile
+    from signage.validation import PATTERN_HINTS
+
+    for model in (Config, PlaylistFile):
+        patterns = re.findall(r"'pattern': '([^']*)'", str(model.model_json_schema()))
+        assert patterns, model
+        for pattern in patterns:
+            assert pattern.encode().decode("unicode_escape") in PATTERN_HINTS, (model.__name__, pattern)
