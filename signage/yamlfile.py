@@ -227,13 +227,16 @@ def parse(text: str, file: str) -> Document:
     return document
 
 
-def read_bounded(path: Path, limit: int = MAX_BYTES) -> bytes:
+def read_bounded(path: Path, limit: int = MAX_BYTES, follow: bool = True) -> bytes:
     """A regular file's bytes, refusing anything larger than `limit` without reading it.
 
     Raises OSError for unreadable files and ValueError (with an operator message) for
     files too large or not regular (a FIFO would block the reader forever, a device
-    never ends)."""
+    never ends). `follow=False`: a symlink in the last place is refused (ELOOP), so a file
+    checked as a plain file cannot be swapped for a link before it is opened."""
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    if not follow:
+        flags |= getattr(os, "O_NOFOLLOW", 0)
     fd = os.open(path, flags)
     with os.fdopen(fd, "rb") as handle:
         info = os.fstat(handle.fileno())
@@ -251,11 +254,11 @@ def _mib(size: int) -> str:
     return f"{size / 1048576:g} MiB"
 
 
-def load(path: Path, display_name: str | None = None) -> Document:
+def load(path: Path, display_name: str | None = None, follow: bool = True) -> Document:
     """Read and parse a file, refusing files that are unreadable, too large or not regular."""
     name = display_name or str(path)
     try:
-        raw = read_bounded(path)
+        raw = read_bounded(path, follow=follow)
     except ValueError as exc:
         raise ProblemsError([Problem(name, 1, 1, "", str(exc))]) from None
     except OSError as exc:

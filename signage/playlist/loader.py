@@ -104,8 +104,8 @@ def load_playlist_set(paths: list[Path], base: Path | None = None,
     for path, folder in files:
         name = _display(path, base)
         try:
-            _refuse_escaping_link(path, folder, name)
-            document = load(path, name)
+            real = _inside_or_refused(path, folder, name)
+            document = load(real, name, follow=False)
             parsed.append((path, document, validate(PlaylistFile, document)))
         except ProblemsError as exc:
             problems += exc.problems
@@ -132,19 +132,22 @@ def summary(problems: list[Problem], limit: int = STATUS_PROBLEMS) -> str:
     return "\n".join(lines)
 
 
-def _refuse_escaping_link(path: Path, folder: Path, name: str) -> None:
-    """A symlink may point inside its playlist folder only; where else it points is not
-    said (the target's name and content stay private)."""
+def _inside_or_refused(path: Path, folder: Path, name: str) -> Path:
+    """The file to read: the path itself, or the target of a symlink that stays inside
+    its playlist folder. Where else a link points is not said (the target's name and
+    content stay private)."""
     if not path.is_symlink():
-        return
+        return path
     try:
-        inside = path.resolve(strict=True).is_relative_to(folder.resolve())
+        target = path.resolve(strict=True)
+        inside = target.is_relative_to(folder.resolve())
     except (OSError, RuntimeError):  # dangling or looping link
         raise ProblemsError([Problem(name, 1, 1, "", "a symbolic link to nothing readable; replace it with"
                                                      " the playlist file itself")]) from None
     if not inside:
         raise ProblemsError([Problem(name, 1, 1, "", "a symbolic link to a file outside the playlist folder;"
                                                      " links may point only inside it: copy the file in instead")])
+    return target
 
 
 def _display(path: Path, base: Path | None) -> str:

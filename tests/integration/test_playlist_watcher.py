@@ -111,8 +111,8 @@ def test_polls_read_nothing_while_nothing_changes(folder, monkeypatch):
     reads = []  # files whose content was read
     real = yamlfile.read_bounded
 
-    def counted(path, *args):
-        data = real(path, *args)
+    def counted(path, *args, **kwargs):
+        data = real(path, *args, **kwargs)
         reads.append(path)
         return data
     monkeypatch.setattr(yamlfile, "read_bounded", counted)

@@ -91,3 +91,12 @@ def test_reads_are_bounded_and_only_of_regular_files(tmp_path):
         yamlfile.load(big)
     with pytest.raises(ValueError, match="at most 1 MiB"):
         yamlfile.read_bounded(big)
+
+
+def test_a_file_checked_as_plain_cannot_be_a_link_when_opened(tmp_path):
+    target = tmp_path / "target.yaml"
+    target.write_text("a: 1\n")
+    (tmp_path / "link.yaml").symlink_to(target)
+    assert yamlfile.read_bounded(tmp_path / "link.yaml") == b"a: 1\n"
+    with pytest.raises(ProblemsError, match="link.yaml:1:1: cannot read the file"):
+        yamlfile.load(tmp_path / "link.yaml", follow=False)
