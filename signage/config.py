@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from signage.errors import ConfigError
 from signage.imageinfo import DEFAULT_MAX_PIXELS
-from signage.validation import PATTERN_HINTS, printable_text
+from signage.validation import PATTERN_HINTS, no_control_characters, printable_text
 
 NAME_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 COLOUR_PATTERN = r"^#[0-9a-fA-F]{6}$"
@@ -39,6 +39,7 @@ _HOST = re.compile(r"^(?:[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62})(?:\.[A-Za-z0-9_](?:
 
 class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+    _plain_text = field_validator("*")(no_control_characters)
 
 
 class AttentionConfig(Section):

@@ -52,6 +52,18 @@ def printable_text(value: str | None) -> str | None:
     return value
 
 
+def no_control_characters(value: Any) -> Any:
+    """Every text an operator writes (paths, names, argv): NUL and other control
+    characters are refused here, not met later as `ValueError: embedded null byte`."""
+    if isinstance(value, str):
+        printable_text(value)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            if isinstance(item, str):
+                printable_text(item)
+    return value
+
+
 def problems(model: type[BaseModel], document: Document, error: ValidationError) -> list[Problem]:
     found = []
     for item in error.errors(include_url=False):

@@ -115,7 +115,15 @@ def load_playlist_set(paths: list[Path], base: Path | None = None,
             problems.append(Problem(name, 1, 1, "", f"could not be checked ({type(exc).__name__});"
                                                     " this is a bug in signage, please report it"))
     complete = not problems
-    playlist, more, media = _combine(parsed, complete, max_image_pixels)
+    try:
+        playlist, more, media = _combine(parsed, complete, max_image_pixels)
+    except Exception as exc:  # the same barrier for the checks across files
+        logger.error("unexpected %s while checking the playlist files together: %s (a bug in signage)",
+                     type(exc).__name__, exc)
+        logger.debug("the traceback", exc_info=True)
+        playlist, media = None, ()
+        more = [Problem(_display(files[0][0], base), 1, 1, "", f"the files could not be checked together"
+                        f" ({type(exc).__name__}); this is a bug in signage, please report it")]
     watched = tuple(path for path, _ in files) + media
     everything = sorted(problems + more, key=lambda p: (p.file, p.line, p.column))  # file by file
     return LoadResult(playlist if not everything else None, everything, watched)

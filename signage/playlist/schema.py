@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from signage.audience import EXPRESSIONS
-from signage.validation import PATTERN_HINTS, printable_text
+from signage.validation import PATTERN_HINTS, no_control_characters, printable_text
 
 Expression = Literal["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
 assert Expression.__args__ == EXPRESSIONS  # type: ignore[attr-defined]
@@ -36,6 +36,7 @@ DEFAULT_DURATION = 10.0
 
 class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+    _plain_text = field_validator("*")(no_control_characters)
 
 
 def _transition_shorthand(value: Any) -> Any:
