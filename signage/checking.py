@@ -31,8 +31,8 @@ def kind_of(path: Path) -> str:
     by_name = "config" if path.name in CONFIG_NAMES else "playlist"
     try:
         data = load(path).data
-    except ProblemsError:
-        return by_name  # its loader reports the same problem
+    except Exception:  # ProblemsError: its loader reports the same problem
+        return by_name
     if not isinstance(data, dict):
         return by_name
     config, playlist = len(CONFIG_KEYS & set(data)), len(PLAYLIST_KEYS & set(data))

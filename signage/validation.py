@@ -35,6 +35,10 @@ def validate(model: type[Model], document: Document, context: dict | None = None
     except (RecursionError, MemoryError) as exc:  # last barrier; yamlfile bounds nesting first
         raise ProblemsError([document.problem((), f"the file is too complex to check ({type(exc).__name__});"
                                               " simplify it")]) from None
+    except Exception as exc:  # a validator's bug must not become the operator's traceback
+        logger.debug("validation failed unexpectedly", exc_info=True)
+        raise ProblemsError([document.problem((), f"the file could not be checked ({type(exc).__name__});"
+                                              " this is a bug in signage, please report it")]) from None
 
 
 ALLOWED_CONTROLS = {"\n", "\t"}
@@ -98,6 +102,8 @@ def describe(item: dict) -> str:
         sign = {"greater_than_equal": ">=", "greater_than": ">", "less_than_equal": "<=", "less_than": "<"}[kind]
         limit = next(iter(ctx.values()))
         return f"must be {sign} {limit}, got {shown}"
+    if kind == "finite_number":
+        return f"expected a finite number, got {shown}"
     if kind == "string_too_long":
         return f"is {len(value)} characters long; at most {ctx.get('max_length')} are allowed"
     if kind == "string_too_short":

@@ -125,7 +125,15 @@ class _Builder:
         try:
             return self.scalars.construct_object(node, deep=True)
         except yaml.constructor.ConstructorError as exc:
-            raise self._error(node, path, f"cannot read this value: {exc.problem}") from exc
+            reason = exc.problem
+        except Exception as exc:  # PyYAML's constructors fail in many ways on bad (tagged) text
+            kind = node.tag.rsplit(":", 1)[-1]
+            if kind == "timestamp":  # 2026-02-30: "day is out of range for month"
+                detail = f" ({exc})" if isinstance(exc, ValueError) else ""
+                reason = f"not a date that exists{detail}; write YYYY-MM-DD"
+            else:
+                reason = f"it is not a valid {kind}"
+        raise self._error(node, path, f"cannot read this value: {reason}")
 
     def _mapping(self, node: yaml.MappingNode, path: Path_) -> dict:
         result: dict = {}
@@ -143,7 +151,7 @@ class _Builder:
                 continue
             if not isinstance(key_node, yaml.ScalarNode):
                 raise self._error(key_node, path, "keys must be plain text, not lists or mappings")
-            key = self.scalars.construct_object(key_node)
+            key = self._scalar(key_node, path)
             if not isinstance(key, (str, int, float, bool)) or key is None:
                 raise self._error(key_node, path, f"key {key!r} is not plain text")
             key = str(key)
@@ -224,6 +232,11 @@ def parse(text: str, file: str) -> Document:
         # Last barrier: the bounds above should make this unreachable.
         raise ProblemsError([Problem(file, 1, 1, "", "the file is too deeply nested or too large to read"
                                      f" ({type(exc).__name__}); simplify it")]) from None
+    except ProblemsError:
+        raise
+    except Exception as exc:  # no input may escape as a traceback
+        raise ProblemsError([Problem(file, 1, 1, "", f"the file cannot be read ({type(exc).__name__}: {exc})")]) \
+            from None
     return document
 
 

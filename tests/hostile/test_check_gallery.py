@@ -27,7 +27,7 @@ def playlists(tmp_path_factory) -> Path:
 def test_the_gallery_covers_every_class():
     names = playlist_members() + config_members()
     for kind in ("recursion-alias-cycle", "recursion-deep", "text-", "image-header", "link-", "size-", "mqtt-url",
-                 "mqtt-tls", "paths-", "display-size"):
+                 "mqtt-tls", "paths-", "display-size", "value-"):
         assert sum(name.startswith(kind) for name in names) >= 3 or kind == "size-", kind
     committed = {p.name for p in (HERE / "playlists").glob("*.yaml")}
     assert committed <= set(playlist_members()), "every committed member has its expected message"
