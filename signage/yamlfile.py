@@ -213,8 +213,8 @@ def parse(text: str, file: str) -> Document:
     document = Document(file=file, data=None)
     if not text.strip():
         raise ProblemsError([Problem(file, 1, 1, "", "the file is empty")])
-    loader = _Loader(text)
     try:
+        loader = _Loader(text)  # the reader checks every character here
         try:
             node = loader.get_single_node()
         finally:
@@ -226,6 +226,11 @@ def parse(text: str, file: str) -> Document:
         raise ProblemsError([Problem(file, exc.mark.line + 1, exc.mark.column + 1, "",
                                      f"nested more than {MAX_DEPTH} levels deep; playlists and configs need"
                                      " only a few levels")]) from None
+    except yaml.reader.ReaderError as exc:
+        before = text[:exc.position]
+        line, column = before.count("\n") + 1, len(before) - (before.rfind("\n") + 1) + 1
+        raise ProblemsError([Problem(file, line, column, "", f"the character U+{exc.character:04X} is not allowed"
+                                     " in YAML (a control character); remove it")]) from None
     except yaml.YAMLError as exc:
         raise ProblemsError([_yaml_problem(file, exc)]) from None
     except (RecursionError, MemoryError) as exc:
