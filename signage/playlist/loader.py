@@ -179,17 +179,20 @@ def _combine(parsed: list[tuple[Path, Document, PlaylistFile]], complete: bool,
     for path, document, content in parsed:
         for i, creative in enumerate(content.creatives):
             where = ("creatives", i, "id")
-            if creative.id in defined:
+            duplicate = creative.id in defined
+            if duplicate:
                 problems.append(document.problem(where, f"creative '{creative.id}' is already defined at {defined[creative.id]}"))
-                continue
-            line, _ = document.position(where)
-            defined[creative.id] = f"{document.file}:{line}"
-            creatives[creative.id] = creative
+            else:
+                line, _ = document.position(where)
+                defined[creative.id] = f"{document.file}:{line}"
+                creatives[creative.id] = creative
             if creative.media is not None:
                 found = _check_media(creative, path.parent, document, ("creatives", i, "media"), max_image_pixels,
                                      watched)
                 if isinstance(found, Problem):
                     problems.append(found)
+                    continue
+                if duplicate:  # its media checked all the same: every problem at once
                     continue
                 media[creative.id] = found
                 if creative.type == "video":
