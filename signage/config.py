@@ -38,7 +38,7 @@ _HOST = re.compile(r"^(?:[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62})(?:\.[A-Za-z0-9_](?:
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)  # .nan, .inf: refused
     _plain_text = field_validator("*")(no_control_characters)
 
 
@@ -303,7 +303,7 @@ class AnalysisConfig(VisionConfig):
 class Config(Section):
     """config.yaml: everything has a default that works on a fresh machine."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, title="signage config")
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, title="signage config")
 
     site: str = Field("demo", pattern=NAME_PATTERN, description="Site id (MQTT topic level).")
     device: str = Field("kiosk-1", pattern=NAME_PATTERN, description="Device id (MQTT topic level).")

@@ -35,7 +35,7 @@ DEFAULT_DURATION = 10.0
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)  # .nan, .inf: refused
     _plain_text = field_validator("*")(no_control_characters)
 
 
@@ -199,7 +199,7 @@ class Rule(Section):
 class PlaylistFile(Section):
     """One playlists/*.yaml file."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, title="signage playlist")
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, title="signage playlist")
 
     creatives: list[Creative] = Field([], description="Everything that can be shown.")
     default: PlayList | None = Field(None, description="The loop played when no rule matches (in order).")
