@@ -1,11 +1,14 @@
 """The real controller (X server, broker, vision on the sample video) meets every
 hostile playlist of the gallery as a hot edit: it stays up, keeps the last good
 playlist on screen, status names the file and quotes nothing from outside the
-playlist folder, and it is back to `ok` once the file is gone."""
+playlist folder, it is back to `ok` once the file is gone, and no member raises the
+process's peak memory by more than MEMORY_BOUND_MB (the 1 GiB file is never read, the
+60000x60000 images are never decoded)."""
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import stat
 from pathlib import Path
@@ -15,6 +18,14 @@ from tests.integration.test_controller_faults import (DEFAULT_LOOP, controller_f
                                                       run_with, wait_for)
 
 PLAYLIST = DEFAULT_LOOP | {"look"}
+MEMORY_BOUND_MB = 150  # the vision worker and renderer allocate as they run; a decoded 60000x60000 would be 10 GB
+
+
+def peak_rss_mb(reset: bool = False) -> float:
+    """This process's peak resident memory since the last reset (Linux VmHWM)."""
+    if reset:
+        Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM to the current RSS
+    return int(re.search(r"VmHWM:\s+(\d+)", Path("/proc/self/status").read_text()).group(1)) / 1024
 
 
 def place(member: Path, folder: Path) -> Path:
@@ -45,6 +56,7 @@ def test_every_hostile_playlist_edit_leaves_the_controller_playing(controller_fo
     def script(c):
         wait_for(lambda: on_screen(c) in PLAYLIST and c.status()["playlist"] == "ok", "the playlist playing")
         for name in playlist_members():
+            before = peak_rss_mb(reset=True)
             member = place(gallery / name, folder)
             try:
                 status = wait_for(lambda: (lambda s: s if f"{name}:" in s["playlist"] else None)(c.status()),
@@ -56,6 +68,8 @@ def test_every_hostile_playlist_edit_leaves_the_controller_playing(controller_fo
             finally:
                 member.unlink()
             wait_for(lambda: c.status()["playlist"] == "ok", f"ok again after {name}")
+            grown = peak_rss_mb() - before
+            assert grown < MEMORY_BOUND_MB, f"{name}: peak memory grew {grown:.0f} MB"
         assert c.faults.last is None or "watcher" not in c.faults.last
 
     run_with(controller, script)
