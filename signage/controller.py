@@ -372,6 +372,8 @@ class Controller:
     def _apply_playlist_events(self) -> None:
         while not self.watcher.events.empty():
             event = self.watcher.events.get()
+            if not isinstance(event, WatcherFault) and (self.faults.last or "").startswith("playlist watcher:"):
+                self.faults.last = None  # the watcher works again: its fault is history
             if isinstance(event, PlaylistAccepted):
                 self.player.replace_playlist(event.playlist, self._now())
                 self.playlist_error = None
