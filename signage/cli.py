@@ -59,31 +59,13 @@ def _vision(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    """Config files (*.yaml with a top-level `site`, `source`, ... or named config.yaml)
-    and playlists; every problem of every file, exit 1 if any."""
-    from signage.config import load_config
-    from signage.playlist.loader import load_playlist
-    from signage.yamlfile import ProblemsError
+    """Config files and playlists, each recognised by its content; every problem of
+    every file, exit 1 if any. No input may end in a traceback."""
+    from signage.checking import check
 
-    paths = [Path(p) for p in args.paths]
-    if not paths:
-        paths = ([Path("config.yaml")] if Path("config.yaml").is_file() else []) + [Path("playlists")]
-    configs = [p for p in paths if p.is_file() and p.name in ("config.yaml", "config.yml")]
-    playlists = [p for p in paths if p not in configs]
-    problems = []
-    for path in configs:
-        try:
-            load_config(path)
-            print(f"ok: {path}")
-        except ProblemsError as exc:
-            problems += exc.problems
-    if playlists:
-        try:
-            playlist = load_playlist(playlists)
-            print(f"ok: {len(playlist.creatives)} creatives, {len(playlist.rules)} rules, "
-                  f"default loop of {len(playlist.default)} in {len(playlist.files)} file(s)")
-        except ProblemsError as exc:
-            problems += exc.problems
+    problems, lines = check([Path(p) for p in args.paths])
+    for line in lines:
+        print(line)
     for problem in problems:
         print(problem)
     if problems:
@@ -202,8 +184,9 @@ def build_parser() -> argparse.ArgumentParser:
     d.set_defaults(handler=_doctor, source=None, mqtt=None, site=None, device=None, playlists=None,
                    fullscreen=None)
 
-    c = commands.add_parser("check", help="validate playlists; print every problem, exit 1 if any")
-    c.add_argument("paths", nargs="*", help="playlist files or folders (default: playlists/)")
+    c = commands.add_parser("check", help="validate config and playlist files; print every problem, exit 1 if any")
+    c.add_argument("paths", nargs="*", help="config files, playlist files or folders; each file is recognised by"
+                   " its keys (default: config.yaml if present, and its playlists folder)")
     c.set_defaults(handler=_check)
 
     s = commands.add_parser("schema", help="write JSON Schemas for editors (yaml-language-server)")

@@ -1,16 +1,47 @@
 """Configuration models (pydantic). Every field has a default that works on a
-fresh machine; unknown keys are errors so a typo never passes silently."""
+fresh machine; unknown keys are errors so a typo never passes silently.
+
+Whatever `signage run` would trip over is validated here, so `signage check` reports
+it with file:line:col: broker URLs, TLS files, window sizes, spool and state paths.
+What only the running service can know (may its user create and write the spool?)
+is checked by `check_runtime_paths` before anything starts.
+"""
 
 from __future__ import annotations
 
+import os
+import re
+import tempfile
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from signage.errors import ConfigError
+from signage.imageinfo import DEFAULT_MAX_PIXELS
+from signage.validation import PATTERN_HINTS, no_control_characters, printable_text
+
+NAME_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+COLOUR_PATTERN = r"^#[0-9a-fA-F]{6}$"
+DAILY_CLOCK_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+TOPIC_PATTERN = r"^[^#+/][^#+]*$"
+EDGETPU_DEVICE_PATTERN = r"^(auto|usb|pci)(:[0-9]+)?$"
+PATTERN_HINTS.update({
+    EDGETPU_DEVICE_PATTERN: "auto, usb, pci, or usb:N / pci:N (the N-th device of that kind)",
+    NAME_PATTERN: "a name of 1 to 64 letters, digits, '-' and '_'",
+    COLOUR_PATTERN: "a colour written #rrggbb",
+    DAILY_CLOCK_PATTERN: "a time of day written HH:MM (00:00 to 23:59)",
+    TOPIC_PATTERN: "an MQTT topic prefix without '#' or '+' that does not start with '/'",
+})
+BROKER_FORM = "mqtt://host:port or mqtts://host:port (e.g. mqtt://broker.local:1883)"
+BROKER_SCHEMES = {"mqtt": False, "tcp": False, "mqtts": True, "ssl": True}
+_HOST = re.compile(r"^(?:[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62})(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62}))*\.?"
+                   r"|\[[0-9A-Fa-f:.]+\])$")
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)  # .nan, .inf: refused
+    _plain_text = field_validator("*")(no_control_characters)
 
 
 class AttentionConfig(Section):
@@ -39,7 +70,7 @@ class VisionConfig(Section):
         "with edgetpu_compiler (<model>_edgetpu.tflite in the models folder, see README); without one, or when "
         "the device does not open, the CPU model runs and status says why.")
     edgetpu_device: str = Field(
-        "auto", pattern=r"^(auto|usb|pci)(:[0-9]+)?$",
+        "auto", pattern=EDGETPU_DEVICE_PATTERN,
         description="Which Edge TPU: auto (the first found), usb, pci, or usb:N / pci:N for the N-th of that kind.")
     inference_timeout: float = Field(
         10.0, ge=1, le=600, description="Seconds a frame may wait for its inference result before the camera "
@@ -68,21 +99,23 @@ class NoticeConfig(Section):
     enabled: bool = Field(True, description="Tell people audience measurement is active (the EU AI Act requires it "
                           "where emotion recognition runs). Shown while the camera is in use.")
     text: str = Field("Audience measurement active: no images are stored", max_length=200)
+    _printable = field_validator("text")(printable_text)
     corner: Literal["top-left", "top-right", "bottom-left", "bottom-right"] = "bottom-right"
     size: int = Field(28, ge=10, le=200, description="Text height in pixels.")
 
 
 class FallbackConfig(Section):
     text: str = Field("Welcome", max_length=200, description="Shown when nothing else can be: the screen is never black.")
-    background: str = Field("#202020", pattern=r"^#[0-9a-fA-F]{6}$")
-    color: str = Field("#ffffff", pattern=r"^#[0-9a-fA-F]{6}$")
+    background: str = Field("#202020", pattern=COLOUR_PATTERN)
+    color: str = Field("#ffffff", pattern=COLOUR_PATTERN)
+    _printable = field_validator("text")(printable_text)
 
 
 class DailyWindow(Section):
     """A time of day window, [start, end); it crosses midnight when end < start."""
 
-    start: str = Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", description="HH:MM it begins.")
-    end: str = Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", description="HH:MM it ends.")
+    start: str = Field(pattern=DAILY_CLOCK_PATTERN, description="HH:MM it begins.")
+    end: str = Field(pattern=DAILY_CLOCK_PATTERN, description="HH:MM it ends.")
 
     @property
     def minutes(self) -> tuple[int, int]:
@@ -110,14 +143,20 @@ class PowerConfig(Section):
     command_on: list[str] = Field([], description="argv run when coming back on.")
 
 
+Side = Annotated[int, Field(ge=16, le=16384)]
+
+
 class DisplayConfig(Section):
     fullscreen: bool = Field(True, description="Full-screen at the display's native resolution; false: a window.")
-    size: tuple[int, int] | None = Field(None, description="Window size [width, height]; default: 1280x720 windowed, "
-                                         "native full-screen.")
+    size: tuple[Side, Side] | None = Field(None, description="Window size [width, height], each 16 to 16384 pixels;"
+                                           " default: 1280x720 windowed, native full-screen.")
     display: int = Field(0, ge=0, le=8, description="Which display, for machines with more than one.")
     fps: int = Field(60, ge=1, le=240, description="Frame rate cap.")
     rotation: Literal[0, 90, 180, 270] = Field(0, description="Degrees clockwise, for portrait-mounted panels.")
     cache_mb: int = Field(256, ge=16, le=4096, description="Memory for prepared images.")
+    max_image_pixels: int = Field(DEFAULT_MAX_PIXELS, ge=1_000_000, le=400_000_000, description=(
+        "Images with more pixels (width x height, read from the file's header) are refused by `signage check` "
+        "and never decoded: decoding costs 3 bytes per pixel or more."))
     notice: NoticeConfig = NoticeConfig()
     fallback: FallbackConfig = FallbackConfig()
     power: PowerConfig = PowerConfig()
@@ -129,16 +168,73 @@ class TlsConfig(Section):
     key: str | None = Field(None, description="Client private key file.")
     insecure: bool = Field(False, description="Skip the broker hostname check (testing only).")
 
+    @field_validator("ca", "cert", "key")
+    @classmethod
+    def _readable_file(cls, value: str | None) -> str | None:
+        if value is not None:
+            readable_file(value)
+        return value
+
+
+def readable_file(value: str) -> None:
+    """A file the controller will open at start: it must exist and be readable now."""
+    path = Path(value)
+    if not path.exists():
+        raise ValueError(f"'{value}' does not exist; give the path of a PEM file")
+    if not path.is_file():
+        raise ValueError(f"'{value}' is not a file; give the path of a PEM file")
+    if not os.access(path, os.R_OK):
+        raise ValueError(f"'{value}' is not readable by this user; fix its permissions")
+
+
+def parse_broker_url(url: str) -> tuple[str, int, bool]:
+    """(host, port, tls) from mqtt://host[:port], mqtts://host[:port] or host[:port];
+    ValueError naming what is wrong and the allowed form."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        scheme, rest = "mqtt", url
+    if scheme.lower() not in BROKER_SCHEMES:
+        raise ValueError(f"{url!r}: the scheme {scheme + '://'!r} is not a broker's; use {BROKER_FORM}")
+    tls = BROKER_SCHEMES[scheme.lower()]
+    rest = rest.removesuffix("/")
+    if "@" in rest:
+        # Not quoted: the part before '@' is a secret.
+        raise ValueError(f"a broker URL with a user name or password; put them in mqtt.username and"
+                         f" mqtt.password and use {BROKER_FORM}")
+    if "/" in rest or "?" in rest or "#" in rest:
+        raise ValueError(f"{url!r}: a broker address has no path; use {BROKER_FORM}")
+    host, port_text = rest, ""
+    if rest.startswith("["):
+        end = rest.find("]")
+        host, port_text = rest[:end + 1], rest[end + 1:].removeprefix(":")
+    elif ":" in rest:
+        host, _, port_text = rest.rpartition(":")
+    if not host or not _HOST.match(host):
+        raise ValueError(f"{url!r}: {host!r} is not a host name or IP address; use {BROKER_FORM}")
+    if port_text:
+        if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
+            raise ValueError(f"{url!r}: the port {port_text!r} is not a number from 1 to 65535; use {BROKER_FORM}")
+        port = int(port_text)
+    else:
+        port = 8883 if tls else 1883
+    return host.strip("[]"), port, tls
+
 
 class MqttConfig(Section):
     url: str = Field("mqtt://localhost:1883", description="mqtt://host:port, or mqtts://host:port for TLS.")
+
+    @field_validator("url")
+    @classmethod
+    def _broker_url(cls, value: str) -> str:
+        parse_broker_url(value)
+        return value
     protocol: Literal["5", "3.1.1"] = Field("5", description="MQTT protocol version.")
     username: str | None = None
     password: str | None = Field(None, description="Never logged.")
     tls: TlsConfig | None = None
     keepalive: int = Field(30, ge=5, le=3600, description="Seconds; the broker declares the device offline "
                            "after 1.5 times this without traffic.")
-    topic_root: str = Field("signage", pattern=r"^[^#+/][^#+]*$", description="First topic level.")
+    topic_root: str = Field("signage", pattern=TOPIC_PATTERN, description="First topic level.")
     interval: float = Field(60.0, ge=1, le=86400, description="Seconds between metrics messages.")
     homeassistant: bool = Field(False, description="Publish Home Assistant MQTT discovery.")
     discovery_prefix: str = Field("homeassistant", description="Home Assistant's discovery prefix.")
@@ -186,6 +282,47 @@ class PathsConfig(Section):
     spool_max_mb: float = Field(64.0, gt=0, le=100000, description="When full, the oldest messages are dropped "
                                 "(and counted in status).")
     models: str | None = Field(None, description="Model folder; default models/ of this checkout.")
+    state: str | None = Field(None, description="Folder for what survives a restart (the last good playlist); "
+                              "default: the spool's folder.")
+
+    @field_validator("spool")
+    @classmethod
+    def _spool_is_a_file(cls, value: str) -> str:
+        path = Path(value)
+        if not value.strip() or path.is_dir():
+            raise ValueError(f"'{value}' is a folder; give a file name inside it, e.g. {path / 'telemetry.sqlite3'}")
+        _folder_can_exist(path.parent, value)
+        return value
+
+    @field_validator("state")
+    @classmethod
+    def _state_is_a_folder(cls, value: str | None) -> str | None:
+        if value is not None:
+            path = Path(value)
+            if path.exists() and not path.is_dir():
+                raise ValueError(f"'{value}' is a file; give a folder (the last good playlist is kept in it)")
+            _folder_can_exist(path, value)
+        return value
+
+    @property
+    def state_dir(self) -> Path:
+        return Path(self.state) if self.state is not None else Path(self.spool).parent
+
+    @property
+    def last_good_playlist(self) -> Path:
+        """Where the last playlist that loaded is kept, for the next boot."""
+        return self.state_dir / LAST_GOOD_NAME
+
+
+LAST_GOOD_NAME = "last-good-playlist.json"
+
+
+def _folder_can_exist(folder: Path, value: str) -> None:
+    for parent in (folder, *folder.parents):
+        if parent.exists():
+            if not parent.is_dir():
+                raise ValueError(f"'{value}': {parent} is a file, so no folder can be made there")
+            return
 
 
 class AnalysisConfig(VisionConfig):
@@ -195,10 +332,10 @@ class AnalysisConfig(VisionConfig):
 class Config(Section):
     """config.yaml: everything has a default that works on a fresh machine."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, title="signage config")
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, title="signage config")
 
-    site: str = Field("demo", pattern=r"^[A-Za-z0-9_-]{1,64}$", description="Site id (MQTT topic level).")
-    device: str = Field("kiosk-1", pattern=r"^[A-Za-z0-9_-]{1,64}$", description="Device id (MQTT topic level).")
+    site: str = Field("demo", pattern=NAME_PATTERN, description="Site id (MQTT topic level).")
+    device: str = Field("kiosk-1", pattern=NAME_PATTERN, description="Device id (MQTT topic level).")
     source: SourceConfig = SourceConfig()
     vision: AnalysisConfig = AnalysisConfig()
     playlists: str = Field("playlists", description="Folder of playlist files.")
@@ -208,9 +345,44 @@ class Config(Section):
     paths: PathsConfig = PathsConfig()
 
 
+CONFIG_KEYS = frozenset(Config.model_fields)
+
+
 def load_config(path: Path) -> Config:
     """config.yaml validated, with file:line:col in every message (ProblemsError)."""
     from signage.validation import validate
     from signage.yamlfile import load
 
     return validate(Config, load(path))
+
+
+WRITABLE_HINT = ("set {key} in the config to a writable place, e.g. {example} (the systemd unit's"
+                 " StateDirectory=signage makes /var/lib/signage writable for the service)")
+
+
+def check_runtime_paths(config: Config) -> None:
+    """What only the running user can know: can it create and write the spool and the
+    state folder? Creates the folders; raises ConfigError with one clear message (the
+    key, the cause, the fix) instead of a traceback later. Call before starting."""
+    paths = config.paths
+    _writable_folder(Path(paths.spool).parent, "paths.spool", "/var/lib/signage/telemetry.sqlite3")
+    spool = Path(paths.spool)
+    if spool.exists() and not os.access(spool, os.R_OK | os.W_OK):
+        raise ConfigError(f"paths.spool: {spool} exists but this user cannot read and write it; fix its owner"
+                          f" (chown) or " + WRITABLE_HINT.format(key="paths.spool",
+                                                                 example="/var/lib/signage/telemetry.sqlite3"))
+    _writable_folder(paths.state_dir, "paths.state", "/var/lib/signage")
+
+
+def _writable_folder(folder: Path, key: str, example: str) -> None:
+    folder = folder if str(folder) else Path(".")
+    hint = WRITABLE_HINT.format(key=key, example=example)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"{key}: cannot create the folder {folder} ({exc.strerror or exc}); {hint}") from None
+    try:  # os.access cannot see read-only mounts (ProtectSystem=strict) for root: try it
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise ConfigError(f"{key}: cannot write in {folder} ({exc.strerror or exc}); {hint}") from None

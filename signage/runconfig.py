@@ -6,7 +6,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from signage.config import Config, SourceConfig, load_config
+from signage.errors import ConfigError
 from signage.vision.sources import IMAGE_SUFFIXES
 
 
@@ -36,6 +39,22 @@ def effective_config(args: argparse.Namespace) -> tuple[Config, Path | None]:
     if args.fullscreen is not None:
         update["display"] = config.display.model_copy(update={"fullscreen": args.fullscreen})
     # Validate the overrides like the file: an invalid --site is an error, not a topic.
-    merged = Config.model_validate({**config.model_dump(), **{k: (v.model_dump() if hasattr(v, "model_dump") else v)
-                                                              for k, v in update.items()}})
+    try:
+        merged = Config.model_validate({**config.model_dump(), **{k: (v.model_dump() if hasattr(v, "model_dump") else v)
+                                                                  for k, v in update.items()}})
+    except ValidationError as exc:
+        raise ConfigError("\n".join(_option_message(error) for error in exc.errors(include_url=False))) from None
     return merged, (path if path.is_file() else None)
+
+
+OPTIONS = {"mqtt": "--mqtt", "source": "--source", "site": "--site", "device": "--device",
+           "playlists": "--playlists"}
+
+
+def _option_message(error: dict) -> str:
+    """A command-line override that does not validate, named as the operator typed it."""
+    from signage.validation import describe
+
+    key = ".".join(str(part) for part in error["loc"])
+    option = OPTIONS.get(str(error["loc"][0]), key)
+    return f"{option} ({key}): {describe(error)}"

@@ -3,12 +3,18 @@
 Operators edit YAML by hand, so every message names file:line:col (1-based). We
 compose PyYAML's node graph with the safe loader, then build plain Python values
 ourselves, recording the position of each key and value. On the way we refuse what
-PyYAML would let through: duplicate keys, files too large, and alias expansion that
-explodes (the "billion laughs" bomb).
+PyYAML would let through: duplicate keys, files too large (checked by `stat` and by a
+bounded read, never by reading first), anything but a regular file, nesting deeper
+than MAX_DEPTH (PyYAML's composer and our builder recurse once per level), aliases
+that contain themselves, and alias expansion that explodes (the "billion laughs"
+bomb). A last barrier turns RecursionError/MemoryError into a Problem, so no input
+file can take a thread down.
 """
 
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +26,7 @@ from signage.errors import ConfigError
 
 MAX_BYTES = 1 << 20  # 1 MiB: far more than any playlist needs
 MAX_NODES = 100_000  # values after alias expansion
+MAX_DEPTH = 40  # nesting levels, aliases expanded; a playlist needs about 6
 
 Path_ = tuple[str | int, ...]
 _PLAIN_TAGS = {"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"}
@@ -52,7 +59,7 @@ def format_path(path: Path_) -> str:
     text = ""
     for part in path:
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 @dataclass
@@ -85,6 +92,8 @@ class _Builder:
         self.document = document
         self.nodes = 0
         self.scalars = SafeConstructor()
+        self.open: set[int] = set()  # ids of the collections being built: an alias to one is a cycle
+        self.depth = 0
 
     def build(self, node: yaml.Node, path: Path_) -> Any:
         self.nodes += 1
@@ -94,14 +103,37 @@ class _Builder:
         self.document.values[path] = _mark(node)
         if not isinstance(node, yaml.ScalarNode) and node.tag not in _PLAIN_TAGS:
             raise self._error(node, path, f"the tag {node.tag} is not allowed; write plain YAML values")
-        if isinstance(node, yaml.MappingNode):
-            return self._mapping(node, path)
-        if isinstance(node, yaml.SequenceNode):
+        if isinstance(node, yaml.ScalarNode):
+            return self._scalar(node, path)
+        if id(node) in self.open:
+            raise self._error(node, path, "this value holds an alias to itself (an endless loop);"
+                              " an alias (*name) may only repeat a value defined before and outside it")
+        if self.depth >= MAX_DEPTH:
+            raise self._error(node, path, f"nested more than {MAX_DEPTH} levels deep (aliases expanded);"
+                              " playlists and configs need only a few levels")
+        self.open.add(id(node))
+        self.depth += 1
+        try:
+            if isinstance(node, yaml.MappingNode):
+                return self._mapping(node, path)
             return [self.build(item, path + (index,)) for index, item in enumerate(node.value)]
+        finally:
+            self.depth -= 1
+            self.open.discard(id(node))
+
+    def _scalar(self, node: yaml.ScalarNode, path: Path_) -> Any:
         try:
             return self.scalars.construct_object(node, deep=True)
         except yaml.constructor.ConstructorError as exc:
-            raise self._error(node, path, f"cannot read this value: {exc.problem}") from exc
+            reason = exc.problem
+        except Exception as exc:  # PyYAML's constructors fail in many ways on bad (tagged) text
+            kind = node.tag.rsplit(":", 1)[-1]
+            if kind == "timestamp":  # 2026-02-30: "day is out of range for month"
+                detail = f" ({exc})" if isinstance(exc, ValueError) else ""
+                reason = f"not a date that exists{detail}; write YYYY-MM-DD"
+            else:
+                reason = f"it is not a valid {kind}"
+        raise self._error(node, path, f"cannot read this value: {reason}")
 
     def _mapping(self, node: yaml.MappingNode, path: Path_) -> dict:
         result: dict = {}
@@ -119,7 +151,7 @@ class _Builder:
                 continue
             if not isinstance(key_node, yaml.ScalarNode):
                 raise self._error(key_node, path, "keys must be plain text, not lists or mappings")
-            key = self.scalars.construct_object(key_node)
+            key = self._scalar(key_node, path)
             if not isinstance(key, (str, int, float, bool)) or key is None:
                 raise self._error(key_node, path, f"key {key!r} is not plain text")
             key = str(key)
@@ -142,51 +174,131 @@ def _mark(node: yaml.Node) -> tuple[int, int]:
     return node.start_mark.line + 1, node.start_mark.column + 1
 
 
+class _Loader(yaml.SafeLoader):
+    """The safe loader with its composer's recursion bounded: one level per nesting."""
+
+    def __init__(self, text: str):
+        super().__init__(text)
+        self.depth = 0
+
+    def compose_node(self, parent, index):
+        # Counted here, uncounted when the collection is complete (below).
+        if not self.check_event(yaml.AliasEvent, yaml.ScalarEvent):
+            self.depth += 1
+            if self.depth > MAX_DEPTH:
+                raise _TooDeep(self.peek_event().start_mark)
+        return super().compose_node(parent, index)
+
+    def compose_sequence_node(self, anchor):
+        try:
+            return super().compose_sequence_node(anchor)
+        finally:
+            self.depth -= 1
+
+    def compose_mapping_node(self, anchor):
+        try:
+            return super().compose_mapping_node(anchor)
+        finally:
+            self.depth -= 1
+
+
+class _TooDeep(Exception):
+    def __init__(self, mark):
+        super().__init__("too deep")
+        self.mark = mark
+
+
 def parse(text: str, file: str) -> Document:
     """Parse one YAML document; raises ProblemsError with positions."""
     document = Document(file=file, data=None)
     if not text.strip():
         raise ProblemsError([Problem(file, 1, 1, "", "the file is empty")])
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.composer.ComposerError as exc:
-        raise ProblemsError([_yaml_problem(file, exc)]) from exc
+        loader = _Loader(text)  # the reader checks every character here
+        try:
+            node = loader.get_single_node()
+        finally:
+            loader.dispose()
+        if node is None:
+            raise ProblemsError([Problem(file, 1, 1, "", "the file holds only comments")])
+        document.data = _Builder(document).build(node, ())
+    except _TooDeep as exc:
+        raise ProblemsError([Problem(file, exc.mark.line + 1, exc.mark.column + 1, "",
+                                     f"nested more than {MAX_DEPTH} levels deep; playlists and configs need"
+                                     " only a few levels")]) from None
+    except yaml.reader.ReaderError as exc:
+        before = text[:exc.position]
+        line, column = before.count("\n") + 1, len(before) - (before.rfind("\n") + 1) + 1
+        raise ProblemsError([Problem(file, line, column, "", f"the character U+{exc.character:04X} is not allowed"
+                                     " in YAML (a control character); remove it")]) from None
     except yaml.YAMLError as exc:
-        raise ProblemsError([_yaml_problem(file, exc)]) from exc
-    if node is None:
-        raise ProblemsError([Problem(file, 1, 1, "", "the file holds only comments")])
-    document.data = _Builder(document).build(node, ())
+        raise ProblemsError([_yaml_problem(file, exc)]) from None
+    except (RecursionError, MemoryError) as exc:
+        # Last barrier: the bounds above should make this unreachable.
+        raise ProblemsError([Problem(file, 1, 1, "", "the file is too deeply nested or too large to read"
+                                     f" ({type(exc).__name__}); simplify it")]) from None
+    except ProblemsError:
+        raise
+    except Exception as exc:  # no input may escape as a traceback
+        raise ProblemsError([Problem(file, 1, 1, "", f"the file cannot be read ({type(exc).__name__}: {exc})")]) \
+            from None
     return document
 
 
-def load(path: Path, display_name: str | None = None) -> Document:
-    """Read and parse a file, refusing files that are unreadable or too large."""
+def read_bounded(path: Path, limit: int = MAX_BYTES, follow: bool = True) -> bytes:
+    """A regular file's bytes, refusing anything larger than `limit` without reading it.
+
+    Raises OSError for unreadable files and ValueError (with an operator message) for
+    files too large or not regular (a FIFO would block the reader forever, a device
+    never ends). `follow=False`: a symlink in the last place is refused (ELOOP), so a file
+    checked as a plain file cannot be swapped for a link before it is opened."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    if not follow:
+        flags |= getattr(os, "O_NOFOLLOW", 0)
+    fd = os.open(path, flags)
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise ValueError("it is not a regular file (a folder, device or pipe); give a .yaml file")
+        if info.st_size > limit:
+            raise ValueError(f"the file is {info.st_size / 1048576:.1f} MiB; at most {_mib(limit)} is accepted")
+        data = handle.read(limit + 1)  # the file may have grown since fstat
+    if len(data) > limit:
+        raise ValueError(f"the file is larger than {_mib(limit)}; at most {_mib(limit)} is accepted")
+    return data
+
+
+def _mib(size: int) -> str:
+    return f"{size / 1048576:g} MiB"
+
+
+def load(path: Path, display_name: str | None = None, follow: bool = True) -> Document:
+    """Read and parse a file, refusing files that are unreadable, too large or not regular."""
     name = display_name or str(path)
     try:
-        size = path.stat().st_size
-        if size > MAX_BYTES:
-            raise ProblemsError([Problem(name, 1, 1, "", f"the file is {size / 1048576:.1f} MiB;"
-                                         f" at most {MAX_BYTES // 1048576} MiB is accepted")])
-        raw = path.read_bytes()
+        raw = read_bounded(path, follow=follow)
+    except ValueError as exc:
+        raise ProblemsError([Problem(name, 1, 1, "", str(exc))]) from None
     except OSError as exc:
-        raise ProblemsError([Problem(name, 1, 1, "", f"cannot read the file: {exc.strerror}")]) from exc
+        raise ProblemsError([Problem(name, 1, 1, "", f"cannot read the file: {exc.strerror or exc}")]) from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw[:exc.start].count(b"\n") + 1
-        raise ProblemsError([Problem(name, line, 1, "", "the file is not UTF-8 text")]) from exc
+        raise ProblemsError([Problem(name, line, 1, "", "the file is not UTF-8 text")]) from None
     return parse(text, name)
 
 
 def _yaml_problem(file: str, exc: yaml.YAMLError) -> Problem:
+    # Only the parser's own words: str(exc) would quote a snippet of the file.
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-    problem = getattr(exc, "problem", None) or str(exc)
+    problem = getattr(exc, "problem", None) or type(exc).__name__
+    context = getattr(exc, "context", None)
     if "'\\t'" in problem or "\t" in problem:
         problem = "a tab character; YAML indents with spaces only"
-    elif "expected a single document" in str(exc):
+    elif context and "expected a single document" in context:
         problem = "more than one YAML document (---); put everything in one"
     else:
-        context = getattr(exc, "context", None)
         problem = f"YAML syntax: {problem}" + (f" ({context})" if context else "")
     return Problem(file, line, column, "", problem)

@@ -10,8 +10,9 @@ Threads, and what each one owns (nothing else is shared):
   spool. Commands arrive on paho's thread and reach the main thread through a queue;
   the only thing paho's thread reads of ours is `creative_ids`, an immutable set the
   main thread replaces whole.
-- playlist watcher: owns the playlist files; new playlists reach the main thread
-  through a queue.
+- playlist watcher (its own thread): owns the playlist files; new playlists and
+  rejections reach the main thread through `watcher.events`; a reload (SIGHUP, MQTT)
+  is a request the watcher thread services, never a load on the main thread.
 
 Every step of the loop runs behind a fault barrier, and so does every step of the
 worker threads: an unforeseen exception costs one step, is logged once and shows in
@@ -33,22 +34,21 @@ from typing import Callable
 
 from signage import __version__
 from signage.audience import AudienceSnapshot, AudienceState
-from signage.config import Config, within
+from signage.config import Config, check_runtime_paths, within
 from signage.kiosk import commands as operator
 from signage.kiosk.content import content_of
 from signage.kiosk.handoff import AudienceHandoff
-from signage.kiosk.playlists import Rejected
 from signage.kiosk.problems import Barrier, Problems
 from signage.kiosk.status import StatusPublisher
 from signage.kiosk.systemd import Notifier
 from signage.kiosk.vision import VisionStage, open_configured_source
 from signage.kiosk.watchdog import Watchdog
 from signage.playlist.loader import Playlist
+from signage.playlist.watcher import PlaylistAccepted, PlaylistRejected, WatcherFault
 from signage.playlist.player import Player
 from signage.playlist.rules import Now
 from signage.telemetry.commands import Command, CommandRejected
 from signage.telemetry.metrics import Aggregator, play_message
-from signage.threads import name_os_thread
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +79,6 @@ class Kiosk:
         self.watchdog = Watchdog(Notifier(), clock)
         self.status_publisher = StatusPublisher(clock)
         self.commands: queue.Queue[Command] = queue.Queue(maxsize=100)
-        self.playlists: queue.Queue = queue.Queue()
         self.creative_ids: frozenset[str] = frozenset()  # read by paho's thread: replaced, never changed
         self.privacy = config.privacy.start_in_privacy
         self.privacy_forced: bool | None = True if config.privacy.start_in_privacy else None
@@ -90,11 +89,13 @@ class Kiosk:
         self.renderer = None
         self.player: Player | None = None
         self.watcher = None
+        self.watcher_faults = 0
 
     # ----- start and stop ------------------------------------------------------------------
 
     def run(self) -> int:
         """Until SIGTERM/SIGINT, --duration, or the end of a non-looping video source."""
+        check_runtime_paths(self.config)  # a spool the service user cannot write: one clear message, exit 2
         self._install_signals()
         clean = False
         try:
@@ -106,9 +107,7 @@ class Kiosk:
             self.telemetry = operator.start_telemetry(self)
             if not self.privacy:
                 self.start_vision()
-            self._watcher_thread = threading.Thread(target=self._watch_playlists, name="playlist-watcher",
-                                                    daemon=True)
-            self._watcher_thread.start()
+            self.watcher.start()
             self.watchdog.notifier.ready(f"playing on {self.config.site}/{self.config.device}")
             logger.info("signage %s running: site %s, device %s", __version__, self.config.site, self.config.device)
             while not self.stop_requested.is_set():
@@ -147,6 +146,8 @@ class Kiosk:
         close the window. Each step runs behind the barrier: one failing loses no other."""
         step = self.barrier.run
         step("shutdown", self.watchdog.notifier.stopping)
+        if self.watcher is not None:
+            step("shutdown: playlist watcher", self.watcher.stop)
         step("shutdown: vision", self.vision.stop)
         if self.player is not None and self.telemetry is not None:
             step("shutdown: audience", self._count_audience)
@@ -202,12 +203,6 @@ class Kiosk:
             self.telemetry.set_state("privacy", "ON" if on else "OFF")
         self.publish_status(force=True)
 
-    def _watch_playlists(self) -> None:
-        """The watcher thread: polls, and reloads at once when asked; never dies."""
-        name_os_thread()
-        while not self.stop_requested.is_set():
-            self.watcher.serve(self.playlists.put, self.stop_requested, interval=0.5)
-
     def _on_snapshot(self, snapshot: AudienceSnapshot) -> None:
         self.handoff.put(snapshot)
         self.observer.snapshot(snapshot)
@@ -233,8 +228,8 @@ class Kiosk:
             self.reload_requested.clear()
             step("reload", operator.reload_config, self)
         step("commands", operator.apply_commands, self)
-        while not self.playlists.empty():
-            step("playlist", self._take_watcher_result, self.playlists.get())
+        while self.watcher is not None and not self.watcher.events.empty():
+            step("playlist", self._take_watcher_event, self.watcher.events.get())
         step("privacy schedule", self._apply_privacy_schedule)
         step("rules", self._choose)
         if step("display", self._render) is None and self.problems.get("fault:display"):
@@ -247,12 +242,16 @@ class Kiosk:
         step("status", self.publish_status)
         step("watchdog", self.watchdog.feed, self.stuck)
 
-    def _take_watcher_result(self, result) -> None:
-        if isinstance(result, Playlist):
+    def _take_watcher_event(self, event) -> None:
+        if isinstance(event, PlaylistAccepted):
             self.problems.clear("playlist")
-            self.adopt_playlist(result)
-        elif isinstance(result, Rejected):
-            self.problems.set("playlist", f"rejected: {result.reason}")
+            self.problems.clear("playlist watcher")
+            self.adopt_playlist(event.playlist)
+        elif isinstance(event, PlaylistRejected):
+            self.problems.set("playlist", f"rejected: {event.problems}")
+        elif isinstance(event, WatcherFault):
+            self.watcher_faults = event.count
+            self.problems.set("playlist watcher", event.message)
 
     def _choose(self) -> None:
         state = self._count_audience()
@@ -329,7 +328,7 @@ class Kiosk:
         culprit = self.vision.stuck(stale)
         if culprit is None and self.telemetry is not None and not self.telemetry.alive():
             culprit = "the telemetry thread"
-        if culprit is None and not self._watcher_thread.is_alive():
+        if culprit is None and self.watcher is not None and not self.watcher.alive():
             culprit = "the playlist watcher thread"
         return culprit
 

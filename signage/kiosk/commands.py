@@ -5,11 +5,12 @@ playlist at boot. Functions of the kiosk, called on the main thread only."""
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from signage import __version__
 from signage.config import Config, load_config
 from signage.errors import SignageError
-from signage.kiosk.playlists import WatchedPlaylists
 from signage.playlist.loader import Playlist
+from signage.playlist.watcher import PlaylistWatcher
 
 logger = logging.getLogger(__name__)
 
@@ -20,11 +21,18 @@ def boot_playlist(kiosk) -> Playlist:
     """The playlist files if they load; else the last good playlist persisted by an
     earlier run; else nothing (the fallback card). Never raises: the screen is lit and
     status says what is wrong."""
-    kiosk.watcher = WatchedPlaylists(kiosk.config)
-    playlist, problem = kiosk.watcher.load_at_boot()
-    if problem:
-        kiosk.problems.set("playlist", problem)
-    return playlist
+    kiosk.watcher = watcher_for(kiosk.config)
+    boot = kiosk.watcher.boot()
+    if boot.source == "last-good":
+        kiosk.problems.set("playlist", f"rejected: {boot.problems}\n(playing the last good playlist saved earlier)")
+    elif boot.problems:
+        kiosk.problems.set("playlist", f"rejected: {boot.problems}")
+    return boot.playlist if boot.playlist is not None else Playlist.nothing()
+
+
+def watcher_for(config: Config) -> PlaylistWatcher:
+    return PlaylistWatcher([Path(config.playlists)], state_file=config.paths.last_good_playlist,
+                           max_image_pixels=config.display.max_image_pixels)
 
 
 # ----- telemetry ----------------------------------------------------------------------------------
@@ -127,6 +135,9 @@ def apply_config(kiosk, config: Config) -> None:
         if not kiosk.privacy:
             kiosk.stop_vision()
             kiosk.start_vision()
-    if {"playlists", "paths"} & set(changed):
-        kiosk.watcher.retarget(config)
+    if "playlists" in changed or old.paths.last_good_playlist != config.paths.last_good_playlist \
+            or old.display.max_image_pixels != config.display.max_image_pixels:
+        kiosk.watcher.stop()
+        kiosk.adopt_playlist(boot_playlist(kiosk))
+        kiosk.watcher.start()
     kiosk.publish_status(force=True)

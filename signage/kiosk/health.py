@@ -27,5 +27,5 @@ def status_of(kiosk) -> dict:
         "edgetpu": hardware["edgetpu"],
         "last_error": kiosk.problems.last,
         "problems": kiosk.problems.all(),
-        "faults": kiosk.barrier.total + kiosk.vision.faults + (kiosk.watcher.faults if kiosk.watcher else 0),
+        "faults": kiosk.barrier.total + kiosk.vision.faults + kiosk.watcher_faults,
     }

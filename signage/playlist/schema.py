@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from signage.audience import EXPRESSIONS
-from signage.validation import PATTERN_HINTS
+from signage.validation import PATTERN_HINTS, no_control_characters, printable_text
 
 Expression = Literal["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
 assert Expression.__args__ == EXPRESSIONS  # type: ignore[attr-defined]
@@ -35,7 +35,8 @@ DEFAULT_DURATION = 10.0
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)  # .nan, .inf: refused
+    _plain_text = field_validator("*")(no_control_characters)
 
 
 def _transition_shorthand(value: Any) -> Any:
@@ -61,6 +62,8 @@ class Creative(Section):
         "contain", description="contain: whole image, bars around; cover: fill, crop edges; stretch: fill, distort.")
     transition: Annotated[Transition, BeforeValidator(_transition_shorthand, json_schema_input_type=Transition | Literal["cut", "fade"])] = Field(
         Transition(), description="How this creative replaces the previous one: cut, fade, or {type: fade, seconds: 1}.")
+
+    _printable = field_validator("text")(printable_text)
 
     @model_validator(mode="after")
     def _fields_match_type(self) -> "Creative":
@@ -196,7 +199,7 @@ class Rule(Section):
 class PlaylistFile(Section):
     """One playlists/*.yaml file."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, title="signage playlist")
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, title="signage playlist")
 
     creatives: list[Creative] = Field([], description="Everything that can be shown.")
     default: PlayList | None = Field(None, description="The loop played when no rule matches (in order).")

@@ -1,114 +1,58 @@
-"""The hostile-input gallery: files an operator's mistake or an attacker could put in
-a playlist folder. Each member writes itself into a folder, so the big ones (a 1 GB
-sparse YAML, a real 20000x20000 PNG) are made at test time and never committed.
-
-The same gallery drives `signage check` (every member gives a clear message, no
-traceback) and the real kiosk (it stays up, the screen stays lit, status says why).
-"""
+"""The hostile gallery: committed files (playlists/, configs/) plus the members that
+must be generated (symlinks to system files, a FIFO, a 1 GiB sparse file, a real
+48-megapixel PNG), made in a temporary copy by `build`."""
 
 from __future__ import annotations
 
-import json
 import os
+import shutil
 import struct
 import zlib
 from pathlib import Path
-from typing import Callable
 
-HEADER = "creatives:\n"
-GOOD_TAIL = "default: [x]\n"
+import yaml
 
-
-def png_header(width: int, height: int, idat: bytes = b"") -> bytes:
-    """A PNG that is a valid file up to its header: what it claims costs nothing to write."""
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + (chunk(b"IDAT", idat) if idat else b"") + chunk(b"IEND", b"")
+HERE = Path(__file__).resolve().parent
+EXPECTED = yaml.safe_load((HERE / "expected.yaml").read_text())
+OUTSIDE_SECRET = "SECRET-OUTSIDE-CONTENT-must-never-be-quoted"
 
 
-def big_png(width: int, height: int) -> bytes:
-    """A real, decodable black PNG, compressed row by row (never the whole image in memory)."""
+def real_png(width: int, height: int) -> bytes:
+    """A real, decodable black PNG (compressed rows of zeros: small on disk, huge decoded)."""
     compressor = zlib.compressobj(9)
-    row = b"\0" + b"\0" * (3 * width)
-    parts = [compressor.compress(row) for _ in range(height)]
-    parts.append(compressor.flush())
-    return png_header(width, height, b"".join(parts))
+    row = b"\x00" * (1 + width * 3)
+    data = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", data) + chunk(b"IEND", b"")
 
 
-CARD_BACKGROUND = (0x55, 0x22, 0x55)
+def build(tmp_path: Path) -> Path:
+    """tmp_path/playlists: the committed playlist gallery and the generated members."""
+    folder = tmp_path / "playlists"
+    shutil.copytree(HERE / "playlists", folder, symlinks=True)
+    outside = tmp_path / "outside.yaml"
+    outside.write_text(f"creatives: [{OUTSIDE_SECRET}]\n")
+    (folder / "link-etc-passwd.yaml").symlink_to("/etc/passwd")
+    (folder / "link-etc-hostname.yaml").symlink_to("/etc/hostname")
+    (folder / "link-dev-zero.yaml").symlink_to("/dev/zero")
+    (folder / "link-relative-escape.yaml").symlink_to("../outside.yaml")
+    (folder / "link-dangling.yaml").symlink_to("nowhere.yaml")
+    (folder / "link-loop.yaml").symlink_to("link-loop.yaml")
+    os.mkfifo(folder / "not-a-file-fifo.yaml")
+    with (folder / "size-sparse-1gib.yaml").open("wb") as handle:
+        handle.truncate(1 << 30)  # sparse: costs no disk, would cost 1 GiB read
+    (folder / "creatives" / "real-48mp.png").write_bytes(real_png(8000, 6000))
+    (folder / "image-real-48mp.yaml").write_text(
+        "creatives:\n  - {id: real-48mp, type: image, media: creatives/real-48mp.png}\ndefault: [real-48mp]\n")
+    return folder
 
 
-def _card(text: str, **extra) -> str:
-    """A card whose text is written as a YAML double-quoted string (escapes interpreted)."""
-    fields = "".join(f", {k}: {v}" for k, v in extra.items())
-    return HEADER + f"  - {{id: x, type: card, text: {json.dumps(text)}, background: '#552255'{fields}, " \
-        "duration: 5}\n" + GOOD_TAIL
+def playlist_members() -> list[str]:
+    return sorted(EXPECTED["playlists"])
 
 
-def _image(name: str, data: bytes) -> Callable[[Path], None]:
-    def write(folder: Path) -> None:
-        (folder / "media").mkdir(exist_ok=True)
-        (folder / "media" / name).write_bytes(data)
-        (folder / "hostile.yaml").write_text(
-            HEADER + f"  - {{id: x, type: image, media: media/{name}, duration: 5}}\n" + GOOD_TAIL)
-    return write
-
-
-def _video(name: str, data: bytes) -> Callable[[Path], None]:
-    def write(folder: Path) -> None:
-        (folder / "media").mkdir(exist_ok=True)
-        (folder / "media" / name).write_bytes(data)
-        (folder / "hostile.yaml").write_text(
-            HEADER + f"  - {{id: x, type: video, media: media/{name}, duration: 5}}\n" + GOOD_TAIL)
-    return write
-
-
-def _text(content: str) -> Callable[[Path], None]:
-    return lambda folder: (folder / "hostile.yaml").write_text(content)
-
-
-def _bytes(content: bytes) -> Callable[[Path], None]:
-    return lambda folder: (folder / "hostile.yaml").write_bytes(content)
-
-
-def _symlink(target: str) -> Callable[[Path], None]:
-    return lambda folder: os.symlink(target, folder / "hostile.yaml")
-
-
-def _sparse(size: int) -> Callable[[Path], None]:
-    def write(folder: Path) -> None:
-        with open(folder / "hostile.yaml", "wb") as handle:
-            handle.truncate(size)
-    return write
-
-
-def _jpeg_truncated(folder: Path) -> None:
-    import cv2
-    import numpy as np
-
-    ok, encoded = cv2.imencode(".jpg", np.full((480, 640, 3), 200, np.uint8))
-    _image("cut.jpg", encoded.tobytes()[:300])(folder)
-
-
-# name -> writer. Each writes `hostile.yaml` (and its media) into a playlist folder.
-MEMBERS: dict[str, Callable[[Path], None]] = {
-    "card-nul-character": _text(_card("hello\0world")),
-    "card-control-characters": _text(_card("bell\x07 escape\x1b[2J")),
-    "card-huge-font-long-text": _text(_card("W" * 500, font_size=1000)),
-    "png-header-claims-60000x60000": _image("bomb.png", png_header(60000, 60000)),
-    "png-real-20000x20000": lambda folder: _image("huge.png", big_png(20000, 20000))(folder),
-    "png-that-is-text": _image("text.png", b"this is not a picture\n" * 10),
-    "png-zero-bytes": _image("empty.png", b""),
-    "jpeg-truncated": _jpeg_truncated,
-    "video-of-random-bytes": _video("noise.mp4", bytes(range(256)) * 400),
-    "yaml-alias-cycle": _text("creatives: &x [*x]\ndefault: [x]\n"),
-    "yaml-alias-cycle-in-map": _text("creatives: &m {a: *m}\ndefault: [x]\n"),
-    "yaml-500-nested-brackets": _text("creatives: " + "[" * 500 + "]" * 500 + "\ndefault: [x]\n"),
-    "yaml-5000-nested-maps": _text("creatives: " + "{a: " * 5000 + "1" + "}" * 5000 + "\ndefault: [x]\n"),
-    "yaml-symlink-to-etc-passwd": _symlink("/etc/passwd"),
-    "yaml-sparse-1GB": _sparse(1 << 30),
-    "yaml-binary-garbage": _bytes(bytes(range(256)) * 64),
-    "yaml-python-object-tag": _text("creatives: !!python/object/apply:os.system ['true']\ndefault: [x]\n"),
-}
+def config_members() -> list[str]:
+    return sorted(EXPECTED["configs"])

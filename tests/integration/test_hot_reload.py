@@ -9,7 +9,7 @@ from pathlib import Path
 from signage.audience import AudienceState
 from signage.playlist.player import Player
 from signage.playlist.rules import Now
-from signage.playlist.watcher import PlaylistWatcher
+from signage.playlist.watcher import PlaylistAccepted, PlaylistRejected, PlaylistWatcher
 
 GOOD = Path(__file__).resolve().parents[1] / "playlists" / "good"
 NOON = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.timezone.utc)
@@ -33,8 +33,12 @@ def at(t: float) -> Now:
 def setup(tmp_path):
     shutil.copytree(GOOD, tmp_path, dirs_exist_ok=True)
     watcher = PlaylistWatcher([tmp_path], base=tmp_path)
-    player = Player(watcher.load_now())
+    player = Player(watcher.boot().playlist)
     return watcher, player, tmp_path / "lobby.yaml"
+
+
+def events(watcher) -> list:
+    return [watcher.events.get_nowait() for _ in range(watcher.events.qsize())]
 
 
 def test_a_partial_write_is_never_loaded(tmp_path):
@@ -72,17 +76,19 @@ def test_removing_the_playing_creative_switches_at_once(tmp_path):
 
 def test_a_broken_edit_keeps_the_last_good_playlist_running(tmp_path):
     watcher, player, path = setup(tmp_path)
-    good = watcher.last_good
+    good = player.playlist
     player.tick(AudienceState(), at(0))
     path.write_text(path.read_text().replace("looking: {min: 1}", "looking: {min: one}"))
     assert watcher.poll() is None and watcher.poll() is None
-    assert watcher.last_good is good and player.playlist is good
-    assert watcher.error == ("lobby.yaml:19:22: rules[0].when.looking.min: expected a whole number, got 'one'")
+    assert events(watcher) == [PlaylistRejected(
+        "lobby.yaml:19:22: rules[0].when.looking.min: expected a whole number, got 'one'")]
+    assert player.playlist is good
     assert player.tick(AudienceState(), at(5)).creative == "hello", "the show goes on"
 
     path.write_text(path.read_text().replace("{min: one}", "{min: 1}"))  # fixed
     watcher.poll()
-    assert watcher.poll() is not None and watcher.error is None
+    fixed = watcher.poll()
+    assert fixed is not None and events(watcher) == [PlaylistAccepted(fixed)]
 
 
 def test_a_new_file_in_the_folder_is_noticed(tmp_path):

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from signage.playlist.loader import load_playlist
-from signage.playlist.watcher import PlaylistWatcher
+from signage.playlist.watcher import PlaylistAccepted, PlaylistRejected, PlaylistWatcher
 from signage.yamlfile import ProblemsError
 
 HERE = Path(__file__).resolve().parents[1] / "playlists"
@@ -54,8 +54,32 @@ def test_no_broken_edit_replaces_the_last_good_playlist(tmp_path, name):
     shutil.copytree(HERE / "good", tmp_path, dirs_exist_ok=True)
     shutil.copy(BROKEN / "creatives" / "ok.png", tmp_path / "creatives" / "ok.png")
     watcher = PlaylistWatcher([tmp_path], base=tmp_path)
-    good = watcher.load_now()
+    assert watcher.boot().source == "files"
     shutil.copy(BROKEN / name, tmp_path / "lobby.yaml")
     assert watcher.poll() is None and watcher.poll() is None
-    assert watcher.last_good is good
-    assert watcher.error and "lobby.yaml:" in watcher.error
+    events = [watcher.events.get_nowait() for _ in range(watcher.events.qsize())]
+    assert not any(isinstance(e, PlaylistAccepted) for e in events)
+    assert len(events) == 1 and isinstance(events[0], PlaylistRejected) and "lobby.yaml:" in events[0].problems
+
+
+def test_a_syntax_error_does_not_hide_problems_in_the_other_files(tmp_path):
+    shutil.copy(BROKEN / "01-unclosed-bracket.yaml", tmp_path / "a.yaml")
+    shutil.copy(BROKEN / "14-media-missing.yaml", tmp_path / "b.yaml")
+    shutil.copy(BROKEN / "25-bad-colour.yaml", tmp_path / "c.yaml")
+    (tmp_path / "d.yaml").write_text("creatives:\n  - {id: solo, type: card, text: Hi}\ndefault: [solo, nobody]\n")
+    with pytest.raises(ProblemsError) as caught:
+        load_playlist([tmp_path], base=tmp_path)
+    assert [str(p) for p in caught.value.problems] == [
+        "a.yaml:6:1: YAML syntax: expected ',' or ']', but got '<stream end>' (while parsing a flow sequence)",
+        "b.yaml:4:12: creatives[0].media: media file 'creatives/nothere.png' does not exist (paths are relative"
+        " to the playlist's folder)",
+        "c.yaml:5:17: creatives[0].background: 'red' is not a colour written #rrggbb",
+    ], "unknown ids wait until every file parses: the broken one may define 'nobody'"
+
+
+def test_symlinks_inside_the_folder_are_fine(tmp_path):
+    shutil.copytree(HERE / "good", tmp_path / "p")
+    (tmp_path / "p" / "shared").mkdir()
+    (tmp_path / "p" / "lobby.yaml").rename(tmp_path / "p" / "shared" / "lobby.yaml")
+    (tmp_path / "p" / "lobby.yaml").symlink_to("shared/lobby.yaml")
+    assert "red" in load_playlist([tmp_path / "p"], base=tmp_path).creatives

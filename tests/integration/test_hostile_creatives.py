@@ -1,4 +1,4 @@
-"""The hostile gallery against the real things: `signage check` and a real `signage run`
+"""Hostile creatives against the real things: `signage check` and a real `signage run`
 (under Xvfb, with Mosquitto). For every member the kiosk stays up, the screen shows the
 last good content or the fallback (read back from the X server), status names the
 problem, no traceback is printed and no file content from outside the playlist folder
@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from signage.models import PROJECT_ROOT
-from tests.hostile.gallery import CARD_BACKGROUND, MEMBERS
+from tests.hostile.creatives import CARD_BACKGROUND, MEMBERS
 from tests.screen import dominant, screenshot
 from tests.subscriber import Subscriber
 

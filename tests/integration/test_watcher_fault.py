@@ -1,0 +1,31 @@
+"""An unexpected exception in the playlist watcher reaches status as last_error, the
+watcher thread survives it, and the error clears once the watcher answers again."""
+
+from __future__ import annotations
+
+from signage.playlist import watcher as watcher_module
+from tests.integration.test_controller_faults import controller_for, run_with, wait_for  # noqa: F401
+
+
+def test_a_watcher_fault_is_reported_and_recovered(controller_for, monkeypatch):  # noqa: F811
+    real = watcher_module.load_playlist_set
+    broken = {"on": False}
+
+    def flaky(*args, **kwargs):
+        if broken["on"]:
+            raise RuntimeError("injected fault")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(watcher_module, "load_playlist_set", flaky)
+
+    def script(c):
+        broken["on"] = True
+        c.reload()  # as MQTT RELOAD / SIGHUP: a request the watcher thread services
+        wait_for(lambda: c.status()["last_error"] == "playlist watcher: RuntimeError: injected fault", "fault in status")
+        assert c.watcher.alive() and c.healthy(stale=60)
+        broken["on"] = False
+        c.reload()
+        wait_for(lambda: c.status()["last_error"] is None, "fault cleared")
+        assert c.status()["playlist"] == "ok"
+
+    run_with(controller_for(), script)

@@ -1,0 +1,111 @@
+"""Config values that `signage run` would trip over are refused by the model, so that
+`signage check` reports them; valid forms still pass."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from signage.config import Config, MqttConfig, PathsConfig, TlsConfig, parse_broker_url
+
+
+@pytest.mark.parametrize("url,expected", [
+    ("mqtt://localhost:1883", ("localhost", 1883, False)),
+    ("mqtts://broker.example.com", ("broker.example.com", 8883, True)),
+    ("tcp://10.0.0.7:11883", ("10.0.0.7", 11883, False)),
+    ("ssl://[fd00::1]:8883", ("fd00::1", 8883, True)),
+    ("broker.local", ("broker.local", 1883, False)),
+    ("mqtt://broker.local:1883/", ("broker.local", 1883, False)),
+])
+def test_broker_urls_that_work(url, expected):
+    assert parse_broker_url(url) == expected
+    assert MqttConfig(url=url).url == url
+
+
+@pytest.mark.parametrize("url,message", [
+    ("ftp://broker", "the scheme 'ftp://' is not a broker's"),
+    ("http://broker:80", "the scheme 'http://' is not a broker's"),
+    ("mqtt://broker:70000", "the port '70000' is not a number from 1 to 65535"),
+    ("mqtt://broker:0", "the port '0' is not a number from 1 to 65535"),
+    ("mqtt://broker:abc", "the port 'abc' is not a number from 1 to 65535"),
+    ("not a url at all", "'not a url at all' is not a host name or IP address"),
+    ("mqtt://", "'' is not a host name or IP address"),
+    ("mqtt://broker/topic", "a broker address has no path"),
+    ("mqtt://user:hunter2@broker", "put them in mqtt.username and mqtt.password"),
+])
+def test_broker_urls_that_would_crash_run(url, message):
+    with pytest.raises(ValidationError) as caught:
+        MqttConfig(url=url)
+    text = str(caught.value.errors()[0]["ctx"]["error"])  # what the operator reads
+    assert message in text and "use mqtt://host:port or mqtts://host:port" in text
+    assert "hunter2" not in text, "a password in the URL is never repeated"
+
+
+def test_tls_files_must_exist_and_be_files(tmp_path):
+    ca = tmp_path / "ca.pem"
+    ca.write_text("-----BEGIN CERTIFICATE-----\n")
+    assert TlsConfig(ca=str(ca)).ca == str(ca)
+    for key in ("ca", "cert", "key"):
+        with pytest.raises(ValidationError, match="does not exist; give the path of a PEM file"):
+            TlsConfig(**{key: str(tmp_path / "missing.pem")})
+        with pytest.raises(ValidationError, match="is not a file"):
+            TlsConfig(**{key: str(tmp_path)})
+
+
+def test_spool_and_state_paths(tmp_path):
+    (tmp_path / "a-file").write_text("x")
+    with pytest.raises(ValidationError, match="is a folder; give a file name inside it"):
+        PathsConfig(spool=str(tmp_path))
+    with pytest.raises(ValidationError, match="is a file, so no folder can be made there"):
+        PathsConfig(spool=str(tmp_path / "a-file" / "spool.sqlite3"))
+    with pytest.raises(ValidationError, match="is a file; give a folder"):
+        PathsConfig(state=str(tmp_path / "a-file"))
+    paths = PathsConfig(spool=str(tmp_path / "new" / "spool.sqlite3"))
+    assert paths.last_good_playlist == tmp_path / "new" / "last-good-playlist.json", "default: beside the spool"
+    assert PathsConfig(state=str(tmp_path / "state")).last_good_playlist.parent == tmp_path / "state"
+
+
+@pytest.mark.parametrize("size", [[0, -5], [15, 100], [100, 16385], ["wide", 100]])
+def test_window_sizes_out_of_range(size):
+    with pytest.raises(ValidationError):
+        Config.model_validate({"display": {"size": size}})
+    assert Config.model_validate({"display": {"size": [16, 16384]}}).display.size == (16, 16384)
+
+
+@pytest.mark.parametrize("text", ["Wel\x00come", "\x1b[2J", "bell\x07", "c1\x9b"])
+def test_on_screen_config_text_refuses_control_characters(text):
+    with pytest.raises(ValidationError, match="a control character"):
+        Config.model_validate({"display": {"fallback": {"text": text}}})
+    with pytest.raises(ValidationError, match="a control character"):
+        Config.model_validate({"display": {"notice": {"text": text}}})
+
+
+def test_command_line_overrides_are_validated_like_the_file(tmp_path):
+    import argparse
+
+    from signage.errors import ConfigError
+    from signage.runconfig import effective_config
+
+    args = argparse.Namespace(config=str(tmp_path / "none.yaml"), source=None, mqtt="mqtt://broker:99999",
+                              site="main lobby", device=None, playlists=None, fullscreen=None)
+    with pytest.raises(ConfigError) as caught:
+        effective_config(args)
+    assert str(caught.value).splitlines() == [
+        "--site (site): 'main lobby' is not a name of 1 to 64 letters, digits, '-' and '_'",
+        "--mqtt (mqtt.url): 'mqtt://broker:99999': the port '99999' is not a number from 1 to 65535;"
+        " use mqtt://host:port or mqtts://host:port (e.g. mqtt://broker.local:1883)",
+    ]
+
+
+def test_every_pattern_an_operator_can_meet_has_words():
+    """A pattern mismatch says what is allowed in words, never 'the expected form'."""
+    import re
+
+    from signage.playlist.schema import PlaylistFile
+    from signage.validation import PATTERN_HINTS
+
+    for model in (Config, PlaylistFile):
+        patterns = re.findall(r"'pattern': '([^']*)'", str(model.model_json_schema()))
+        assert patterns, model
+        for pattern in patterns:
+            assert pattern.encode().decode("unicode_escape") in PATTERN_HINTS, (model.__name__, pattern)
