@@ -19,29 +19,19 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from signage.errors import ConfigError
 from signage.imageinfo import DEFAULT_MAX_PIXELS
-from signage.validation import PATTERN_HINTS, no_control_characters, printable_text
+from signage.fields import COLOUR_PATTERN, NAME_PATTERN, DailyWindow, Section
+from signage.validation import PATTERN_HINTS, printable_text
 
-NAME_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
-COLOUR_PATTERN = r"^#[0-9a-fA-F]{6}$"
-DAILY_CLOCK_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
 TOPIC_PATTERN = r"^[^#+/][^#+]*$"
 EDGETPU_DEVICE_PATTERN = r"^(auto|usb|pci)(:[0-9]+)?$"
 PATTERN_HINTS.update({
     EDGETPU_DEVICE_PATTERN: "auto, usb, pci, or usb:N / pci:N (the N-th device of that kind)",
-    NAME_PATTERN: "a name of 1 to 64 letters, digits, '-' and '_'",
-    COLOUR_PATTERN: "a colour written #rrggbb",
-    DAILY_CLOCK_PATTERN: "a time of day written HH:MM (00:00 to 23:59)",
     TOPIC_PATTERN: "an MQTT topic prefix without '#' or '+' that does not start with '/'",
 })
 BROKER_FORM = "mqtt://host:port or mqtts://host:port (e.g. mqtt://broker.local:1883)"
 BROKER_SCHEMES = {"mqtt": False, "tcp": False, "mqtts": True, "ssl": True}
 _HOST = re.compile(r"^(?:[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62})(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62}))*\.?"
                    r"|\[[0-9A-Fa-f:.]+\])$")
-
-
-class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)  # .nan, .inf: refused
-    _plain_text = field_validator("*")(no_control_characters)
 
 
 class AttentionConfig(Section):
@@ -109,32 +99,6 @@ class FallbackConfig(Section):
     background: str = Field("#202020", pattern=COLOUR_PATTERN)
     color: str = Field("#ffffff", pattern=COLOUR_PATTERN)
     _printable = field_validator("text")(printable_text)
-
-
-class DailyWindow(Section):
-    """A time of day window, [start, end); it crosses midnight when end < start."""
-
-    start: str = Field(pattern=DAILY_CLOCK_PATTERN, description="HH:MM it begins.")
-    end: str = Field(pattern=DAILY_CLOCK_PATTERN, description="HH:MM it ends.")
-
-    @property
-    def minutes(self) -> tuple[int, int]:
-        return minutes_of_day(self.start), minutes_of_day(self.end)
-
-
-def minutes_of_day(clock: str) -> int:
-    hours, minutes = clock.split(":")
-    return int(hours) * 60 + int(minutes)
-
-
-def within(windows: list[DailyWindow], hour: int, minute: int) -> bool:
-    """Whether a time of day falls in any of the windows."""
-    now = hour * 60 + minute
-    for window in windows:
-        start, end = window.minutes
-        if start <= now < end or (end < start and (now >= start or now < end)):
-            return True
-    return False
 
 
 class PowerConfig(Section):

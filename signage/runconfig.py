@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from signage.config import Config, SourceConfig, load_config
 from signage.errors import ConfigError
-from signage.vision.sources import IMAGE_SUFFIXES
+from signage.fields import IMAGE_SUFFIXES
 
 
 def source_from_spec(spec: str, base: SourceConfig) -> SourceConfig:

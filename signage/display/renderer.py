@@ -26,7 +26,8 @@ os.environ.setdefault("MESA_SHADER_CACHE_DISABLE", "true")
 
 import pygame  # noqa: E402
 
-from signage.config import DisplayConfig, within  # noqa: E402
+from signage.config import DisplayConfig
+from signage.fields import within  # noqa: E402
 from signage.display.content import Content  # noqa: E402
 from signage.display.layout import logical_size, rotate_rect  # noqa: E402
 from signage.display.media import (ImageCache, Loader, MediaError, VideoPlayback, file_key,  # noqa: E402
@@ -339,7 +340,7 @@ class Renderer:
 
     def _powered(self) -> bool:
         now = self._wall()
-        on = not within(self.config.power.off, now.hour, now.minute)
+        on = not within(self.config.power.off, now)
         if on != self._power_on:
             self._power_on = on
             self.stats.state = "ok" if on else "off"

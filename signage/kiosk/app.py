@@ -34,7 +34,8 @@ from typing import Callable
 
 from signage import __version__
 from signage.audience import AudienceSnapshot, AudienceState
-from signage.config import Config, check_runtime_paths, within
+from signage.config import Config, check_runtime_paths
+from signage.fields import within
 from signage.kiosk import commands as operator
 from signage.kiosk.content import content_of
 from signage.kiosk.handoff import AudienceHandoff
@@ -306,7 +307,7 @@ class Kiosk:
 
     def _apply_privacy_schedule(self) -> None:
         wall = self._wall()
-        scheduled = within(self.config.privacy.schedule, wall.hour, wall.minute)
+        scheduled = within(self.config.privacy.schedule, wall)
         wanted = self.privacy_forced if self.privacy_forced is not None else scheduled
         if wanted != self.privacy:
             self.set_privacy(wanted)

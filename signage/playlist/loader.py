@@ -25,7 +25,8 @@ from pathlib import Path
 import cv2
 
 from signage.imageinfo import DEFAULT_MAX_PIXELS, ImageError, image_size, megapixels
-from signage.playlist.schema import (DEFAULT_DURATION, IMAGE_FORMATS, VIDEO_FORMATS, Creative, PlayItem,
+from signage.fields import IMAGE_SUFFIXES, VIDEO_SUFFIXES
+from signage.playlist.schema import (DEFAULT_DURATION, Creative, PlayItem,
                                      PlaylistFile, Rule)
 from signage.validation import validate
 from signage.yamlfile import Document, Problem, ProblemsError, load
@@ -260,7 +261,7 @@ def _check_media(creative: Creative, folder: Path, document: Document, where: tu
     if not resolved.is_relative_to(root):
         return document.problem(where, f"'{creative.media}' points outside the playlist's folder")
     watched.append(resolved)
-    formats = IMAGE_FORMATS if creative.type == "image" else VIDEO_FORMATS
+    formats = IMAGE_SUFFIXES if creative.type == "image" else VIDEO_SUFFIXES
     if resolved.suffix.lower() not in formats:
         return document.problem(where, f"'{creative.media}' is not a supported {creative.type} format "
                                        f"({', '.join(formats)})")

@@ -8,35 +8,17 @@ import datetime as dt
 from functools import cached_property
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from signage.audience import EXPRESSIONS
-from signage.validation import PATTERN_HINTS, no_control_characters, printable_text
+from signage.fields import Colour, DailyWindow, Id, Section
+from signage.validation import printable_text
 
 Expression = Literal["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
 assert Expression.__args__ == EXPRESSIONS  # type: ignore[attr-defined]
 Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 DAYS = Day.__args__  # type: ignore[attr-defined]
-ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
-COLOUR_PATTERN = r"^#[0-9a-fA-F]{6}$"
-CLOCK_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$"
-PATTERN_HINTS.update({
-    ID_PATTERN: "an id (letters, digits, '-', '_' and '.', at most 64 characters)",
-    COLOUR_PATTERN: "a colour written #rrggbb",
-    CLOCK_PATTERN: "a time of day written HH:MM (00:00 to 24:00)",
-})
-Id = Annotated[str, Field(pattern=ID_PATTERN, description="Letters, digits, '-', '_' and '.', at most 64 characters.")]
-Colour = Annotated[str, Field(pattern=COLOUR_PATTERN, description="#rrggbb")]
-ClockTime = Annotated[str, Field(pattern=CLOCK_PATTERN, description="HH:MM, 24-hour")]
-
-IMAGE_FORMATS = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
-VIDEO_FORMATS = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v")
 DEFAULT_DURATION = 10.0
-
-
-class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)  # .nan, .inf: refused
-    _plain_text = field_validator("*")(no_control_characters)
 
 
 def _transition_shorthand(value: Any) -> Any:
@@ -113,23 +95,6 @@ class ExpressionCondition(Section):
     min_share: float = Field(0.5, gt=0, le=1, description="Share of looking faces showing it (0-1].")
 
 
-class HourWindow(Section):
-    start: ClockTime = Field(description="HH:MM, inclusive.")
-    end: ClockTime = Field(description="HH:MM, exclusive; earlier than start means the window crosses midnight.")
-
-    def contains(self, moment: dt.time) -> bool:
-        now = moment.hour * 3600 + moment.minute * 60 + moment.second
-        start, end = _seconds_of_day(self.start), _seconds_of_day(self.end)
-        if start <= end:
-            return start <= now < end
-        return now >= start or now < end
-
-
-def _seconds_of_day(clock: str) -> int:
-    hours, minutes = clock.split(":")
-    return int(hours) * 3600 + int(minutes) * 60
-
-
 class DateRange(Section):
     start: dt.date = Field(description="First day, YYYY-MM-DD.")
     end: dt.date = Field(description="Last day, inclusive.")
@@ -149,7 +114,7 @@ class When(Section):
     attention: SecondsRange | None = Field(None, description="Seconds the most attentive person has looked.")
     hold: float = Field(1.0, ge=0, le=60, description="Seconds the audience conditions must hold before the rule triggers.")
     days: list[Day] | None = Field(None, min_length=1, description="Days of the week: mon ... sun.")
-    hours: list[HourWindow] | None = Field(None, min_length=1, description="Times of day.")
+    hours: list[DailyWindow] | None = Field(None, min_length=1, description="Times of day.")
     dates: list[DateRange] | None = Field(None, min_length=1, description="Date ranges.")
 
     @cached_property

@@ -16,7 +16,6 @@ import numpy as np
 from signage.vision.runtime import Delegate, Model
 
 # The model's output order.
-EXPRESSIONS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 INPUT_SIZE = 64
 MAX_FACES = 10  # one frame's batch; more faces than this are rare at a kiosk
 

@@ -19,11 +19,10 @@ import cv2
 import numpy as np
 
 from signage.errors import SourceUnavailable
+from signage.fields import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 
 logger = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
-VIDEO_SUFFIXES = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v"}
 MAX_WAIT_S = 0.25  # longest a read() blocks when nothing can be delivered
 
 

@@ -18,7 +18,8 @@ from typing import TextIO
 from signage.audience import EXPRESSIONS, AudienceSnapshot
 from signage.config import VisionConfig
 from signage.vision.pipeline import Pipeline
-from signage.vision.sources import IMAGE_SUFFIXES, SourceState, open_source
+from signage.fields import IMAGE_SUFFIXES
+from signage.vision.sources import SourceState, open_source
 
 
 def snapshot_json(snapshot: AudienceSnapshot, frame: int, name: str | None) -> dict:

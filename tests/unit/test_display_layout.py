@@ -2,7 +2,9 @@ import cv2
 import numpy as np
 import pytest
 
-from signage.config import DailyWindow, within
+import datetime as dt
+
+from signage.fields import DailyWindow, within
 from signage.display.layout import fitted, logical_size, rotate_rect
 from signage.display.media import fit_pixels, prepare_image
 
@@ -21,10 +23,12 @@ def test_rotated_rects_stay_on_screen_and_keep_their_area(rotation):
     assert 0 <= x and x + w <= 1920 and 0 <= y and y + h <= 1080
 
 
-def test_power_windows_may_cross_midnight():
+def test_time_windows_may_cross_midnight_and_end_at_24_00():
     night = [DailyWindow(start="23:00", end="07:00")]
-    assert within(night, 23, 30) and within(night, 3, 0)
-    assert not within(night, 7, 0) and not within(night, 12, 0)
+    assert within(night, dt.time(23, 30)) and within(night, dt.time(3, 0))
+    assert not within(night, dt.time(7, 0)) and not within(night, dt.time(12, 0))
+    evening = [DailyWindow(start="18:00", end="24:00")]  # the same window is valid in playlists and config
+    assert within(evening, dt.time(23, 59, 59)) and not within(evening, dt.time(0, 0))
 
 
 def test_portrait_image_fills_a_rotated_1080x1920_layout(tmp_path):

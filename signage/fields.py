@@ -1,0 +1,62 @@
+"""Building blocks of what people edit (config.yaml and playlists): the base model,
+the patterns both share, the one time-of-day window, and the media kinds accepted.
+One place each, so a value valid in a playlist is valid in the config too."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from signage.validation import PATTERN_HINTS, no_control_characters
+
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+NAME_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+COLOUR_PATTERN = r"^#[0-9a-fA-F]{6}$"
+CLOCK_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$"
+PATTERN_HINTS.update({
+    ID_PATTERN: "an id (letters, digits, '-', '_' and '.', at most 64 characters)",
+    NAME_PATTERN: "a name of 1 to 64 letters, digits, '-' and '_'",
+    COLOUR_PATTERN: "a colour written #rrggbb",
+    CLOCK_PATTERN: "a time of day written HH:MM (00:00 to 24:00)",
+})
+
+Id = Annotated[str, Field(pattern=ID_PATTERN, description="Letters, digits, '-', '_' and '.', at most 64 characters.")]
+Colour = Annotated[str, Field(pattern=COLOUR_PATTERN, description="#rrggbb")]
+ClockTime = Annotated[str, Field(pattern=CLOCK_PATTERN, description="HH:MM, 24-hour (24:00 is the end of the day)")]
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
+VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v")
+
+
+class Section(BaseModel):
+    """Every edited mapping: unknown keys are errors (a typo never passes silently),
+    values are frozen, NaN and infinity are refused, and so are control characters."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    _plain_text = field_validator("*")(no_control_characters)
+
+
+class DailyWindow(Section):
+    """A time-of-day window, [start, end); it crosses midnight when end is earlier than start."""
+
+    start: ClockTime = Field(description="HH:MM, inclusive.")
+    end: ClockTime = Field(description="HH:MM, exclusive; earlier than start means the window crosses midnight.")
+
+    def contains(self, moment: dt.time | dt.datetime) -> bool:
+        now = moment.hour * 3600 + moment.minute * 60 + moment.second
+        start, end = _seconds_of_day(self.start), _seconds_of_day(self.end)
+        if start <= end:
+            return start <= now < end
+        return now >= start or now < end
+
+
+def within(windows: list[DailyWindow], moment: dt.time | dt.datetime) -> bool:
+    """Whether a moment's time of day falls in any of the windows."""
+    return any(window.contains(moment) for window in windows)
+
+
+def _seconds_of_day(clock: str) -> int:
+    hours, minutes = clock.split(":")
+    return int(hours) * 3600 + int(minutes) * 60
