@@ -14,16 +14,14 @@ Threads, and what each one owns (nothing else is shared):
 
 from __future__ import annotations
 
-import collections
 import datetime as dt
 import logging
 import os
 import queue
 import signal
-import sqlite3
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from signage import __version__
@@ -36,11 +34,10 @@ from signage.playlist.rules import Now
 from signage.playlist.watcher import PlaylistWatcher
 from signage.systemd import Notifier
 from signage.threads import name_os_thread
-from signage.telemetry.commands import Command, CommandRejected
+from signage.telemetry.commands import Command
 from signage.telemetry.homeassistant import discovery
 from signage.telemetry.metrics import Aggregator, play_message
 from signage.telemetry.mqtt import Telemetry
-from signage.telemetry.spool import Spool
 from signage.yamlfile import ProblemsError
 
 logger = logging.getLogger(__name__)
@@ -82,9 +79,7 @@ class Faults:
     """What is wrong right now, for status (one place, one line each)."""
 
     vision: str | None = None
-    spool: str | None = None
     last: str | None = None
-    held: collections.deque = field(default_factory=lambda: collections.deque(maxlen=10_000))
 
 
 class Controller:
@@ -136,6 +131,7 @@ class Controller:
         self.notifier.ready(f"playing on {self.config.site}/{self.config.device}")
         logger.info("signage %s running: site %s, device %s", __version__, self.config.site, self.config.device)
         freeze_after = float(os.environ.get(FREEZE_HOOK, "0") or 0)
+        clean = False
         try:
             while not self._stop.is_set():
                 self._tick()
@@ -147,8 +143,9 @@ class Controller:
                 if self.worker is not None and self.worker.ended and not self.config.source.loop:
                     logger.info("the video source ended")
                     break
+            clean = True
         finally:
-            self._shutdown()
+            self._shutdown(clean)
         return 0
 
     def stop(self) -> None:
@@ -165,9 +162,9 @@ class Controller:
         """As SIGHUP: re-read the configuration and the playlists."""
         self._reload.set()
 
-    def _shutdown(self) -> None:
+    def _shutdown(self, clean: bool = True) -> None:
         """Stop capture (the frame in analysis finishes), flush metrics into the spool,
-        say `stopped`, close the window."""
+        say `stopped` (`offline` after a crash) with the final status, close the window."""
         self.notifier.stopping()
         if self.worker is not None:
             self.worker.stop()
@@ -177,9 +174,7 @@ class Controller:
         self._send_plays()
         self._send("metrics", self.aggregator.flush(self._wall()))
         if self.telemetry is not None:
-            self._publish_status(force=True)
-            self.telemetry.stop(timeout=2.0)
-            self.telemetry.spool.close()
+            self.telemetry.stop(timeout=2.0, clean=clean, final_status=self.status)
         if self.renderer is not None:
             self.renderer.close()
         for number, handler in getattr(self, "_previous_handlers", {}).items():
@@ -223,8 +218,8 @@ class Controller:
         self.renderer.set_notice_visible(False)
 
     def _start_telemetry(self) -> None:
-        spool = Spool(self.config.paths.spool, max_bytes=int(self.config.paths.spool_max_mb * 1024 * 1024))
-        self.telemetry = Telemetry(self.config.mqtt, self.config.site, self.config.device, spool,
+        self.telemetry = Telemetry(self.config.mqtt, self.config.site, self.config.device, self.config.paths.spool,
+                                   spool_max_bytes=int(self.config.paths.spool_max_mb * 1024 * 1024),
                                    on_command=self._on_command)
         if self.config.mqtt.homeassistant:
             for topic, payload in discovery(self.telemetry.root, self.config.site, self.config.device, __version__,
@@ -274,7 +269,6 @@ class Controller:
         if self._clock() - self._last_metrics >= self.config.mqtt.interval:
             self._last_metrics = self._clock()
             self._send("metrics", self.aggregator.flush(self._wall()))
-        self._retry_held()
         self._publish_status()
         self._feed_watchdog()
 
@@ -304,31 +298,8 @@ class Controller:
                                             self.config.privacy.min_group))
 
     def _send(self, kind: str, message: dict) -> None:
-        """Into the spool; if the disk is full, hold it in memory and keep trying."""
-        if self.telemetry is None:
-            return
-        if self.faults.held:
-            self.faults.held.append((kind, message))
-            return
-        try:
-            self.telemetry.send(kind, message)
-        except sqlite3.Error as exc:
-            self.faults.spool = f"spool: {exc}; holding {len(self.faults.held) + 1} messages in memory"
-            logger.error("cannot spool a %s message (%s); holding it in memory", kind, exc)
-            self.faults.held.append((kind, message))
-
-    def _retry_held(self) -> None:
-        while self.faults.held:
-            kind, message = self.faults.held[0]
-            try:
-                self.telemetry.send(kind, message)
-            except sqlite3.Error:
-                self.faults.spool = f"spool: disk full; holding {len(self.faults.held)} messages in memory"
-                return
-            self.faults.held.popleft()
-        if self.faults.spool:
-            logger.info("the spool accepts messages again")
-            self.faults.spool = None
+        if self.telemetry is not None:
+            self.telemetry.send(kind, message)  # never raises: telemetry holds what the disk cannot take
 
     # ----- privacy, commands, reload ---------------------------------------------------------
 
@@ -350,24 +321,26 @@ class Controller:
             self.telemetry.set_state("privacy", "ON" if on else "OFF")
         self._publish_status(force=True)
 
-    def _on_command(self, command: Command) -> str:
-        """paho's thread: validate against the running state, queue for the main thread."""
-        if command.feature == "creative" and command.value not in self.player.playlist.creatives:
-            raise CommandRejected(f"creative: unknown id {command.value!r}")
+    def _on_command(self, command: Command) -> None:
+        """paho's thread: queue it; the main thread checks it against the running state
+        and answers (state echo or refusal)."""
         self.commands.put(command)
-        return command.value
 
     def _apply_commands(self) -> None:
         while not self.commands.empty():
             command = self.commands.get()
             logger.info("command: %s %s", command.feature, command.value)
+            if command.feature == "creative" and command.value not in self.player.playlist.creatives:
+                self.telemetry.refuse(command, f"creative: unknown id {command.value!r}")
+                continue
             if command.feature == "privacy":
                 self._privacy_forced = command.value == "ON"
             elif command.feature == "playlist":
                 self._reload_playlists()
-            elif command.feature == "creative" and command.value in self.player.playlist.creatives:
+            elif command.feature == "creative":
                 self.player.play_now(command.value, self._now())
                 self._show(command.value)
+            self.telemetry.set_state(command.feature, command.value)
 
     def _reload_playlists(self) -> None:
         try:
@@ -405,7 +378,7 @@ class Controller:
 
     def status(self) -> dict:
         current = self.player.current
-        telemetry = self.telemetry
+        health = self.telemetry.health() if self.telemetry else None
         return {
             "schema": 1, "device": self.config.device, "site": self.config.site, "version": __version__,
             "uptime_s": int(self._clock() - self.started),
@@ -414,11 +387,9 @@ class Controller:
             "playlist": "ok" if self.watcher.error is None else f"rejected: {self.watcher.error}",
             "privacy": self.privacy,
             "display": self.renderer.stats.state if self.renderer else "starting",
-            "broker": "connected" if telemetry and telemetry.connected else
-                      (telemetry.last_error if telemetry and telemetry.last_error else "connecting"),
-            "spool_depth": telemetry.spool.depth if telemetry else 0,
-            "spool_dropped": telemetry.spool.dropped if telemetry else 0,
-            "last_error": self.faults.spool or self.faults.vision or self.faults.last,
+            **(health.status_fields() if health else
+               {"broker": "off", "spool": "ok", "spool_depth": 0, "spool_held": 0, "spool_dropped": 0}),
+            "last_error": (health and health.problem) or self.faults.vision or self.faults.last,
         }
 
     def _publish_status(self, force: bool = False) -> None:
@@ -427,7 +398,7 @@ class Controller:
             return
         self._last_check = self._clock()
         status = self.status()
-        changed = {k: v for k, v in status.items() if k not in ("uptime_s", "spool_depth")} != self._last_shown
+        changed = {k: v for k, v in status.items() if k not in ("uptime_s", "spool_depth", "spool_held")} != self._last_shown
         if not (force or changed or self._clock() - self._last_status >= STATUS_EVERY_S):
             return
         if changed:
@@ -435,7 +406,7 @@ class Controller:
                         status["playlist"][:60], status["display"], status["broker"],
                         f", error: {status['last_error']}" if status["last_error"] else "")
         self._last_status = self._clock()
-        self._last_shown = {k: v for k, v in status.items() if k not in ("uptime_s", "spool_depth")}
+        self._last_shown = {k: v for k, v in status.items() if k not in ("uptime_s", "spool_depth", "spool_held")}
         self.telemetry.set_status(status)
 
     def healthy(self, stale: float) -> bool:
@@ -444,7 +415,7 @@ class Controller:
         if self.worker is not None:
             if not self.worker.alive() or any(now - t > stale for t in self.worker.last_progress.values()):
                 return False
-        if self.telemetry is not None and not self.telemetry.alive():
+        if self.telemetry is not None and not self.telemetry.alive(stale):
             return False
         return self._watcher_thread.is_alive()
 

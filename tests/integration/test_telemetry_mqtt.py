@@ -119,7 +119,7 @@ def test_outage_loses_nothing_and_keeps_order(broker, tmp_path):
         wait(lambda: not device.connected)
         for i in range(1000):
             device.send("metrics", metrics_payload(i))
-        assert device.spool.depth == 1000
+        assert device.flush() and device.spool.depth == 1000
         broker.start()
         ids = received_in_order(subscriber, 1000)
         assert ids == [f"msg-{i:04d}" for i in range(1000)]
@@ -189,7 +189,7 @@ def test_wrong_password_is_a_clear_error_and_retries(tls_broker, tmp_path, caplo
         assert "password" in device.last_error.lower() or "authori" in device.last_error.lower()
         device.send("metrics", metrics_payload(1))
         time.sleep(2.5)  # paho keeps retrying with backoff; nothing crashes, the message waits
-        assert not device.connected and device.spool.depth == 1
+        assert device.flush() and not device.connected and device.spool.depth == 1
         assert device.client.is_connected() is False
         assert "s3cret" not in caplog.text and "wrong" not in caplog.text, "no secret in the logs"
     finally:
