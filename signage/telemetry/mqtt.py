@@ -620,8 +620,8 @@ class Telemetry:
         pump = getattr(self, "_pump", None)
         problem = None
         if fault is not None:
-            problem = f"spool: {spool_state}; holding {held} messages in memory" + \
-                      (f", {held_dropped} dropped" if held_dropped else "")
+            problem = f"spool: {spool_state}" + (f"; holding {held} messages in memory" if held else "") + \
+                      (f"; {held_dropped} dropped" if held_dropped else "")
         elif held_dropped:
             problem = f"telemetry: {held_dropped} messages dropped while the spool could not take them"
         elif pump is not None and pump.last_error:
