@@ -244,10 +244,11 @@ class Telemetry:
         while self._clock() < deadline and self._pump.alive() and self._busy():
             self._pump.wake()
             time.sleep(0.02)
-        if not self._pump.stop(timeout=max(0.5, deadline - self._clock())):
-            logger.error("the telemetry pump did not stop within %.1f s", timeout)
-        else:
+        pump_ended = self._pump.stop(timeout=max(0.5, deadline - self._clock()))
+        if pump_ended:
             self._finish_hold(deadline)
+        else:  # stuck in the spool (a disk that does not answer): leave the spool to it
+            logger.error("the telemetry pump did not stop within %.1f s", timeout)
         lost = len(self._held)
         if lost:
             reason = self._fault.text if self._fault else "the spool could not be written"
@@ -275,7 +276,7 @@ class Telemetry:
                     pass
         self.client.disconnect()
         self.client.loop_stop()
-        if self._spool is not None:
+        if self._spool is not None and pump_ended:
             self._spool.close()
 
     def _busy(self) -> bool:
