@@ -246,7 +246,10 @@ class Telemetry:
             time.sleep(0.02)
         pump_ended = self._pump.stop(timeout=max(0.5, deadline - self._clock()))
         if pump_ended:
-            self._finish_hold(deadline)
+            try:
+                self._finish_hold(deadline)
+            except Exception:  # noqa: BLE001 - stop() never raises; what is left is counted below
+                logger.exception("saving the held telemetry messages failed")
         else:  # stuck in the spool (a disk that does not answer): leave the spool to it
             logger.error("the telemetry pump did not stop within %.1f s", timeout)
         lost = len(self._held)

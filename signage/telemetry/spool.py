@@ -254,7 +254,7 @@ class Spool:
                     cursor = db.execute("INSERT INTO messages (topic, payload, qos, retain) VALUES (?, ?, ?, ?)",
                                         (topic, payload, qos, int(retain)))
                     rows.append(cursor.lastrowid)
-                    count, size = count + 1, size + len(payload) + len(topic.encode())
+                    count, size = count + 1, size + len(payload) + len(topic)  # as SQL LENGTH() counts
                 if size > self.max_bytes:
                     dropped, count, size = self._drop_oldest(db, count, size)
                 db.execute("COMMIT")
