@@ -44,6 +44,7 @@ logger = logging.getLogger(__name__)
 
 STATUS_EVERY_S = 5.0
 STATUS_CHECK_S = 0.25  # how often the frame loop looks for status changes (status() queries the spool)
+VOLATILE = ("uptime_s", "spool_depth", "spool_held")  # status fields that change without news
 FREEZE_HOOK = "SIGNAGE_TEST_FREEZE_CAPTURE_AFTER"  # seconds; test hook for the watchdog test
 
 
@@ -398,7 +399,7 @@ class Controller:
             return
         self._last_check = self._clock()
         status = self.status()
-        changed = {k: v for k, v in status.items() if k not in ("uptime_s", "spool_depth", "spool_held")} != self._last_shown
+        changed = {k: v for k, v in status.items() if k not in VOLATILE} != self._last_shown
         if not (force or changed or self._clock() - self._last_status >= STATUS_EVERY_S):
             return
         if changed:
@@ -406,7 +407,7 @@ class Controller:
                         status["playlist"][:60], status["display"], status["broker"],
                         f", error: {status['last_error']}" if status["last_error"] else "")
         self._last_status = self._clock()
-        self._last_shown = {k: v for k, v in status.items() if k not in ("uptime_s", "spool_depth", "spool_held")}
+        self._last_shown = {k: v for k, v in status.items() if k not in VOLATILE}
         self.telemetry.set_status(status)
 
     def healthy(self, stale: float) -> bool:

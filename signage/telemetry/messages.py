@@ -95,11 +95,11 @@ class Status(Envelope):
     display: str = Field(description="ok, off (power schedule), lost (display gone) or starting.")
     broker: str = Field(description="connected, connecting, or why not; stopped (clean exit) or disconnected "
                         "(unclean exit) in the final status.")
-    spool: str = Field(description="The on-disk spool: ok; 'disk full' or 'error: <why>' (messages are held in "
+    spool: str = Field("ok", description="The on-disk spool: ok; 'disk full' or 'error: <why>' (messages are held in "
                        "memory meanwhile); 'unusable: <why>' (it cannot be opened); 'recovered: <what>' (a damaged "
                        "file was moved aside and its readable messages kept).")
     spool_depth: int = Field(ge=0, description="Messages in the spool, waiting for the broker.")
-    spool_held: int = Field(ge=0, description="Messages held in memory, not yet in the spool.")
+    spool_held: int = Field(0, ge=0, description="Messages held in memory, not yet in the spool.")
     spool_dropped: int = Field(ge=0, description="Messages dropped, oldest first, because the spool reached its size "
                                "cap or the memory hold overflowed while the spool could not be written.")
     last_error: str | None

@@ -616,7 +616,8 @@ class Telemetry:
         else:
             broker = link.error or "connecting"
         if fault is not None:
-            spool_state = "disk full" if fault.kind == "full" else f"{'unusable' if fault.kind == 'unusable' else 'error'}: {fault.text}"
+            spool_state = {"full": "disk full", "unusable": f"unusable: {fault.text}"}.get(fault.kind,
+                                                                                       f"error: {fault.text}")
         elif spool is not None and spool.recovery is not None:
             spool_state = f"recovered: {spool.recovery.describe()}"
         else:

@@ -247,7 +247,8 @@ def test_an_unusable_spool_holds_in_memory_bounded_and_counted(where, tmp_path):
     for i in range(25):
         device.send("metrics", {"id": i})
     health = device.health()
-    assert health.spool.startswith("unusable: ") and str(path.parent if where == "under_a_file" else path) in health.spool
+    assert health.spool.startswith("unusable: ")
+    assert str(path.parent if where == "under_a_file" else path) in health.spool
     assert (health.held, health.held_dropped, health.spool_dropped) == (10, 15, 15)
     assert "holding 10 messages in memory; 15 dropped" in health.problem
     if where == "non_empty_directory":
