@@ -64,7 +64,8 @@ class SupervisedThread:
         return self
 
     def wake(self) -> None:
-        self._wake.set()
+        if not self._wake.is_set():  # lock-free check: a burst of wake-ups costs no lock traffic
+            self._wake.set()
 
     @property
     def stopping(self) -> bool:

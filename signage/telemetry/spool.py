@@ -246,10 +246,13 @@ class Spool:
             dropped = 0
             try:
                 db.execute("BEGIN IMMEDIATE")
-                for row in acked:
-                    found = db.execute(f"DELETE FROM messages WHERE row = ? RETURNING {_SIZE}", (row,)).fetchone()
-                    if found:
-                        count, size = count - 1, size - found[0]
+                for start in range(0, len(acked), 500):  # a statement per chunk, not per row
+                    chunk = acked[start:start + 500]
+                    marks = ",".join("?" * len(chunk))
+                    found, found_size = db.execute(f"SELECT COUNT(*), COALESCE(SUM({_SIZE}), 0) FROM messages"
+                                                   f" WHERE row IN ({marks})", chunk).fetchone()
+                    db.execute(f"DELETE FROM messages WHERE row IN ({marks})", chunk)
+                    count, size = count - found, size - found_size
                 for topic, payload, qos, retain in messages:
                     cursor = db.execute("INSERT INTO messages (topic, payload, qos, retain) VALUES (?, ?, ?, ?)",
                                         (topic, payload, qos, int(retain)))
