@@ -168,8 +168,6 @@ class Telemetry:
         self._direct_up_to = 0  # highest held seq handed to paho straight from memory
         self._stopping = False
         self._final_broker: str | None = None
-        if self._spool is None:
-            self._open_spool()
         self._last_status_info = None
         self._pump = SupervisedThread("telemetry", self._step, STEP_S, on_error=self._pump_failed)
         protocol = paho.MQTTv5 if config.protocol == "5" else paho.MQTTv311
@@ -180,9 +178,13 @@ class Telemetry:
             self.client.username_pw_set(config.username, config.password)
         if tls or config.tls:
             options = config.tls
-            self.client.tls_set(ca_certs=options.ca if options else None,
-                                certfile=options.cert if options else None,
-                                keyfile=options.key if options else None, tls_version=ssl.PROTOCOL_TLS_CLIENT)
+            try:
+                self.client.tls_set(ca_certs=options.ca if options else None,
+                                    certfile=options.cert if options else None,
+                                    keyfile=options.key if options else None, tls_version=ssl.PROTOCOL_TLS_CLIENT)
+            except (OSError, ssl.SSLError, ValueError) as exc:
+                raise ConfigError(f"mqtt.tls: cannot load the certificate files "
+                                  f"(ca {options.ca if options else None!r}): {exc}") from exc
             if options and options.insecure:
                 self.client.tls_insecure_set(True)
         self.client.reconnect_delay_set(min_delay=1, max_delay=60)
@@ -192,6 +194,8 @@ class Telemetry:
         self.client.on_publish = self._on_publish
         self.client.on_message = self._on_message
         self.client.on_connect_fail = self._on_connect_fail
+        if self._spool is None:  # last: nothing above may fail with the file open
+            self._open_spool()
 
     # ----- state other threads read -------------------------------------------------------------
 

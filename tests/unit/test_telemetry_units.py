@@ -295,3 +295,13 @@ def test_refusals_carry_the_envelope():
                           "error": "retained command ignored"})
     with pytest.raises(Exception):
         Error.model_validate({"topic": "x", "error": "no envelope"})
+
+
+def test_missing_tls_files_are_a_config_error(tmp_path):
+    from signage.config import MqttConfig, TlsConfig
+    from signage.errors import ConfigError
+    from signage.telemetry.mqtt import Telemetry
+
+    with pytest.raises(ConfigError, match="mqtt.tls: cannot load the certificate files .*nonexistent"):
+        Telemetry(MqttConfig(url="mqtts://127.0.0.1:8883", tls=TlsConfig(ca="/nonexistent/ca.crt")), "lab", "kiosk-1",
+                  tmp_path / "s.sqlite3")
