@@ -629,10 +629,12 @@ class Telemetry:
         pump = getattr(self, "_pump", None)
         problem = None
         if fault is not None:
-            problem = f"spool: {spool_state}" + (f"; holding {held} messages in memory" if held else "") + \
-                      (f"; {held_dropped} dropped" if held_dropped else "")
+            # No counts here: this line changes only with the state (counts are in spool_held
+            # and spool_dropped), so status logs it once.
+            problem = f"spool: {spool_state}; messages wait in memory" + \
+                      ("; the oldest are being dropped" if held_dropped else "")
         elif held_dropped:
-            problem = f"telemetry: {held_dropped} messages dropped while the spool could not take them"
+            problem = "telemetry: messages were dropped while the spool could not take them (see spool_dropped)"
         elif pump is not None and pump.last_error:
             problem = f"telemetry: {pump.last_error}"
         return Health(broker=broker, spool=spool_state, spool_depth=spool.depth if spool else 0,
