@@ -67,9 +67,17 @@ def device_on(url: str, spool, **kwargs) -> Telemetry:
 def subscribed(subscriber: Subscriber, url: str) -> None:
     """The subscription exists (a probe comes back) before the test goes on."""
     probe = Subscriber(url, "nothing/here")
-    probe.client.publish(f"{ROOT}/metrics", json.dumps({"id": "probe"}), qos=1).wait_for_publish(5)
-    subscriber.wait_for(lambda m: m.payload == b'{"id": "probe"}')
-    probe.close()
+    try:
+        for _ in range(40):  # until the subscription is in place (it is made on connect, asynchronously)
+            probe.client.publish(f"{ROOT}/metrics", json.dumps({"id": "probe"}), qos=1).wait_for_publish(5)
+            try:
+                subscriber.wait_for(lambda m: m.payload == b'{"id": "probe"}', timeout=0.5)
+                return
+            except AssertionError:
+                continue
+        raise AssertionError("the subscription never came up")
+    finally:
+        probe.close()
 
 
 def ids_of(count: int, start: int = 0) -> list[str]:
