@@ -72,7 +72,7 @@ class Recovery:
 
     def describe(self) -> str:
         lost = "; part of it was unreadable" if self.incomplete else ""
-        return f"recovered {self.recovered} messages from a damaged spool ({self.reason}), moved to {self.aside}{lost}"
+        return f"{self.recovered} messages kept from a damaged spool ({self.reason}), moved to {self.aside}{lost}"
 
 
 def classify(exc: sqlite3.Error) -> str:
@@ -207,7 +207,7 @@ class Spool:
                                    f"{describe(exc)}") from exc
         self.recovery = Recovery(reason, str(aside), len(found.rows) if found else 0,
                                  bool(found and found.unreadable))
-        logger.error("spool %s was damaged: %s", path, self.recovery.describe())
+        logger.error("spool %s was damaged: %s", path, self.recovery.describe())  # the one line
         return self.recovery
 
     @staticmethod
