@@ -7,7 +7,8 @@ Threads, and what each one owns (nothing else is shared):
   AudienceSnapshots to the main thread through `AudienceHandoff`, the one small
   thread-safe handoff between vision and rules.
 - telemetry (paho's network thread and our pump): the MQTT connection and the spool.
-  Commands arrive on paho's thread and reach the main thread through a queue.
+  Commands arrive on paho's thread and reach the main thread through a queue; the
+  main thread checks them against the running state and answers (state echo or refusal).
 - playlist watcher: polls the playlist files; new playlists reach the main thread
   through a queue.
 """
