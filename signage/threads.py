@@ -1,11 +1,19 @@
-"""Name the OS thread after the Python thread (Python < 3.14 does not), so `top -H`,
-/proc and `signage bench soak` can tell capture from analysis from telemetry."""
+"""Thread helpers: OS thread names, and a supervised loop that survives its own bugs.
+
+`name_os_thread` names the OS thread after the Python thread (Python < 3.14 does not),
+so `top -H`, /proc and `signage bench soak` can tell capture from analysis from telemetry."""
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import logging
 import threading
+import time
+import traceback
+from typing import Callable
+
+logger = logging.getLogger(__name__)
 
 _PR_SET_NAME = 15
 _libc = None
@@ -19,3 +27,106 @@ def name_os_thread(name: str | None = None) -> None:
         _libc.prctl(_PR_SET_NAME, (name or threading.current_thread().name)[:15].encode(), 0, 0, 0)
     except (OSError, AttributeError):
         pass  # not Linux: names are a convenience only
+
+
+class SupervisedThread:
+    """A long-lived loop that survives its own bugs.
+
+    `step()` runs over and over until `stop()`; between steps the thread waits up to
+    `interval` seconds (less when `wake()` is called). An exception in `step` is logged
+    with its traceback the first time it is seen (the same type at the same place is
+    only counted after that), counted in `errors`, and followed by a back-off that
+    doubles up to `max_backoff`; then the loop carries on. `on_error(exc)`, if given,
+    runs after each failure (e.g. to reset state the step left half-done); its own
+    failure is logged, never fatal.
+
+    Health: `stuck(stale)` is true only while one call of `step` has been running for
+    more than `stale` seconds; a thread that failed and recovered is not stuck.
+    `alive(stale)` = the thread runs and is not stuck.
+    """
+
+    def __init__(self, name: str, step: Callable[[], None], interval: float,
+                 on_error: Callable[[BaseException], None] | None = None, max_backoff: float = 30.0,
+                 clock: Callable[[], float] = time.monotonic):
+        self.name, self.interval, self.max_backoff = name, interval, max_backoff
+        self._step, self._on_error, self._clock = step, on_error, clock
+        self._stop, self._wake = threading.Event(), threading.Event()
+        self._thread: threading.Thread | None = None
+        self._seen: set[tuple] = set()
+        self._busy_since: float | None = None
+        self.errors = 0  # unexpected exceptions so far
+        self.last_error: str | None = None  # the most recent one, one line; None after a good step
+        self.steps = 0
+
+    def start(self) -> "SupervisedThread":
+        self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+        self._thread.start()
+        return self
+
+    def wake(self) -> None:
+        if not self._wake.is_set():  # lock-free check: a burst of wake-ups costs no lock traffic
+            self._wake.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def stop(self, timeout: float | None = None) -> bool:
+        """Ask the loop to end after the current step; True when the thread has ended."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is None:
+            return True
+        if self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def stuck(self, stale: float) -> bool:
+        busy_since = self._busy_since
+        return busy_since is not None and self._clock() - busy_since > stale
+
+    def alive(self, stale: float | None = None) -> bool:
+        running = self._thread is not None and self._thread.is_alive()
+        return running and not (stale is not None and self.stuck(stale))
+
+    def _run(self) -> None:
+        name_os_thread()
+        failures = 0
+        while not self._stop.is_set():
+            self._busy_since = self._clock()
+            try:
+                self._step()
+            except Exception as exc:  # noqa: BLE001 - the point of this class
+                failures += 1
+                self._failed(exc)
+                wait = min(self.max_backoff, self.interval * 2 ** min(failures, 16))
+            else:
+                if failures:
+                    logger.info("%s: working again after %d failed step(s)", self.name, failures)
+                    self.last_error = None
+                failures = 0
+                wait = self.interval
+            finally:
+                self._busy_since = None
+                self.steps += 1
+            if self._stop.is_set():
+                break
+            if failures:
+                self._stop.wait(wait)  # back off: a wake-up does not cut it short
+            else:
+                self._wake.wait(wait)
+            self._wake.clear()
+
+    def _failed(self, exc: Exception) -> None:
+        self.errors += 1
+        self.last_error = f"{type(exc).__name__}: {exc}"[:300]
+        frame = traceback.extract_tb(exc.__traceback__)[-1:] or [None]
+        where = (type(exc), frame[0].filename, frame[0].lineno) if frame[0] else (type(exc),)
+        if where not in self._seen:
+            self._seen.add(where)
+            logger.error("%s: unexpected error (thread keeps running, backing off)", self.name, exc_info=exc)
+        if self._on_error is not None:
+            try:
+                self._on_error(exc)
+            except Exception:  # noqa: BLE001
+                logger.exception("%s: on_error failed", self.name)

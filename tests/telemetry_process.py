@@ -2,6 +2,7 @@
 messages, then waits to be stopped (or killed). Usage:
     python -m tests.telemetry_process URL SPOOL [COUNT]"""
 
+import logging
 import signal
 import sys
 import threading
@@ -9,13 +10,13 @@ import time
 
 from signage.config import MqttConfig
 from signage.telemetry.mqtt import Telemetry
-from signage.telemetry.spool import Spool
 
 
 def main() -> int:
     url, spool_path = sys.argv[1], sys.argv[2]
     count = int(sys.argv[3]) if len(sys.argv) > 3 else 0
-    telemetry = Telemetry(MqttConfig(url=url, keepalive=5), "lab", "kiosk-1", Spool(spool_path))
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr)
+    telemetry = Telemetry(MqttConfig(url=url, keepalive=5), "lab", "kiosk-1", spool_path)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     telemetry.start()

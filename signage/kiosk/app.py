@@ -7,9 +7,8 @@ Threads, and what each one owns (nothing else is shared):
   AudienceSnapshots to the main thread through `AudienceHandoff`, the one lock
   between vision and rules.
 - telemetry (paho's network thread and the spool pump): the MQTT connection and the
-  spool. Commands arrive on paho's thread and reach the main thread through a queue;
-  the only thing paho's thread reads of ours is `creative_ids`, an immutable set the
-  main thread replaces whole.
+  spool. Commands arrive on paho's thread and only queue for the main thread, which
+  checks them against the running playlist and answers (state echo or refusal).
 - playlist watcher (its own thread): owns the playlist files; new playlists and
   rejections reach the main thread through `watcher.events`; a reload (SIGHUP, MQTT)
   is a request the watcher thread services, never a load on the main thread.
@@ -80,7 +79,6 @@ class Kiosk:
         self.watchdog = Watchdog(Notifier(), clock)
         self.status_publisher = StatusPublisher(clock)
         self.commands: queue.Queue[Command] = queue.Queue(maxsize=100)
-        self.creative_ids: frozenset[str] = frozenset()  # read by paho's thread: replaced, never changed
         self.privacy = config.privacy.start_in_privacy
         self.privacy_forced: bool | None = True if config.privacy.start_in_privacy else None
         self.stop_requested = threading.Event()
@@ -188,9 +186,8 @@ class Kiosk:
         """A new playlist (at boot, from the watcher or a reload): swapped in at the next
         boundary; problems about creatives are re-checked against it."""
         self.player.replace_playlist(playlist, self._now())
-        self.creative_ids = frozenset(playlist.creatives)
         self.problems.clear_where(lambda topic: topic.startswith("creative:"))
-        if self.telemetry is not None and self.telemetry.state("creative") not in (None, *self.creative_ids):
+        if self.telemetry is not None and self.telemetry.state("creative") not in (None, "", *playlist.creatives):
             self.telemetry.set_state("creative", "")  # the creative last asked for is gone
 
     def set_privacy(self, on: bool) -> None:
@@ -208,15 +205,12 @@ class Kiosk:
         self.handoff.put(snapshot)
         self.observer.snapshot(snapshot)
 
-    def on_command(self, command: Command) -> str:
-        """paho's thread: check against the running playlist's ids, queue for the main thread."""
-        if command.feature == "creative" and command.value not in self.creative_ids:
-            raise CommandRejected(f"creative: unknown id {command.value!r}")
+    def on_command(self, command: Command) -> None:
+        """paho's thread: queue it; the main thread checks it and answers (kiosk/commands.py)."""
         try:
             self.commands.put_nowait(command)
         except queue.Full:
             raise CommandRejected("too many commands waiting; try again in a moment") from None
-        return command.value
 
     # ----- the frame loop ---------------------------------------------------------------------
 
@@ -327,7 +321,7 @@ class Kiosk:
         """A thread that made no progress within `stale` seconds, or None (the main
         thread is the caller, so it is alive)."""
         culprit = self.vision.stuck(stale)
-        if culprit is None and self.telemetry is not None and not self.telemetry.alive():
+        if culprit is None and self.telemetry is not None and not self.telemetry.alive(stale):
             culprit = "the telemetry thread"
         if culprit is None and self.watcher is not None and not self.watcher.alive():
             culprit = "the playlist watcher thread"

@@ -40,11 +40,10 @@ def watcher_for(config: Config) -> PlaylistWatcher:
 def start_telemetry(kiosk):
     from signage.telemetry.homeassistant import discovery
     from signage.telemetry.mqtt import Telemetry
-    from signage.telemetry.spool import Spool
 
     config = kiosk.config
-    spool = Spool(config.paths.spool, max_bytes=int(config.paths.spool_max_mb * 1024 * 1024))
-    telemetry = Telemetry(config.mqtt, config.site, config.device, spool, on_command=kiosk.on_command)
+    telemetry = Telemetry(config.mqtt, config.site, config.device, config.paths.spool,
+                          spool_max_bytes=int(config.paths.spool_max_mb * 1024 * 1024), on_command=kiosk.on_command)
     if config.mqtt.homeassistant:
         for topic, payload in discovery(telemetry.root, config.site, config.device, __version__,
                                         config.mqtt.discovery_prefix).items():
@@ -63,19 +62,23 @@ def stop_telemetry(kiosk, clean: bool) -> None:
 # ----- commands -----------------------------------------------------------------------------------
 
 def apply_commands(kiosk) -> None:
+    """Commands queued by paho's thread, checked against the running state and answered
+    here: a state echo when applied, a refusal on `<root>/error` when not."""
     while not kiosk.commands.empty():
         command = kiosk.commands.get()
+        if command.feature == "creative" and command.value not in kiosk.player.playlist.creatives:
+            kiosk.telemetry.refuse(command, f"creative: unknown id {command.value!r}; the running playlist has "
+                                   f"{', '.join(sorted(kiosk.player.playlist.creatives)) or 'no creatives'}"[:400])
+            continue
         logger.info("command: %s %s", command.feature, command.value)
         if command.feature == "privacy":
             kiosk.privacy_forced = command.value == "ON"
         elif command.feature == "playlist":
             kiosk.watcher.request_reload()
         elif command.feature == "creative":
-            if command.value in kiosk.player.playlist.creatives:
-                kiosk.player.play_now(command.value, kiosk._now())
-                kiosk.show(command.value)
-            else:  # removed between the check on paho's thread and now
-                kiosk.telemetry.refuse("creative", f"creative: unknown id {command.value!r}")
+            kiosk.player.play_now(command.value, kiosk._now())
+            kiosk.show(command.value)
+        kiosk.telemetry.set_state(command.feature, command.value)
 
 
 # ----- SIGHUP -------------------------------------------------------------------------------------

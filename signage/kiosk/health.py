@@ -8,7 +8,11 @@ from signage.telemetry.messages import SCHEMA_VERSION
 
 def status_of(kiosk) -> dict:
     current = kiosk.player.current if kiosk.player else None
-    telemetry = kiosk.telemetry
+    health = kiosk.telemetry.health() if kiosk.telemetry else None
+    if health is not None and health.problem:  # the spool's trouble is a problem while it lasts
+        kiosk.problems.set("telemetry", health.problem)
+    else:
+        kiosk.problems.clear("telemetry")
     renderer = kiosk.renderer
     playlist_problem = kiosk.problems.get("playlist")
     hardware = kiosk.vision.hardware()
@@ -20,12 +24,12 @@ def status_of(kiosk) -> dict:
         "playlist": playlist_problem or "ok",
         "privacy": kiosk.privacy,
         "display": renderer.stats.state if renderer else "starting",
-        "broker": telemetry.broker_state() if telemetry else "connecting",
-        "spool_depth": telemetry.spool.depth if telemetry else 0,
-        "spool_dropped": telemetry.spool.dropped if telemetry else 0,
+        **(health.status_fields() if health else
+           {"broker": "connecting", "spool": "ok", "spool_depth": 0, "spool_held": 0, "spool_dropped": 0}),
         "camera_format": hardware["camera"],
         "edgetpu": hardware["edgetpu"],
         "last_error": kiosk.problems.last,
         "problems": kiosk.problems.all(),
-        "faults": kiosk.barrier.total + kiosk.vision.faults + kiosk.watcher_faults,
+        "faults": kiosk.barrier.total + kiosk.vision.faults + kiosk.watcher_faults
+        + (health.pump_errors if health else 0),
     }

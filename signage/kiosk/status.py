@@ -12,7 +12,7 @@ logger = logging.getLogger(__name__)
 
 STATUS_EVERY_S = 5.0
 STATUS_CHECK_S = 0.25
-_MOVING = ("uptime_s", "spool_depth")
+_MOVING = ("uptime_s", "spool_depth", "spool_held")
 
 
 class StatusPublisher:

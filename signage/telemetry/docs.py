@@ -29,9 +29,13 @@ fewer than `privacy.min_group` people (default 3) are `{{"suppressed": true}}`.
 | `<root>/<feature>/set` | 1 | no | command (device subscribes) |
 | `<root>/<feature>/state` | 1 | yes | the feature's value after a command |
 
-Metrics and plays are written to an on-disk spool first and deleted only when the broker
-acknowledges them; after an outage they arrive in the order they were produced. A message
-may arrive twice after a reconnect: deduplicate on `id`.
+Metrics and plays are written to an on-disk spool first (fsync'd, so a power cut keeps
+them) and deleted only when the broker acknowledges them; after an outage they arrive in
+the order they were produced. A message may arrive twice after a reconnect or a restart:
+deduplicate on `id`. While the spool's disk is full, messages wait in memory (bounded;
+`spool_held` and `spool_dropped` in status count them) and are sent straight from memory
+when the broker is there. A damaged spool file is moved aside (kept, named
+`<spool>.corrupt-<UTC time>`) and every message still readable in it is sent.
 
 ## Commands
 
@@ -43,14 +47,17 @@ may arrive twice after a reconnect: deduplicate on `id`.
 
 Payloads may also be JSON: `"ON"` or `{{"value": "ON"}}`. Anything else (unknown feature,
 wrong value, more than {MAX_PAYLOAD} bytes, invalid UTF-8 or JSON) changes nothing and is
-answered on `<root>/error` with the reason.
+answered on `<root>/error` with the reason. Commands act once: a command published with
+the retain flag is refused (it would act again at every boot); clear it with an empty
+retained message (`mosquitto_pub -r -n -t <topic>`).
 
 ## Home Assistant
 
 With `mqtt.homeassistant: true` the device publishes MQTT discovery under
 `homeassistant/<component>/signage_<site>_<device>/<object>/config`: sensors for viewers,
 passers, the playing creative and the spool depth, a connectivity binary sensor, and a
-switch for privacy mode.
+switch for privacy mode. Availability maps all three payloads of `<root>/available`:
+`online` is available, `stopped` and `offline` are not.
 """
 
 

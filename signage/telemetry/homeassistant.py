@@ -18,6 +18,7 @@ REQUIRED = {
     "switch": {"command_topic"},
 }
 COMMON = {"name", "unique_id", "device"}
+AVAILABILITY_TEMPLATE = "{{ 'online' if value == 'online' else 'offline' }}"
 
 
 def node_id(site: str, device: str) -> str:
@@ -29,8 +30,10 @@ def discovery(root: str, site: str, device: str, version: str, prefix: str = "ho
     node = node_id(site, device)
     device_block = {"identifiers": [node], "name": f"signage {site}/{device}", "manufacturer": "signage",
                     "model": "signage controller", "sw_version": version}
-    availability = {"availability_topic": f"{root}/available", "payload_available": "online",
-                    "payload_not_available": "offline"}
+    # <root>/available says online, stopped (clean exit) or offline (last will): the
+    # template folds the three into the two Home Assistant knows.
+    availability = {"availability_topic": f"{root}/available", "availability_template": AVAILABILITY_TEMPLATE,
+                    "payload_available": "online", "payload_not_available": "offline"}
     entities = {
         ("sensor", "viewers"): {"name": "Viewers", "state_topic": f"{root}/metrics",
                                 "value_template": "{{ value_json.viewers }}", "unit_of_measurement": "people",
@@ -44,7 +47,8 @@ def discovery(root: str, site: str, device: str, version: str, prefix: str = "ho
         ("sensor", "spool_depth"): {"name": "Spool depth", "state_topic": f"{root}/status",
                                     "value_template": "{{ value_json.spool_depth }}", "unit_of_measurement": "messages",
                                     "state_class": "measurement", "entity_category": "diagnostic", **availability},
-        ("binary_sensor", "online"): {"name": "Online", "state_topic": f"{root}/available", "payload_on": "online",
+        ("binary_sensor", "online"): {"name": "Online", "state_topic": f"{root}/available",
+                                      "value_template": AVAILABILITY_TEMPLATE, "payload_on": "online",
                                       "payload_off": "offline", "device_class": "connectivity",
                                       "entity_category": "diagnostic"},
         ("switch", "privacy"): {"name": "Privacy mode", "command_topic": f"{root}/privacy/set",

@@ -114,19 +114,27 @@ class Status(Envelope):
     playlist: str = Field(description="'ok', or 'rejected: <messages>' while a broken edit is ignored.")
     privacy: bool
     display: str = Field(description="ok, off (power schedule), lost (display gone) or starting.")
-    broker: str = Field(description="connected, or why not.")
-    spool_depth: int
-    spool_dropped: int
+    broker: str = Field(description="connected, connecting, or why not; stopped (clean exit) or disconnected "
+                        "(unclean exit) in the final status.")
+    spool: str = Field("ok", description="The on-disk spool: ok; 'disk full' or 'error: <why>' (messages are held in "
+                       "memory meanwhile); 'unusable: <why>' (it cannot be opened); 'recovered: <what>' (a damaged "
+                       "file was moved aside and its readable messages kept).")
+    spool_depth: int = Field(ge=0, description="Messages in the spool, waiting for the broker.")
+    spool_held: int = Field(0, ge=0, description="Messages held in memory, not yet in the spool.")
+    spool_dropped: int = Field(ge=0, description="Messages dropped, oldest first, because the spool reached its size "
+                               "cap or the memory hold overflowed while the spool could not be written.")
     last_error: str | None = Field(description="The newest problem that is still going on, or null.")
     problems: list[str] = Field([], description="Every problem going on now, oldest first.")
     faults: int = Field(0, description="Unexpected faults survived since start (logged with a traceback).")
 
 
-class Error(Message):
-    """Topic <root>/<site>/<device>/error, QoS 1: a command that was refused."""
+class Error(Envelope):
+    """Topic <root>/<site>/<device>/error, QoS 1, not retained: a command that was refused
+    (it changed nothing)."""
 
-    topic: str
-    error: str
+    topic: str = Field(description="The command topic (at most 200 characters).")
+    error: str = Field(description="Why it was refused and what is allowed; a retained command is always refused: "
+                       "commands act once.")
 
 
 MESSAGES = {"metrics": Metrics, "play": Play, "status": Status, "error": Error}

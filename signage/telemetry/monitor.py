@@ -65,18 +65,31 @@ class Fleet:
         return "\n".join(lines)
 
 
+CONNECT_TIMEOUT_S = 10.0
+
+
 def monitor(broker: str, site: str | None, root: str, as_json: bool, duration: float | None,
-            out=None) -> int:
-    out = out or sys.stdout
-    host, port, tls = broker_address(broker)
+            out=None, err=None, connect_timeout: float = CONNECT_TIMEOUT_S) -> int:
+    """0 after `duration` or Ctrl-C; 2 for a bad broker URL; 1 when the broker cannot be
+    reached or refuses us within `connect_timeout` seconds (one line on `err`, no traceback)."""
+    out, err = out or sys.stdout, err or sys.stderr
+    try:
+        host, port, tls = broker_address(broker)
+    except ValueError as exc:
+        print(f"signage monitor: --broker {exc}", file=err)
+        return 2
     fleet = Fleet(root)
     client = paho.Client(CallbackAPIVersion.VERSION2)
     if tls:
         client.tls_set()
+    connected, refused = threading.Event(), []
 
     def on_connect(client, userdata, flags, reason_code, properties):
-        if not reason_code.is_failure:
-            client.subscribe(f"{root}/{site or '+'}/+/#", qos=1)
+        if reason_code.is_failure:
+            refused.append(str(reason_code))
+            return
+        connected.set()
+        client.subscribe(f"{root}/{site or '+'}/+/#", qos=1)
 
     def on_message(client, userdata, message):
         if as_json:
@@ -89,10 +102,18 @@ def monitor(broker: str, site: str | None, root: str, as_json: bool, duration: f
         fleet.update(message.topic, message.payload)
 
     client.on_connect, client.on_message = on_connect, on_message
-    client.connect_async(host, port)
-    client.loop_start()
-    started = time.monotonic()
     try:
+        client.connect_async(host, port)
+        client.loop_start()
+        deadline = time.monotonic() + connect_timeout
+        while not connected.is_set() and not refused and time.monotonic() < deadline:
+            connected.wait(0.1)
+        if not connected.is_set():
+            why = f"refused the connection: {refused[0]}" if refused else \
+                f"cannot be reached within {connect_timeout:.0f} s"
+            print(f"signage monitor: the broker at {host}:{port} {why}", file=err)
+            return 1
+        started = time.monotonic()
         while duration is None or time.monotonic() - started < duration:
             time.sleep(1.0)
             if not as_json:

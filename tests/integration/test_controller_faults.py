@@ -185,13 +185,12 @@ def test_disk_full_for_the_spool(controller_for, small_disk, tmp_path):
             pass
         finally:
             os.close(descriptor)
-        wait_for(lambda: (c.status()["last_error"] or "").startswith("spool:"), "disk full in status")
-        assert "memory" in c.status()["last_error"]
+        wait_for(lambda: (c.status()["last_error"] or "").startswith("spool: disk full"), "disk full in status")
+        assert c.status()["spool"] == "disk full"
         on_screen(c)
-        held = len(c.faults.held)
         filler.unlink()  # space again
-        wait_for(lambda: not c.faults.held and c.status()["last_error"] is None, "spool writable again")
-        assert held >= 1
+        wait_for(lambda: c.status()["spool"] == "ok" and c.status()["spool_held"] == 0
+                 and c.status()["last_error"] is None, "spool writable again")
 
     run_with(controller, script)
 

@@ -30,3 +30,39 @@ def test_monitor_shows_the_fleet(broker, tmp_path):
     topics = {line["topic"] for line in lines}
     assert {"signage/lab/kiosk-1/status", "signage/lab/kiosk-1/available"} <= topics
     assert any(line["topic"].endswith("/metrics") and line["payload"]["viewers"] == 4 for line in lines)
+
+
+import pytest  # noqa: E402
+
+
+@pytest.mark.parametrize("url,code,message", [
+    ("ftp://x", 2, "--broker 'ftp://x': use mqtt://host:port or mqtts://host:port"),
+    ("mqtt://127.0.0.1:70000", 2, "the port must be a number from 1 to 65535"),
+    ("not a url", 2, "no host name"),
+])
+def test_monitor_with_a_bad_broker_url_says_so(url, code, message):
+    out, err = io.StringIO(), io.StringIO()
+    assert monitor(url, None, "signage", False, 1.0, out=out, err=err) == code
+    assert message in err.getvalue() and out.getvalue() == ""
+
+
+def test_monitor_with_an_unreachable_broker_fails_clearly():
+    from tests.broker import free_port
+
+    port = free_port()  # nothing listens there
+    out, err = io.StringIO(), io.StringIO()
+    assert monitor(f"mqtt://127.0.0.1:{port}", None, "signage", False, 5.0, out=out, err=err,
+                   connect_timeout=1.0) == 1
+    assert f"the broker at 127.0.0.1:{port} cannot be reached" in err.getvalue()
+    assert out.getvalue() == "", "no empty tables"
+
+
+def test_monitor_cli_exit_codes_without_traceback():
+    import subprocess
+    import sys
+
+    from signage.models import PROJECT_ROOT
+
+    result = subprocess.run([sys.executable, "-m", "signage.cli", "monitor", "--broker", "ftp://x", "--duration", "1"],
+                            cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "Traceback" not in result.stderr and "ftp://x" in result.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -119,7 +120,7 @@ def test_outage_loses_nothing_and_keeps_order(broker, tmp_path):
         wait(lambda: not device.connected)
         for i in range(1000):
             device.send("metrics", metrics_payload(i))
-        assert device.spool.depth == 1000
+        assert device.flush() and device.spool.depth == 1000
         broker.start()
         ids = received_in_order(subscriber, 1000)
         assert ids == [f"msg-{i:04d}" for i in range(1000)]
@@ -189,7 +190,7 @@ def test_wrong_password_is_a_clear_error_and_retries(tls_broker, tmp_path, caplo
         assert "password" in device.last_error.lower() or "authori" in device.last_error.lower()
         device.send("metrics", metrics_payload(1))
         time.sleep(2.5)  # paho keeps retrying with backoff; nothing crashes, the message waits
-        assert not device.connected and device.spool.depth == 1
+        assert device.flush() and not device.connected and device.spool.depth == 1
         assert device.client.is_connected() is False
         assert "s3cret" not in caplog.text and "wrong" not in caplog.text, "no secret in the logs"
     finally:
@@ -280,3 +281,17 @@ def test_hostile_commands_change_nothing(broker, tmp_path):
         device.stop()
         for client in (errors, states, sender):
             client.close()
+
+
+def test_bench_telemetry_reports_the_spread_and_a_verdict(broker):
+    """The report's shape, not its figures: timing claims live in the bench, not in tests."""
+    from signage.telemetry import bench
+
+    report = bench.run(count=100, rounds=5, broker=broker.url).splitlines()
+    assert "5 rounds" in report[0] and "synchronous=FULL" in report[0]
+    assert "min / median / max" in report[1]
+    for line in report[2:5]:
+        (spread,) = re.findall(r"([\d.]+) / ([\d.]+) / ([\d.]+)", line)
+        low, median, high = map(float, spread)
+        assert 0 < low <= median <= high
+    assert report[5].endswith(("PASS", "FAIL")) and "ratio >= 0.5" in report[5]

@@ -232,3 +232,122 @@ def test_a_process_killed_mid_write_leaves_a_sound_spool(tmp_path):
     spool = Spool(path)
     values = [int(m.payload[: len(m.payload) // 50]) for m in spool.oldest(10**6)]
     assert values and values == list(range(len(values))), "every committed message, in order"
+
+
+def test_home_assistant_availability_maps_online_stopped_and_offline():
+    import json
+
+    import jinja2
+
+    messages = discovery(ROOT, "lab", "kiosk-1", "0.1.0")
+    environment = jinja2.Environment()
+    checked = 0
+    for topic, payload in messages.items():
+        config = json.loads(payload)
+        if "availability_topic" in config:
+            template, available, unavailable = (config["availability_template"], config["payload_available"],
+                                                config["payload_not_available"])
+        elif config.get("state_topic") == f"{ROOT}/available":  # the connectivity sensor
+            template, available, unavailable = config["value_template"], config["payload_on"], config["payload_off"]
+        else:
+            raise AssertionError(f"{topic}: no availability")
+        render = environment.from_string(template).render
+        assert render(value="online") == available
+        assert render(value="stopped") == unavailable and render(value="offline") == unavailable
+        assert render(value="anything else") == unavailable
+        checked += 1
+    assert checked == 6
+
+
+@pytest.mark.parametrize("url,reason", [
+    ("ftp://x", "use mqtt://host:port"), ("mqtt://h:70000", "1 to 65535"), ("mqtt://h:abc", "1 to 65535"),
+    ("not a url at all", "no host name"), ("mqtt://", "no host name"),
+])
+def test_bad_broker_urls_are_a_config_error(url, reason, tmp_path):
+    from signage.config import MqttConfig
+    from signage.errors import ConfigError
+    from signage.telemetry.mqtt import Telemetry
+
+    with pytest.raises(ValueError):
+        MqttConfig(url=url)  # the config refuses it first (signage check reports it) ...
+    with pytest.raises(ConfigError, match=reason):  # ... and telemetry again, whoever builds it
+        Telemetry(MqttConfig.model_construct(url=url), "lab", "kiosk-1", tmp_path / "s.sqlite3")
+
+
+@pytest.mark.parametrize("where", ["under_a_file", "non_empty_directory"])
+def test_an_unusable_spool_holds_in_memory_bounded_and_counted(where, tmp_path):
+    from signage.config import MqttConfig
+    from signage.telemetry.mqtt import Telemetry
+
+    if where == "under_a_file":
+        (tmp_path / "file").write_text("x")
+        path = tmp_path / "file" / "spool.sqlite3"
+    else:
+        path = tmp_path / "spool.sqlite3"
+        path.mkdir()
+        (path / "keep-me").write_text("someone's data")
+    device = Telemetry(MqttConfig(url="mqtt://127.0.0.1:9"), "lab", "kiosk-1", path, hold_max=10)
+    for i in range(25):
+        device.send("metrics", {"id": i})
+    health = device.health()
+    assert health.spool.startswith("unusable: ")
+    assert str(path.parent if where == "under_a_file" else path) in health.spool
+    assert (health.held, health.held_dropped, health.spool_dropped) == (10, 15, 15)
+    assert health.problem.endswith("messages wait in memory; the oldest are being dropped")
+    if where == "non_empty_directory":
+        assert (path / "keep-me").read_text() == "someone's data", "a directory with files is left alone"
+    device.stop(timeout=0.2)
+
+
+def test_send_never_raises_even_for_a_message_json_cannot_encode(tmp_path, caplog):
+    from signage.config import MqttConfig
+    from signage.telemetry.mqtt import Telemetry
+
+    device = Telemetry(MqttConfig(url="mqtt://127.0.0.1:9"), "lab", "kiosk-1", tmp_path / "s.sqlite3")
+    device.send("metrics", {"id": object()})
+    assert "cannot be encoded" in caplog.text and device.health().held == 0
+    device.stop(timeout=0.2)
+
+
+def test_spool_writes_are_durable_and_grouped(tmp_path):
+    spool = Spool(tmp_path / "s.sqlite3")
+    assert spool._db.execute("PRAGMA synchronous").fetchone() == (2,), "FULL: fsync on every commit"
+    changes = []
+    spool._db.set_trace_callback(changes.append)
+    rows = spool.put_many([("t", b"%d" % i, 1, False) for i in range(100)])
+    spool.write([("t", b"more", 1, False)], acked=rows[:50])
+    assert [c for c in changes if c == "COMMIT"] == ["COMMIT", "COMMIT"], "one transaction per call"
+    assert spool.depth == 51 and [m.payload for m in spool.oldest(2)] == [b"50", b"51"]
+
+
+def test_a_failed_write_changes_nothing(tmp_path):
+    import sqlite3
+
+    spool = Spool(tmp_path / "s.sqlite3")
+    first = spool.put("t", b"a")
+    with pytest.raises(sqlite3.Error):
+        spool.write([("t", b"b", 1, False), ("t", None, 1, False)], acked=[first])  # NOT NULL fails mid-way
+    assert spool.depth == 1 and [m.payload for m in spool.oldest(5)] == [b"a"]
+    assert spool.put("t", b"c") > first
+
+
+def test_refusals_carry_the_envelope():
+    from signage.telemetry.messages import Error
+
+    Error.model_validate({"schema": 1, "site": "lab", "device": "kiosk-1", "topic": f"{ROOT}/privacy/set",
+                          "error": "retained command ignored"})
+    with pytest.raises(Exception):
+        Error.model_validate({"topic": "x", "error": "no envelope"})
+
+
+def test_missing_tls_files_are_a_config_error(tmp_path):
+    from signage.config import MqttConfig, TlsConfig
+    from signage.errors import ConfigError
+    from signage.telemetry.mqtt import Telemetry
+
+    with pytest.raises(ValueError):
+        TlsConfig(ca="/nonexistent/ca.crt")  # the config refuses it first (signage check reports it) ...
+    tls = TlsConfig.model_construct(ca="/nonexistent/ca.crt", cert=None, key=None, insecure=False)
+    with pytest.raises(ConfigError, match="mqtt.tls: cannot load the certificate files .*nonexistent"):
+        Telemetry(MqttConfig.model_construct(url="mqtts://127.0.0.1:8883", tls=tls, username=None, password=None,
+                                             protocol="5", keepalive=30), "lab", "kiosk-1", tmp_path / "s.sqlite3")
