@@ -104,6 +104,11 @@ class DisplayConfig(Section):
     fps: int = Field(60, ge=1, le=240, description="Frame rate cap.")
     rotation: Literal[0, 90, 180, 270] = Field(0, description="Degrees clockwise, for portrait-mounted panels.")
     cache_mb: int = Field(256, ge=16, le=4096, description="Memory for prepared images.")
+    max_image_pixels: int = Field(
+        50_000_000, ge=1_000_000, le=1_000_000_000,
+        description="Largest image (width x height, read from the file's header before decoding) or video frame "
+        "accepted. Decoding needs about 3 bytes per pixel: 50 MP is 150 MB, safe on a 1 GB Raspberry Pi. "
+        "Larger files are refused with a message.")
     notice: NoticeConfig = NoticeConfig()
     fallback: FallbackConfig = FallbackConfig()
     power: PowerConfig = PowerConfig()

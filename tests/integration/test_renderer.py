@@ -53,7 +53,7 @@ def settle(renderer, content_id, seconds=6.0):
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         renderer.frame()
-        if renderer.stats.showing == content_id:
+        if renderer.stats.showing == content_id and renderer.screen is not None:
             renderer.frame()
             return renderer.pixels()
     raise AssertionError(f"{content_id} not on screen; showing {renderer.stats.showing}, {renderer.stats.errors}")
@@ -122,7 +122,7 @@ def test_a_corrupt_png_falls_back_within_a_second(window, tmp_path):
     pixels = settle(renderer, "fallback")
     assert time.monotonic() - started < 1.0
     assert tuple(pixels[5, 5]) == (0, 255, 0)
-    assert renderer.stats.errors == ["broken: broken.png cannot be decoded as an image"]
+    assert renderer.stats.errors == ["broken: broken.png cannot be decoded as an image (damaged header)"]
     # marked bad until the file changes: asking again fails at once, without a reload
     renderer.show(Content(id="broken", type="image", path=broken))
     assert renderer.stats.showing == "fallback"
