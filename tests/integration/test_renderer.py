@@ -24,11 +24,11 @@ class FakeClock:
         return self.t
 
 
-def make_renderer(clock=time.monotonic, notice=False, **display):
+def make_renderer(clock=time.monotonic, notice=False, fallback=FALLBACK, **display):
     from signage.display.renderer import Renderer
 
     extra = {"wall": display.pop("wall")} if "wall" in display else {}
-    config = DisplayConfig(fullscreen=False, size=(W, H), fallback=FALLBACK,
+    config = DisplayConfig(fullscreen=False, size=(W, H), fallback=fallback,
                            notice=NoticeConfig(enabled=notice), **display)
     renderer = Renderer(config, clock=clock, **extra)
     renderer.open()
