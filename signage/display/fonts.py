@@ -20,6 +20,7 @@ import bisect
 import functools
 import logging
 import struct
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -96,7 +97,7 @@ def missing_glyphs(text: str) -> list[str]:
             continue
         if char == " " and font_files():
             continue
-        if font_for(char) is None:
+        if font_for(char) is None or unicodedata.category(char) == "Cc":  # controls draw nothing
             missing.append(char)
     return missing
 
@@ -145,8 +146,6 @@ def _paragraph_rtl(text: str) -> bool:
 
 
 def _is_mark(char: str) -> bool:
-    import unicodedata
-
     return unicodedata.category(char).startswith("M")
 
 
