@@ -35,6 +35,14 @@ PREFERRED = ("NotoSans-Regular.ttf", "NotoSansArabic-Regular.ttf", "NotoSansHebr
 _JOINERS = {0x200C, 0x200D, 0xFE0E, 0xFE0F, 0x20E3}
 _RTL_SCRIPTS = (((0x0590, 0x05FF), (0xFB1D, 0xFB4F)), "Hebr"), \
     (((0x0600, 0x06FF), (0x0750, 0x077F), (0x08A0, 0x08FF), (0xFB50, 0xFDFF), (0xFE70, 0xFEFF)), "Arab")
+# Unicode character-name prefix -> ISO 15924 script, for HarfBuzz: complex scripts
+# (Indic, Thai, Arabic...) are shaped only when their script is named.
+_SCRIPTS = {"LATIN": "Latn", "GREEK": "Grek", "CYRILLIC": "Cyrl", "ARMENIAN": "Armn", "HEBREW": "Hebr",
+            "ARABIC": "Arab", "SYRIAC": "Syrc", "THAANA": "Thaa", "DEVANAGARI": "Deva", "BENGALI": "Beng",
+            "GURMUKHI": "Guru", "GUJARATI": "Gujr", "ORIYA": "Orya", "TAMIL": "Taml", "TELUGU": "Telu",
+            "KANNADA": "Knda", "MALAYALAM": "Mlym", "SINHALA": "Sinh", "THAI": "Thai", "LAO": "Laoo",
+            "TIBETAN": "Tibt", "MYANMAR": "Mymr", "GEORGIAN": "Geor", "HANGUL": "Hang", "ETHIOPIC": "Ethi",
+            "KHMER": "Khmr", "MONGOLIAN": "Mong", "CJK": "Hani", "HIRAGANA": "Hira", "KATAKANA": "Kana"}
 EMOJI_STRIKE = 109  # NotoColorEmoji is a bitmap font with one strike: drawn at it, then scaled
 
 
@@ -111,11 +119,13 @@ class Run:
 
 
 def script_of(char: str) -> tuple[str | None, bool]:
+    """(ISO 15924 script or None, right to left) of one character."""
     code = ord(char)
     for ranges, script in _RTL_SCRIPTS:
         if any(low <= code <= high for low, high in ranges):
             return script, True
-    return None, False
+    name = unicodedata.name(char, "")
+    return _SCRIPTS.get(name.split(" ", 1)[0]), False
 
 
 def runs(text: str) -> list[Run]:
@@ -128,8 +138,10 @@ def runs(text: str) -> list[Run]:
             continue
         font = font_for(char) if not char.isspace() else (font_files()[0] if font_files() else None)
         script, rtl = script_of(char)
-        if pieces and pieces[-1][1] == font and pieces[-1][3] == rtl:
+        if (pieces and pieces[-1][1] == font and pieces[-1][3] == rtl
+                and (script is None or pieces[-1][2] in (None, script))):
             pieces[-1][0] += char
+            pieces[-1][2] = pieces[-1][2] or script
         else:
             pieces.append([char, font, script, rtl])
     result = [Run(t, f, s, r) for t, f, s, r in pieces]
@@ -176,7 +188,7 @@ class TextRenderer:
             font.set_script(run.script or "Zyyy")
             font.set_direction(self.pygame.DIRECTION_RTL)
         elif hasattr(font, "set_direction"):
-            font.set_script("Zyyy")
+            font.set_script(run.script or "Zyyy")
             font.set_direction(self.pygame.DIRECTION_LTR)
         return font
 
