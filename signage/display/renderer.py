@@ -279,10 +279,16 @@ class Renderer:
         """Draw one frame (waiting out the frame-rate cap); returns what happened."""
         if self.screen is None:
             self._try_reopen()
-        elif self._powered():
-            self._draw_frame()
         else:
-            self._frame_clock.tick(min(self.config.fps, 5))
+            try:
+                powered = self._powered()
+            except pygame.error as exc:  # blanking the screen found the display gone
+                self._display_gone(exc, force=True)
+                powered = None
+            if powered:
+                self._draw_frame()
+            elif powered is False:
+                self._frame_clock.tick(min(self.config.fps, 5))
         events, self._events = self._events, []
         return events
 

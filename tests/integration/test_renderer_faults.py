@@ -262,3 +262,29 @@ def window(xvfb):
     yield factory
     for renderer in made:
         renderer.close()
+
+
+@pytest.mark.parametrize("call", ["flip", "get"])
+def test_a_pygame_error_from_any_display_call_is_display_loss_then_reopen(window, monkeypatch, call):
+    """The kmsdrm analogue of a lost X server (a DRM device that goes away): SDL reports
+    it as pygame.error from whatever call meets it first."""
+    from signage.display import renderer as module
+
+    renderer = window()
+    renderer.show(Content(id="card", type="card", text="Hi", background="#ff0000"))
+    settle(renderer, "card")
+    target = module.pygame.display if call == "flip" else module.pygame.event
+    real = getattr(target, call)
+    failures = iter([module.pygame.error("DRM device gone")])
+
+    def failing(*args, **kwargs):
+        failure = next(failures, None)
+        if failure is not None:
+            raise failure
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(target, call, failing)
+    renderer.frame()
+    assert renderer.stats.state == "lost" and renderer.screen is None
+    pixels = settle(renderer, "card")
+    assert renderer.stats.state == "ok" and tuple(pixels[5, 5]) == (255, 0, 0)
