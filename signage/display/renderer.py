@@ -162,6 +162,8 @@ class Renderer:
         """Switch to `content` with its transition, as soon as it is ready. Never raises
         for a bad creative: it becomes a Failed event and the fallback."""
         if self.screen is None:  # display lost: shown once it is back
+            if self._current is not None and self._current.video is not None:
+                self._current.video.close()
             self._current = _Showing(content)
             return
         showing = _Showing(content)

@@ -29,22 +29,39 @@ _UNMAP_NOTIFY = 18  # X.h
 _X_PROTOCOL = 11
 
 
+_lost = [False]  # set from Xlib's callbacks: one process, one X connection set at a time
+
+
+def _io_error(display) -> int:
+    _lost[0] = True
+    return 0
+
+
+def _exit_instead(display, data) -> None:
+    _lost[0] = True
+
+
+# Module-level: Xlib keeps these pointers for the life of the process (global handler).
+_ON_IO = _IO_HANDLER(_io_error)
+_ON_EXIT = _EXIT_HANDLER(_exit_instead)
+
+
 class XLossGuard:
     """Keeps Xlib from exiting the process; `lost` says the server went away."""
 
     def __init__(self):
-        self.lost = False
         self._libx11 = None
         self._display = 0
         self._window = 0
-        # ctypes callbacks must stay referenced as long as Xlib may call them
-        self._on_exit = _EXIT_HANDLER(self._exit_instead)
-        self._on_io = _IO_HANDLER(self._io_error)
+
+    @property
+    def lost(self) -> bool:
+        return _lost[0]
 
     def install(self, display: int, window: int) -> bool:
         """Guard every Xlib connection SDL made to this server. False (logged) when this
         libX11 cannot (older than 1.7): a lost server then still ends the process."""
-        self.lost, self._display, self._window = False, display, window
+        _lost[0], self._display, self._window = False, display, window
         try:
             libx11 = self._libx11 or ctypes.CDLL(ctypes.util.find_library("X11") or "libX11.so.6")
             set_exit = libx11.XSetIOErrorExitHandler
@@ -59,10 +76,10 @@ class XLossGuard:
         libx11.XSetIOErrorHandler.restype = ctypes.c_void_p
         libx11.XPutBackEvent.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
         libx11.XPutBackEvent.restype = ctypes.c_int
-        libx11.XSetIOErrorHandler(self._on_io)  # SDL's own handler exits too
+        libx11.XSetIOErrorHandler(_ON_IO)  # SDL's own handler exits too
         connections = [display, *_sibling_connections(display)]
         for connection in connections:
-            set_exit(connection, self._on_exit, None)
+            set_exit(connection, _ON_EXIT, None)
         logger.debug("X loss guard on %d connection(s)", len(connections))
         return True
 
@@ -78,13 +95,6 @@ class XLossGuard:
         for _ in range(2):
             self._libx11.XPutBackEvent(self._display, event)
         self._display = self._window = 0
-
-    def _io_error(self, display) -> int:
-        self.lost = True
-        return 0
-
-    def _exit_instead(self, display, data) -> None:
-        self.lost = True
 
 
 def _sibling_connections(display: int) -> list[int]:
