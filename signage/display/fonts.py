@@ -128,16 +128,23 @@ def script_of(char: str) -> tuple[str | None, bool]:
     return _SCRIPTS.get(name.split(" ", 1)[0]), False
 
 
-def runs(text: str) -> list[Run]:
+@functools.lru_cache(maxsize=8192)
+def _classify(char: str) -> tuple[bool, Path | None, str | None, bool]:
+    """(neutral, font, script, right to left) of one character."""
+    neutral = char.isspace() or ord(char) in _JOINERS or _is_mark(char)
+    font = font_for(char) if not char.isspace() else (font_files()[0] if font_files() else None)
+    return (neutral, font, *script_of(char))
+
+
+@functools.lru_cache(maxsize=1024)
+def runs(text: str) -> tuple[Run, ...]:
     """Split one line into runs of one font and direction, in visual order."""
     pieces: list[list] = []
     for char in text:
-        neutral = char.isspace() or ord(char) in _JOINERS or _is_mark(char)
+        neutral, font, script, rtl = _classify(char)
         if pieces and neutral:
             pieces[-1][0] += char
             continue
-        font = font_for(char) if not char.isspace() else (font_files()[0] if font_files() else None)
-        script, rtl = script_of(char)
         if (pieces and pieces[-1][1] == font and pieces[-1][3] == rtl
                 and (script is None or pieces[-1][2] in (None, script))):
             pieces[-1][0] += char
@@ -147,7 +154,7 @@ def runs(text: str) -> list[Run]:
     result = [Run(t, f, s, r) for t, f, s, r in pieces]
     if result and _paragraph_rtl(text):
         result.reverse()
-    return result
+    return tuple(result)
 
 
 def _paragraph_rtl(text: str) -> bool:
