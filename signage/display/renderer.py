@@ -38,6 +38,7 @@ from signage.display.content import Content, rgb  # noqa: E402
 from signage.display.layout import logical_size, rotate_rect  # noqa: E402
 from signage.display.media import (ImageCache, Loader, MediaError, VideoPlayback, file_key,  # noqa: E402
                                    render_card)
+from signage.display.fonts import TextRenderer  # noqa: E402
 from signage.display.xloss import XLossGuard  # noqa: E402
 
 logger = logging.getLogger(__name__)
@@ -402,8 +403,7 @@ class Renderer:
         notice = self.config.notice
         if not notice.enabled:
             return None
-        font = pygame.font.Font(None, notice.size)
-        text = font.render(notice.text, True, (255, 255, 255))
+        text = TextRenderer(pygame, notice.size).render(notice.text, (255, 255, 255))  # any script
         pad = notice.size // 3
         box = pygame.Surface((text.get_width() + 2 * pad, text.get_height() + 2 * pad), pygame.SRCALPHA)
         box.fill((0, 0, 0, 170))
