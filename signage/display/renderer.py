@@ -45,6 +45,7 @@ logger = logging.getLogger(__name__)
 
 FALLBACK_ID = "fallback"
 REOPEN_AFTER_S = 2.0
+MAX_REMEMBERED = 10_000  # bad file versions kept, so a bad file is not retried every cycle
 
 
 @dataclass(frozen=True)
@@ -259,12 +260,17 @@ class Renderer:
         """Report once per file version (or card), mark the file bad until it changes,
         show the fallback."""
         report: tuple = ("card", content)
+        version = None
         if content.path is not None:
             try:
-                report = file_key(content.path)
-                self._bad[report] = reason
+                report = version = file_key(content.path)
             except OSError:
                 report = (str(content.path), reason)
+        if len(self._reported) >= MAX_REMEMBERED or len(self._bad) >= MAX_REMEMBERED:
+            self._reported.clear()  # months of edits: forget old versions, at worst log again
+            self._bad.clear()
+        if version is not None:
+            self._bad[version] = reason
         if report not in self._reported:
             self._reported.add(report)
             where = f" ({content.path})" if content.path is not None else ""
