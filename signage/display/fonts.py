@@ -78,7 +78,20 @@ def font_files() -> tuple[Path, ...]:
     if not chain:
         logger.warning("no Noto fonts in %s: only Latin text will render (install fonts-noto-core "
                        "fonts-noto-cjk fonts-noto-color-emoji)", ", ".join(map(str, FONT_DIRS)))
+    bundled = _bundled_font()
+    if bundled is not None:  # pygame's own FreeSans, last: Latin at least, always
+        chain.append(bundled)
     return tuple(chain)
+
+
+def _bundled_font() -> Path | None:
+    import importlib.util
+
+    spec = importlib.util.find_spec("pygame")
+    if spec is None or spec.origin is None:
+        return None
+    path = Path(spec.origin).parent / "freesansbold.ttf"
+    return path if path.exists() else None
 
 
 @functools.lru_cache(maxsize=None)
@@ -181,7 +194,7 @@ class TextRenderer:
     def _font(self, path: Path | None):
         key = path
         if key not in self._fonts:
-            if path is None:
+            if path is None or path == _bundled_font():
                 self._fonts[key] = self.pygame.font.Font(None, self.size)
             elif _is_emoji(path):
                 self._fonts[key] = self.pygame.font.Font(str(path), EMOJI_STRIKE)

@@ -138,6 +138,19 @@ def check_pixel_budget(name: str, width: int, height: int, max_pixels: int, what
                          f"scale it to the screen's size (e.g. 1920x1080) before using it")
 
 
+def image_problem(path: Path, max_pixels: int) -> str | None:
+    """For `signage check`: why this image would be refused at show time, from its header
+    alone (unknown or damaged format, over the pixel budget), or None."""
+    try:
+        width, height = image_dimensions(path)
+        check_pixel_budget(path.name, width, height, max_pixels)
+    except MediaError as exc:
+        return str(exc)
+    except OSError as exc:
+        return f"{path.name}: {exc.strerror}"
+    return None
+
+
 def reduction(source: tuple[int, int], target: tuple[int, int], fit: str) -> int:
     """The largest power-of-two factor (1, 2, 4, 8) the image can be decoded smaller by
     and still be at least as large as it will appear on screen."""

@@ -244,6 +244,16 @@ def test_image_dimensions_from_headers(tmp_path):
             image_dimensions(tmp_path / "bad")
 
 
+def test_image_problem_for_check(tmp_path):
+    from signage.display.media import image_problem
+
+    assert "max_image_pixels" in image_problem(png_header_only(tmp_path / "c.png", 60000, 60000), 50_000_000)
+    assert image_problem(png_header_only(tmp_path / "ok.png", 1920, 1080), 50_000_000) is None
+    (tmp_path / "t.png").write_text("text")
+    assert "not a PNG" in image_problem(tmp_path / "t.png", 50_000_000)
+    assert "No such file" in image_problem(tmp_path / "missing.png", 50_000_000)
+
+
 def test_reduced_decoding_factor():
     from signage.display.media import reduction
 
