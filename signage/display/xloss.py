@@ -27,6 +27,7 @@ _EXIT_HANDLER = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)
 _IO_HANDLER = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p)
 _UNMAP_NOTIFY = 18  # X.h
 _X_PROTOCOL = 11
+_WINDOW = 4 << 20  # bytes of heap read at a time
 
 
 _lost = [False]  # set from Xlib's callbacks: one process, one X connection set at a time
@@ -100,7 +101,8 @@ class XLossGuard:
 def _sibling_connections(display: int) -> list[int]:
     """Other Xlib connections whose pointer is stored right after `display` in the
     heap: SDL's `SDL_VideoData` keeps `{Display *display; Display *request_display;}`.
-    A candidate counts only if it looks like an Xlib Display (protocol 11.0, an fd)."""
+    A candidate counts only if it looks like an Xlib Display (protocol 11.0, an fd).
+    The heap is read in windows, so a large heap costs no large copy."""
     found: list[int] = []
     word = ctypes.sizeof(ctypes.c_void_p)
     pattern = struct.pack("@P", display)
@@ -111,15 +113,16 @@ def _sibling_connections(display: int) -> list[int]:
         return found
     for region in regions:
         start, end = (int(v, 16) for v in region.split("-"))
-        memory = ctypes.string_at(start, end - start)
-        index = memory.find(pattern)
-        while index >= 0:
-            if index % word == 0 and index + 2 * word <= len(memory):
-                candidate = struct.unpack_from("@P", memory, index + word)[0]
-                if start <= candidate < end - 4 * word and candidate != display:
-                    # struct _XDisplay: ext_data, private1, fd, private2, proto_major, proto_minor
-                    fd, _, major, minor = struct.unpack_from("@iiii", memory, candidate - start + 2 * word)
-                    if major == _X_PROTOCOL and minor == 0 and 0 <= fd < 1 << 20 and candidate not in found:
-                        found.append(candidate)
-            index = memory.find(pattern, index + 1)
+        for window in range(start, end, _WINDOW):
+            memory = ctypes.string_at(window, min(_WINDOW + 2 * word, end - window))  # overlap: a pair
+            index = memory.find(pattern)
+            while 0 <= index < _WINDOW:
+                if index % word == 0 and index + 2 * word <= len(memory):
+                    candidate = struct.unpack_from("@P", memory, index + word)[0]
+                    if start <= candidate < end - 4 * word and candidate != display and candidate not in found:
+                        # struct _XDisplay: ext_data, private1, fd, private2, proto_major, proto_minor
+                        fd, _, major, minor = struct.unpack("@iiii", ctypes.string_at(candidate + 2 * word, 16))
+                        if major == _X_PROTOCOL and minor == 0 and 0 <= fd < 1 << 20:
+                            found.append(candidate)
+                index = memory.find(pattern, index + 1)
     return found
