@@ -36,7 +36,7 @@ import pygame  # noqa: E402
 from signage.config import DisplayConfig, within  # noqa: E402
 from signage.display.content import Content, rgb  # noqa: E402
 from signage.display.layout import logical_size, rotate_rect  # noqa: E402
-from signage.display.media import (ImageCache, Loader, MediaError, VideoPlayback, file_key,  # noqa: E402
+from signage.display.media import (ImageCache, Loader, VideoPlayback, file_key,  # noqa: E402
                                    render_card)
 from signage.display.fonts import TextRenderer  # noqa: E402
 from signage.display.xloss import XLossGuard  # noqa: E402
