@@ -54,7 +54,7 @@ class Coverage:
         self._starts: list[int] = []
         self._ends: list[int] = []
         try:
-            ranges = sorted(_cmap_ranges(path.read_bytes()))
+            ranges = sorted(_cmap_ranges(_read_cmap(path)))
         except (OSError, struct.error, ValueError) as exc:
             logger.warning("font %s unreadable, skipped: %s", path, exc)
             ranges = []
@@ -253,18 +253,28 @@ def _is_emoji(path: Path) -> bool:
 
 # ----- the cmap table ---------------------------------------------------------------
 
+def _read_cmap(path: Path) -> bytes:
+    """Only the cmap table of a font file (first face of a collection): a CJK
+    collection is 20 MB, its cmap a few hundred KB."""
+    with open(path, "rb") as file:
+        head = file.read(16)
+        offset = struct.unpack_from(">I", head, 12)[0] if head[:4] == b"ttcf" else 0
+        file.seek(offset)
+        directory = file.read(12)
+        tables = struct.unpack_from(">H", directory, 4)[0]
+        records = file.read(16 * tables)
+        for index in range(tables):
+            tag, _, table_offset, length = struct.unpack_from(">4sIII", records, 16 * index)
+            if tag == b"cmap":
+                file.seek(table_offset)
+                return file.read(min(length, 16 << 20))
+    raise ValueError("no cmap table")
+
+
 def _cmap_ranges(data: bytes) -> list[tuple[int, int]]:
-    """(first, last) code point ranges mapped by a TrueType/OpenType font (first face
-    of a collection), from its best Unicode cmap subtable (format 12, else 4)."""
-    offset = struct.unpack_from(">I", data, 12)[0] if data[:4] == b"ttcf" else 0
-    tables = struct.unpack_from(">H", data, offset + 4)[0]
-    cmap = None
-    for index in range(tables):
-        tag, _, table_offset, _ = struct.unpack_from(">4sIII", data, offset + 12 + 16 * index)
-        if tag == b"cmap":
-            cmap = table_offset
-    if cmap is None:
-        raise ValueError("no cmap table")
+    """(first, last) code point ranges a cmap table maps, from its best Unicode
+    subtable (format 12, else 4)."""
+    cmap = 0
     subtables = {}
     for index in range(struct.unpack_from(">H", data, cmap + 2)[0]):
         platform, encoding, sub = struct.unpack_from(">HHI", data, cmap + 4 + 8 * index)
