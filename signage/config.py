@@ -119,8 +119,9 @@ class DisplayConfig(Section):
     rotation: Literal[0, 90, 180, 270] = Field(0, description="Degrees clockwise, for portrait-mounted panels.")
     cache_mb: int = Field(256, ge=16, le=4096, description="Memory for prepared images.")
     max_image_pixels: int = Field(DEFAULT_MAX_PIXELS, ge=1_000_000, le=400_000_000, description=(
-        "Images with more pixels (width x height, read from the file's header) are refused by `signage check` "
-        "and never decoded: decoding costs 3 bytes per pixel or more."))
+        "Largest image (width x height, read from the file's header before decoding) or video frame accepted: "
+        "larger ones are refused by `signage check` and never decoded. Decoding costs about 3 bytes per pixel "
+        "(40 MP is 120 MB, safe on a 1 GB Raspberry Pi)."))
     notice: NoticeConfig = NoticeConfig()
     fallback: FallbackConfig = FallbackConfig()
     power: PowerConfig = PowerConfig()

@@ -64,6 +64,8 @@ class _Bad(Exception):
 
 def _size(handle: BinaryIO) -> tuple[int, int]:
     head = handle.read(32)
+    if not head:
+        raise _Bad("the file is empty")
     if head.startswith(b"\x89PNG\r\n\x1a\n"):
         if len(head) < 24:
             raise _Bad("the file is cut short: it ends inside the PNG header")

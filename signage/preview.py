@@ -77,4 +77,6 @@ def _screenshot(renderer, playlist, creative: str, path: Path) -> int:
             return 0
         if renderer.stats.showing == "fallback" and renderer.stats.errors:
             break
-    raise ConfigError(f"creative {creative} did not render: {'; '.join(renderer.stats.errors) or 'timed out'}")
+    reasons = [error.split(": ", 1)[-1] for error in renderer.stats.errors] or ["timed out"]
+    raise ConfigError(f"creative {creative} cannot be shown: {'; '.join(reasons)}. "
+                      f"On the kiosk the fallback card would show instead; no screenshot written.")

@@ -21,6 +21,7 @@ import numpy as np
 
 from signage.display.content import Content, rgb
 from signage.display.layout import fitted
+from signage.imageinfo import DEFAULT_MAX_PIXELS, ImageError, image_size, megapixels
 from signage.threads import name_os_thread
 
 logger = logging.getLogger(__name__)
@@ -30,6 +31,12 @@ ROTATE = {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_C
 
 class MediaError(Exception):
     """A creative's media cannot be shown; the message says why."""
+
+
+def _first_line(exc: BaseException) -> str:
+    """OpenCV errors span lines (file, function, expression): keep the informative one."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return (lines[-1] if lines else type(exc).__name__)[:200]
 
 
 def file_key(path: Path) -> tuple[str, int, int]:
@@ -54,10 +61,51 @@ def fit_pixels(image: np.ndarray, target: tuple[int, int], fit: str, background=
     return canvas
 
 
-def prepare_image(path: Path, logical: tuple[int, int], fit: str, rotation: int) -> np.ndarray:
+def image_dimensions(path: Path) -> tuple[int, int]:
+    """(width, height) from an image file's header, without decoding it (the one header
+    reader, signage/imageinfo.py); MediaError for anything it cannot read."""
+    try:
+        return image_size(path)
+    except ImageError as exc:
+        raise MediaError(f"{path.name} cannot be decoded as an image ({exc.reason})") from None
+
+
+def check_pixel_budget(name: str, width: int, height: int, max_pixels: int, what: str = "image") -> None:
+    """Refuse media whose decoded size would not fit the budget, before decoding it
+    (the same words `signage check` uses)."""
+    if width * height > max_pixels:
+        raise MediaError(f"{name} is a {width}x{height} {what} ({megapixels(width * height)} MP); at most "
+                         f"{megapixels(max_pixels)} MP is accepted (display.max_image_pixels)")
+
+
+def reduction(source: tuple[int, int], target: tuple[int, int], fit: str) -> int:
+    """The largest power-of-two factor (1, 2, 4, 8) the image can be decoded smaller by
+    and still be at least as large as it will appear on screen."""
+    sw, sh = source
+    tw, th = target
+    scale = min(tw / sw, th / sh) if fit == "contain" else max(tw / sw, th / sh)
+    for factor in (8, 4, 2):
+        if scale * factor <= 1:
+            return factor
+    return 1
+
+
+_REDUCED = {1: cv2.IMREAD_COLOR, 2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4,
+            8: cv2.IMREAD_REDUCED_COLOR_8}
+
+
+def prepare_image(path: Path, logical: tuple[int, int], fit: str, rotation: int,
+                  max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
     """RGB pixels of an image file, fitted to the logical layout and turned onto the
-    screen. Runs in a worker thread; raises MediaError."""
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    screen. The header's size is checked against the pixel budget before anything is
+    decoded, and large images are decoded at a reduced size (JPEG decodes straight to
+    it). Runs in a worker thread; raises MediaError."""
+    width, height = image_dimensions(path)
+    check_pixel_budget(path.name, width, height, max_pixels)
+    try:
+        image = cv2.imread(str(path), _REDUCED[reduction((width, height), logical, fit)])
+    except cv2.error as exc:
+        raise MediaError(f"{path.name} cannot be decoded as an image ({_first_line(exc)})") from exc
     if image is None:
         raise MediaError(f"{path.name} cannot be decoded as an image")
     pixels = fit_pixels(image, logical, fit)
@@ -103,8 +151,9 @@ class Loader:
     def __init__(self):
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="media")
 
-    def submit(self, path: Path, logical: tuple[int, int], fit: str, rotation: int) -> Future:
-        return self._pool.submit(prepare_image, path, logical, fit, rotation)
+    def submit(self, path: Path, logical: tuple[int, int], fit: str, rotation: int,
+               max_pixels: int = DEFAULT_MAX_PIXELS) -> Future:
+        return self._pool.submit(prepare_image, path, logical, fit, rotation, max_pixels)
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -127,8 +176,9 @@ class VideoPlayback:
 
     QUEUE = 8
 
-    def __init__(self, content: Content, logical: tuple[int, int], rotation: int):
+    def __init__(self, content: Content, logical: tuple[int, int], rotation: int, max_pixels: int = DEFAULT_MAX_PIXELS):
         self.content, self.logical, self.rotation = content, logical, rotation
+        self.max_pixels = max_pixels
         self.error: str | None = None
         self.ended = False  # decoded to the end and not looping
         self.dropped = 0
@@ -142,6 +192,12 @@ class VideoPlayback:
         capture = cv2.VideoCapture(str(self.content.path))
         if not capture.isOpened():
             raise MediaError(f"{self.content.path.name} cannot be opened as a video")
+        width, height = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
+        try:
+            check_pixel_budget(self.content.path.name, width, height, self.max_pixels, "video")
+        except MediaError:
+            capture.release()
+            raise
         fps = capture.get(cv2.CAP_PROP_FPS)
         return capture, (fps if 1 <= fps <= 240 else 30.0), int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
 
@@ -164,6 +220,9 @@ class VideoPlayback:
                     capture, fps, expected = self._open()
                     index = 0
                     continue
+                if image.shape[0] * image.shape[1] > self.max_pixels:  # a header that lied
+                    check_pixel_budget(self.content.path.name, image.shape[1], image.shape[0], self.max_pixels,
+                                       "video")
                 frame = self._prepare(image, offset + index / fps)
                 index += 1
                 while not self._stop.is_set():
@@ -173,8 +232,10 @@ class VideoPlayback:
                     except queue.Full:
                         continue
             capture.release()
-        except (MediaError, cv2.error) as exc:
+        except MediaError as exc:
             self.error = str(exc)
+        except Exception as exc:  # noqa: BLE001 - fault barrier: any decoder failure is the video's
+            self.error = f"{self.content.path.name} cannot be decoded as a video ({_first_line(exc)})"
         finally:
             try:
                 self._frames.put(None, timeout=1.0)  # end marker
@@ -219,50 +280,76 @@ class VideoPlayback:
         self._thread.join(timeout=1.0)
 
 
-def wrap_text(text: str, font, width: int) -> list[str]:
-    """Greedy word wrap; explicit line breaks start new lines."""
+def wrap_text(text: str, measure, width: int) -> list[str]:
+    """Greedy word wrap by measured width; explicit line breaks start new lines, and a
+    word wider than the box is broken between characters (so no line is wider)."""
     lines = []
     for paragraph in text.split("\n"):
-        words, line = paragraph.split(), ""
-        for word in words:
+        line = ""
+        for word in paragraph.split():
             candidate = f"{line} {word}".strip()
-            if line and font.size(candidate)[0] > width:
-                lines.append(line)
-                line = word
-            else:
+            if measure(candidate) <= width:
                 line = candidate
+                continue
+            if line:
+                lines.append(line)
+            line = ""
+            for char in word:  # the word alone may be too wide as well
+                if line and measure(line + char) > width:
+                    lines.append(line)
+                    line = ""
+                line += char
         lines.append(line)
     return lines
 
 
+MIN_FONT = 8
+
+
 def render_card(content: Content, logical: tuple[int, int], pygame):
-    """A card as a surface of the logical size: text wrapped, centred, as large as fits."""
+    """A card as a surface of the logical size: text wrapped, centred, as large as fits.
+
+    An explicit font_size is the largest size used: text that would not fit at it is
+    set smaller, and text that does not fit even at the smallest size is cut with an
+    ellipsis. Nothing larger than the screen is ever rendered, so neither the size nor
+    the length of the text bounds memory (500 characters at 1000 px cost 1 GB before).
+    """
+    from signage.display.fonts import TextRenderer
+
     surface = pygame.Surface(logical)
     surface.fill(rgb(content.background))
     width, height = logical
     box_w, box_h = int(width * 0.84), int(height * 0.8)
+    text = content.text
 
     def layout(size: int):
-        font = pygame.font.Font(None, size)
-        lines = wrap_text(content.text, font, box_w)
-        line_height = font.get_linesize()
-        return font, lines, line_height, max(font.size(line)[0] for line in lines), line_height * len(lines)
+        fonts = TextRenderer(pygame, size)
+        lines = wrap_text(text, fonts.width, box_w)
+        return fonts, lines, fonts.line_height * len(lines)
 
-    if content.font_size:
-        font, lines, line_height, _, total = layout(content.font_size)
-    else:
-        low, high = 8, max(8, height // 5)  # larger than a fifth of the screen looks shouted
-        while low < high:  # the largest size whose wrapped text fits the box
-            middle = (low + high + 1) // 2
-            _, _, _, w, h = layout(middle)
-            if w <= box_w and h <= box_h:
-                low = middle
-            else:
-                high = middle - 1
-        font, lines, line_height, _, total = layout(low)
+    ceiling = height // 5 if content.font_size is None else content.font_size  # a fifth: anything larger shouts
+    low, high = MIN_FONT, max(MIN_FONT, min(ceiling, box_h))
+    if layout(high)[2] <= box_h:
+        low = high
+    while low < high:  # the largest size whose wrapped text fits the box
+        middle = (low + high + 1) // 2
+        if layout(middle)[2] <= box_h:
+            low = middle
+        else:
+            high = middle - 1
+    fonts, lines, total = layout(low)
+    fitting = max(1, box_h // fonts.line_height)
+    if len(lines) > fitting:  # too much text even at the smallest size
+        lines = lines[:fitting]
+        while lines[-1] and fonts.width(lines[-1] + "…") > box_w:
+            lines[-1] = lines[-1][:-1]
+        lines[-1] += "…"
+        total = fonts.line_height * len(lines)
     y = (height - total) // 2
+    colour = rgb(content.color)
     for line in lines:
-        rendered = font.render(line, True, rgb(content.color))
-        surface.blit(rendered, ((width - rendered.get_width()) // 2, y))
-        y += line_height
+        if line:
+            rendered = fonts.render(line, colour)
+            surface.blit(rendered, ((width - rendered.get_width()) // 2, y))
+        y += fonts.line_height
     return surface

@@ -5,6 +5,13 @@ frame and returns what happened (a video ended, media failed, the window closed)
 The loop never waits on disk or decoding: images are prepared by a worker thread and
 the previous picture stays up until the next is ready; videos decode in their own
 thread. Whatever fails, the fallback card is drawn: the screen is never black.
+
+Fault barrier: any exception while preparing or drawing a creative (a card whose text
+cannot be rendered, an image that cannot be decoded or is too large, a video that
+breaks mid-way, a surface that cannot be converted) becomes a `Failed` event and the
+fallback card, logged once per file version. A `pygame.error` from the display itself,
+or Xlib reporting a dead connection (see xloss.py), marks the display lost; the window
+is reopened when a display is there again.
 """
 
 from __future__ import annotations
@@ -26,17 +33,21 @@ os.environ.setdefault("MESA_SHADER_CACHE_DISABLE", "true")
 
 import pygame  # noqa: E402
 
-from signage.config import DisplayConfig
+from signage.config import DisplayConfig  # noqa: E402
+from signage.display.content import Content, rgb  # noqa: E402
 from signage.fields import within  # noqa: E402
-from signage.display.content import Content  # noqa: E402
 from signage.display.layout import logical_size, rotate_rect  # noqa: E402
-from signage.display.media import (ImageCache, Loader, MediaError, VideoPlayback, file_key,  # noqa: E402
+from signage.display.media import (ImageCache, Loader, VideoPlayback, file_key,  # noqa: E402
                                    render_card)
+from signage.display.fonts import TextRenderer  # noqa: E402
+from signage.display.xloss import XLossGuard  # noqa: E402
 
 logger = logging.getLogger(__name__)
+DisplayError = pygame.error  # what a display that is not there raises, for callers that do not import pygame
 
 FALLBACK_ID = "fallback"
 REOPEN_AFTER_S = 2.0
+MAX_REMEMBERED = 10_000  # bad file versions kept, so a bad file is not retried every cycle
 
 
 @dataclass(frozen=True)
@@ -89,6 +100,10 @@ class Renderer:
         self._power_on = True
         self._lost_since: float | None = None
         self._frame_clock = None
+        self._guard = XLossGuard()
+        self._reported: set[tuple] = set()  # failures already logged (file version or card)
+        self._unavailable_logged = False
+        self._ever_opened = False
 
     # ----- window -----------------------------------------------------------------
 
@@ -96,27 +111,40 @@ class Renderer:
         """Create the window (full-screen at native resolution, or windowed). With no
         display at all and no SDL_VIDEODRIVER chosen, run headless rather than fail."""
         try:
-            pygame.display.init()
+            _init_video()
         except pygame.error as exc:
-            if os.environ.get("SDL_VIDEODRIVER"):
-                raise
+            if os.environ.get("SDL_VIDEODRIVER") or self._ever_opened:
+                raise  # a display that was there and went away: wait for it, never go headless
             logger.warning("no display found (%s); running headless (SDL_VIDEODRIVER=dummy)", exc)
             os.environ["SDL_VIDEODRIVER"] = "dummy"
             pygame.display.init()
         pygame.font.init()
+        driver = pygame.display.get_driver()
+        if driver == "x11":
+            # A plain XShm framebuffer, no GL context: nothing to tear down on a dead server.
+            os.environ.setdefault("SDL_FRAMEBUFFER_ACCELERATION", "0")
         flags = pygame.FULLSCREEN if self.config.fullscreen else 0
         size = self.config.size or ((0, 0) if self.config.fullscreen else (1280, 720))
         try:
             self.screen = pygame.display.set_mode(size, flags, display=self.config.display)
         except pygame.error:
             self.screen = pygame.display.set_mode(size, flags)  # drivers without multi-display
+        if driver == "x11":
+            info = pygame.display.get_wm_info()
+            self._guard.install(_capsule_pointer(info.get("display")), int(info.get("window") or 0))
         pygame.display.set_caption("signage")
         pygame.mouse.set_visible(False)
         self.logical = logical_size(self.screen.get_size(), self.config.rotation)
-        self._notice = self._render_notice()
+        try:
+            self._notice = self._render_notice()
+        except Exception as exc:  # a notice that cannot be drawn must not keep the screen dark
+            logger.error("measurement notice cannot be drawn: %s", exc)
+            self._notice = None
         self._frame_clock = pygame.time.Clock()
         self.stats.state = "ok"
+        self._ever_opened = True
         self._lost_since = None
+        self._unavailable_logged = False
         logger.info("display open: %dx%d (%s), rotation %d", *self.screen.get_size(),
                     pygame.display.get_driver(), self.config.rotation)
         if self._current is None:
@@ -128,23 +156,32 @@ class Renderer:
                 showing.video.close()
         self._loader.close()
         self._cache.clear()
+        if self._guard.lost:
+            self._guard.release_window()
         pygame.display.quit()
 
     # ----- what to show ---------------------------------------------------------------
 
     def show(self, content: Content) -> None:
-        """Switch to `content` with its transition, as soon as it is ready."""
+        """Switch to `content` with its transition, as soon as it is ready. Never raises
+        for a bad creative: it becomes a Failed event and the fallback."""
+        if self.screen is None:  # display lost: shown once it is back
+            if self._current is not None and self._current.video is not None:
+                self._current.video.close()
+            self._current = _Showing(content)
+            return
         showing = _Showing(content)
-        if content.type == "card":
-            key = ("card", content, self.logical, self.config.rotation)
-            showing.surface = self._cache.get(key)
-            if showing.surface is None:
-                showing.surface = self._oriented(render_card(content, self.logical, pygame))
-                self._cache.put(key, showing.surface, self.logical[0] * self.logical[1] * 4)
-        elif content.type == "image":
-            self._request_image(showing)
-        elif content.type == "video":
-            self._start_video(showing)
+        try:
+            if content.type == "card":
+                self._prepare_card(showing)
+            elif content.type == "image":
+                self._request_image(showing)
+            elif content.type == "video":
+                self._start_video(showing)
+        except Exception as exc:
+            if self._display_gone(exc):
+                return
+            showing.failed = _reason(exc)
         if showing.failed is not None:
             self._fail(content, showing.failed)
             return
@@ -156,6 +193,24 @@ class Renderer:
     def show_fallback(self) -> None:
         """The fallback card from config: when nothing else can be shown."""
         self.show(_fallback_content(self.config))
+
+    def _prepare_card(self, showing: _Showing) -> None:
+        content = showing.content
+        key = ("card", content, self.logical, self.config.rotation)
+        showing.surface = self._cache.get(key)
+        if showing.surface is not None:
+            return
+        try:
+            surface = render_card(content, self.logical, pygame)
+        except Exception as exc:
+            if content.id != FALLBACK_ID:
+                raise
+            # the fallback card never fails: its background alone still says "alive"
+            logger.error("fallback card text cannot be drawn (%s); showing its background only", _reason(exc))
+            surface = pygame.Surface(self.logical)
+            surface.fill(_colour(content.background))
+        showing.surface = self._oriented(surface)
+        self._cache.put(key, showing.surface, self.logical[0] * self.logical[1] * 4)
 
     def set_notice_visible(self, visible: bool) -> None:
         """The measurement notice shows while the camera is in use."""
@@ -174,7 +229,8 @@ class Renderer:
         showing.key = key
         showing.surface = self._cache.get(key)
         if showing.surface is None:
-            showing.future = self._loader.submit(content.path, self.logical, content.fit, self.config.rotation)
+            showing.future = self._loader.submit(content.path, self.logical, content.fit, self.config.rotation,
+                                                 self.config.max_image_pixels)
 
     def _start_video(self, showing: _Showing) -> None:
         content = showing.content
@@ -187,7 +243,7 @@ class Renderer:
             showing.failed = self._bad[key]
             return
         showing.key = key
-        showing.video = VideoPlayback(content, self.logical, self.config.rotation)
+        showing.video = VideoPlayback(content, self.logical, self.config.rotation, self.config.max_image_pixels)
 
     def _switch(self, showing: _Showing) -> None:
         old = self._current
@@ -203,19 +259,30 @@ class Renderer:
         self.stats.showing, self.stats.since = showing.content.id, showing.started
 
     def _fail(self, content: Content, reason: str) -> None:
-        """Report once, mark the file bad until it changes, show the fallback."""
+        """Report once per file version (or card), mark the file bad until it changes,
+        show the fallback."""
+        report: tuple = ("card", content)
+        version = None
         if content.path is not None:
             try:
-                key = file_key(content.path)
-                if key not in self._bad:
-                    logger.error("creative %s (%s) cannot be shown: %s", content.id, content.path, reason)
-                self._bad[key] = reason
+                report = version = file_key(content.path)
             except OSError:
-                logger.error("creative %s (%s) cannot be shown: %s", content.id, content.path, reason)
+                report = (str(content.path), reason)
+        if len(self._reported) >= MAX_REMEMBERED or len(self._bad) >= MAX_REMEMBERED:
+            self._reported.clear()  # months of edits: forget old versions, at worst log again
+            self._bad.clear()
+        if version is not None:
+            self._bad[version] = reason
+        if report not in self._reported:
+            self._reported.add(report)
+            where = f" ({content.path})" if content.path is not None else ""
+            logger.error("creative %s%s cannot be shown: %s", content.id, where, reason)
         self.stats.errors = (self.stats.errors + [f"{content.id}: {reason}"])[-10:]
         self._events.append(Failed(content.id, reason))
         if content.id != FALLBACK_ID:
             self.show_fallback()
+        elif self.screen is not None:  # unreachable by design; still never leave it dark
+            self.screen.fill(_colour(content.background))
 
     # ----- the frame loop ---------------------------------------------------------------
 
@@ -223,25 +290,34 @@ class Renderer:
         """Draw one frame (waiting out the frame-rate cap); returns what happened."""
         if self.screen is None:
             self._try_reopen()
-        elif self._powered():
-            self._draw_frame()
         else:
-            self._frame_clock.tick(min(self.config.fps, 5))
+            try:
+                powered = self._powered()
+            except pygame.error as exc:  # blanking the screen found the display gone
+                self._display_gone(exc, force=True)
+                powered = None
+            if powered:
+                self._draw_frame()
+            elif powered is False:
+                self._frame_clock.tick(min(self.config.fps, 5))
         events, self._events = self._events, []
         return events
 
     def _draw_frame(self) -> None:
-        for event in pygame.event.get():
-            if event.type == pygame.QUIT:
-                self._events.append(WindowClosed())
         started = time.perf_counter()
         try:
+            for event in pygame.event.get():
+                if event.type == pygame.QUIT:
+                    self._events.append(WindowClosed())
+            if self._guard.lost:
+                raise pygame.error("X server connection lost")
             self._collect_incoming()
-            self._draw()
+            self._draw_guarded()
             pygame.display.flip()
-        except pygame.error as exc:  # the display went away
-            logger.error("display lost: %s", exc)
-            self.screen, self.stats.state, self._lost_since = None, "lost", self._clock()
+            if self._guard.lost:
+                raise pygame.error("X server connection lost")
+        except pygame.error as exc:  # the display went away (X server, DRM device)
+            self._display_gone(exc, force=True)
             return
         spent = (time.perf_counter() - started) * 1000
         self.stats.frames += 1
@@ -257,13 +333,26 @@ class Renderer:
         self._incoming = None
         try:
             pixels = incoming.future.result()
-        except MediaError as exc:
-            self._fail(incoming.content, str(exc))
+            surface = pygame.image.frombuffer(pixels.tobytes(), pixels.shape[1::-1], "RGB").convert()
+        except Exception as exc:
+            if self._display_gone(exc):
+                return
+            self._fail(incoming.content, _reason(exc))
             return
-        surface = pygame.image.frombuffer(pixels.tobytes(), pixels.shape[1::-1], "RGB").convert()
         self._cache.put(incoming.key, surface, pixels.shape[0] * pixels.shape[1] * 4)
         incoming.surface = surface
         self._switch(incoming)
+
+    def _draw_guarded(self) -> None:
+        """Draw; a creative that breaks while drawn (a video frame that cannot be
+        converted...) fails over to the fallback, drawn in the same frame."""
+        try:
+            self._draw()
+        except Exception as exc:
+            if self._display_gone(exc) or self._current is None:
+                raise pygame.error(_reason(exc)) from exc
+            self._fail(self._current.content, _reason(exc))
+            self._draw()
 
     def _draw(self) -> None:
         current = self._current
@@ -322,8 +411,7 @@ class Renderer:
         notice = self.config.notice
         if not notice.enabled:
             return None
-        font = pygame.font.Font(None, notice.size)
-        text = font.render(notice.text, True, (255, 255, 255))
+        text = TextRenderer(pygame, notice.size).render(notice.text, (255, 255, 255))  # any script
         pad = notice.size // 3
         box = pygame.Surface((text.get_width() + 2 * pad, text.get_height() + 2 * pad), pygame.SRCALPHA)
         box.fill((0, 0, 0, 170))
@@ -351,19 +439,46 @@ class Renderer:
                 pygame.display.flip()
         return on
 
+    def _display_gone(self, exc: BaseException, force: bool = False) -> bool:
+        """If the display itself failed (not the creative), mark it lost and say so."""
+        if not (force or self._guard.lost or (isinstance(exc, pygame.error) and not pygame.display.get_init())):
+            return False
+        if self.screen is not None:
+            logger.error("display lost (%s); reopening when a display is there again", _reason(exc))
+        if self._guard.lost:
+            self._guard.release_window()
+        try:
+            pygame.display.quit()
+        except Exception:  # noqa: BLE001 - the display is gone either way
+            pass
+        self.screen, self.stats.state, self._lost_since = None, "lost", self._clock()
+        self._fade = self._previous = None
+        self._cache.clear()  # surfaces were converted for the old display
+        return True
+
     def _try_reopen(self) -> None:
         if self._lost_since is not None and self._clock() - self._lost_since < REOPEN_AFTER_S:
             time.sleep(0.05)
             return
+        wanted = self._current.content if self._current is not None else None
+        if self._current is not None and self._current.video is not None:
+            self._current.video.close()
+        self._current = self._incoming = None
         try:
             pygame.display.quit()
             self._cache.clear()  # surfaces were converted for the old display
             self.open()
-            if self._current is not None:
-                self.show(self._current.content)
+            if wanted is not None and wanted.id != FALLBACK_ID:
+                self.show(wanted)
+            if self.screen is not None:
+                logger.info("display back: showing %s", self.stats.showing)
         except pygame.error as exc:
+            self.screen = None
+            self._current = _Showing(wanted) if wanted is not None else None
             self._lost_since = self._clock()
-            logger.debug("display still unavailable: %s", exc)
+            if not self._unavailable_logged:
+                self._unavailable_logged = True
+                logger.warning("display still unavailable (%s); retrying every %.0f s", exc, REOPEN_AFTER_S)
 
     def reopen(self) -> None:
         """Re-create the window (after the window was closed, in kiosk mode)."""
@@ -398,6 +513,47 @@ class _Showing:
         """Images wait for their pixels; a video starts at once (the previous picture
         stays until its first frame is decoded)."""
         return self.surface is not None or self.video is not None
+
+
+def _init_video(attempts: int = 3) -> None:
+    """SDL's x11 driver occasionally fails to connect right after a previous shutdown
+    ("x11 not available"); a moment later it works."""
+    for attempt in range(attempts):
+        try:
+            pygame.display.init()
+            return
+        except pygame.error:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.1)
+
+
+def _capsule_pointer(capsule) -> int:
+    """The C pointer inside a PyCapsule (how pygame-ce reports SDL's Xlib Display*)."""
+    if isinstance(capsule, int):
+        return capsule
+    import ctypes
+
+    get = ctypes.pythonapi.PyCapsule_GetPointer
+    get.restype, get.argtypes = ctypes.c_void_p, [ctypes.py_object, ctypes.c_char_p]
+    name = ctypes.pythonapi.PyCapsule_GetName
+    name.restype, name.argtypes = ctypes.c_char_p, [ctypes.py_object]
+    return get(capsule, name(capsule)) or 0
+
+
+def _reason(exc: BaseException) -> str:
+    """One line for status and the log: the exception's own words, its type if none."""
+    text = " ".join(str(exc).split())
+    if isinstance(exc, MemoryError):
+        return "not enough memory to prepare it"
+    return text[:300] if text else type(exc).__name__
+
+
+def _colour(value: str) -> tuple[int, int, int]:
+    try:
+        return rgb(value)
+    except (ValueError, IndexError):
+        return (32, 32, 32)
 
 
 def _fallback_content(config: DisplayConfig) -> Content:

@@ -164,13 +164,15 @@ class Kiosk:
     # ----- parts that start, stop and restart -------------------------------------------------
 
     def open_display(self) -> None:
-        from signage.display.renderer import Renderer
+        from signage.display.renderer import DisplayError, Renderer
 
         self.renderer = Renderer(self.config.display, clock=self._clock, wall=self._wall)
-        self.renderer.reopen()  # a display that is not there yet is retried every 2 s
-        if self.renderer.screen is None:
-            logger.error("no display yet (SDL_VIDEODRIVER=%s); retrying every 2 s",
+        try:
+            self.renderer.open()
+        except DisplayError as exc:  # not there yet (a DRM device still coming up): retried every 2 s
+            logger.error("no display yet (%s, SDL_VIDEODRIVER=%s); retrying every 2 s", exc,
                          os.environ.get("SDL_VIDEODRIVER", "auto"))
+            self.renderer.reopen()
 
     def start_vision(self) -> None:
         self.vision.start(self.config)

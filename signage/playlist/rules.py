@@ -104,7 +104,7 @@ class Decision:
 @dataclass(frozen=True)
 class Candidate:
     rule: Rule | None  # None: the default loop
-    item: PlayItem
+    item: PlayItem | None  # None: nothing playable (the renderer shows the fallback card)
     index: int
     why: str
 
@@ -253,12 +253,12 @@ class Engine:
         found = self._pick(None, self.playlist.default, history, now, [])
         if isinstance(found, Candidate):
             return Candidate(None, found.item, found.index, "default loop")
-        return Candidate(None, PlayItem(creative="-"), -1, found)
+        return Candidate(None, None, -1, found)
 
     def _decide(self, winner: Candidate, history: History, now: Now, rejected: tuple,
                 recheck: list[float]) -> Decision:
         rule = winner.rule
-        creative = winner.item.creative if winner.index >= 0 else None
+        creative = winner.item.creative if winner.item is not None else None
         fields = dict(
             creative=creative, rule=rule.id if rule else DEFAULT_RULE, index=winner.index, reasons=rejected,
             priority=rule.priority if rule else float("-inf"), audience=bool(rule and rule.when.audience),
@@ -285,7 +285,7 @@ class Engine:
     @staticmethod
     def _reason(winner: Candidate) -> str:
         if winner.rule is None:
-            return winner.why if winner.index < 0 else "default loop (no rule matched)"
+            return winner.why if winner.item is None else "default loop (no rule matched)"
         conditions = []
         when = winner.rule.when
         for name in ("faces", "looking", "dwell", "attention"):

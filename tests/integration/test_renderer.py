@@ -24,11 +24,11 @@ class FakeClock:
         return self.t
 
 
-def make_renderer(clock=time.monotonic, notice=False, **display):
+def make_renderer(clock=time.monotonic, notice=False, fallback=FALLBACK, **display):
     from signage.display.renderer import Renderer
 
     extra = {"wall": display.pop("wall")} if "wall" in display else {}
-    config = DisplayConfig(fullscreen=False, size=(W, H), fallback=FALLBACK,
+    config = DisplayConfig(fullscreen=False, size=(W, H), fallback=fallback,
                            notice=NoticeConfig(enabled=notice), **display)
     renderer = Renderer(config, clock=clock, **extra)
     renderer.open()
@@ -53,7 +53,7 @@ def settle(renderer, content_id, seconds=6.0):
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         renderer.frame()
-        if renderer.stats.showing == content_id:
+        if renderer.stats.showing == content_id and renderer.screen is not None:
             renderer.frame()
             return renderer.pixels()
     raise AssertionError(f"{content_id} not on screen; showing {renderer.stats.showing}, {renderer.stats.errors}")
@@ -122,7 +122,7 @@ def test_a_corrupt_png_falls_back_within_a_second(window, tmp_path):
     pixels = settle(renderer, "fallback")
     assert time.monotonic() - started < 1.0
     assert tuple(pixels[5, 5]) == (0, 255, 0)
-    assert renderer.stats.errors == ["broken: broken.png cannot be decoded as an image"]
+    assert renderer.stats.errors == ["broken: broken.png cannot be decoded as an image (a PNG file without its IHDR header)"]
     # marked bad until the file changes: asking again fails at once, without a reload
     renderer.show(Content(id="broken", type="image", path=broken))
     assert renderer.stats.showing == "fallback"
