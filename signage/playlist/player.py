@@ -113,13 +113,13 @@ class Player:
 
     def replace_playlist(self, playlist: Playlist, now: Now) -> None:
         """Use a new playlist from the next boundary, or at once if the creative on
-        screen no longer exists."""
+        screen no longer exists or nothing playable is (the fallback card)."""
         self._pending = playlist
         current = self.history.current
         if current is None:
             self._swap_playlist()
             return
-        if current.play.creative and current.play.creative not in playlist.creatives:
+        if not current.play.creative or current.play.creative not in playlist.creatives:
             self._finish(now, "removed")
             self._swap_playlist()
 

@@ -70,6 +70,6 @@ def test_every_hostile_playlist_edit_leaves_the_controller_playing(controller_fo
             wait_for(lambda: c.status()["playlist"] == "ok", f"ok again after {name}")
             grown = peak_rss_mb() - before
             assert grown < MEMORY_BOUND_MB, f"{name}: peak memory grew {grown:.0f} MB"
-        assert c.faults.last is None or "watcher" not in c.faults.last
+        assert c.problems.get("playlist watcher") is None and c.status()["faults"] == 0
 
     run_with(controller, script)

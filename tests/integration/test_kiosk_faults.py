@@ -71,7 +71,7 @@ def test_boot_with_a_broken_playlist_shows_the_fallback_and_recovers(controller_
         assert "expected a number, got 'soon'" in c.status()["playlist"]
         playlist.write_text(good)
         wait_for(lambda: c.status()["playlist"] == "ok", "playlist picked up once fixed")
-        wait_for(lambda: on_screen(c) in DEFAULT_LOOP, "the default loop plays", timeout=40)
+        wait_for(lambda: on_screen(c) in DEFAULT_LOOP | {"look"}, "the playlist plays", timeout=15)
 
     run_with(controller, script)
 
