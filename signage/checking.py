@@ -68,11 +68,27 @@ def check(paths: list[Path]) -> tuple[list[Problem], list[str]]:
             playlist = load_playlist(playlists, max_image_pixels=budget)
             lines.append(f"ok: {len(playlist.creatives)} creatives, {len(playlist.rules)} rules, default loop of"
                          f" {len(playlist.default)} in {len(playlist.files)} file(s)")
+            lines += glyph_warnings(playlist)
         except ProblemsError as exc:
             problems += exc.problems
         except Exception as exc:
             problems.append(_internal(playlists[0], exc))
     return problems, lines
+
+
+def glyph_warnings(playlist) -> list[str]:
+    """A warning per card whose text has characters no installed font can draw (they
+    would show as boxes); the playlist is still valid."""
+    from signage.display.fonts import missing_glyphs
+
+    warnings = []
+    for creative in playlist.creatives.values():
+        missing = missing_glyphs(creative.text) if creative.type == "card" and creative.text else []
+        if missing:
+            shown = ", ".join(f"U+{ord(c):04X} {c!r}" for c in missing[:8]) + (" ..." if len(missing) > 8 else "")
+            warnings.append(f"warning: creative {creative.id}: no installed font draws {shown}; they show as boxes "
+                            "(install fonts-noto-core, fonts-noto-cjk, fonts-noto-color-emoji, or change the text)")
+    return warnings
 
 
 def _internal(path: Path, exc: Exception) -> Problem:

@@ -143,6 +143,8 @@ class _RetryingCamera(_StateMixin):
         self._failing_since = self._failing_since if self._failing_since is not None else now
         self._next_attempt = now + self.backoff.delay(self._failures)
         gone = now - self._failing_since >= self.backoff.gone_after_s
+        if self._failures == 1 and self._state == SourceState.RETRYING:  # the first try failed: say so now
+            logger.warning("source %s: retrying (%s)", self.description, reason)
         self._set_state(SourceState.GONE if gone else SourceState.RETRYING, reason)
 
     def _report(self, negotiated: Negotiated, asked: str) -> None:

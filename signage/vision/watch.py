@@ -107,6 +107,9 @@ def watch(args: argparse.Namespace, out: TextIO | None = None) -> int:
         pipeline.close()
     closing = {"frames": summary.frames, "passers": summary.passers, "viewers": summary.viewers}
     if args.json:
+        if final.ended:  # tracks still open when the source ended: counted, so also listed
+            print(json.dumps({"end_of_source": True, "ended": snapshot_json(final, None, None)["ended"]}),
+                  file=out, flush=True)
         print(json.dumps({"summary": closing}), file=out, flush=True)
     else:
         if window:

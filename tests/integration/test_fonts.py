@@ -69,3 +69,18 @@ def test_missing_glyphs_for_check():
     assert missing_glyphs("Hello 世界 😀 سلام שלום नमस्ते Γειά\n\tok") == []
     assert missing_glyphs("a\U000F0000b\U000F0000") == ["\U000F0000"]  # private use: no font
     assert missing_glyphs("bad\0text") == ["\0"]
+
+
+def test_check_warns_about_characters_no_font_draws(tmp_path):
+    import subprocess
+    import sys
+
+    from signage.models import PROJECT_ROOT
+
+    (tmp_path / "p.yaml").write_text('creatives:\n  - {id: odd, type: card, text: "Hello \\ue000 \\u4f60\\u597d"}\n'
+                                     'default: [odd]\n')
+    result = subprocess.run([sys.executable, "-m", "signage.cli", "check", str(tmp_path)], capture_output=True,
+                            text=True, cwd=PROJECT_ROOT, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr  # a warning, not a problem
+    assert "warning: creative odd: no installed font draws U+E000" in result.stdout
+    assert "U+4F60" not in result.stdout, "CJK is covered by the Noto fonts"

@@ -36,3 +36,14 @@ def test_missing_models_is_one_clear_error(tmp_path, samples):
         env={"SIGNAGE_MODELS_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"}, capture_output=True, text=True)
     assert result.returncode == 2
     assert "face_detection_full_range.tflite is missing: run `signage models fetch`" in result.stderr
+
+
+def test_json_lists_the_tracks_still_open_when_the_source_ends(models_dir, samples, capsys):
+    """single_face.mp4's person is still in view when the video ends: every passer the
+    summary counts is listed in some record's `ended`, the last ones in `end_of_source`."""
+    assert main(["vision", "--source", str(samples / "single_face.mp4"), "--json"]) == 0
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    summary = records[-1]["summary"]
+    listed = sum(len(r.get("ended", [])) for r in records[:-1])
+    assert summary["passers"] == listed == 1
+    assert records[-2]["end_of_source"] is True and len(records[-2]["ended"]) == 1

@@ -63,6 +63,15 @@ def test_paced_video_waits_for_each_frame_time(short_video):
     assert [round(f.t - 100.0, 6) for f in frames] == [0, 0.1, 0.2, 0.3, 0.4]
 
 
+def test_missing_camera_says_so_at_the_first_failed_try(caplog):
+    clock = FakeClock()
+    camera = CameraSource(99, backoff=Backoff(initial_s=0.5, max_s=4, gone_after_s=10), clock=clock, sleep=clock.sleep)
+    with caplog.at_level("WARNING", logger="signage.vision.sources"):
+        assert camera.read() is None
+    assert [r.message for r in caplog.records if "retrying" in r.message], "one line at once, not after 10 s"
+    camera.close()
+
+
 def test_missing_camera_retries_with_backoff_and_never_raises():
     clock = FakeClock()
     camera = CameraSource(99, backoff=Backoff(initial_s=0.5, max_s=4, gone_after_s=10),
