@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from signage.errors import ConfigError
 from signage.imageinfo import DEFAULT_MAX_PIXELS

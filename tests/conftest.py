@@ -73,3 +73,31 @@ def broker(tmp_path):
     running = Broker(folder).start()
     yield running
     running.stop()
+
+
+@pytest.fixture
+def controller_for(xvfb, broker, tmp_path, models_dir, samples):
+    from signage.kiosk.app import Kiosk
+
+    def make(**overrides):
+        from tests.kiosk import make_config
+
+        config, path = make_config(tmp_path, broker.url, **overrides)
+        return Kiosk(config, config_path=path)
+
+    return make
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 256 KiB filesystem of its own (tmpfs), so a test can really fill it up (as root)."""
+    import subprocess
+
+    mount = tmp_path / "small-disk"
+    mount.mkdir()
+    result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount)],
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        pytest.fail(f"cannot mount a tmpfs for the disk-full tests (run as root): {result.stderr}")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=False)

@@ -34,10 +34,15 @@ class Subscriber:
                                   protocol=paho.MQTTv311, clean_session=not persistent)
         if use_tls:
             self.client.tls_set(**tls)
+        self.subscribed = threading.Event()  # the broker acknowledged the subscription (SUBACK)
         self.client.on_connect = lambda c, u, f, rc, p: c.subscribe(topic, qos=1)
+        self.client.on_subscribe = lambda c, u, mid, codes, p: self.subscribed.set()
         self.client.on_message = self._on_message
         self.client.connect(host, port)
         self.client.loop_start()
+        if not self.subscribed.wait(10):  # tests go on once messages can arrive, not after a sleep
+            self.close()
+            raise AssertionError(f"no SUBACK for {topic!r} from {url} within 10 s")
 
     def _on_message(self, client, userdata, message):
         with self.lock:

@@ -11,7 +11,7 @@ from pathlib import Path
 def compiled_video_drivers() -> list[str]:
     """The video drivers compiled into the SDL that pygame loaded, lower case (kmsdrm, x11, ...)."""
     os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
-    import pygame  # noqa: F401 - loads its bundled libSDL2
+    import pygame  # noqa: F401 (pyflakes) - importing it loads its bundled libSDL2
 
     library = _loaded_sdl()
     sdl = ctypes.CDLL(library) if library else ctypes.CDLL("libSDL2-2.0.so.0")

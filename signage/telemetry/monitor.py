@@ -69,9 +69,12 @@ CONNECT_TIMEOUT_S = 10.0
 
 
 def monitor(broker: str, site: str | None, root: str, as_json: bool, duration: float | None,
-            out=None, err=None, connect_timeout: float = CONNECT_TIMEOUT_S) -> int:
+            out=None, err=None, connect_timeout: float = CONNECT_TIMEOUT_S,
+            listening: threading.Event | None = None) -> int:
     """0 after `duration` or Ctrl-C; 2 for a bad broker URL; 1 when the broker cannot be
-    reached or refuses us within `connect_timeout` seconds (one line on `err`, no traceback)."""
+    reached or refuses us within `connect_timeout` seconds (one line on `err`, no traceback).
+    `listening` is set once the broker acknowledged the subscription (for callers that
+    must not publish before that)."""
     out, err = out or sys.stdout, err or sys.stderr
     try:
         host, port, tls = broker_address(broker)
@@ -102,6 +105,8 @@ def monitor(broker: str, site: str | None, root: str, as_json: bool, duration: f
         fleet.update(message.topic, message.payload)
 
     client.on_connect, client.on_message = on_connect, on_message
+    if listening is not None:
+        client.on_subscribe = lambda *_: listening.set()
     try:
         client.connect_async(host, port)
         client.loop_start()

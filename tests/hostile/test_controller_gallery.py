@@ -14,8 +14,7 @@ import stat
 from pathlib import Path
 
 from tests.hostile.gallery import OUTSIDE_SECRET, build, playlist_members
-from tests.integration.test_controller_faults import (DEFAULT_LOOP, controller_for, on_screen,  # noqa: F401
-                                                      run_with, wait_for)
+from tests.kiosk import DEFAULT_LOOP, on_screen, run_with, wait_for
 
 PLAYLIST = DEFAULT_LOOP | {"look"}
 MEMORY_BOUND_MB = 50  # measured: at most ~2 MB; a decoded 60000x60000 image would be 10 GB
@@ -44,7 +43,7 @@ def place(member: Path, folder: Path) -> Path:
     return destination
 
 
-def test_every_hostile_playlist_edit_leaves_the_controller_playing(controller_for, tmp_path):  # noqa: F811
+def test_every_hostile_playlist_edit_leaves_the_controller_playing(controller_for, tmp_path):
     gallery = build(tmp_path / "gallery")
     controller = controller_for()
     folder = tmp_path / "playlists"

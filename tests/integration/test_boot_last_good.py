@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import json
 
-from tests.integration.test_controller_faults import (DEFAULT_LOOP, controller_for, on_screen,  # noqa: F401
-                                                      run_with, wait_for)
+from tests.kiosk import DEFAULT_LOOP, on_screen, run_with, wait_for
 
 PLAYLIST = DEFAULT_LOOP | {"look"}  # the video's person may look at the screen
 
 
-def test_a_broken_playlist_at_boot_plays_the_last_good(controller_for, tmp_path):  # noqa: F811
+def test_a_broken_playlist_at_boot_plays_the_last_good(controller_for, tmp_path):
     state = tmp_path / "last-good-playlist.json"  # default: beside the spool
     run_with(controller_for(), lambda c: wait_for(lambda: on_screen(c) in PLAYLIST, "the playlist on screen"))
     saved = json.loads(state.read_text())

@@ -11,7 +11,7 @@ import subprocess
 import sys
 
 from signage.models import PROJECT_ROOT
-from tests.integration.test_telemetry_faults import fill, small_disk  # noqa: F401 - the fixture
+from tests.integration.test_telemetry_faults import fill
 from tests.integration.test_telemetry_mqtt import wait
 from tests.subscriber import Subscriber
 
@@ -27,7 +27,7 @@ def start_controller(folder, spool, broker_url, samples, models_dir) -> subproce
                             env=env, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
-def test_disk_full_with_acks_in_flight_then_sigterm(tmp_path, broker, samples, models_dir, small_disk):  # noqa: F811
+def test_disk_full_with_acks_in_flight_then_sigterm(tmp_path, broker, samples, models_dir, small_disk):
     subscriber = Subscriber(broker.url, "signage/lab/sd/#", client_id="fleet-sd", persistent=True)
     process = start_controller(tmp_path, small_disk / "spool.sqlite3", broker.url, samples, models_dir)
     try:

@@ -7,81 +7,8 @@ import os
 import shutil
 import threading
 import time
-from pathlib import Path
 
-import pytest
-
-from signage.config import Config, load_config
-from signage.models import PROJECT_ROOT
-
-E2E = PROJECT_ROOT / "tests" / "playlists" / "e2e"
-DEFAULT_LOOP = {"idle-a", "idle-b"}
-
-
-def make_config(tmp_path: Path, broker_url: str, **overrides) -> Config:
-    playlists = tmp_path / "playlists"
-    if not playlists.exists():
-        shutil.copytree(E2E, playlists)
-    settings = {
-        "site": "lab", "device": "faults", "playlists": str(playlists),
-        "display": "{fullscreen: false, size: [320, 180], notice: {enabled: true}}",
-        "vision": "{max_fps: 10}",
-        "paths": f"{{spool: {tmp_path / 'spool.sqlite3'}}}",
-        "mqtt": f"{{url: '{broker_url}', interval: 1, keepalive: 5}}",
-        **overrides,
-    }
-    text = "\n".join(f"{key}: {value}" for key, value in settings.items())
-    path = tmp_path / "config.yaml"
-    path.write_text(text + "\n")
-    return load_config(path), path
-
-
-def wait_for(predicate, what: str, timeout: float = 30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def run_with(controller, script) -> None:
-    """The controller in this (main) thread, the fault script beside it."""
-    failure = []
-
-    def scripted():
-        try:
-            wait_for(lambda: getattr(controller, "renderer", None) and controller.renderer.stats.frames > 5, "frames")
-            script(controller)
-        except BaseException as exc:  # reported after the controller stopped
-            failure.append(exc)
-        finally:
-            controller.stop()
-
-    thread = threading.Thread(target=scripted, daemon=True)
-    thread.start()
-    assert controller.run() == 0
-    thread.join(timeout=10)
-    if failure:
-        raise failure[0]
-
-
-def on_screen(controller) -> str:
-    stats = controller.renderer.stats
-    assert stats.state in ("ok", "starting") and stats.frames > 0, "something is on screen"
-    return stats.showing
-
-
-@pytest.fixture
-def controller_for(xvfb, broker, tmp_path, models_dir, samples):
-    from signage.kiosk.app import Kiosk
-
-    def make(**overrides):
-        config, path = make_config(tmp_path, broker.url, **overrides)
-        return Kiosk(config, config_path=path)
-
-    return make
+from tests.kiosk import DEFAULT_LOOP, on_screen, run_with, wait_for
 
 
 def test_camera_unplugged_and_plugged_back(controller_for, samples, tmp_path):
@@ -154,21 +81,6 @@ def test_broker_down_spools_and_drains(controller_for, broker):
         wait_for(lambda: c.telemetry.spool.depth == 0, "spool drained")
 
     run_with(controller, script)
-
-
-@pytest.fixture
-def small_disk(tmp_path):
-    """A 512 KiB filesystem of its own (tmpfs), so the test can really fill it up."""
-    import subprocess
-
-    mount = tmp_path / "small-disk"
-    mount.mkdir()
-    result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(mount)],
-                            capture_output=True, text=True)
-    if result.returncode != 0:
-        pytest.fail(f"cannot mount a tmpfs for the disk-full test (run as root): {result.stderr}")
-    yield mount
-    subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
 def test_disk_full_for_the_spool(controller_for, small_disk, tmp_path):

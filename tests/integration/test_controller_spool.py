@@ -9,14 +9,14 @@ import json
 import pytest
 
 from tests.hostile import spools
-from tests.integration.test_controller_faults import controller_for, on_screen, run_with, wait_for  # noqa: F401
+from tests.kiosk import on_screen, run_with, wait_for
 from tests.integration.test_telemetry_faults import subscribed
 from tests.subscriber import Subscriber
 
 
 # (A folder where the spool file should be is refused by the config itself: paths.spool.)
 @pytest.mark.parametrize("kind", ["garbage_middle", "truncated", "text_file"])
-def test_the_controller_starts_on_a_damaged_spool(kind, controller_for, broker, tmp_path):  # noqa: F811
+def test_the_controller_starts_on_a_damaged_spool(kind, controller_for, broker, tmp_path):
     written = spools.make(kind, tmp_path / "spool.sqlite3")  # where make_config puts the spool
     subscriber = Subscriber(broker.url, "signage/lab/kiosk-1/metrics", client_id=f"fleet-{kind}", persistent=True)
     subscribed(subscriber, broker.url)

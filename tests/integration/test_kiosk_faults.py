@@ -9,8 +9,7 @@ import shutil
 
 import pytest
 
-from tests.integration.test_controller_faults import (DEFAULT_LOOP, E2E, controller_for, on_screen,  # noqa: F401
-                                                      run_with, wait_for)
+from tests.kiosk import DEFAULT_LOOP, E2E, on_screen, run_with, wait_for
 
 
 def flaky(real, failures: int, exc: Exception):

@@ -1,7 +1,6 @@
 import io
 import json
 import threading
-import time
 
 from signage.config import MqttConfig
 from signage.telemetry.monitor import monitor
@@ -14,11 +13,14 @@ def test_monitor_shows_the_fleet(broker, tmp_path):
     device.start()
     device.set_status({"playing": "welcome", "spool_depth": 0, "last_error": None})
     out, raw = io.StringIO(), io.StringIO()
-    threads = [threading.Thread(target=monitor, args=(broker.url, None, "signage", False, 2.5, out)),
-               threading.Thread(target=monitor, args=(broker.url, "lab", "signage", True, 2.5, raw))]
+    listening = [threading.Event(), threading.Event()]
+    threads = [threading.Thread(target=monitor, args=(broker.url, None, "signage", False, 2.5, out),
+                                kwargs={"listening": listening[0]}),
+               threading.Thread(target=monitor, args=(broker.url, "lab", "signage", True, 2.5, raw),
+                                kwargs={"listening": listening[1]})]
     for thread in threads:
         thread.start()
-    time.sleep(1.0)  # metrics are not retained: the monitors must be listening
+    assert all(event.wait(10) for event in listening), "metrics are not retained: the monitors must be listening"
     device.send("metrics", {"id": "m1", "viewers": 4})
     for thread in threads:
         thread.join(timeout=10)

@@ -29,19 +29,6 @@ from tests.subscriber import Subscriber
 ROOT = "signage/lab/kiosk-1"
 
 
-@pytest.fixture
-def small_disk(tmp_path):
-    """A 256 KiB filesystem of its own (tmpfs), so a test can really fill it up."""
-    mount = tmp_path / "small-disk"
-    mount.mkdir()
-    result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount)],
-                            capture_output=True, text=True)
-    if result.returncode != 0:
-        pytest.fail(f"cannot mount a tmpfs for the disk-full tests (run as root): {result.stderr}")
-    yield mount
-    subprocess.run(["umount", "-l", str(mount)], check=False)
-
-
 def fill(disk: Path) -> Path:
     """Something else fills the disk to the last byte."""
     filler = disk / "filler"

@@ -4,10 +4,10 @@ watcher thread survives it, and the error clears once the watcher answers again.
 from __future__ import annotations
 
 from signage.playlist import watcher as watcher_module
-from tests.integration.test_controller_faults import controller_for, run_with, wait_for  # noqa: F401
+from tests.kiosk import run_with, wait_for
 
 
-def test_a_watcher_fault_is_reported_and_recovered(controller_for, monkeypatch):  # noqa: F811
+def test_a_watcher_fault_is_reported_and_recovered(controller_for, monkeypatch):
     real = watcher_module.load_playlist_set
     broken = {"on": False}
 

@@ -1,0 +1,71 @@
+"""Running a real kiosk inside a test: its config, the kiosk in the main thread with a
+script beside it, and what is on screen. The `controller_for` fixture (conftest.py)
+builds one against the test's Xvfb and Mosquitto."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from pathlib import Path
+
+from signage.config import Config, load_config
+from signage.models import PROJECT_ROOT
+
+E2E = PROJECT_ROOT / "tests" / "playlists" / "e2e"
+DEFAULT_LOOP = {"idle-a", "idle-b"}
+
+
+def make_config(tmp_path: Path, broker_url: str, **overrides) -> Config:
+    playlists = tmp_path / "playlists"
+    if not playlists.exists():
+        shutil.copytree(E2E, playlists)
+    settings = {
+        "site": "lab", "device": "faults", "playlists": str(playlists),
+        "display": "{fullscreen: false, size: [320, 180], notice: {enabled: true}}",
+        "vision": "{max_fps: 10}",
+        "paths": f"{{spool: {tmp_path / 'spool.sqlite3'}}}",
+        "mqtt": f"{{url: '{broker_url}', interval: 1, keepalive: 5}}",
+        **overrides,
+    }
+    text = "\n".join(f"{key}: {value}" for key, value in settings.items())
+    path = tmp_path / "config.yaml"
+    path.write_text(text + "\n")
+    return load_config(path), path
+
+
+def wait_for(predicate, what: str, timeout: float = 30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def run_with(controller, script) -> None:
+    """The controller in this (main) thread, the fault script beside it."""
+    failure = []
+
+    def scripted():
+        try:
+            wait_for(lambda: getattr(controller, "renderer", None) and controller.renderer.stats.frames > 5, "frames")
+            script(controller)
+        except BaseException as exc:  # reported after the controller stopped
+            failure.append(exc)
+        finally:
+            controller.stop()
+
+    thread = threading.Thread(target=scripted, daemon=True)
+    thread.start()
+    assert controller.run() == 0
+    thread.join(timeout=10)
+    if failure:
+        raise failure[0]
+
+
+def on_screen(controller) -> str:
+    stats = controller.renderer.stats
+    assert stats.state in ("ok", "starting") and stats.frames > 0, "something is on screen"
+    return stats.showing
