@@ -7,7 +7,7 @@ from pathlib import Path
 
 from signage.cli import main
 from signage.models import PROJECT_ROOT
-from signage.schemas import SCHEMAS, schema_text
+from signage.cli.schema import SCHEMAS, schema_text
 
 
 def run(capsys, *argv) -> tuple[int, list[str]]:

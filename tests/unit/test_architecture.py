@@ -1,5 +1,7 @@
-"""The dependency directions DESIGN.md promises, checked on the source: vision imports
-nothing of the rest, the display never sees the audience, telemetry never sees vision."""
+"""The dependency directions docs/architecture.md promises, checked on the source: the
+tiers (cli -> kiosk -> domain packages -> foundations), vision imports nothing of the
+rest, the display never sees the audience, telemetry never sees vision, and each
+outside world (argparse, pygame) is imported in one place."""
 
 from __future__ import annotations
 
@@ -10,12 +12,15 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "signage"
 
+ABOVE_DOMAIN = ("signage.kiosk", "signage.cli")
 FORBIDDEN = {
-    "vision": ("signage.playlist", "signage.display", "signage.telemetry", "signage.controller"),
-    "display": ("signage.vision", "signage.audience", "signage.playlist", "signage.telemetry"),
-    "telemetry": ("signage.vision", "signage.display"),
-    "playlist": ("signage.vision", "signage.display", "signage.telemetry"),
+    "vision": ("signage.playlist", "signage.display", "signage.telemetry", *ABOVE_DOMAIN),
+    "display": ("signage.vision", "signage.audience", "signage.playlist", "signage.telemetry", *ABOVE_DOMAIN),
+    "telemetry": ("signage.vision", "signage.display", "signage.playlist", *ABOVE_DOMAIN),
+    "playlist": ("signage.vision", "signage.display", "signage.telemetry", *ABOVE_DOMAIN),
+    "kiosk": ("signage.cli",),
 }
+FOUNDATIONS = {"audience", "config", "fields", "yamlfile", "validation", "models", "errors", "threads", "imageinfo"}
 
 
 def imports(path: Path) -> set[str]:
@@ -49,3 +54,41 @@ def test_vision_writes_no_pixels_at_all():
         text = path.read_text()
         for call in ("imwrite", "imencode", "VideoWriter", ".tofile(", "pickle"):
             assert call not in text, f"{path.relative_to(PACKAGE)} uses {call}"
+
+
+def test_foundations_import_only_foundations():
+    for name in sorted(FOUNDATIONS):
+        path = PACKAGE / f"{name}.py"
+        for imported in imports(path):
+            parts = imported.split(".")
+            if parts[0] != "signage" or len(parts) == 1:
+                continue
+            assert parts[1] in FOUNDATIONS, f"{name}.py imports {imported}: foundations import no tier above them"
+
+
+def test_no_module_is_left_loose_at_the_top():
+    loose = {p.stem for p in PACKAGE.glob("*.py")} - FOUNDATIONS - {"__init__"}
+    assert not loose, f"put these in cli/, kiosk/ or a domain package: {sorted(loose)}"
+
+
+@pytest.mark.parametrize("library,home", [("argparse", ("cli",)), ("pygame", ("display",))])
+def test_each_outside_world_has_one_home(library, home):
+    for path in PACKAGE.rglob("*.py"):
+        relative = path.relative_to(PACKAGE)
+        if any(name == library or name.startswith(library + ".") for name in imports(path)):
+            assert relative.parts[0] in home, f"{relative} imports {library}; only {home} may"
+
+
+def test_vision_takes_no_settings_from_above_but_its_config_and_model_files():
+    """Vision must not know the kiosk's config tree. What it still reads from above is
+    listed here, so that it can only shrink: VisionConfig (pipeline, bench) and the model
+    manifest (pipeline, bench, quantize) — to become plain settings passed in."""
+    allowed = {"signage.config": {"pipeline.py", "bench.py"},
+               "signage.models": {"pipeline.py", "bench.py", "quantize.py"}, "signage": {"pipeline.py", "bench.py",
+                                                                                        "quantize.py"}}
+    for path in (PACKAGE / "vision").glob("*.py"):
+        for name in imports(path):
+            if name in ("signage.audience", "signage.errors", "signage.fields", "signage.threads") or \
+                    name.startswith("signage.vision") or not name.startswith("signage"):
+                continue
+            assert path.name in allowed.get(name, set()), f"vision/{path.name} imports {name}"

@@ -81,15 +81,11 @@ def test_on_screen_config_text_refuses_control_characters(text):
 
 
 def test_command_line_overrides_are_validated_like_the_file(tmp_path):
-    import argparse
-
+    from signage.cli.run import effective_config
     from signage.errors import ConfigError
-    from signage.runconfig import effective_config
 
-    args = argparse.Namespace(config=str(tmp_path / "none.yaml"), source=None, mqtt="mqtt://broker:99999",
-                              site="main lobby", device=None, playlists=None, fullscreen=None)
     with pytest.raises(ConfigError) as caught:
-        effective_config(args)
+        effective_config(tmp_path / "none.yaml", mqtt="mqtt://broker:99999", site="main lobby")
     assert str(caught.value).splitlines() == [
         "--site (site): 'main lobby' is not a name of 1 to 64 letters, digits, '-' and '_'",
         "--mqtt (mqtt.url): 'mqtt://broker:99999': the port '99999' is not a number from 1 to 65535;"

@@ -17,9 +17,7 @@ from typing import TextIO
 
 from signage.audience import EXPRESSIONS, AudienceSnapshot
 from signage.config import VisionConfig
-from signage.vision.pipeline import Pipeline
 from signage.fields import IMAGE_SUFFIXES
-from signage.vision.sources import SourceState, open_source
 
 
 def snapshot_json(snapshot: AudienceSnapshot, frame: int, name: str | None) -> dict:
@@ -67,15 +65,42 @@ class _Summary:
         self.viewers += sum(1 for e in snapshot.ended if e.viewer)
 
 
-def watch(args: argparse.Namespace, out: TextIO | None = None) -> int:
+def add(commands) -> None:
+    parser = commands.add_parser("vision", help="run the vision pipeline on a source and print what it sees")
+    parser.add_argument("--source", required=True,
+                        help="camera index or /dev/videoN, picamera[:N] (Pi Camera Module), video file, image file or "
+                        "folder of images, or auto")
+    parser.add_argument("--backend", choices=["litert", "mediapipe"], default="litert")
+    parser.add_argument("--model", choices=["short", "full", "full_sparse", "full_int8", "short_int8"],
+                        default="full")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--delegate", choices=["none", "edgetpu"], default="none")
+    parser.add_argument("--edgetpu-device", default="auto", help="auto, usb, pci, usb:N or pci:N")
+    parser.add_argument("--no-expressions", dest="expressions", action="store_false",
+                        help="do not classify expressions (the model is not loaded)")
+    parser.add_argument("--loop", action="store_true", help="loop a video file or image folder")
+    parser.add_argument("--fast", action="store_true",
+                        help="process files as fast as possible instead of at their frame rate (default with --json)")
+    parser.add_argument("--json", action="store_true", help="one JSON object per analysed frame (see README)")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    config = VisionConfig(backend=args.backend, model=args.model, threads=args.threads, delegate=args.delegate,
+                          edgetpu_device=args.edgetpu_device, expressions=args.expressions)
+    return watch(args.source, config, loop=args.loop, fast=args.fast, as_json=args.json)
+
+
+def watch(spec: str, config: VisionConfig, *, loop: bool = False, fast: bool = False, as_json: bool = False,
+          out: TextIO | None = None) -> int:
+    from signage.vision.pipeline import Pipeline
+    from signage.vision.sources import SourceState, open_source
+
     out = out or sys.stdout
-    config = VisionConfig(backend=args.backend, model=args.model, threads=args.threads,
-                          delegate=args.delegate, edgetpu_device=getattr(args, "edgetpu_device", "auto"),
-                          expressions=args.expressions)
     pipeline = Pipeline.from_config(config)
-    is_still = Path(args.source).is_dir() or Path(args.source).suffix.lower() in IMAGE_SUFFIXES
-    paced = not (args.fast or args.json)
-    source = open_source(args.source, loop=args.loop, paced=paced)
+    is_still = Path(spec).is_dir() or Path(spec).suffix.lower() in IMAGE_SUFFIXES
+    paced = not (fast or as_json)
+    source = open_source(spec, loop=loop, paced=paced)
     summary = _Summary()
     window: list[AudienceSnapshot] = []
     next_line = time.monotonic() + 1.0
@@ -91,7 +116,7 @@ def watch(args: argparse.Namespace, out: TextIO | None = None) -> int:
             del frame  # the pixels stop here
             summary.frames += 1
             summary.add(snapshot)
-            if args.json:
+            if as_json:
                 print(json.dumps(snapshot_json(snapshot, index, name)), file=out, flush=True)
                 continue
             window.append(snapshot)
@@ -106,7 +131,7 @@ def watch(args: argparse.Namespace, out: TextIO | None = None) -> int:
         source.close()
         pipeline.close()
     closing = {"frames": summary.frames, "passers": summary.passers, "viewers": summary.viewers}
-    if args.json:
+    if as_json:
         if final.ended:  # tracks still open when the source ended: counted, so also listed
             print(json.dumps({"end_of_source": True, "ended": snapshot_json(final, None, None)["ended"]}),
                   file=out, flush=True)

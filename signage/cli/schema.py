@@ -1,7 +1,8 @@
-"""JSON Schemas of the files people edit, for editors (yaml-language-server)."""
+"""`signage schema`: JSON Schemas of the files people edit, for editors (yaml-language-server)."""
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
@@ -25,3 +26,15 @@ def write_schemas(folder: Path) -> list[Path]:
         path.write_text(schema_text(model), encoding="utf-8")
         written.append(path)
     return written
+
+
+def add(commands) -> None:
+    parser = commands.add_parser("schema", help="write JSON Schemas for editors (yaml-language-server)")
+    parser.add_argument("--out", default="schemas", help="folder to write into (default: schemas/)")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    for path in write_schemas(Path(args.out)):
+        print(f"wrote {path}")
+    return 0

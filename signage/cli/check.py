@@ -9,7 +9,9 @@ config.yaml/config.yml as a config, anything else as a playlist.
 
 from __future__ import annotations
 
+import argparse
 import logging
+import sys
 from pathlib import Path
 
 from signage.config import CONFIG_KEYS, Config, load_config
@@ -95,3 +97,22 @@ def _internal(path: Path, exc: Exception) -> Problem:
     logger.debug("unexpected error while checking %s", path, exc_info=True)
     return Problem(str(path), 1, 1, "", f"could not be checked ({type(exc).__name__}); this is a bug in signage,"
                                         " please report it")
+
+
+def add(commands) -> None:
+    parser = commands.add_parser("check", help="validate config and playlist files; print every problem, exit 1 if any")
+    parser.add_argument("paths", nargs="*", help="config files, playlist files or folders; each file is recognised"
+                        " by its keys (default: config.yaml if present, and its playlists folder)")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Every problem of every file, exit 1 if any. No input may end in a traceback."""
+    problems, lines = check([Path(p) for p in args.paths])
+    for line in lines:
+        print(line)
+    for problem in problems:
+        print(problem)
+    if problems:
+        print(f"{len(problems)} problem(s)", file=sys.stderr)
+    return 1 if problems else 0

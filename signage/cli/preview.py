@@ -27,28 +27,44 @@ def parse_size(text: str) -> tuple[int, int]:
     return width, height
 
 
-def preview(args: argparse.Namespace) -> int:
+def add(commands) -> None:
+    parser = commands.add_parser("preview", help="show a playlist's creatives in a window, or one as a PNG")
+    parser.add_argument("playlist", help="playlist file or folder")
+    parser.add_argument("--creative", help="only this creative")
+    parser.add_argument("--size", help="window size WIDTHxHEIGHT (default 1280x720)")
+    parser.add_argument("--rotate", type=int, choices=[0, 90, 180, 270], default=0)
+    parser.add_argument("--screenshot", metavar="FILE.png",
+                        help="render one steady frame to a PNG and exit (works with SDL_VIDEODRIVER=dummy)")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    return preview(Path(args.playlist), creative=args.creative, size=parse_size(args.size) if args.size else None,
+                   rotation=args.rotate, screenshot=Path(args.screenshot) if args.screenshot else None)
+
+
+def preview(playlist_path: Path, creative: str | None = None, size: tuple[int, int] | None = None,
+            rotation: int = 0, screenshot: Path | None = None) -> int:
     from signage.display.renderer import Ended, Failed, Renderer, WindowClosed
 
-    playlist = load_playlist([Path(args.playlist)])
-    order = [args.creative] if args.creative else [item.creative for item in playlist.default]
-    if args.creative and args.creative not in playlist.creatives:
-        raise ConfigError(f"--creative {args.creative!r} is not in the playlist "
+    playlist = load_playlist([playlist_path])
+    order = [creative] if creative else [item.creative for item in playlist.default]
+    if creative and creative not in playlist.creatives:
+        raise ConfigError(f"--creative {creative!r} is not in the playlist "
                           f"(creatives: {', '.join(sorted(playlist.creatives))})")
-    size = parse_size(args.size) if args.size else None
-    config = DisplayConfig(fullscreen=False, size=size or (1280, 720), rotation=args.rotate,
+    config = DisplayConfig(fullscreen=False, size=size or (1280, 720), rotation=rotation,
                            notice=NoticeConfig(enabled=False))
     renderer = Renderer(config)
     renderer.open()
     try:
-        if args.screenshot:
-            return _screenshot(renderer, playlist, order[0], Path(args.screenshot))
+        if screenshot:
+            return _screenshot(renderer, playlist, order[0], screenshot)
         index = 0
         while True:
-            creative = order[index % len(order)]
-            renderer.show(content_of(playlist, creative))
-            ends = time.monotonic() + playlist.seconds(creative)
-            logger.info("showing %s", creative)
+            showing = order[index % len(order)]
+            renderer.show(content_of(playlist, showing))
+            ends = time.monotonic() + playlist.seconds(showing)
+            logger.info("showing %s", showing)
             while time.monotonic() < ends:
                 events = renderer.frame()
                 if any(isinstance(e, WindowClosed) for e in events):

@@ -1,0 +1,44 @@
+"""`signage bench`: performance as ratios measured within one run, repeated, with
+the spread and a verdict against each target."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add(commands) -> None:
+    parser = commands.add_parser("bench", help="measure performance as ratios within one run")
+    parser.add_argument("what", nargs="?", default="vision", choices=["vision", "display", "telemetry", "e2e", "soak"])
+    parser.add_argument("--broker", help="telemetry: an MQTT broker URL (default: a temporary local mosquitto)")
+    parser.add_argument("--frames", type=int, default=60, help="vision: frames per configuration")
+    parser.add_argument("--seconds", type=float, default=None,
+                        help="display: seconds per case (default 5); soak: length of the run (default 1800)")
+    parser.add_argument("--soak", type=float, default=0.0, metavar="SECONDS",
+                        help="display: also cycle 50 4K images and 3 videos this long and report memory growth")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.what == "vision":
+        from signage.vision import bench
+
+        print(bench.report(bench.run(rounds=args.frames)))
+        print()
+        print(bench.int8_report(bench.run_int8(rounds=args.frames)))
+    elif args.what == "telemetry":
+        from signage.telemetry import bench
+
+        print(bench.run(broker=args.broker))
+    elif args.what == "e2e":
+        from signage.cli.bench_kiosk import e2e
+
+        print(e2e())
+    elif args.what == "soak":
+        from signage.cli.bench_kiosk import soak
+
+        print(soak(args.seconds if args.seconds is not None else 1800.0))
+    elif args.what == "display":
+        from signage.display import bench
+
+        print(bench.run(seconds=args.seconds if args.seconds is not None else 5.0, soak=args.soak))
+    return 0

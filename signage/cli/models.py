@@ -1,0 +1,53 @@
+"""`signage models`: fetch, verify or list the pinned model files; quantize makes the int8 ones."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def add(commands) -> None:
+    parser = commands.add_parser("models", help="fetch, verify or list the pinned model files; quantize makes the "
+                                 "int8 ones")
+    parser.add_argument("action", choices=["fetch", "verify", "list", "quantize"])
+    parser.add_argument("--samples", action="store_true", help="also the sample media (demo, tests, bench)")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from signage import models
+
+    manifest = models.load_manifest()
+    if args.action == "quantize":
+        from signage.vision.quantize import derive
+
+        models.fetch(manifest["models"].values(), models.models_dir())
+        models.fetch(manifest["samples"].values(), models.samples_dir())
+        for line in derive(manifest["derived"].values(), models.models_dir(), models.samples_dir()):
+            print(line)
+        return 0
+    groups = [("models", models.models_dir()), ("derived", models.models_dir())]
+    if args.samples:
+        groups.append(("samples", models.samples_dir()))
+    failed = False
+    for section, directory in groups:
+        assets = manifest[section].values()
+        if args.action == "fetch" and section == "derived":
+            continue  # made, not fetched: `signage models quantize`
+        if args.action == "fetch":
+            for line in models.fetch(assets, directory):
+                print(line)
+        else:
+            for asset in assets:
+                state = models.status(asset, directory)
+                failed |= state != "ok"
+                if args.action == "list":
+                    print(f"{state:9}{asset.file:42}{asset.origin:36}{asset.licence}")
+                elif state != "ok":
+                    print(f"{state:9}{directory / asset.file}")
+            if args.action == "verify" and not failed:
+                print(f"ok: {len(assets)} {section} verified in {directory}")
+    if failed:
+        print(f"some files are missing or corrupt: {models.FETCH_HINT}; int8 models: {models.DERIVE_HINT}",
+              file=sys.stderr)
+    return 1 if failed else 0

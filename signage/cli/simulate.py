@@ -1,0 +1,32 @@
+"""`signage simulate`: replay a scripted audience through the rules engine."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+
+def add(commands) -> None:
+    parser = commands.add_parser("simulate", help="replay a scripted audience through the rules engine")
+    parser.add_argument("playlist", help="playlist file or folder")
+    parser.add_argument("--audience", required=True, help="scenario YAML (see signage/playlist/simulate.py)")
+    parser.add_argument("--seed", type=int, default=0, help="seed for weighted random choices")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from signage.playlist.loader import load_playlist
+    from signage.playlist.simulate import format_schedule, load_scenario, simulate
+    from signage.yamlfile import ProblemsError
+
+    try:
+        playlist = load_playlist([Path(args.playlist)])
+        scenario = load_scenario(Path(args.audience))
+    except ProblemsError as exc:
+        print(exc)
+        return 1
+    logging.getLogger("signage.playlist").setLevel(logging.WARNING)  # the schedule says it all
+    switches, records = simulate(playlist, scenario, seed=args.seed)
+    print(format_schedule(switches, records))
+    return 0
