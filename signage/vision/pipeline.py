@@ -12,12 +12,12 @@ import numpy as np
 
 from signage import models
 from signage.audience import AudienceSnapshot, Face, StageTimes, TrackSummary
-from signage.config import VisionConfig
 from signage.errors import ModelError
 from signage.vision import attention
 from signage.vision.detection import Detection, FaceDetector
 from signage.vision.expression import MAX_FACES, ExpressionClassifier
 from signage.vision.runtime import EdgeTpu
+from signage.vision.settings import VisionSettings
 from signage.vision.tracker import Observation, Tracker, TrackerConfig
 
 logger = logging.getLogger(__name__)
@@ -32,7 +32,7 @@ DETECTOR_MODELS = {"short": "blazeface_short", "full": "blazeface_full", "full_s
 EXPRESSION_MODEL = "fer_mini_xception"
 
 
-def make_detector(config: VisionConfig, models_dir: Path | None = None,
+def make_detector(config: VisionSettings, models_dir: Path | None = None,
                   load_delegate: Callable[..., object] | None = None) -> FaceDetector:
     path = models.require(models.model(DETECTOR_MODELS[config.model]), models_dir)
     module_name, class_name = BACKENDS[config.backend].split(":")
@@ -49,7 +49,7 @@ def compiled_path(path: Path) -> Path:
     return path.with_name(f"{path.stem}_edgetpu{path.suffix}")
 
 
-def _edgetpu_detector(detector_class, config: VisionConfig, path: Path, load_delegate) -> FaceDetector:
+def _edgetpu_detector(detector_class, config: VisionSettings, path: Path, load_delegate) -> FaceDetector:
     """The compiled model on the Edge TPU when there is one and the device opens;
     otherwise the CPU model, with one message saying why (also in `detector.edgetpu`)."""
     compiled = compiled_path(path)
@@ -82,7 +82,7 @@ class Pipeline:
     """Detect, classify, estimate attention and track, one frame at a time."""
 
     def __init__(self, detector: FaceDetector, classifier: ExpressionClassifier | None,
-                 config: VisionConfig):
+                 config: VisionSettings):
         self.detector = detector
         self.classifier = classifier
         self.config = config
@@ -91,7 +91,7 @@ class Pipeline:
             start_score=config.start_score, keep_score=config.min_score))
 
     @classmethod
-    def from_config(cls, config: VisionConfig, models_dir: Path | None = None) -> "Pipeline":
+    def from_config(cls, config: VisionSettings, models_dir: Path | None = None) -> "Pipeline":
         detector = make_detector(config, models_dir)
         classifier = None
         if config.expressions:
