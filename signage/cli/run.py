@@ -92,4 +92,4 @@ def run(args: argparse.Namespace) -> int:
     from signage.kiosk.app import Kiosk
 
     config, path = config_of(args)
-    return Kiosk(config, config_path=path, duration=args.duration).run()
+    return Kiosk(config, config_path=path, duration=args.duration, reread=lambda: config_of(args)[0]).run()

@@ -164,7 +164,9 @@ class Renderer:
 
     def show(self, content: Content) -> None:
         """Switch to `content` with its transition, as soon as it is ready. Never raises
-        for a bad creative: it becomes a Failed event and the fallback."""
+        for a bad creative: it becomes a Failed event and the fallback. The newest request
+        wins: an image still being prepared for an earlier request is dropped."""
+        self._drop_incoming()
         if self.screen is None:  # display lost: shown once it is back
             if self._current is not None and self._current.video is not None:
                 self._current.video.close()
@@ -189,6 +191,11 @@ class Renderer:
             self._switch(showing)
         else:
             self._incoming = showing
+
+    def _drop_incoming(self) -> None:
+        incoming, self._incoming = self._incoming, None
+        if incoming is not None and incoming.future is not None:
+            incoming.future.cancel()  # still queued: never decoded; running: its result is ignored
 
     def show_fallback(self) -> None:
         """The fallback card from config: when nothing else can be shown."""

@@ -33,7 +33,7 @@ from typing import Callable
 
 from signage import __version__
 from signage.audience import AudienceSnapshot, AudienceState
-from signage.config import Config, check_runtime_paths
+from signage.config import Config, check_runtime_paths, load_config
 from signage.fields import within
 from signage.kiosk import commands as operator
 from signage.kiosk.content import content_of
@@ -67,8 +67,12 @@ class Kiosk:
     def __init__(self, config: Config, config_path: Path | None = None, duration: float | None = None,
                  clock: Callable[[], float] = time.monotonic,
                  wall: Callable[[], dt.datetime] = lambda: dt.datetime.now().astimezone(),
-                 observer: Observer | None = None, open_source=open_configured_source):
+                 observer: Observer | None = None, open_source=open_configured_source,
+                 reread: Callable[[], Config] | None = None):
+        """`reread` makes the configuration again for SIGHUP (the file plus the same
+        command-line overrides); by default the file at `config_path`, if any."""
         self.config, self.config_path, self.duration = config, config_path, duration
+        self.reread = reread or ((lambda: load_config(config_path)) if config_path is not None else None)
         self._clock, self._wall = clock, wall
         self.observer = observer or Observer()
         self.started = clock()
@@ -103,10 +107,11 @@ class Kiosk:
             self.adopt_playlist(operator.boot_playlist(self))
             self.aggregator = Aggregator(self.config.site, self.config.device, self.config.privacy.min_group,
                                          now=self._wall())
-            self.telemetry = operator.start_telemetry(self)
+            # Behind the barrier: a part that cannot start is reported, the screen stays lit.
+            self.telemetry = self.barrier.run("start: telemetry", operator.start_telemetry, self)
             if not self.privacy:
-                self.start_vision()
-            self.watcher.start()
+                self.barrier.run("start: vision", self.start_vision)
+            self.barrier.run("start: playlist watcher", self.watcher.start)
             self.watchdog.notifier.ready(f"playing on {self.config.site}/{self.config.device}")
             logger.info("signage %s running: site %s, device %s", __version__, self.config.site, self.config.device)
             while not self.stop_requested.is_set():
@@ -150,9 +155,9 @@ class Kiosk:
         step("shutdown: vision", self.vision.stop)
         if self.player is not None and self.telemetry is not None:
             step("shutdown: audience", self._count_audience)
-            step("shutdown: player", self.player.stop, self._now())
+            step("shutdown: player", lambda: self.player.stop(self._now()))
             step("shutdown: plays", self._send_plays)
-            step("shutdown: metrics", self._send, "metrics", self.aggregator.flush(self._wall()))
+            step("shutdown: metrics", lambda: self._send("metrics", self.aggregator.flush(self._wall())))
         if self.telemetry is not None:
             step("shutdown: telemetry", operator.stop_telemetry, self, clean)
         if self.renderer is not None:
@@ -284,17 +289,14 @@ class Kiosk:
         state, snapshots = self.handoff.take()
         for snapshot in snapshots:
             self.aggregator.add_snapshot(snapshot)
-        self.aggregator.add_dropped_frames(self.vision.dropped_since_last())
+        self.aggregator.add_dropped_frames(self.vision.dropped_since_last() + self.handoff.take_lost())
         return state
 
     def _send_plays(self) -> None:
         records, self.player.records = self.player.records, []
-        if not records:
-            return
-        plain = frozenset({"default", "command"}) | {r.id for r in self.player.playlist.rules if not r.when.audience}
         for record in records:  # the proof of play first: a fault in counting must not lose it
             self._send("play", play_message(record, self.config.site, self.config.device,
-                                            self.config.privacy.min_group, plain))
+                                            self.config.privacy.min_group))
             self.barrier.run("impressions", self.aggregator.add_play, record.creative, record.peak_looking >= 1)
 
     def _send(self, kind: str, message: dict) -> None:
@@ -328,6 +330,3 @@ class Kiosk:
         if culprit is None and self.watcher is not None and not self.watcher.alive():
             culprit = "the playlist watcher thread"
         return culprit
-
-    def healthy(self, stale: float) -> bool:
-        return self.stuck(stale) is None

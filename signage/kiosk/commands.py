@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 from signage import __version__
-from signage.config import Config, load_config
+from signage.config import Config
 from signage.errors import SignageError
 from signage.playlist.loader import Playlist
 from signage.playlist.watcher import PlaylistWatcher
@@ -22,7 +22,12 @@ def boot_playlist(kiosk) -> Playlist:
     earlier run; else nothing (the fallback card). Never raises: the screen is lit and
     status says what is wrong."""
     kiosk.watcher = watcher_for(kiosk.config)
-    boot = kiosk.watcher.boot()
+    try:
+        boot = kiosk.watcher.boot()
+    except Exception as exc:  # noqa: BLE001 - a loader bug must not keep the kiosk from starting
+        logger.exception("the playlists cannot be loaded (unexpected fault); showing the fallback")
+        kiosk.problems.set("playlist", f"rejected: unexpected {type(exc).__name__} while loading: {str(exc)[:200]}")
+        return Playlist.nothing()
     if boot.source == "last-good":
         kiosk.problems.set("playlist", f"rejected: {boot.problems}\n(playing the last good playlist saved earlier)")
     elif boot.problems:
@@ -87,11 +92,12 @@ def reload_config(kiosk) -> None:
     """Re-read config.yaml and apply every change; a broken file changes nothing and
     says why until a later reload succeeds."""
     logger.info("SIGHUP: reloading the configuration and playlists")
-    if kiosk.config_path is not None:
+    if kiosk.reread is not None:
         try:
-            config = load_config(kiosk.config_path)
+            config = kiosk.reread()  # the file again, with the same command-line overrides
         except SignageError as exc:
-            kiosk.problems.set("config", f"config reload rejected: {str(exc).splitlines()[0]}")
+            kiosk.problems.set("config", f"config reload rejected: {where_only(exc)}; the running configuration "
+                               "stays (the log says what is wrong)")
             logger.error("config reload rejected; keeping the running configuration:\n%s", exc)
         else:
             kiosk.problems.clear("config")
@@ -100,6 +106,16 @@ def reload_config(kiosk) -> None:
     if not kiosk.privacy and kiosk.problems.get("vision"):
         kiosk.stop_vision()  # a vision stage that failed is retried (the model may be fixed)
         kiosk.start_vision()
+
+
+def where_only(exc: SignageError) -> str:
+    """Where a config problem is, never the value: the file lies outside the playlist
+    folder and may hold secrets (mqtt.password), and status is published and retained."""
+    problems = getattr(exc, "problems", None)
+    if not problems:
+        return "the configuration cannot be read"
+    places = [f"{p.file}:{p.line}:{p.column}" + (f" ({p.path})" if p.path else "") for p in problems[:5]]
+    return ", ".join(places) + (f" and {len(problems) - 5} more" if len(problems) > 5 else "")
 
 
 def changed_sections(old: Config, new: Config) -> list[str]:

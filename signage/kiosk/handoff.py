@@ -37,6 +37,12 @@ class AudienceHandoff:
             pending, self._pending = self._pending, []
             return self._state, pending
 
+    def take_lost(self) -> int:
+        """Snapshots dropped since the last call (counted as dropped frames in metrics)."""
+        with self._lock:
+            lost, self.lost = self.lost, 0
+            return lost
+
     def clear(self) -> None:
         with self._lock:
             self._state = AudienceState()

@@ -19,7 +19,7 @@ def status_of(kiosk) -> dict:
     return {
         "schema": SCHEMA_VERSION, "device": kiosk.config.device, "site": kiosk.config.site, "version": __version__,
         "uptime_s": int(kiosk._clock() - kiosk.started),
-        "playing": current.play.creative if current and current.play.creative else None,
+        "playing": playing(current),
         "camera": kiosk.vision.camera_state(kiosk.privacy),
         "playlist": playlist_problem or "ok",
         "privacy": kiosk.privacy,
@@ -33,3 +33,13 @@ def status_of(kiosk) -> dict:
         "faults": kiosk.barrier.total + kiosk.vision.faults + kiosk.watcher_faults
         + (health.pump_errors if health else 0),
     }
+
+
+def playing(current) -> str | None:
+    """What is on screen, for the retained, real-time status. A creative that an audience
+    rule chose is published as "audience": its name, the moment it starts, would say what
+    the few people in front of the screen are doing (a `smiles` rule for one viewer).
+    Proof of play (the play message) names it, with what is safe to say about them."""
+    if current is None or not current.play.creative:
+        return None
+    return "audience" if current.audience else current.play.creative

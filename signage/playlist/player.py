@@ -36,6 +36,7 @@ class PlayRecord:
     peak_looking: int
     looking_seconds: float  # person-seconds of looking
     expressions: dict[str, float]  # person-seconds of looking, by expression
+    audience: bool = False  # chosen by a rule with audience conditions (what it says about people is private)
 
 
 @dataclass
@@ -170,5 +171,6 @@ class Player:
                 looking_seconds=round(audience.looking_seconds, 2),
                 expressions={name: round(value, 2) for name, value in zip(EXPRESSIONS, audience.expression_seconds)
                              if value > 0},
+                audience=current.audience,
             ))
         self._audience = None

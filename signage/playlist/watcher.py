@@ -136,7 +136,8 @@ class PlaylistWatcher:
             forced = self._reload.wait(wait)
             if self._stop.is_set():
                 break
-            self._reload.clear()
+            if forced:  # cleared only when it woke us: a request that lands after a timeout is kept
+                self._reload.clear()
             try:
                 self.poll(force=forced)
                 wait = self.interval
@@ -151,7 +152,10 @@ class PlaylistWatcher:
             self.last_progress = time.monotonic()
 
     def fingerprint(self) -> dict[Path, tuple[Stat, Stat]]:
-        files = playlist_files(self.paths)
+        try:
+            files = playlist_files(self.paths)
+        except OSError as exc:  # a folder the service may not list: the load reports it, with the fix
+            return {Path("<files>"): (f"unlistable: {exc.strerror}",)}
         return {path: _stat(path) for path in (*files, *self._media)} | {Path("<files>"): tuple(files)}
 
     def poll(self, force: bool = False) -> Playlist | None:

@@ -53,8 +53,8 @@ class Metrics(Envelope):
     end: str = Field(description="Interval end, UTC ISO 8601.")
     passers: int = Field(ge=0, description="Opportunity to see: confirmed tracks that ended in the interval.")
     viewers: int = Field(ge=0, description="Watchers: passers who looked at the screen for at least 1 s.")
-    conversion: float | None = Field(description="viewers / passers; null without passers.")
-    attraction: float | None = Field(description="Looking time / dwell time of the passers; null without passers.")
+    conversion: float | None = Field(description="viewers / passers; null below min_group passers.")
+    attraction: float | None = Field(description="Looking time / dwell time of the passers; null below min_group passers.")
     peak_faces: int = Field(ge=0, description="Most people in view at once.")
     distance: dict[str, int] | Suppressed = Field(description="Passers by nearest zone: near (<2 m), mid, far.")
     dwell: Histogram | Suppressed = Field(description="Passers by dwell time.")
@@ -104,7 +104,9 @@ class Status(Envelope):
 
     version: str
     uptime_s: int
-    playing: str | None
+    playing: str | None = Field(description="The creative on screen; 'audience' when an audience rule chose it "
+                                "(its name, live, would tell what the people in front of the screen do); null "
+                                "for the fallback card.")
     camera: str = Field(description="ok, retrying, gone, ended, stalled (no inference result for "
                         "vision.inference_timeout), off (privacy) or error.")
     camera_format: str | None = Field(None, description="What the camera negotiated, e.g. '1280x720 MJPG at "

@@ -97,8 +97,9 @@ class Aggregator:
             "end": utc(now),
             "passers": passers,
             "viewers": viewers,
-            "conversion": round(viewers / passers, 3) if passers else None,
-            "attraction": round(sum(interval.looking) / total_dwell, 3) if total_dwell > 0 else None,
+            # Ratios over one or two passers are their behaviour: published from min_group on.
+            "conversion": round(viewers / passers, 3) if enough_passers else None,
+            "attraction": round(sum(interval.looking) / total_dwell, 3) if enough_passers and total_dwell > 0 else None,
             "peak_faces": interval.peak_faces,
             "distance": ({zone: interval.zones.count(zone) for zone in ZONES} if enough_passers else SUPPRESSED),
             "dwell": histogram(interval.dwell, DWELL_BUCKETS) if enough_passers else SUPPRESSED,
@@ -116,23 +117,21 @@ class Aggregator:
         }
 
 
-def play_message(record, site: str, device: str, min_group: int,
-                 plain_rules: frozenset[str] = frozenset({"default", "command"})) -> dict:
+def play_message(record, site: str, device: str, min_group: int) -> dict:
     """Proof of play as published. The creative and its times are always there (that is
     the proof); what the play says about the people in front of the screen is there
     only when enough of them were:
     - people in view (peak_faces, mean_faces): when at least `min_group` were in view;
     - looking and expressions (peak_viewers, looking_seconds, expressions): when at
       least `min_group` looked at once;
-    - the id of a rule with audience conditions: only when both hold, else "audience"
-      (a rule named `smiles` that fired for one viewer would say that one person smiled).
-      `plain_rules` names the rules without audience conditions; any other rule id,
-      including one of a playlist replaced since, counts as an audience rule.
+    - the id of the rule, when it has audience conditions (`record.audience`, fixed when
+      the play started): only when both hold, else "audience" (a rule named `smiles`
+      that fired for one viewer would say that one person smiled).
     """
     enough_faces = record.peak_faces >= min_group
     enough_viewers = record.peak_looking >= min_group
     rule = record.rule
-    if rule not in plain_rules and not (enough_faces and enough_viewers):
+    if record.audience and not (enough_faces and enough_viewers):
         rule = "audience"
     return {
         "schema": SCHEMA_VERSION,

@@ -427,17 +427,26 @@ class ImageFolderSource(_StateMixin):
         self._index = 0
 
     def read(self) -> Frame | None:
-        while self._state != SourceState.ENDED:
+        """The next readable image; at most one pass over the folder per call, so a
+        looping folder of unreadable files waits (MAX_WAIT_S) instead of spinning."""
+        for _ in range(len(self.files)):
+            if self._state == SourceState.ENDED:
+                return None
             if self._index >= len(self.files) and not self.loop:
                 self._set_state(SourceState.ENDED, f"after {self._index} images")
-                break
+                return None
             path = self.files[self._index % len(self.files)]
             self._index += 1
             image = cv2.imread(str(path), cv2.IMREAD_COLOR)
             if image is None:
-                logger.warning("skipping %s: not a readable image", path)
+                if self._index <= len(self.files):  # once per file, not once per loop
+                    logger.warning("skipping %s: not a readable image", path)
                 continue
             return Frame(image=image, index=self._index - 1, t=(self._index - 1) / self.fps, name=path.name)
+        if self._index >= len(self.files) and not self.loop:
+            self._set_state(SourceState.ENDED, f"after {self._index} images")
+        else:
+            time.sleep(MAX_WAIT_S)
         return None
 
     def close(self) -> None:

@@ -110,7 +110,10 @@ class VisionWorker:
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout=3)
-        self.source.close()
+        if self._threads[0].is_alive():  # stuck in a driver's read: closing under it could crash
+            logger.error("the capture thread did not stop within 3 s; leaving the camera to it")
+        else:
+            self.source.close()
         self.on_snapshot(self.pipeline.end(time.monotonic()))
 
     def alive(self) -> bool:

@@ -109,10 +109,13 @@ def test_sighup_applies_all_of_the_config_and_a_rejected_reload_clears_later(con
 
     def script(c):
         wait_for(lambda: c.status()["broker"] == "connected", "connected")
-        config_file.write_text(original.replace("site: lab", "site: [not, a, site]"))
+        config_file.write_text(original.replace("site: lab", "site: [not, a, site]")
+                               .replace("keepalive: 5}", "keepalive: 5, password: 98765432}"))
         c.reload()
         wait_for(lambda: (c.status()["last_error"] or "").startswith("config reload rejected"), "rejection")
         assert c.status()["site"] == "lab", "a broken file changes nothing"
+        assert "config.yaml:" in c.status()["last_error"] and "mqtt.password" in c.status()["last_error"]
+        assert "98765432" not in str(c.status()), "status says where, never the value (a secret, here)"
         changed = (original.replace("device: faults", "device: renamed")
                    .replace("size: [320, 180]", "size: [400, 200]")
                    .replace("interval: 1,", "interval: 2,"))

@@ -297,3 +297,16 @@ def test_a_pygame_error_from_any_display_call_is_display_loss_then_reopen(window
     assert renderer.stats.state == "lost" and renderer.screen is None
     pixels = settle(renderer, "card")
     assert renderer.stats.state == "ok" and tuple(pixels[5, 5]) == (255, 0, 0)
+
+
+def test_the_newest_request_wins_over_an_image_still_being_prepared(window, tmp_path):
+    """A rule (or an MQTT command) shows a card while a big image asked for just before is
+    still decoding: the card stays; the image never replaces it when its decode ends."""
+    renderer = window()
+    big = tmp_path / "big.png"
+    cv2.imwrite(str(big), np.random.default_rng(2).integers(0, 255, (3000, 4000, 3), np.uint8))
+    renderer.show(Content(id="img", type="image", path=big))
+    renderer.show(Content(id="card", type="card", text="Now", background="#0000ff"))
+    for _ in range(60):  # long enough for the image to have been decoded
+        renderer.frame()
+    assert renderer.stats.showing == "card" and not renderer.stats.errors

@@ -124,3 +124,13 @@ def test_auto_falls_back_to_the_video_when_no_camera_opens(short_video):
     source = open_source("auto", fallback=str(short_video), paced=False)
     assert isinstance(source, VideoFileSource) and source.loop
     source.close()
+
+
+def test_a_looping_folder_of_unreadable_images_waits_instead_of_spinning(tmp_path):
+    for name in ("a.jpg", "b.png", "c.webp"):
+        (tmp_path / name).write_text("not a picture")
+    source = ImageFolderSource(tmp_path, loop=True)
+    assert source.read() is None and source.read() is None  # returns: one pass per call, then a pause
+    assert source.state != SourceState.ENDED
+    once = ImageFolderSource(tmp_path, loop=False)
+    assert once.read() is None and once.state == SourceState.ENDED

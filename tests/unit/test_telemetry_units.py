@@ -60,12 +60,13 @@ def test_breakdowns_from_too_few_people_are_suppressed_totals_kept():
     assert (message["passers"], message["viewers"]) == (2, 2)
     for key in ("distance", "dwell", "attention", "expressions"):
         assert message[key] == {"suppressed": True}
+    assert message["conversion"] is None and message["attraction"] is None, "two people's attention is theirs"
     Metrics.model_validate(message)
 
 
 PLAY = PlayRecord(creative="smile-back", rule="smiles", start="2026-11-23T10:00:00Z", end="2026-11-23T10:00:06Z",
                   seconds=6.0, ended="duration", peak_faces=1, mean_faces=1.0, peak_looking=1,
-                  looking_seconds=5.5, expressions={"happy": 5.5})
+                  looking_seconds=5.5, expressions={"happy": 5.5}, audience=True)
 
 
 @pytest.mark.parametrize("faces,looking", [(1, 1), (2, 2), (5, 1), (5, 2), (2, 0), (0, 0)])
@@ -90,15 +91,15 @@ def test_a_play_before_a_crowd_is_published_in_full():
     assert (message["rule"], message["peak_viewers"], message["expressions"]) == ("smiles", 3, {"happy": 5.5})
 
 
-@pytest.mark.parametrize("rule,plain,shown", [
-    ("default", frozenset({"default", "command"}), "default"),
-    ("command", frozenset({"default", "command"}), "command"),
-    ("mornings", frozenset({"default", "command", "mornings"}), "mornings"),  # a daypart rule
-    ("smiles", frozenset({"default", "command", "mornings"}), "audience"),
-    ("gone-since", frozenset({"default", "command"}), "audience"),  # a rule of a replaced playlist
+@pytest.mark.parametrize("rule,audience,shown", [
+    ("default", False, "default"),
+    ("command", False, "command"),
+    ("mornings", False, "mornings"),  # a daypart rule says nothing about people
+    ("smiles", True, "audience"),
+    ("command", True, "audience"),  # an audience rule that happens to be called `command`
 ])
-def test_only_rules_without_audience_conditions_are_named_below_min_group(rule, plain, shown):
-    message = play_message(PlayRecord(**{**PLAY.__dict__, "rule": rule}), "lab", "kiosk-1", 3, plain)
+def test_only_rules_without_audience_conditions_are_named_below_min_group(rule, audience, shown):
+    message = play_message(PlayRecord(**{**PLAY.__dict__, "rule": rule, "audience": audience}), "lab", "kiosk-1", 3)
     assert message["rule"] == shown
 
 
