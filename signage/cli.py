@@ -202,6 +202,10 @@ def build_parser() -> argparse.ArgumentParser:
     mon.add_argument("--duration", type=float, help="stop after this many seconds")
     mon.set_defaults(handler=_monitor)
 
+    from signage.fleet.cli import add_parser as add_fleet_parser
+
+    add_fleet_parser(commands)
+
     b = commands.add_parser("bench", help="measure performance as ratios within one run")
     b.add_argument("what", nargs="?", default="vision", choices=["vision", "display", "telemetry", "e2e", "soak"])
     b.add_argument("--broker", help="telemetry: an MQTT broker URL (default: a temporary local mosquitto)")
