@@ -4,6 +4,7 @@ stack only when a command runs, so `signage` on a kiosk never needs the `fleet` 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import getpass
 import logging
 import secrets
@@ -132,6 +133,13 @@ def _ingest_only(store, config) -> int:
 def _run(store, config, path: Path) -> int:
     import uvicorn
 
+    class _Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self):
+            # uvicorn re-raises SIGTERM after its shutdown, which would skip storing what
+            # the ingest holds; our handlers below ask it to exit instead.
+            yield
+
     from signage.fleet.commands import Publisher
     from signage.fleet.config import save
     from signage.fleet.passwords import hash_password
@@ -150,10 +158,16 @@ def _run(store, config, path: Path) -> int:
               f"(its hash is in {path}; change it with `signage fleet passwd`)", flush=True)
     ingest = _make_ingest(store, config).start()
     publisher = Publisher(config.broker, username=config.username, password=config.password)
-    app = create_app(WebSettings(store=store, login_hash=config.login_hash, root=config.topic_root,
-                                 publisher=publisher))
-    server = uvicorn.Server(uvicorn.Config(app, host=config.listen, port=config.port, log_level="warning",
-                                           timeout_graceful_shutdown=2, access_log=False))
+    settings = WebSettings(store=store, login_hash=config.login_hash, root=config.topic_root, publisher=publisher)
+    app = create_app(settings)
+    server = _Server(uvicorn.Config(app, host=config.listen, port=config.port, log_level="warning",
+                                    timeout_graceful_shutdown=2, access_log=False))
+    def stop(*_):
+        settings.stopping.set()  # live pages end their streams, so the server can close them
+        server.should_exit = True
+
+    for number in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(number, stop)
     logger.info("dashboard on http://%s:%d/ (ingesting %s from %s)", config.listen, config.port,
                 config.topic_root, config.broker)
     try:

@@ -87,6 +87,7 @@ def current_revision(engine: sa.Engine) -> str | None:
 
 def migrate(engine: sa.Engine, revision: str = "head") -> tuple[str | None, str | None]:
     """Upgrade (or downgrade) the schema; returns (before, after)."""
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # we log the outcome in one line
     before = current_revision(engine)
     with engine.begin() as connection:
         if revision.startswith("-") or revision == "base":

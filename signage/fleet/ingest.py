@@ -146,6 +146,7 @@ class Ingest:
         if refused:
             logger.error("broker refused the subscriptions: %s", ", ".join(refused))
         else:
+            logger.info("subscribed to %s", ", ".join(subscriptions(self.root, self.group)))
             self.subscribed.set()
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:

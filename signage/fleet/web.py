@@ -11,7 +11,8 @@ import csv
 import io
 import json
 import logging
-from dataclasses import asdict, dataclass
+import threading
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -45,6 +46,7 @@ class WebSettings:
     publisher: Publisher | None = None
     secure_cookies: bool = False  # set behind an HTTPS proxy
     poll_seconds: float = 1.0  # how often the live pages look for changes
+    stopping: threading.Event = field(default_factory=threading.Event)  # ends the event streams
 
 
 def _parse_day(text: str | None, default: date) -> date:
@@ -214,7 +216,7 @@ def create_app(settings: WebSettings) -> FastAPI:
         async def stream():
             seen, last_sent = None, 0.0
             loop = asyncio.get_running_loop()
-            while not await request.is_disconnected():
+            while not settings.stopping.is_set() and not await request.is_disconnected():
                 marker = await run_in_threadpool(queries.last_update, engine)
                 now = loop.time()
                 if marker != seen or now - last_sent > 30:  # also refresh the "… ago" texts
