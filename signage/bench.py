@@ -22,6 +22,11 @@ def run_bench(args: argparse.Namespace) -> int:
         from signage.controller_bench import soak
 
         print(soak(args.seconds if args.seconds != 5.0 else 1800.0))
+    elif args.what == "fleet":
+        from signage.fleet import bench
+
+        print(bench.run(screens=[int(n) for n in args.screens.split(",")],
+                        backends=args.stores.split(","), messages=args.messages))
     elif args.what == "display":
         from signage.display import bench
 

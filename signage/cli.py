@@ -207,13 +207,16 @@ def build_parser() -> argparse.ArgumentParser:
     add_fleet_parser(commands)
 
     b = commands.add_parser("bench", help="measure performance as ratios within one run")
-    b.add_argument("what", nargs="?", default="vision", choices=["vision", "display", "telemetry", "e2e", "soak"])
+    b.add_argument("what", nargs="?", default="vision", choices=["vision", "display", "telemetry", "e2e", "soak", "fleet"])
     b.add_argument("--broker", help="telemetry: an MQTT broker URL (default: a temporary local mosquitto)")
     b.add_argument("--frames", type=int, default=60, help="vision: frames per configuration")
     b.add_argument("--seconds", type=float, default=5.0,
                    help="display: seconds per case; soak: length of the run (default 1800)")
     b.add_argument("--soak", type=float, default=0.0, metavar="SECONDS",
                    help="display: also cycle 50 4K images and 3 videos this long and report memory growth")
+    b.add_argument("--screens", default="50,500", help="fleet: simulated screens, comma-separated")
+    b.add_argument("--stores", default="sqlite,postgresql", help="fleet: sqlite, postgresql or both")
+    b.add_argument("--messages", type=int, default=20000, help="fleet: messages per ingest round")
     b.set_defaults(handler=_bench)
     return parser
 

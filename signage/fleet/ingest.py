@@ -31,7 +31,8 @@ from signage.telemetry.mqtt import broker_address
 
 logger = logging.getLogger(__name__)
 
-BATCH = 500  # messages per transaction
+BATCH = 2000  # messages per transaction at most: bigger batches amortise the commit and rollup upserts
+RECEIVE_MAXIMUM = 2 * BATCH  # unacknowledged messages the broker may have in flight to us
 LOG_EVERY = 10.0  # seconds between log lines about invalid messages
 PURGE_EVERY = 3600.0
 
@@ -109,6 +110,7 @@ class Ingest:
     def start(self) -> "Ingest":
         properties = Properties(PacketTypes.CONNECT)
         properties.SessionExpiryInterval = self._expiry
+        properties.ReceiveMaximum = RECEIVE_MAXIMUM
         self.client.connect_async(self._host, self._port, keepalive=self._keepalive, clean_start=False,
                                   properties=properties)
         self._writer = threading.Thread(target=self._write_loop, name="fleet-ingest", daemon=True)

@@ -27,7 +27,6 @@ from signage.fleet.schema import (commands, counters, creative_day_expressions, 
 
 logger = logging.getLogger(__name__)
 
-CHUNK = 200  # rows per multi-row INSERT: well inside SQLite's and PostgreSQL's parameter limits
 STATUS_FIELDS = ("camera", "display", "broker", "playlist", "privacy", "last_error")
 
 
@@ -111,12 +110,12 @@ class Store:
                                                     set_={"value": counters.c.value + stmt.excluded.value}), rows)
 
     def _insert_raw(self, conn: sa.Connection, table: sa.Table, rows: list[dict]) -> list[str]:
-        inserted: list[str] = []
-        for offset in range(0, len(rows), CHUNK):
-            stmt = (self._insert(table).values(rows[offset:offset + CHUNK])
-                    .on_conflict_do_nothing(index_elements=["id"]).returning(table.c.id))
-            inserted += [row[0] for row in conn.execute(stmt)]
-        return inserted
+        if not rows:
+            return []
+        # One cached statement run as "insertmanyvalues" batches: multi-row INSERTs that
+        # return the ids actually inserted (conflicts return nothing).
+        stmt = self._insert(table).on_conflict_do_nothing(index_elements=["id"]).returning(table.c.id)
+        return [row[0] for row in conn.execute(stmt, rows)]
 
     @staticmethod
     def _metric_row(item: Incoming, now: datetime) -> dict:
