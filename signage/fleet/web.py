@@ -11,6 +11,7 @@ import csv
 import io
 import json
 import logging
+import secrets
 import threading
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
@@ -146,8 +147,6 @@ def create_app(settings: WebSettings) -> FastAPI:
 
     @app.get("/login", response_class=HTMLResponse)
     def login_form(request: Request, message: str | None = None):
-        import secrets
-
         token = secrets.token_urlsafe(24)
         response = page(request, "login.html", login_token=token, message=message)
         set_cookie(response, LOGIN_COOKIE, token, max_age=3600)
