@@ -87,14 +87,22 @@ def timeline(plays: list[dict], start: datetime, end: datetime, title: str, widt
         y = top + i * lane
         parts.append(f'<text x="{left - 6}" y="{y + 15}" class="tick" text-anchor="end">{escape(creative[:18])}</text>'
                      f'<line x1="{left}" y1="{y + lane - 1}" x2="{width - right}" y2="{y + lane - 1}" class="grid"/>')
-    for p in plays:
-        y = top + creatives.index(p["creative"]) * lane
+    # Plays closer than a pixel merge into one bar, so a busy day stays a light SVG.
+    segments: dict[str, list[list[float]]] = {c: [] for c in creatives}
+    for p in sorted(plays, key=lambda p: p["start"]):
         x0 = left + plot_w * max(0.0, (p["start"] - start).total_seconds()) / span
-        x1 = left + plot_w * min(span, (p["end"] - start).total_seconds()) / span
-        parts.append(f'<rect x="{x0:.1f}" y="{y + 3}" width="{max(1.0, x1 - x0):.1f}" height="{lane - 8}" '
-                     f'fill="{colour("", creatives.index(p["creative"]))}"><title>{escape(p["creative"])} '
-                     f'{p["start"]:%H:%M:%S}–{p["end"]:%H:%M:%S} UTC, {p["looking_seconds"]:.1f} person-s looking'
-                     f'</title></rect>')
+        x1 = max(x0 + 1.0, left + plot_w * min(span, (p["end"] - start).total_seconds()) / span)
+        lane_segments = segments[p["creative"]]
+        if lane_segments and x0 <= lane_segments[-1][1] + 1.0:
+            lane_segments[-1][1] = max(lane_segments[-1][1], x1)
+            lane_segments[-1][2] += 1
+        else:
+            lane_segments.append([x0, x1, 1])
+    for i, creative in enumerate(creatives):
+        y = top + i * lane
+        for x0, x1, count in segments[creative]:
+            parts.append(f'<rect x="{x0:.1f}" y="{y + 3}" width="{x1 - x0:.1f}" height="{lane - 8}" '
+                         f'fill="{colour("", i)}"><title>{escape(creative)}: {count} play(s)</title></rect>')
     hours = int(span // 3600)
     every = max(1, hours // 12)
     for h in range(0, hours + 1, every):

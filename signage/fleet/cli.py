@@ -20,9 +20,10 @@ logger = logging.getLogger(__name__)
 
 def add_parser(commands) -> None:
     fleet = commands.add_parser("fleet", help="the fleet dashboard: ingest MQTT into a database, serve the pages")
-    fleet.add_argument("action", nargs="?", default="run", choices=["run", "ingest", "migrate", "passwd"],
+    fleet.add_argument("action", nargs="?", default="run", choices=["run", "ingest", "migrate", "passwd", "demo"],
                        help="run (default): ingest and web pages; ingest: only store MQTT (scale out with "
-                            "--share-group); migrate: upgrade the database schema; passwd: set the login password")
+                            "--share-group); migrate: upgrade the database schema; passwd: set the login password; "
+                            "demo: fill the database with a day of 12 simulated screens")
     fleet.add_argument("--config", help="settings file (default: ~/.config/signage/fleet.yaml)")
     fleet.add_argument("--db", help="SQLite file or postgresql://user:pass@host/db "
                                     "(default: ~/.local/share/signage/fleet.sqlite3)")
@@ -74,6 +75,11 @@ def main(args: argparse.Namespace) -> int:
             print(f"{describe(url)}: schema {before or 'empty'} → {after}")
             return 0
         logger.info("database %s (schema %s)", describe(url), after)
+        if args.action == "demo":
+            from signage.fleet.demo import seed
+
+            print(f"{describe(url)}: {seed(store)} simulated metrics and plays stored")
+            return 0
         if args.action == "ingest":
             return _ingest_only(store, config)
         return _run(store, config, path)

@@ -237,10 +237,14 @@ class Store:
                        "camera": s.camera[:32], "display": s.display[:32], "broker": s.broker[:200],
                        "playlist": s.playlist, "privacy": s.privacy, "spool_depth": s.spool_depth,
                        "spool_dropped": s.spool_dropped, "last_error": s.last_error, "status_at": now}
-            diff = [f"{name}: {current.get(name)} → {changes[name]}" for name in STATUS_FIELDS
-                    if current.get(name) != changes[name]]
-            if diff:
-                history.append(("status", "; ".join(diff)))
+            if current.get("status_at") is None:
+                history.append(("status", "first status: " + ", ".join(
+                    f"{name} {changes[name]}" for name in STATUS_FIELDS if changes[name] is not None)))
+            else:
+                diff = [f"{name}: {current.get(name)} → {changes[name]}" for name in STATUS_FIELDS
+                        if current.get(name) != changes[name]]
+                if diff:
+                    history.append(("status", "; ".join(diff)))
         elif item.kind == "error":
             changes = {"refusal": item.data.error, "refusal_topic": item.data.topic[:200], "refusal_at": now}
             history.append(("refused", f"{item.data.topic}: {item.data.error}"))

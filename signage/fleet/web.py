@@ -73,6 +73,13 @@ def _ago(moment: datetime | None) -> str:
     return f"{seconds} s ago"
 
 
+def _since(moment: datetime | None) -> str:
+    """Short: the time today, the date and time before."""
+    if moment is None:
+        return "–"
+    return f"{moment:%H:%M}" if moment.date() == now_utc().date() else f"{moment:%b %d %H:%M}"
+
+
 def _cell(value) -> str:
     """A CSV cell a spreadsheet will not run as a formula."""
     text = "" if value is None else str(value)
@@ -93,6 +100,7 @@ def create_app(settings: WebSettings) -> FastAPI:
     templates = Jinja2Templates(directory=HERE / "templates")
     templates.env.globals.update(ago=_ago, version=__version__, charts=charts)
     templates.env.filters["utc"] = lambda m: m.strftime("%Y-%m-%d %H:%M:%S") if m else "–"
+    templates.env.filters["since"] = _since
     sessions, limiter = Sessions(), LoginLimiter()
     store, engine = settings.store, settings.store.reader
     app.state.sessions, app.state.limiter = sessions, limiter
@@ -260,7 +268,7 @@ def create_app(settings: WebSettings) -> FastAPI:
             series, every = hours, 2
         start, end = datetime.combine(first, datetime.min.time()), datetime.combine(last + timedelta(days=1),
                                                                                       datetime.min.time())
-        day_plays = queries.plays_between(engine, start, end, site=site, device=device, limit=5000)
+        day_plays = queries.plays_between(engine, start, end, site=site, device=device, limit=50000)
         unit = "hour" if span != "week" else "day"
         chart_list = [
             charts.bars([r["passers"] for r in series], labels, f"Passers per {unit}", label_every=every),
@@ -274,7 +282,7 @@ def create_app(settings: WebSettings) -> FastAPI:
                     mix=charts.mix(expressions, "Expression mix of viewers"), expressions=expressions,
                     unbroken=unbroken, viewers=sum(h["viewers"] for h in hours),
                     timeline=charts.timeline(day_plays, start, end, "Plays (UTC)", width=720) if span == "day"
-                    else None, plays=day_plays[-50:], history=queries.history(engine, site, device),
+                    else None, plays=day_plays[-20:], history=queries.history(engine, site, device),
                     prev=first - timedelta(days=1), next=last + timedelta(days=1 if span == "day" else 7))
 
     @app.post("/screen/{site}/{device}/command")
