@@ -174,7 +174,8 @@ def seed_rollups(store, screens: int, days: int, last: date, seed: int = 1) -> N
     """`days` of rollups for N screens, straight into the rollup tables."""
     import sqlalchemy as sa
 
-    from signage.fleet.schema import creative_day_expressions, creative_days, screen_hours, screens as screen_table
+    from signage.fleet.schema import (creative_day_expressions, creative_days, creative_site_day_expressions,
+                                      creative_site_days, screen_hours, screens as screen_table)
 
     rng = random.Random(seed)
     first = last - timedelta(days=days - 1)
@@ -207,6 +208,15 @@ def seed_rollups(store, screens: int, days: int, last: date, seed: int = 1) -> N
             conn.execute(sa.insert(screen_hours), hours)
             conn.execute(sa.insert(creative_days), days_rows)
             conn.execute(sa.insert(creative_day_expressions), expressions)
+    # The per-site rollups, summed from the per-screen ones (as migration 0002 does).
+    with store.engine.begin() as conn:
+        for screen_table_, site_table in ((creative_days, creative_site_days),
+                                          (creative_day_expressions, creative_site_day_expressions)):
+            keys = [c for c in screen_table_.primary_key.columns if c.name != "device"]
+            values = [c for c in screen_table_.columns if not c.primary_key]
+            conn.execute(site_table.insert().from_select(
+                [c.name for c in keys + values],
+                sa.select(*keys, *[sa.func.sum(c) for c in values]).group_by(*keys)))
 
 
 def latencies(store, last: date, requests: int = 20) -> dict[str, list[float]]:

@@ -89,11 +89,17 @@ def migrate(engine: sa.Engine, revision: str = "head") -> tuple[str | None, str 
     """Upgrade (or downgrade) the schema; returns (before, after)."""
     logging.getLogger("alembic").setLevel(logging.WARNING)  # we log the outcome in one line
     before = current_revision(engine)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    order = ["base"] + [r.revision for r in reversed(list(ScriptDirectory.from_config(config).walk_revisions()))]
+    if revision not in order and revision != "head":
+        raise ValueError(f"unknown schema revision {revision!r}; known: {', '.join(order)}, head")
+    target = order[-1] if revision == "head" else revision
     with engine.begin() as connection:
-        if revision.startswith("-") or revision == "base":
-            command.downgrade(_alembic_config(connection), revision)
+        if order.index(target) < order.index(before or "base"):
+            command.downgrade(_alembic_config(connection), target)
         else:
-            command.upgrade(_alembic_config(connection), revision)
+            command.upgrade(_alembic_config(connection), target)
     after = current_revision(engine)
     if before != after:
         logger.info("database %s migrated from %s to %s", describe(str(engine.url)), before or "empty", after)

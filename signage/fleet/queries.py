@@ -10,7 +10,8 @@ from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
 
-from signage.fleet.schema import (commands, counters, creative_day_expressions, creative_days, plays,
+from signage.fleet.schema import (commands, counters, creative_day_expressions, creative_days,
+                                  creative_site_day_expressions, creative_site_days, plays,
                                   screen_hour_expressions, screen_hours, screen_states, screens, status_history)
 from signage.fleet.store import day_range, now_utc
 
@@ -219,7 +220,10 @@ def confidence_interval(n: int, total: float, squares: float) -> tuple[float, fl
 
 def creatives(engine: sa.Engine, first: date, last: date, site: str | None = None, device: str | None = None,
               order: str = "attention") -> list[CreativeReport]:
-    d, e = creative_days, creative_day_expressions
+    # Fleet-wide and per-site reports read the per-site rollups; only a screen filter
+    # needs the per-screen ones.
+    d, e = (creative_days, creative_day_expressions) if device else (creative_site_days,
+                                                                     creative_site_day_expressions)
     totals = sa.select(d.c.creative, sa.func.sum(d.c.plays), sa.func.sum(d.c.seconds), sa.func.sum(d.c.viewed_plays),
                        sa.func.sum(d.c.peak_viewers), sa.func.sum(d.c.looking_seconds),
                        sa.func.sum(d.c.looking_squares), sa.func.sum(d.c.suppressed_plays),

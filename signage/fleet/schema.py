@@ -152,6 +152,27 @@ creative_day_expressions = sa.Table(
     sa.Column("seconds", sa.Float, nullable=False, server_default="0"),
 )
 
+# The same per creative per *site* per day: what fleet-wide and per-site reports read, so a
+# 30-day report over 500 screens sums thousands of rows, not hundreds of thousands.
+creative_site_days = sa.Table(
+    "creative_site_days", metadata,
+    sa.Column("site", NAME, primary_key=True),
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("creative", NAME, primary_key=True),
+    *[sa.Column(c.name, c.type, nullable=False, server_default="0") for c in creative_days.columns
+      if not c.primary_key],
+    sa.Index("ix_creative_site_days_day", "day", "creative"),
+)
+
+creative_site_day_expressions = sa.Table(
+    "creative_site_day_expressions", metadata,
+    sa.Column("site", NAME, primary_key=True),
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("creative", NAME, primary_key=True),
+    sa.Column("expression", sa.String(32), primary_key=True),
+    sa.Column("seconds", sa.Float, nullable=False, server_default="0"),
+)
+
 commands = sa.Table(
     "commands", metadata,
     sa.Column("row", sa.Integer, primary_key=True, autoincrement=True),

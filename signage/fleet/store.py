@@ -22,7 +22,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from signage.fleet import database
 from signage.fleet.parse import Incoming, metrics_expressions, play_expressions, utc
-from signage.fleet.schema import (commands, counters, creative_day_expressions, creative_days, metrics, plays,
+from signage.fleet.schema import (commands, counters, creative_day_expressions, creative_days,
+                                  creative_site_day_expressions, creative_site_days, metrics, plays,
                                   screen_hour_expressions, screen_hours, screen_states, screens, status_history)
 
 logger = logging.getLogger(__name__)
@@ -202,6 +203,18 @@ class Store:
         self._add(conn, creative_days, filled, day_columns)
         self._add(conn, creative_day_expressions, rows(creative_day_expressions, day_expressions, "seconds"),
                   ["seconds"])
+        # The same per site: (site, device, day, creative[, expression]) without the device.
+        site_days: dict[tuple, dict] = defaultdict(lambda: defaultdict(float))
+        for (site, _, day, creative), values in days.items():
+            for name, value in values.items():
+                site_days[(site, day, creative)][name] += value
+        site_expressions: dict[tuple, float] = defaultdict(float)
+        for (site, _, day, creative, expression), seconds in day_expressions.items():
+            site_expressions[(site, day, creative, expression)] += seconds
+        filled = [{c: 0 for c in day_columns} | r for r in rows(creative_site_days, site_days)]
+        self._add(conn, creative_site_days, filled, day_columns)
+        self._add(conn, creative_site_day_expressions,
+                  rows(creative_site_day_expressions, site_expressions, "seconds"), ["seconds"])
 
     def _add(self, conn: sa.Connection, table: sa.Table, rows: list[dict], add: list[str],
              maximum: list[str] = ()) -> None:

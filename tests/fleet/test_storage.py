@@ -13,7 +13,8 @@ from alembic.runtime.migration import MigrationContext
 
 from signage.fleet import queries
 from signage.fleet.parse import parse
-from signage.fleet.schema import creative_days, metadata, metrics, plays, screen_hours, status_history
+from signage.fleet.schema import (creative_day_expressions, creative_days, creative_site_day_expressions,
+                                  creative_site_days, metadata, metrics, plays, screen_hours, status_history)
 from signage.fleet.store import now_utc
 from tests.fleet import factory as f
 
@@ -35,8 +36,21 @@ def test_migrations_build_exactly_the_schema_and_go_down_and_up(store):
     store.migrate("base")
     assert set(sa.inspect(store.engine).get_table_names()) <= {"alembic_version"}
     before, after = store.migrate()
-    assert (before, after) == (None, "0001")
-    assert store.migrate() == ("0001", "0001")  # idempotent
+    assert (before, after) == (None, "0002")
+    assert store.migrate() == ("0002", "0002")  # idempotent
+
+
+def test_migration_0002_fills_the_site_rollups_from_the_screen_rollups(store):
+    store.migrate("0001")
+    day = f.T0.date()
+    with store.engine.begin() as conn:
+        conn.execute(sa.insert(creative_days), [
+            {"site": "lab", "device": d, "day": day, "creative": "spring", "plays": n, "seconds": 10.0 * n,
+             "viewed_plays": n, "peak_viewers": n, "looking_seconds": 2.0 * n, "looking_squares": 4.0 * n,
+             "suppressed_plays": 0, "expressed_seconds": 2.0 * n} for d, n in (("a", 3), ("b", 4))])
+    store.migrate()
+    with store.engine.begin() as conn:
+        assert conn.execute(sa.select(creative_site_days.c.plays, creative_site_days.c.seconds)).one() == (7, 70.0)
 
 
 def test_the_same_thousand_messages_twice_store_a_thousand(store):
@@ -82,6 +96,16 @@ def test_rollups_per_screen_hour_and_per_creative_day(store):
     assert queries.creatives(store.reader, day, day, site="elsewhere") == []
     assert [r.creative for r in queries.creatives(store.reader, day, day + timedelta(days=1), order="attention")] \
         == ["spring", "autumn"]
+    # Per screen (screen rollups) and per site (site rollups) agree.
+    by_screen = queries.creatives(store.reader, day, day + timedelta(days=1), device="a")
+    by_site = queries.creatives(store.reader, day, day + timedelta(days=1), site="lab")
+    assert [(r.creative, r.plays, r.looking_seconds) for r in by_screen] == \
+        [(r.creative, r.plays, r.looking_seconds) for r in by_site]
+    with store.engine.begin() as conn:
+        for screen_table, site_table, column in ((creative_days, creative_site_days, "looking_seconds"),
+                                                 (creative_day_expressions, creative_site_day_expressions, "seconds")):
+            assert conn.execute(sa.select(sa.func.sum(screen_table.c[column]))).scalar() == pytest.approx(
+                conn.execute(sa.select(sa.func.sum(site_table.c[column]))).scalar())
 
 
 def test_suppressed_breakdowns_stay_suppressed(store):
