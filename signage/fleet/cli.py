@@ -164,7 +164,8 @@ def _run(store, config, path: Path) -> int:
               f"(its hash is in {path}; change it with `signage fleet passwd`)", flush=True)
     ingest = _make_ingest(store, config).start()
     publisher = Publisher(config.broker, username=config.username, password=config.password)
-    settings = WebSettings(store=store, login_hash=config.login_hash, root=config.topic_root, publisher=publisher)
+    settings = WebSettings(store=store, login_hash=config.login_hash, root=config.topic_root, publisher=publisher,
+                           secure_cookies=config.secure_cookies)
     app = create_app(settings)
     server = _Server(uvicorn.Config(app, host=config.listen, port=config.port, log_level="warning",
                                     timeout_graceful_shutdown=2, access_log=False))

@@ -28,6 +28,7 @@ class FleetConfig(BaseModel):
     listen: str = "127.0.0.1"
     port: int = Field(8080, ge=1, le=65535)
     login_hash: str | None = Field(None, description="set by `signage fleet passwd`")
+    secure_cookies: bool = Field(False, description="mark the session cookie Secure (behind an HTTPS proxy)")
 
 
 def default_config_path() -> Path:

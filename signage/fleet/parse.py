@@ -34,6 +34,9 @@ class Incoming:
     site: str
     device: str
     data: Any  # str for available, the pydantic model otherwise, (feature, value) for state
+    start: datetime | None = None  # metrics and plays: their interval, naive UTC
+    end: datetime | None = None
+    raw: bytes = b""  # metrics: the payload as received, kept for audit
 
 
 def utc(text: str) -> datetime:
@@ -97,6 +100,8 @@ def parse(root: str, topic: str, payload: bytes) -> Incoming:
             raise Invalid(f"{kind}: end {message.end} before start {message.start}")
     if kind == "play" and not (0 < len(message.creative) <= 64 and len(message.rule) <= 128):
         raise Invalid("play: creative must be 1-64 characters and rule at most 128")
+    if kind in ("metrics", "play"):
+        return Incoming(kind, site, device, message, start, end, payload if kind == "metrics" else b"")
     return Incoming(kind, site, device, message)
 
 

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from signage.fleet import database
-from signage.fleet.parse import Incoming, metrics_expressions, play_expressions, utc
+from signage.fleet.parse import Incoming, metrics_expressions, play_expressions
 from signage.fleet.schema import (commands, counters, creative_day_expressions, creative_days,
                                   creative_site_day_expressions, creative_site_days, metrics, plays,
                                   screen_hour_expressions, screen_hours, screen_states, screens, status_history)
@@ -76,7 +76,7 @@ class Store:
         for item in batch:
             result.screens.add((item.site, item.device))
             if item.kind in facts:
-                if utc(item.data.end) < cutoff:
+                if item.end < cutoff:
                     result.expired += 1
                 elif item.data.id in facts[item.kind]:
                     result.duplicates += 1
@@ -121,16 +121,16 @@ class Store:
     @staticmethod
     def _metric_row(item: Incoming, now: datetime) -> dict:
         m = item.data
-        return {"id": m.id, "site": item.site, "device": item.device, "start": utc(m.start), "end": utc(m.end),
+        return {"id": m.id, "site": item.site, "device": item.device, "start": item.start, "end": item.end,
                 "passers": m.passers, "viewers": m.viewers, "peak_faces": m.peak_faces,
-                "payload": m.model_dump_json(by_alias=True), "received_at": now}
+                "payload": item.raw.decode() if item.raw else m.model_dump_json(by_alias=True), "received_at": now}
 
     @staticmethod
     def _play_row(item: Incoming, now: datetime) -> dict:
         p = item.data
         expressions = play_expressions(p)
         return {"id": p.id, "site": item.site, "device": item.device, "creative": p.creative, "rule": p.rule,
-                "start": utc(p.start), "end": utc(p.end), "seconds": p.seconds, "ended": p.ended,
+                "start": item.start, "end": item.end, "seconds": p.seconds, "ended": p.ended,
                 "peak_faces": p.peak_faces, "mean_faces": p.mean_faces, "peak_viewers": p.peak_viewers,
                 "looking_seconds": p.looking_seconds,
                 "expressions": json.dumps(expressions, sort_keys=True) if expressions is not None else None,
@@ -143,7 +143,7 @@ class Store:
         day_expressions: dict[tuple, float] = defaultdict(float)
         for item in new_metrics:
             m = item.data
-            key = (item.site, item.device, utc(m.start).replace(minute=0, second=0, microsecond=0))
+            key = (item.site, item.device, item.start.replace(minute=0, second=0, microsecond=0))
             row = hours[key]
             row["intervals"] += 1
             row["passers"] += m.passers
@@ -159,7 +159,7 @@ class Store:
                     hour_expressions[key + (expression[:32],)] += n
         for item in new_plays:
             p = item.data
-            start = utc(p.start)
+            start = item.start
             row = hours[(item.site, item.device, start.replace(minute=0, second=0, microsecond=0))]
             row["plays"] += 1
             row["play_seconds"] += p.seconds

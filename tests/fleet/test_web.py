@@ -142,6 +142,12 @@ def test_commands_for_unknown_screens_creatives_or_values_are_refused_with_a_mes
     # The device's answer shows up next to the command.
     store.write([parse("signage", "signage/lab/a/creative/state", b"spring")])
     assert "done: creative = spring" in client.get("/screen/lab/a").text
+    # A refusal by the device (its playlist no longer has the creative) shows as such.
+    client.post("/screen/lab/a/command", data={"feature": "playlist", "value": "RELOAD", "csrf": token})
+    refusal = {"topic": "signage/lab/a/playlist/set", "error": "playlist: reload failed: broken.yaml:3:1"}
+    store.write([parse("signage", "signage/lab/a/error", f.encode(refusal))])
+    page = client.get("/screen/lab/a").text
+    assert "refused: playlist: reload failed: broken.yaml:3:1" in page
     subscriber.close()
 
 
