@@ -6,7 +6,6 @@ screen and creatives pages, into docs/fleet-*.png. Run from the repository root:
 from __future__ import annotations
 
 import os
-import re
 import socket
 import subprocess
 import sys

@@ -34,7 +34,6 @@ from signage.fleet.store import Store, now_utc
 logger = logging.getLogger(__name__)
 
 HERE = Path(__file__).resolve().parent
-PUBLIC = ("/login", "/static/")
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 PERIODS = {"day": 1, "week": 7, "month": 30}
 
