@@ -104,6 +104,8 @@ class Ingest:
         self.client.on_disconnect = self._on_disconnect
         self.client.on_subscribe = self._on_subscribe
         self.client.on_message = self._on_message
+        self.client.on_connect_fail = self._on_connect_fail
+        self.broker_error: str | None = None
 
     # ----- life cycle --------------------------------------------------------------------
 
@@ -140,8 +142,15 @@ class Ingest:
             return
         logger.info("connected to %s:%s (session %s)", self._host, self._port,
                     "resumed" if flags.session_present else "new")
+        self.broker_error = None
         self.connected.set()
         client.subscribe([(topic, 1) for topic in subscriptions(self.root, self.group)])
+
+    def _on_connect_fail(self, client, userdata) -> None:
+        error = f"broker {self._host}:{self._port} unreachable"
+        if self.broker_error != error:  # one line per state change, not per retry
+            logger.warning("%s; retrying (messages wait on the broker for our session)", error)
+        self.broker_error = error
 
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
         refused = [str(code) for code in reason_codes if code.is_failure]

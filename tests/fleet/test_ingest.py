@@ -145,6 +145,17 @@ def test_a_crash_before_storing_loses_nothing(broker, sqlite_store, monkeypatch)
     sender.close()
 
 
+def test_an_unreachable_broker_is_said_once_and_the_ingest_connects_when_it_appears(broker, sqlite_store, caplog):
+    broker.stop()
+    ingest = Ingest(sqlite_store, broker.url, client_id="fleet-late").start()
+    wait_for(lambda: ingest.broker_error, what="the broker reported unreachable")
+    broker.start()
+    assert ingest.subscribed.wait(30)
+    ingest.stop()
+    said = [r for r in caplog.records if "unreachable" in r.getMessage()]
+    assert len(said) == 1 and ingest.broker_error is None
+
+
 def test_rate_limited_log_reports_what_it_skipped(caplog):
     log = RateLimitedLog(every=3600)
     for i in range(5):
