@@ -14,7 +14,8 @@ from signage.errors import SignageError
 
 logger = logging.getLogger("signage")
 
-VERBS = ("run", "check", "doctor", "schema", "simulate", "preview", "vision", "models", "monitor", "bench")
+VERBS = ("run", "check", "doctor", "schema", "simulate", "preview", "vision", "models", "monitor", "fleet",
+         "bench")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -8,13 +8,17 @@ import argparse
 
 def add(commands) -> None:
     parser = commands.add_parser("bench", help="measure performance as ratios within one run")
-    parser.add_argument("what", nargs="?", default="vision", choices=["vision", "display", "telemetry", "e2e", "soak"])
+    parser.add_argument("what", nargs="?", default="vision",
+                        choices=["vision", "display", "telemetry", "e2e", "soak", "fleet"])
     parser.add_argument("--broker", help="telemetry: an MQTT broker URL (default: a temporary local mosquitto)")
     parser.add_argument("--frames", type=int, default=60, help="vision: frames per configuration")
     parser.add_argument("--seconds", type=float, default=None,
                         help="display: seconds per case (default 5); soak: length of the run (default 1800)")
     parser.add_argument("--soak", type=float, default=0.0, metavar="SECONDS",
                         help="display: also cycle 50 4K images and 3 videos this long and report memory growth")
+    parser.add_argument("--screens", default="50,500", help="fleet: simulated screens, comma-separated")
+    parser.add_argument("--stores", default="sqlite,postgresql", help="fleet: sqlite, postgresql or both")
+    parser.add_argument("--messages", type=int, default=20000, help="fleet: messages per ingest round")
     parser.set_defaults(handler=run)
 
 
@@ -37,6 +41,11 @@ def run(args: argparse.Namespace) -> int:
         from signage.cli.bench_kiosk import soak
 
         print(soak(args.seconds if args.seconds is not None else 1800.0))
+    elif args.what == "fleet":
+        from signage.fleet import bench
+
+        print(bench.run(screens=[int(n) for n in args.screens.split(",")],
+                        backends=args.stores.split(","), messages=args.messages))
     elif args.what == "display":
         from signage.display import bench
 

@@ -1,0 +1,72 @@
+"""Commands from the dashboard to a screen, on the documented topics
+(`<root>/<site>/<device>/<feature>/set`, docs/mqtt.md), checked with the device's own
+validation (signage/telemetry/commands.py) before anything is published."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+
+from signage.telemetry.commands import CommandRejected, parse
+from signage.telemetry.mqtt import broker_address
+
+logger = logging.getLogger(__name__)
+
+
+class CommandRefused(Exception):
+    """Not sent; the message says why, for the person who asked."""
+
+
+def build(root: str, site: str, device: str, feature: str, value: str, screen_known: bool,
+          creatives: list[str]) -> tuple[str, bytes]:
+    """(topic, payload) for a command, or CommandRefused."""
+    if not screen_known:
+        raise CommandRefused(f"unknown screen {site[:64]}/{device[:64]}: no message was ever received from it")
+    base = f"{root}/{site}/{device}"
+    topic, payload = f"{base}/{feature[:40]}/set", value.strip().encode()
+    try:
+        command = parse(base, topic, payload)
+    except CommandRejected as exc:
+        raise CommandRefused(str(exc)) from None
+    if command.feature == "creative" and command.value not in creatives:
+        known = ", ".join(creatives[:20]) or "none yet"
+        raise CommandRefused(f"creative {command.value!r} has never played on {site}/{device}; known: {known}")
+    return topic, command.value.encode()
+
+
+class Publisher:
+    """A small MQTT client for commands (separate from the ingest's persistent session)."""
+
+    def __init__(self, broker: str, client_id: str | None = None, username: str | None = None,
+                 password: str | None = None):
+        host, port, tls = broker_address(broker)
+        self.connected = threading.Event()
+        self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id or "", protocol=paho.MQTTv5)
+        if username:
+            self.client.username_pw_set(username, password)
+        if tls:
+            self.client.tls_set()
+        self.client.reconnect_delay_set(min_delay=1, max_delay=30)
+        self.client.on_connect = lambda c, u, f, rc, p: self.connected.set() if not rc.is_failure else None
+        self.client.on_disconnect = lambda c, u, f, rc, p: self.connected.clear()
+        self.client.connect_async(host, port, keepalive=30)
+        self.client.loop_start()
+
+    def publish(self, topic: str, payload: bytes, timeout: float = 5.0) -> None:
+        if not self.connected.wait(timeout):
+            raise CommandRefused("the dashboard is not connected to the broker; nothing was sent")
+        info = self.client.publish(topic, payload, qos=1)
+        try:
+            info.wait_for_publish(timeout=timeout)
+        except (RuntimeError, ValueError) as exc:
+            raise CommandRefused(f"the broker did not take the command: {exc}") from None
+        if not info.is_published():
+            raise CommandRefused("the broker did not acknowledge the command in time")
+        logger.info("command sent: %s %s", topic, payload.decode())
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()

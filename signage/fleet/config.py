@@ -1,0 +1,59 @@
+"""The dashboard's settings: a small YAML file (default ~/.config/signage/fleet.yaml)
+holding the password hash and whatever the command line does not override."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from signage.errors import SignageError
+
+
+class FleetConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    db: str | None = Field(None, description="SQLite file or postgresql://user:pass@host/db; default "
+                                             "~/.local/share/signage/fleet.sqlite3")
+    broker: str = "mqtt://localhost:1883"
+    username: str | None = None
+    password: str | None = Field(None, description="MQTT password")
+    topic_root: str = "signage"
+    share_group: str | None = Field(None, description="MQTT 5 shared subscription group, to run several ingests")
+    client_id: str | None = None
+    session_expiry: int = Field(7 * 24 * 3600, ge=60, description="seconds the broker keeps our queue")
+    retention_days: int = Field(90, ge=1, description="days of raw metrics, plays and history kept")
+    listen: str = "127.0.0.1"
+    port: int = Field(8080, ge=1, le=65535)
+    login_hash: str | None = Field(None, description="set by `signage fleet passwd`")
+    secure_cookies: bool = Field(False, description="mark the session cookie Secure (behind an HTTPS proxy)")
+
+
+def default_config_path() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config"
+    return Path(base) / "signage" / "fleet.yaml"
+
+
+def load(path: Path) -> FleetConfig:
+    if not path.exists():
+        return FleetConfig()
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+        return FleetConfig.model_validate(data)
+    except yaml.YAMLError as exc:
+        raise SignageError(f"{path}: not valid YAML: {exc}") from None
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise SignageError(f"{path}: {problems}") from None
+
+
+def save(path: Path, config: FleetConfig) -> None:
+    """Write atomically, readable by the owner only (it holds the login hash)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        yaml.safe_dump(config.model_dump(exclude_defaults=True), handle, sort_keys=False)
+    os.replace(temporary, path)

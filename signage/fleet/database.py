@@ -1,0 +1,106 @@
+"""Engines for the fleet database: a SQLite file by default (WAL), PostgreSQL by URL
+(psycopg 3); migrations with Alembic, shipped in this package."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+logger = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def default_db_path() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "signage" / "fleet.sqlite3"
+
+
+def database_url(db: str | None) -> str:
+    """An SQLAlchemy URL from what a person types: nothing (the default SQLite file),
+    a file path, sqlite:///..., or postgresql://... (driven by psycopg 3)."""
+    if not db:
+        db = str(default_db_path())
+    if db.startswith(("postgresql://", "postgres://")):
+        return "postgresql+psycopg://" + db.split("://", 1)[1]
+    if "://" in db:
+        return db
+    return f"sqlite:///{Path(db).expanduser().resolve()}"
+
+
+def describe(url: str) -> str:
+    """The URL without its password, for logs and pages."""
+    return sa.make_url(url).render_as_string(hide_password=True)
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    # pysqlite's own transaction handling breaks savepoints and upgrades read locks late;
+    # we issue BEGIN ourselves (see _begin) and keep the connection in autocommit.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")  # durable across process crashes, WAL-safe
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def create(url: str, writer: bool = True) -> sa.Engine:
+    """An engine. SQLite writers take the write lock at BEGIN (BEGIN IMMEDIATE) so two
+    ingest processes queue instead of failing on a lock upgrade; readers do not."""
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        sa.event.listen(engine, "connect", _sqlite_pragmas)
+        begin = "BEGIN IMMEDIATE" if writer else "BEGIN"
+        sa.event.listen(engine, "begin", lambda conn: conn.exec_driver_sql(begin))
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True)
+
+
+def _alembic_config(connection: sa.Connection) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+def head_revision() -> str:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return ScriptDirectory.from_config(config).get_current_head()
+
+
+def current_revision(engine: sa.Engine) -> str | None:
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def migrate(engine: sa.Engine, revision: str = "head") -> tuple[str | None, str | None]:
+    """Upgrade (or downgrade) the schema; returns (before, after)."""
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # we log the outcome in one line
+    before = current_revision(engine)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    order = ["base"] + [r.revision for r in reversed(list(ScriptDirectory.from_config(config).walk_revisions()))]
+    if revision not in order and revision != "head":
+        raise ValueError(f"unknown schema revision {revision!r}; known: {', '.join(order)}, head")
+    target = order[-1] if revision == "head" else revision
+    with engine.begin() as connection:
+        if order.index(target) < order.index(before or "base"):
+            command.downgrade(_alembic_config(connection), target)
+        else:
+            command.upgrade(_alembic_config(connection), target)
+    after = current_revision(engine)
+    if before != after:
+        logger.info("database %s migrated from %s to %s", describe(str(engine.url)), before or "empty", after)
+    return before, after

@@ -1,0 +1,267 @@
+"""MQTT in, database out. One paho client (MQTT 5, clean start off, a session expiry) so
+the broker keeps our subscription and queues QoS 1 messages while the dashboard is down;
+manual acknowledgements, sent only after the batch holding the message is committed, so
+a crash between receiving and storing loses nothing (the broker re-delivers, the store
+deduplicates on `id`).
+
+Threads: paho's network thread parses and queues; our writer thread stores batches. An
+invalid message is counted, logged (at most one line per LOG_EVERY seconds) and
+acknowledged; a message the database refuses is isolated from its batch and counted; a
+database that is unreachable is retried with back-off, holding the acknowledgements.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import socket
+import threading
+import time
+from dataclasses import dataclass
+
+import paho.mqtt.client as paho
+import sqlalchemy.exc
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from signage.fleet.parse import Ignored, Incoming, Invalid, parse
+from signage.fleet.store import Store
+from signage.telemetry.mqtt import broker_address
+
+logger = logging.getLogger(__name__)
+
+BATCH = 2000  # messages per transaction at most: bigger batches amortise the commit and rollup upserts
+RECEIVE_MAXIMUM = 2 * BATCH  # unacknowledged messages the broker may have in flight to us
+LOG_EVERY = 10.0  # seconds between log lines about invalid messages
+PURGE_EVERY = 3600.0
+
+
+def default_client_id() -> str:
+    return f"signage-fleet-{socket.gethostname()}"[:64]
+
+
+def subscriptions(root: str, group: str | None) -> list[str]:
+    """Everything under the root; with a group, the facts (metrics, plays) are shared
+    between the group's processes while every process keeps the retained state topics
+    (a shared subscription never delivers retained messages)."""
+    if not group:
+        return [f"{root}/+/+/#"]
+    return [f"$share/{group}/{root}/+/+/metrics", f"$share/{group}/{root}/+/+/play",
+            f"{root}/+/+/available", f"{root}/+/+/status", f"{root}/+/+/error", f"{root}/+/+/+/state"]
+
+
+class RateLimitedLog:
+    """One warning per `every` seconds, saying how many were not logged."""
+
+    def __init__(self, every: float = LOG_EVERY):
+        self.every, self.last, self.skipped = every, -float("inf"), 0
+
+    def warning(self, text: str, *args) -> None:
+        now = time.monotonic()
+        if now - self.last < self.every:
+            self.skipped += 1
+            return
+        suffix = f" (and {self.skipped} more since the last report)" if self.skipped else ""
+        logger.warning(text + "%s", *args, suffix)
+        self.last, self.skipped = now, 0
+
+
+@dataclass
+class IngestStats:
+    received: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    invalid: int = 0
+    refused: int = 0  # valid messages the database would not take
+
+
+class Ingest:
+    def __init__(self, store: Store, broker: str, root: str = "signage", group: str | None = None,
+                 client_id: str | None = None, session_expiry: int = 7 * 24 * 3600, keepalive: int = 30,
+                 username: str | None = None, password: str | None = None):
+        self.store, self.root, self.group = store, root, group
+        self.stats = IngestStats()
+        self.connected = threading.Event()
+        self.subscribed = threading.Event()
+        self._queue: queue.Queue[tuple[Incoming, int, int]] = queue.Queue()
+        self._stopping = threading.Event()
+        self._invalid_log = RateLimitedLog()
+        self._pending_invalid = 0
+        self._lock = threading.Lock()
+        self._writer: threading.Thread | None = None
+        self._host, self._port, tls = broker_address(broker)
+        self._keepalive, self._expiry = keepalive, session_expiry
+        self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id or default_client_id(),
+                                  protocol=paho.MQTTv5)
+        self.client.manual_ack_set(True)
+        if username:
+            self.client.username_pw_set(username, password)
+        if tls:
+            self.client.tls_set()
+        self.client.reconnect_delay_set(min_delay=1, max_delay=30)
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_subscribe = self._on_subscribe
+        self.client.on_message = self._on_message
+        self.client.on_connect_fail = self._on_connect_fail
+        self.broker_error: str | None = None
+
+    # ----- life cycle --------------------------------------------------------------------
+
+    def start(self) -> "Ingest":
+        properties = Properties(PacketTypes.CONNECT)
+        properties.SessionExpiryInterval = self._expiry
+        properties.ReceiveMaximum = RECEIVE_MAXIMUM
+        self.client.connect_async(self._host, self._port, keepalive=self._keepalive, clean_start=False,
+                                  properties=properties)
+        self._writer = threading.Thread(target=self._write_loop, name="fleet-ingest", daemon=True)
+        self._writer.start()
+        self.client.loop_start()
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Store what was received, then disconnect (the session stays on the broker)."""
+        deadline = time.monotonic() + timeout
+        while not self._queue.empty() and time.monotonic() < deadline and self.alive():
+            time.sleep(0.02)
+        self._stopping.set()
+        if self._writer:
+            self._writer.join(timeout=max(0.1, deadline - time.monotonic()))
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def alive(self) -> bool:
+        return self._writer is not None and self._writer.is_alive()
+
+    # ----- paho's thread -------------------------------------------------------------------
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            logger.error("broker %s:%s refused the dashboard: %s", self._host, self._port, reason_code)
+            return
+        logger.info("connected to %s:%s (session %s)", self._host, self._port,
+                    "resumed" if flags.session_present else "new")
+        self.broker_error = None
+        self.connected.set()
+        client.subscribe([(topic, 1) for topic in subscriptions(self.root, self.group)])
+
+    def _on_connect_fail(self, client, userdata) -> None:
+        error = f"broker {self._host}:{self._port} unreachable"
+        if self.broker_error != error:  # one line per state change, not per retry
+            logger.warning("%s; retrying (messages wait on the broker for our session)", error)
+        self.broker_error = error
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
+        refused = [str(code) for code in reason_codes if code.is_failure]
+        if refused:
+            logger.error("broker refused the subscriptions: %s", ", ".join(refused))
+        else:
+            logger.info("subscribed to %s", ", ".join(subscriptions(self.root, self.group)))
+            self.subscribed.set()
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        self.connected.clear()
+        self.subscribed.clear()
+        if not self._stopping.is_set():
+            logger.warning("lost the broker %s:%s (%s); reconnecting", self._host, self._port, reason_code)
+
+    def _on_message(self, client, userdata, message) -> None:
+        self.stats.received += 1
+        try:
+            item = parse(self.root, message.topic, message.payload)
+        except Ignored:
+            client.ack(message.mid, message.qos)
+            return
+        except Invalid as exc:
+            self._invalid(str(exc))
+            client.ack(message.mid, message.qos)
+            return
+        except Exception as exc:  # noqa: BLE001 - a fault barrier: one message never stops the ingest
+            self._invalid(f"{message.topic[:120]}: {type(exc).__name__}: {exc}")
+            client.ack(message.mid, message.qos)
+            return
+        self._queue.put((item, message.mid, message.qos))
+
+    def _invalid(self, reason: str) -> None:
+        with self._lock:
+            self.stats.invalid += 1
+            self._pending_invalid += 1
+        self._invalid_log.warning("invalid message ignored: %s", reason)
+
+    # ----- our writer thread ---------------------------------------------------------------
+
+    def _take_batch(self) -> list[tuple[Incoming, int, int]]:
+        try:
+            batch = [self._queue.get(timeout=0.2)]
+        except queue.Empty:
+            return []
+        while len(batch) < BATCH:
+            try:
+                batch.append(self._queue.get_nowait())
+            except queue.Empty:
+                break
+        return batch
+
+    def _write_loop(self) -> None:
+        last_purge = -float("inf")
+        while not (self._stopping.is_set() and self._queue.empty()):
+            try:
+                if time.monotonic() - last_purge > PURGE_EVERY:
+                    self.store.purge()
+                    last_purge = time.monotonic()
+                batch = self._take_batch()
+                self._flush_invalid_count()
+                if batch:
+                    self._store(batch)
+            except Exception:  # noqa: BLE001 - keep the writer alive whatever happens
+                logger.exception("fleet ingest writer: unexpected error; continuing")
+                time.sleep(1.0)
+
+    def _flush_invalid_count(self) -> None:
+        with self._lock:
+            pending, self._pending_invalid = self._pending_invalid, 0
+        if pending:
+            try:
+                self.store.count("invalid", pending)
+            except sqlalchemy.exc.SQLAlchemyError:
+                with self._lock:
+                    self._pending_invalid += pending
+
+    def _store(self, batch: list[tuple[Incoming, int, int]]) -> None:
+        delay = 0.5
+        while True:
+            try:
+                written = self.store.write([item for item, _, _ in batch])
+                break
+            except sqlalchemy.exc.OperationalError as exc:
+                # Unreachable or locked database: hold the acknowledgements and retry.
+                if self._stopping.is_set():
+                    return  # unacknowledged: the broker re-delivers them next time
+                logger.warning("database unavailable (%s); retrying in %.0f s", str(exc).splitlines()[0], delay)
+                time.sleep(delay)
+                delay = min(delay * 2, 30.0)
+            except sqlalchemy.exc.SQLAlchemyError:
+                self._store_one_by_one(batch)
+                return
+        self.stats.stored += written.stored
+        self.stats.duplicates += written.duplicates
+        for _, mid, qos in batch:
+            self.client.ack(mid, qos)
+
+    def _store_one_by_one(self, batch: list[tuple[Incoming, int, int]]) -> None:
+        """A batch the database refused: find the message(s) at fault, store the rest."""
+        for item, mid, qos in batch:
+            try:
+                written = self.store.write([item])
+                self.stats.stored += written.stored
+                self.stats.duplicates += written.duplicates
+            except sqlalchemy.exc.SQLAlchemyError as exc:
+                self.stats.refused += 1
+                self._invalid_log.warning("message refused by the database: %s/%s %s: %s", item.site, item.device,
+                                          item.kind, str(exc).splitlines()[0][:200])
+                try:
+                    self.store.count("refused")
+                except sqlalchemy.exc.SQLAlchemyError:
+                    pass
+            self.client.ack(mid, qos)

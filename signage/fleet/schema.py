@@ -1,0 +1,191 @@
+"""The database schema (SQLAlchemy Core). Changes go with a migration in migrations/versions.
+
+Raw rows (metrics, plays, status history) are kept for `retention_days`; the rollups
+(per screen per hour, per creative per screen per day) are kept for good and are what
+reports read. Timestamps are naive UTC.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+ID = sa.String(64)  # message ids are UUID4 text; bounded so a hostile id cannot bloat an index
+NAME = sa.String(64)
+
+screens = sa.Table(
+    "screens", metadata,
+    sa.Column("site", NAME, primary_key=True),
+    sa.Column("device", NAME, primary_key=True),
+    sa.Column("availability", sa.String(16)),  # online / stopped / offline, None until heard
+    sa.Column("availability_since", sa.DateTime),
+    sa.Column("last_seen", sa.DateTime),
+    sa.Column("version", sa.String(32)),
+    sa.Column("uptime_s", sa.Integer),
+    sa.Column("playing", NAME),
+    sa.Column("camera", sa.String(32)),
+    sa.Column("display", sa.String(32)),
+    sa.Column("broker", sa.String(200)),
+    sa.Column("playlist", sa.Text),
+    sa.Column("privacy", sa.Boolean),
+    sa.Column("spool_depth", sa.Integer),
+    sa.Column("spool_dropped", sa.Integer),
+    sa.Column("last_error", sa.Text),
+    sa.Column("status_at", sa.DateTime),
+    sa.Column("refusal", sa.Text),  # the device's last refused command
+    sa.Column("refusal_topic", sa.String(200)),
+    sa.Column("refusal_at", sa.DateTime),
+    sa.Column("updated_at", sa.DateTime, index=True),  # what the live page polls
+)
+
+screen_states = sa.Table(
+    "screen_states", metadata,
+    sa.Column("site", NAME, primary_key=True),
+    sa.Column("device", NAME, primary_key=True),
+    sa.Column("feature", sa.String(32), primary_key=True),
+    sa.Column("value", NAME, nullable=False),
+    sa.Column("at", sa.DateTime, nullable=False),
+)
+
+status_history = sa.Table(
+    "status_history", metadata,
+    sa.Column("row", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("site", NAME, nullable=False),
+    sa.Column("device", NAME, nullable=False),
+    sa.Column("at", sa.DateTime, nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("detail", sa.Text, nullable=False),
+    sa.Index("ix_status_history_screen", "site", "device", "at"),
+)
+
+metrics = sa.Table(
+    "metrics", metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("site", NAME, nullable=False),
+    sa.Column("device", NAME, nullable=False),
+    sa.Column("start", sa.DateTime, nullable=False),
+    sa.Column("end", sa.DateTime, nullable=False),
+    sa.Column("passers", sa.Integer, nullable=False),
+    sa.Column("viewers", sa.Integer, nullable=False),
+    sa.Column("peak_faces", sa.Integer, nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("received_at", sa.DateTime, nullable=False),
+    sa.Index("ix_metrics_screen_start", "site", "device", "start"),
+    sa.Index("ix_metrics_start", "start"),
+)
+
+plays = sa.Table(
+    "plays", metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("site", NAME, nullable=False),
+    sa.Column("device", NAME, nullable=False),
+    sa.Column("creative", NAME, nullable=False),
+    sa.Column("rule", sa.String(128), nullable=False),
+    sa.Column("start", sa.DateTime, nullable=False),
+    sa.Column("end", sa.DateTime, nullable=False),
+    sa.Column("seconds", sa.Float, nullable=False),
+    sa.Column("ended", sa.String(16), nullable=False),
+    sa.Column("peak_faces", sa.Integer, nullable=False),
+    sa.Column("mean_faces", sa.Float, nullable=False),
+    sa.Column("peak_viewers", sa.Integer, nullable=False),
+    sa.Column("looking_seconds", sa.Float, nullable=False),
+    sa.Column("expressions", sa.Text),  # JSON person-seconds by expression; NULL when suppressed
+    sa.Column("received_at", sa.DateTime, nullable=False),
+    sa.Index("ix_plays_screen_start", "site", "device", "start"),
+    sa.Index("ix_plays_start", "start"),
+)
+
+screen_hours = sa.Table(
+    "screen_hours", metadata,
+    sa.Column("site", NAME, primary_key=True),
+    sa.Column("device", NAME, primary_key=True),
+    sa.Column("hour", sa.DateTime, primary_key=True),
+    sa.Column("intervals", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("passers", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("viewers", sa.Integer, nullable=False, server_default="0"),
+    # viewers of intervals whose expression breakdown was suppressed (fewer than min_group)
+    sa.Column("viewers_unbroken", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("peak_faces", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("frames", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("dropped_frames", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("plays", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("play_seconds", sa.Float, nullable=False, server_default="0"),
+    sa.Column("looking_seconds", sa.Float, nullable=False, server_default="0"),
+    sa.Index("ix_screen_hours_hour", "hour"),
+)
+
+screen_hour_expressions = sa.Table(
+    "screen_hour_expressions", metadata,
+    sa.Column("site", NAME, primary_key=True),
+    sa.Column("device", NAME, primary_key=True),
+    sa.Column("hour", sa.DateTime, primary_key=True),
+    sa.Column("expression", sa.String(32), primary_key=True),
+    sa.Column("viewers", sa.Integer, nullable=False, server_default="0"),
+)
+
+creative_days = sa.Table(
+    "creative_days", metadata,
+    sa.Column("site", NAME, primary_key=True),
+    sa.Column("device", NAME, primary_key=True),
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("creative", NAME, primary_key=True),
+    sa.Column("plays", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("seconds", sa.Float, nullable=False, server_default="0"),
+    sa.Column("viewed_plays", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("peak_viewers", sa.Integer, nullable=False, server_default="0"),  # summed over plays
+    sa.Column("looking_seconds", sa.Float, nullable=False, server_default="0"),
+    sa.Column("looking_squares", sa.Float, nullable=False, server_default="0"),  # for the CI
+    sa.Column("suppressed_plays", sa.Integer, nullable=False, server_default="0"),
+    # looking seconds of the plays whose expression breakdown was published
+    sa.Column("expressed_seconds", sa.Float, nullable=False, server_default="0"),
+    sa.Index("ix_creative_days_day", "day", "creative"),
+)
+
+creative_day_expressions = sa.Table(
+    "creative_day_expressions", metadata,
+    sa.Column("site", NAME, primary_key=True),
+    sa.Column("device", NAME, primary_key=True),
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("creative", NAME, primary_key=True),
+    sa.Column("expression", sa.String(32), primary_key=True),
+    sa.Column("seconds", sa.Float, nullable=False, server_default="0"),
+)
+
+# The same per creative per *site* per day: what fleet-wide and per-site reports read, so a
+# 30-day report over 500 screens sums thousands of rows, not hundreds of thousands.
+creative_site_days = sa.Table(
+    "creative_site_days", metadata,
+    sa.Column("site", NAME, primary_key=True),
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("creative", NAME, primary_key=True),
+    *[sa.Column(c.name, c.type, nullable=False, server_default="0") for c in creative_days.columns
+      if not c.primary_key],
+    sa.Index("ix_creative_site_days_day", "day", "creative"),
+)
+
+creative_site_day_expressions = sa.Table(
+    "creative_site_day_expressions", metadata,
+    sa.Column("site", NAME, primary_key=True),
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("creative", NAME, primary_key=True),
+    sa.Column("expression", sa.String(32), primary_key=True),
+    sa.Column("seconds", sa.Float, nullable=False, server_default="0"),
+)
+
+commands = sa.Table(
+    "commands", metadata,
+    sa.Column("row", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("site", NAME, nullable=False),
+    sa.Column("device", NAME, nullable=False),
+    sa.Column("feature", sa.String(32), nullable=False),
+    sa.Column("value", NAME, nullable=False),
+    sa.Column("sent_at", sa.DateTime, nullable=False),
+    sa.Index("ix_commands_screen", "site", "device", "sent_at"),
+)
+
+counters = sa.Table(
+    "counters", metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("value", sa.BigInteger, nullable=False, server_default="0"),
+)

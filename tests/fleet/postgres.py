@@ -1,0 +1,20 @@
+"""A real PostgreSQL server for the fleet storage tests (see signage/fleet/tempdb.py)."""
+
+from __future__ import annotations
+
+import time
+
+from signage.fleet.tempdb import TempPostgres as Postgres
+
+__all__ = ["Postgres", "wait_for"]
+
+
+def wait_for(predicate, timeout: float = 30.0, what: str = "condition"):
+    """Poll until predicate() is true (an event, not a timing assertion)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"{what} not reached within {timeout} s")

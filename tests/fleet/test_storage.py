@@ -1,0 +1,230 @@
+"""Fleet storage on SQLite and on a real PostgreSQL: migrations, idempotency, rollups,
+suppression, retention, atomic batches, concurrent writers."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+
+from signage.fleet import queries
+from signage.fleet.parse import parse
+from signage.fleet.schema import (creative_day_expressions, creative_days, creative_site_day_expressions,
+                                  creative_site_days, metadata, metrics, plays, screen_hours, status_history)
+from signage.fleet.store import now_utc
+from tests.fleet import factory as f
+
+NOW = f.T0.replace(tzinfo=None) + timedelta(hours=2)
+
+
+def incoming(body: dict, kind: str):
+    return parse("signage", f.topic(body, kind), f.encode(body))
+
+
+def count(store, table) -> int:
+    with store.engine.begin() as conn:
+        return conn.execute(sa.select(sa.func.count()).select_from(table)).scalar()
+
+
+def test_migrations_build_exactly_the_schema_and_go_down_and_up(store):
+    with store.engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), metadata) == []
+    store.migrate("base")
+    assert set(sa.inspect(store.engine).get_table_names()) <= {"alembic_version"}
+    before, after = store.migrate()
+    assert (before, after) == (None, "0002")
+    assert store.migrate() == ("0002", "0002")  # idempotent
+
+
+def test_migration_0002_fills_the_site_rollups_from_the_screen_rollups(store):
+    store.migrate("0001")
+    day = f.T0.date()
+    with store.engine.begin() as conn:
+        conn.execute(sa.insert(creative_days), [
+            {"site": "lab", "device": d, "day": day, "creative": "spring", "plays": n, "seconds": 10.0 * n,
+             "viewed_plays": n, "peak_viewers": n, "looking_seconds": 2.0 * n, "looking_squares": 4.0 * n,
+             "suppressed_plays": 0, "expressed_seconds": 2.0 * n} for d, n in (("a", 3), ("b", 4))])
+    store.migrate()
+    with store.engine.begin() as conn:
+        assert conn.execute(sa.select(creative_site_days.c.plays, creative_site_days.c.seconds)).one() == (7, 70.0)
+
+
+def test_the_same_thousand_messages_twice_store_a_thousand(store):
+    bodies = [(f.metrics(start=f.T0 + timedelta(minutes=i % 120)), "metrics") if i % 2 else
+              (f.play(start=f.T0 + timedelta(seconds=10 * i)), "play") for i in range(1000)]
+    first = store.write([incoming(b, k) for b, k in bodies], now=NOW)
+    assert (first.stored, first.duplicates) == (1000, 0)
+    with store.engine.begin() as conn:
+        rollup = conn.execute(sa.select(sa.func.sum(screen_hours.c.passers), sa.func.sum(screen_hours.c.plays))).one()
+    # Replayed in other batch sizes, in another order, with in-batch duplicates.
+    replay = [incoming(b, k) for b, k in reversed(bodies)]
+    for offset in range(0, 1000, 300):
+        again = store.write(replay[offset:offset + 300] + replay[offset:offset + 2], now=NOW)
+        assert again.stored == 0
+    assert count(store, metrics) + count(store, plays) == 1000
+    with store.engine.begin() as conn:
+        assert conn.execute(sa.select(sa.func.sum(screen_hours.c.passers),
+                                      sa.func.sum(screen_hours.c.plays))).one() == rollup
+    assert rollup == (500 * 4, 500)
+    assert queries.counter_values(store.engine)["duplicates"] == 1000 + 8
+
+
+def test_rollups_per_screen_hour_and_per_creative_day(store):
+    batch = [f.metrics(start=f.T0, passers=5, viewers=2, peak_faces=4),
+             f.metrics(start=f.T0 + timedelta(minutes=1), passers=1, viewers=1, peak_faces=2),
+             f.metrics(start=f.T0 + timedelta(hours=1), passers=7, viewers=0, expressions={}),
+             f.metrics(device="b", start=f.T0, passers=9, viewers=9)]
+    spring = [f.play(start=f.T0 + timedelta(minutes=i), looking=x) for i, x in enumerate([2.0, 4.0, 6.0])]
+    autumn = [f.play(creative="autumn", start=f.T0 + timedelta(days=1), looking=0.0, peak_viewers=0)]
+    store.write([incoming(m, "metrics") for m in batch] + [incoming(p, "play") for p in spring + autumn], now=NOW)
+    day = f.T0.date()
+    rows = {r["hour"].hour: r for r in queries.hours(store.reader, "lab", "a", day, day) if r["passers"]}
+    assert (rows[9]["passers"], rows[9]["viewers"], rows[9]["peak_faces"], rows[9]["plays"]) == (6, 3, 4, 3)
+    assert rows[9]["looking_seconds"] == pytest.approx(12.0)
+    assert rows[10]["passers"] == 7
+    report = {r.creative: r for r in queries.creatives(store.reader, day, day + timedelta(days=1))}
+    s = report["spring"]
+    assert (s.plays, s.viewed_plays, s.seconds, s.attention_mean) == (3, 3, 30.0, pytest.approx(4.0))
+    low, high = s.attention_ci
+    assert low == pytest.approx(4.0 - 1.96 * 2.0 / 3 ** 0.5) and high == pytest.approx(4.0 + 1.96 * 2.0 / 3 ** 0.5)
+    assert report["autumn"].viewed_plays == 0 and report["autumn"].attention_ci is None
+    assert [r.creative for r in queries.creatives(store.reader, day, day)] == ["spring"]  # day filter
+    assert queries.creatives(store.reader, day, day, site="elsewhere") == []
+    assert [r.creative for r in queries.creatives(store.reader, day, day + timedelta(days=1), order="attention")] \
+        == ["spring", "autumn"]
+    # Per screen (screen rollups) and per site (site rollups) agree.
+    by_screen = queries.creatives(store.reader, day, day + timedelta(days=1), device="a")
+    by_site = queries.creatives(store.reader, day, day + timedelta(days=1), site="lab")
+    assert [(r.creative, r.plays, r.looking_seconds) for r in by_screen] == \
+        [(r.creative, r.plays, r.looking_seconds) for r in by_site]
+    with store.engine.begin() as conn:
+        for screen_table, site_table, column in ((creative_days, creative_site_days, "looking_seconds"),
+                                                 (creative_day_expressions, creative_site_day_expressions, "seconds")):
+            assert conn.execute(sa.select(sa.func.sum(screen_table.c[column]))).scalar() == pytest.approx(
+                conn.execute(sa.select(sa.func.sum(site_table.c[column]))).scalar())
+
+
+def test_suppressed_breakdowns_stay_suppressed(store):
+    shown = f.play(looking=6.0, expressions={"happy": 6.0})
+    hidden = [f.play(start=f.T0 + timedelta(minutes=i + 1), looking=3.0, expressions={"suppressed": True})
+              for i in range(4)]
+    m_shown = f.metrics(viewers=3, expressions={"happy": 3})
+    m_hidden = f.metrics(start=f.T0 + timedelta(minutes=1), viewers=2, expressions={"suppressed": True})
+    store.write([incoming(p, "play") for p in [shown] + hidden] +
+                [incoming(m, "metrics") for m in (m_shown, m_hidden)], now=NOW)
+    report = queries.creatives(store.reader, f.T0.date(), f.T0.date())[0]
+    assert report.expressions == {"happy": 1.0}  # drawn only from the published breakdown
+    assert report.suppressed_plays == 4
+    assert report.expressed_share == pytest.approx(6.0 / 18.0)
+    mix = queries.hour_expressions(store.reader, "lab", "a", f.T0.date(), f.T0.date())
+    assert mix == {"happy": 3}
+    hour = next(r for r in queries.hours(store.reader, "lab", "a", f.T0.date(), f.T0.date()) if r["viewers"])
+    assert (hour["viewers"], hour["viewers_unbroken"]) == (5, 2)
+    stored = queries.plays_between(store.reader, f.T0.replace(tzinfo=None), NOW)
+    assert sum(1 for p in stored if p["expressions"] is None) == 4
+
+
+def test_a_batch_that_fails_midway_stores_nothing(store, monkeypatch):
+    batch = [incoming(f.metrics(), "metrics"), incoming(f.play(), "play")]
+
+    def broken(*args):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(store, "_roll_up", broken)
+    with pytest.raises(RuntimeError):
+        store.write(batch, now=NOW)
+    assert count(store, metrics) == count(store, plays) == count(store, screen_hours) == 0
+    monkeypatch.undo()
+    assert store.write(batch, now=NOW).stored == 2
+
+
+def test_retention_purges_raw_rows_keeps_rollups_and_refuses_older_messages(store):
+    store.retention_days = 7
+    old = f.play(start=f.T0 - timedelta(days=30))
+    store.write([incoming(old, "play")], now=f.T0.replace(tzinfo=None) - timedelta(days=29))
+    assert count(store, plays) == 1
+    assert store.purge(now=NOW)["plays"] == 1
+    assert count(store, plays) == 0 and count(store, creative_days) == 1
+    replay = store.write([incoming(old, "play")], now=NOW)
+    assert (replay.stored, replay.expired) == (0, 1)  # not re-counted into the rollups
+    with store.engine.begin() as conn:
+        assert conn.execute(sa.select(creative_days.c.plays)).scalar() == 1
+
+
+def test_availability_status_refusals_and_states_make_history(store):
+    def state(kind, body, raw=None):
+        topic = f"signage/lab/a/{kind}"
+        return parse("signage", topic, raw if raw is not None else f.encode(body))
+
+    t = NOW
+    store.write([state("available", None, b"online"), state("status", f.status())], now=t)
+    store.write([state("status", f.status(uptime_s=99))], now=t + timedelta(seconds=1))  # no visible change
+    store.write([state("status", f.status(camera="gone", last_error="camera unplugged"))], now=t + timedelta(seconds=2))
+    store.write([state("privacy/state", None, b"ON"), state("error", {"schema": 1, "site": "lab", "device": "a",
+                                                                       "topic": "signage/lab/a/creative/set",
+                                                                       "error": "creative: unknown id 'x'"})],
+                now=t + timedelta(seconds=3))
+    store.write([state("available", None, b"offline")], now=t + timedelta(seconds=4))
+    screen = queries.screen(store.reader, "lab", "a")
+    assert screen["availability"] == "offline" and screen["availability_since"] == t + timedelta(seconds=4)
+    assert screen["states"]["privacy"][0] == "ON" and "unknown id" in screen["refusal"]
+    kinds = [h["kind"] for h in reversed(queries.history(store.reader, "lab", "a"))]
+    assert kinds == ["available", "status", "status", "state", "refused", "available"]
+    assert any("camera: ok → gone" in h["detail"] for h in queries.history(store.reader, "lab", "a"))
+    rows = queries.fleet(store.reader, today=f.T0.date())
+    assert rows[0].health == "offline" and "camera gone" in rows[0].problems
+    assert count(store, status_history) == 6
+
+
+def test_fleet_page_orders_problems_first_and_filters_by_site(store):
+    batch = []
+    for site, device, availability, extra in [("north", "ok1", b"online", {}), ("north", "down", b"offline", {}),
+                                              ("south", "err", b"online", {"display": "lost"}),
+                                              ("south", "off", b"stopped", {})]:
+        batch += [parse("signage", f"signage/{site}/{device}/available", availability),
+                  incoming(f.status(site=site, device=device, **extra), "status")]
+    store.write(batch, now=NOW)
+    order = [(r.device, r.health) for r in queries.fleet(store.reader)]
+    assert order == [("down", "offline"), ("err", "problem"), ("off", "stopped"), ("ok1", "ok")]
+    assert [r.device for r in queries.fleet(store.reader, site="north")] == ["down", "ok1"]
+    assert queries.sites(store.reader) == ["north", "south"]
+
+
+def test_concurrent_writers_with_overlapping_batches_count_each_message_once(store):
+    bodies = [f.play(start=f.T0 + timedelta(seconds=i), looking=1.0) for i in range(400)]
+    items = [incoming(b, "play") for b in bodies]
+    errors = []
+
+    def writer(order):
+        try:
+            for offset in range(0, 400, 50):
+                store.write(order[offset:offset + 50], now=NOW)
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(items,)),
+               threading.Thread(target=writer, args=(list(reversed(items)),))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    with store.engine.begin() as conn:
+        assert conn.execute(sa.select(sa.func.sum(creative_days.c.plays))).scalar() == 400
+        assert conn.execute(sa.select(sa.func.sum(creative_days.c.looking_seconds))).scalar() == pytest.approx(400)
+    assert count(store, plays) == 400
+
+
+def test_database_url_forms(tmp_path, monkeypatch):
+    from signage.fleet.database import database_url, default_db_path
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    assert default_db_path() == tmp_path / "signage" / "fleet.sqlite3"
+    assert database_url(None) == f"sqlite:///{tmp_path}/signage/fleet.sqlite3"
+    assert database_url("postgresql://u:p@h/db") == "postgresql+psycopg://u:p@h/db"
+    assert database_url("sqlite:///x.db") == "sqlite:///x.db"
+    assert now_utc().tzinfo is None

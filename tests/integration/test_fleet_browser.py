@@ -1,0 +1,214 @@
+"""The fleet dashboard as a user sees it: Mosquitto, two real `signage run` kiosks on a
+sample video (under Xvfb), `signage fleet`, and Debian's headless Chromium driven by
+Selenium through /usr/bin/chromedriver (no browser download).
+
+Set SIGNAGE_FLEET_SCREENSHOTS=docs to refresh the README's screenshots."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from signage.fleet.passwords import hash_password
+from signage.models import PROJECT_ROOT
+from tests.broker import free_port
+from tests.subscriber import Subscriber
+
+PASSWORD = "fleet-e2e-password"
+CHROMIUM, DRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+KIOSKS = [("north", "door"), ("south", "hall")]
+
+
+class Child:
+    def __init__(self, args: list[str], env: dict, log: Path):
+        self.log = log
+        self.handle = log.open("w")
+        self.process = subprocess.Popen([sys.executable, "-m", "signage.cli", *args], env=env, cwd=PROJECT_ROOT,
+                                        stdout=self.handle, stderr=subprocess.STDOUT)
+
+    def output(self) -> str:
+        return self.log.read_text()
+
+    def stop(self, sig=signal.SIGTERM) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.handle.close()
+
+
+def kiosk_config(folder: Path, site: str, device: str, samples: Path, broker_url: str) -> Path:
+    config = {"site": site, "device": device,
+              "display": {"fullscreen": False, "size": [320, 180], "notice": {"enabled": False}},
+              "vision": {"max_fps": 5},
+              "source": {"kind": "video", "path": str(samples / "noface_face.mov"), "loop": True},
+              "paths": {"spool": str(folder / f"{device}.sqlite3")},
+              "mqtt": {"url": broker_url, "interval": 2, "keepalive": 5}}
+    path = folder / f"{device}.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def until(predicate, timeout: float, what: str, every: float = 0.25):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            last = predicate()
+        except Exception as exc:  # noqa: BLE001 - the page may be mid-update
+            last = exc
+        if last and not isinstance(last, Exception):
+            return last
+        time.sleep(every)
+    raise AssertionError(f"{what}: not within {timeout} s (last: {last!r})")
+
+
+@pytest.fixture
+def chromium(tmp_path):
+    if not (Path(CHROMIUM).exists() and Path(DRIVER).exists()):
+        pytest.fail("chromium and chromium-driver are not installed: apt-get install chromium chromium-driver "
+                    "(the CI script does)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage", "--window-size=1440,1000", f"--user-data-dir={tmp_path / 'profile'}"):
+        options.add_argument(flag)
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    options.add_experimental_option("prefs", {"download.default_directory": str(downloads),
+                                              "download.prompt_for_download": False})
+    driver = webdriver.Chrome(service=Service(DRIVER), options=options)
+    driver.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
+    driver.downloads = downloads
+    yield driver
+    driver.quit()
+
+
+def test_a_fleet_team_watches_two_kiosks_switches_privacy_and_exports_proof_of_play(
+        xvfb, broker, tmp_path, models_dir, samples, chromium):
+    from selenium.webdriver.common.by import By
+
+    (tmp_path / "cfg").mkdir()
+    fleet_config = tmp_path / "cfg" / "fleet.yaml"
+    fleet_config.write_text(yaml.safe_dump({"login_hash": hash_password(PASSWORD)}))
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = dict(os.environ, PYTHONPATH=str(PROJECT_ROOT), DISPLAY=xvfb, SDL_VIDEODRIVER="x11",
+               SIGNAGE_MODELS_DIR=str(models_dir), PYTHONDONTWRITEBYTECODE="1", XDG_CACHE_HOME=str(tmp_path))
+    wire = Subscriber(broker.url, "signage/#")
+    fleet = Child(["fleet", "--config", str(fleet_config), "--db", str(tmp_path / "fleet.sqlite3"),
+                   "--broker", broker.url, "--port", str(port)], env, tmp_path / "fleet.log")
+    kiosks = {device: Child(["run", "--config", str(kiosk_config(tmp_path, site, device, samples, broker.url)),
+                             "--playlists", str(PROJECT_ROOT / "tests" / "playlists" / "e2e")],
+                            env, tmp_path / f"{device}.log") for site, device in KIOSKS}
+    driver = chromium
+    try:
+        until(lambda: "dashboard on" in fleet.output(), 60, "the dashboard started")
+        # Log in.
+        driver.get(base + "/")
+        assert driver.current_url.endswith("/login")
+        driver.find_element(By.ID, "password").send_keys(PASSWORD)
+        driver.find_element(By.ID, "login").click()
+        until(lambda: driver.find_elements(By.CSS_SELECTOR, "table.fleet"), 10, "the fleet page")
+        driver.execute_script("window.__notReloaded = true")
+
+        # Both screens online, their counts live (server-sent events, no reload).
+        def row(device):
+            return driver.find_element(By.CSS_SELECTOR, f'tr[data-screen$="/{device}"]')
+
+        for site, device in KIOSKS:
+            until(lambda: "online" in row(device).find_element(By.CSS_SELECTOR, ".availability").text, 120,
+                  f"{site}/{device} online")
+        until(lambda: all(int(row(d).find_element(By.CSS_SELECTOR, ".plays").text) >= 1 for _, d in KIOSKS), 60,
+              "plays counted for both screens")
+        until(lambda: int(row("door").find_element(By.CSS_SELECTOR, ".passers").text) >= 1, 90,
+              "a passer counted (the face in the video)")
+        assert driver.execute_script("return window.__notReloaded === true"), "the page reloaded"
+        shots = {"fleet": tmp_path / "fleet.png"}
+        driver.save_screenshot(str(shots["fleet"]))
+
+        # A creative's plays appear on the creatives page.
+        driver.get(base + "/creatives?span=day")
+
+        def idle_plays():
+            driver.refresh()
+            return int(driver.find_element(By.CSS_SELECTOR, 'tr[data-creative="idle-a"] .plays').text) >= 2
+
+        until(idle_plays, 60, "idle-a plays on the creatives page", every=1.0)
+        shots["creatives"] = tmp_path / "creatives.png"
+        driver.save_screenshot(str(shots["creatives"]))
+
+        # Privacy on for one screen: the device's state echo shows on the page.
+        driver.get(base + "/screen/north/door")
+        driver.find_element(By.ID, "privacy-on").click()
+        until(lambda: "Sent privacy ON" in driver.page_source, 10, "the command confirmation")
+        until(lambda: driver.find_element(By.ID, "privacy").text == "ON", 30, "privacy ON from the device's status")
+        until(lambda: "done: privacy = ON" in driver.find_element(By.ID, "command-log").text, 30,
+              "the device's state echo")
+        assert wire.wait_for(lambda m: m.topic == "signage/north/door/privacy/state").payload == b"ON"
+        assert not any(m.topic.startswith("signage/south/hall/") and m.topic.endswith("/set") for m in wire.messages)
+        assert not any(m.topic == "signage/south/hall/privacy/state" and m.payload == b"ON" for m in wire.messages)
+        shots["screen"] = tmp_path / "screen.png"
+        driver.save_screenshot(str(shots["screen"]))
+
+        # Proof of play: the CSV's rows are the play messages on the wire.
+        with wire.lock:
+            sent = {m.json()["id"]: m.json() for m in wire.messages if m.topic.endswith("/play")}
+        assert sent
+
+        def stored_all():  # the JSON export, fetched by the logged-in page
+            text = driver.execute_async_script(
+                "const done = arguments[arguments.length - 1];"
+                "fetch('/export/plays.json').then(r => r.text()).then(done, e => done(String(e)));")
+            return set(sent) <= {row["id"] for row in json.loads(text)}
+
+        until(stored_all, 30, "every play on the wire stored", every=0.5)
+        driver.get(base + "/creatives?span=day")
+        driver.find_element(By.ID, "export-csv").click()
+        path = until(lambda: next((p for p in driver.downloads.glob("*.csv")), None), 30, "the CSV downloaded")
+        rows = list(csv.DictReader(path.open()))
+        with wire.lock:
+            on_wire = {m.json()["id"]: m.json() for m in wire.messages if m.topic.endswith("/play")}
+        assert set(sent) <= {r["id"] for r in rows} <= set(on_wire)
+        for r in rows:
+            message = on_wire[r["id"]]
+            assert (r["site"], r["device"], r["creative"], r["ended"]) == (
+                message["site"], message["device"], message["creative"], message["ended"])
+            assert float(r["seconds"]) == pytest.approx(message["seconds"])
+            assert r["start"].endswith("Z") and r["start"][:19] == message["start"][:19]
+
+        # SIGKILL a kiosk: offline on the page within the broker's keep-alive (5 s x 1.5).
+        driver.get(base + "/")
+        kiosks["hall"].stop(signal.SIGKILL)
+        until(lambda: "offline" in row("hall").find_element(By.CSS_SELECTOR, ".availability").text, 30,
+              "south/hall offline")
+        assert "online" in row("door").find_element(By.CSS_SELECTOR, ".availability").text
+        first = driver.find_element(By.CSS_SELECTOR, "table.fleet tbody tr").get_attribute("data-screen")
+        assert first == "south/hall", "problems first"
+    finally:
+        for child in kiosks.values():
+            child.stop()
+        fleet.stop()
+        wire.close()
+    assert "Traceback" not in fleet.output(), fleet.output()[-3000:]
+    target = os.environ.get("SIGNAGE_FLEET_SCREENSHOTS")
+    if target:
+        for name, shot in shots.items():
+            shutil.copy(shot, Path(target) / f"fleet-{name}.png")
