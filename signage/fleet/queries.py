@@ -242,12 +242,14 @@ def creatives(engine: sa.Engine, first: date, last: date, site: str | None = Non
     report = []
     for creative, n, seconds, viewed, viewers, looking, squares, suppressed, expressed in rows:
         n, looking, expressed = int(n or 0), float(looking or 0), float(expressed or 0)
+        measured = n - int(suppressed or 0)  # plays whose audience the kiosk published (>= min_group)
         breakdown = mixes.get(creative, {})
         total_mix = sum(breakdown.values())
         report.append(CreativeReport(
             creative=creative, plays=n, seconds=float(seconds or 0), viewed_plays=int(viewed or 0),
-            viewers=int(viewers or 0), looking_seconds=looking, attention_mean=looking / n if n else 0.0,
-            attention_ci=confidence_interval(n, looking, float(squares or 0)),
+            viewers=int(viewers or 0), looking_seconds=looking,
+            attention_mean=looking / measured if measured > 0 else 0.0,
+            attention_ci=confidence_interval(measured, looking, float(squares or 0)),
             expressions={k: v / total_mix for k, v in sorted(breakdown.items(), key=lambda kv: -kv[1])}
             if total_mix > 0 else {},
             expressed_share=expressed / looking if looking > 0 else 0.0, suppressed_plays=int(suppressed or 0)))

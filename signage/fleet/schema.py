@@ -86,10 +86,11 @@ plays = sa.Table(
     sa.Column("end", sa.DateTime, nullable=False),
     sa.Column("seconds", sa.Float, nullable=False),
     sa.Column("ended", sa.String(16), nullable=False),
-    sa.Column("peak_faces", sa.Integer, nullable=False),
-    sa.Column("mean_faces", sa.Float, nullable=False),
-    sa.Column("peak_viewers", sa.Integer, nullable=False),
-    sa.Column("looking_seconds", sa.Float, nullable=False),
+    # NULL when the kiosk withheld them: fewer than privacy.min_group people (docs/mqtt.md, play)
+    sa.Column("peak_faces", sa.Integer),
+    sa.Column("mean_faces", sa.Float),
+    sa.Column("peak_viewers", sa.Integer),
+    sa.Column("looking_seconds", sa.Float),
     sa.Column("expressions", sa.Text),  # JSON person-seconds by expression; NULL when suppressed
     sa.Column("received_at", sa.DateTime, nullable=False),
     sa.Index("ix_plays_screen_start", "site", "device", "start"),

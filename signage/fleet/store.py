@@ -163,16 +163,21 @@ class Store:
             row = hours[(item.site, item.device, start.replace(minute=0, second=0, microsecond=0))]
             row["plays"] += 1
             row["play_seconds"] += p.seconds
-            row["looking_seconds"] += p.looking_seconds
             key = (item.site, item.device, start.date(), p.creative)
             day = days[key]
             day["plays"] += 1
             day["seconds"] += p.seconds
+            breakdown = play_expressions(p)
+            if p.peak_viewers is None or p.looking_seconds is None:
+                # Withheld by the kiosk (fewer than min_group people): counted as a play, never
+                # summed into audience figures (a sum over small groups would re-derive them).
+                day["suppressed_plays"] += 1
+                continue
+            row["looking_seconds"] += p.looking_seconds
             day["viewed_plays"] += 1 if p.peak_viewers >= 1 else 0
             day["peak_viewers"] += p.peak_viewers
             day["looking_seconds"] += p.looking_seconds
             day["looking_squares"] += p.looking_seconds ** 2
-            breakdown = play_expressions(p)
             if breakdown is None:
                 day["suppressed_plays"] += 1
             else:

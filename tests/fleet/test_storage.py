@@ -36,8 +36,8 @@ def test_migrations_build_exactly_the_schema_and_go_down_and_up(store):
     store.migrate("base")
     assert set(sa.inspect(store.engine).get_table_names()) <= {"alembic_version"}
     before, after = store.migrate()
-    assert (before, after) == (None, "0002")
-    assert store.migrate() == ("0002", "0002")  # idempotent
+    assert (before, after) == (None, "0003")
+    assert store.migrate() == ("0003", "0003")  # idempotent
 
 
 def test_migration_0002_fills_the_site_rollups_from_the_screen_rollups(store):
@@ -51,6 +51,22 @@ def test_migration_0002_fills_the_site_rollups_from_the_screen_rollups(store):
     store.migrate()
     with store.engine.begin() as conn:
         assert conn.execute(sa.select(creative_site_days.c.plays, creative_site_days.c.seconds)).one() == (7, 70.0)
+
+
+def test_a_play_that_withholds_its_audience_is_proof_of_play_and_is_never_summed(store):
+    """Fewer than min_group people: the kiosk publishes the play with null audience fields.
+    It is stored (proof of play), counted as a play and as suppressed, and adds nothing to
+    the audience figures (a sum over small groups would re-derive them)."""
+    withheld = f.play(start=f.T0) | {"rule": "audience", "peak_faces": None, "mean_faces": None,
+                                     "peak_viewers": None, "looking_seconds": None,
+                                     "expressions": {"suppressed": True}}
+    measured = f.play(start=f.T0 + timedelta(seconds=30)) | {"peak_viewers": 3, "looking_seconds": 12.0}
+    result = store.write([incoming(withheld, "play"), incoming(measured, "play")], now=NOW)
+    assert result.stored == 2
+    with store.engine.begin() as conn:
+        day = conn.execute(sa.select(creative_days.c.plays, creative_days.c.suppressed_plays,
+                                     creative_days.c.peak_viewers, creative_days.c.looking_seconds)).one()
+    assert day == (2, 1, 3, 12.0)
 
 
 def test_the_same_thousand_messages_twice_store_a_thousand(store):
