@@ -8,19 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.unit.test_architecture import imports
+
 PACKAGE = Path(__file__).resolve().parents[2] / "signage"
-KIOSK = ("signage.controller", "signage.vision", "signage.display", "signage.playlist", "signage.audience",
-         "signage.creatives", "signage.runconfig", "signage.systemd")
-
-
-def imports(path: Path) -> set[str]:
-    found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            found |= {alias.name for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            found.add(node.module)
-    return found
+KIOSK = ("signage.kiosk", "signage.vision", "signage.display", "signage.playlist", "signage.audience", "signage.cli")
 
 
 def test_fleet_never_imports_the_kiosk():

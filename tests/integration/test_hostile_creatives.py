@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from signage.models import PROJECT_ROOT
+from tests.kiosk import wait_for
 from tests.hostile.creatives import CARD_BACKGROUND, CHECK_PASSES, MEMBERS
 from tests.screen import dominant, screenshot
 from tests.subscriber import Subscriber
@@ -56,16 +57,6 @@ def latest_status(subscriber: Subscriber) -> dict:
     return found[-1].json() if found else {}
 
 
-def wait_until(predicate, what: str, timeout: float = 30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def clear(folder: Path) -> None:
     for path in folder.iterdir():
         if path.is_dir() and not path.is_symlink():
@@ -92,11 +83,11 @@ def test_the_kiosk_survives_every_member(xvfb, broker, tmp_path, models_dir, sam
                                env=env, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     peak_mb = 0.0
     try:
-        wait_until(lambda: latest_status(subscriber).get("playing") == "idle", "the good playlist plays")
+        wait_for(lambda: latest_status(subscriber).get("playing") == "idle", "the good playlist plays")
         for member in sorted(MEMBERS):
             clear(playlists)
             MEMBERS[member](playlists)
-            wait_until(lambda: latest_status(subscriber).get("playlist", "ok") != "ok"
+            wait_for(lambda: latest_status(subscriber).get("playlist", "ok") != "ok"
                        or any("x" in p for p in latest_status(subscriber).get("problems", []))
                        or latest_status(subscriber).get("playing") == "x",
                        f"{member}: status says something")
@@ -110,7 +101,7 @@ def test_the_kiosk_survives_every_member(xvfb, broker, tmp_path, models_dir, sam
                 peak_mb = max(peak_mb, *(int(line.split()[1]) / 1024 for line in handle if line.startswith("VmHWM")))
             clear(playlists)
             (playlists / "good.yaml").write_text(GOOD)
-            wait_until(lambda: latest_status(subscriber).get("playlist") == "ok"
+            wait_for(lambda: latest_status(subscriber).get("playlist") == "ok"
                        and latest_status(subscriber).get("playing") == "idle", f"{member}: back to good")
         final = latest_status(subscriber)
     finally:
