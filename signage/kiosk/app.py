@@ -44,6 +44,7 @@ from signage.kiosk.systemd import Notifier
 from signage.kiosk.vision import VisionStage, open_configured_source
 from signage.kiosk.watchdog import Watchdog
 from signage.playlist.loader import Playlist
+from signage.playlist.watcher import MAX_BACKOFF_S as WATCHER_BACKOFF_S
 from signage.playlist.watcher import PlaylistAccepted, PlaylistRejected, WatcherFault
 from signage.playlist.player import Player
 from signage.playlist.rules import Now
@@ -250,6 +251,7 @@ class Kiosk:
             self.problems.clear("playlist watcher")
             self.adopt_playlist(event.playlist)
         elif isinstance(event, PlaylistRejected):
+            self.problems.clear("playlist watcher")  # it works again: a rejection is an answer
             self.problems.set("playlist", f"rejected: {event.problems}")
         elif isinstance(event, WatcherFault):
             self.watcher_faults = event.count
@@ -327,6 +329,9 @@ class Kiosk:
         culprit = self.vision.stuck(stale)
         if culprit is None and self.telemetry is not None and not self.telemetry.alive(stale):
             culprit = "the telemetry thread"
-        if culprit is None and self.watcher is not None and not self.watcher.alive():
-            culprit = "the playlist watcher thread"
+        if culprit is None and self.watcher is not None:
+            if not self.watcher.alive():
+                culprit = "the playlist watcher thread (dead)"
+            elif time.monotonic() - self.watcher.last_progress > stale + WATCHER_BACKOFF_S:
+                culprit = "the playlist watcher thread"  # stuck in a read, not in its back-off after a fault
         return culprit

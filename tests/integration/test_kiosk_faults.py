@@ -135,3 +135,28 @@ def test_sighup_applies_all_of_the_config_and_a_rejected_reload_clears_later(con
         run_with(controller, script)
     finally:
         subscriber.close()
+
+
+def test_a_playlist_watcher_stuck_in_a_read_is_named_for_the_watchdog(controller_for, monkeypatch):
+    """A poll that never returns (a hung network filesystem) stops the watcher's progress:
+    the watchdog is told, after the watcher's own back-off has been allowed for."""
+    import threading
+
+    from signage.kiosk import app as module
+
+    monkeypatch.setattr(module, "WATCHER_BACKOFF_S", 0.5)
+    controller = controller_for()
+    release = threading.Event()
+
+    def script(c):
+        assert c.stuck(1.0) is None
+        real = c.watcher.poll
+        c.watcher.poll = lambda *a, **k: release.wait(30) or real(*a, **k)  # hangs until released
+        c.watcher.request_reload()  # wake it now rather than at its next poll
+        try:
+            wait_for(lambda: c.stuck(1.0) == "the playlist watcher thread", "the hung watcher is named", timeout=10)
+        finally:
+            release.set()
+        wait_for(lambda: c.stuck(1.0) is None, "progress again once it returns", timeout=10)
+
+    run_with(controller, script)
