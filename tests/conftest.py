@@ -101,3 +101,20 @@ def small_disk(tmp_path):
         pytest.fail(f"cannot mount a tmpfs for the disk-full tests (run as root): {result.stderr}")
     yield mount
     subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+@pytest.fixture
+def window(xvfb):
+    """Renderers in a real window (tests/integration/test_renderer.py:make_renderer), closed after the test."""
+    from tests.integration.test_renderer import make_renderer
+
+    made = []
+
+    def factory(**kwargs):
+        renderer = make_renderer(**kwargs)
+        made.append(renderer)
+        return renderer
+
+    yield factory
+    for renderer in made:
+        renderer.close()

@@ -53,7 +53,7 @@ def mix(shares: dict[str, float], title: str, width: int = 360, height: int = 44
              f'aria-label="{escape(title)}"><title>{escape(title)}</title>']
     total = sum(shares.values())
     if total <= 0:
-        parts.append(f'<text x="0" y="18" class="tick">no breakdown (suppressed or no viewers)</text></svg>')
+        parts.append('<text x="0" y="18" class="tick">no breakdown (suppressed or no viewers)</text></svg>')
         return Markup("".join(parts))
     x = 0.0
     legend_x = 0.0

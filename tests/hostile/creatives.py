@@ -47,22 +47,18 @@ def _card(text: str, **extra) -> str:
         "duration: 5}\n" + GOOD_TAIL
 
 
+def _media(kind: str, name: str, data: bytes) -> Callable[[Path], None]:
+    """A playlist whose creative `x` is an image or video file with these bytes."""
+    def write(folder: Path) -> None:
+        (folder / "media").mkdir(exist_ok=True)
+        (folder / "media" / name).write_bytes(data)
+        (folder / "hostile.yaml").write_text(
+            HEADER + f"  - {{id: x, type: {kind}, media: media/{name}, duration: 5}}\n" + GOOD_TAIL)
+    return write
+
+
 def _image(name: str, data: bytes) -> Callable[[Path], None]:
-    def write(folder: Path) -> None:
-        (folder / "media").mkdir(exist_ok=True)
-        (folder / "media" / name).write_bytes(data)
-        (folder / "hostile.yaml").write_text(
-            HEADER + f"  - {{id: x, type: image, media: media/{name}, duration: 5}}\n" + GOOD_TAIL)
-    return write
-
-
-def _video(name: str, data: bytes) -> Callable[[Path], None]:
-    def write(folder: Path) -> None:
-        (folder / "media").mkdir(exist_ok=True)
-        (folder / "media" / name).write_bytes(data)
-        (folder / "hostile.yaml").write_text(
-            HEADER + f"  - {{id: x, type: video, media: media/{name}, duration: 5}}\n" + GOOD_TAIL)
-    return write
+    return _media("image", name, data)
 
 
 def _text(content: str) -> Callable[[Path], None]:
@@ -87,7 +83,7 @@ MEMBERS: dict[str, Callable[[Path], None]] = {
     "png-that-is-text": _image("text.png", b"this is not a picture\n" * 10),
     "png-zero-bytes": _image("empty.png", b""),
     "jpeg-truncated": _jpeg_truncated,
-    "video-of-random-bytes": _video("noise.mp4", bytes(range(256)) * 400),
+    "video-of-random-bytes": _media("video", "noise.mp4", bytes(range(256)) * 400),
 }
 
 # Legal as far as `check` can tell without decoding: the renderer must cope with them.

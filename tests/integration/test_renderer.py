@@ -7,7 +7,6 @@ import time
 
 import cv2
 import numpy as np
-import pytest
 
 from signage.config import DisplayConfig, FallbackConfig, NoticeConfig, PowerConfig, DailyWindow
 from signage.display.content import Content
@@ -33,20 +32,6 @@ def make_renderer(clock=time.monotonic, notice=False, fallback=FALLBACK, **displ
     renderer = Renderer(config, clock=clock, **extra)
     renderer.open()
     return renderer
-
-
-@pytest.fixture
-def window(xvfb):
-    made = []
-
-    def factory(**kwargs):
-        renderer = make_renderer(**kwargs)
-        made.append(renderer)
-        return renderer
-
-    yield factory
-    for renderer in made:
-        renderer.close()
 
 
 def settle(renderer, content_id, seconds=6.0):

@@ -257,22 +257,6 @@ def test_reduced_decoding_factor():
     assert reduction((8000, 1000), (1920, 1080), "cover") == 1  # cover needs the full height
 
 
-@pytest.fixture
-def window(xvfb):
-    from tests.integration.test_renderer import make_renderer
-
-    made = []
-
-    def factory(**kwargs):
-        renderer = make_renderer(**kwargs)
-        made.append(renderer)
-        return renderer
-
-    yield factory
-    for renderer in made:
-        renderer.close()
-
-
 @pytest.mark.parametrize("call", ["flip", "get"])
 def test_a_pygame_error_from_any_display_call_is_display_loss_then_reopen(window, monkeypatch, call):
     """The kmsdrm analogue of a lost X server (a DRM device that goes away): SDL reports

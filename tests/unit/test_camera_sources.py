@@ -11,17 +11,7 @@ from signage.config import SourceConfig
 from signage.errors import SourceUnavailable
 from signage.vision.sources import (Backoff, CameraSource, Negotiated, PicameraSource, SourceState, fourcc_code, fourcc_text,
                                     open_source, wanted_fourcc)
-
-
-class FakeClock:
-    def __init__(self):
-        self.now = 100.0
-
-    def __call__(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.now += seconds
+from tests.unit.test_sources import FakeClock
 
 
 class FakeV4L2Camera:
