@@ -8,13 +8,13 @@ deaths and CPU per thread group. Both watch through an Observer they inject.
 
 from __future__ import annotations
 
-import os
 import tempfile
 import threading
 import time
 from pathlib import Path
 
 from signage import models
+from signage.cli.measure import Spread, cpu_by_thread, rss_mb, verdict
 from signage.config import Config, DisplayConfig, MqttConfig, NoticeConfig, PathsConfig, SourceConfig
 from signage.kiosk.app import Kiosk, Observer
 from signage.models import PROJECT_ROOT
@@ -74,36 +74,13 @@ def e2e(runs: int = 3) -> str:
             if timings.first_confirmed is None or shown is None:
                 return "e2e: the face was never confirmed or the look creative never shown"
             latencies.append(shown - timings.first_confirmed)
-    ratios = sorted(latency / (hold + 0.5) for latency in latencies)
+    ratios = Spread.of([latency / (hold + 0.5) for latency in latencies])
     lines = [f"e2e on noface_face.mov, {runs} runs: first confirmed face -> audience creative on screen"]
     for latency in latencies:
         lines.append(f"  latency {latency:.2f} s  (hold {hold:.1f} s)")
-    verdict = "ok" if ratios[-1] <= 1.0 else "MISSED"
-    lines.append(f"ratio to hold + 0.5 s: min {ratios[0]:.2f} median {ratios[len(ratios) // 2]:.2f} "
-                 f"max {ratios[-1]:.2f}; target <= 1.00: {verdict}")
+    lines.append(f"ratio to hold + 0.5 s (min / median / max): {ratios.format()}; "
+                 f"target max <= 1.00: {verdict(ratios.high <= 1.0)}")
     return "\n".join(lines)
-
-
-def cpu_by_thread() -> dict[str, float]:
-    """CPU seconds per thread name, from /proc/self/task."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    usage: dict[str, float] = {}
-    for task in Path("/proc/self/task").iterdir():
-        try:
-            name = (task / "comm").read_text().strip()
-            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        group = name.split("-")[0].rstrip("0123456789_") or name
-        if group in ("signage", "python", "python3"):  # the main thread and unnamed library threads
-            group = "main+libraries"
-        usage[group] = usage.get(group, 0.0) + (int(fields[11]) + int(fields[12])) / ticks
-    return usage
-
-
-def rss_mb() -> float:
-    with open("/proc/self/statm") as handle:
-        return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1048576
 
 
 def soak(seconds: float) -> str:

@@ -1,0 +1,62 @@
+"""What every `signage bench` measures with: the spread of repeated ratios and a verdict,
+process and per-thread CPU time, and resident memory, all read from /proc or `resource`."""
+
+from __future__ import annotations
+
+import os
+import resource
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Spread:
+    """min / median / max of one figure over the repeats of one run."""
+
+    low: float
+    median: float
+    high: float
+
+    @classmethod
+    def of(cls, values: list[float]) -> "Spread":
+        if not values:
+            raise ValueError("a spread needs at least one value")
+        return cls(min(values), statistics.median(values), max(values))
+
+    def format(self, fmt: str = ".2f") -> str:
+        return " / ".join(format(v, fmt) for v in (self.low, self.median, self.high))
+
+
+def verdict(met: bool) -> str:
+    """One word per target, the same in every bench."""
+    return "met" if met else "MISSED"
+
+
+def process_cpu_seconds() -> float:
+    """User + system CPU seconds of this process, all threads."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def cpu_by_thread() -> dict[str, float]:
+    """CPU seconds per thread group (a thread's name without its number), from /proc/self/task."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    usage: dict[str, float] = {}
+    for task in Path("/proc/self/task").iterdir():
+        try:
+            name = (task / "comm").read_text().strip()
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the thread ended while we read
+        group = name.split("-")[0].rstrip("0123456789_") or name
+        if group in ("signage", "python", "python3"):  # the main thread and unnamed library threads
+            group = "main+libraries"
+        usage[group] = usage.get(group, 0.0) + (int(fields[11]) + int(fields[12])) / ticks
+    return usage
+
+
+def rss_mb() -> float:
+    """Resident memory of this process now, in MiB."""
+    with open("/proc/self/statm") as handle:
+        return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1048576
