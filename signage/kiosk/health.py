@@ -1,38 +1,41 @@
-"""The status message: what a fleet team needs to see of one screen, now."""
+"""Health: the status message (what a fleet team needs to see of one screen, now) and
+which thread, if any, is stuck (for the systemd watchdog).
+
+Pure: it reads the kiosk and telemetry's health snapshot and changes nothing (the
+telemetry problem is kept up to date by a loop step, `loop.watch_telemetry`), so any
+thread may build it."""
 
 from __future__ import annotations
 
+import time
+
 from signage import __version__
-from signage.telemetry.messages import SCHEMA_VERSION
+from signage.playlist.watcher import MAX_BACKOFF_S as WATCHER_BACKOFF_S
+from signage.telemetry.messages import Status
+
+TELEMETRY_STARTING = {"broker": "connecting", "spool": "ok", "spool_depth": 0, "spool_held": 0, "spool_dropped": 0}
 
 
-def status_of(kiosk) -> dict:
+def status_of(kiosk, health) -> Status:
+    """`health`: telemetry's `Health` snapshot, or None before telemetry started."""
     current = kiosk.player.current if kiosk.player else None
-    health = kiosk.telemetry.health() if kiosk.telemetry else None
-    if health is not None and health.problem:  # the spool's trouble is a problem while it lasts
-        kiosk.problems.set("telemetry", health.problem)
-    else:
-        kiosk.problems.clear("telemetry")
     renderer = kiosk.renderer
-    playlist_problem = kiosk.problems.get("playlist")
     hardware = kiosk.vision.hardware()
-    return {
-        "schema": SCHEMA_VERSION, "device": kiosk.config.device, "site": kiosk.config.site, "version": __version__,
-        "uptime_s": int(kiosk._clock() - kiosk.started),
-        "playing": playing(current),
-        "camera": kiosk.vision.camera_state(kiosk.privacy),
-        "playlist": playlist_problem or "ok",
-        "privacy": kiosk.privacy,
-        "display": renderer.stats.state if renderer else "starting",
-        **(health.status_fields() if health else
-           {"broker": "connecting", "spool": "ok", "spool_depth": 0, "spool_held": 0, "spool_dropped": 0}),
-        "camera_format": hardware["camera"],
-        "edgetpu": hardware["edgetpu"],
-        "last_error": kiosk.problems.last,
-        "problems": kiosk.problems.all(),
-        "faults": kiosk.barrier.total + kiosk.vision.faults + kiosk.watcher_faults
-        + (health.pump_errors if health else 0),
-    }
+    return Status(
+        device=kiosk.config.device, site=kiosk.config.site, version=__version__,
+        uptime_s=int(kiosk._clock() - kiosk.started),
+        playing=playing(current),
+        camera=kiosk.vision.camera_state(kiosk.privacy.on),
+        playlist=kiosk.problems.get("playlist") or "ok",
+        privacy=kiosk.privacy.on,
+        display=renderer.stats.state if renderer else "starting",
+        **(health.status_fields() if health else TELEMETRY_STARTING),
+        camera_format=hardware["camera"],
+        edgetpu=hardware["edgetpu"],
+        last_error=kiosk.problems.last,
+        problems=kiosk.problems.all(),
+        faults=kiosk.barrier.total + kiosk.vision.faults + kiosk.watcher_faults + (health.pump_errors if health else 0),
+    )
 
 
 def playing(current) -> str | None:
@@ -43,3 +46,17 @@ def playing(current) -> str | None:
     if current is None or not current.play.creative:
         return None
     return "audience" if current.audience else current.play.creative
+
+
+def stuck_thread(kiosk, stale: float) -> str | None:
+    """A thread that made no progress within `stale` seconds, or None (the main thread
+    is the caller, so it is alive). For the systemd watchdog."""
+    culprit = kiosk.vision.stuck(stale)
+    if culprit is None and kiosk.telemetry is not None and not kiosk.telemetry.alive(stale):
+        culprit = "the telemetry thread"
+    if culprit is None and kiosk.watcher is not None:
+        if not kiosk.watcher.alive():
+            culprit = "the playlist watcher thread (dead)"
+        elif time.monotonic() - kiosk.watcher.last_progress > stale + WATCHER_BACKOFF_S:
+            culprit = "the playlist watcher thread"  # stuck in a read, not in its back-off after a fault
+    return culprit

@@ -5,6 +5,7 @@ out is AudienceSnapshots, through the handoff."""
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -26,6 +27,19 @@ def open_configured_source(config: Config):
                        camera=source.kind == "camera", format=source.format)
 
 
+@dataclass
+class Prepared:
+    """What a vision stage runs on, built and not started."""
+
+    pipeline: object
+    source: object | None  # None: opened at start (the running source holds the same device)
+
+    def close(self) -> None:
+        for part in (self.source, self.pipeline):
+            if part is not None:
+                part.close()
+
+
 class VisionStage:
     def __init__(self, problems: Problems, on_snapshot: Callable[[AudienceSnapshot], None],
                  open_source: Callable[[Config], object] = open_configured_source):
@@ -37,22 +51,36 @@ class VisionStage:
     def running(self) -> bool:
         return self.worker is not None
 
-    def start(self, config: Config) -> None:
-        """Start capture and analysis; a model or source fault leaves vision off,
-        reported, and the rules that need no audience keep playing."""
+    def prepare(self, config: Config, with_source: bool = True) -> "Prepared":
+        """The pipeline (models loaded) and, with_source, the opened frame source that
+        `config` asks for, not started. Raises SignageError; closes what it opened then."""
         from signage.vision.pipeline import Pipeline
-        from signage.vision.worker import VisionWorker
 
         models_dir = Path(config.paths.models) if config.paths.models else None
+        pipeline = Pipeline.from_config(config.vision, models_dir)
         try:
-            pipeline = Pipeline.from_config(config.vision, models_dir)
-            source = self.open_source(config)
+            return Prepared(pipeline, self.open_source(config) if with_source else None)
+        except BaseException:
+            pipeline.close()
+            raise
+
+    def start(self, config: Config, prepared: "Prepared | None" = None) -> None:
+        """Start capture and analysis (from `prepared` parts when given: a reload built
+        them first); a model or source fault leaves vision off, reported, and the rules
+        that need no audience keep playing."""
+        from signage.vision.worker import VisionWorker
+
+        try:
+            prepared = prepared or self.prepare(config)
+            source = prepared.source or self.open_source(config)
         except SignageError as exc:
+            if prepared is not None:
+                prepared.close()
             self.problems.set("vision", str(exc))
             logger.error("vision is off: %s; playing the rules that need no audience", exc)
             return
         self.problems.clear("vision")
-        self.worker = VisionWorker(pipeline, source, self.on_snapshot, max_fps=config.vision.max_fps)
+        self.worker = VisionWorker(prepared.pipeline, source, self.on_snapshot, max_fps=config.vision.max_fps)
         self._counted_dropped = 0  # a new worker counts its dropped frames from zero
         self.worker.start()
 

@@ -12,6 +12,7 @@ import logging
 from dataclasses import dataclass, field, replace
 
 from signage.audience import EXPRESSIONS, AudienceState
+from signage.clock import utc_iso
 from signage.playlist.loader import Playlist
 from signage.playlist.rules import HOUR, Current, Decision, Engine, History, Now, Play
 
@@ -60,10 +61,6 @@ class _Audience:
         self.looking_seconds += sample.looking * span
         for i, share in enumerate(sample.shares):
             self.expression_seconds[i] += sample.looking * share * span
-
-
-def utc_iso(local: dt.datetime) -> str:
-    return local.astimezone(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 class Player:

@@ -19,6 +19,16 @@ REQUIRED = {
 }
 COMMON = {"name", "unique_id", "device"}
 AVAILABILITY_TEMPLATE = "{{ 'online' if value == 'online' else 'offline' }}"
+# A count below privacy.min_group is null on the wire. Home Assistant's MQTT sensor
+# reads the rendered payload "None" as unknown (its PAYLOAD_NONE), which a numeric
+# sensor can show; "<3" it cannot (a measurement must be a number).
+PAYLOAD_UNKNOWN = "None"
+
+
+def count_template(field: str) -> str:
+    """The value template of a count that may be null: the number, else unknown."""
+    return (f"{{{{ value_json.{field} if value_json.{field} is not none "
+            f"else '{PAYLOAD_UNKNOWN}' }}}}")
 
 
 def node_id(site: str, device: str) -> str:
@@ -36,10 +46,10 @@ def discovery(root: str, site: str, device: str, version: str, prefix: str = "ho
                     "payload_available": "online", "payload_not_available": "offline"}
     entities = {
         ("sensor", "viewers"): {"name": "Viewers", "state_topic": f"{root}/metrics",
-                                "value_template": "{{ value_json.viewers }}", "unit_of_measurement": "people",
+                                "value_template": count_template("viewers"), "unit_of_measurement": "people",
                                 "state_class": "measurement", "icon": "mdi:eye", **availability},
         ("sensor", "passers"): {"name": "Passers", "state_topic": f"{root}/metrics",
-                                "value_template": "{{ value_json.passers }}", "unit_of_measurement": "people",
+                                "value_template": count_template("passers"), "unit_of_measurement": "people",
                                 "state_class": "measurement", "icon": "mdi:walk", **availability},
         ("sensor", "playing"): {"name": "Playing", "state_topic": f"{root}/status",
                                 "value_template": "{{ value_json.playing }}", "icon": "mdi:television-play",

@@ -14,6 +14,10 @@ SCHEMA_VERSION = 1
 class Message(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    def payload(self) -> dict:
+        """The message as it goes on the wire (JSON types, `schema` under its own name)."""
+        return self.model_dump(mode="json", by_alias=True)
+
 
 class Envelope(Message):
     """What every device message starts with."""
@@ -46,16 +50,25 @@ class InferenceMs(Message):
 
 
 class Metrics(Envelope):
-    """Topic <root>/<site>/<device>/metrics, QoS 1, every interval."""
+    """Topic <root>/<site>/<device>/metrics, QoS 1, every interval.
+
+    No metrics message says anything about fewer than `privacy.min_group` people: the
+    counts `passers`, `viewers` and `peak_faces` are null while they are below min_group
+    (0 included, or null against 0 would still tell 1 or 2 people from nobody), the
+    ratios and breakdowns drawn from them are null or `{"suppressed": true}`, and
+    `impressions.viewed` is null below min_group viewers.
+    """
 
     id: str = Field(description="Unique message id (UUID4): consumers deduplicate on it.")
     start: str = Field(description="Interval start, UTC ISO 8601.")
     end: str = Field(description="Interval end, UTC ISO 8601.")
-    passers: int = Field(ge=0, description="Opportunity to see: confirmed tracks that ended in the interval.")
-    viewers: int = Field(ge=0, description="Watchers: passers who looked at the screen for at least 1 s.")
+    passers: int | None = Field(ge=0, description="Opportunity to see: confirmed tracks that ended in the interval; "
+                                "null below min_group (0 included: null against 0 would tell 1 or 2 people from none).")
+    viewers: int | None = Field(ge=0, description="Watchers: passers who looked at the screen for at least 1 s; null "
+                                "below min_group (0 included).")
     conversion: float | None = Field(description="viewers / passers; null below min_group passers.")
     attraction: float | None = Field(description="Looking time / dwell time of the passers; null below min_group passers.")
-    peak_faces: int = Field(ge=0, description="Most people in view at once.")
+    peak_faces: int | None = Field(ge=0, description="Most people in view at once; null below min_group (0 included).")
     distance: dict[str, int] | Suppressed = Field(description="Passers by nearest zone: near (<2 m), mid, far.")
     dwell: Histogram | Suppressed = Field(description="Passers by dwell time.")
     attention: Histogram | Suppressed = Field(description="Viewers by looking time.")

@@ -1,9 +1,10 @@
 """Interval aggregation: snapshots and plays in, one metrics message out.
 
-Pure: values in, a dict out; the clock is passed in. Only totals and histograms
-leave, and any breakdown drawn from fewer than `min_group` people is replaced by
-{"suppressed": true}, so no single person's expression or behaviour can be read
-from a message. No track number, box, coordinate or per-person timestamp is kept.
+Pure: values in, a `Metrics` message (messages.py) out; the clock is passed in. Only
+totals and histograms leave. Nothing says anything about fewer than `min_group`
+people: a count below it (passers, viewers, peak_faces; 0 included, or null against 0
+would still tell 1 or 2 people from none) is null, and a breakdown drawn from fewer is
+{"suppressed": true}. No track number, box, coordinate or per-person timestamp is kept.
 """
 
 from __future__ import annotations
@@ -13,24 +14,21 @@ import uuid
 from dataclasses import dataclass, field
 
 from signage.audience import EXPRESSIONS, ZONES, AudienceSnapshot
-from signage.telemetry.messages import SCHEMA_VERSION
+from signage.clock import utc_iso
+from signage.telemetry.messages import Histogram, Impressions, InferenceMs, Metrics, Play, Suppressed
 
 DWELL_BUCKETS = (0, 1, 3, 10, 30, 60)  # seconds: 0-1, 1-3, 3-10, 10-30, 30-60, 60+
 ATTENTION_BUCKETS = (1, 3, 10, 30, 60)  # viewers looked at least 1 s
-SUPPRESSED = {"suppressed": True}
+SUPPRESSED = Suppressed()
 
 
-def utc(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def histogram(values: list[float], edges: tuple[int, ...]) -> dict:
+def histogram(values: list[float], edges: tuple[int, ...]) -> Histogram:
     labels = [f"{a}-{b}" for a, b in zip(edges, edges[1:])] + [f"{edges[-1]}+"]
     counts = [0] * len(labels)
     for value in values:
         index = sum(1 for edge in edges[1:] if value >= edge)
         counts[index] += 1
-    return {"buckets": labels, "counts": counts}
+    return Histogram(buckets=labels, counts=counts)
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -80,7 +78,7 @@ class Aggregator:
         counts[0] += 1
         counts[1] += int(viewed)
 
-    def flush(self, now: dt.datetime) -> dict:
+    def flush(self, now: dt.datetime) -> Metrics:
         """The metrics message for the interval ending now; a new interval begins."""
         interval, self._interval = self._interval, Interval(start=now)
         passers = len(interval.dwell)
@@ -88,36 +86,35 @@ class Aggregator:
         total_dwell = sum(interval.dwell)
         enough_passers = passers >= self.min_group
         enough_viewers = viewers >= self.min_group
-        return {
-            "schema": SCHEMA_VERSION,
-            "id": str(uuid.uuid4()),
-            "site": self.site,
-            "device": self.device,
-            "start": utc(interval.start),
-            "end": utc(now),
-            "passers": passers,
-            "viewers": viewers,
+        return Metrics(
+            id=str(uuid.uuid4()),
+            site=self.site,
+            device=self.device,
+            start=utc_iso(interval.start),
+            end=utc_iso(now),
+            passers=passers if enough_passers else None,
+            viewers=viewers if enough_viewers else None,
             # Ratios over one or two passers are their behaviour: published from min_group on.
-            "conversion": round(viewers / passers, 3) if enough_passers else None,
-            "attraction": round(sum(interval.looking) / total_dwell, 3) if enough_passers and total_dwell > 0 else None,
-            "peak_faces": interval.peak_faces,
-            "distance": ({zone: interval.zones.count(zone) for zone in ZONES} if enough_passers else SUPPRESSED),
-            "dwell": histogram(interval.dwell, DWELL_BUCKETS) if enough_passers else SUPPRESSED,
-            "attention": (histogram([v for v in interval.looking if v >= 1.0], ATTENTION_BUCKETS)
-                          if enough_viewers else SUPPRESSED),
-            "expressions": ({name: interval.viewer_expressions.count(name) for name in EXPRESSIONS}
-                            if enough_viewers and any(interval.viewer_expressions) else SUPPRESSED),
+            conversion=round(viewers / passers, 3) if enough_passers else None,
+            attraction=round(sum(interval.looking) / total_dwell, 3) if enough_passers and total_dwell > 0 else None,
+            peak_faces=interval.peak_faces if interval.peak_faces >= self.min_group else None,
+            distance=({zone: interval.zones.count(zone) for zone in ZONES} if enough_passers else SUPPRESSED),
+            dwell=histogram(interval.dwell, DWELL_BUCKETS) if enough_passers else SUPPRESSED,
+            attention=(histogram([v for v in interval.looking if v >= 1.0], ATTENTION_BUCKETS)
+                       if enough_viewers else SUPPRESSED),
+            expressions=({name: interval.viewer_expressions.count(name) for name in EXPRESSIONS}
+                         if enough_viewers and any(interval.viewer_expressions) else SUPPRESSED),
             # Which creative a lone viewer looked at is theirs: `viewed` needs min_group viewers.
-            "impressions": {creative: {"plays": plays, "viewed": viewed if enough_viewers else None}
-                            for creative, (plays, viewed) in sorted(interval.impressions.items())},
-            "frames": interval.frames,
-            "dropped_frames": interval.dropped_frames,
-            "inference_ms": ({"p50": percentile(interval.inference_ms, 0.5),
-                              "p95": percentile(interval.inference_ms, 0.95)} if interval.inference_ms else None),
-        }
+            impressions={creative: Impressions(plays=plays, viewed=viewed if enough_viewers else None)
+                         for creative, (plays, viewed) in sorted(interval.impressions.items())},
+            frames=interval.frames,
+            dropped_frames=interval.dropped_frames,
+            inference_ms=(InferenceMs(p50=percentile(interval.inference_ms, 0.5),
+                                      p95=percentile(interval.inference_ms, 0.95)) if interval.inference_ms else None),
+        )
 
 
-def play_message(record, site: str, device: str, min_group: int) -> dict:
+def play_message(record, site: str, device: str, min_group: int) -> Play:
     """Proof of play as published. The creative and its times are always there (that is
     the proof); what the play says about the people in front of the screen is there
     only when enough of them were:
@@ -133,20 +130,19 @@ def play_message(record, site: str, device: str, min_group: int) -> dict:
     rule = record.rule
     if record.audience and not (enough_faces and enough_viewers):
         rule = "audience"
-    return {
-        "schema": SCHEMA_VERSION,
-        "id": str(uuid.uuid4()),
-        "site": site,
-        "device": device,
-        "creative": record.creative,
-        "rule": rule,
-        "start": record.start,
-        "end": record.end,
-        "seconds": record.seconds,
-        "ended": record.ended,
-        "peak_faces": record.peak_faces if enough_faces else None,
-        "mean_faces": record.mean_faces if enough_faces else None,
-        "peak_viewers": record.peak_looking if enough_viewers else None,
-        "looking_seconds": record.looking_seconds if enough_viewers else None,
-        "expressions": record.expressions if enough_viewers else SUPPRESSED,
-    }
+    return Play(
+        id=str(uuid.uuid4()),
+        site=site,
+        device=device,
+        creative=record.creative,
+        rule=rule,
+        start=record.start,
+        end=record.end,
+        seconds=record.seconds,
+        ended=record.ended,
+        peak_faces=record.peak_faces if enough_faces else None,
+        mean_faces=record.mean_faces if enough_faces else None,
+        peak_viewers=record.peak_looking if enough_viewers else None,
+        looking_seconds=record.looking_seconds if enough_viewers else None,
+        expressions=record.expressions if enough_viewers else SUPPRESSED,
+    )

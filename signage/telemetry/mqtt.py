@@ -55,7 +55,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from signage.config import MqttConfig
 from signage.errors import ConfigError
 from signage.telemetry.commands import Command, CommandRejected, parse
-from signage.telemetry.messages import SCHEMA_VERSION
+from signage.telemetry.messages import Error
 from signage.telemetry.spool import Spool, SpoolUnavailable, classify, describe
 from signage.threads import SupervisedThread
 
@@ -132,7 +132,9 @@ class Telemetry:
     def __init__(self, config: MqttConfig, site: str, device: str, spool: Spool | Path | str,
                  on_command: Callable[[Command], str | None] | None = None, client_id: str | None = None,
                  spool_max_bytes: int = 64 << 20, hold_max: int = 10_000, hold_max_bytes: int = 16 << 20,
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic, open_spool: bool = True):
+        """open_spool=False leaves the spool file to the pump, opened when started: a
+        reload makes the new link while the old one still owns the same file."""
         self.config, self.site, self.device = config, site, device
         self.root = f"{config.topic_root}/{site}/{device}"
         self.on_command = on_command
@@ -194,7 +196,7 @@ class Telemetry:
         self.client.on_publish = self._on_publish
         self.client.on_message = self._on_message
         self.client.on_connect_fail = self._on_connect_fail
-        if self._spool is None:  # last: nothing above may fail with the file open
+        if self._spool is None and open_spool:  # last: nothing above may fail with the file open
             self._open_spool()
 
     # ----- state other threads read -------------------------------------------------------------
@@ -384,9 +386,8 @@ class Telemetry:
         """Answer a command on `<root>/error` (any thread): it changed nothing, and why."""
         topic = command if isinstance(command, str) else f"{self.root}/{command.feature}/set"
         logger.warning("command on %s refused: %s", topic[:120], reason)
-        error = {"schema": SCHEMA_VERSION, "site": self.site, "device": self.device, "topic": topic[:200],
-                 "error": reason[:500]}
-        self.client.publish(f"{self.root}/error", json.dumps(error, separators=(",", ":")), qos=1)
+        error = Error(site=self.site, device=self.device, topic=topic[:200], error=reason[:500])
+        self.client.publish(f"{self.root}/error", json.dumps(error.payload(), separators=(",", ":")), qos=1)
 
     # ----- paho callbacks (paho's thread) ---------------------------------------------------------
 

@@ -142,7 +142,7 @@ def test_a_playlist_watcher_stuck_in_a_read_is_named_for_the_watchdog(controller
     the watchdog is told, after the watcher's own back-off has been allowed for."""
     import threading
 
-    from signage.kiosk import app as module
+    from signage.kiosk import health as module
 
     monkeypatch.setattr(module, "WATCHER_BACKOFF_S", 0.5)
     controller = controller_for()

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from signage.models import PROJECT_ROOT
+from tests.kiosk import wait_for
 
 IGNORED_PARTS = {".git", ".pytest_cache", "__pycache__", ".hypothesis"}
 
@@ -56,3 +57,66 @@ def is_matplotlib_font_cache(path: Path) -> bool:
     """mediapipe imports matplotlib, which caches the list of installed fonts (names
     and paths, no pixels) once per machine. The only file a run may leave."""
     return path.parent == Path("matplotlib") and path.name.startswith("fontlist-") and path.suffix == ".json"
+
+
+# Invariant 3: nothing published tells anything about fewer than min_group people.
+MIN_GROUP = 3
+
+
+def interval_with(passers: int, viewers: int, peak: int):
+    """An aggregator that saw `passers` people pass, `viewers` of them look for 2 s, and
+    at most `peak` in view at once."""
+    import datetime as dt
+
+    from signage.audience import AudienceSnapshot, Face, StageTimes, TrackSummary
+    from signage.telemetry.metrics import Aggregator
+
+    start = dt.datetime(2026, 11, 23, 10, 0, tzinfo=dt.timezone.utc)
+    aggregator = Aggregator("lab", "kiosk-1", min_group=MIN_GROUP, now=start)
+    faces = tuple(Face(box=(0.1, 0.1, 0.2, 0.3), score=0.9, expressions=None, looking=True, yaw=0, pitch=0,
+                       distance_m=2.0, zone="mid", track=n) for n in range(peak))
+    ended = tuple(TrackSummary(dwell_s=4.0, looking_s=2.0 if n < viewers else 0.2, expression="happy", zone="mid")
+                  for n in range(passers))
+    aggregator.add_snapshot(AudienceSnapshot(t=1.0, faces=faces, times=StageTimes(total=5.0)))
+    aggregator.add_snapshot(AudienceSnapshot(t=2.0, ended=ended, times=StageTimes(total=5.0)))
+    aggregator.add_play("welcome", viewed=viewers > 0)
+    return aggregator.flush(start + dt.timedelta(seconds=60))
+
+
+@pytest.mark.parametrize("count", [0, 1, 2, MIN_GROUP, MIN_GROUP + 4])
+def test_a_published_interval_says_nothing_about_fewer_than_min_group_people(broker, tmp_path, count):
+    """0, 1, 2 and min_group people: passers, viewers and peak_faces as they arrive at a
+    subscriber of the real broker. Below min_group each is null, 0 included (null beside
+    0 would tell one or two people from nobody), and so is everything drawn from them."""
+    from signage.config import MqttConfig
+    from signage.telemetry.messages import Metrics
+    from signage.telemetry.mqtt import Telemetry
+    from tests.subscriber import Subscriber
+
+    subscriber = Subscriber(broker.url, "signage/#")
+    device = Telemetry(MqttConfig(url=broker.url, keepalive=5), "lab", "kiosk-1", tmp_path / "spool.sqlite3")
+    device.start()
+    try:
+        device.send("metrics", interval_with(passers=count, viewers=count, peak=count).payload())
+        device.send("metrics", interval_with(passers=max(count, MIN_GROUP), viewers=count, peak=count).payload())
+        wait_for(lambda: len(subscriber.on("/metrics")) >= 2, "both intervals published")
+        alike, crowd_passing = (m.json() for m in subscriber.on("/metrics"))
+    finally:
+        device.stop(timeout=5)
+        subscriber.close()
+    for message in (alike, crowd_passing):
+        Metrics.model_validate(message)
+    enough = count >= MIN_GROUP
+    assert (alike["passers"], alike["viewers"], alike["peak_faces"]) == ((count,) * 3 if enough else (None,) * 3)
+    assert crowd_passing["passers"] == max(count, MIN_GROUP), "min_group passers are published"
+    assert (crowd_passing["viewers"], crowd_passing["peak_faces"]) == ((count, count) if enough else (None, None))
+    if not enough:
+        assert alike["conversion"] is None and alike["attraction"] is None
+        for key in ("distance", "dwell", "attention", "expressions"):
+            assert alike[key] == {"suppressed": True}, key
+        assert crowd_passing["conversion"] is not None, "a ratio over min_group passers is theirs as a group"
+        assert crowd_passing["attention"] == crowd_passing["expressions"] == {"suppressed": True}
+        assert alike["impressions"]["welcome"]["viewed"] is None
+        assert crowd_passing["impressions"]["welcome"]["viewed"] is None
+    else:
+        assert alike["expressions"]["happy"] == count and alike["impressions"]["welcome"]["viewed"] == 1

@@ -35,12 +35,13 @@ def test_metrics_totals_ratios_and_histograms():
     aggregator.add_play("welcome", viewed=True)
     aggregator.add_play("welcome", viewed=False)
     aggregator.add_dropped_frames(3)
-    message = aggregator.flush(T0 + dt.timedelta(seconds=60))
+    message = aggregator.flush(T0 + dt.timedelta(seconds=60)).payload()
     Metrics.model_validate(message)
     assert (message["passers"], message["viewers"]) == (4, 3)
     assert message["conversion"] == 0.75
     assert message["attraction"] == round((4 + 1.5 + 0.2 + 20) / (5 + 2 + 12 + 40), 3)
-    assert message["peak_faces"] == 2 and message["frames"] == 2 and message["dropped_frames"] == 3
+    assert message["peak_faces"] is None, "two faces at once is below min_group"
+    assert message["frames"] == 2 and message["dropped_frames"] == 3
     assert message["distance"] == {"near": 1, "mid": 3, "far": 0}
     assert message["dwell"]["counts"] == [0, 1, 1, 1, 1, 0]
     assert message["attention"] == {"buckets": ["1-3", "3-10", "10-30", "30-60", "60+"], "counts": [1, 1, 1, 0, 0]}
@@ -48,16 +49,16 @@ def test_metrics_totals_ratios_and_histograms():
     assert message["impressions"] == {"welcome": {"plays": 2, "viewed": 1}}
     assert message["start"] == "2026-11-23T10:00:00Z" and message["end"] == "2026-11-23T10:01:00Z"
     assert message["inference_ms"] == {"p50": 4.0, "p95": 6.0}
-    following = aggregator.flush(T0 + dt.timedelta(seconds=120))
-    assert following["passers"] == 0 and following["id"] != message["id"]
+    following = aggregator.flush(T0 + dt.timedelta(seconds=120)).payload()
+    assert following["passers"] is None and following["id"] != message["id"]
     assert following["start"] == message["end"]
 
 
 def test_breakdowns_from_too_few_people_are_suppressed_totals_kept():
     aggregator = Aggregator("lab", "kiosk-1", min_group=3, now=T0)
     aggregator.add_snapshot(AudienceSnapshot(t=1, ended=(ended(5, 4), ended(3, 2))))
-    message = aggregator.flush(T0 + dt.timedelta(seconds=60))
-    assert (message["passers"], message["viewers"]) == (2, 2)
+    message = aggregator.flush(T0 + dt.timedelta(seconds=60)).payload()
+    assert (message["passers"], message["viewers"]) == (None, None), "two people are below min_group"
     for key in ("distance", "dwell", "attention", "expressions"):
         assert message[key] == {"suppressed": True}
     assert message["conversion"] is None and message["attraction"] is None, "two people's attention is theirs"
@@ -72,7 +73,7 @@ PLAY = PlayRecord(creative="smile-back", rule="smiles", start="2026-11-23T10:00:
 @pytest.mark.parametrize("faces,looking", [(1, 1), (2, 2), (5, 1), (5, 2), (2, 0), (0, 0)])
 def test_a_play_says_nothing_about_fewer_than_min_group_people(faces, looking):
     record = PlayRecord(**{**PLAY.__dict__, "peak_faces": faces, "peak_looking": looking})
-    message = play_message(record, "lab", "kiosk-1", min_group=3)
+    message = play_message(record, "lab", "kiosk-1", min_group=3).payload()
     Play.model_validate(message)
     assert message["creative"] == "smile-back" and message["seconds"] == 6.0, "the proof of play stays"
     assert message["rule"] == "audience", "the audience rule's name would say what the few people did"
@@ -86,7 +87,7 @@ def test_a_play_says_nothing_about_fewer_than_min_group_people(faces, looking):
 
 def test_a_play_before_a_crowd_is_published_in_full():
     record = PlayRecord(**{**PLAY.__dict__, "peak_faces": 4, "peak_looking": 3})
-    message = play_message(record, "lab", "kiosk-1", 3)
+    message = play_message(record, "lab", "kiosk-1", 3).payload()
     Play.model_validate(message)
     assert (message["rule"], message["peak_viewers"], message["expressions"]) == ("smiles", 3, {"happy": 5.5})
 
@@ -99,7 +100,8 @@ def test_a_play_before_a_crowd_is_published_in_full():
     ("command", True, "audience"),  # an audience rule that happens to be called `command`
 ])
 def test_only_rules_without_audience_conditions_are_named_below_min_group(rule, audience, shown):
-    message = play_message(PlayRecord(**{**PLAY.__dict__, "rule": rule, "audience": audience}), "lab", "kiosk-1", 3)
+    record = PlayRecord(**{**PLAY.__dict__, "rule": rule, "audience": audience})
+    message = play_message(record, "lab", "kiosk-1", 3).payload()
     assert message["rule"] == shown
 
 
@@ -107,12 +109,12 @@ def test_impressions_say_which_creative_was_viewed_only_for_enough_viewers():
     aggregator = Aggregator("lab", "kiosk-1", min_group=3, now=T0)
     aggregator.add_play("smile-back", viewed=True)
     aggregator.add_snapshot(AudienceSnapshot(t=1, ended=(ended(5, 4),)))
-    message = aggregator.flush(T0 + dt.timedelta(seconds=60))
+    message = aggregator.flush(T0 + dt.timedelta(seconds=60)).payload()
     assert message["impressions"]["smile-back"] == {"plays": 1, "viewed": None}
     Metrics.model_validate(message)
     aggregator.add_play("smile-back", viewed=True)
     aggregator.add_snapshot(AudienceSnapshot(t=1, ended=(ended(5, 4), ended(4, 3), ended(6, 2))))
-    message = aggregator.flush(T0 + dt.timedelta(seconds=120))
+    message = aggregator.flush(T0 + dt.timedelta(seconds=120)).payload()
     assert message["impressions"]["smile-back"] == {"plays": 1, "viewed": 1}
 
 
@@ -205,6 +207,22 @@ def test_discovery_payloads_have_what_home_assistant_requires():
                 assert value.startswith(ROOT + "/") and "#" not in value and "+" not in value
     switch = json.loads(messages["homeassistant/switch/signage_lab_kiosk-1/privacy/config"])
     assert switch["command_topic"] == f"{ROOT}/privacy/set" and switch["state_topic"] == f"{ROOT}/privacy/state"
+
+
+def test_home_assistant_shows_a_count_below_min_group_as_unknown():
+    """passers and viewers are null below min_group: HA's sensor reads "None" as unknown."""
+    import json
+
+    import jinja2
+
+    from signage.telemetry.homeassistant import PAYLOAD_UNKNOWN
+
+    messages = discovery(ROOT, "lab", "kiosk-1", "0.1.0")
+    for field in ("passers", "viewers"):
+        config = json.loads(messages[f"homeassistant/sensor/signage_lab_kiosk-1/{field}/config"])
+        render = jinja2.Environment().from_string(config["value_template"]).render
+        assert render(value_json={field: None}) == PAYLOAD_UNKNOWN == "None"
+        assert render(value_json={field: 0}) == "0" and render(value_json={field: 7}) == "7"
 
 
 def test_mqtt_docs_are_up_to_date():
