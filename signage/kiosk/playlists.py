@@ -8,15 +8,28 @@ from pathlib import Path
 
 from signage.config import Config
 from signage.kiosk.problems import Problems
+from signage.playlist.lastgood import save
 from signage.playlist.loader import Playlist
 from signage.playlist.watcher import PlaylistAccepted, PlaylistRejected, PlaylistWatcher, WatcherFault
 
 logger = logging.getLogger(__name__)
 
 
-def watcher_for(config: Config) -> PlaylistWatcher:
-    return PlaylistWatcher([Path(config.playlists)], state_file=config.paths.last_good_playlist,
+def watcher_for(config: Config, keep_last_good: bool = True) -> PlaylistWatcher:
+    """keep_last_good=False: a watcher that neither falls back on the last good playlist
+    nor saves one (a reload trying a new folder; `keep_last_good` once it is adopted)."""
+    return PlaylistWatcher([Path(config.playlists)],
+                           state_file=config.paths.last_good_playlist if keep_last_good else None,
                            max_image_pixels=config.display.max_image_pixels)
+
+
+def keep_last_good(watcher: PlaylistWatcher, playlist: Playlist, state_file: Path) -> None:
+    """From now on the watcher saves each playlist it accepts; this one is saved now."""
+    watcher.state_file = state_file
+    try:
+        save(playlist, state_file)
+    except OSError as exc:
+        logger.warning("cannot save the last good playlist to %s: %s", state_file, exc)
 
 
 def boot(watcher: PlaylistWatcher, problems: Problems) -> Playlist:

@@ -106,13 +106,14 @@ def stage(kiosk, config: Config) -> Staged:
             try:
                 staged.vision = kiosk.vision.prepare(config, with_source=not same_device)
             except SignageError as exc:
-                key = next(k for k in ("source", "vision", "paths") if k in staged.changed)
-                raise Rejected(key, "vision cannot start with it", str(exc)) from None
+                key = next((k for k in ("source", "vision") if k in staged.changed), "paths.models")
+                raise Rejected(key, "vision cannot start with it", f"{key}: {exc}") from None
         if new_playlists(old, config):
-            watcher = playlists.watcher_for(config)
+            watcher = playlists.watcher_for(config, keep_last_good=False)
             loaded = watcher.boot()
-            if loaded.source != "files":
-                raise Rejected("playlists", "no playlist there can be loaded", loaded.problems or "")
+            if loaded.playlist is None:
+                raise Rejected("playlists", "the playlists there do not load",
+                               f"playlists: the playlists there do not load:\n{loaded.problems}")
             staged.watcher, staged.playlist = watcher, loaded.playlist
     except BaseException:
         staged.discard()
@@ -184,6 +185,7 @@ def commit(kiosk, staged: Staged) -> None:
     if staged.watcher is not None:
         kiosk.watcher.stop()
         kiosk.watcher = staged.watcher
+        playlists.keep_last_good(kiosk.watcher, staged.playlist, config.paths.last_good_playlist)
         kiosk.problems.clear("playlist")
         playlists.adopt(kiosk, staged.playlist)
         kiosk.watcher.start()
