@@ -206,8 +206,9 @@ class MqttConfig(Section):
 
 
 class PrivacyConfig(Section):
-    min_group: int = Field(3, ge=1, le=100, description="Breakdowns (expressions, attention, dwell, distance) over "
-                           "fewer people than this are published as {suppressed: true}.")
+    min_group: int = Field(3, ge=1, le=100, description="Counts of people below this (passers, viewers, peak "
+                           "faces; 0 included) are published as null, and breakdowns (expressions, attention, dwell, "
+                           "distance) over fewer people as {suppressed: true}.")
     schedule: list[DailyWindow] = Field([], description="Times of day with the camera off (may cross midnight).")
     start_in_privacy: bool = Field(False, description="Start with the camera off until a command turns it on.")
 

@@ -30,9 +30,9 @@ def run(args: argparse.Namespace) -> int:
         print()
         print(bench.int8_report(bench.run_int8(rounds=args.frames)))
     elif args.what == "telemetry":
-        from signage.telemetry import bench
+        from signage.cli.bench_telemetry import run as telemetry
 
-        print(bench.run(broker=args.broker))
+        print(telemetry(broker=args.broker))
     elif args.what == "e2e":
         from signage.cli.bench_kiosk import e2e
 

@@ -110,7 +110,7 @@ def _db_size(store) -> int:
 
 
 def _start_broker(folder: Path) -> tuple[subprocess.Popen, str]:
-    from signage.telemetry.bench import _start_mosquitto
+    from signage.cli.bench_telemetry import start_mosquitto as _start_mosquitto
 
     process, url = _start_mosquitto(folder)
     process.terminate()

@@ -8,9 +8,8 @@ import threading
 import time
 from dataclasses import dataclass
 
-import paho.mqtt.client as paho
-from paho.mqtt.enums import CallbackAPIVersion
-
+from signage.errors import ConfigError
+from signage.telemetry.client import new_client
 from signage.telemetry.mqtt import broker_address
 
 
@@ -82,9 +81,11 @@ def monitor(broker: str, site: str | None, root: str, as_json: bool, duration: f
         print(f"signage monitor: --broker {exc}", file=err)
         return 2
     fleet = Fleet(root)
-    client = paho.Client(CallbackAPIVersion.VERSION2)
-    if tls:
-        client.tls_set()
+    try:
+        client = new_client(tls=tls)
+    except ConfigError as exc:  # the system's CA store cannot be loaded
+        print(f"signage monitor: {exc}", file=err)
+        return 2
     connected, refused = threading.Event(), []
 
     def on_connect(client, userdata, flags, reason_code, properties):

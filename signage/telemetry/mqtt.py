@@ -1,4 +1,4 @@
-"""The one module that talks MQTT (paho-mqtt 2.x).
+"""The kiosk's MQTT link (paho-mqtt 2.x clients come from client.py).
 
 Conventions Home Assistant users know from Frigate: `<root>/available` is `online`
 after connect, `stopped` after a clean exit and `offline` (the last will, or an unclean
@@ -41,7 +41,6 @@ import itertools
 import json
 import logging
 import sqlite3
-import ssl
 import threading
 import time
 import urllib.parse
@@ -49,11 +48,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-import paho.mqtt.client as paho
-from paho.mqtt.enums import CallbackAPIVersion
-
 from signage.config import MqttConfig
 from signage.errors import ConfigError
+from signage.telemetry.client import NOT_CONNECTED, PUBLISHED, new_client
 from signage.telemetry.commands import Command, CommandRejected, parse
 from signage.telemetry.messages import Error
 from signage.telemetry.spool import Spool, SpoolUnavailable, classify, describe
@@ -172,23 +169,9 @@ class Telemetry:
         self._final_broker: str | None = None
         self._last_status_info = None
         self._pump = SupervisedThread("telemetry", self._step, STEP_S, on_error=self._pump_failed)
-        protocol = paho.MQTTv5 if config.protocol == "5" else paho.MQTTv311
-        self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id or f"signage-{site}-{device}",
-                                  protocol=protocol)
+        self.client = new_client(client_id=client_id or f"signage-{site}-{device}", protocol=config.protocol,
+                                 username=config.username, password=config.password, tls=tls, tls_files=config.tls)
         self.client.will_set(f"{self.root}/available", "offline", qos=1, retain=True)
-        if config.username:
-            self.client.username_pw_set(config.username, config.password)
-        if tls or config.tls:
-            options = config.tls
-            try:
-                self.client.tls_set(ca_certs=options.ca if options else None,
-                                    certfile=options.cert if options else None,
-                                    keyfile=options.key if options else None, tls_version=ssl.PROTOCOL_TLS_CLIENT)
-            except (OSError, ssl.SSLError, ValueError) as exc:
-                raise ConfigError(f"mqtt.tls: cannot load the certificate files "
-                                  f"(ca {options.ca if options else None!r}): {exc}") from exc
-            if options and options.insecure:
-                self.client.tls_insecure_set(True)
         self.client.reconnect_delay_set(min_delay=1, max_delay=60)
         self.client.max_inflight_messages_set(WINDOW)
         self.client.on_connect = self._on_connect
@@ -380,7 +363,7 @@ class Telemetry:
         if not self.connected:
             return None  # on_connect publishes it
         info = self.client.publish(topic, payload, qos=1, retain=True)
-        return info if info.rc == paho.MQTT_ERR_SUCCESS else None
+        return info if info.rc == PUBLISHED else None
 
     def refuse(self, command: Command | str, reason: str) -> None:
         """Answer a command on `<root>/error` (any thread): it changed nothing, and why."""
@@ -606,7 +589,7 @@ class Telemetry:
         # Not under our lock: paho calls on_publish holding its own, and we must not
         # hold ours while waiting for it.
         info = self.client.publish(topic, payload, qos=qos, retain=retain)
-        if info.rc not in (paho.MQTT_ERR_SUCCESS, paho.MQTT_ERR_NO_CONN):
+        if info.rc not in (PUBLISHED, NOT_CONNECTED):
             return False
         with self._lock:
             early = self._early.pop(info.mid, None)
@@ -652,32 +635,27 @@ class Telemetry:
 def probe_broker(config: MqttConfig, timeout: float = 5.0) -> str | None:
     """Connect once (for `signage doctor`): None when the broker accepts us, else why not."""
     host, port, tls = broker_address(config.url)
-    protocol = paho.MQTTv5 if config.protocol == "5" else paho.MQTTv311
-    client = paho.Client(CallbackAPIVersion.VERSION2, client_id="", protocol=protocol)
-    if config.username:
-        client.username_pw_set(config.username, config.password)
+    try:
+        probe = new_client(protocol=config.protocol, username=config.username, password=config.password,
+                           tls=tls, tls_files=config.tls)
+    except ConfigError as exc:
+        return str(exc)
     answered, result = threading.Event(), []
 
     def on_connect(client, userdata, flags, reason_code, properties):
         result.append(None if not reason_code.is_failure else f"the broker refused the connection: {reason_code}")
         answered.set()
 
-    client.on_connect = on_connect
+    probe.on_connect = on_connect
     try:
-        if tls or config.tls:
-            options = config.tls
-            client.tls_set(ca_certs=options.ca if options else None, certfile=options.cert if options else None,
-                           keyfile=options.key if options else None, tls_version=ssl.PROTOCOL_TLS_CLIENT)
-            if options and options.insecure:
-                client.tls_insecure_set(True)
-        client.connect(host, port, keepalive=max(5, int(timeout)))
-    except (OSError, ssl.SSLError, ValueError) as exc:
+        probe.connect(host, port, keepalive=max(5, int(timeout)))
+    except (OSError, ValueError) as exc:
         return f"cannot reach {host}:{port}: {exc}"
-    client.loop_start()
+    probe.loop_start()
     try:
         if not answered.wait(timeout):
             return f"{host}:{port} did not answer within {timeout:g} s"
         return result[0]
     finally:
-        client.disconnect()
-        client.loop_stop()
+        probe.disconnect()
+        probe.loop_stop()

@@ -79,6 +79,16 @@ def test_each_outside_world_has_one_home(library, home):
             assert relative.parts[0] in home, f"{relative} imports {library}; only {home} may"
 
 
+def test_paho_is_imported_in_one_module():
+    """Every MQTT client of the kiosk and its tools comes from telemetry/client.py (the
+    callback API version, protocol, TLS set once). signage/fleet/ is a separate
+    application, the dashboard, with its own MQTT ingest: it is not held to this."""
+    importers = {str(path.relative_to(PACKAGE)) for path in PACKAGE.rglob("*.py")
+                 if path.relative_to(PACKAGE).parts[0] != "fleet"
+                 and any(name == "paho" or name.startswith("paho.") for name in imports(path))}
+    assert importers == {"telemetry/client.py"}, f"paho imported outside telemetry/client.py: {sorted(importers)}"
+
+
 def test_vision_takes_plain_settings_not_the_config_tree():
     """Vision is told what it needs (vision/settings.py), never the kiosk's config tree.
     What it still reads from outside is listed here, so that it can only shrink: the

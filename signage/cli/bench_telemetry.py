@@ -10,31 +10,40 @@ the targets: ratio >= 0.5 and >= 2,000 msg/s through the spool."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shutil
 import socket
-import statistics
 import subprocess
 import tempfile
 import threading
 import time
 from pathlib import Path
 
-import paho.mqtt.client as paho
-from paho.mqtt.enums import CallbackAPIVersion
-
+from signage.cli.measure import Spread, verdict
 from signage.config import MqttConfig
+from signage.telemetry.client import new_client
+from signage.telemetry.messages import Metrics
+from signage.telemetry.metrics import Aggregator
 from signage.telemetry.mqtt import WINDOW, Telemetry, broker_address
 from signage.telemetry.spool import Spool
 
-PAYLOAD = {"schema": 1, "id": "0" * 36, "site": "bench", "device": "d", "passers": 12, "viewers": 5,
-           "impressions": {f"creative-{i}": {"plays": 3, "viewed": 1} for i in range(8)}}
+
+def _message() -> dict:
+    """A real metrics payload: an interval with plays of eight creatives."""
+    start = dt.datetime(2026, 11, 23, 10, 0, tzinfo=dt.timezone.utc)
+    aggregator = Aggregator("bench", "d", now=start)
+    for i in range(8):
+        for _ in range(3):
+            aggregator.add_play(f"creative-{i}", viewed=True)
+    message: Metrics = aggregator.flush(start + dt.timedelta(seconds=60))
+    return message.payload()
 
 
 def _raw_paho(url: str, count: int, payload: bytes) -> float:
     host, port, _ = broker_address(url)
     done, acked = threading.Event(), [0]
-    client = paho.Client(CallbackAPIVersion.VERSION2, protocol=paho.MQTTv5)
+    client = new_client(protocol="5")
     client.max_inflight_messages_set(WINDOW)
 
     def on_publish(c, u, mid, rc, p):
@@ -74,7 +83,7 @@ def _spooled(url: str, count: int, message: dict, folder: Path) -> float:
     return count / spent
 
 
-def _start_mosquitto(folder: Path) -> tuple[subprocess.Popen, str]:
+def start_mosquitto(folder: Path) -> tuple[subprocess.Popen, str]:
     if shutil.which("mosquitto") is None:
         raise SystemExit("bench telemetry needs a broker: install mosquitto or pass --broker URL")
     with socket.socket() as probe:
@@ -95,37 +104,34 @@ def _start_mosquitto(folder: Path) -> tuple[subprocess.Popen, str]:
 RATIO_TARGET, RATE_TARGET = 0.5, 2000.0
 
 
-def _spread(values: list[float], fmt: str) -> str:
-    return " / ".join(format(v, fmt) for v in (min(values), statistics.median(values), max(values)))
-
-
 def run(count: int = 5000, rounds: int = 5, broker: str | None = None) -> str:
-    payload = json.dumps(PAYLOAD, separators=(",", ":")).encode()
+    message = _message()
+    payload = json.dumps(message, separators=(",", ":")).encode()
     with tempfile.TemporaryDirectory(prefix="signage-bench-") as folder:
         folder = Path(folder)
-        process, url = (None, broker) if broker else _start_mosquitto(folder)
+        process, url = (None, broker) if broker else start_mosquitto(folder)
         try:
             raw, spooled = [], []
             for round_ in range(rounds):  # alternate the order so drift cancels out
                 if round_ % 2:
-                    spooled.append(_spooled(url, count, PAYLOAD, folder))
+                    spooled.append(_spooled(url, count, message, folder))
                     raw.append(_raw_paho(url, count, payload))
                 else:
                     raw.append(_raw_paho(url, count, payload))
-                    spooled.append(_spooled(url, count, PAYLOAD, folder))
+                    spooled.append(_spooled(url, count, message, folder))
         finally:
             if process:
                 process.terminate()
                 process.wait(timeout=10)
-    ratios = [s / r for s, r in zip(spooled, raw)]
-    ratio, rate = statistics.median(ratios), statistics.median(spooled)
-    verdict = "PASS" if ratio >= RATIO_TARGET and rate >= RATE_TARGET else "FAIL"
+    ratios = Spread.of([s / r for s, r in zip(spooled, raw)])
+    rates = Spread.of(spooled)
     return "\n".join([
-        f"telemetry: {count} QoS 1 messages of {len(payload)} bytes to Mosquitto on loopback, {rounds} rounds; "
+        f"telemetry: {count} QoS 1 metrics messages of {len(payload)} bytes to Mosquitto on loopback, {rounds} rounds; "
         "spool: synchronous=FULL, group commit",
         "                       min / median / max",
-        f"paho without spool     {_spread(raw, '.0f')} msg/s",
-        f"through the spool      {_spread(spooled, '.0f')} msg/s",
-        f"ratio spool/paho       {_spread(ratios, '.2f')}",
-        f"targets: ratio >= {RATIO_TARGET} and >= {RATE_TARGET:.0f} msg/s through the spool (medians): {verdict}",
+        f"paho without spool     {Spread.of(raw).format('.0f')} msg/s",
+        f"through the spool      {rates.format('.0f')} msg/s",
+        f"ratio spool/paho       {ratios.format()}",
+        f"target: ratio >= {RATIO_TARGET} (median): {verdict(ratios.median >= RATIO_TARGET)}",
+        f"target: >= {RATE_TARGET:.0f} msg/s through the spool (median): {verdict(rates.median >= RATE_TARGET)}",
     ])

@@ -1,0 +1,43 @@
+"""The one module that imports paho-mqtt (2.x): every MQTT client of the kiosk and its
+tools is made here, with the same callback API version, protocol, credentials and TLS
+set-up, and with paho's result codes under names that say what they mean. (The fleet
+dashboard, a separate application, keeps its own.)"""
+
+from __future__ import annotations
+
+import ssl
+from typing import Literal
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+
+from signage.config import TlsConfig
+from signage.errors import ConfigError
+
+Client = paho.Client
+MQTTMessage = paho.MQTTMessage
+PUBLISHED = paho.MQTT_ERR_SUCCESS  # publish() took the message
+NOT_CONNECTED = paho.MQTT_ERR_NO_CONN  # publish() queued it for after the (re)connect
+
+
+def new_client(*, client_id: str = "", protocol: Literal["5", "3.1.1"] = "3.1.1", clean_session: bool | None = None,
+               username: str | None = None, password: str | None = None, tls: bool = False,
+               tls_files: TlsConfig | None = None) -> paho.Client:
+    """A client with callback API version 2. `tls` (an mqtts:// URL) or `tls_files` turn
+    TLS on, with the system's CA store unless tls_files.ca names one. ConfigError when
+    the certificate files cannot be loaded."""
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
+                         protocol=paho.MQTTv5 if protocol == "5" else paho.MQTTv311,
+                         **({} if clean_session is None else {"clean_session": clean_session}))
+    if username:
+        client.username_pw_set(username, password)
+    if tls or tls_files:
+        files = tls_files or TlsConfig()
+        try:
+            client.tls_set(ca_certs=files.ca, certfile=files.cert, keyfile=files.key,
+                           tls_version=ssl.PROTOCOL_TLS_CLIENT)
+        except (OSError, ssl.SSLError, ValueError) as exc:
+            raise ConfigError(f"mqtt.tls: cannot load the certificate files (ca {files.ca!r}): {exc}") from exc
+        if files.insecure:
+            client.tls_insecure_set(True)
+    return client
