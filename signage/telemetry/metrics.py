@@ -10,6 +10,7 @@ would still tell 1 or 2 people from none) is null, and a breakdown drawn from fe
 from __future__ import annotations
 
 import datetime as dt
+import random
 import uuid
 from dataclasses import dataclass, field
 
@@ -20,6 +21,7 @@ from signage.telemetry.messages import Histogram, Impressions, InferenceMs, Metr
 DWELL_BUCKETS = (0, 1, 3, 10, 30, 60)  # seconds: 0-1, 1-3, 3-10, 10-30, 30-60, 60+
 ATTENTION_BUCKETS = (1, 3, 10, 30, 60)  # viewers looked at least 1 s
 SUPPRESSED = Suppressed()
+TIMING_SAMPLES = 4096  # inference times kept per interval (an hour at 15 fps is 54,000 frames)
 
 
 def histogram(values: list[float], edges: tuple[int, ...]) -> Histogram:
@@ -37,6 +39,23 @@ def percentile(values: list[float], fraction: float) -> float:
     return round(ordered[index], 2)
 
 
+class Reservoir:
+    """At most `size` values, a uniform sample of all added (Vitter's algorithm R): the
+    percentiles of a long interval without a list that grows with it. Seeded, so that
+    equal inputs give equal messages."""
+
+    def __init__(self, size: int = TIMING_SAMPLES):
+        self.size, self.seen, self.values = size, 0, []
+        self._random = random.Random(0)
+
+    def add(self, value: float) -> None:
+        self.seen += 1
+        if len(self.values) < self.size:
+            self.values.append(value)
+        elif (slot := self._random.randrange(self.seen)) < self.size:
+            self.values[slot] = value
+
+
 @dataclass
 class Interval:
     """What one interval has seen so far."""
@@ -49,7 +68,7 @@ class Interval:
     peak_faces: int = 0
     frames: int = 0
     dropped_frames: int = 0
-    inference_ms: list[float] = field(default_factory=list)
+    inference_ms: Reservoir = field(default_factory=Reservoir)
     impressions: dict[str, list[int]] = field(default_factory=dict)  # creative -> [plays, viewed]
 
 
@@ -62,7 +81,7 @@ class Aggregator:
         interval = self._interval
         interval.frames += 1
         interval.peak_faces = max(interval.peak_faces, snapshot.confirmed)
-        interval.inference_ms.append(snapshot.times.total)
+        interval.inference_ms.add(snapshot.times.total)
         for ended in snapshot.ended:
             interval.dwell.append(ended.dwell_s)
             interval.looking.append(ended.looking_s)
@@ -109,8 +128,8 @@ class Aggregator:
                          for creative, (plays, viewed) in sorted(interval.impressions.items())},
             frames=interval.frames,
             dropped_frames=interval.dropped_frames,
-            inference_ms=(InferenceMs(p50=percentile(interval.inference_ms, 0.5),
-                                      p95=percentile(interval.inference_ms, 0.95)) if interval.inference_ms else None),
+            inference_ms=(InferenceMs(p50=percentile(timings, 0.5), p95=percentile(timings, 0.95))
+                          if (timings := interval.inference_ms.values) else None),
         )
 
 

@@ -370,3 +370,16 @@ def test_missing_tls_files_are_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match="mqtt.tls: cannot load the certificate files .*nonexistent"):
         Telemetry(MqttConfig.model_construct(url="mqtts://127.0.0.1:8883", tls=tls, username=None, password=None,
                                              protocol="5", keepalive=30), "lab", "kiosk-1", tmp_path / "s.sqlite3")
+
+
+def test_a_long_interval_keeps_a_bounded_sample_of_inference_times():
+    from signage.telemetry.metrics import TIMING_SAMPLES
+
+    aggregator = Aggregator("lab", "kiosk-1", min_group=3, now=T0)
+    frames = 3 * TIMING_SAMPLES
+    for n in range(frames):  # 1 ms to 100 ms, evenly: p50 ~ 50, p95 ~ 95
+        aggregator.add_snapshot(AudienceSnapshot(t=n, times=StageTimes(total=1 + 99 * n / frames)))
+    assert len(aggregator._interval.inference_ms.values) == TIMING_SAMPLES, "memory does not grow with the interval"
+    message = aggregator.flush(T0 + dt.timedelta(hours=1)).payload()
+    assert message["frames"] == frames
+    assert abs(message["inference_ms"]["p50"] - 50) < 5 and abs(message["inference_ms"]["p95"] - 95) < 3
