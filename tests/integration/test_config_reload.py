@@ -92,3 +92,41 @@ def test_a_config_that_cannot_run_changes_nothing_and_a_good_one_applies(control
         run_with(controller, script)
     finally:
         subscriber.close()
+
+
+def test_a_display_that_will_not_open_brings_the_old_window_back(controller_for, broker, tmp_path, monkeypatch):
+    """The window is the one part that cannot be built beside the running one: when the
+    new display settings fail to open (here: a DisplayError for the new size, as a panel
+    that is not there gives), the old window comes back and nothing else changes."""
+    from signage.display.renderer import DisplayError, Renderer
+
+    real_open = Renderer.open
+
+    def open_unless_400x200(renderer):
+        if renderer.config.size == (400, 200):
+            raise DisplayError("no such mode: 400x200")
+        real_open(renderer)
+
+    monkeypatch.setattr(Renderer, "open", open_unless_400x200)
+    controller = controller_for()
+    config_file = tmp_path / "config.yaml"
+
+    def script(c):
+        wait_for(lambda: on_screen(c) in PLAYLIST and c.status()["broker"] == "connected", "playing, connected")
+        running = c.config
+        make_config(tmp_path, broker.url, device="renamed",
+                    display="{fullscreen: false, size: [400, 200], notice: {enabled: true}}")
+        c.reload()
+        status = wait_for(lambda: (lambda s: s if "(display)" in (s["last_error"] or "") else None)(c.status()),
+                          "rejected, naming the display key")
+        assert re.match(rf"config reload rejected: {re.escape(str(config_file))}:\d+:\d+ \(display\):",
+                        status["last_error"])
+        assert c.config is running and status["device"] == "faults"
+        assert c.renderer.screen.get_size() == (320, 180), "the old window is back"
+        frames = c.renderer.stats.frames
+        wait_for(lambda: c.renderer.stats.frames > frames + 5 and on_screen(c) in PLAYLIST, "drawing again")
+        make_config(tmp_path, broker.url, device="renamed")
+        c.reload()
+        wait_for(lambda: c.status()["device"] == "renamed" and c.status()["last_error"] is None, "a good one applies")
+
+    run_with(controller, script)
