@@ -110,19 +110,17 @@ def _db_size(store) -> int:
 
 
 def _start_broker(folder: Path) -> tuple[subprocess.Popen, str]:
-    from signage.cli.bench_telemetry import start_mosquitto as _start_mosquitto
+    import socket
 
-    process, url = _start_mosquitto(folder)
-    process.terminate()
-    process.wait()
-    port = url.rsplit(":", 1)[1]
+    with socket.socket() as probe:  # a free port on loopback
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"mqtt://127.0.0.1:{port}"
     # The dashboard's broker: a long queue and a wide in-flight window for its session.
     (folder / "m.conf").write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\nuser root\n"
                                    "max_queued_messages 1000000\n")
     process = subprocess.Popen(["mosquitto", "-c", str(folder / "m.conf")], stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
-    import socket
-
     for _ in range(100):
         try:
             socket.create_connection(("127.0.0.1", int(port)), timeout=0.1).close()
