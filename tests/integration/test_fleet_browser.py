@@ -54,6 +54,8 @@ def kiosk_config(folder: Path, site: str, device: str, samples: Path, broker_url
     config = {"site": site, "device": device,
               "display": {"fullscreen": False, "size": [320, 180], "notice": {"enabled": False}},
               "vision": {"max_fps": 5},
+              # One face in the video: below the default min_group its count is withheld (null).
+              "privacy": {"min_group": 1},
               "source": {"kind": "video", "path": str(samples / "noface_face.mov"), "loop": True},
               "paths": {"spool": str(folder / f"{device}.sqlite3")},
               "mqtt": {"url": broker_url, "interval": 2, "keepalive": 5}}
