@@ -47,9 +47,11 @@ def replay(screens: int, minutes: int, start: datetime, seed: int = 0) -> list[t
             viewers = rng.randint(0, passers)
             mix = ({e: rng.randint(0, viewers) for e in EXPRESSIONS} if viewers >= 3 else {"suppressed": True})
             metrics = {"site": site, "device": device, "id": str(uuid.uuid4()), "start": _iso(t),
-                       "end": _iso(t + timedelta(minutes=1)), "passers": passers, "viewers": viewers,
-                       "conversion": viewers / passers if passers else None, "attraction": 0.3 if passers else None,
-                       "peak_faces": min(passers, 5), "distance": {"near": passers // 3, "mid": passers // 3,
+                       "end": _iso(t + timedelta(minutes=1)),
+                       "passers": passers if passers >= 3 else None, "viewers": viewers if viewers >= 3 else None,
+                       "conversion": viewers / passers if passers >= 3 else None,
+                       "attraction": 0.3 if passers >= 3 else None,
+                       "peak_faces": min(passers, 5) if passers >= 3 else None, "distance": {"near": passers // 3, "mid": passers // 3,
                                                                    "far": passers - 2 * (passers // 3)},
                        "dwell": {"buckets": ["0-1", "1-3", "3+"], "counts": [1, 1, 1]},
                        "attention": {"buckets": ["0-1", "1-3", "3+"], "counts": [1, 1, 1]},

@@ -50,9 +50,13 @@ def messages(day_start: datetime, until: datetime, seed: int = 7):
                     mix = {"suppressed": True}
                 yield f"{root}/metrics", {
                     "site": site, "device": device, "id": str(uuid.uuid4()), "start": _iso(t),
-                    "end": _iso(t + timedelta(minutes=1)), "passers": passers, "viewers": viewers,
-                    "conversion": viewers / passers if passers else None, "attraction": 0.3 if passers else None,
-                    "peak_faces": min(passers, 4), "distance": {"near": passers} if passers >= 3 else {"suppressed": True},
+                    "end": _iso(t + timedelta(minutes=1)),
+                    # as the kiosk publishes them: counts below min_group (3) are withheld
+                    "passers": passers if passers >= 3 else None, "viewers": viewers if viewers >= 3 else None,
+                    "conversion": viewers / passers if passers >= 3 else None,
+                    "attraction": 0.3 if passers >= 3 else None,
+                    "peak_faces": min(passers, 4) if passers >= 3 else None,
+                    "distance": {"near": passers} if passers >= 3 else {"suppressed": True},
                     "dwell": {"suppressed": True}, "attention": {"suppressed": True}, "expressions": mix,
                     "impressions": {}, "frames": 600, "dropped_frames": 0, "inference_ms": {"p50": 14.0, "p95": 22.0}}
                 minute_end = t + timedelta(minutes=1)

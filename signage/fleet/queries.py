@@ -133,7 +133,8 @@ def hours(engine: sa.Engine, site: str, device: str, first: date, last: date) ->
     out, moment = [], start
     while moment < end:
         out.append(found.get(moment, {"hour": moment, "passers": 0, "viewers": 0, "looking_seconds": 0.0,
-                                      "plays": 0, "play_seconds": 0.0, "viewers_unbroken": 0, "intervals": 0}))
+                                      "plays": 0, "play_seconds": 0.0, "viewers_unbroken": 0, "intervals": 0,
+                                      "withheld_intervals": 0}))
         moment += timedelta(hours=1)
     return out
 

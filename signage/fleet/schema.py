@@ -66,9 +66,10 @@ metrics = sa.Table(
     sa.Column("device", NAME, nullable=False),
     sa.Column("start", sa.DateTime, nullable=False),
     sa.Column("end", sa.DateTime, nullable=False),
-    sa.Column("passers", sa.Integer, nullable=False),
-    sa.Column("viewers", sa.Integer, nullable=False),
-    sa.Column("peak_faces", sa.Integer, nullable=False),
+    # NULL when the kiosk withheld them: fewer than privacy.min_group people (docs/mqtt.md, metrics)
+    sa.Column("passers", sa.Integer),
+    sa.Column("viewers", sa.Integer),
+    sa.Column("peak_faces", sa.Integer),
     sa.Column("payload", sa.Text, nullable=False),
     sa.Column("received_at", sa.DateTime, nullable=False),
     sa.Index("ix_metrics_screen_start", "site", "device", "start"),
@@ -103,6 +104,8 @@ screen_hours = sa.Table(
     sa.Column("device", NAME, primary_key=True),
     sa.Column("hour", sa.DateTime, primary_key=True),
     sa.Column("intervals", sa.Integer, nullable=False, server_default="0"),
+    # intervals whose passers were withheld (fewer than min_group, including none): never summed
+    sa.Column("withheld_intervals", sa.Integer, nullable=False, server_default="0"),
     sa.Column("passers", sa.Integer, nullable=False, server_default="0"),
     sa.Column("viewers", sa.Integer, nullable=False, server_default="0"),
     # viewers of intervals whose expression breakdown was suppressed (fewer than min_group)

@@ -146,14 +146,20 @@ class Store:
             key = (item.site, item.device, item.start.replace(minute=0, second=0, microsecond=0))
             row = hours[key]
             row["intervals"] += 1
-            row["passers"] += m.passers
-            row["viewers"] += m.viewers
             row["frames"] += m.frames
             row["dropped_frames"] += m.dropped_frames
-            row["peak_faces"] = max(row["peak_faces"], m.peak_faces)
+            # A withheld count (fewer than min_group people) is unknown, not zero: the interval
+            # is counted as withheld and its people never summed (a sum would re-derive them).
+            if m.passers is None:
+                row["withheld_intervals"] += 1
+            else:
+                row["passers"] += m.passers
+            row["viewers"] += m.viewers or 0
+            if m.peak_faces is not None:
+                row["peak_faces"] = max(row["peak_faces"], m.peak_faces)
             breakdown = metrics_expressions(m)
             if breakdown is None:
-                row["viewers_unbroken"] += m.viewers  # the mix stays unknown; never derived
+                row["viewers_unbroken"] += m.viewers or 0  # the mix stays unknown; never derived
             else:
                 for expression, n in breakdown.items():
                     hour_expressions[key + (expression[:32],)] += n
@@ -184,7 +190,7 @@ class Store:
                 day["expressed_seconds"] += p.looking_seconds
                 for expression, seconds in breakdown.items():
                     day_expressions[key + (expression[:32],)] += seconds
-        integers = {"intervals", "passers", "viewers", "viewers_unbroken", "peak_faces", "frames", "dropped_frames",
+        integers = {"intervals", "withheld_intervals", "passers", "viewers", "viewers_unbroken", "peak_faces", "frames", "dropped_frames",
                     "plays", "viewed_plays", "peak_viewers", "suppressed_plays"}
 
         def rows(table: sa.Table, groups: dict, value: str | None = None) -> list[dict]:
@@ -196,7 +202,7 @@ class Store:
                 out.append(dict(zip(keys, key)) | values)
             return out
 
-        hour_columns = ["intervals", "passers", "viewers", "viewers_unbroken", "frames", "dropped_frames", "plays",
+        hour_columns = ["intervals", "withheld_intervals", "passers", "viewers", "viewers_unbroken", "frames", "dropped_frames", "plays",
                         "play_seconds", "looking_seconds", "peak_faces"]
         filled = [{c: 0 for c in hour_columns} | r for r in rows(screen_hours, hours)]
         self._add(conn, screen_hours, filled, hour_columns[:-1], maximum=["peak_faces"])

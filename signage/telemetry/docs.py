@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 
 from signage.telemetry.commands import MAX_PAYLOAD
@@ -58,8 +59,8 @@ With `mqtt.homeassistant: true` the device publishes MQTT discovery under
 `homeassistant/<component>/signage_<site>_<device>/<object>/config`: sensors for viewers,
 passers, the playing creative and the spool depth, a connectivity binary sensor, and a
 switch for privacy mode. Viewers and passers show as unknown while they are below
-`privacy.min_group` (null on the wire). Availability maps all three payloads of `<root>/available`:
-`online` is available, `stopped` and `offline` are not.
+`privacy.min_group` (null on the wire). Availability maps all three payloads of
+`<root>/available`: `online` is available, `stopped` and `offline` are not.
 """
 
 
@@ -67,7 +68,7 @@ def render() -> str:
     parts = [INTRO]
     for name, model in MESSAGES.items():
         schema = model.model_json_schema(by_alias=True)
-        parts.append(f"## {name}\n\n{(model.__doc__ or '').strip()}\n\n```json\n"
+        parts.append(f"## {name}\n\n{inspect.cleandoc(model.__doc__ or '')}\n\n```json\n"
                      f"{json.dumps(schema, indent=2, sort_keys=True)}\n```\n")
     return "\n".join(parts)
 

@@ -63,12 +63,14 @@ class Metrics(Envelope):
     start: str = Field(description="Interval start, UTC ISO 8601.")
     end: str = Field(description="Interval end, UTC ISO 8601.")
     passers: int | None = Field(ge=0, description="Opportunity to see: confirmed tracks that ended in the interval; "
-                                "null below min_group (0 included: null against 0 would tell 1 or 2 people from none).")
-    viewers: int | None = Field(ge=0, description="Watchers: passers who looked at the screen for at least 1 s; null "
-                                "below min_group (0 included).")
+                                "null below min_group (including none), so that no interval tells that one or two "
+                                "people passed.")
+    viewers: int | None = Field(ge=0, description="Watchers: passers who looked at the screen for at least 1 s; "
+                                "null below min_group (including none).")
     conversion: float | None = Field(description="viewers / passers; null below min_group passers.")
     attraction: float | None = Field(description="Looking time / dwell time of the passers; null below min_group passers.")
-    peak_faces: int | None = Field(ge=0, description="Most people in view at once; null below min_group (0 included).")
+    peak_faces: int | None = Field(ge=0, description="Most people in view at once; null below min_group "
+                                   "(including none).")
     distance: dict[str, int] | Suppressed = Field(description="Passers by nearest zone: near (<2 m), mid, far.")
     dwell: Histogram | Suppressed = Field(description="Passers by dwell time.")
     attention: Histogram | Suppressed = Field(description="Viewers by looking time.")

@@ -63,6 +63,9 @@ BATCH = 2000  # held messages written per transaction
 STEP_S = 0.2  # the pump's idle wait between steps
 RETRY_S = (0.5, 5.0)  # back-off between attempts to write to a failing spool
 REOPEN_S = 10.0  # between attempts to open a spool that could not be opened
+# A failing SD card can damage each new spool soon after the last rebuild: rebuild at most
+# once per gap, the gap doubling while damage keeps coming back (messages wait in memory).
+REBUILD_GAP_S = (30.0, 3600.0)
 
 
 def broker_address(url: str) -> tuple[str, int, bool]:
@@ -118,7 +121,7 @@ class _Held:
 
 @dataclass
 class _Fault:
-    kind: str  # full, io, unusable
+    kind: str  # full, io, unusable, corrupt (damaged again soon after a rebuild)
     text: str
     retry_at: float
     attempts: int = 1
@@ -163,6 +166,8 @@ class Telemetry:
         self._spool_max_bytes = spool_max_bytes
         self._spool: Spool | None = spool if isinstance(spool, Spool) else None
         self._fault: _Fault | None = None
+        self._last_rebuild: float | None = None
+        self._rebuild_gap = REBUILD_GAP_S[0]
         self._sent_up_to = 0  # highest spool row handed to paho
         self._direct_up_to = 0  # highest held seq handed to paho straight from memory
         self._stopping = False
@@ -536,13 +541,7 @@ class Telemetry:
     def _spool_failed(self, exc: sqlite3.Error) -> None:
         kind = classify(exc)
         if kind == "corrupt":
-            try:
-                self._spool.rebuild(describe(exc))  # logs one line; keeps row numbers
-            except SpoolUnavailable as unavailable:
-                self._spool.close()
-                self._spool = None
-                self._fault = _Fault("unusable", str(unavailable), self._clock() + REOPEN_S)
-                logger.error("%s; holding messages in memory", unavailable)
+            self._rebuild_spool(describe(exc))
             return
         now = self._clock()
         text = "disk full" if kind == "full" else describe(exc)
@@ -553,13 +552,37 @@ class Telemetry:
             self._fault.attempts += 1
             self._fault.retry_at = now + min(RETRY_S[1], RETRY_S[0] * 2 ** self._fault.attempts)
 
+    def _rebuild_spool(self, reason: str) -> None:
+        now, last = self._clock(), self._last_rebuild
+        if last is not None and now - last < self._rebuild_gap:
+            if self._fault is None or self._fault.kind != "corrupt":
+                logger.error("the new spool was damaged again %.0f s after the last rebuild (%s): the storage may "
+                             "be failing; holding messages in memory, next rebuild in %.0f s",
+                             now - last, reason, last + self._rebuild_gap - now)
+                self._fault = _Fault("corrupt", f"damaged again soon after a rebuild: {reason}",
+                                     last + self._rebuild_gap)
+            return
+        # Damage within a quiet hour of the last rebuild doubles the gap; a calm hour resets it.
+        calm = last is None or now - last > REBUILD_GAP_S[1]
+        self._rebuild_gap = REBUILD_GAP_S[0] if calm else min(REBUILD_GAP_S[1], 2 * self._rebuild_gap)
+        self._last_rebuild = now
+        try:
+            self._spool.rebuild(reason)  # logs one line; keeps row numbers
+        except SpoolUnavailable as unavailable:
+            self._spool.close()
+            self._spool = None
+            self._fault = _Fault("unusable", str(unavailable), now + REOPEN_S)
+            logger.error("%s; holding messages in memory", unavailable)
+            return
+        self._fault = None  # rows keep their numbers: what was handed to paho stays handed
+
     def _publish(self) -> None:
         with self._lock:
             room = WINDOW - len(self._inflight)
         if room <= 0:
             return
         rows = []
-        if self._spool is not None:
+        if self._spool is not None and not (self._fault and self._fault.kind == "corrupt"):
             try:
                 rows = self._spool.oldest(room, after=self._sent_up_to)
             except sqlite3.Error as exc:

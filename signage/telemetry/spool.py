@@ -16,7 +16,9 @@ says how many.
 
 Faults. Every `sqlite3.Error` is sorted by `classify`: "corrupt" (the file is damaged:
 `rebuild` moves it aside, keeps it for forensics, and copies every row that can still
-be read into a new file, keeping their row numbers), or "full"/"io" (disk full, I/O
+be read into a new file, keeping their row numbers; the damaged file is named *.pending
+until its rows are committed in a spool, so a copy the disk or a power cut interrupted is
+finished at the next open; the newest MAX_ASIDE damaged files are kept), or "full"/"io" (disk full, I/O
 error, read-only: nothing was written, the caller keeps the messages and retries).
 At open, the header is checked and `PRAGMA quick_check` runs (a boot-time cost that
 grows with the spool: 0.2 s for a full 64 MB spool, 88 MB on disk, on the development
@@ -46,6 +48,9 @@ logger = logging.getLogger(__name__)
 _SIZE = "LENGTH(payload) + LENGTH(topic)"
 _CORRUPT_CODES = {sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB}
 _FULL_CODES = {sqlite3.SQLITE_FULL}
+PENDING = ".pending"  # a damaged file moved aside whose readable rows are not yet in a spool
+COMPANIONS = ("-wal", "-shm", "-journal")
+MAX_ASIDE = 3  # damaged files kept for forensics once their rows are copied
 
 
 class SpoolUnavailable(SignageError):
@@ -128,6 +133,8 @@ class Spool:
         if problem is not None:
             self._close_db()
             self._rebuild(problem)
+        else:
+            self._adopt_pending()
 
     @staticmethod
     def _problem_of(path: Path) -> str | None:
@@ -178,23 +185,34 @@ class Spool:
 
     def _rebuild(self, reason: str) -> Recovery:
         path = Path(self.path)
-        aside = self._move_aside(path)
+        aside = self._move_aside(path)  # named *.pending until its rows are in a spool
+        try:
+            self._connect()
+        except sqlite3.Error as exc:
+            self._close_db()
+            raise SpoolUnavailable(f"cannot start a new spool at {path} after moving the damaged one to {aside} "
+                                   f"(its messages are copied once a new spool can be made): "
+                                   f"{describe(exc)}") from exc
+        try:
+            self.recovery = self._adopt(aside, reason)
+        except SpoolUnavailable:
+            self._close_db()
+            raise
+        logger.error("spool %s was damaged: %s", path, self.recovery.describe())  # the one line
+        self._adopt_pending()  # older files a failed rebuild could not copy yet
+        return self.recovery
+
+    def _adopt(self, aside: Path, reason: str) -> Recovery:
+        """Copy what can be read of the damaged file `aside` (named *.pending) into the open
+        spool, then drop the .pending from its name: the file stays, for forensics."""
         try:
             found = salvage(aside) if aside.is_file() else None
         except Exception:  # noqa: BLE001 - a salvage bug must not stop the new spool
             logger.exception("reading the damaged spool %s failed; it is kept as it is", aside)
             found = None
         try:
-            self._connect()
             if found and found.rows:
-                self._db.execute("BEGIN IMMEDIATE")
-                self._db.executemany("INSERT OR IGNORE INTO messages (row, topic, payload, qos, retain)"
-                                     " VALUES (?, ?, ?, ?, ?)",
-                                     ((row, *found.rows[row]) for row in sorted(found.rows)))
-                if found.dropped:
-                    self._db.execute("INSERT OR REPLACE INTO counters (name, value) VALUES ('dropped', ?)",
-                                     (found.dropped,))
-                self._db.execute("COMMIT")
+                self._copy_in(found)
             highest = max([self._highest, *(found.rows if found else ())])
             # Row numbers never go back: rows already handed to the broker keep theirs.
             self._db.execute("UPDATE sqlite_sequence SET seq = MAX(seq, ?) WHERE name = 'messages'", (highest,))
@@ -202,28 +220,91 @@ class Spool:
                 self._db.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('messages', ?)", (highest,))
             self._load_counters()  # from what is now on disk
         except sqlite3.Error as exc:
-            self._close_db()
-            raise SpoolUnavailable(f"cannot start a new spool at {path} after moving the damaged one to {aside}: "
-                                   f"{describe(exc)}") from exc
-        self.recovery = Recovery(reason, str(aside), len(found.rows) if found else 0,
-                                 bool(found and found.unreadable))
-        logger.error("spool %s was damaged: %s", path, self.recovery.describe())  # the one line
-        return self.recovery
+            self._rollback(self._db)
+            raise SpoolUnavailable(f"cannot copy the readable messages of {aside} into the spool {self.path} "
+                                   f"(the file is kept and copied at the next start): {describe(exc)}") from exc
+        kept = self._mark_adopted(aside)
+        self._prune_aside()
+        return Recovery(reason, str(kept), len(found.rows) if found else 0, bool(found and found.unreadable))
+
+    def _copy_in(self, found) -> None:
+        """One transaction. A row number already taken by the same message (a copy that was
+        interrupted after its commit) is skipped; taken by another message, the salvaged one
+        gets a new number: nothing readable is lost, nothing is sent twice from here."""
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        for row in sorted(found.rows):
+            topic, payload, qos, retain = found.rows[row]
+            there = db.execute("SELECT topic, payload, qos, retain FROM messages WHERE row = ?", (row,)).fetchone()
+            if there is None:
+                db.execute("INSERT INTO messages (row, topic, payload, qos, retain) VALUES (?, ?, ?, ?, ?)",
+                           (row, topic, payload, qos, retain))
+            elif tuple(there) != (topic, payload, qos, int(retain)):
+                db.execute("INSERT INTO messages (topic, payload, qos, retain) VALUES (?, ?, ?, ?)",
+                           (topic, payload, qos, retain))
+        if found.dropped:
+            db.execute("INSERT INTO counters (name, value) VALUES ('dropped', ?) "
+                       "ON CONFLICT(name) DO UPDATE SET value = MAX(value, excluded.value)", (found.dropped,))
+        db.execute("COMMIT")
+
+    def _adopt_pending(self) -> None:
+        """Damaged files moved aside by an earlier rebuild that could not finish (the disk
+        was full, the power went): their readable rows are copied in now, oldest first."""
+        for pending in self._aside_files(pending=True)[:MAX_ASIDE]:
+            try:
+                self.recovery = self._adopt(pending, "left by a rebuild that could not finish")
+            except SpoolUnavailable as exc:  # the spool itself works: take messages, copy later
+                logger.error("%s", exc)
+                return
+            logger.error("spool %s: %s", self.path, self.recovery.describe())
+
+    def _aside_files(self, pending: bool) -> list[Path]:
+        path = Path(self.path)
+        found = [p for p in path.parent.glob(f"{path.name}.corrupt-*")
+                 if p.name.endswith(PENDING) == pending and not p.name.endswith(COMPANIONS)]
+        return sorted(found, key=lambda p: p.name)
+
+    @staticmethod
+    def _mark_adopted(aside: Path) -> Path:
+        if not aside.name.endswith(PENDING):
+            return aside
+        kept = aside.with_name(aside.name[: -len(PENDING)])
+        try:
+            for suffix in ("", *COMPANIONS):
+                if Path(f"{aside}{suffix}").exists():
+                    os.rename(f"{aside}{suffix}", f"{kept}{suffix}")
+        except OSError as exc:  # copied again at the next start: the same rows are skipped then
+            logger.warning("cannot rename %s after copying its messages: %s", aside, exc.strerror)
+            return aside
+        return kept
+
+    def _prune_aside(self) -> None:
+        """A failing SD card can damage spool after spool: keep the newest MAX_ASIDE damaged
+        files whose rows are copied, so forensics cannot fill the disk."""
+        for old in self._aside_files(pending=False)[:-MAX_ASIDE]:
+            try:
+                if old.is_dir():
+                    continue  # a directory someone left in the way: never ours to delete
+                for suffix in ("", *COMPANIONS):
+                    Path(f"{old}{suffix}").unlink(missing_ok=True)
+                logger.warning("removed the oldest damaged spool %s (keeping the newest %d)", old, MAX_ASIDE)
+            except OSError as exc:
+                logger.warning("cannot remove the old damaged spool %s: %s", old, exc.strerror)
 
     @staticmethod
     def _move_aside(path: Path) -> Path:
         stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-        aside = path.with_name(f"{path.name}.corrupt-{stamp}")
+        aside = path.with_name(f"{path.name}.corrupt-{stamp}{PENDING}")
         number = 1
-        while aside.exists():
-            aside = path.with_name(f"{path.name}.corrupt-{stamp}-{number}")
+        while aside.exists() or aside.with_name(aside.name[: -len(PENDING)]).exists():
+            aside = path.with_name(f"{path.name}.corrupt-{stamp}-{number}{PENDING}")
             number += 1
         if path.is_dir() and any(path.iterdir()):
             raise SpoolUnavailable(f"the spool path {path} is a directory with files in it; "
                                    "paths.spool must name a file (the directory was left as it is)")
         try:
             os.rename(path, aside)
-            for suffix in ("-wal", "-shm", "-journal"):
+            for suffix in COMPANIONS:
                 companion = Path(f"{path}{suffix}")
                 if companion.exists():
                     os.rename(companion, f"{aside}{suffix}")

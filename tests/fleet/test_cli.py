@@ -69,8 +69,8 @@ def test_passwd_and_migrate(home):
     config = (folder / "cfg" / "signage" / "fleet.yaml").read_text()
     assert "scrypt$" in config and "long enough" not in config
     result = fleet(env, "migrate", "--db", str(folder / "x.sqlite3"))
-    assert result.returncode == 0 and "empty → 0003" in result.stdout
-    assert "0003 → 0003" in fleet(env, "migrate", "--db", str(folder / "x.sqlite3")).stdout
+    assert result.returncode == 0 and "empty → 0004" in result.stdout
+    assert "0004 → 0004" in fleet(env, "migrate", "--db", str(folder / "x.sqlite3")).stdout
 
 
 @pytest.mark.parametrize("content, expected", [

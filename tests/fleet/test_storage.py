@@ -36,8 +36,8 @@ def test_migrations_build_exactly_the_schema_and_go_down_and_up(store):
     store.migrate("base")
     assert set(sa.inspect(store.engine).get_table_names()) <= {"alembic_version"}
     before, after = store.migrate()
-    assert (before, after) == (None, "0003")
-    assert store.migrate() == ("0003", "0003")  # idempotent
+    assert (before, after) == (None, "0004")
+    assert store.migrate() == ("0004", "0004")  # idempotent
 
 
 def test_migration_0002_fills_the_site_rollups_from_the_screen_rollups(store):
@@ -67,6 +67,28 @@ def test_a_play_that_withholds_its_audience_is_proof_of_play_and_is_never_summed
         day = conn.execute(sa.select(creative_days.c.plays, creative_days.c.suppressed_plays,
                                      creative_days.c.peak_viewers, creative_days.c.looking_seconds)).one()
     assert day == (2, 1, 3, 12.0)
+
+
+def test_an_interval_that_withholds_its_counts_is_counted_as_withheld_and_never_summed(store):
+    """Fewer than min_group passers (possibly none): the kiosk publishes null counts. The
+    interval is stored and counted as withheld; its people are unknown, not zero, and no
+    sum, maximum or breakdown takes them in."""
+    quiet = {"passers": None, "viewers": None, "peak_faces": None, "conversion": None, "attraction": None,
+             "distance": {"suppressed": True}, "dwell": {"suppressed": True},
+             "attention": {"suppressed": True}, "expressions": {"suppressed": True}}
+    few_viewers = {"viewers": None, "attention": {"suppressed": True}, "expressions": {"suppressed": True}}
+    bodies = [f.metrics(start=f.T0) | quiet,
+              f.metrics(start=f.T0 + timedelta(minutes=1), passers=5) | few_viewers,
+              f.metrics(start=f.T0 + timedelta(minutes=2), passers=6, viewers=4, peak_faces=4)]
+    assert store.write([incoming(body, "metrics") for body in bodies], now=NOW).stored == 3
+    with store.engine.begin() as conn:
+        stored = conn.execute(sa.select(metrics.c.passers, metrics.c.viewers, metrics.c.peak_faces)
+                              .order_by(metrics.c.start)).all()
+        hour = conn.execute(sa.select(screen_hours.c.intervals, screen_hours.c.withheld_intervals,
+                                      screen_hours.c.passers, screen_hours.c.viewers, screen_hours.c.peak_faces,
+                                      screen_hours.c.viewers_unbroken)).one()
+    assert stored == [(None, None, None), (5, None, 3), (6, 4, 4)]
+    assert hour == (3, 1, 11, 4, 4, 0)
 
 
 def test_the_same_thousand_messages_twice_store_a_thousand(store):

@@ -36,6 +36,11 @@ def web(tmp_path, broker):
         items.append(parse("signage", f.topic(body, "play"), f.encode(body)))
     body = f.metrics(start=today)
     items.append(parse("signage", f.topic(body, "metrics"), f.encode(body)))
+    quiet = f.metrics(start=today + timedelta(minutes=1)) | {
+        "passers": None, "viewers": None, "peak_faces": None, "conversion": None, "attraction": None,
+        "distance": {"suppressed": True}, "dwell": {"suppressed": True}, "attention": {"suppressed": True},
+        "expressions": {"suppressed": True}}
+    items.append(parse("signage", f.topic(quiet, "metrics"), f.encode(quiet)))
     store.write(items)
     publisher = Publisher(broker.url)
     app = create_app(WebSettings(store=store, login_hash=hash_password(PASSWORD), publisher=publisher,
@@ -160,6 +165,7 @@ def test_pages_render_what_was_stored(web):
     assert client.get("/?site=lab").text.count("data-screen=") == 1
     screen = client.get("/screen/lab/a").text
     assert "<svg" in screen and "Passers per hour" in screen and "spring" in screen
+    assert "1 of 2 intervals had fewer passers than the privacy minimum" in screen
     week = client.get("/screen/lab/a?span=week").text
     assert "Passers per day" in week
     creatives = client.get("/creatives?span=day").text
