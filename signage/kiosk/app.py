@@ -13,10 +13,11 @@ Threads, and what each one owns (nothing else is shared):
   rejections reach the main thread through `watcher.events`; a reload (SIGHUP, MQTT)
   is a request the watcher thread services, never a load on the main thread.
 
-Where the rest lives: the frame loop's steps in `loop.py`, the privacy mode and its
-schedule in `privacy.py`, status in `health.py`, telemetry's start and stop in
-`uplink.py`, the playlists at boot and from the watcher in `playlists.py`, MQTT
-commands in `commands.py`, SIGHUP in `reload.py`.
+Where the rest lives: the frame loop's steps in `loop.py`, what is counted and sent in
+`counting.py`, the privacy mode and its schedule in `privacy.py`, status and stuck
+threads in `health.py`, telemetry's start and stop in `uplink.py`, the playlists at
+boot and from the watcher in `playlists.py`, signals and the orderly stop in
+`lifecycle.py`, MQTT commands in `commands.py`, SIGHUP in `reload.py`.
 
 Every step of the loop runs behind a fault barrier, and so does every step of the
 worker threads: an unforeseen exception costs one step, is logged once and shows in
@@ -40,6 +41,7 @@ from signage.audience import AudienceSnapshot
 from signage.config import Config, check_runtime_paths, load_config
 from signage.kiosk import lifecycle, loop, playlists, privacy, uplink
 from signage.kiosk.content import content_of
+from signage.kiosk.counting import count_audience
 from signage.kiosk.handoff import AudienceHandoff
 from signage.kiosk.health import status_of, stuck_thread
 from signage.kiosk.problems import Barrier, Problems
@@ -76,7 +78,7 @@ class Kiosk:
         command-line overrides); by default the file at `config_path`, if any."""
         self.config, self.config_path, self.duration = config, config_path, duration
         self.reread = reread or ((lambda: load_config(config_path)) if config_path is not None else None)
-        self._clock, self._wall = clock, wall
+        self.clock, self.wall = clock, wall  # monotonic for durations; wall time for the schedule and stamps
         self.observer = observer or Observer()
         self.started = clock()
         self.handoff = AudienceHandoff()
@@ -120,7 +122,7 @@ class Kiosk:
             while not self.stop_requested.is_set():
                 if self.barrier.run("frame loop", loop.tick, self) is None and self.problems.get("fault:frame loop"):
                     time.sleep(0.05)  # a fault that repeats every frame must not spin a core
-                if self.duration is not None and self._clock() - self.started >= self.duration:
+                if self.duration is not None and self.clock() - self.started >= self.duration:
                     logger.info("--duration reached")
                     break
                 if self.vision.ended and not self.config.source.loop:
@@ -143,7 +145,7 @@ class Kiosk:
     def open_display(self) -> None:
         from signage.display.renderer import DisplayError, Renderer
 
-        self.renderer = Renderer(self.config.display, clock=self._clock, wall=self._wall)
+        self.renderer = Renderer(self.config.display, clock=self.clock, wall=self.wall)
         try:
             self.renderer.open()
         except DisplayError as exc:  # not there yet (a DRM device still coming up): retried every 2 s
@@ -157,7 +159,7 @@ class Kiosk:
 
     def stop_vision(self) -> None:
         self.vision.stop()
-        loop.count_audience(self)
+        count_audience(self)
         self.handoff.clear()
         self.renderer.set_notice_visible(False)
 
@@ -167,10 +169,10 @@ class Kiosk:
             self.renderer.show_fallback()
         else:
             self.renderer.show(content_of(playlist, creative))
-        self.observer.showing(creative, self._clock())
+        self.observer.showing(creative, self.clock())
 
     def now(self) -> Now:
-        return Now(self._clock(), self._wall())
+        return Now(self.clock(), self.wall())
 
     def _on_snapshot(self, snapshot: AudienceSnapshot) -> None:
         self.handoff.put(snapshot)

@@ -23,7 +23,7 @@ def status_of(kiosk, health) -> Status:
     hardware = kiosk.vision.hardware()
     return Status(
         device=kiosk.config.device, site=kiosk.config.site, version=__version__,
-        uptime_s=int(kiosk._clock() - kiosk.started),
+        uptime_s=int(kiosk.clock() - kiosk.started),
         playing=playing(current),
         camera=kiosk.vision.camera_state(kiosk.privacy.on),
         playlist=kiosk.problems.get("playlist") or "ok",

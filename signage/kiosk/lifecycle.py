@@ -7,7 +7,8 @@ import logging
 import signal
 import threading
 
-from signage.kiosk import loop, uplink
+from signage.kiosk import uplink
+from signage.kiosk.counting import count_audience, send_metrics, send_plays
 
 logger = logging.getLogger(__name__)
 
@@ -32,10 +33,10 @@ def shutdown(kiosk, clean: bool) -> None:
         step("shutdown: playlist watcher", kiosk.watcher.stop)
     step("shutdown: vision", kiosk.vision.stop)
     if kiosk.player is not None and kiosk.telemetry is not None:
-        step("shutdown: audience", loop.count_audience, kiosk)
+        step("shutdown: audience", count_audience, kiosk)
         step("shutdown: player", lambda: kiosk.player.stop(kiosk.now()))
-        step("shutdown: plays", loop.send_plays, kiosk)
-        step("shutdown: metrics", loop.send_metrics, kiosk)
+        step("shutdown: plays", send_plays, kiosk)
+        step("shutdown: metrics", send_metrics, kiosk)
     if kiosk.telemetry is not None:
         step("shutdown: telemetry", uplink.stop, kiosk.telemetry, kiosk.status, clean)
     if kiosk.renderer is not None:

@@ -1,4 +1,5 @@
-"""The frame loop: one `tick` of the main thread, as a list of steps.
+"""The frame loop: one `tick` of the main thread, as a list of steps (what it counts and
+sends is in counting.py).
 
 Each step runs behind the kiosk's fault barrier: a step that raises costs that step
 (logged once, counted, shown in status while it lasts), never the loop. The steps are
@@ -9,10 +10,8 @@ from __future__ import annotations
 import logging
 import time
 
-from signage.audience import AudienceState
 from signage.kiosk import commands, playlists, privacy, reload
-from signage.telemetry.messages import Message
-from signage.telemetry.metrics import play_message
+from signage.kiosk.counting import count_audience, send_metrics, send_plays
 
 logger = logging.getLogger(__name__)
 
@@ -31,8 +30,8 @@ def tick(kiosk) -> None:
         step("display fallback", kiosk.renderer.show_fallback)
         time.sleep(0.02)
     step("plays", send_plays, kiosk)
-    if kiosk._clock() - kiosk.last_metrics >= kiosk.config.mqtt.interval:
-        kiosk.last_metrics = kiosk._clock()
+    if kiosk.clock() - kiosk.last_metrics >= kiosk.config.mqtt.interval:
+        kiosk.last_metrics = kiosk.clock()
         step("metrics", send_metrics, kiosk)
     step("telemetry health", watch_telemetry, kiosk)
     step("status", kiosk.publish_status)
@@ -61,32 +60,6 @@ def render(kiosk) -> bool:
             logger.warning("the window was closed; opening it again")
             kiosk.renderer.reopen()
     return True
-
-
-def count_audience(kiosk) -> AudienceState:
-    state, snapshots = kiosk.handoff.take()
-    for snapshot in snapshots:
-        kiosk.aggregator.add_snapshot(snapshot)
-    kiosk.aggregator.add_dropped_frames(kiosk.vision.dropped_since_last() + kiosk.handoff.take_lost())
-    return state
-
-
-def send_plays(kiosk) -> None:
-    records, kiosk.player.records = kiosk.player.records, []
-    config = kiosk.config
-    for record in records:  # the proof of play first: a fault in counting must not lose it
-        send(kiosk, "play", play_message(record, config.site, config.device, config.privacy.min_group))
-        kiosk.barrier.run("impressions", kiosk.aggregator.add_play, record.creative, record.peak_looking >= 1)
-
-
-def send_metrics(kiosk) -> None:
-    """The interval so far, as a metrics message; a new interval begins."""
-    send(kiosk, "metrics", kiosk.aggregator.flush(kiosk._wall()))
-
-
-def send(kiosk, kind: str, message: Message) -> None:
-    if kiosk.telemetry is not None:
-        kiosk.telemetry.send(kind, message.payload())  # never raises: telemetry holds what it cannot spool
 
 
 def watch_telemetry(kiosk) -> None:

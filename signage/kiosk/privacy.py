@@ -29,7 +29,7 @@ class Privacy:
 
 def follow_schedule(kiosk) -> None:
     """A loop step: switch when the command or the schedule wants the other mode."""
-    wanted = kiosk.privacy.wanted(kiosk.config.privacy.schedule, kiosk._wall())
+    wanted = kiosk.privacy.wanted(kiosk.config.privacy.schedule, kiosk.wall())
     if wanted != kiosk.privacy.on:
         switch(kiosk, wanted)
 

@@ -19,7 +19,8 @@ from pathlib import Path
 
 from signage.config import Config, check_runtime_paths
 from signage.errors import ConfigError, SignageError
-from signage.kiosk import loop, playlists, uplink
+from signage.kiosk import playlists, uplink
+from signage.kiosk.counting import count_audience, send_metrics
 from signage.telemetry.metrics import Aggregator
 
 logger = logging.getLogger(__name__)
@@ -143,7 +144,7 @@ def switch_display(kiosk, staged: Staged) -> None:
 
     current = kiosk.player.current
     kiosk.renderer.close()
-    renderer = Renderer(staged.config.display, clock=kiosk._clock, wall=kiosk._wall)
+    renderer = Renderer(staged.config.display, clock=kiosk.clock, wall=kiosk.wall)
     try:
         renderer.open()
     except Exception as exc:  # noqa: BLE001 - whatever the new settings break, the old window comes back
@@ -167,8 +168,8 @@ def commit(kiosk, staged: Staged) -> None:
     logger.info("configuration changed: %s", ", ".join(changed))
     recount = staged.telemetry is not None or old.privacy.min_group != config.privacy.min_group
     if recount:
-        loop.count_audience(kiosk)
-        loop.send_metrics(kiosk)  # the old interval, under the old name
+        count_audience(kiosk)
+        send_metrics(kiosk)  # the old interval, under the old name
     if staged.telemetry is not None and kiosk.telemetry is not None:
         uplink.stop(kiosk.telemetry, kiosk.status, clean=True)  # its final status still says the old names
     kiosk.config = config
@@ -176,7 +177,7 @@ def commit(kiosk, staged: Staged) -> None:
         staged.telemetry.start()
         kiosk.telemetry = staged.telemetry
     if recount:
-        kiosk.aggregator = Aggregator(config.site, config.device, config.privacy.min_group, now=kiosk._wall())
+        kiosk.aggregator = Aggregator(config.site, config.device, config.privacy.min_group, now=kiosk.wall())
     if config.privacy.start_in_privacy and not old.privacy.start_in_privacy:
         kiosk.privacy.forced = True
     if staged.vision is not None:

@@ -103,3 +103,36 @@ def test_vision_takes_plain_settings_not_the_config_tree():
                     name.startswith("signage.vision") or not name.startswith("signage"):
                 continue
             assert path.name in allowed.get(name, set()), f"vision/{path.name} imports {name}"
+
+
+def module_imports(path: Path) -> set[str]:
+    """What a module imports when it is imported (not inside functions: those are lazy)."""
+    found = set()
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+            found |= {f"{node.module}.{alias.name}" for alias in node.names}  # `from package import module`
+    return found
+
+
+def test_no_import_loops():
+    modules = {".".join(("signage", *path.relative_to(PACKAGE).with_suffix("").parts)).removesuffix(".__init__"): path
+               for path in PACKAGE.rglob("*.py") if "migrations" not in path.parts}
+    graph = {name: {m for m in module_imports(path) if m in modules and m != name} for name, path in modules.items()}
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+
+    def visit(name: str, path: list[str]) -> None:
+        state[name] = 1
+        for imported in sorted(graph[name]):
+            if state.get(imported) == 1:
+                loop = path[path.index(imported):] + [imported] if imported in path else [name, imported]
+                raise AssertionError(f"import loop: {' -> '.join(loop)}")
+            if imported not in state:
+                visit(imported, path + [imported])
+        state[name] = 2
+
+    for name in sorted(graph):
+        if name not in state:
+            visit(name, [name])
