@@ -154,7 +154,6 @@ class Telemetry:
         self._early: dict[int, object] = {}  # PUBACKs that arrived before the mid was recorded
         self._acked: list[int] = []  # spool rows the broker acknowledged, to delete
         self._direct_acked: set[int] = set()  # held seqs the broker acknowledged (sent from memory)
-        self._published = 0
         # The hold, under _hold_lock (send() runs on any thread).
         self._hold_lock = threading.Lock()
         self._held: collections.deque[_Held] = collections.deque()
@@ -196,11 +195,6 @@ class Telemetry:
     @property
     def last_error(self) -> str | None:
         return self._link.error
-
-    @property
-    def published(self) -> int:
-        """Messages from the spool or the hold that the broker acknowledged."""
-        return self._published
 
     @property
     def spool(self) -> Spool | None:
@@ -433,7 +427,6 @@ class Telemetry:
         kind, number = entry
         with self._lock:
             (self._acked.append if kind == "s" else self._direct_acked.add)(number)
-            self._published += 1
         self._pump.wake()
 
     def _on_message(self, client, userdata, message) -> None:
