@@ -11,7 +11,8 @@ def add(commands) -> None:
     parser.add_argument("what", nargs="?", default="vision",
                         choices=["vision", "display", "telemetry", "e2e", "soak", "fleet"])
     parser.add_argument("--broker", help="telemetry: an MQTT broker URL (default: a temporary local mosquitto)")
-    parser.add_argument("--frames", type=int, default=60, help="vision: frames per configuration")
+    parser.add_argument("--frames", type=int, default=60, help="vision: frames per configuration and repeat")
+    parser.add_argument("--repeats", type=int, default=5, help="vision: repeats of every measurement (>= 3)")
     parser.add_argument("--seconds", type=float, default=None,
                         help="display: seconds per case (default 5); soak: length of the run (default 1800)")
     parser.add_argument("--soak", type=float, default=0.0, metavar="SECONDS",
@@ -24,11 +25,9 @@ def add(commands) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.what == "vision":
-        from signage.vision import bench
+        from signage.cli.bench_vision import main
 
-        print(bench.report(bench.run(rounds=args.frames)))
-        print()
-        print(bench.int8_report(bench.run_int8(rounds=args.frames)))
+        print(main(frames=max(args.frames, 1), repeats=max(args.repeats, 3)))
     elif args.what == "telemetry":
         from signage.telemetry import bench
 
