@@ -20,7 +20,8 @@ from pydantic import ConfigDict, Field, field_validator, model_validator
 from signage.errors import ConfigError
 from signage.imageinfo import DEFAULT_MAX_PIXELS
 from signage.fields import COLOUR_PATTERN, NAME_PATTERN, DailyWindow, Section
-from signage.validation import PATTERN_HINTS, printable_text
+from signage.fields import printable_text
+from signage.yamlfile import PATTERN_HINTS
 
 TOPIC_PATTERN = r"^[^#+/][^#+]*$"
 EDGETPU_DEVICE_PATTERN = r"^(auto|usb|pci)(:[0-9]+)?$"
@@ -315,7 +316,7 @@ CONFIG_KEYS = frozenset(Config.model_fields)
 
 def load_config(path: Path) -> Config:
     """config.yaml validated, with file:line:col in every message (ProblemsError)."""
-    from signage.validation import validate
+    from signage.yamlfile import validate
     from signage.yamlfile import load
 
     return validate(Config, load(path))

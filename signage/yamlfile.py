@@ -1,6 +1,13 @@
-"""YAML loading that remembers where every value came from.
+"""What people edit, read and checked: YAML that remembers where every value came from,
+validated with pydantic into problems an operator can act on.
 
-Operators edit YAML by hand, so every message names file:line:col (1-based). We
+Public surface: `load` (a file) and `parse` (text) give a `Document`; `validate` turns it
+into a model or raises `ProblemsError` holding every `Problem` (file:line:col, the key
+path, what is wrong and what is allowed, with a did-you-mean for unknown keys);
+`describe` words one pydantic error; `PATTERN_HINTS` names the patterns fields use;
+`read_bounded` reads a regular file no larger than a limit.
+
+Reading. Operators edit YAML by hand, so every message names file:line:col (1-based). We
 compose PyYAML's node graph with the safe loader, then build plain Python values
 ourselves, recording the position of each key and value. On the way we refuse what
 PyYAML would let through: duplicate keys, files too large (checked by `stat` and by a
@@ -9,20 +16,31 @@ than MAX_DEPTH (PyYAML's composer and our builder recurse once per level), alias
 that contain themselves, and alias expansion that explodes (the "billion laughs"
 bomb). A last barrier turns RecursionError/MemoryError into a Problem, so no input
 file can take a thread down.
+
+Validating. Pydantic's errors carry a location tuple; each becomes file:line:col, the key
+path, what is wrong and what is allowed.
 """
 
 from __future__ import annotations
 
+import difflib
+import logging
 import os
 import stat
+import types
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
+from pydantic import BaseModel, ValidationError
 from yaml.constructor import SafeConstructor
 
 from signage.errors import ConfigError
+
+Model = TypeVar("Model", bound=BaseModel)
+logger = logging.getLogger(__name__)
 
 MAX_BYTES = 1 << 20  # 1 MiB: far more than any playlist needs
 MAX_NODES = 100_000  # values after alias expansion
@@ -302,3 +320,126 @@ def _yaml_problem(file: str, exc: yaml.YAMLError) -> Problem:
     else:
         problem = f"YAML syntax: {problem}" + (f" ({context})" if context else "")
     return Problem(file, line, column, "", problem)
+
+
+# ----- validation ------------------------------------------------------------------------
+
+# Readable names for the regular expressions fields use; schema modules add theirs.
+PATTERN_HINTS: dict[str, str] = {}
+
+KIND = {"int": "a whole number", "float": "a number", "bool": "true or false", "str": "text",
+        "list": "a list", "dict": "a mapping (key: value)", "model": "a mapping (key: value)"}
+
+
+def validate(model: type[Model], document: Document, context: dict | None = None) -> Model:
+    try:
+        return model.model_validate(document.data, context=context)
+    except ValidationError as exc:
+        raise ProblemsError(problems(model, document, exc)) from exc
+    except (RecursionError, MemoryError) as exc:  # last barrier; parse bounds nesting first
+        raise ProblemsError([document.problem((), f"the file is too complex to check ({type(exc).__name__});"
+                                              " simplify it")]) from None
+    except Exception as exc:  # a validator's bug must not become the operator's traceback
+        logger.debug("validation failed unexpectedly", exc_info=True)
+        raise ProblemsError([document.problem((), f"the file could not be checked ({type(exc).__name__});"
+                                              " this is a bug in signage, please report it")]) from None
+
+
+def problems(model: type[BaseModel], document: Document, error: ValidationError) -> list[Problem]:
+    found = []
+    for item in error.errors(include_url=False):
+        path = tuple(item["loc"])
+        kind = item["type"]
+        if kind == "extra_forbidden":
+            key = str(path[-1])
+            allowed = sorted(fields_at(model, path[:-1]))
+            guess = difflib.get_close_matches(key, allowed, n=1)
+            hint = f"; did you mean '{guess[0]}'?" if guess else ""
+            found.append(document.problem(path, f"unknown key '{key}'{hint} (allowed: {', '.join(allowed)})",
+                                          key=True))
+            continue
+        if kind == "missing":
+            found.append(document.problem(path[:-1], f"missing required key '{path[-1]}'"))
+            continue
+        found.append(document.problem(path, describe(item)))
+    return sorted(set(found), key=lambda p: (p.file, p.line, p.column, p.message))
+
+
+def describe(item: dict) -> str:
+    """What is wrong with one pydantic error item and what is allowed, in plain words."""
+    kind, value, ctx = item["type"], item.get("input"), item.get("ctx") or {}
+    shown = _show(value)
+    if kind == "literal_error":
+        expected = ctx.get("expected", "").replace("'", "").replace(" or ", ", ")
+        return f"{shown} is not one of {expected}"
+    if kind.endswith("_type") or kind.endswith("_parsing"):
+        expected = KIND.get(kind.split("_")[0], kind.split("_")[0])
+        return f"expected {expected}, got {shown}"
+    if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
+        sign = {"greater_than_equal": ">=", "greater_than": ">", "less_than_equal": "<=", "less_than": "<"}[kind]
+        limit = next(iter(ctx.values()))
+        return f"must be {sign} {limit}, got {shown}"
+    if kind == "finite_number":
+        return f"expected a finite number, got {shown}"
+    if kind == "string_too_long":
+        return f"is {len(value)} characters long; at most {ctx.get('max_length')} are allowed"
+    if kind == "string_too_short":
+        return f"is too short; at least {ctx.get('min_length')} character(s) are needed"
+    if kind == "too_short":
+        return f"needs at least {ctx.get('min_length')} item(s)"
+    if kind == "too_long":
+        return f"allows at most {ctx.get('max_length')} item(s)"
+    if kind == "string_pattern_mismatch":
+        pattern = ctx.get("pattern", "")
+        hint = PATTERN_HINTS.get(pattern) or f"text matching the pattern {pattern}"
+        return f"{shown} is not {hint}"
+    if kind == "value_error":
+        return str(ctx.get("error", item["msg"]))
+    return item["msg"]
+
+
+def _show(value: Any) -> str:
+    """A short quote of the value (only ever from a file inside the checked folder: the
+    loader refuses symlinks that leave it, so nothing from elsewhere is quoted)."""
+    if isinstance(value, (dict, list)):
+        return "a mapping" if isinstance(value, dict) else "a list"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def fields_at(model: type[BaseModel], path: tuple) -> set[str]:
+    """Field names of the model found by walking `path` (list indices skipped)."""
+    current: Any = model
+    for part in path:
+        current = _unwrap(current)
+        if isinstance(part, int):
+            continue
+        if isinstance(current, type) and issubclass(current, BaseModel) and part in current.model_fields:
+            current = current.model_fields[part].annotation
+        else:
+            return set()
+    current = _unwrap(current)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return set(current.model_fields)
+    return set()
+
+
+def _unwrap(annotation: Any) -> Any:
+    """The model inside Optional[...], list[...], Annotated[...] and unions."""
+    while True:
+        origin = typing.get_origin(annotation)
+        if origin is typing.Annotated:
+            annotation = typing.get_args(annotation)[0]
+        elif origin in (list, tuple, set, frozenset):
+            annotation = typing.get_args(annotation)[0]
+        elif origin in (typing.Union, types.UnionType):
+            models = [a for a in typing.get_args(annotation) if isinstance(a, type) and issubclass(a, BaseModel)]
+            others = [a for a in typing.get_args(annotation) if typing.get_origin(a) in (list, tuple)]
+            if models:
+                annotation = models[0]
+            elif others:
+                annotation = others[0]
+            else:
+                return annotation
+        else:
+            return annotation

@@ -27,7 +27,7 @@ from signage.imageinfo import DEFAULT_MAX_PIXELS, ImageError, image_size, megapi
 from signage.fields import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 from signage.playlist.schema import (DEFAULT_DURATION, Creative, PlayItem,
                                      PlaylistFile, Rule)
-from signage.validation import validate
+from signage.yamlfile import validate
 from signage.yamlfile import Document, Problem, ProblemsError, load
 
 logger = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ from pydantic import BeforeValidator, ConfigDict, Field, field_validator, model_
 
 from signage.audience import EXPRESSIONS
 from signage.fields import Colour, DailyWindow, Id, Section
-from signage.validation import printable_text
+from signage.fields import printable_text
 
 Expression = Literal["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
 assert Expression.__args__ == EXPRESSIONS  # type: ignore[attr-defined]

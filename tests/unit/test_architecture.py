@@ -20,7 +20,7 @@ FORBIDDEN = {
     "playlist": ("signage.vision", "signage.display", "signage.telemetry", *ABOVE_DOMAIN),
     "kiosk": ("signage.cli",),
 }
-FOUNDATIONS = {"audience", "config", "fields", "yamlfile", "validation", "models", "errors", "threads", "imageinfo"}
+FOUNDATIONS = {"audience", "config", "fields", "yamlfile", "models", "errors", "threads", "imageinfo"}
 
 
 def imports(path: Path) -> set[str]:

@@ -98,7 +98,7 @@ def test_every_pattern_an_operator_can_meet_has_words():
     import re
 
     from signage.playlist.schema import PlaylistFile
-    from signage.validation import PATTERN_HINTS
+    from signage.yamlfile import PATTERN_HINTS
 
     for model in (Config, PlaylistFile):
         patterns = re.findall(r"'pattern': '([^']*)'", str(model.model_json_schema()))
