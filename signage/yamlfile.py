@@ -24,6 +24,7 @@ path, what is wrong and what is allowed.
 from __future__ import annotations
 
 import difflib
+import json
 import logging
 import os
 import stat
@@ -358,11 +359,127 @@ def problems(model: type[BaseModel], document: Document, error: ValidationError)
             found.append(document.problem(path, f"unknown key '{key}'{hint} (allowed: {', '.join(allowed)})",
                                           key=True))
             continue
+        if kind == "missing" and path and isinstance(path[-1], int):  # a short fixed-length list
+            shape = _shape(_field_at(model, path[:-1]))
+            if shape:
+                found.append(document.problem(path[:-1], f"must be {shape}; got {_values(path[-1])}"))
+                continue
         if kind == "missing":
             found.append(document.problem(path[:-1], f"missing required key '{path[-1]}'"))
             continue
-        found.append(document.problem(path, describe(item)))
+        found.append(document.problem(path, _allowed(model, path, item) or describe(item)))
     return sorted(set(found), key=lambda p: (p.file, p.line, p.column, p.message))
+
+
+def _allowed(model: type[BaseModel], path: tuple, item: dict) -> str | None:
+    """The error worded with what the field at `path` allows (its bounds, its length and
+    example, its keys), when the model says more than pydantic's error item does."""
+    kind, shown = item["type"], _show(item.get("input"))
+    field = _field_at(model, path)
+    if field is None:
+        return None
+    if kind in BOUND_ERRORS:
+        bounds = _bounds(field.metadata)
+        return f"must be {bounds}, got {shown}" if bounds else None
+    if kind in ("tuple_type", "too_long", "too_short"):
+        shape = _shape(field)
+        if shape:
+            got = _values(item["ctx"]["actual_length"]) if kind != "tuple_type" else shown
+            return f"must be {shape}; got {got}"
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        keys = fields_at(model, path)
+        if keys:
+            return f"expected a mapping (key: value) of {', '.join(sorted(keys))}; got {shown}"
+    if kind == "list_type":
+        keys = fields_at(model, path + (0,))
+        if keys:
+            return f"expected a list of mappings (key: value) of {', '.join(sorted(keys))}; got {shown}"
+    return None
+
+
+def _values(count: int) -> str:
+    return "1 value" if count == 1 else f"{count} values"
+
+
+BOUND_ERRORS = {"greater_than_equal": ">=", "greater_than": ">", "less_than_equal": "<=", "less_than": "<"}
+NOUNS = {int: "whole numbers", float: "numbers", str: "texts", bool: "true/false values"}
+
+
+@dataclass(frozen=True)
+class _Field:
+    """What a model says about the value at one path: its type (Optional and Annotated
+    removed), its constraints (annotated_types Ge, Le, ...) and its examples."""
+
+    annotation: Any
+    metadata: tuple
+    examples: tuple
+
+
+def _field_at(model: type[BaseModel], path: tuple) -> _Field | None:
+    current: Any = model
+    metadata: list = []
+    examples: tuple = ()
+    for part in path:
+        current, _ = _strip(current)
+        origin, args = typing.get_origin(current), typing.get_args(current)
+        if isinstance(part, int):
+            if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
+                current = args[0]
+            elif origin is tuple and part < len(args):
+                current = args[part]
+            elif origin in (list, set, frozenset) and args:
+                current = args[0]
+            else:
+                return None
+            metadata, examples = [], ()
+        elif isinstance(current, type) and issubclass(current, BaseModel) and part in current.model_fields:
+            info = current.model_fields[part]
+            current, metadata, examples = info.annotation, list(info.metadata), tuple(info.examples or ())
+        else:
+            return None
+    current, constraints = _strip(current)
+    return _Field(current, tuple(metadata) + constraints, examples)
+
+
+def _strip(annotation: Any) -> tuple[Any, tuple]:
+    """The type inside Annotated[...] and Optional[...], with the constraints met on the way."""
+    constraints: list = []
+    while True:
+        origin = typing.get_origin(annotation)
+        if origin is typing.Annotated:
+            annotation, *extra = typing.get_args(annotation)
+            for item in extra:
+                constraints += getattr(item, "metadata", None) or [item]
+        elif origin in (typing.Union, types.UnionType):
+            kept = [a for a in typing.get_args(annotation) if a is not type(None)]
+            if len(kept) != 1:
+                return annotation, tuple(constraints)
+            annotation = kept[0]
+        else:
+            return annotation, tuple(constraints)
+
+
+def _bounds(metadata: tuple) -> str:
+    """'from 16 to 16384', '> 0 and <= 3600', ... from a field's constraints."""
+    found = {name: getattr(m, name) for m in metadata for name in ("ge", "gt", "le", "lt")
+             if getattr(m, name, None) is not None}
+    if "ge" in found and "le" in found:
+        return f"from {found['ge']} to {found['le']}"
+    signs = {"ge": ">=", "gt": ">", "le": "<=", "lt": "<"}
+    return " and ".join(f"{signs[name]} {value}" for name, value in found.items())
+
+
+def _shape(field: _Field | None) -> str | None:
+    """'2 whole numbers from 16 to 16384, e.g. [1920, 1080]' for a fixed-length tuple."""
+    if field is None or typing.get_origin(field.annotation) is not tuple:
+        return None
+    items = [_strip(arg) for arg in typing.get_args(field.annotation)]
+    if not items or Ellipsis in [kind for kind, _ in items] or len({kind for kind, _ in items}) != 1:
+        return None
+    kind, constraints = items[0]
+    bounds = _bounds(constraints)
+    shape = f"{len(items)} {NOUNS.get(kind, 'values')}" + (f" {bounds}" if bounds else "")
+    return shape + (f", e.g. {json.dumps(field.examples[0])}" if field.examples else "")
 
 
 def describe(item: dict) -> str:
