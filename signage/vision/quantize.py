@@ -41,6 +41,7 @@ import flatbuffers
 import numpy as np
 
 from signage.errors import ModelError
+from signage.fields import IMAGE_SUFFIXES
 
 logger = logging.getLogger(__name__)
 
@@ -209,7 +210,7 @@ def calibration_frames(paths: Iterable[Path]) -> list[np.ndarray]:
     VIDEO_EVERY-th frame of every video (faces, no faces, the cartoon)."""
     frames = []
     for path in sorted(paths, key=lambda p: p.name):
-        if path.suffix.lower() in (".jpg", ".jpeg", ".png"):
+        if path.suffix.lower() in IMAGE_SUFFIXES:
             image = cv2.imread(str(path), cv2.IMREAD_COLOR)
             if image is not None:
                 frames.append(image)
