@@ -174,8 +174,8 @@ def _display(path: Path, base: Path | None) -> str:
         return str(path)
 
 
-def _combine(parsed: list[tuple[Path, Document, PlaylistFile]], complete: bool,
-             max_image_pixels: int, video_length: VideoLength) -> tuple[Playlist | None, list[Problem], tuple[Path, ...]]:
+def _combine(parsed: list[tuple[Path, Document, PlaylistFile]], complete: bool, max_image_pixels: int,
+             video_length: VideoLength) -> tuple[Playlist | None, list[Problem], tuple[Path, ...]]:
     """Check the parsed files together. `complete`: every file parsed, so references
     between files can be judged."""
     problems: list[Problem] = []

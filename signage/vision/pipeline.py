@@ -94,14 +94,15 @@ class Pipeline:
                     expression_file: Path | None = None) -> "Pipeline":
         """The pipeline `config` describes on the given model files; the expression
         model is needed (and loaded) only when `config.expressions` is on."""
+        if config.expressions and expression_file is None:
+            raise ModelError("vision.expressions is on, but no expression model file was given")
+        detector = make_detector(config, detector_file)
         classifier = None
         if config.expressions:
-            if expression_file is None:
-                raise ModelError("vision.expressions is on, but no expression model file was given")
             # On the CPU even with a Coral: the expression model is not compiled for it, and one
             # Edge TPU holds one model's parameters at a time (two would swap on every frame).
             classifier = ExpressionClassifier(expression_file, num_threads=config.threads)
-        return cls(make_detector(config, detector_file), classifier, config)
+        return cls(detector, classifier, config)
 
     @property
     def edgetpu(self) -> EdgeTpu:
