@@ -36,8 +36,10 @@ def boot_playlist(kiosk) -> Playlist:
 
 
 def watcher_for(config: Config) -> PlaylistWatcher:
-    return PlaylistWatcher([Path(config.playlists)], state_file=config.paths.last_good_playlist,
-                           max_image_pixels=config.display.max_image_pixels)
+    from signage.display.videoinfo import video_length
+
+    return PlaylistWatcher([Path(config.playlists)], video_length=video_length,
+                           state_file=config.paths.last_good_playlist, max_image_pixels=config.display.max_image_pixels)
 
 
 # ----- telemetry ----------------------------------------------------------------------------------

@@ -40,12 +40,14 @@ class VisionStage:
     def start(self, config: Config) -> None:
         """Start capture and analysis; a model or source fault leaves vision off,
         reported, and the rules that need no audience keep playing."""
+        from signage import models
         from signage.vision.pipeline import Pipeline
         from signage.vision.worker import VisionWorker
 
         models_dir = Path(config.paths.models) if config.paths.models else None
         try:
-            pipeline = Pipeline.from_config(config.vision, models_dir)
+            files = models.vision_files(config.vision.model, config.vision.expressions, models_dir)
+            pipeline = Pipeline.from_config(config.vision, *files)
             source = self.open_source(config)
         except SignageError as exc:
             self.problems.set("vision", str(exc))
