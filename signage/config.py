@@ -20,7 +20,8 @@ from pydantic import ConfigDict, Field, field_validator, model_validator
 from signage.errors import ConfigError
 from signage.imageinfo import DEFAULT_MAX_PIXELS
 from signage.fields import COLOUR_PATTERN, NAME_PATTERN, DailyWindow, Section
-from signage.validation import PATTERN_HINTS, printable_text
+from signage.fields import printable_text
+from signage.yamlfile import PATTERN_HINTS
 
 TOPIC_PATTERN = r"^[^#+/][^#+]*$"
 EDGETPU_DEVICE_PATTERN = r"^(auto|usb|pci)(:[0-9]+)?$"
@@ -112,8 +113,8 @@ Side = Annotated[int, Field(ge=16, le=16384)]
 
 class DisplayConfig(Section):
     fullscreen: bool = Field(True, description="Full-screen at the display's native resolution; false: a window.")
-    size: tuple[Side, Side] | None = Field(None, description="Window size [width, height], each 16 to 16384 pixels;"
-                                           " default: 1280x720 windowed, native full-screen.")
+    size: tuple[Side, Side] | None = Field(None, examples=[[1920, 1080]], description=(
+        "Window size [width, height], each 16 to 16384 pixels; default: 1280x720 windowed, native full-screen."))
     display: int = Field(0, ge=0, le=8, description="Which display, for machines with more than one.")
     fps: int = Field(60, ge=1, le=240, description="Frame rate cap.")
     rotation: Literal[0, 90, 180, 270] = Field(0, description="Degrees clockwise, for portrait-mounted panels.")
@@ -316,7 +317,7 @@ CONFIG_KEYS = frozenset(Config.model_fields)
 
 def load_config(path: Path) -> Config:
     """config.yaml validated, with file:line:col in every message (ProblemsError)."""
-    from signage.validation import validate
+    from signage.yamlfile import validate
     from signage.yamlfile import load
 
     return validate(Config, load(path))

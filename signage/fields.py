@@ -1,15 +1,17 @@
 """Building blocks of what people edit (config.yaml and playlists): the base model,
-the patterns both share, the one time-of-day window, and the media kinds accepted.
-One place each, so a value valid in a playlist is valid in the config too."""
+the patterns both share, the rule for text (no control characters), the one
+time-of-day window, and the media kinds accepted. One place each, so a value valid
+in a playlist is valid in the config too."""
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+import unicodedata
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from signage.validation import PATTERN_HINTS, no_control_characters
+from signage.yamlfile import PATTERN_HINTS
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 NAME_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
@@ -25,6 +27,34 @@ PATTERN_HINTS.update({
 Id = Annotated[str, Field(pattern=ID_PATTERN, description="Letters, digits, '-', '_' and '.', at most 64 characters.")]
 Colour = Annotated[str, Field(pattern=COLOUR_PATTERN, description="#rrggbb")]
 ClockTime = Annotated[str, Field(pattern=CLOCK_PATTERN, description="HH:MM, 24-hour (24:00 is the end of the day)")]
+
+ALLOWED_CONTROLS = {"\n", "\t"}
+
+
+def printable_text(value: str | None) -> str | None:
+    """Text drawn on screen: refuse control characters (NUL, terminal escapes, C0/C1)
+    that font renderers reject or show as boxes; line breaks and tabs are fine."""
+    if value is None:
+        return value
+    for index, char in enumerate(value):
+        if char not in ALLOWED_CONTROLS and unicodedata.category(char) in ("Cc", "Cs"):
+            raise ValueError(f"character {index + 1} is U+{ord(char):04X}, a control character;"
+                             " only printable text, line breaks and tabs are allowed")
+    return value
+
+
+def no_control_characters(value: Any) -> Any:
+    """Every text an operator writes (paths, names, argv): NUL and other control
+    characters are refused here, not met later as `ValueError: embedded null byte`."""
+    if isinstance(value, str):
+        printable_text(value)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            if isinstance(item, str):
+                printable_text(item)
+    return value
+
+
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v")

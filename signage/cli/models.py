@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
+from typing import Iterable
+
+from signage import models
 
 
 def add(commands) -> None:
@@ -14,16 +18,21 @@ def add(commands) -> None:
     parser.set_defaults(handler=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    from signage import models
+def make_int8_models(assets: Iterable[models.Derived], directory: Path, samples: Path) -> list[str]:
+    """Make the pinned int8 models in `directory`, calibrated on the pinned sample media:
+    the manifest resolves and verifies the files, vision's recipe is given their paths."""
+    from signage.vision.quantize import RECIPE, int8_maker
 
+    calibration = [models.require(sample, samples) for sample in models.samples().values()]
+    return models.derive(assets, directory, RECIPE, int8_maker(calibration))
+
+
+def run(args: argparse.Namespace) -> int:
     manifest = models.load_manifest()
     if args.action == "quantize":
-        from signage.vision.quantize import derive
-
         models.fetch(manifest["models"].values(), models.models_dir())
         models.fetch(manifest["samples"].values(), models.samples_dir())
-        for line in derive(manifest["derived"].values(), models.models_dir(), models.samples_dir()):
+        for line in make_int8_models(manifest["derived"].values(), models.models_dir(), models.samples_dir()):
             print(line)
         return 0
     groups = [("models", models.models_dir()), ("derived", models.models_dir())]

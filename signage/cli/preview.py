@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from signage.config import DisplayConfig, NoticeConfig
+from signage.display.videoinfo import video_length
 from signage.kiosk.content import content_of
 from signage.errors import ConfigError
 from signage.playlist.loader import load_playlist
@@ -47,7 +48,7 @@ def preview(playlist_path: Path, creative: str | None = None, size: tuple[int, i
             rotation: int = 0, screenshot: Path | None = None) -> int:
     from signage.display.renderer import Ended, Failed, Renderer, WindowClosed
 
-    playlist = load_playlist([playlist_path])
+    playlist = load_playlist([playlist_path], video_length=video_length)
     order = [creative] if creative else [item.creative for item in playlist.default]
     if creative and creative not in playlist.creatives:
         raise ConfigError(f"--creative {creative!r} is not in the playlist "

@@ -56,7 +56,7 @@ OPTIONS = {"mqtt": "--mqtt", "source": "--source", "site": "--site", "device": "
 
 def _option_message(error: dict) -> str:
     """A command-line override that does not validate, named as the operator typed it."""
-    from signage.validation import describe
+    from signage.yamlfile import describe
 
     key = ".".join(str(part) for part in error["loc"])
     option = OPTIONS.get(str(error["loc"][0]), key)

@@ -16,12 +16,13 @@ def add(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from signage.display.videoinfo import video_length
     from signage.playlist.loader import load_playlist
     from signage.playlist.simulate import format_schedule, load_scenario, simulate
     from signage.yamlfile import ProblemsError
 
     try:
-        playlist = load_playlist([Path(args.playlist)])
+        playlist = load_playlist([Path(args.playlist)], video_length=video_length)
         scenario = load_scenario(Path(args.audience))
     except ProblemsError as exc:
         print(exc)

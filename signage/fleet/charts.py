@@ -9,7 +9,7 @@ from html import escape
 from markupsafe import Markup
 
 PALETTE = {"happy": "#2e9d52", "neutral": "#8a8f98", "surprise": "#e0a21b", "sad": "#3f6fb5",
-           "angry": "#c8412b", "fear": "#7b4bb3", "disgust": "#6b8e23", "contempt": "#a0522d"}
+           "angry": "#c8412b", "fear": "#7b4bb3", "disgust": "#6b8e23"}  # one per audience.EXPRESSIONS
 OTHER = ["#17a2b8", "#e83e8c", "#6610f2", "#fd7e14"]
 
 

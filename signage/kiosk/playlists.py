@@ -18,7 +18,9 @@ logger = logging.getLogger(__name__)
 def watcher_for(config: Config, keep_last_good: bool = True) -> PlaylistWatcher:
     """keep_last_good=False: a watcher that neither falls back on the last good playlist
     nor saves one (a reload trying a new folder; `keep_last_good` once it is adopted)."""
-    return PlaylistWatcher([Path(config.playlists)],
+    from signage.display.videoinfo import video_length
+
+    return PlaylistWatcher([Path(config.playlists)], video_length=video_length,
                            state_file=config.paths.last_good_playlist if keep_last_good else None,
                            max_image_pixels=config.display.max_image_pixels)
 

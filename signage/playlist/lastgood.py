@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from signage.imageinfo import DEFAULT_MAX_PIXELS
-from signage.playlist.loader import Playlist, load_playlist_set, summary
+from signage.playlist.loader import Playlist, VideoLength, load_playlist_set, summary
 from signage.playlist.schema import Creative, PlayItem, Rule
 from signage.yamlfile import read_bounded
 
@@ -123,10 +123,10 @@ def restore(state_file: Path) -> Playlist:
 
 
 def load_at_boot(paths: list[Path], state_file: Path | None, base: Path | None = None,
-                 max_image_pixels: int = DEFAULT_MAX_PIXELS) -> BootPlaylist:
+                 max_image_pixels: int = DEFAULT_MAX_PIXELS, *, video_length: VideoLength) -> BootPlaylist:
     """The playlist files if they load (and save them as the last good), else the saved
     last good playlist, else nothing. Never raises for bad input."""
-    result = load_playlist_set(paths, base, max_image_pixels)
+    result = load_playlist_set(paths, base, max_image_pixels, video_length=video_length)
     return boot_from(result.playlist, summary(result.problems), state_file)
 
 

@@ -21,19 +21,22 @@ import difflib
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import cv2
+from typing import Callable
 
 from signage.imageinfo import DEFAULT_MAX_PIXELS, ImageError, image_size, megapixels
 from signage.fields import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 from signage.playlist.schema import (DEFAULT_DURATION, Creative, PlayItem,
                                      PlaylistFile, Rule)
-from signage.validation import validate
+from signage.yamlfile import validate
 from signage.yamlfile import Document, Problem, ProblemsError, load
 
 logger = logging.getLogger(__name__)
 
 PLAYLIST_SUFFIXES = (".yaml", ".yml")
+
+# Seconds of a video file, None when it cannot be decoded. The caller passes the display's
+# (signage.display.videoinfo.video_length): the playlist package imports no decoder.
+VideoLength = Callable[[Path], float | None]
 
 
 @dataclass(frozen=True)
@@ -86,16 +89,16 @@ class LoadResult:
 
 
 def load_playlist(paths: list[Path], base: Path | None = None,
-                  max_image_pixels: int = DEFAULT_MAX_PIXELS) -> Playlist:
+                  max_image_pixels: int = DEFAULT_MAX_PIXELS, *, video_length: VideoLength) -> Playlist:
     """The merged playlist, or ProblemsError listing every problem in every file."""
-    result = load_playlist_set(paths, base, max_image_pixels)
+    result = load_playlist_set(paths, base, max_image_pixels, video_length=video_length)
     if result.playlist is None:
         raise ProblemsError(result.problems)
     return result.playlist
 
 
 def load_playlist_set(paths: list[Path], base: Path | None = None,
-                      max_image_pixels: int = DEFAULT_MAX_PIXELS) -> LoadResult:
+                      max_image_pixels: int = DEFAULT_MAX_PIXELS, *, video_length: VideoLength) -> LoadResult:
     """Like load_playlist, but never raises: the watcher also needs the files to watch."""
     try:
         files = _playlist_files(paths)
@@ -122,7 +125,7 @@ def load_playlist_set(paths: list[Path], base: Path | None = None,
                                                     " this is a bug in signage, please report it"))
     complete = not problems
     try:
-        playlist, more, media = _combine(parsed, complete, max_image_pixels)
+        playlist, more, media = _combine(parsed, complete, max_image_pixels, video_length)
     except Exception as exc:  # the same barrier for the checks across files
         logger.error("unexpected %s while checking the playlist files together: %s (a bug in signage)",
                      type(exc).__name__, exc)
@@ -171,8 +174,8 @@ def _display(path: Path, base: Path | None) -> str:
         return str(path)
 
 
-def _combine(parsed: list[tuple[Path, Document, PlaylistFile]], complete: bool,
-             max_image_pixels: int) -> tuple[Playlist | None, list[Problem], tuple[Path, ...]]:
+def _combine(parsed: list[tuple[Path, Document, PlaylistFile]], complete: bool, max_image_pixels: int,
+             video_length: VideoLength) -> tuple[Playlist | None, list[Problem], tuple[Path, ...]]:
     """Check the parsed files together. `complete`: every file parsed, so references
     between files can be judged."""
     problems: list[Problem] = []
@@ -281,14 +284,3 @@ def _check_media(creative: Creative, folder: Path, document: Document, where: tu
                                            " (display.max_image_pixels)")
     return resolved
 
-
-def video_length(path: Path) -> float | None:
-    """Seconds of a video from its container, or None when OpenCV cannot open it."""
-    capture = cv2.VideoCapture(str(path))
-    try:
-        if not capture.isOpened():
-            return None
-        frames, fps = capture.get(cv2.CAP_PROP_FRAME_COUNT), capture.get(cv2.CAP_PROP_FPS)
-        return frames / fps if frames > 0 and fps > 0 else None
-    finally:
-        capture.release()

@@ -105,8 +105,9 @@ class Player:
         ('error': its creative is skipped until the playlist changes)."""
         if self.history.current is None:
             return
-        if reason == "error":
-            self.history = replace(self.history, bad=self.history.bad | {self.history.current.play.creative})
+        failed = self.history.current.play.creative
+        if reason == "error" and failed is not None:
+            self.history = replace(self.history, bad=self.history.bad | {failed})
         self._finish(now, reason)
 
     def replace_playlist(self, playlist: Playlist, now: Now) -> None:
@@ -138,7 +139,7 @@ class Player:
         self._pending = None
 
     def _start(self, decision: Decision, now: Now) -> None:
-        play = Play(decision.creative or "", decision.rule, decision.index, now.t)
+        play = Play(decision.creative, decision.rule, decision.index, now.t)
         if decision.creative in self.playlist.creatives:
             ends = now.t + self.playlist.seconds(decision.creative)
         else:

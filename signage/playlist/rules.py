@@ -41,7 +41,7 @@ class Now:
 class Play:
     """One play in the history: which list position of which rule."""
 
-    creative: str
+    creative: str | None  # None: nothing playable, the fallback (as in Decision)
     rule: str
     index: int  # position in the rule's (or default loop's) play list
     start: float

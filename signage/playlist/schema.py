@@ -11,11 +11,9 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from signage.audience import EXPRESSIONS
-from signage.fields import Colour, DailyWindow, Id, Section
-from signage.validation import printable_text
+from signage.fields import Colour, DailyWindow, Id, Section, printable_text
 
-Expression = Literal["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
-assert Expression.__args__ == EXPRESSIONS  # type: ignore[attr-defined]
+Expression = Literal[EXPRESSIONS]  # the classifier's classes, named once (signage.audience)
 Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 DAYS = Day.__args__  # type: ignore[attr-defined]
 DEFAULT_DURATION = 10.0

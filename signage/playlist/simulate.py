@@ -33,7 +33,7 @@ from signage.playlist.loader import Playlist
 from signage.playlist.player import Player, PlayRecord
 from signage.playlist.rules import Now
 from signage.playlist.schema import Expression
-from signage.validation import validate
+from signage.yamlfile import validate
 from signage.yamlfile import load
 
 MAX_SECONDS = 7 * 86400

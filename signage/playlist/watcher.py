@@ -29,7 +29,8 @@ from pathlib import Path
 
 from signage.imageinfo import DEFAULT_MAX_PIXELS
 from signage.playlist.lastgood import BootPlaylist, boot_from, save
-from signage.playlist.loader import LoadResult, Playlist, load_playlist_set, playlist_files, summary
+from signage.playlist.loader import (LoadResult, Playlist, VideoLength, load_playlist_set, playlist_files,
+                                     summary)
 from signage.threads import name_os_thread
 
 logger = logging.getLogger(__name__)
@@ -76,9 +77,10 @@ def _stat(path: Path) -> tuple[Stat, Stat]:
 
 
 class PlaylistWatcher:
-    def __init__(self, paths: list[Path], base: Path | None = None, *, state_file: Path | None = None,
-                 max_image_pixels: int = DEFAULT_MAX_PIXELS, interval: float = 0.5):
+    def __init__(self, paths: list[Path], base: Path | None = None, *, video_length: VideoLength,
+                 state_file: Path | None = None, max_image_pixels: int = DEFAULT_MAX_PIXELS, interval: float = 0.5):
         self.paths = paths
+        self.video_length = video_length
         self.base = base
         self.state_file = state_file
         self.max_image_pixels = max_image_pixels
@@ -185,7 +187,7 @@ class PlaylistWatcher:
         return result.playlist
 
     def _load(self) -> LoadResult:
-        result = load_playlist_set(self.paths, self.base, self.max_image_pixels)
+        result = load_playlist_set(self.paths, self.base, self.max_image_pixels, video_length=self.video_length)
         self._media = tuple(sorted(set(result.watched)))
         return result
 

@@ -170,7 +170,3 @@ class BlazeFaceDetector:
         # Regressors have 16 values per anchor, classificators one.
         regressors, classificators = sorted(outputs, key=lambda out: -out.shape[-1])
         return regressors[0], classificators[0]
-
-    def raw_invoke_ms(self, frame_bgr: np.ndarray) -> float:
-        tensor, _ = letterbox(frame_bgr, self.spec.input_size)
-        return self.model.invoke_ms(tensor)

@@ -32,10 +32,6 @@ class FaceDetector(Protocol):
         """Faces in a BGR frame, best first, after non-maximum suppression."""
         ...
 
-    def raw_invoke_ms(self, frame_bgr: np.ndarray) -> float:
-        """Time of the bare model invoke for this frame, for `signage bench`."""
-        ...
-
 
 def iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
     """Intersection over union of two (x, y, w, h) boxes."""

@@ -48,12 +48,8 @@ class ExpressionClassifier:
         # than the invoke itself.
         self._models: dict[int, Model] = {1: Model(self._bytes, **self._settings)}
 
-    @property
-    def model(self) -> Model:
-        """The single-face interpreter (also what `signage bench` times)."""
-        return self._models[1]
-
-    def _model_for(self, batch: int) -> Model:
+    def model_for(self, batch: int) -> Model:
+        """The interpreter sized for `batch` faces (at most MAX_FACES of them)."""
         if batch not in self._models:
             self._models[batch] = Model(self._bytes, batch=batch, **self._settings)
         return self._models[batch]
@@ -72,5 +68,5 @@ class ExpressionClassifier:
         if not boxes:
             return []
         tensor = self.batch(frame_bgr, boxes)
-        (probabilities,) = self._model_for(len(tensor)).run(tensor)
+        (probabilities,) = self.model_for(len(tensor)).run(tensor)
         return [tuple(float(p) for p in row) for row in probabilities]

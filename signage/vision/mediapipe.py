@@ -15,7 +15,6 @@ import numpy as np
 
 from signage.errors import ModelError
 from signage.vision.detection import Detection
-from signage.vision.runtime import Model
 
 # MediaPipe logs through glog/absl on stderr; keep only errors.
 os.environ.setdefault("GLOG_minloglevel", "2")
@@ -75,9 +74,11 @@ def _text(value: bytes | str | None) -> str:
 
 
 class MediaPipeDetector:
-    """MediaPipe Tasks FaceDetector behind our FaceDetector contract."""
+    """MediaPipe Tasks FaceDetector behind our FaceDetector contract. It runs its own
+    LiteRT interpreter (the only one this backend loads) and chooses its own threads:
+    the Tasks API has no thread count to pass."""
 
-    def __init__(self, model_path: Path, min_score: float = 0.5, num_threads: int = 2):
+    def __init__(self, model_path: Path, min_score: float = 0.5):
         try:
             import mediapipe
             from mediapipe.tasks.python import BaseOptions, vision
@@ -96,8 +97,6 @@ class MediaPipeDetector:
             self._detector = vision.FaceDetector.create_from_options(options)
         except (ValueError, RuntimeError) as exc:
             raise ModelError(f"mediapipe cannot load {model_path.name}: {exc}") from exc
-        # The bare model on LiteRT, only to report raw invoke time in `signage bench`.
-        self._raw = Model(model, num_threads=num_threads)
         self.name = f"mediapipe/{model_path.stem}"
 
     def detect(self, frame_bgr: np.ndarray) -> list[Detection]:
@@ -114,10 +113,6 @@ class MediaPipeDetector:
                 score=float(found.categories[0].score),
             ))
         return sorted(faces, key=lambda face: -face.score)
-
-    def raw_invoke_ms(self, frame_bgr: np.ndarray) -> float:
-        size = self._raw.input_shape[1]
-        return self._raw.invoke_ms(np.zeros((1, size, size, 3), np.float32))
 
     def close(self) -> None:
         detector, self._detector = self._detector, None

@@ -1,4 +1,7 @@
-"""Frame in, AudienceSnapshot out. The frame is not kept: nothing here stores it."""
+"""Frame in, AudienceSnapshot out. The frame is not kept: nothing here stores it.
+
+The model files are given (the caller resolves and verifies them with the model
+manifest, `signage.models.vision_files`): vision reads no manifest and no config tree."""
 
 from __future__ import annotations
 
@@ -10,7 +13,6 @@ from typing import Callable
 
 import numpy as np
 
-from signage import models
 from signage.audience import AudienceSnapshot, Face, StageTimes, TrackSummary
 from signage.errors import ModelError
 from signage.vision import attention
@@ -27,18 +29,15 @@ BACKENDS = {
     "litert": "signage.vision.blazeface:BlazeFaceDetector",
     "mediapipe": "signage.vision.mediapipe:MediaPipeDetector",
 }
-DETECTOR_MODELS = {"short": "blazeface_short", "full": "blazeface_full", "full_sparse": "blazeface_full_sparse",
-                   "full_int8": "blazeface_full_int8", "short_int8": "blazeface_short_int8"}
-EXPRESSION_MODEL = "fer_mini_xception"
 
 
-def make_detector(config: VisionSettings, models_dir: Path | None = None,
+def make_detector(config: VisionSettings, path: Path,
                   load_delegate: Callable[..., object] | None = None) -> FaceDetector:
-    path = models.require(models.model(DETECTOR_MODELS[config.model]), models_dir)
+    """The backend `config.backend` names on the detector model file `path`."""
     module_name, class_name = BACKENDS[config.backend].split(":")
     detector_class = getattr(importlib.import_module(module_name), class_name)
     if config.backend != "litert":
-        return detector_class(path, min_score=config.min_score, num_threads=config.threads)
+        return detector_class(path, min_score=config.min_score)
     if config.delegate == "edgetpu":
         return _edgetpu_detector(detector_class, config, path, load_delegate)
     return detector_class(path, min_score=config.min_score, num_threads=config.threads)
@@ -91,14 +90,18 @@ class Pipeline:
             start_score=config.start_score, keep_score=config.min_score))
 
     @classmethod
-    def from_config(cls, config: VisionSettings, models_dir: Path | None = None) -> "Pipeline":
-        detector = make_detector(config, models_dir)
+    def from_config(cls, config: VisionSettings, detector_file: Path,
+                    expression_file: Path | None = None) -> "Pipeline":
+        """The pipeline `config` describes on the given model files; the expression
+        model is needed (and loaded) only when `config.expressions` is on."""
+        if config.expressions and expression_file is None:
+            raise ModelError("vision.expressions is on, but no expression model file was given")
+        detector = make_detector(config, detector_file)
         classifier = None
         if config.expressions:
-            path = models.require(models.models()[EXPRESSION_MODEL], models_dir)
             # On the CPU even with a Coral: the expression model is not compiled for it, and one
             # Edge TPU holds one model's parameters at a time (two would swap on every frame).
-            classifier = ExpressionClassifier(path, num_threads=config.threads)
+            classifier = ExpressionClassifier(expression_file, num_threads=config.threads)
         return cls(detector, classifier, config)
 
     @property

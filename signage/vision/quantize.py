@@ -24,26 +24,24 @@ the recipe is short enough to write over the flatbuffer schema LiteRT ships:
 
 Ranges are rounded outward to a coarse grid (RANGE_STEPS per power of two) so that
 last-bit differences between machines cannot change the bytes: the result's sha256 is
-pinned in models/models.yaml and checked like any fetched file.
+pinned in models/models.yaml and checked like any fetched file (`signage.models.derive`;
+this module is given paths and bytes, never the manifest).
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
-import os
-import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 import cv2
 import flatbuffers
 import numpy as np
 
-from signage import models
 from signage.errors import ModelError
+from signage.fields import IMAGE_SUFFIXES
 
 logger = logging.getLogger(__name__)
 
@@ -212,7 +210,7 @@ def calibration_frames(paths: Iterable[Path]) -> list[np.ndarray]:
     VIDEO_EVERY-th frame of every video (faces, no faces, the cartoon)."""
     frames = []
     for path in sorted(paths, key=lambda p: p.name):
-        if path.suffix.lower() in (".jpg", ".jpeg", ".png"):
+        if path.suffix.lower() in IMAGE_SUFFIXES:
             image = cv2.imread(str(path), cv2.IMREAD_COLOR)
             if image is not None:
                 frames.append(image)
@@ -381,37 +379,14 @@ def make_int8(float_model: bytes, frames: list[np.ndarray]) -> bytes:
     return quantize(prepared, ranges, classifier_output_index(prepared))
 
 
-def derive(assets: Iterable[models.Derived], directory: Path, samples: Path) -> list[str]:
-    """Make every derived model present and verified in `directory`; returns what was
-    done. The file appears only when its sha256 matches the pin; otherwise the bytes
-    are left beside it as <file>.unverified and the error says why."""
-    report = []
-    frames: list[np.ndarray] | None = None
-    for asset in assets:
-        if models.status(asset, directory) == "ok":
-            report.append(f"ok       {asset.file}")
-            continue
-        if asset.recipe != RECIPE:
-            raise ModelError(f"{asset.name}: models.yaml pins recipe {asset.recipe}, this version of signage"
-                             f" makes {RECIPE}: update the pin with the sha256 this version produces")
-        source = models.require(models.models()[asset.source], directory)
-        if frames is None:
-            pinned = [models.require(sample, samples) for sample in models.samples().values()]
-            frames = calibration_frames(pinned)
-        started = time.monotonic()
-        data = make_int8(source.read_bytes(), frames)
-        digest = hashlib.sha256(data).hexdigest()
-        target = directory / asset.file
-        if digest != asset.sha256:
-            unverified = target.with_name(target.name + ".unverified")
-            unverified.write_bytes(data)
-            raise ModelError(
-                f"{asset.file}: {RECIPE} produced sha256 {digest}, models.yaml pins {asset.sha256};"
-                f" the bytes are in {unverified}. The recipe is deterministic for given numpy,"
-                f" ai-edge-litert and OpenCV builds: check those versions against the ones"
-                f" models.yaml names, or pin the new hash after checking the model")
-        temporary = target.with_name(f".{target.name}.tmp")
-        temporary.write_bytes(data)
-        os.replace(temporary, target)
-        report.append(f"made     {asset.file}  ({asset.origin}, {time.monotonic() - started:.0f} s)")
-    return report
+def int8_maker(samples: list[Path]) -> Callable[[Path], bytes]:
+    """`make` for the model manifest's derive: the float model file in, int8 bytes out,
+    calibrated on frames of `samples` (read once, on the first model made)."""
+    frames: list[np.ndarray] = []
+
+    def make(float_model: Path) -> bytes:
+        if not frames:
+            frames.extend(calibration_frames(samples))
+        return make_int8(float_model.read_bytes(), frames)
+
+    return make

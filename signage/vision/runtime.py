@@ -8,7 +8,6 @@ with the scale and zero point stored in the model.
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Literal
@@ -153,15 +152,6 @@ class Model:
         self._interpreter.set_tensor(self._input["index"], _quantise(batch, self._input))
         self._interpreter.invoke()
         return [_dequantise(self._interpreter.get_tensor(d["index"]), d) for d in self._outputs]
-
-    def invoke_ms(self, batch: np.ndarray) -> float:
-        """Milliseconds of the bare set-input + invoke, for `signage bench`."""
-        self._set_batch(batch.shape[0])
-        quantised = _quantise(batch, self._input)
-        start = time.perf_counter()
-        self._interpreter.set_tensor(self._input["index"], quantised)
-        self._interpreter.invoke()
-        return (time.perf_counter() - start) * 1000
 
 
 def _quantise(values: np.ndarray, detail: dict) -> np.ndarray:

@@ -1,6 +1,8 @@
 """What the vision stage needs to be told, as plain read-only attributes. Vision does
 not know the kiosk's configuration tree: anything with these attributes will do
-(config.yaml's `vision:` section has them, so do the benches' and tests' settings)."""
+(config.yaml's `vision:` section has them, so do the benches' and tests' settings).
+The model files come the same way, as paths (`Pipeline.from_config`): the caller
+resolves and verifies them with the model manifest, which vision never reads."""
 
 from __future__ import annotations
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from signage.config import load_config
+from signage.display.videoinfo import video_length
 from signage.models import PROJECT_ROOT
 from signage.playlist.loader import load_playlist
 from signage.yamlfile import ProblemsError
@@ -37,7 +38,7 @@ def test_the_gallery_covers_every_class():
 @pytest.mark.parametrize("name", playlist_members())
 def test_each_hostile_playlist_gives_its_exact_message(playlists, name):
     with pytest.raises(ProblemsError) as caught:
-        load_playlist([playlists / name], base=playlists.parent)
+        load_playlist([playlists / name], base=playlists.parent, video_length=video_length)
     assert [str(p) for p in caught.value.problems] == EXPECTED["playlists"][name]
 
 
@@ -53,7 +54,7 @@ def test_a_1_gib_file_is_refused_without_reading_it(playlists):
     tracemalloc.start()
     try:
         with pytest.raises(ProblemsError, match="1024.0 MiB; at most 1 MiB"):
-            load_playlist([playlists / "size-sparse-1gib.yaml"], base=playlists.parent)
+            load_playlist([playlists / "size-sparse-1gib.yaml"], base=playlists.parent, video_length=video_length)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()

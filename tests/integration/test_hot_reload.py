@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 from signage.audience import AudienceState
+from signage.display.videoinfo import video_length
 from signage.playlist.player import Player
 from signage.playlist.rules import Now
 from signage.playlist.watcher import PlaylistAccepted, PlaylistRejected, PlaylistWatcher
@@ -32,7 +33,7 @@ def at(t: float) -> Now:
 
 def setup(tmp_path):
     shutil.copytree(GOOD, tmp_path, dirs_exist_ok=True)
-    watcher = PlaylistWatcher([tmp_path], base=tmp_path)
+    watcher = PlaylistWatcher([tmp_path], base=tmp_path, video_length=video_length)
     player = Player(watcher.boot().playlist)
     return watcher, player, tmp_path / "lobby.yaml"
 

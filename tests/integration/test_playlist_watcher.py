@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from signage import yamlfile
+from signage.display.videoinfo import video_length
 from signage.playlist import watcher as watcher_module
 from signage.playlist.lastgood import restore
 from signage.playlist.watcher import PlaylistAccepted, PlaylistRejected, PlaylistWatcher, WatcherFault
@@ -28,7 +29,7 @@ def folder(tmp_path) -> Path:
 
 @pytest.fixture
 def running(folder, tmp_path):
-    watcher = PlaylistWatcher([folder], base=folder, state_file=tmp_path / "state" / "last-good.json", interval=0.05)
+    watcher = PlaylistWatcher([folder], base=folder, state_file=tmp_path / "state" / "last-good.json", interval=0.05, video_length=video_length)
     assert watcher.boot().source == "files"
     watcher.start()
     yield watcher
@@ -87,7 +88,7 @@ def test_the_thread_survives_unexpected_exceptions(folder, monkeypatch):
             raise failure
         return real(*args, **kwargs)
 
-    watcher = PlaylistWatcher([folder], base=folder, interval=0.02)
+    watcher = PlaylistWatcher([folder], base=folder, interval=0.02, video_length=video_length)
     watcher.fingerprint()  # nothing booted: the first poll loads
     monkeypatch.setattr(watcher_module, "load_playlist_set", flaky)
     watcher.start()
@@ -116,7 +117,7 @@ def test_polls_read_nothing_while_nothing_changes(folder, monkeypatch):
         reads.append(path)
         return data
     monkeypatch.setattr(yamlfile, "read_bounded", counted)
-    watcher = PlaylistWatcher([folder], base=folder)
+    watcher = PlaylistWatcher([folder], base=folder, video_length=video_length)
     boot = watcher.boot()
     assert boot.playlist is None and "huge.yaml:1:1: the file is 1024.0 MiB" in boot.problems
     assert [p.name for p in reads] == ["lobby.yaml"], "the huge file is refused by its size, unread"
@@ -136,7 +137,7 @@ def gallery(tmp_path_factory) -> Path:
 
 @pytest.mark.parametrize("name", playlist_members())
 def test_no_hostile_file_stops_the_watcher(gallery, name):
-    watcher = PlaylistWatcher([gallery / name], base=gallery.parent, interval=0.05)
+    watcher = PlaylistWatcher([gallery / name], base=gallery.parent, interval=0.05, video_length=video_length)
     boot = watcher.boot()
     assert boot.playlist is None and boot.source == "none" and f"playlists/{name}:" in boot.problems
     watcher.start()

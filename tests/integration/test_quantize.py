@@ -23,10 +23,10 @@ def test_folding_and_fusing_change_no_result(models_dir, name):
 
 
 def test_int8_model_is_integer_inside_and_keeps_the_logit_range(models_dir, samples):
-    from signage.vision.quantize import derive
+    from signage.cli.models import make_int8_models
 
     asset = models.derived()["blazeface_full_int8"]
-    derive([asset], models_dir, samples)
+    make_int8_models([asset], models_dir, samples)
     graph = quantize.load((models_dir / asset.file).read_bytes())
     schema = graph.schema
     types = {graph.subgraph.tensors[i].type for op in graph.subgraph.operators for i in op.inputs if i >= 0}

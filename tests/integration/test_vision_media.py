@@ -11,22 +11,23 @@ import pytest
 from signage.audience import AudienceSnapshot
 from signage.config import VisionConfig
 from signage.vision.detection import iou
-from signage.vision.pipeline import Pipeline, make_detector
+from signage.vision.pipeline import Pipeline
 from signage.vision.sources import SourceState, VideoFileSource
+from tests.vision import detector_for, pipeline_for
 
 BACKENDS = ["litert", "mediapipe"]
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
 def detector(request, models_dir):
-    made = make_detector(VisionConfig(backend=request.param, model="full"), models_dir)
+    made = detector_for(VisionConfig(backend=request.param, model="full"), models_dir)
     yield made
     getattr(made, "close", lambda: None)()
 
 
 @pytest.fixture(scope="module")
 def detectors(models_dir):
-    made = {b: make_detector(VisionConfig(backend=b, model="full"), models_dir) for b in BACKENDS}
+    made = {b: detector_for(VisionConfig(backend=b, model="full"), models_dir) for b in BACKENDS}
     yield made
     for d in made.values():
         getattr(d, "close", lambda: None)()
@@ -50,7 +51,7 @@ def test_backends_agree_box_by_box(detectors, samples, image):
 
 @pytest.fixture(scope="module")
 def pipeline(models_dir):
-    made = Pipeline.from_config(VisionConfig(), models_dir)
+    made = pipeline_for(VisionConfig(), models_dir)
     yield made
     made.close()
 
@@ -71,7 +72,7 @@ def test_smiling_group_reads_as_happy(pipeline, samples):
 
 
 def test_expressions_off_loads_no_model(models_dir, samples):
-    quiet = Pipeline.from_config(VisionConfig(expressions=False), models_dir)
+    quiet = pipeline_for(VisionConfig(expressions=False), models_dir)
     snapshot = quiet.process(cv2.imread(str(samples / "single_face.jpg")), 0.0)
     assert quiet.classifier is None
     assert snapshot.faces[0].expressions is None and snapshot.faces[0].expression is None
@@ -85,7 +86,7 @@ def test_frontal_faces_look_and_the_turned_one_does_not(pipeline, samples):
 
 
 def run_video(models_dir, path, backend="litert", model="full") -> tuple[list[AudienceSnapshot], int]:
-    pipeline = Pipeline.from_config(VisionConfig(backend=backend, model=model), models_dir)
+    pipeline = pipeline_for(VisionConfig(backend=backend, model=model), models_dir)
     source = VideoFileSource(path, paced=False)
     snapshots = []
     try:
@@ -110,9 +111,9 @@ def first_confirmed(snapshots):
 def int8_models(models_dir, samples):
     """The full-integer models, made by the pinned recipe and verified by sha256."""
     from signage import models
-    from signage.vision.quantize import derive
+    from signage.cli.models import make_int8_models
 
-    derive(models.derived().values(), models_dir, samples)
+    make_int8_models(models.derived().values(), models_dir, samples)
     return models_dir
 
 
@@ -157,8 +158,8 @@ def video_frames(path, every):
 
 @pytest.mark.parametrize("model, min_iou", [("full", 0.8), ("short", 0.75)])
 def test_int8_boxes_match_float_face_by_face(int8_models, samples, model, min_iou):
-    floats = make_detector(VisionConfig(model=model), int8_models)
-    ints = make_detector(VisionConfig(model=f"{model}_int8"), int8_models)
+    floats = detector_for(VisionConfig(model=model), int8_models)
+    ints = detector_for(VisionConfig(model=f"{model}_int8"), int8_models)
     frames = [cv2.imread(str(samples / name)) for name in STILLS]
     frames += list(video_frames(samples / "WolfgangLanger_Pexels.mp4", 30))
     compared = 0
@@ -174,7 +175,7 @@ def test_int8_boxes_match_float_face_by_face(int8_models, samples, model, min_io
 
 def test_int8_finds_the_five_faces_with_right_scores(int8_models, samples):
     """The classifier's range is kept: scores are not clipped (a naive recipe stuck at 0.61)."""
-    faces = make_detector(VisionConfig(model="full_int8"), int8_models).detect(
+    faces = detector_for(VisionConfig(model="full_int8"), int8_models).detect(
         cv2.imread(str(samples / "multi_face.jpg")))
     assert len(faces) == 5 and max(face.score for face in faces) > 0.9
 

@@ -1,7 +1,7 @@
 """The dependency directions docs/architecture.md promises, checked on the source: the
 tiers (cli -> kiosk -> domain packages -> foundations), vision imports nothing of the
 rest, the display never sees the audience, telemetry never sees vision, and each
-outside world (argparse, pygame) is imported in one place."""
+outside world (argparse, pygame, cv2) is imported only in its homes."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ FORBIDDEN = {
     "playlist": ("signage.vision", "signage.display", "signage.telemetry", *ABOVE_DOMAIN),
     "kiosk": ("signage.cli",),
 }
-FOUNDATIONS = {"audience", "clock", "config", "fields", "yamlfile", "validation", "models", "errors", "threads", "imageinfo"}
+FOUNDATIONS = {"audience", "clock", "config", "fields", "yamlfile", "models", "errors", "threads", "imageinfo"}
 
 
 def imports(path: Path) -> set[str]:
@@ -71,38 +71,46 @@ def test_no_module_is_left_loose_at_the_top():
     assert not loose, f"put these in cli/, kiosk/ or a domain package: {sorted(loose)}"
 
 
-@pytest.mark.parametrize("library,home", [("argparse", ("cli",)), ("pygame", ("display",))])
-def test_each_outside_world_has_one_home(library, home):
+# Each outside world's home, as glob patterns relative to signage/. cv2 has two: vision
+# reads camera frames and runs the models' image maths; display decodes the creatives'
+# images and videos (and says how long a video is, display/videoinfo.py, so that the
+# playlist checks need no decoder of their own). The benches prepare real frames and media
+# as a camera or a creative would deliver them, so cli/bench_*.py may use it too.
+# paho's homes are settled by the telemetry rework (issue 10): not checked here yet.
+HOMES = {
+    "argparse": ("cli/*",),
+    "pygame": ("display/*",),
+    "cv2": ("vision/*", "display/*", "cli/bench_*.py"),
+    # Every MQTT client of the kiosk and its tools is made in telemetry/client.py. The
+    # fleet dashboard is a separate application with its own MQTT ingest: not held to it.
+    "paho": ("telemetry/client.py", "fleet/*"),
+}
+
+
+@pytest.mark.parametrize("library", sorted(HOMES))
+def test_each_outside_world_has_its_homes(library):
+    homes = HOMES[library]
     for path in PACKAGE.rglob("*.py"):
         relative = path.relative_to(PACKAGE)
         if any(name == library or name.startswith(library + ".") for name in imports(path)):
-            assert relative.parts[0] in home, f"{relative} imports {library}; only {home} may"
+            assert any(relative.match(home) for home in homes), f"{relative} imports {library}; only {homes} may"
 
 
-def test_paho_is_imported_in_one_module():
-    """Every MQTT client of the kiosk and its tools comes from telemetry/client.py (the
-    callback API version, protocol, TLS set once). signage/fleet/ is a separate
-    application, the dashboard, with its own MQTT ingest: it is not held to this."""
-    importers = {str(path.relative_to(PACKAGE)) for path in PACKAGE.rglob("*.py")
-                 if path.relative_to(PACKAGE).parts[0] != "fleet"
-                 and any(name == "paho" or name.startswith("paho.") for name in imports(path))}
-    assert importers == {"telemetry/client.py"}, f"paho imported outside telemetry/client.py: {sorted(importers)}"
+def test_the_playlist_package_needs_no_decoder():
+    """A video's length is the display's to say (injected), not OpenCV's inside playlist/."""
+    for path in (PACKAGE / "playlist").glob("*.py"):
+        assert not {"cv2", "pygame"} & {name.split(".")[0] for name in imports(path)}, path.name
 
 
-def test_vision_takes_plain_settings_not_the_config_tree():
-    """Vision is told what it needs (vision/settings.py), never the kiosk's config tree.
-    What it still reads from outside is listed here, so that it can only shrink: the
-    model manifest, to find the pinned files (pipeline, quantize), and the bench, which
-    builds its own settings (it moves to cli/ with the other benches)."""
-    allowed = {"signage.config": {"bench.py"},
-               "signage.models": {"pipeline.py", "bench.py", "quantize.py"},
-               "signage": {"pipeline.py", "bench.py", "quantize.py"}}
+def test_vision_takes_plain_settings_and_model_files_not_the_config_tree_or_the_manifest():
+    """Vision is told what it needs (vision/settings.py) and given its model files as
+    paths: it never reads the kiosk's config tree or the model manifest (signage.models,
+    which its callers use to resolve and verify the files)."""
+    allowed = ("signage.audience", "signage.errors", "signage.fields", "signage.threads", "signage.vision")
     for path in (PACKAGE / "vision").glob("*.py"):
         for name in imports(path):
-            if name in ("signage.audience", "signage.errors", "signage.fields", "signage.threads") or \
-                    name.startswith("signage.vision") or not name.startswith("signage"):
-                continue
-            assert path.name in allowed.get(name, set()), f"vision/{path.name} imports {name}"
+            if name.startswith("signage"):
+                assert name.startswith(allowed), f"vision/{path.name} imports {name}"
 
 
 def module_imports(path: Path) -> set[str]:

@@ -98,10 +98,35 @@ def test_every_pattern_an_operator_can_meet_has_words():
     import re
 
     from signage.playlist.schema import PlaylistFile
-    from signage.validation import PATTERN_HINTS
+    from signage.yamlfile import PATTERN_HINTS
 
     for model in (Config, PlaylistFile):
         patterns = re.findall(r"'pattern': '([^']*)'", str(model.model_json_schema()))
         assert patterns, model
         for pattern in patterns:
             assert pattern.encode().decode("unicode_escape") in PATTERN_HINTS, (model.__name__, pattern)
+
+
+@pytest.mark.parametrize("text,message", [
+    ("display:\n  size: [1920]\n", "2:9: display.size: must be 2 whole numbers from 16 to 16384, e.g. [1920, 1080];"
+                                   " got 1 value"),
+    ("display:\n  size: 1920\n", "2:9: display.size: must be 2 whole numbers from 16 to 16384, e.g. [1920, 1080];"
+                                 " got 1920"),
+    ("display:\n  size: [1920, 1080, 3]\n", "display.size: must be 2 whole numbers from 16 to 16384,"
+                                            " e.g. [1920, 1080]; got 3 values"),
+    ("display:\n  size: [1920, 5]\n", "2:16: display.size[1]: must be from 16 to 16384, got 5"),
+    ("mqtt:\n  interval: -3\n", "mqtt.interval: must be from 1 to 86400, got -3"),
+    ("vision:\n  min_score: 1.5\n", "vision.min_score: must be > 0 and < 1, got 1.5"),
+    ("mqtt:\n  tls: yes\n", "mqtt.tls: expected a mapping (key: value) of ca, cert, insecure, key; got True"),
+    ("display: 5\n", "display: expected a mapping (key: value) of cache_mb, display, fallback, fps, fullscreen,"),
+    ("privacy:\n  schedule: {start: '09:00'}\n", "privacy.schedule: expected a list of mappings (key: value) of"
+                                                 " end, start; got a mapping"),
+])
+def test_config_errors_say_what_is_allowed(text, message):
+    """Shape, range and keys come from the model, for every field that has them: the
+    operator reads what to write, not only that the value is wrong."""
+    from signage.yamlfile import ProblemsError, parse, validate
+
+    with pytest.raises(ProblemsError) as caught:
+        validate(Config, parse(text, "config.yaml"))
+    assert len(caught.value.problems) == 1 and message in str(caught.value.problems[0])

@@ -15,18 +15,19 @@ from ai_edge_litert import schema_py_generated as schema
 
 from signage import models
 from signage.config import VisionConfig
-from signage.vision.pipeline import Pipeline, compiled_path, make_detector
+from signage.vision.pipeline import Pipeline, compiled_path
 from signage.vision.runtime import EDGETPU_OP, Model, compiled_for_edgetpu
 from signage.vision.sources import ImageFolderSource, SourceState
 from signage.vision.worker import VisionWorker
+from tests.vision import detector_for
 
 
 @pytest.fixture(scope="module")
 def int8_dir(models_dir, samples, tmp_path_factory):
     """A models folder with the float and int8 full-range models only."""
-    from signage.vision.quantize import derive
+    from signage.cli.models import make_int8_models
 
-    derive([models.derived()["blazeface_full_int8"]], models_dir, samples)
+    make_int8_models([models.derived()["blazeface_full_int8"]], models_dir, samples)
     folder = tmp_path_factory.mktemp("models")
     for name in ("blazeface_full", "blazeface_full_int8"):
         shutil.copy(models_dir / models.model(name).file, folder)
@@ -58,7 +59,7 @@ def test_compiled_models_are_told_apart(int8_dir):
 
 def test_float_model_on_edgetpu_runs_on_the_cpu_and_says_why_once(int8_dir, samples, caplog):
     with caplog.at_level(logging.INFO):
-        detector = make_detector(VisionConfig(model="full", delegate="edgetpu"), int8_dir)
+        detector = detector_for(VisionConfig(model="full", delegate="edgetpu"), int8_dir)
     assert not detector.edgetpu.in_use and detector.model.delegate == "none"
     assert "float model" in detector.edgetpu.reason and "full_int8" in detector.edgetpu.reason
     assert len(warnings_of(caplog)) == 1 and "Edge TPU is not in use" in warnings_of(caplog)[0]
@@ -67,7 +68,7 @@ def test_float_model_on_edgetpu_runs_on_the_cpu_and_says_why_once(int8_dir, samp
 
 def test_int8_model_without_a_compiled_file_names_the_file_and_the_compiler(int8_dir, caplog):
     with caplog.at_level(logging.WARNING):
-        detector = make_detector(VisionConfig(model="full_int8", delegate="edgetpu"), int8_dir)
+        detector = detector_for(VisionConfig(model="full_int8", delegate="edgetpu"), int8_dir)
     assert not detector.edgetpu.in_use
     assert "no face_detection_full_range_int8_edgetpu.tflite" in detector.edgetpu.reason
     assert "edgetpu_compiler" in detector.edgetpu.reason and len(warnings_of(caplog)) == 1
@@ -85,7 +86,7 @@ def test_compiled_model_whose_device_does_not_open_falls_back_to_the_int8_cpu_mo
         raise ValueError(f"Failed to load delegate from {library}\n")
 
     try:
-        detector = make_detector(VisionConfig(model="full_int8", delegate="edgetpu", edgetpu_device=device),
+        detector = detector_for(VisionConfig(model="full_int8", delegate="edgetpu", edgetpu_device=device),
                                  int8_dir, load_delegate=load_delegate)
     finally:
         compiled.unlink()
@@ -102,7 +103,7 @@ def test_real_libedgetpu_absent_here_is_the_same_fallback(int8_dir):
     compiled = compiled_path(source)
     compiled.write_bytes(as_compiled(source.read_bytes()))
     try:
-        detector = make_detector(VisionConfig(model="full_int8", delegate="edgetpu"), int8_dir)
+        detector = detector_for(VisionConfig(model="full_int8", delegate="edgetpu"), int8_dir)
     finally:
         compiled.unlink()
     assert not detector.edgetpu.in_use and "libedgetpu.so.1" in detector.edgetpu.reason
@@ -117,7 +118,7 @@ def test_model_level_edgetpu_on_an_uncompiled_model_loads_no_delegate(int8_dir):
 
 
 def test_without_edgetpu_status_has_nothing_to_say(int8_dir):
-    detector = make_detector(VisionConfig(model="full"), int8_dir)
+    detector = detector_for(VisionConfig(model="full"), int8_dir)
     assert not detector.edgetpu.requested and str(detector.edgetpu) == "not requested"
 
 
@@ -133,9 +134,6 @@ class StuckDetector:
         self.entered.set()
         self.release.wait(30)
         return []
-
-    def raw_invoke_ms(self, frame):
-        return 0.0
 
 
 def wait_for(condition, timeout=20.0):

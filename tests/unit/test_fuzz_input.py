@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from signage.config import Config
 from signage.imageinfo import ImageError, image_size
 from signage.playlist.schema import PlaylistFile
-from signage.validation import validate
+from signage.yamlfile import validate
 from signage.yamlfile import ProblemsError, parse
 
 TOKENS = list("[]{}:,-&*!<>|'\"#\n\t ?%@`abc01.\\") + [

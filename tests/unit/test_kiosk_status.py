@@ -14,4 +14,4 @@ def current(creative: str, audience: bool) -> Current:
 def test_status_names_the_creative_unless_an_audience_rule_chose_it():
     assert playing(current("welcome", audience=False)) == "welcome"
     assert playing(current("smile-back", audience=True)) == "audience"
-    assert playing(current("", audience=False)) is None and playing(None) is None
+    assert playing(current(None, audience=False)) is None and playing(None) is None

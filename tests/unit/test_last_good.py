@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from signage.display.videoinfo import video_length
 from signage.playlist import lastgood
 from signage.playlist.lastgood import LastGoodError, load_at_boot, restore, save
 from signage.playlist.loader import load_playlist
@@ -24,7 +25,7 @@ def folder(tmp_path) -> Path:
 
 
 def test_round_trip_gives_the_same_playlist(folder, tmp_path):
-    playlist = load_playlist([folder])
+    playlist = load_playlist([folder], video_length=video_length)
     state = tmp_path / "state" / "last-good-playlist.json"
     assert save(playlist, state)
     restored = restore(state)
@@ -38,26 +39,26 @@ def test_written_only_when_the_playlist_changed(folder, tmp_path, monkeypatch):
     writes = []
     real_replace = os.replace
     monkeypatch.setattr(lastgood.os, "replace", lambda a, b: (writes.append(b), real_replace(a, b)))
-    playlist = load_playlist([folder])
-    assert save(playlist, state) and not save(load_playlist([folder]), state), "an equal playlist is not rewritten"
+    playlist = load_playlist([folder], video_length=video_length)
+    assert save(playlist, state) and not save(load_playlist([folder], video_length=video_length), state), "an equal playlist is not rewritten"
     lobby = folder / "lobby.yaml"
     lobby.write_text(lobby.read_text().replace("text: Hello", "text: Hello again"))
-    assert save(load_playlist([folder]), state)
+    assert save(load_playlist([folder], video_length=video_length), state)
     assert len(writes) == 2
     assert [p.name for p in tmp_path.iterdir()] == ["last-good-playlist.json", "playlists"], "no temp file left"
 
 
 def test_boot_uses_the_files_and_saves_them(folder, tmp_path):
     state = tmp_path / "state.json"
-    boot = load_at_boot([folder], state)
+    boot = load_at_boot([folder], state, video_length=video_length)
     assert boot.source == "files" and boot.problems is None and state.is_file()
 
 
 def test_boot_with_broken_files_uses_the_last_good(folder, tmp_path):
     state = tmp_path / "state.json"
-    good = load_at_boot([folder], state).playlist
+    good = load_at_boot([folder], state, video_length=video_length).playlist
     (folder / "lobby.yaml").write_text("creatives: [\n")  # a bad edit, then a power cut
-    boot = load_at_boot([folder], state)
+    boot = load_at_boot([folder], state, video_length=video_length)
     assert boot.source == "last-good" and boot.playlist == good
     assert boot.problems.startswith("playing the last good playlist (saved ")
     assert "lobby.yaml" in boot.problems and "YAML syntax" in boot.problems
@@ -65,9 +66,9 @@ def test_boot_with_broken_files_uses_the_last_good(folder, tmp_path):
 
 def test_boot_with_missing_files_uses_the_last_good(folder, tmp_path):
     state = tmp_path / "state.json"
-    load_at_boot([folder], state)
+    load_at_boot([folder], state, video_length=video_length)
     (folder / "lobby.yaml").unlink()
-    boot = load_at_boot([folder], state)
+    boot = load_at_boot([folder], state, video_length=video_length)
     assert boot.source == "last-good" and "no playlist files" in boot.problems
 
 
@@ -81,10 +82,10 @@ def test_boot_with_missing_files_uses_the_last_good(folder, tmp_path):
 ])
 def test_an_unusable_last_good_means_none(folder, tmp_path, damage, reason):
     state = tmp_path / "state.json"
-    load_at_boot([folder], state)
+    load_at_boot([folder], state, video_length=video_length)
     (folder / "lobby.yaml").write_text("creatives: [\n")
     damage(folder, state)
-    boot = load_at_boot([folder], state)
+    boot = load_at_boot([folder], state, video_length=video_length)
     assert boot.playlist is None and boot.source == "none"
     assert "YAML syntax" in boot.problems and reason in boot.problems
     with pytest.raises(LastGoodError, match=reason):
@@ -93,5 +94,5 @@ def test_an_unusable_last_good_means_none(folder, tmp_path, damage, reason):
 
 def test_no_state_file_configured(folder):
     (folder / "lobby.yaml").write_text("creatives: [\n")
-    boot = load_at_boot([folder], None)
+    boot = load_at_boot([folder], None, video_length=video_length)
     assert boot.playlist is None and boot.source == "none" and "YAML syntax" in boot.problems

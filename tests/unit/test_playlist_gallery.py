@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from signage.display.videoinfo import video_length
 from signage.playlist.loader import load_playlist
 from signage.playlist.watcher import PlaylistAccepted, PlaylistRejected, PlaylistWatcher
 from signage.yamlfile import ProblemsError
@@ -27,7 +28,7 @@ def test_the_gallery_is_complete():
 @pytest.mark.parametrize("name", CASES)
 def test_each_broken_playlist_gives_its_exact_message(name):
     with pytest.raises(ProblemsError) as caught:
-        load_playlist([BROKEN / name], base=BROKEN)
+        load_playlist([BROKEN / name], base=BROKEN, video_length=video_length)
     assert [str(p) for p in caught.value.problems] == EXPECTED[name]
 
 
@@ -35,7 +36,7 @@ def test_a_huge_file_is_refused_before_it_is_read(tmp_path):
     huge = tmp_path / "huge.yaml"
     huge.write_text("creatives:\n" + "  - {id: x, type: card, text: 'padding padding padding'}\n" * 40000)
     with pytest.raises(ProblemsError, match=r"huge.yaml:1:1: the file is 2.\d MiB; at most 1 MiB is accepted"):
-        load_playlist([huge], base=tmp_path)
+        load_playlist([huge], base=tmp_path, video_length=video_length)
 
 
 def test_every_problem_in_every_file_is_reported(tmp_path):
@@ -44,7 +45,7 @@ def test_every_problem_in_every_file_is_reported(tmp_path):
     (tmp_path / "creatives").mkdir()
     shutil.copy(BROKEN / "creatives" / "ok.png", tmp_path / "creatives" / "ok.png")
     with pytest.raises(ProblemsError) as caught:
-        load_playlist([tmp_path], base=tmp_path)
+        load_playlist([tmp_path], base=tmp_path, video_length=video_length)
     files = [p.file for p in caught.value.problems]
     assert files == ["08-unknown-creative-key.yaml", "22-unknown-expression.yaml", "33-not-utf8.yaml"]
 
@@ -53,7 +54,7 @@ def test_every_problem_in_every_file_is_reported(tmp_path):
 def test_no_broken_edit_replaces_the_last_good_playlist(tmp_path, name):
     shutil.copytree(HERE / "good", tmp_path, dirs_exist_ok=True)
     shutil.copy(BROKEN / "creatives" / "ok.png", tmp_path / "creatives" / "ok.png")
-    watcher = PlaylistWatcher([tmp_path], base=tmp_path)
+    watcher = PlaylistWatcher([tmp_path], base=tmp_path, video_length=video_length)
     assert watcher.boot().source == "files"
     shutil.copy(BROKEN / name, tmp_path / "lobby.yaml")
     assert watcher.poll() is None and watcher.poll() is None
@@ -68,7 +69,7 @@ def test_a_syntax_error_does_not_hide_problems_in_the_other_files(tmp_path):
     shutil.copy(BROKEN / "25-bad-colour.yaml", tmp_path / "c.yaml")
     (tmp_path / "d.yaml").write_text("creatives:\n  - {id: solo, type: card, text: Hi}\ndefault: [solo, nobody]\n")
     with pytest.raises(ProblemsError) as caught:
-        load_playlist([tmp_path], base=tmp_path)
+        load_playlist([tmp_path], base=tmp_path, video_length=video_length)
     assert [str(p) for p in caught.value.problems] == [
         "a.yaml:6:1: YAML syntax: expected ',' or ']', but got '<stream end>' (while parsing a flow sequence)",
         "b.yaml:4:12: creatives[0].media: media file 'creatives/nothere.png' does not exist (paths are relative"
@@ -82,4 +83,4 @@ def test_symlinks_inside_the_folder_are_fine(tmp_path):
     (tmp_path / "p" / "shared").mkdir()
     (tmp_path / "p" / "lobby.yaml").rename(tmp_path / "p" / "shared" / "lobby.yaml")
     (tmp_path / "p" / "lobby.yaml").symlink_to("shared/lobby.yaml")
-    assert "red" in load_playlist([tmp_path / "p"], base=tmp_path).creatives
+    assert "red" in load_playlist([tmp_path / "p"], base=tmp_path, video_length=video_length).creatives

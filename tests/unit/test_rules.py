@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from signage.audience import EXPRESSIONS, AudienceState, Sample
+from signage.display.videoinfo import video_length
 from signage.playlist.loader import load_playlist
 from signage.playlist.player import Player
 from signage.playlist.rules import Now
@@ -59,7 +60,7 @@ rules:
 def playlist(tmp_path_factory):
     folder = tmp_path_factory.mktemp("playlist")
     (folder / "rules.yaml").write_text(textwrap.dedent(PLAYLIST))
-    return load_playlist([folder], base=folder)
+    return load_playlist([folder], base=folder, video_length=video_length)
 
 
 def happy(n):
