@@ -73,13 +73,11 @@ def replay(screens: int, minutes: int, start: datetime, seed: int = 0) -> list[t
 
 def publish_file(url: str, path: str) -> None:
     """Child process: publish every `topic\\tpayload` line with QoS 1, wait for all PUBACKs."""
-    import paho.mqtt.client as paho
-    from paho.mqtt.enums import CallbackAPIVersion
-
+    from signage.telemetry.client import new_client
     from signage.telemetry.mqtt import broker_address
 
     host, port, _ = broker_address(url)
-    client = paho.Client(CallbackAPIVersion.VERSION2, protocol=paho.MQTTv5)
+    client = new_client(protocol="5")
     client.max_inflight_messages_set(1000)
     client.max_queued_messages_set(0)
     client.connect(host, port)

@@ -7,10 +7,9 @@ from __future__ import annotations
 import logging
 import threading
 
-import paho.mqtt.client as paho
-from paho.mqtt.enums import CallbackAPIVersion
 
 from signage.telemetry.commands import CommandRejected, parse
+from signage.telemetry.client import new_client
 from signage.telemetry.mqtt import broker_address
 
 logger = logging.getLogger(__name__)
@@ -44,11 +43,8 @@ class Publisher:
                  password: str | None = None):
         host, port, tls = broker_address(broker)
         self.connected = threading.Event()
-        self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id or "", protocol=paho.MQTTv5)
-        if username:
-            self.client.username_pw_set(username, password)
-        if tls:
-            self.client.tls_set()
+        self.client = new_client(client_id=client_id or "", protocol="5", username=username, password=password,
+                                 tls=tls)
         self.client.reconnect_delay_set(min_delay=1, max_delay=30)
         self.client.on_connect = lambda c, u, f, rc, p: self.connected.set() if not rc.is_failure else None
         self.client.on_disconnect = lambda c, u, f, rc, p: self.connected.clear()

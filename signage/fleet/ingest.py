@@ -19,14 +19,11 @@ import threading
 import time
 from dataclasses import dataclass
 
-import paho.mqtt.client as paho
 import sqlalchemy.exc
-from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
 
 from signage.fleet.parse import Ignored, Incoming, Invalid, parse
 from signage.fleet.store import Store
+from signage.telemetry.client import new_client, session_properties
 from signage.telemetry.mqtt import broker_address
 
 logger = logging.getLogger(__name__)
@@ -92,13 +89,9 @@ class Ingest:
         self._writer: threading.Thread | None = None
         self._host, self._port, tls = broker_address(broker)
         self._keepalive, self._expiry = keepalive, session_expiry
-        self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id or default_client_id(),
-                                  protocol=paho.MQTTv5)
+        self.client = new_client(client_id=client_id or default_client_id(), protocol="5",
+                                 username=username, password=password, tls=tls)
         self.client.manual_ack_set(True)
-        if username:
-            self.client.username_pw_set(username, password)
-        if tls:
-            self.client.tls_set()
         self.client.reconnect_delay_set(min_delay=1, max_delay=30)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
@@ -110,11 +103,8 @@ class Ingest:
     # ----- life cycle --------------------------------------------------------------------
 
     def start(self) -> "Ingest":
-        properties = Properties(PacketTypes.CONNECT)
-        properties.SessionExpiryInterval = self._expiry
-        properties.ReceiveMaximum = RECEIVE_MAXIMUM
         self.client.connect_async(self._host, self._port, keepalive=self._keepalive, clean_start=False,
-                                  properties=properties)
+                                  properties=session_properties(self._expiry, RECEIVE_MAXIMUM))
         self._writer = threading.Thread(target=self._write_loop, name="fleet-ingest", daemon=True)
         self._writer.start()
         self.client.loop_start()

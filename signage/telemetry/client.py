@@ -1,7 +1,7 @@
 """The one module that imports paho-mqtt (2.x): every MQTT client of the kiosk and its
 tools is made here, with the same callback API version, protocol, credentials and TLS
-set-up, and with paho's result codes under names that say what they mean. (The fleet
-dashboard, a separate application, keeps its own.)"""
+set-up, and with paho's result codes under names that say what they mean. The fleet
+dashboard's clients (MQTT 5, a persistent session) are made here too."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from typing import Literal
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 from signage.config import TlsConfig
 from signage.errors import ConfigError
@@ -41,3 +43,12 @@ def new_client(*, client_id: str = "", protocol: Literal["5", "3.1.1"] = "3.1.1"
         if files.insecure:
             client.tls_insecure_set(True)
     return client
+
+
+def session_properties(expiry_s: int, receive_maximum: int) -> Properties:
+    """MQTT 5 CONNECT properties of a persistent session: kept `expiry_s` by the broker
+    while the client is away, at most `receive_maximum` unacknowledged messages in flight."""
+    properties = Properties(PacketTypes.CONNECT)
+    properties.SessionExpiryInterval = expiry_s
+    properties.ReceiveMaximum = receive_maximum
+    return properties

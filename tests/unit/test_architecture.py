@@ -81,9 +81,8 @@ HOMES = {
     "argparse": ("cli/*",),
     "pygame": ("display/*",),
     "cv2": ("vision/*", "display/*", "cli/bench_*.py"),
-    # Every MQTT client of the kiosk and its tools is made in telemetry/client.py. The
-    # fleet dashboard is a separate application with its own MQTT ingest: not held to it.
-    "paho": ("telemetry/client.py", "fleet/*"),
+    # Every MQTT client, of the kiosk, its tools and the fleet dashboard, is made in telemetry/client.py.
+    "paho": ("telemetry/client.py",),
 }
 
 
