@@ -124,7 +124,7 @@ def test_display_lost_and_back(controller_for, monkeypatch):
     def script(c):
         lost.set()
         wait_for(lambda: c.status()["display"] == "lost", "display lost in status")
-        wait_for(lambda: c.status()["display"] == "ok" and c.renderer.stats.frames > 0, "display back")
+        wait_for(lambda: c.status()["display"] == "ok" and c.renderer.stats.ticks > 0, "display back")
         on_screen(c)
 
     run_with(controller, script)
