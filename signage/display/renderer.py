@@ -420,7 +420,7 @@ class Renderer:
             self._fail(current.content, video.error)
             return
         if frame is not None:
-            current.stream.update(frame.pixels)
+            current.stream.update(frame)
             if self._leaving is not None and self._fade is None:  # the first frame: now the switch shows
                 self._start_fade(current, self._clock())
             self._pacing.change(current.started + frame.pts)
@@ -435,21 +435,30 @@ class Renderer:
     def _compose(self) -> None:
         backend = self.screen.backend
         current = self._current
-        backend.clear(current.colour if current is not None and current.colour else (0, 0, 0))
-        if self._leaving is not None and self._fade is None:  # a video's first frame is not there yet
-            self._draw(self._leaving, 1.0)
-        elif current is not None:
-            self._draw(current, 1.0)
-            if self._fade is not None:
-                start, seconds = self._fade
-                progress = (self._clock() - start) / seconds
-                if progress >= 1:
-                    self._fade, self._leaving = None, None
-                    self._pacing.stop_fade()
-                else:  # the old picture fades out over the new one
-                    self._draw(self._leaving, 1 - progress)
+        waiting = self._leaving is not None and self._fade is None  # a video's first frame is not there yet
+        base = self._leaving if waiting else current
+        if base is None or not self._covers(base):  # bars, or nothing yet: the rest is background
+            backend.clear(base.colour if base is not None and base.colour else (0, 0, 0))
+        if base is not None:
+            self._draw(base, 1.0)
+        if not waiting and self._fade is not None:
+            start, seconds = self._fade
+            progress = (self._clock() - start) / seconds
+            if progress >= 1:
+                self._fade, self._leaving = None, None
+                self._pacing.stop_fade()
+            else:  # the old picture fades out over the new one
+                self._draw(self._leaving, 1 - progress)
         if self._notice is not None and self._notice_visible:
             backend.draw(*self._notice)
+
+    def _covers(self, showing: _Showing) -> bool:
+        """Whether the showing's picture fills the whole screen (no clear needed)."""
+        if showing.picture is not None:
+            return True
+        stream = showing.stream.picture if showing.stream is not None else None
+        return stream is not None and placement(stream.size, self.logical, showing.content.fit)[1] == (
+            0, 0, *self.logical)
 
     def _draw(self, showing: _Showing, opacity: float) -> None:
         backend = self.screen.backend

@@ -26,10 +26,11 @@ class SurfaceStream:
         self._backend = backend
         self.picture: SurfacePicture | None = None
 
-    def update(self, pixels: np.ndarray) -> None:
-        height, width = pixels.shape[:2]
-        frame = pygame.image.frombuffer(pixels, (width, height), "BGRA")
-        self.picture = SurfacePicture(frame, (width, height), False)  # turned and scaled when drawn
+    def update(self, frame) -> None:
+        """A decoded frame (video.VideoFrame), wrapped (its canvas stays locked for the decoder)."""
+        height, width = frame.pixels.shape[:2]
+        surface = pygame.image.frombuffer(frame.pixels, (width, height), "BGRA")
+        self.picture = SurfacePicture(surface, (width, height), False)  # turned and scaled when drawn
 
 
 class SurfaceBackend:

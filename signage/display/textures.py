@@ -33,20 +33,25 @@ class TexturePicture:
 
 
 class TextureStream:
-    """One streaming texture for one video, created at the size of its first frame."""
+    """One texture per video, made at the size of its first frame and updated with
+    every frame from the decoder's own surface (SDL_UpdateTexture: the one copy, into
+    the texture). It is an XRGB texture, not SDL's "streaming" kind: streaming only
+    adds a lockable CPU copy we never use, and pygame-ce makes streaming textures
+    only with an alpha channel, which SDL's software renderer copies ~4x slower."""
 
     def __init__(self, renderer):
         self._renderer = renderer
         self.picture: TexturePicture | None = None
 
-    def update(self, pixels: np.ndarray) -> None:
-        """Show a (h, w, 4) BGRA frame: SDL copies it from the array's own memory."""
-        height, width = pixels.shape[:2]
-        if self.picture is None or self.picture.size != (width, height):
-            texture = sdl2.Texture(self._renderer, (width, height), streaming=True)
+    def update(self, frame) -> None:
+        """Show a decoded frame (video.VideoFrame)."""
+        size = frame.surface.get_size()
+        if self.picture is None or self.picture.size != size:
+            texture = sdl2.Texture.from_surface(self._renderer, frame.surface)
             texture.blend_mode = BLEND_NONE
-            self.picture = TexturePicture(texture, (width, height), False)
-        self.picture.texture.update(pygame.image.frombuffer(pixels, (width, height), "BGRA"))
+            self.picture = TexturePicture(texture, size, False)
+        else:
+            self.picture.texture.update(frame.surface)
 
 
 class TextureBackend:
@@ -58,18 +63,20 @@ class TextureBackend:
         self.window, self.rotation, self.logical = window, rotation, logical
         self.renderer = sdl2.Renderer(window)  # raises pygame.error where no render driver works
         self.driver = render_driver(window)
+        # Opaque pictures as XRGB textures: SDL's software renderer fades those ~8x faster
+        # than textures with an alpha channel (one alpha for the picture, none per pixel).
+        self._opaque = pygame.Surface((1, 1), 0, 32)
 
     # ----- pictures -----------------------------------------------------------------
 
     def upload(self, pixels: np.ndarray) -> TexturePicture:
         """A (h, w, 4) BGRA image, opaque."""
         height, width = pixels.shape[:2]
-        texture = sdl2.Texture(self.renderer, (width, height), static=True)
-        texture.update(pygame.image.frombuffer(pixels, (width, height), "BGRA"))
-        texture.blend_mode = BLEND_NONE
-        return TexturePicture(texture, (width, height), False)
+        return self.upload_surface(pygame.image.frombuffer(pixels, (width, height), "BGRA").convert(self._opaque))
 
     def upload_surface(self, surface, alpha: bool = False) -> TexturePicture:
+        if not alpha and surface.get_flags() & pygame.SRCALPHA:
+            surface = surface.convert(self._opaque)
         texture = sdl2.Texture.from_surface(self.renderer, surface)
         texture.blend_mode = BLEND_ALPHA if alpha else BLEND_NONE
         return TexturePicture(texture, surface.get_size(), alpha)

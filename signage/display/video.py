@@ -1,9 +1,9 @@
 """Video playback: one decoding thread per video, a small queue of ready frames.
 
-Frames leave the decoder at the video's own size as BGRA, the byte order of the
-texture they are streamed into (ARGB8888 in memory on a little-endian machine), so
-the render loop hands them to SDL as they are: the GPU (or SDL's software
-renderer) scales and rotates them. Decoding never blocks the loop: when the queue
+Frames leave the decoder at the video's own size, converted once (BGR to XRGB8888,
+the screen's own pixel format) straight into a small ring of pygame surfaces, so
+the render loop hands them to SDL as they are, with no copy of its own: the GPU
+(or SDL's software renderer) scales and rotates them. Decoding never blocks the loop: when the queue
 is full the decoder waits, not the renderer; when decoding is slow the last frame
 stays on screen.
 
@@ -24,6 +24,7 @@ from typing import Callable, Literal
 
 import cv2
 import numpy as np
+import pygame
 
 from signage.display.content import Content
 from signage.display.media import MediaError, check_pixel_budget, first_line
@@ -45,7 +46,39 @@ _hardware_refused: list[str] = []  # why the hardware decoder did not open, once
 @dataclass
 class VideoFrame:
     pts: float  # seconds from the start of playback
-    pixels: np.ndarray  # (h, w, 4) BGRA at the video's own size
+    surface: object  # an XRGB8888 pygame surface at the video's own size
+    pixels: np.ndarray  # (h, w, 4) BGRX: the surface's own memory
+
+
+class Canvases:
+    """A ring of XRGB8888 surfaces the decoder converts frames into. A frame's surface
+    is written again only `len(ring)` frames later: after the queue (QUEUE) and the
+    frame on screen have moved on."""
+
+    def __init__(self, count: int):
+        self.count = count
+        self._ring: list[tuple[object, object, np.ndarray]] = []
+        self._next = 0
+        self._size: tuple[int, int] | None = None
+
+    def next(self, width: int, height: int) -> tuple[object, np.ndarray]:
+        if self._size != (width, height):
+            self._ring, self._size = [], (width, height)
+        if len(self._ring) < self.count:
+            surface = pygame.Surface((width, height), 0, 32, masks=(0xFF0000, 0xFF00, 0xFF, 0))
+            buffer = surface.get_buffer()  # held: the numpy view below writes into the surface itself
+            pixels = np.frombuffer(buffer, np.uint8).reshape(height, surface.get_pitch() // 4, 4)[:, :width]
+            self._ring.append((surface, buffer, pixels))
+        surface, _, pixels = self._ring[self._next % len(self._ring)]
+        self._next += 1
+        return surface, pixels
+
+
+def to_canvas(image: np.ndarray, canvases: Canvases) -> tuple[object, np.ndarray]:
+    """A decoded BGR frame converted into the next canvas (one pass, no other copy)."""
+    surface, pixels = canvases.next(image.shape[1], image.shape[0])
+    cv2.cvtColor(image, cv2.COLOR_BGR2BGRA, dst=pixels)
+    return surface, pixels
 
 
 def _fourcc(capture: cv2.VideoCapture) -> str:
@@ -94,11 +127,11 @@ class VideoPlayback:
 
     The render loop asks `frame_at(elapsed)` for the newest frame that is due (and
     counts the ones it skipped) and `next_due()` for when the one after is due.
-    `on_frame` is called (on the decoding thread) whenever a frame is queued, so the
-    loop can sleep until then.
+    `on_frame` is called (on the decoding thread) when a frame is queued into an empty
+    queue, so a loop that found nothing to wait for can sleep until then.
     """
 
-    QUEUE = 4  # frames of 1080p BGRA are 8 MB each
+    QUEUE = 4  # frames of 1080p XRGB are 8 MB each
 
     def __init__(self, content: Content, max_pixels: int = DEFAULT_MAX_PIXELS, decode: Decode = "auto",
                  on_frame: Callable[[], None] = lambda: None):
@@ -130,6 +163,7 @@ class VideoPlayback:
     def _decode(self) -> None:
         name_os_thread("video")
         offset = 0.0
+        canvases = Canvases(self.QUEUE + 2)  # the queue, the frame on screen, the one being written
         try:
             capture, fps, expected = self._open()
             index = 0
@@ -149,12 +183,14 @@ class VideoPlayback:
                 if image.shape[0] * image.shape[1] > self.max_pixels:  # a header that lied
                     check_pixel_budget(self.content.path.name, image.shape[1], image.shape[0], self.max_pixels,
                                        "video")
-                frame = VideoFrame(offset + index / fps, cv2.cvtColor(image, cv2.COLOR_BGR2BGRA))
+                frame = VideoFrame(offset + index / fps, *to_canvas(image, canvases))
                 index += 1
                 while not self._stop.is_set():
                     try:
+                        waited = self._frames.empty()  # the loop may be sleeping until a frame comes
                         self._frames.put(frame, timeout=0.1)
-                        self._on_frame()
+                        if waited:
+                            self._on_frame()
                         break
                     except queue.Full:
                         continue
