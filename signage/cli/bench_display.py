@@ -135,8 +135,6 @@ def _decode_alone(path: Path, decode: str, frames: int) -> float:
 
 
 def run(seconds: float = 5.0, rounds: int = 3, soak: float = 0.0) -> str:
-    import pygame
-
     from signage.display.renderer import Renderer
 
     config = DisplayConfig(fullscreen=False, size=SIZE, fps=FPS, notice=NoticeConfig(enabled=True))
@@ -151,7 +149,7 @@ def run(seconds: float = 5.0, rounds: int = 3, soak: float = 0.0) -> str:
         renderer = Renderer(config, observer=watch)
         renderer.open()
         backend = renderer.screen.backend
-        lines.append(f"display: {SIZE[0]}x{SIZE[1]} on SDL video driver {pygame.display.get_driver()}, "
+        lines.append(f"display: {SIZE[0]}x{SIZE[1]} on SDL video driver {renderer.screen.driver}, "
                      f"{backend.kind} ({backend.driver}), display rate {FPS}, notice on; "
                      f"{rounds} rounds of {seconds:.0f} s per case")
         lines.append(f"video: {VIDEO_FPS} fps {SIZE[0]}x{SIZE[1]} H.264 (libx264, yuv420p), "
