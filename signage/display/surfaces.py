@@ -51,7 +51,7 @@ class SurfaceBackend:
 
     def upload_surface(self, surface, alpha: bool = False) -> SurfacePicture:
         turned = self._turned(surface)
-        turned = turned.convert_alpha(self.surface) if alpha else turned.convert(self.surface)
+        turned = turned if alpha else turned.convert(self.surface)  # per-pixel alpha kept as drawn
         return SurfacePicture(turned, surface.get_size(), alpha)
 
     def stream(self) -> SurfaceStream:

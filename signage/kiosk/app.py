@@ -55,7 +55,10 @@ logger = logging.getLogger(__name__)
 
 
 class Observer:
-    """Hooks a bench or a test injects to watch the kiosk; production runs this no-op."""
+    """Hooks a bench or a test injects to watch the kiosk; production runs this no-op.
+    `screen`: a display RenderObserver to hand to the renderer (what is presented)."""
+
+    screen = None
 
     def snapshot(self, snapshot: AudienceSnapshot) -> None:
         """Called on the analysis thread for every analysed frame."""
@@ -172,7 +175,8 @@ class Kiosk:
     def open_display(self) -> None:
         from signage.display.renderer import DisplayError, Renderer
 
-        self.renderer = Renderer(self.config.display, clock=self._clock, wall=self._wall)
+        self.renderer = Renderer(self.config.display, clock=self._clock, wall=self._wall,
+                                 observer=self.observer.screen)
         try:
             self.renderer.open()
         except DisplayError as exc:  # not there yet (a DRM device still coming up): retried every 2 s
