@@ -123,7 +123,7 @@ def test_sighup_applies_all_of_the_config_and_a_rejected_reload_clears_later(con
         c.reload()
         wait_for(lambda: c.status()["device"] == "renamed", "new device id")
         assert c.status()["last_error"] is None, "the rejection is history once a reload succeeds"
-        wait_for(lambda: c.renderer.screen is not None and c.renderer.screen.get_size() == (400, 200),
+        wait_for(lambda: c.renderer.screen is not None and c.renderer.screen.size == (400, 200),
                  "the window took the new size")
         assert c.config.mqtt.interval == 2
         subscriber.wait_for(lambda m: m.topic == "signage/lab/renamed/status", timeout=15)
