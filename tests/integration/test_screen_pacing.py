@@ -253,3 +253,28 @@ def test_a_still_creative_is_presented_once_while_the_kiosk_keeps_turning(xvfb, 
         run_with(kiosk, script)
     finally:
         watchdog.close()
+
+
+@pytest.mark.parametrize("rotation", [90, 180, 270])
+def test_rotation_is_done_by_the_renderer_copy(window, tmp_path, rotation):
+    """A portrait layout, top half red: after the panel's turn the red half is on the
+    right (90), the bottom (180) or the left (270) of the screen; the notice is turned
+    with it (it darkens the logical bottom-right corner)."""
+    import cv2
+    import numpy as np
+
+    logical = (H, W) if rotation in (90, 270) else (W, H)
+    picture = np.zeros((logical[1], logical[0], 3), np.uint8)
+    picture[: logical[1] // 2] = (0, 0, 255)
+    path = tmp_path / "half.png"
+    cv2.imwrite(str(path), picture)
+    renderer = window(rotation=rotation, notice=True)
+    renderer.show(Content(id="half", type="image", path=path, fit="stretch"))
+    pixels = settle(renderer, "half")
+    red, black = (255, 0, 0), (0, 0, 0)
+    centre_red = {90: (H // 2, W - 20), 180: (H - 20, W // 2), 270: (H // 2, 20)}[rotation]
+    centre_black = {90: (H // 2, 20), 180: (20, W // 2), 270: (H // 2, W - 20)}[rotation]
+    assert tuple(pixels[centre_red]) == red and tuple(pixels[centre_black]) == black
+    # the logical bottom-right corner (where the notice is) turned onto the screen
+    corner = {90: (H - 15, 15), 180: (15, 15), 270: (15, W - 15)}[rotation]
+    assert tuple(pixels[corner]) != red, "the notice sits in the turned corner"
