@@ -2,9 +2,10 @@
 
 Images and cards are uploaded once; a frame is then a handful of texture copies
 that the GPU (on a Pi: kmsdrm + opengles2) or SDL's software renderer (under X)
-does, never a pixel loop in Python. Rotation and scaling happen in the copy. Video
-frames are streamed into one streaming texture per video straight from the
-decoder's buffer (a pygame surface that shares the numpy array's memory).
+does, never a pixel loop in Python. Rotation and scaling happen in the copy. Opaque
+pictures are XRGB textures (the screen's own format); only the notice has per-pixel
+alpha. Video frames are streamed into one texture per video straight from the
+surface the decoder converted them into (video.py): no copy in between.
 """
 
 from __future__ import annotations
