@@ -4,7 +4,8 @@ Per case (a still image, a card, a crossfade, a 30 fps 1080p H.264 video) and pe
 round: presents per second, CPU of the whole process in % of one core, late
 presents and dropped video frames, watched through a RenderObserver the bench
 injects. In the same round, the CPU of decoding the same video alone (OpenCV, the
-decoder the renderer uses) gives the video's target as a ratio. Rounds repeat the
+decoder the renderer uses, at the video's rate, nothing drawn) gives the video's
+target as a ratio. Rounds repeat the
 cases; the spread (min / median / max) and a verdict per target are printed.
 
 Uses the current SDL driver: run it under X or Xvfb at 1920x1080 (`xvfb-run -s
@@ -112,16 +113,16 @@ def _crossfades(renderer, watch: _Watch, a: Path, b: Path, seconds: float) -> _F
     return _Figures(during / fading, 100 * (process_cpu_seconds() - cpu) / spent, watch.late)
 
 
-def _decode_alone(path: Path, decode: str, frames: int) -> float:
-    """CPU % of one core to decode the video at its own rate: the CPU time of
-    decoding `frames` frames (as fast as it goes) scaled to VIDEO_FPS frames a second.
-    Includes the one colour conversion the player needs (BGR to the screen's XRGB)."""
+def _decode_alone(path: Path, decode: str, seconds: float) -> float:
+    """CPU % of one core to decode the video alone at its own rate, as the player
+    decodes it: frame after frame at VIDEO_FPS for `seconds`, each converted once into
+    the screen's pixel format (what the player's decoding thread does), nothing drawn."""
     from signage.display.video import Canvases, open_capture, to_canvas
 
     capture, _ = open_capture(path, decode)
     canvases = Canvases(2)
-    cpu, decoded = process_cpu_seconds(), 0
-    while decoded < frames:
+    cpu, started, decoded = process_cpu_seconds(), time.monotonic(), 0
+    while time.monotonic() - started < seconds:
         ok, image = capture.read()
         if not ok:
             capture.release()
@@ -129,9 +130,11 @@ def _decode_alone(path: Path, decode: str, frames: int) -> float:
             continue
         to_canvas(image, canvases)
         decoded += 1
+        time.sleep(max(0.0, started + decoded / VIDEO_FPS - time.monotonic()))
+    spent = time.monotonic() - started
     cpu = process_cpu_seconds() - cpu
     capture.release()
-    return 100 * cpu * VIDEO_FPS / frames
+    return 100 * cpu / spent
 
 
 def run(seconds: float = 5.0, rounds: int = 3, soak: float = 0.0) -> str:
@@ -172,7 +175,7 @@ def run(seconds: float = 5.0, rounds: int = 3, soak: float = 0.0) -> str:
                 decoder = renderer._current.video.decoder if renderer._current and renderer._current.video else "?"
                 renderer.show(Content(id="c", type="card", text="Fresh coffee\nuntil 11:00", background="#6f4518"))
                 _settle(renderer, "c")
-                decode.append(_decode_alone(video, config.video_decode, max(60, int(VIDEO_FPS * seconds / 2))))
+                decode.append(_decode_alone(video, config.video_decode, seconds))
             lines.append(f"video decoder in use: {decoder}")
             lines += _report(figures, decode)
             if soak:
