@@ -223,3 +223,21 @@ def render_card(content: Content, logical: tuple[int, int], pygame):
             surface.blit(rendered, ((width - rendered.get_width()) // 2, y))
         y += fonts.line_height
     return surface
+
+
+def render_notice(notice, logical: tuple[int, int], pygame):
+    """The measurement notice (display.notice) as a translucent box of text with its
+    place on the logical layout: (surface with per-pixel alpha, (x, y, w, h))."""
+    from signage.display.fonts import TextRenderer
+
+    text = TextRenderer(pygame, notice.size).render(notice.text, (255, 255, 255))  # any script
+    pad = notice.size // 3
+    box = pygame.Surface((text.get_width() + 2 * pad, text.get_height() + 2 * pad), pygame.SRCALPHA)
+    box.fill((0, 0, 0, 170))
+    box.blit(text, (pad, pad))
+    w, h = box.get_size()
+    lw, lh = logical
+    margin = notice.size // 2
+    x = margin if "left" in notice.corner else lw - w - margin
+    y = margin if "top" in notice.corner else lh - h - margin
+    return box, (x, y, w, h)

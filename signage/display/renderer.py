@@ -24,11 +24,10 @@ import datetime as dt
 import gc
 import logging
 import os
-import subprocess
 import threading
 import time
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -42,31 +41,37 @@ import pygame  # noqa: E402
 from signage.config import DisplayConfig  # noqa: E402
 from signage.display.content import Content, rgb  # noqa: E402
 from signage.display.events import Ended, Failed, RenderObserver, WindowClosed  # noqa: E402,F401
-from signage.display.fonts import TextRenderer  # noqa: E402
+from signage.display.failures import Failures, reason_of  # noqa: E402
 from signage.display.layout import placement  # noqa: E402
-from signage.display.media import ImageCache, Loader, file_key, render_card  # noqa: E402
+from signage.display.media import ImageCache, Loader, file_key, render_card, render_notice  # noqa: E402
 from signage.display.pacing import IDLE_S, Pacing  # noqa: E402
+from signage.display.power import PowerSchedule  # noqa: E402
 from signage.display.video import VideoPlayback  # noqa: E402
 from signage.display.window import Screen, init_video, open_screen, x11_handles  # noqa: E402
 from signage.display.xloss import XLossGuard  # noqa: E402
-from signage.fields import within  # noqa: E402
 
 logger = logging.getLogger(__name__)
 DisplayError = pygame.error  # what a display that is not there raises, for callers that do not import pygame
 
 FALLBACK_ID = "fallback"
 REOPEN_AFTER_S = 2.0
-MAX_REMEMBERED = 10_000  # bad file versions kept, so a bad file is not retried every cycle
 EXPOSED = {getattr(pygame, name) for name in ("WINDOWEXPOSED", "VIDEOEXPOSE") if hasattr(pygame, name)}
 
 
-@dataclass
 class RenderStats:
-    showing: str = FALLBACK_ID
-    since: float = 0.0  # monotonic time it went on screen
-    ticks: int = 0  # turns of the screen's loop (presents are far fewer: see RenderObserver)
-    state: str = "starting"  # ok, off (power schedule), lost (display gone), starting
-    errors: list[str] = field(default_factory=list)
+    """What the controller's status shows of the screen."""
+
+    def __init__(self, failures: Failures):
+        self.showing = FALLBACK_ID
+        self.since = 0.0  # monotonic time it went on screen
+        self.ticks = 0  # turns of the screen's loop (presents are far fewer: see RenderObserver)
+        self.state = "starting"  # ok, off (power schedule), lost (display gone), starting
+        self._failures = failures
+
+    @property
+    def errors(self) -> list[str]:
+        """The last creatives that could not be shown, "id: reason", newest last."""
+        return self._failures.recent
 
 
 class Renderer:
@@ -76,12 +81,12 @@ class Renderer:
         self.config = config
         self._clock, self._wall = clock, wall
         self.observer = observer or RenderObserver()
-        self.stats = RenderStats()
+        self._failures = Failures()
+        self.stats = RenderStats(self._failures)
         self.screen: Screen | None = None
         self.logical = (0, 0)
         self._cache = ImageCache(config.cache_mb * 1024 * 1024)
         self._loader = Loader()
-        self._bad: dict[tuple, str] = {}  # file version -> reason: skipped until the file changes
         self._current: _Showing | None = None
         self._incoming: _Showing | None = None  # waiting for its image to be prepared
         self._leaving: _Showing | None = None  # fading out, or up until a video's first frame
@@ -89,13 +94,12 @@ class Renderer:
         self._notice_visible = True
         self._notice: tuple | None = None  # (picture, logical rect)
         self._events: list = []
-        self._power_on = True
+        self._power = PowerSchedule(config.power)
         self._lost_since: float | None = None
         self._pacing = Pacing(1 / config.fps)
         self._due_period = 1 / config.fps  # the frame period the next present is judged late against
         self._wake = threading.Event()  # set by the image loader and video decoders: something is ready
         self._guard = XLossGuard()
-        self._reported: set[tuple] = set()  # failures already logged (file version or card)
         self._unavailable_logged = False
         self._ever_opened = False
 
@@ -121,14 +125,14 @@ class Renderer:
         pygame.mouse.set_visible(False)
         self.logical = self.screen.logical
         try:
-            self._notice = self._render_notice()
+            self._notice = self._upload_notice()
         except Exception as exc:  # a notice that cannot be drawn must not keep the screen dark
             logger.error("measurement notice cannot be drawn: %s", exc)
             self._notice = None
         self._pacing = Pacing(1 / self.config.fps)
         self._pacing.change(self._clock())
         self.stats.state = "ok"
-        self._power_on = True
+        self._power.is_on = True
         self._ever_opened = True
         self._lost_since = None
         self._unavailable_logged = False
@@ -188,7 +192,7 @@ class Renderer:
         except Exception as exc:
             if self._display_gone(exc):
                 return
-            showing.failed = _reason(exc)
+            showing.failed = reason_of(exc)
         if showing.failed is not None:
             self._fail(content, showing.failed)
             return
@@ -219,7 +223,7 @@ class Renderer:
             if content.id != FALLBACK_ID or self._display_gone(exc):
                 raise
             # the fallback card never fails: its background alone still says "alive"
-            logger.error("fallback card text cannot be drawn (%s); showing its background only", _reason(exc))
+            logger.error("fallback card text cannot be drawn (%s); showing its background only", reason_of(exc))
             showing.colour = _colour(content.background)
             return
         self._cache.put(key, showing.picture, self.logical[0] * self.logical[1] * 4)
@@ -237,8 +241,8 @@ class Renderer:
         except OSError as exc:
             showing.failed = f"{content.path}: {exc.strerror}"
             return
-        if key[:3] in self._bad:
-            showing.failed = self._bad[key[:3]]
+        if self._failures.known(key[:3]):
+            showing.failed = self._failures.known(key[:3])
             return
         showing.key = key
         showing.picture = self._cache.get(key)
@@ -254,8 +258,8 @@ class Renderer:
         except OSError as exc:
             showing.failed = f"{content.path}: {exc.strerror}"
             return
-        if key in self._bad:
-            showing.failed = self._bad[key]
+        if self._failures.known(key):
+            showing.failed = self._failures.known(key)
             return
         showing.key = key
         showing.stream = self.screen.backend.stream()
@@ -291,23 +295,7 @@ class Renderer:
     def _fail(self, content: Content, reason: str) -> None:
         """Report once per file version (or card), mark the file bad until it changes,
         show the fallback."""
-        report: tuple = ("card", content)
-        version = None
-        if content.path is not None:
-            try:
-                report = version = file_key(content.path)
-            except OSError:
-                report = (str(content.path), reason)
-        if len(self._reported) >= MAX_REMEMBERED or len(self._bad) >= MAX_REMEMBERED:
-            self._reported.clear()  # months of edits: forget old versions, at worst log again
-            self._bad.clear()
-        if version is not None:
-            self._bad[version] = reason
-        if report not in self._reported:
-            self._reported.add(report)
-            where = f" ({content.path})" if content.path is not None else ""
-            logger.error("creative %s%s cannot be shown: %s", content.id, where, reason)
-        self.stats.errors = (self.stats.errors + [f"{content.id}: {reason}"])[-10:]
+        self._failures.record(content, reason)
         self._events.append(Failed(content.id, reason))
         if content.id != FALLBACK_ID:
             self.show_fallback()
@@ -392,8 +380,8 @@ class Renderer:
             incoming.picture = self.screen.backend.upload(pixels)
         except Exception as exc:
             if self._display_gone(exc):
-                raise pygame.error(_reason(exc)) from exc
-            self._fail(incoming.content, _reason(exc))
+                raise pygame.error(reason_of(exc)) from exc
+            self._fail(incoming.content, reason_of(exc))
             return
         self._cache.put(incoming.key, incoming.picture, pixels.shape[0] * pixels.shape[1] * 4)
         self._switch(incoming)
@@ -405,8 +393,8 @@ class Renderer:
             step()
         except Exception as exc:
             if self._display_gone(exc) or self._current is None:
-                raise pygame.error(_reason(exc)) from exc
-            self._fail(self._current.content, _reason(exc))
+                raise pygame.error(reason_of(exc)) from exc
+            self._fail(self._current.content, reason_of(exc))
             step()
 
     def _advance(self) -> None:
@@ -471,30 +459,17 @@ class Renderer:
 
     # ----- helpers ------------------------------------------------------------------
 
-    def _render_notice(self):
-        notice = self.config.notice
-        if not notice.enabled:
+    def _upload_notice(self):
+        if not self.config.notice.enabled:
             return None
-        text = TextRenderer(pygame, notice.size).render(notice.text, (255, 255, 255))  # any script
-        pad = notice.size // 3
-        box = pygame.Surface((text.get_width() + 2 * pad, text.get_height() + 2 * pad), pygame.SRCALPHA)
-        box.fill((0, 0, 0, 170))
-        box.blit(text, (pad, pad))
-        w, h = box.get_size()
-        lw, lh = self.logical
-        margin = notice.size // 2
-        x = margin if "left" in notice.corner else lw - w - margin
-        y = margin if "top" in notice.corner else lh - h - margin
-        return self.screen.backend.upload_surface(box, alpha=True), (x, y, w, h)
+        surface, rect = render_notice(self.config.notice, self.logical, pygame)
+        return self.screen.backend.upload_surface(surface, alpha=True), rect
 
     def _powered(self) -> bool:
-        now = self._wall()
-        on = not within(self.config.power.off, now)
-        if on != self._power_on:
-            self._power_on = on
+        was_on = self._power.is_on
+        on = self._power.on(self._wall())
+        if on != was_on:
             self.stats.state = "ok" if on else "off"
-            logger.info("power schedule: screen %s", "on" if on else "off")
-            _run(self.config.power.command_on if on else self.config.power.command_off)
             if on:
                 self._pacing.change(self._clock())
             else:
@@ -507,7 +482,7 @@ class Renderer:
         if not (force or self._guard.lost or (isinstance(exc, pygame.error) and not pygame.display.get_init())):
             return False
         if self.screen is not None:
-            logger.error("display lost (%s); reopening when a display is there again", _reason(exc))
+            logger.error("display lost (%s); reopening when a display is there again", reason_of(exc))
         if self._guard.lost:
             self._guard.release_window()
         self._teardown()
@@ -582,14 +557,6 @@ class _Showing:
         return self.picture is not None or self.colour is not None or self.video is not None
 
 
-def _reason(exc: BaseException) -> str:
-    """One line for status and the log: the exception's own words, its type if none."""
-    text = " ".join(str(exc).split())
-    if isinstance(exc, MemoryError):
-        return "not enough memory to prepare it"
-    return text[:300] if text else type(exc).__name__
-
-
 def _colour(value: str) -> tuple[int, int, int]:
     try:
         return rgb(value)
@@ -601,13 +568,3 @@ def _fallback_content(config: DisplayConfig) -> Content:
     fallback = config.fallback
     return Content(id=FALLBACK_ID, type="card", text=fallback.text, background=fallback.background,
                    color=fallback.color)
-
-
-def _run(argv: list[str]) -> None:
-    """Run a configured power command (an argv list, never a shell string)."""
-    if not argv:
-        return
-    try:
-        subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    except OSError as exc:
-        logger.error("power command %s failed: %s", argv, exc)
