@@ -26,8 +26,6 @@ import logging
 import os
 import threading
 import time
-from concurrent.futures import Future
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -42,10 +40,10 @@ from signage.config import DisplayConfig  # noqa: E402
 from signage.display.content import Content, rgb  # noqa: E402
 from signage.display.events import Ended, Failed, RenderObserver, WindowClosed  # noqa: E402,F401
 from signage.display.failures import Failures, reason_of  # noqa: E402
-from signage.display.layout import placement  # noqa: E402
 from signage.display.media import ImageCache, Loader, file_key, render_card, render_notice  # noqa: E402
 from signage.display.pacing import IDLE_S, Pacing  # noqa: E402
 from signage.display.power import PowerSchedule  # noqa: E402
+from signage.display.scene import Showing, compose  # noqa: E402
 from signage.display.video import VideoPlayback  # noqa: E402
 from signage.display.window import Screen, init_video, open_screen, x11_handles  # noqa: E402
 from signage.display.xloss import XLossGuard  # noqa: E402
@@ -87,9 +85,9 @@ class Renderer:
         self.logical = (0, 0)
         self._cache = ImageCache(config.cache_mb * 1024 * 1024)
         self._loader = Loader()
-        self._current: _Showing | None = None
-        self._incoming: _Showing | None = None  # waiting for its image to be prepared
-        self._leaving: _Showing | None = None  # fading out, or up until a video's first frame
+        self._current: Showing | None = None
+        self._incoming: Showing | None = None  # waiting for its image to be prepared
+        self._leaving: Showing | None = None  # fading out, or up until a video's first frame
         self._fade: tuple[float, float] | None = None  # (start, seconds)
         self._notice_visible = True
         self._notice: tuple | None = None  # (picture, logical rect)
@@ -158,7 +156,7 @@ class Renderer:
         self._cache.clear()
         for showing in (self._current, self._incoming, self._leaving):
             if showing is not None:
-                showing.picture = showing.stream = None
+                showing.forget_pictures()
         self._leaving = self._fade = self._notice = None
         self._pacing.stop_fade()
         screen, self.screen = self.screen, None
@@ -179,9 +177,9 @@ class Renderer:
         if self.screen is None:  # display lost: shown once it is back
             if self._current is not None and self._current.video is not None:
                 self._current.video.close()
-            self._current = _Showing(content)
+            self._current = Showing(content)
             return
-        showing = _Showing(content)
+        showing = Showing(content)
         try:
             if content.type == "card":
                 self._prepare_card(showing)
@@ -210,7 +208,7 @@ class Renderer:
         """The fallback card from config: when nothing else can be shown."""
         self.show(_fallback_content(self.config))
 
-    def _prepare_card(self, showing: _Showing) -> None:
+    def _prepare_card(self, showing: Showing) -> None:
         content = showing.content
         key = ("card", content, self.logical)
         showing.picture = self._cache.get(key)
@@ -234,7 +232,7 @@ class Renderer:
             self._notice_visible = visible
             self._pacing.change(self._clock())
 
-    def _request_image(self, showing: _Showing) -> None:
+    def _request_image(self, showing: Showing) -> None:
         content = showing.content
         try:
             key = (*file_key(content.path), content.fit, self.logical)
@@ -251,7 +249,7 @@ class Renderer:
                                                  self.config.max_image_pixels)
             showing.future.add_done_callback(lambda _: self._wake.set())
 
-    def _start_video(self, showing: _Showing) -> None:
+    def _start_video(self, showing: Showing) -> None:
         content = showing.content
         try:
             key = file_key(content.path)
@@ -266,7 +264,7 @@ class Renderer:
         showing.video = VideoPlayback(content, self.config.max_image_pixels, self.config.video_decode,
                                       on_frame=self._wake.set)
 
-    def _switch(self, showing: _Showing) -> None:
+    def _switch(self, showing: Showing) -> None:
         now = self._clock()
         old, leaving = self._current, self._leaving
         if leaving is not None and leaving is not old and leaving.video is not None:
@@ -285,7 +283,7 @@ class Renderer:
         self.stats.showing, self.stats.since = showing.content.id, now
         self._pacing.change(now)
 
-    def _start_fade(self, showing: _Showing, now: float) -> None:
+    def _start_fade(self, showing: Showing, now: float) -> None:
         if showing.content.transition == "fade" and self._leaving is not None:
             self._fade = (now, max(showing.content.fade_seconds, 1e-3))
             self._pacing.start_fade(now)
@@ -300,7 +298,7 @@ class Renderer:
         if content.id != FALLBACK_ID:
             self.show_fallback()
         elif self.screen is not None:  # unreachable by design; still never leave it dark
-            self._current = _Showing(content, colour=_colour(content.background))
+            self._current = Showing(content, colour=_colour(content.background))
             self._pacing.change(self._clock())
 
     # ----- the loop -----------------------------------------------------------------
@@ -421,14 +419,8 @@ class Renderer:
             self._events.append(Ended(current.content.id))
 
     def _compose(self) -> None:
-        backend = self.screen.backend
-        current = self._current
         waiting = self._leaving is not None and self._fade is None  # a video's first frame is not there yet
-        base = self._leaving if waiting else current
-        if base is None or not self._covers(base):  # bars, or nothing yet: the rest is background
-            backend.clear(base.colour if base is not None and base.colour else (0, 0, 0))
-        if base is not None:
-            self._draw(base, 1.0)
+        over, opacity = None, 1.0
         if not waiting and self._fade is not None:
             start, seconds = self._fade
             progress = (self._clock() - start) / seconds
@@ -436,26 +428,10 @@ class Renderer:
                 self._fade, self._leaving = None, None
                 self._pacing.stop_fade()
             else:  # the old picture fades out over the new one
-                self._draw(self._leaving, 1 - progress)
-        if self._notice is not None and self._notice_visible:
-            backend.draw(*self._notice)
-
-    def _covers(self, showing: _Showing) -> bool:
-        """Whether the showing's picture fills the whole screen (no clear needed)."""
-        if showing.picture is not None:
-            return True
-        stream = showing.stream.picture if showing.stream is not None else None
-        return stream is not None and placement(stream.size, self.logical, showing.content.fit)[1] == (
-            0, 0, *self.logical)
-
-    def _draw(self, showing: _Showing, opacity: float) -> None:
-        backend = self.screen.backend
-        if showing.picture is not None:
-            backend.draw(showing.picture, (0, 0, *self.logical), opacity)
-        elif showing.stream is not None and showing.stream.picture is not None:
-            picture = showing.stream.picture
-            source, target = placement(picture.size, self.logical, showing.content.fit)
-            backend.draw(picture, target, opacity, source)
+                over, opacity = self._leaving, 1 - progress
+        notice = self._notice if self._notice_visible else None
+        compose(self.screen.backend, self.logical, self._leaving if waiting else self._current, over, opacity,
+                notice)
 
     # ----- helpers ------------------------------------------------------------------
 
@@ -512,7 +488,7 @@ class Renderer:
                 logger.info("display back: showing %s", self.stats.showing)
         except pygame.error as exc:
             self._teardown()
-            self._current = _Showing(wanted) if wanted is not None else None
+            self._current = Showing(wanted) if wanted is not None else None
             self._lost_since = self._clock()
             if not self._unavailable_logged:
                 self._unavailable_logged = True
@@ -535,26 +511,6 @@ class Renderer:
         """What was presented last, as an (h, w, 3) RGB array, read back through the
         renderer (tests and preview)."""
         return self.screen.backend.read_pixels()
-
-
-@dataclass
-class _Showing:
-    content: Content
-    picture: object = None  # an uploaded image or card
-    colour: tuple[int, int, int] | None = None  # a plain colour (a fallback whose text cannot be drawn)
-    stream: object = None  # a video's streaming texture
-    video: VideoPlayback | None = None
-    future: Future | None = None
-    key: tuple | None = None
-    failed: str | None = None
-    started: float = 0.0
-    reported_end: bool = False
-
-    @property
-    def ready(self) -> bool:
-        """Images wait for their pixels; a video starts at once (the previous picture
-        stays until its first frame is decoded)."""
-        return self.picture is not None or self.colour is not None or self.video is not None
 
 
 def _colour(value: str) -> tuple[int, int, int]:
