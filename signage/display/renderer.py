@@ -307,6 +307,7 @@ class Renderer:
         """One turn: present if the picture changed, then sleep until the next thing can
         change (at most pacing.IDLE_S); returns what happened."""
         self.stats.ticks += 1
+        self._wake.clear()  # whatever becomes ready from here on wakes the sleep at the end
         if self.screen is None:
             self._try_reopen()
         else:
@@ -325,7 +326,6 @@ class Renderer:
         return events
 
     def _step(self) -> None:
-        self._wake.clear()  # whatever becomes ready from here on wakes the sleep below
         try:
             self._pump()
             if self._guard.lost:

@@ -278,3 +278,38 @@ def test_rotation_is_done_by_the_renderer_copy(window, tmp_path, rotation):
     # the logical bottom-right corner (where the notice is) turned onto the screen
     corner = {90: (H - 15, 15), 180: (15, 15), 270: (15, W - 15)}[rotation]
     assert tuple(pixels[corner]) != red, "the notice sits in the turned corner"
+
+
+def test_the_loop_sleeps_while_the_screen_is_off_even_with_a_video_decoding(headless, h264_clip):
+    """Power schedule off while a video decodes: each turn still sleeps (the wake-up a
+    decoder gave before the screen went off is not left set to spin the loop)."""
+    import datetime as dt
+    import threading as threads
+
+    from signage.config import DailyWindow, PowerConfig
+    from tests.integration.test_renderer import make_renderer
+
+    class Recording(threads.Event):
+        already_set = 0
+
+        def wait(self, timeout=None):
+            Recording.already_set += self.is_set()
+            return super().wait(timeout)
+
+    now = {"t": dt.datetime(2026, 11, 23, 12, 0)}
+    renderer = make_renderer(power=PowerConfig(off=[DailyWindow(start="23:00", end="07:00")]),
+                             wall=lambda: now["t"])
+    try:
+        renderer._wake = Recording()
+        renderer.show(Content(id="clip", type="video", path=h264_clip, loop=True))
+        turn_until(renderer, renderer.has_video_frame, "a video frame")
+        now["t"] = dt.datetime(2026, 11, 23, 23, 30)
+        renderer.frame()
+        assert renderer.stats.state == "off"
+        renderer._wake.set()  # a decoder's wake-up, as when a frame is queued
+        Recording.already_set = 0
+        for _ in range(5):
+            renderer.frame()
+        assert Recording.already_set == 0, "a turn found the wake-up still set: the loop would spin"
+    finally:
+        renderer.close()
