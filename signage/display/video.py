@@ -10,7 +10,12 @@ stays on screen.
 Hardware decoding: a Raspberry Pi 4 decodes H.264 in its V4L2 memory-to-memory
 codec (`h264_v4l2m2m`), which OpenCV's FFmpeg backend is asked to use through
 `OPENCV_FFMPEG_CAPTURE_OPTIONS`. Where that decoder does not open (no such device:
-a Pi 5, a PC) the software decoder is used, and that is said once per process.
+a Pi 5, a PC) the software decoder is used, and that is said once per process (and
+not asked again in `auto`). The variable is process-wide and OpenCV reads it while
+opening: it is set only around our own open, under a lock, and only for H.264
+streams. A camera or video source that vision opens in those few milliseconds would
+be asked for the same decoder; if it cannot use it, its open fails and vision's
+retry opens it again a moment later.
 """
 
 from __future__ import annotations
