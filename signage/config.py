@@ -123,6 +123,10 @@ class DisplayConfig(Section):
         "Largest image (width x height, read from the file's header before decoding) or video frame accepted: "
         "larger ones are refused by `signage check` and never decoded. Decoding costs about 3 bytes per pixel "
         "(40 MP is 120 MB, safe on a 1 GB Raspberry Pi)."))
+    video_decode: Literal["auto", "software", "v4l2m2m"] = Field("auto", description=(
+        "How videos are decoded. auto: H.264 in the hardware decoder where there is one (Raspberry Pi 4, "
+        "h264_v4l2m2m), else in software; software: always on the CPU; v4l2m2m: ask for the hardware decoder "
+        "(software when it does not open, said once in the log)."))
     notice: NoticeConfig = NoticeConfig()
     fallback: FallbackConfig = FallbackConfig()
     power: PowerConfig = PowerConfig()

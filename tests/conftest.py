@@ -118,3 +118,23 @@ def window(xvfb):
     yield factory
     for renderer in made:
         renderer.close()
+
+
+H264_FRAMES, H264_FPS = 30, 25
+
+
+def h264_grey(index: int) -> int:
+    """The grey level of frame `index` of the `h264_clip` video: frames tell which they are."""
+    return 24 + 7 * index
+
+
+@pytest.fixture(scope="session")
+def h264_clip(tmp_path_factory) -> Path:
+    """A real H.264 MP4 (libx264, Debian's ffmpeg), made once per session: 30 frames
+    at 25 fps, 320x180, frame i a flat grey of h264_grey(i)."""
+    import numpy as np
+
+    from signage.display.synthetic import encode_h264
+
+    frames = [np.full((180, 320, 3), h264_grey(i), np.uint8) for i in range(H264_FRAMES)]
+    return encode_h264(tmp_path_factory.mktemp("h264") / "grey.mp4", 0, fps=H264_FPS, frames=frames)

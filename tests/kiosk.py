@@ -50,7 +50,7 @@ def run_with(controller, script) -> None:
 
     def scripted():
         try:
-            wait_for(lambda: getattr(controller, "renderer", None) and controller.renderer.stats.frames > 5, "frames")
+            wait_for(lambda: getattr(controller, "renderer", None) and controller.renderer.stats.ticks > 5, "the loop turning")
             script(controller)
         except BaseException as exc:  # reported after the controller stopped
             failure.append(exc)
@@ -67,5 +67,5 @@ def run_with(controller, script) -> None:
 
 def on_screen(controller) -> str:
     stats = controller.renderer.stats
-    assert stats.state in ("ok", "starting") and stats.frames > 0, "something is on screen"
+    assert stats.state in ("ok", "starting") and stats.ticks > 0, "something is on screen"
     return stats.showing

@@ -9,13 +9,15 @@ import argparse
 def add(commands) -> None:
     parser = commands.add_parser("bench", help="measure performance as ratios within one run")
     parser.add_argument("what", nargs="?", default="vision",
-                        choices=["vision", "display", "telemetry", "e2e", "soak", "fleet"])
+                        choices=["vision", "display", "telemetry", "e2e", "soak", "cpu", "fleet"])
     parser.add_argument("--broker", help="telemetry: an MQTT broker URL (default: a temporary local mosquitto)")
     parser.add_argument("--frames", type=_at_least(1), default=60, help="vision: frames per configuration and repeat")
     parser.add_argument("--repeats", type=_at_least(3), default=5,
                         help="vision: repeats of every measurement (at least 3: a spread needs them)")
     parser.add_argument("--seconds", type=float, default=None,
-                        help="display: seconds per case (default 5); soak: length of the run (default 1800)")
+                        help="display: seconds per case (default 5); cpu: seconds per round (default 30); "
+                             "soak: length of the run (default 1800)")
+    parser.add_argument("--rounds", type=int, default=3, help="display, cpu: how many times each case is repeated")
     parser.add_argument("--soak", type=float, default=0.0, metavar="SECONDS",
                         help="display: also cycle 50 4K images and 3 videos this long and report memory growth")
     parser.add_argument("--screens", default="50,500", help="fleet: simulated screens, comma-separated")
@@ -59,7 +61,12 @@ def run(args: argparse.Namespace) -> int:
         print(bench.run(screens=[int(n) for n in args.screens.split(",")],
                         backends=args.stores.split(","), messages=args.messages))
     elif args.what == "display":
-        from signage.display import bench
+        from signage.cli.bench_display import run as display
 
-        print(bench.run(seconds=args.seconds if args.seconds is not None else 5.0, soak=args.soak))
+        print(display(seconds=args.seconds if args.seconds is not None else 5.0, rounds=args.rounds,
+                      soak=args.soak))
+    elif args.what == "cpu":
+        from signage.cli.bench_kiosk import cpu
+
+        print(cpu(seconds=args.seconds if args.seconds is not None else 30.0, rounds=args.rounds))
     return 0

@@ -1,9 +1,11 @@
-"""`signage bench e2e` and `signage bench soak`: the whole kiosk, measured.
+"""`signage bench e2e`, `signage bench soak` and `signage bench cpu`: the whole kiosk, measured.
 
 e2e: from the first frame with a confirmed face to the audience creative on screen,
 on noface_face.mov, as latency against the rule's hold time (target <= hold + 0.5 s).
 soak: the demo running at 15 analysed fps with video playback; RSS growth, thread
-deaths and CPU per thread group. Both watch through an Observer they inject.
+deaths and CPU per thread group. cpu: the demo at 1920x1080 with analysis at 15 fps,
+CPU of the whole process in % of one core (target <= 30 %), repeated, per thread
+group. They watch through an Observer they inject.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import time
 from pathlib import Path
 
 from signage import models
-from signage.cli.measure import Spread, cpu_by_thread, rss_mb, verdict
+from signage.cli.measure import Spread, cpu_by_thread, process_cpu_seconds, rss_mb, verdict
 from signage.config import Config, DisplayConfig, MqttConfig, NoticeConfig, PathsConfig, SourceConfig
 from signage.kiosk.app import Kiosk, Observer
 from signage.models import PROJECT_ROOT
@@ -47,12 +49,13 @@ class _Timings(Observer):
         self.shown.append((t, creative))
 
 
-def _config(folder: Path, source: SourceConfig, playlists: Path, max_fps: float = 15.0) -> Config:
+def _config(folder: Path, source: SourceConfig, playlists: Path, max_fps: float = 15.0,
+            size: tuple[int, int] = (1280, 720)) -> Config:
     base = Config()
     return base.model_copy(update={
         "source": source, "playlists": str(playlists),
         "vision": base.vision.model_copy(update={"max_fps": max_fps}),
-        "display": DisplayConfig(fullscreen=False, size=(1280, 720), notice=NoticeConfig()),
+        "display": DisplayConfig(fullscreen=False, size=size, notice=NoticeConfig()),
         "mqtt": MqttConfig(url="mqtt://127.0.0.1:9", interval=60),  # no broker: spooling
         "paths": PathsConfig(spool=str(folder / "spool.sqlite3")),
     })
@@ -118,3 +121,53 @@ def soak(seconds: float) -> str:
                  f"{name} {100 * value / spent:.0f}%" for name, value in sorted(cpu.items(), key=lambda kv: -kv[1])
                  if value / spent >= 0.005)]
     return "\n".join(lines)
+
+
+CPU_TARGET = 30.0  # % of one core for the whole controller
+
+
+def cpu(seconds: float = 30.0, rounds: int = 3) -> str:
+    """The demo (its playlists, the sample video as the camera) at 1920x1080 with
+    analysis at 15 fps: CPU of the process in % of one core, per round, and by thread
+    group over all rounds."""
+    sample = models.require(models.samples()["WolfgangLanger_Pexels.mp4"], models.samples_dir())
+    totals: list[float] = []
+    groups: dict[str, float] = {}
+    spent_all = 0.0
+    for _ in range(rounds):
+        with tempfile.TemporaryDirectory(prefix="signage-cpu-") as folder:
+            source = SourceConfig(kind="video", path=str(sample), loop=True)
+            config = _config(Path(folder), source, PROJECT_ROOT / "playlists", size=(1920, 1080))
+            warm_up = 5.0  # models loaded, first creatives prepared: not what a kiosk costs for months
+            kiosk = Kiosk(config, duration=warm_up + seconds)
+            measured: dict = {}
+
+            def watch():
+                if kiosk.stop_requested.wait(warm_up):
+                    return
+                measured["start"] = (time.monotonic(), process_cpu_seconds(), cpu_by_thread())
+                if kiosk.stop_requested.wait(seconds - 0.5):
+                    return
+                measured["end"] = (time.monotonic(), process_cpu_seconds(), cpu_by_thread())
+
+            watcher = threading.Thread(target=watch, daemon=True)
+            watcher.start()
+            kiosk.run()
+            watcher.join(timeout=5)
+            if "end" not in measured:
+                return "cpu: the kiosk stopped before the measurement ended"
+            (t0, c0, g0), (t1, c1, g1) = measured["start"], measured["end"]
+            spent = t1 - t0
+            spent_all += spent
+            totals.append(100 * (c1 - c0) / spent)
+            for name, value in g1.items():
+                groups[name] = groups.get(name, 0.0) + value - g0.get(name, 0.0)
+    spread = Spread.of(totals)
+    return "\n".join([
+        f"cpu: the demo at 1920x1080, analysis capped at 15 fps, {rounds} rounds of {seconds:.0f} s "
+        f"(after {warm_up:.0f} s of warm-up each)",
+        f"  whole process, % of one core (min / median / max): {spread.format('.1f')}; "
+        f"target <= {CPU_TARGET:.0f} %: {verdict(spread.median <= CPU_TARGET)}",
+        "  by thread group (% of one core, all rounds): " + ", ".join(
+            f"{name} {100 * value / spent_all:.1f}%" for name, value in sorted(groups.items(), key=lambda kv: -kv[1])
+            if value / spent_all >= 0.001)])

@@ -43,3 +43,29 @@ def rotate_rect(rect: tuple[int, int, int, int], logical: tuple[int, int], rotat
     if rotation == 90:  # clockwise: logical top edge becomes the screen's right edge
         return lh - y - h, x, h, w
     return y, lw - x - w, h, w  # 270
+
+
+Rect = tuple[int, int, int, int]
+
+
+def placement(source: tuple[int, int], target: tuple[int, int], fit: Fit) -> tuple[Rect, Rect]:
+    """(source rect, target rect) to draw a source of (w, h) into a target of (w, h)
+    with scaling done by the drawer (the GPU): cover takes the middle of the source,
+    contain leaves bars, stretch fills."""
+    sw, sh = source
+    w, h, crop_x, crop_y, dest_x, dest_y = fitted(source, target, fit)
+    if fit != "cover":
+        return (0, 0, sw, sh), (dest_x, dest_y, w, h)
+    scale = w / sw
+    cw, ch = min(sw, round(target[0] / scale)), min(sh, round(target[1] / scale))
+    return ((sw - cw) // 2, (sh - ch) // 2, cw, ch), (0, 0, target[0], target[1])
+
+
+def turned(rect: Rect, logical: tuple[int, int], rotation: int) -> Rect:
+    """Where to draw a logical rect so that, turned `rotation` degrees clockwise about
+    its own centre (as SDL's RenderCopyEx turns it), it lands on `rotate_rect(rect)`."""
+    if rotation == 0:
+        return rect
+    sx, sy, sw, sh = rotate_rect(rect, logical, rotation)
+    w, h = rect[2], rect[3]
+    return sx + (sw - w) // 2, sy + (sh - h) // 2, w, h

@@ -1,19 +1,17 @@
-"""Preparing creatives for the screen, off the render loop.
+"""Preparing images and cards for the screen, off the render loop.
 
-Images are decoded, fitted and rotated by OpenCV in a worker thread (OpenCV releases
-the GIL), so the render loop never waits on disk or decoding; it only turns the
-finished pixels into a pygame surface. Videos decode in their own thread into a
-small bounded queue. Cards are drawn by pygame's font renderer (fast, main thread).
+Images are decoded and fitted by OpenCV in a worker thread (OpenCV releases the
+GIL), so the render loop never waits on disk or decoding; it only uploads the
+finished pixels once (a texture). Pixels stay in the logical layout: turning them
+onto a rotated panel is the renderer's job. Cards are drawn by pygame's font
+renderer (fast, main thread). Videos: video.py.
 """
 
 from __future__ import annotations
 
 import logging
-import queue
-import threading
 from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -22,18 +20,14 @@ import numpy as np
 from signage.display.content import Content, rgb
 from signage.display.layout import fitted
 from signage.imageinfo import DEFAULT_MAX_PIXELS, ImageError, image_size, megapixels
-from signage.threads import name_os_thread
 
 logger = logging.getLogger(__name__)
-
-ROTATE = {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_COUNTERCLOCKWISE}
-
 
 class MediaError(Exception):
     """A creative's media cannot be shown; the message says why."""
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
     """OpenCV errors span lines (file, function, expression): keep the informative one."""
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     return (lines[-1] if lines else type(exc).__name__)[:200]
@@ -94,10 +88,10 @@ _REDUCED = {1: cv2.IMREAD_COLOR, 2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_RE
             8: cv2.IMREAD_REDUCED_COLOR_8}
 
 
-def prepare_image(path: Path, logical: tuple[int, int], fit: str, rotation: int,
+def prepare_image(path: Path, logical: tuple[int, int], fit: str,
                   max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
-    """RGB pixels of an image file, fitted to the logical layout and turned onto the
-    screen. The header's size is checked against the pixel budget before anything is
+    """BGRA pixels of an image file (the byte order of an ARGB8888 texture), fitted to
+    the logical layout. The header's size is checked against the pixel budget before anything is
     decoded, and large images are decoded at a reduced size (JPEG decodes straight to
     it). Runs in a worker thread; raises MediaError."""
     width, height = image_dimensions(path)
@@ -105,18 +99,16 @@ def prepare_image(path: Path, logical: tuple[int, int], fit: str, rotation: int,
     try:
         image = cv2.imread(str(path), _REDUCED[reduction((width, height), logical, fit)])
     except cv2.error as exc:
-        raise MediaError(f"{path.name} cannot be decoded as an image ({_first_line(exc)})") from exc
+        raise MediaError(f"{path.name} cannot be decoded as an image ({first_line(exc)})") from exc
     if image is None:
         raise MediaError(f"{path.name} cannot be decoded as an image")
-    pixels = fit_pixels(image, logical, fit)
-    if rotation:
-        pixels = cv2.rotate(pixels, ROTATE[rotation])
-    return np.ascontiguousarray(cv2.cvtColor(pixels, cv2.COLOR_BGR2RGB))
+    return cv2.cvtColor(fit_pixels(image, logical, fit), cv2.COLOR_BGR2BGRA)
 
 
 class ImageCache:
-    """Prepared images by (file version, fit, layout), least recently used first out,
-    bounded in bytes so cycling many large images for hours stays flat in memory."""
+    """Uploaded pictures (textures) of images and cards by (file version, fit, layout),
+    least recently used first out, bounded in bytes so cycling many large images for
+    hours stays flat in memory (GPU memory on a Pi is carved out of the same RAM)."""
 
     def __init__(self, max_bytes: int):
         self.max_bytes = max_bytes
@@ -151,133 +143,11 @@ class Loader:
     def __init__(self):
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="media")
 
-    def submit(self, path: Path, logical: tuple[int, int], fit: str, rotation: int,
-               max_pixels: int = DEFAULT_MAX_PIXELS) -> Future:
-        return self._pool.submit(prepare_image, path, logical, fit, rotation, max_pixels)
+    def submit(self, path: Path, logical: tuple[int, int], fit: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> Future:
+        return self._pool.submit(prepare_image, path, logical, fit, max_pixels)
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
-
-
-@dataclass
-class VideoFrame:
-    pts: float  # seconds from the start of playback
-    pixels: np.ndarray  # RGB, fitted and rotated for the screen
-    dest: tuple[int, int]  # where it goes on the logical layout
-
-
-class VideoPlayback:
-    """Decodes one video in a background thread into a bounded queue of ready frames.
-
-    The render loop asks `frame_at(elapsed)` for the newest frame that is due and
-    counts the ones it skipped. Decoding never blocks the loop: when the queue is
-    full the decoder waits, not the renderer.
-    """
-
-    QUEUE = 8
-
-    def __init__(self, content: Content, logical: tuple[int, int], rotation: int, max_pixels: int = DEFAULT_MAX_PIXELS):
-        self.content, self.logical, self.rotation = content, logical, rotation
-        self.max_pixels = max_pixels
-        self.error: str | None = None
-        self.ended = False  # decoded to the end and not looping
-        self.dropped = 0
-        self._frames: queue.Queue[VideoFrame | None] = queue.Queue(self.QUEUE)
-        self._stop = threading.Event()
-        self._pending: VideoFrame | None = None
-        self._thread = threading.Thread(target=self._decode, name=f"video-{content.id}", daemon=True)
-        self._thread.start()
-
-    def _open(self) -> tuple[cv2.VideoCapture, float, int]:
-        capture = cv2.VideoCapture(str(self.content.path))
-        if not capture.isOpened():
-            raise MediaError(f"{self.content.path.name} cannot be opened as a video")
-        width, height = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
-        try:
-            check_pixel_budget(self.content.path.name, width, height, self.max_pixels, "video")
-        except MediaError:
-            capture.release()
-            raise
-        fps = capture.get(cv2.CAP_PROP_FPS)
-        return capture, (fps if 1 <= fps <= 240 else 30.0), int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
-
-    def _decode(self) -> None:
-        name_os_thread("video")
-        offset = 0.0
-        try:
-            capture, fps, expected = self._open()
-            index = 0
-            while not self._stop.is_set():
-                ok, image = capture.read()
-                if not ok:
-                    capture.release()
-                    if index == 0 or (expected > 0 and index < expected * 0.9):
-                        raise MediaError(f"{self.content.path.name}: decoding stopped at frame {index}"
-                                         f" of {expected}")
-                    if not self.content.loop:
-                        break
-                    offset += index / fps
-                    capture, fps, expected = self._open()
-                    index = 0
-                    continue
-                if image.shape[0] * image.shape[1] > self.max_pixels:  # a header that lied
-                    check_pixel_budget(self.content.path.name, image.shape[1], image.shape[0], self.max_pixels,
-                                       "video")
-                frame = self._prepare(image, offset + index / fps)
-                index += 1
-                while not self._stop.is_set():
-                    try:
-                        self._frames.put(frame, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-            capture.release()
-        except MediaError as exc:
-            self.error = str(exc)
-        except Exception as exc:  # noqa: BLE001 - fault barrier: any decoder failure is the video's
-            self.error = f"{self.content.path.name} cannot be decoded as a video ({_first_line(exc)})"
-        finally:
-            try:
-                self._frames.put(None, timeout=1.0)  # end marker
-            except queue.Full:
-                pass
-
-    def _prepare(self, image: np.ndarray, pts: float) -> VideoFrame:
-        height, width = image.shape[:2]
-        w, h, crop_x, crop_y, dest_x, dest_y = fitted((width, height), self.logical, self.content.fit)
-        scaled = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA if w < width else cv2.INTER_LINEAR)
-        if self.content.fit == "cover":
-            scaled = scaled[crop_y:crop_y + self.logical[1], crop_x:crop_x + self.logical[0]]
-        if self.rotation:
-            scaled = cv2.rotate(scaled, ROTATE[self.rotation])
-        return VideoFrame(pts, np.ascontiguousarray(cv2.cvtColor(scaled, cv2.COLOR_BGR2RGB)), (dest_x, dest_y))
-
-    def frame_at(self, elapsed: float) -> VideoFrame | None:
-        """The newest frame due at `elapsed` seconds, or None if none is new."""
-        due = None
-        while True:
-            if self._pending is None:
-                try:
-                    self._pending = self._frames.get_nowait()
-                except queue.Empty:
-                    return due
-                if self._pending is None:  # end marker
-                    self.ended = self.error is None
-                    return due
-            if self._pending.pts > elapsed:
-                return due
-            if due is not None:
-                self.dropped += 1
-            due, self._pending = self._pending, None
-
-    def close(self) -> None:
-        self._stop.set()
-        while True:  # unblock the decoder
-            try:
-                self._frames.get_nowait()
-            except queue.Empty:
-                break
-        self._thread.join(timeout=1.0)
 
 
 def wrap_text(text: str, measure, width: int) -> list[str]:
@@ -353,3 +223,21 @@ def render_card(content: Content, logical: tuple[int, int], pygame):
             surface.blit(rendered, ((width - rendered.get_width()) // 2, y))
         y += fonts.line_height
     return surface
+
+
+def render_notice(notice, logical: tuple[int, int], pygame):
+    """The measurement notice (display.notice) as a translucent box of text with its
+    place on the logical layout: (surface with per-pixel alpha, (x, y, w, h))."""
+    from signage.display.fonts import TextRenderer
+
+    text = TextRenderer(pygame, notice.size).render(notice.text, (255, 255, 255))  # any script
+    pad = notice.size // 3
+    box = pygame.Surface((text.get_width() + 2 * pad, text.get_height() + 2 * pad), pygame.SRCALPHA)
+    box.fill((0, 0, 0, 170))
+    box.blit(text, (pad, pad))
+    w, h = box.get_size()
+    lw, lh = logical
+    margin = notice.size // 2
+    x = margin if "left" in notice.corner else lw - w - margin
+    y = margin if "top" in notice.corner else lh - h - margin
+    return box, (x, y, w, h)

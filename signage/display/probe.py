@@ -10,13 +10,18 @@ from pathlib import Path
 
 def compiled_video_drivers() -> list[str]:
     """The video drivers compiled into the SDL that pygame loaded, lower case (kmsdrm, x11, ...)."""
+    sdl = sdl_library()
+    sdl.SDL_GetVideoDriver.restype = ctypes.c_char_p
+    return [sdl.SDL_GetVideoDriver(i).decode().lower() for i in range(sdl.SDL_GetNumVideoDrivers())]
+
+
+def sdl_library() -> ctypes.CDLL:
+    """The libSDL2 pygame loaded (its bundled one), for the few calls pygame does not wrap."""
     os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
     import pygame  # noqa: F401 (pyflakes) - importing it loads its bundled libSDL2
 
     library = _loaded_sdl()
-    sdl = ctypes.CDLL(library) if library else ctypes.CDLL("libSDL2-2.0.so.0")
-    sdl.SDL_GetVideoDriver.restype = ctypes.c_char_p
-    return [sdl.SDL_GetVideoDriver(i).decode().lower() for i in range(sdl.SDL_GetNumVideoDrivers())]
+    return ctypes.CDLL(library) if library else ctypes.CDLL("libSDL2-2.0.so.0")
 
 
 def sdl_version() -> str:

@@ -59,7 +59,10 @@ logger = logging.getLogger(__name__)
 
 
 class Observer:
-    """Hooks a bench or a test injects to watch the kiosk; production runs this no-op."""
+    """Hooks a bench or a test injects to watch the kiosk; production runs this no-op.
+    `screen`: a display RenderObserver to hand to the renderer (what is presented)."""
+
+    screen = None
 
     def snapshot(self, snapshot: AudienceSnapshot) -> None:
         """Called on the analysis thread for every analysed frame."""
@@ -142,10 +145,16 @@ class Kiosk:
 
     # ----- the parts ------------------------------------------------------------------------------
 
-    def open_display(self) -> None:
-        from signage.display.renderer import DisplayError, Renderer
+    def new_renderer(self, display):
+        """A renderer for `display` settings, watched by the injected observer (not open yet)."""
+        from signage.display.renderer import Renderer
 
-        self.renderer = Renderer(self.config.display, clock=self.clock, wall=self.wall)
+        return Renderer(display, clock=self.clock, wall=self.wall, observer=self.observer.screen)
+
+    def open_display(self) -> None:
+        from signage.display.renderer import DisplayError
+
+        self.renderer = self.new_renderer(self.config.display)
         try:
             self.renderer.open()
         except DisplayError as exc:  # not there yet (a DRM device still coming up): retried every 2 s

@@ -140,11 +140,9 @@ def switch_display(kiosk, staged: Staged) -> None:
     """The window with the new display settings; if it cannot open, the old one again and Rejected."""
     if "display" not in staged.changed:
         return
-    from signage.display.renderer import Renderer
-
     current = kiosk.player.current
     kiosk.renderer.close()
-    renderer = Renderer(staged.config.display, clock=kiosk.clock, wall=kiosk.wall)
+    renderer = kiosk.new_renderer(staged.config.display)
     try:
         renderer.open()
     except Exception as exc:  # noqa: BLE001 - whatever the new settings break, the old window comes back

@@ -123,8 +123,8 @@ def test_a_display_that_will_not_open_brings_the_old_window_back(controller_for,
                         status["last_error"])
         assert c.config is running and status["device"] == "faults"
         assert c.renderer.screen.get_size() == (320, 180), "the old window is back"
-        frames = c.renderer.stats.frames
-        wait_for(lambda: c.renderer.stats.frames > frames + 5 and on_screen(c) in PLAYLIST, "drawing again")
+        ticks = c.renderer.stats.ticks
+        wait_for(lambda: c.renderer.stats.ticks > ticks + 5 and on_screen(c) in PLAYLIST, "drawing again")
         make_config(tmp_path, broker.url, device="renamed")
         c.reload()
         wait_for(lambda: c.status()["device"] == "renamed" and c.status()["last_error"] is None, "a good one applies")

@@ -5,7 +5,7 @@ import pytest
 import datetime as dt
 
 from signage.fields import DailyWindow, within
-from signage.display.layout import fitted, logical_size, rotate_rect
+from signage.display.layout import fitted, logical_size, placement, rotate_rect, turned
 from signage.display.media import fit_pixels, prepare_image
 
 
@@ -40,12 +40,33 @@ def test_portrait_image_fills_a_rotated_1080x1920_layout(tmp_path):
     cv2.imwrite(str(path), image)
     logical = logical_size((1920, 1080), 90)
     assert logical == (1080, 1920)
-    pixels = prepare_image(path, logical, "contain", 90)  # RGB, in screen orientation
-    assert pixels.shape == (1080, 1920, 3)
-    # No bars: the portrait image fills the portrait layout. After a clockwise turn the
-    # image's top (red) is on the screen's right, its bottom (blue) on the left.
-    assert tuple(pixels[540, 1900]) == (255, 0, 0) and tuple(pixels[540, 20]) == (0, 0, 255)
-    assert tuple(pixels[5, 1900]) == (255, 0, 0) and tuple(pixels[1075, 20]) == (0, 0, 255)
+    pixels = prepare_image(path, logical, "contain")  # BGRA in the logical layout: the renderer turns it
+    assert pixels.shape == (1920, 1080, 4)
+    # No bars: the portrait image fills the portrait layout, top red, bottom blue.
+    assert tuple(pixels[5, 540]) == (0, 0, 255, 255) and tuple(pixels[1915, 540]) == (255, 0, 0, 255)
+    assert tuple(pixels[5, 5]) == (0, 0, 255, 255) and tuple(pixels[1915, 1075]) == (255, 0, 0, 255)
+    # Turned clockwise onto the 1920x1080 panel, the layout's top is on the screen's right.
+    assert rotate_rect((0, 0, 1080, 960), logical, 90) == (960, 0, 960, 1080)
+
+
+def test_placement_lets_the_gpu_scale_and_crop():
+    # contain: the whole source into a centred box, bars left and right
+    assert placement((1280, 720), (640, 480), "contain") == ((0, 0, 1280, 720), (0, 60, 640, 360))
+    # cover: the middle of the source, the whole target
+    assert placement((400, 200), (100, 100), "cover") == ((100, 0, 200, 200), (0, 0, 100, 100))
+    assert placement((160, 90), (640, 360), "stretch") == ((0, 0, 160, 90), (0, 0, 640, 360))
+
+
+@pytest.mark.parametrize("rotation", [0, 90, 180, 270])
+def test_a_turned_draw_lands_on_the_rotated_rect(rotation):
+    """SDL turns a copy about the centre of its destination: drawing at `turned(rect)`
+    with the panel's rotation covers exactly `rotate_rect(rect)`."""
+    logical = logical_size((1920, 1080), rotation)
+    rect = (10, 20, 300, 100)
+    x, y, w, h = turned(rect, logical, rotation)
+    cx, cy = x + w / 2, y + h / 2
+    sx, sy, sw, sh = rotate_rect(rect, logical, rotation)
+    assert (w, h) == (300, 100) and (cx, cy) == (sx + sw / 2, sy + sh / 2)
 
 
 def test_contain_letterboxes_and_cover_crops():
