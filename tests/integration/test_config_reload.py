@@ -122,7 +122,7 @@ def test_a_display_that_will_not_open_brings_the_old_window_back(controller_for,
         assert re.match(rf"config reload rejected: {re.escape(str(config_file))}:\d+:\d+ \(display\):",
                         status["last_error"])
         assert c.config is running and status["device"] == "faults"
-        assert c.renderer.screen.get_size() == (320, 180), "the old window is back"
+        assert c.renderer.screen.size == (320, 180), "the old window is back"
         ticks = c.renderer.stats.ticks
         wait_for(lambda: c.renderer.stats.ticks > ticks + 5 and on_screen(c) in PLAYLIST, "drawing again")
         make_config(tmp_path, broker.url, device="renamed")
