@@ -111,10 +111,12 @@ def screen(engine: sa.Engine, site: str, device: str) -> dict | None:
 
 
 def known_creatives(engine: sa.Engine, site: str, device: str) -> list[str]:
-    """Creatives this screen has played (the rollups keep them beyond the raw retention)."""
+    """Creatives this screen has played (the rollups keep them beyond the raw retention);
+    not "audience", the name withheld audience plays are published under."""
     with engine.begin() as conn:
         return list(conn.execute(
-            sa.select(creative_days.c.creative).where(creative_days.c.site == site, creative_days.c.device == device)
+            sa.select(creative_days.c.creative).where(creative_days.c.site == site, creative_days.c.device == device,
+                                                      creative_days.c.creative != "audience")
             .distinct().order_by(creative_days.c.creative)).scalars())
 
 
@@ -134,7 +136,7 @@ def hours(engine: sa.Engine, site: str, device: str, first: date, last: date) ->
     while moment < end:
         out.append(found.get(moment, {"hour": moment, "passers": 0, "viewers": 0, "looking_seconds": 0.0,
                                       "plays": 0, "play_seconds": 0.0, "viewers_unbroken": 0, "intervals": 0,
-                                      "withheld_intervals": 0}))
+                                      "withheld_intervals": 0, "viewers_withheld_intervals": 0}))
         moment += timedelta(hours=1)
     return out
 

@@ -106,6 +106,8 @@ screen_hours = sa.Table(
     sa.Column("intervals", sa.Integer, nullable=False, server_default="0"),
     # intervals whose passers were withheld (fewer than min_group, including none): never summed
     sa.Column("withheld_intervals", sa.Integer, nullable=False, server_default="0"),
+    # intervals whose viewers were withheld (fewer than min_group): their viewers are not in `viewers`
+    sa.Column("viewers_withheld_intervals", sa.Integer, nullable=False, server_default="0"),
     sa.Column("passers", sa.Integer, nullable=False, server_default="0"),
     sa.Column("viewers", sa.Integer, nullable=False, server_default="0"),
     # viewers of intervals whose expression breakdown was suppressed (fewer than min_group)

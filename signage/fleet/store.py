@@ -154,7 +154,10 @@ class Store:
                 row["withheld_intervals"] += 1
             else:
                 row["passers"] += m.passers
-            row["viewers"] += m.viewers or 0
+            if m.viewers is None:
+                row["viewers_withheld_intervals"] += 1
+            else:
+                row["viewers"] += m.viewers
             if m.peak_faces is not None:
                 row["peak_faces"] = max(row["peak_faces"], m.peak_faces)
             breakdown = metrics_expressions(m)
@@ -190,7 +193,7 @@ class Store:
                 day["expressed_seconds"] += p.looking_seconds
                 for expression, seconds in breakdown.items():
                     day_expressions[key + (expression[:32],)] += seconds
-        integers = {"intervals", "withheld_intervals", "passers", "viewers", "viewers_unbroken", "peak_faces", "frames", "dropped_frames",
+        integers = {"intervals", "withheld_intervals", "viewers_withheld_intervals", "passers", "viewers", "viewers_unbroken", "peak_faces", "frames", "dropped_frames",
                     "plays", "viewed_plays", "peak_viewers", "suppressed_plays"}
 
         def rows(table: sa.Table, groups: dict, value: str | None = None) -> list[dict]:
@@ -202,7 +205,7 @@ class Store:
                 out.append(dict(zip(keys, key)) | values)
             return out
 
-        hour_columns = ["intervals", "withheld_intervals", "passers", "viewers", "viewers_unbroken", "frames", "dropped_frames", "plays",
+        hour_columns = ["intervals", "withheld_intervals", "viewers_withheld_intervals", "passers", "viewers", "viewers_unbroken", "frames", "dropped_frames", "plays",
                         "play_seconds", "looking_seconds", "peak_faces"]
         filled = [{c: 0 for c in hour_columns} | r for r in rows(screen_hours, hours)]
         self._add(conn, screen_hours, filled, hour_columns[:-1], maximum=["peak_faces"])

@@ -281,6 +281,7 @@ def create_app(settings: WebSettings) -> FastAPI:
                     mix=charts.mix(expressions, "Expression mix of viewers"), expressions=expressions,
                     unbroken=unbroken, viewers=sum(h["viewers"] for h in hours),
                     withheld=sum(h["withheld_intervals"] for h in hours),
+                    viewers_withheld=sum(h["viewers_withheld_intervals"] for h in hours),
                     intervals=sum(h["intervals"] for h in hours),
                     timeline=charts.timeline(day_plays, start, end, "Plays (UTC)", width=720) if span == "day"
                     else None, plays=day_plays[-20:], history=queries.history(engine, site, device),

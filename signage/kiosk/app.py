@@ -99,6 +99,7 @@ class Kiosk:
         self.telemetry = None
         self.renderer = None
         self.player: Player | None = None
+        self.scheduled_on_screen: str | None = None  # what status says is playing (health.playing)
         self.watcher = None
         self.watcher_faults = 0
         self.previous_handlers: dict = {}  # signal handlers to put back at the end
@@ -173,7 +174,9 @@ class Kiosk:
         self.renderer.set_notice_visible(False)
 
     def show(self, creative: str | None) -> None:
-        playlist = self.player.playlist
+        playlist, current = self.player.playlist, self.player.current
+        if not (current and current.audience):
+            self.scheduled_on_screen = creative if creative in playlist.creatives else None
         if creative is None or creative not in playlist.creatives:
             self.renderer.show_fallback()
         else:

@@ -23,8 +23,11 @@ def send_plays(kiosk) -> None:
     records, kiosk.player.records = kiosk.player.records, []
     config = kiosk.config
     for record in records:  # the proof of play first: a fault in counting must not lose it
-        send(kiosk, "play", play_message(record, config.site, config.device, config.privacy.min_group))
-        kiosk.barrier.run("impressions", kiosk.aggregator.add_play, record.creative, record.peak_looking >= 1)
+        message = play_message(record, config.site, config.device, config.privacy.min_group)
+        send(kiosk, "play", message)
+        # Impressions count the creative under the name the play was published with: a
+        # withheld audience play counts as "audience", never under its creative's name.
+        kiosk.barrier.run("impressions", kiosk.aggregator.add_play, message.creative, record.peak_looking >= 1)
 
 
 def send_metrics(kiosk) -> None:

@@ -18,13 +18,12 @@ TELEMETRY_STARTING = {"broker": "connecting", "spool": "ok", "spool_depth": 0, "
 
 def status_of(kiosk, health) -> Status:
     """`health`: telemetry's `Health` snapshot, or None before telemetry started."""
-    current = kiosk.player.current if kiosk.player else None
     renderer = kiosk.renderer
     hardware = kiosk.vision.hardware()
     return Status(
         device=kiosk.config.device, site=kiosk.config.site, version=__version__,
         uptime_s=int(kiosk.clock() - kiosk.started),
-        playing=playing(current),
+        playing=playing(kiosk),
         camera=kiosk.vision.camera_state(kiosk.privacy.on),
         playlist=kiosk.problems.get("playlist") or "ok",
         privacy=kiosk.privacy.on,
@@ -38,14 +37,15 @@ def status_of(kiosk, health) -> Status:
     )
 
 
-def playing(current) -> str | None:
-    """What is on screen, for the retained, real-time status. A creative that an audience
-    rule chose is published as "audience": its name, the moment it starts, would say what
-    the few people in front of the screen are doing (a `smiles` rule for one viewer).
-    Proof of play (the play message) names it, with what is safe to say about them."""
-    if current is None or not current.play.creative:
-        return None
-    return "audience" if current.audience else current.play.creative
+def playing(kiosk) -> str | None:
+    """What the schedule has on screen, for the retained, real-time status: the creative
+    the default loop, a daypart or a command chose (None: the fallback card). Content that
+    an audience rule chose is never shown here, not even as "audience": the status is
+    published the moment it changes, so the moment an audience rule fires would say that
+    someone is in front of the screen, and its name what they do (a `smiles` rule for one
+    viewer). The field keeps the schedule's last creative meanwhile; proof of play (the
+    play message) tells what played, with what is safe to say about the people."""
+    return kiosk.scheduled_on_screen
 
 
 def stuck_thread(kiosk, stale: float) -> str | None:

@@ -67,15 +67,18 @@ class Metrics(Envelope):
                                 "people passed.")
     viewers: int | None = Field(ge=0, description="Watchers: passers who looked at the screen for at least 1 s; "
                                 "null below min_group (including none).")
-    conversion: float | None = Field(description="viewers / passers; null below min_group passers.")
-    attraction: float | None = Field(description="Looking time / dwell time of the passers; null below min_group passers.")
+    conversion: float | None = Field(description="viewers / passers; null unless both are published (min_group "
+                                     "each): with passers, it would give a withheld viewers count back.")
+    attraction: float | None = Field(description="Looking time / dwell time of the passers; null unless both "
+                                     "passers and viewers are published.")
     peak_faces: int | None = Field(ge=0, description="Most people in view at once; null below min_group "
                                    "(including none).")
     distance: dict[str, int] | Suppressed = Field(description="Passers by nearest zone: near (<2 m), mid, far.")
     dwell: Histogram | Suppressed = Field(description="Passers by dwell time.")
     attention: Histogram | Suppressed = Field(description="Viewers by looking time.")
     expressions: dict[str, int] | Suppressed = Field(description="Viewers by dominant expression while looking.")
-    impressions: dict[str, Impressions] = Field(description="Per creative id.")
+    impressions: dict[str, Impressions] = Field(description="Per creative id as published in the play messages "
+                                                "('audience' for withheld audience plays).")
     frames: int = Field(ge=0, description="Frames analysed.")
     dropped_frames: int = Field(ge=0, description="Camera frames skipped because analysis was busy.")
     inference_ms: InferenceMs | None = Field(description="Vision time per analysed frame; null without frames.")
@@ -84,22 +87,26 @@ class Metrics(Envelope):
 class Play(Envelope):
     """Topic <root>/<site>/<device>/play, QoS 1: proof of play, one per creative shown.
 
-    The creative, its start, end, length and how it ended are always published: that is
-    the proof of play. What a play says about the people in front of the screen is
+    Its start, end, length and how it ended are always published: that is the proof of
+    play. What a play says about the people in front of the screen is
     published only when enough of them were there, so that no play record tells
     anything about fewer than `privacy.min_group` people:
 
     - `peak_faces`, `mean_faces`: null unless at least min_group people were in view at once;
     - `peak_viewers`, `looking_seconds`: null, and `expressions` suppressed, unless at
       least min_group people looked at the screen at once;
-    - `rule`: the id of a rule with audience conditions (faces, looking, dwell,
-      attention, expression) is replaced by `"audience"` unless both hold, because the
-      rule's conditions describe the people who triggered it. Rules without audience
-      conditions (the default loop, dayparts) are always named.
+    - `rule` and `creative`: the id of a rule with audience conditions (faces, looking,
+      dwell, attention, expression), and the creative it chose, are both replaced by
+      `"audience"` unless both hold, because the rule's conditions describe the people
+      who triggered it, and a creative that only that rule plays says the same. Plays
+      chosen without audience conditions (the default loop, dayparts, commands) are
+      always named. What remains of a withheld audience play is that the screen played
+      something its audience chose, and when.
     """
 
     id: str = Field(description="Unique message id (UUID4): consumers deduplicate on it.")
-    creative: str
+    creative: str = Field(description="The creative id, or 'audience' for a creative an audience rule chose "
+                          "while fewer than min_group people were there.")
     rule: str = Field(description="The rule that chose it, 'default', 'command', or 'audience' (an audience "
                       "rule, withheld because fewer than min_group people were there).")
     start: str
@@ -119,9 +126,10 @@ class Status(Envelope):
 
     version: str
     uptime_s: int
-    playing: str | None = Field(description="The creative on screen; 'audience' when an audience rule chose it "
-                                "(its name, live, would tell what the people in front of the screen do); null "
-                                "for the fallback card.")
+    playing: str | None = Field(description="The creative the schedule (default loop, dayparts, commands) has on "
+                                "screen; null for the fallback card. Content an audience rule chose is never "
+                                "shown: the field keeps its value meanwhile, since a change the moment such a "
+                                "rule fires would tell that someone is in front of the screen.")
     camera: str = Field(description="ok, retrying, gone, ended, stalled (no inference result for "
                         "vision.inference_timeout), off (privacy) or error.")
     camera_format: str | None = Field(None, description="What the camera negotiated, e.g. '1280x720 MJPG at "

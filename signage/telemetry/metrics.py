@@ -20,6 +20,7 @@ from signage.telemetry.messages import Histogram, Impressions, InferenceMs, Metr
 
 DWELL_BUCKETS = (0, 1, 3, 10, 30, 60)  # seconds: 0-1, 1-3, 3-10, 10-30, 30-60, 60+
 ATTENTION_BUCKETS = (1, 3, 10, 30, 60)  # viewers looked at least 1 s
+AUDIENCE = "audience"  # what a withheld audience rule or creative is published as
 SUPPRESSED = Suppressed()
 TIMING_SAMPLES = 4096  # inference times kept per interval (an hour at 15 fps is 54,000 frames)
 
@@ -113,9 +114,11 @@ class Aggregator:
             end=utc_iso(now),
             passers=passers if enough_passers else None,
             viewers=viewers if enough_viewers else None,
-            # Ratios over one or two passers are their behaviour: published from min_group on.
-            conversion=round(viewers / passers, 3) if enough_passers else None,
-            attraction=round(sum(interval.looking) / total_dwell, 3) if enough_passers and total_dwell > 0 else None,
+            # Ratios are published only when both counts are: conversion x passers would give
+            # a withheld viewers count back, attraction is the viewers' own looking time.
+            conversion=round(viewers / passers, 3) if enough_passers and enough_viewers else None,
+            attraction=(round(sum(interval.looking) / total_dwell, 3)
+                        if enough_passers and enough_viewers and total_dwell > 0 else None),
             peak_faces=interval.peak_faces if interval.peak_faces >= self.min_group else None,
             distance=({zone: interval.zones.count(zone) for zone in ZONES} if enough_passers else SUPPRESSED),
             dwell=histogram(interval.dwell, DWELL_BUCKETS) if enough_passers else SUPPRESSED,
@@ -140,20 +143,21 @@ def play_message(record, site: str, device: str, min_group: int) -> Play:
     - people in view (peak_faces, mean_faces): when at least `min_group` were in view;
     - looking and expressions (peak_viewers, looking_seconds, expressions): when at
       least `min_group` looked at once;
-    - the id of the rule, when it has audience conditions (`record.audience`, fixed when
-      the play started): only when both hold, else "audience" (a rule named `smiles`
-      that fired for one viewer would say that one person smiled).
+    - the rule and the creative, when the rule has audience conditions (`record.audience`,
+      fixed when the play started): only when both hold, else both are "audience" (a rule
+      named `smiles` that fired for one viewer would say that one person smiled, and so
+      would a `smile-back` creative that only that rule plays).
     """
     enough_faces = record.peak_faces >= min_group
     enough_viewers = record.peak_looking >= min_group
-    rule = record.rule
+    rule, creative = record.rule, record.creative
     if record.audience and not (enough_faces and enough_viewers):
-        rule = "audience"
+        rule = creative = AUDIENCE
     return Play(
         id=str(uuid.uuid4()),
         site=site,
         device=device,
-        creative=record.creative,
+        creative=creative,
         rule=rule,
         start=record.start,
         end=record.end,

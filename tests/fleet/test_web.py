@@ -166,6 +166,7 @@ def test_pages_render_what_was_stored(web):
     screen = client.get("/screen/lab/a").text
     assert "<svg" in screen and "Passers per hour" in screen and "spring" in screen
     assert "1 of 2 intervals had fewer passers than the privacy minimum" in screen
+    assert "1 of 2 intervals had fewer viewers than the privacy minimum" in screen
     week = client.get("/screen/lab/a?span=week").text
     assert "Passers per day" in week
     creatives = client.get("/creatives?span=day").text

@@ -86,9 +86,17 @@ def test_face_appears_the_screen_reacts_and_only_aggregates_go_out(xvfb, broker,
     metrics = subscriber.wait_for(lambda m: m.topic == "signage/lab/e2e/metrics").json()
     assert (metrics["passers"], metrics["viewers"], metrics["peak_faces"]) == (None, None, None)
     plays = [m.json() for m in subscriber.on("/play")]
-    assert [p["creative"] for p in plays][:1] == ["idle-a"] and "look" in [p["creative"] for p in plays]
-    look = next(p for p in plays if p["creative"] == "look")
+    assert [p["creative"] for p in plays][:1] == ["idle-a"] and "audience" in [p["creative"] for p in plays]
+    look = next(p for p in plays if p["creative"] == "audience")
     assert (look["rule"], look["peak_viewers"]) == ("audience", None), "one viewer: nothing about them is published"
+    # Neither the name of what the audience rule chose nor the moment it fired is anywhere:
+    # not in proof of play, not in the interval's impressions, not in the live status.
+    assert "look" not in {p["creative"] for p in plays}
+    for message in subscriber.on("/metrics"):
+        assert "look" not in message.json()["impressions"]
+    statuses = [m.json() for m in subscriber.on("/status")]
+    assert statuses and {s["playing"] for s in statuses} <= {"idle-a", "idle-b", None}, \
+        "the status never changes when an audience rule fires"
     assert subscriber.wait_for(lambda m: m.topic.endswith("/available")).payload in (b"online", b"stopped")
     schemas = {"status": Status, "metrics": Metrics, "play": Play}
     for message in subscriber.messages:

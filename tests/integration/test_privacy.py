@@ -114,7 +114,8 @@ def test_a_published_interval_says_nothing_about_fewer_than_min_group_people(bro
         assert alike["conversion"] is None and alike["attraction"] is None
         for key in ("distance", "dwell", "attention", "expressions"):
             assert alike[key] == {"suppressed": True}, key
-        assert crowd_passing["conversion"] is not None, "a ratio over min_group passers is theirs as a group"
+        # conversion x passers would give the withheld viewers back; attraction is their looking
+        assert crowd_passing["conversion"] is None and crowd_passing["attraction"] is None
         assert crowd_passing["attention"] == crowd_passing["expressions"] == {"suppressed": True}
         assert alike["impressions"]["welcome"]["viewed"] is None
         assert crowd_passing["impressions"]["welcome"]["viewed"] is None

@@ -26,6 +26,19 @@ def face(track=1):
                 distance_m=2.5, zone="mid", track=track)
 
 
+@pytest.mark.parametrize("passers,viewers", [(10, 1), (3, 2), (5, 0), (2, 2)])
+def test_ratios_never_give_a_withheld_count_back(passers, viewers):
+    """conversion = viewers / passers: published with min_group passers but fewer viewers,
+    it would give the withheld viewers count back (x passers)."""
+    aggregator = Aggregator("lab", "kiosk-1", min_group=3, now=T0)
+    looked = tuple(ended(10, 5) for _ in range(viewers))
+    passed = tuple(ended(10, 0.2, None) for _ in range(passers - viewers))
+    aggregator.add_snapshot(AudienceSnapshot(t=1, ended=looked + passed))
+    message = aggregator.flush(T0 + dt.timedelta(seconds=60)).payload()
+    assert message["viewers"] is None
+    assert message["conversion"] is None and message["attraction"] is None
+
+
 def test_metrics_totals_ratios_and_histograms():
     aggregator = Aggregator("lab", "kiosk-1", min_group=3, now=T0)
     aggregator.add_snapshot(AudienceSnapshot(t=1, faces=(face(1), face(2)), times=StageTimes(total=4.0)))
@@ -75,8 +88,9 @@ def test_a_play_says_nothing_about_fewer_than_min_group_people(faces, looking):
     record = PlayRecord(**{**PLAY.__dict__, "peak_faces": faces, "peak_looking": looking})
     message = play_message(record, "lab", "kiosk-1", min_group=3).payload()
     Play.model_validate(message)
-    assert message["creative"] == "smile-back" and message["seconds"] == 6.0, "the proof of play stays"
+    assert message["seconds"] == 6.0 and message["start"] == PLAY.start, "the proof of play stays"
     assert message["rule"] == "audience", "the audience rule's name would say what the few people did"
+    assert message["creative"] == "audience", "so would a creative that only that rule plays"
     assert message["expressions"] == {"suppressed": True}
     assert message["peak_viewers"] is None and message["looking_seconds"] is None
     if faces < 3:
@@ -89,7 +103,8 @@ def test_a_play_before_a_crowd_is_published_in_full():
     record = PlayRecord(**{**PLAY.__dict__, "peak_faces": 4, "peak_looking": 3})
     message = play_message(record, "lab", "kiosk-1", 3).payload()
     Play.model_validate(message)
-    assert (message["rule"], message["peak_viewers"], message["expressions"]) == ("smiles", 3, {"happy": 5.5})
+    assert (message["rule"], message["creative"], message["peak_viewers"], message["expressions"]) == \
+        ("smiles", "smile-back", 3, {"happy": 5.5})
 
 
 @pytest.mark.parametrize("rule,audience,shown", [

@@ -1,6 +1,7 @@
 """Metrics intervals may withhold their counts (fewer than privacy.min_group people,
 including none): metrics.passers, viewers and peak_faces become nullable, and the hourly
-rollup counts the intervals whose passers were withheld (never their people).
+rollup counts the intervals whose passers, and those whose viewers, were withheld
+(never their people).
 
 Revision ID: 0004
 Revises: 0003
@@ -24,9 +25,12 @@ def upgrade() -> None:
         for name in COLUMNS:
             batch.alter_column(name, existing_type=sa.Integer(), nullable=True)
     op.add_column("screen_hours", sa.Column("withheld_intervals", sa.Integer(), server_default="0", nullable=False))
+    op.add_column("screen_hours", sa.Column("viewers_withheld_intervals", sa.Integer(), server_default="0",
+                                            nullable=False))
 
 
 def downgrade() -> None:
+    op.drop_column("screen_hours", "viewers_withheld_intervals")
     op.drop_column("screen_hours", "withheld_intervals")
     for name in COLUMNS:
         op.execute(f"UPDATE metrics SET {name} = 0 WHERE {name} IS NULL")
