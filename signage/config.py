@@ -19,6 +19,7 @@ from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from signage.errors import ConfigError
 from signage.imageinfo import DEFAULT_MAX_PIXELS
+from signage.models import DetectorModel
 from signage.fields import COLOUR_PATTERN, NAME_PATTERN, DailyWindow, Section
 from signage.fields import printable_text
 from signage.yamlfile import PATTERN_HINTS
@@ -51,7 +52,7 @@ class VisionConfig(Section):
     backend: Literal["litert", "mediapipe"] = Field(
         "litert", description="litert: our BlazeFace processing on LiteRT (the only one for Coral); "
         "mediapipe: MediaPipe Tasks FaceDetector on the same model.")
-    model: Literal["short", "full", "full_sparse", "full_int8", "short_int8"] = Field(
+    model: DetectorModel = Field(
         "full", description="BlazeFace variant: full range for viewers 1-6 m away, short range for selfie distance; "
         "*_int8: the full-integer models `signage models quantize` makes (litert backend; the Edge TPU needs them "
         "compiled, see README).")

@@ -34,8 +34,10 @@ DERIVE_HINT = "run `signage models quantize` (or `make models`)"
 
 Status = Literal["ok", "missing", "mismatch"]
 
-# `vision.model` values and the manifest entries they name; the expression model is one.
-DETECTOR_MODELS = {"short": "blazeface_short", "full": "blazeface_full", "full_sparse": "blazeface_full_sparse",
+# `vision.model` values (the config's choices) and the manifest entries they name; the
+# expression model is one.
+DetectorModel = Literal["short", "full", "full_sparse", "full_int8", "short_int8"]
+DETECTOR_MODELS: dict[str, str] = {"short": "blazeface_short", "full": "blazeface_full", "full_sparse": "blazeface_full_sparse",
                    "full_int8": "blazeface_full_int8", "short_int8": "blazeface_short_int8"}
 EXPRESSION_MODEL = "fer_mini_xception"
 

@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
 
         print(soak(args.seconds if args.seconds is not None else 1800.0))
     elif args.what == "fleet":
-        from signage.fleet import bench
+        from signage.cli import bench_fleet as bench
 
         print(bench.run(screens=[int(n) for n in args.screens.split(",")],
                         backends=args.stores.split(","), messages=args.messages))

@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import shutil
-import socket
-import subprocess
 import tempfile
 import threading
 import time
 from pathlib import Path
 
+from signage.cli.bench_broker import start_mosquitto
 from signage.cli.measure import Spread, verdict
 from signage.config import MqttConfig
 from signage.telemetry.client import new_client
@@ -81,24 +79,6 @@ def _spooled(url: str, count: int, message: dict, folder: Path) -> float:
     spent = time.perf_counter() - started
     telemetry.stop(timeout=1)
     return count / spent
-
-
-def start_mosquitto(folder: Path) -> tuple[subprocess.Popen, str]:
-    if shutil.which("mosquitto") is None:
-        raise SystemExit("bench telemetry needs a broker: install mosquitto or pass --broker URL")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    (folder / "m.conf").write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\nuser root\n")
-    process = subprocess.Popen(["mosquitto", "-c", str(folder / "m.conf")], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
-    for _ in range(100):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
-            break
-        except OSError:
-            time.sleep(0.05)
-    return process, f"mqtt://127.0.0.1:{port}"
 
 
 RATIO_TARGET, RATE_TARGET = 0.5, 2000.0

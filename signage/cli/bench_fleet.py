@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import math
 import random
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -24,6 +23,9 @@ import time
 import uuid
 from datetime import date, datetime, timedelta
 from pathlib import Path
+
+from signage.cli.bench_broker import start_mosquitto
+from signage.cli.measure import Spread, verdict
 
 TARGETS = {"ingest": 5000.0, "fleet_p95": 0.300, "creatives_p95": 1.0}
 CREATIVES = [f"creative-{i:02d}" for i in range(10)]
@@ -109,27 +111,6 @@ def _db_size(store) -> int:
         return int(conn.execute(sa.text("SELECT pg_database_size(current_database())")).scalar())
 
 
-def _start_broker(folder: Path) -> tuple[subprocess.Popen, str]:
-    import socket
-
-    with socket.socket() as probe:  # a free port on loopback
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    url = f"mqtt://127.0.0.1:{port}"
-    # The dashboard's broker: a long queue and a wide in-flight window for its session.
-    (folder / "m.conf").write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\nuser root\n"
-                                   "max_queued_messages 1000000\n")
-    process = subprocess.Popen(["mosquitto", "-c", str(folder / "m.conf")], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
-    for _ in range(100):
-        try:
-            socket.create_connection(("127.0.0.1", int(port)), timeout=0.1).close()
-            break
-        except OSError:
-            time.sleep(0.05)
-    return process, url
-
-
 def ingest_rounds(store, screens: int, messages: int, rounds: int, folder: Path) -> tuple[list[float], int]:
     """Catch-up rate: the replay is queued by the broker for the dashboard's persistent
     session while it is away (as after a restart, or a fleet back from an outage), then
@@ -138,7 +119,8 @@ def ingest_rounds(store, screens: int, messages: int, rounds: int, folder: Path)
     from signage.fleet.ingest import Ingest
     from signage.fleet.queries import counter_values
 
-    broker, url = _start_broker(folder)
+    # The dashboard's broker: a long queue for its session while it is away.
+    broker, url = start_mosquitto(folder, "max_queued_messages 1000000\n")
     try:
         first = Ingest(store, url, client_id="bench-fleet").start()
         if not first.subscribed.wait(10):
@@ -151,7 +133,7 @@ def ingest_rounds(store, screens: int, messages: int, rounds: int, folder: Path)
             path = folder / "messages.tsv"
             path.write_bytes(b"".join(t.encode() + b"\t" + p + b"\n" for t, p in batch))
             target = counter_values(store.engine).get("stored", 0) + len(batch)
-            subprocess.run([sys.executable, "-c", "import sys; from signage.fleet.bench import "
+            subprocess.run([sys.executable, "-c", "import sys; from signage.cli.bench_fleet import "
                             "publish_file; publish_file(sys.argv[1], sys.argv[2])", url, str(path)], check=True)
             started = time.perf_counter()
             ingest = Ingest(store, url, client_id="bench-fleet").start()
@@ -286,12 +268,12 @@ def run(screens: list[int], backends: list[str], messages: int = 20000, rounds: 
                     store.close()
                     fleet, day, report = (timings[k] for k in ("fleet page", "screen day", "30-day creatives"))
                     lines.append(
-                        f"{backend:11}{n:>8}  {min(rates):8.0f} / {statistics.median(rates):6.0f} / "
-                        f"{max(rates):6.0f}    {per_screen_day / 1e6:12.1f} MB  "
+                        f"{backend:11}{n:>8}  {Spread.of(rates).format('6.0f'):>26}    "
+                        f"{per_screen_day / 1e6:12.1f} MB  "
                         f"{_pct(fleet, .5) * 1000:5.0f} / {_pct(fleet, .95) * 1000:4.0f} ms  "
                         f"{_pct(day, .5) * 1000:8.0f} / {_pct(day, .95) * 1000:4.0f} ms  "
                         f"{_pct(report, .5) * 1000:13.0f} / {_pct(report, .95) * 1000:5.0f} ms")
-                    verdicts.append((backend, n, statistics.median(rates), _pct(fleet, .95), _pct(report, .95)))
+                    verdicts.append((backend, n, Spread.of(rates).median, _pct(fleet, .95), _pct(report, .95)))
                     print(lines[-1], flush=True)
     finally:
         if postgres:
@@ -302,8 +284,8 @@ def run(screens: list[int], backends: list[str], messages: int = 20000, rounds: 
     for backend, n, rate, fleet_p95, report_p95 in verdicts:
         ok_ingest = rate >= TARGETS["ingest"]
         ok_pages = n < 500 or (fleet_p95 < TARGETS["fleet_p95"] and report_p95 < TARGETS["creatives_p95"])
-        lines.append(f"{backend:11}{n:>5} screens: ingest {'met' if ok_ingest else 'MISSED'}"
-                     f"{'' if n < 500 else ', pages ' + ('met' if ok_pages else 'MISSED')}")
+        lines.append(f"{backend:11}{n:>5} screens: ingest (median) {verdict(ok_ingest)}"
+                     f"{'' if n < 500 else ', pages ' + verdict(ok_pages)}")
     return "\n".join(lines)
 
 
