@@ -454,3 +454,85 @@ def test_every_pending_file_is_copied_at_one_open_oldest_first(tmp_path):
         assert not aside_files(tmp_path, pending=True)
     finally:
         spool.close()
+
+
+# ----- a reload replaces the link -----------------------------------------------------------------
+
+
+class DiskFull(Spool):
+    def write(self, messages=(), acked=()):
+        raise sqlite3.OperationalError("database or disk is full")
+
+
+def link(spool, clock, **kwargs) -> Telemetry:
+    return Telemetry(MqttConfig(url="mqtt://127.0.0.1:9"), "lab", "kiosk-1", spool, clock=clock, **kwargs)
+
+
+@pytest.mark.parametrize("new_path", ["same file", "another file"])
+def test_a_reload_hands_what_the_old_link_holds_to_the_new_one(new_path, tmp_path, caplog):
+    clock = TickingClock()
+    old_path = tmp_path / "spool.sqlite3"
+    old = link(DiskFull(old_path), clock)
+    for i in range(25):
+        old.send("metrics", {"schema": 1, "id": f"m-{i}"})
+    old._step()
+    assert old.health().spool == "disk full" and old.health().held == 25
+    new = link(old_path if new_path == "same file" else tmp_path / "elsewhere" / "spool.sqlite3", clock,
+               open_spool=False)
+    old.hand_over_to(new)
+    old.stop(timeout=0.2)
+    assert "are lost" not in caplog.text and "go to the new link" in caplog.text
+    assert new.health().held == 25
+    new._step()  # the new link's pump: opens its spool, writes the hold
+    assert new.health().held == 0
+    assert [json.loads(m.payload)["id"] for m in new.spool.oldest(100)] == [f"m-{i}" for i in range(25)]
+    new.spool.close()
+
+
+def test_a_reload_that_moves_the_spool_copies_the_unsent_rows(tmp_path, caplog):
+    caplog.set_level(logging.INFO)
+    clock = TickingClock()
+    old_path, new_path = tmp_path / "spool.sqlite3", tmp_path / "moved" / "spool.sqlite3"
+    old = link(old_path, clock)
+    for i in range(40):  # the broker is away: spooled, unsent
+        old.send("metrics", {"schema": 1, "id": f"old-{i}"})
+    old._step()
+    assert old.spool.depth == 40
+    new = link(new_path, clock, open_spool=False)
+    old.hand_over_to(new)
+    old.stop(timeout=1)
+    new.send("metrics", {"schema": 1, "id": "new-0"})
+    new._step()
+    ids = [json.loads(m.payload)["id"] for m in new.spool.oldest(100)]
+    assert ids == [f"old-{i}" for i in range(40)] + ["new-0"], "the old rows first, each once"
+    assert "copied 40 unsent messages from the previous spool" in caplog.text
+    new._step()
+    assert new.spool.depth == 41, "copied once"
+    new.spool.close()
+    left = Spool(old_path)
+    try:
+        assert left.depth == 0, "moved, not copied: going back to the old path sends nothing twice"
+    finally:
+        left.close()
+
+
+def test_rows_of_a_previous_spool_that_cannot_be_read_yet_are_copied_later(tmp_path, caplog):
+    clock = FakeClock()
+    old_path, new_path = tmp_path / "old" / "spool.sqlite3", tmp_path / "new.sqlite3"
+    spools.good_spool(old_path, count=10)
+    new = link(new_path, clock)
+    hidden = old_path.with_name("hidden.sqlite3")
+    old_path.rename(hidden)
+    old_path.mkdir()  # someone's folder is in the way: the old spool cannot be opened now
+    (old_path / "theirs.txt").write_text("not ours")
+    new.adopt_spool_rows(str(old_path))
+    new._step()
+    assert new.spool.depth == 0 and "cannot be copied" in caplog.text
+    shutil.rmtree(old_path)
+    hidden.rename(old_path)
+    new._step()
+    assert new.spool.depth == 0, "not before REOPEN_S"
+    clock.now += mqtt.REOPEN_S
+    new._step()
+    assert new.spool.depth == 10
+    new.spool.close()
