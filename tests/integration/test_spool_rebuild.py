@@ -208,19 +208,13 @@ def test_storage_that_keeps_damaging_spools_is_rebuilt_with_a_growing_gap(tmp_pa
 # ----- the environment fails during a rebuild or a salvage ---------------------------------------
 
 
-class Flag:
-    """Which Spool objects write as damaged (set by the test, checked by the fake)."""
-
-    damaged: set[int] = set()
-
-
 def damaged_writes(monkeypatch) -> None:
-    """Writes to the Spool objects in Flag.damaged fail as a damaged file would."""
+    """Writes to a Spool object marked `damaged` fail as a damaged file would (a mark on the
+    object, not its id: a new object may reuse a dead one's id)."""
     real_write = Spool.write
-    Flag.damaged = set()
 
     def write(self, messages=(), acked=()):
-        if id(self) in Flag.damaged:
+        if getattr(self, "damaged", False):
             raise sqlite3.DatabaseError("database disk image is malformed")
         return real_write(self, messages, acked)
 
@@ -253,7 +247,7 @@ def test_an_os_error_during_a_rebuild_leaves_a_spool_that_is_opened_again(error,
     else:  # the folder cannot be listed once the rows are copied
         monkeypatch.setattr(Spool, "_aside_files", list_aside)
     first = device.spool
-    Flag.damaged.add(id(first))
+    first.damaged = True
     for i in range(20):
         device.send("metrics", {"schema": 1, "id": f"m-{i}"})
     device._step()  # the write finds damage, the rebuild meets the OSError
@@ -359,7 +353,7 @@ def test_late_acknowledgements_never_delete_messages_of_a_new_spool(tmp_path, mo
         device.send("metrics", {"schema": 1, "id": f"old-{i}"})
     device._step()
     assert [mid for mid, _ in paho.published] == [1, 2, 3, 4, 5] and device.spool.depth == 5
-    Flag.damaged.add(id(device.spool))
+    device.spool.damaged = True
 
     def cannot_copy(self, aside, reason):
         raise SpoolUnavailable(f"cannot copy the readable messages of {aside}: disk I/O error")
