@@ -661,6 +661,9 @@ class Telemetry:
                          describe(exc), REOPEN_S)
             return
         self._fault = None  # rows keep their numbers: what was handed to paho stays handed
+        lowest = spool.take_lowest_adopted()  # rows of an older file copied in below what was handed
+        if lowest is not None and lowest <= self._sent_up_to:
+            self._sent_up_to = lowest - 1  # handed from there again: a duplicate at worst, never a gap
 
     def _publish(self) -> None:
         with self._lock:

@@ -118,6 +118,7 @@ class Spool:
         self._count = self._bytes = self._dropped = 0
         self._highest = 0  # highest row number ever handed out (also across a rebuild)
         self._min_row = min_row
+        self._lowest_adopted: int | None = None  # lowest row copied in from an older pending file
         self.recovery: Recovery | None = None
         try:
             self._open()
@@ -250,7 +251,7 @@ class Spool:
         self._raise_sequence_or_close(self._min_row)
         return recovery
 
-    def _adopt(self, aside: Path, reason: str) -> Recovery:
+    def _adopt(self, aside: Path, reason: str, older: bool = False) -> Recovery:
         """Copy what can be read of the damaged file `aside` (named *.pending) into the open
         spool, then drop the .pending from its name: the file stays, for forensics. A file
         the machine stopped us reading in full (`Salvaged.blocked`) keeps its .pending: what
@@ -262,7 +263,9 @@ class Spool:
             found = Salvaged(blocked=f"reading it failed: {describe(exc)}")
         try:
             if found.rows:
-                self._copy_in(found)
+                inserted = self._copy_in(found)
+                if older and inserted:  # numbered below rows the caller may have handed out already
+                    self._lowest_adopted = min(self._lowest_adopted or inserted[0], min(inserted))
             # Row numbers never go back: rows already handed to the broker keep theirs.
             self._raise_sequence(max([self._highest, self._min_row, *found.rows]))
             self._load_counters()  # from what is now on disk
@@ -276,11 +279,12 @@ class Spool:
         self._prune_aside()
         return Recovery(reason, str(kept), len(found.rows), found.unreadable)
 
-    def _copy_in(self, found) -> None:
+    def _copy_in(self, found) -> list[int]:
         """One transaction. A row number already taken by the same message (a copy that was
         interrupted after its commit) is skipped; taken by another message, the salvaged one
         gets a new number: nothing readable is lost, nothing is sent twice from here."""
         db = self._db
+        inserted = []
         db.execute("BEGIN IMMEDIATE")
         for row in sorted(found.rows):
             topic, payload, qos, retain = found.rows[row]
@@ -288,13 +292,15 @@ class Spool:
             if there is None:
                 db.execute("INSERT INTO messages (row, topic, payload, qos, retain) VALUES (?, ?, ?, ?, ?)",
                            (row, topic, payload, qos, retain))
+                inserted.append(row)
             elif tuple(there) != (topic, payload, qos, int(retain)):
-                db.execute("INSERT INTO messages (topic, payload, qos, retain) VALUES (?, ?, ?, ?)",
-                           (topic, payload, qos, retain))
+                inserted.append(db.execute("INSERT INTO messages (topic, payload, qos, retain) VALUES (?, ?, ?, ?)",
+                                           (topic, payload, qos, retain)).lastrowid)
         if found.dropped:
             db.execute("INSERT INTO counters (name, value) VALUES ('dropped', ?) "
                        "ON CONFLICT(name) DO UPDATE SET value = MAX(value, excluded.value)", (found.dropped,))
         db.execute("COMMIT")
+        return inserted
 
     def _adopt_pending(self) -> None:
         """Damaged files moved aside by an earlier rebuild that could not finish (the disk
@@ -303,7 +309,7 @@ class Spool:
         newer ones are tried again at the next open."""
         for pending in self._aside_files(pending=True):
             try:
-                self.recovery = self._adopt(pending, "left by a rebuild that could not finish")
+                self.recovery = self._adopt(pending, "left by a rebuild that could not finish", older=True)
             except SpoolUnavailable as exc:  # the spool itself works: take messages, copy later
                 logger.error("%s", exc)
                 return
@@ -494,6 +500,13 @@ class Spool:
     @property
     def highest_row(self) -> int:
         return self._highest
+
+    def take_lowest_adopted(self) -> int | None:
+        """The lowest row copied in from an older pending file since the last call, if any:
+        a reader that has handed rows out by number must hand them again from there."""
+        with self._lock:
+            lowest, self._lowest_adopted = self._lowest_adopted, None
+        return lowest
 
     def close(self) -> None:
         with self._lock:

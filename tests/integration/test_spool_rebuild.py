@@ -211,14 +211,19 @@ def test_storage_that_keeps_damaging_spools_is_rebuilt_with_a_growing_gap(tmp_pa
 def damaged_writes(monkeypatch) -> None:
     """Writes to a Spool object marked `damaged` fail as a damaged file would (a mark on the
     object, not its id: a new object may reuse a dead one's id)."""
-    real_write = Spool.write
+    real_write, real_rebuild = Spool.write, Spool.rebuild
 
     def write(self, messages=(), acked=()):
         if getattr(self, "damaged", False):
             raise sqlite3.DatabaseError("database disk image is malformed")
         return real_write(self, messages, acked)
 
+    def rebuild(self, reason):
+        self.damaged = False  # a new file
+        return real_rebuild(self, reason)
+
     monkeypatch.setattr(Spool, "write", write)
+    monkeypatch.setattr(Spool, "rebuild", rebuild)
 
 
 @pytest.mark.parametrize("error", [errno.EIO, errno.EACCES, errno.EROFS])
@@ -355,7 +360,9 @@ def test_late_acknowledgements_never_delete_messages_of_a_new_spool(tmp_path, mo
     assert [mid for mid, _ in paho.published] == [1, 2, 3, 4, 5] and device.spool.depth == 5
     device.spool.damaged = True
 
-    def cannot_copy(self, aside, reason):
+    real_adopt = Spool._adopt
+
+    def cannot_copy(self, aside, reason, older=False):
         raise SpoolUnavailable(f"cannot copy the readable messages of {aside}: disk I/O error")
 
     monkeypatch.setattr(Spool, "_adopt", cannot_copy)
@@ -372,6 +379,19 @@ def test_late_acknowledgements_never_delete_messages_of_a_new_spool(tmp_path, mo
         device._on_publish(paho, None, mid, PUBACK, None)
     device._step()
     assert [json.loads(m.payload)["id"] for m in device.spool.oldest(10)] == ["new-0"], "not deleted"
+
+    # The new file is damaged in its turn, and this time the old file's rows can be copied:
+    # they come in below the rows already handed out, and are handed out again.
+    monkeypatch.setattr(Spool, "_adopt", real_adopt)
+    device.spool.damaged = True
+    clock.now += 4 * mqtt.REBUILD_GAP_S[0]
+    device.send("metrics", {"schema": 1, "id": "new-1"})
+    handed = len(paho.published)
+    device._step()  # rebuilt in place; the pending file's rows copied in
+    device._step()
+    again = [json.loads(payload)["id"] for _, payload in paho.published[handed:]]
+    assert [i for i in again if i.startswith("old-")] == [f"old-{i}" for i in range(5)], again
+    assert "new-1" in again
     device.spool.close()
 
 
