@@ -18,7 +18,10 @@ it works again; while it does not and the broker is connected, they are publishe
 straight from memory once the spool's own rows are out, so nothing waits on a full
 disk. A message may be delivered twice (consumers deduplicate on `id`); a message is
 lost only when the hold overflows or the process ends with the disk still full, and
-both are counted and logged.
+both are counted and logged. A reload hands what the old link could not save, and the
+unsent rows of its spool file when the new link uses another, to the new link
+(`hand_over_to`). Spool row numbers handed to paho are never reused, also across Spool
+objects (`min_row`), so a late acknowledgement deletes only the message it names.
 
 Threads and ownership:
 - paho's network thread runs the callbacks. It writes the link state (`Link`, an
@@ -241,7 +244,7 @@ class Telemetry:
     def adopt_spool_rows(self, path: str) -> None:
         """The rows still in another spool file (a reload changed paths.spool) are copied
         into ours by the pump, then deleted there."""
-        if Path(path).resolve() != Path(self._spool_path).resolve():
+        if ":memory:" not in (path, self._spool_path) and Path(path).resolve() != Path(self._spool_path).resolve():
             self._previous_spool = path
             self._pump.wake()
 
