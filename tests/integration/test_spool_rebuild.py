@@ -550,3 +550,26 @@ def test_rows_of_a_previous_spool_that_cannot_be_read_yet_are_copied_later(tmp_p
     new._step()
     assert new.spool.depth == 10
     new.spool.close()
+
+
+def test_how_long_the_spool_failed_is_told_on_the_injected_clock(tmp_path, caplog, monkeypatch):
+    caplog.set_level(logging.INFO)
+    clock = FakeClock()
+    device = link(tmp_path / "spool.sqlite3", clock)
+    full = [True]
+    real_write = Spool.write
+
+    def write(self, messages=(), acked=()):
+        if full[0]:
+            raise sqlite3.OperationalError("database or disk is full")
+        return real_write(self, messages, acked)
+
+    monkeypatch.setattr(Spool, "write", write)
+    device.send("metrics", {"schema": 1, "id": "m-0"})
+    device._step()
+    assert device.health().spool == "disk full"
+    clock.now += 3600
+    full[0] = False
+    device._step()
+    assert device.health().spool == "ok" and "the spool accepts messages again after 3600 s" in caplog.text
+    device.spool.close()
