@@ -20,7 +20,6 @@ import pytest
 from signage.config import MqttConfig
 from signage.telemetry import mqtt
 from signage.telemetry import salvage as salvage_module
-from signage.telemetry import spool as spool_module
 from signage.telemetry.mqtt import Telemetry
 from signage.telemetry.spool import MAX_ASIDE, PENDING, Spool, SpoolUnavailable
 from tests.hostile import spools
@@ -193,7 +192,8 @@ def test_storage_that_keeps_damaging_spools_is_rebuilt_with_a_growing_gap(tmp_pa
     first, most = mqtt.REBUILD_GAP_S
     # a rebuild comes at the first step after its gap: measured gaps carry up to a step
     assert gaps[0] >= first and all(b >= min(most, 2 * a) - 2 * step for a, b in zip(gaps, gaps[1:])), str(gaps)
-    assert all(b >= a - step for a, b in zip(gaps, gaps[1:])), f"the gap never goes back down while damage comes: {gaps}"
+    assert all(b >= a - step for a, b in zip(gaps, gaps[1:])), \
+        f"the gap never goes back down while damage comes: {gaps}"
     assert sum(gap >= most for gap in gaps) >= 3, f"it stays at the most once there: {gaps}"
     assert len(rebuild_times) <= 14, "not a rebuild per step"
     health = device.health()
@@ -288,7 +288,8 @@ def garbage_header_spool(path: Path, count: int) -> list[str]:
     return written
 
 
-@pytest.mark.parametrize("failure", ["disk full while copying", "no temporary file (EIO)", "no temporary file (ENOSPC)"])
+@pytest.mark.parametrize("failure", ["disk full while copying", "no temporary file (EIO)",
+                                     "no temporary file (ENOSPC)"])
 def test_a_damaged_file_that_could_not_be_read_for_lack_of_room_stays_pending(failure, small_disk, monkeypatch):
     path = small_disk / "spool.sqlite3"
     written = garbage_header_spool(path, count=60)
