@@ -125,6 +125,7 @@ class Spool:
         except OSError as exc:  # EIO, EACCES... from a file system call around SQLite
             self._close_db()
             raise SpoolUnavailable(f"cannot open the spool {self.path}: {exc.strerror or describe(exc)}") from exc
+        self._lowest_adopted = None  # a new object's reader starts from its first row anyway
 
     # ----- opening, checking, rebuilding -------------------------------------------------------
 
@@ -436,7 +437,8 @@ class Spool:
         """Move the rows of another spool file (a reload changed paths.spool) to the end of
         this one, in their order, a chunk per transaction: written here, then deleted there
         (a power cut in between sends a chunk twice, never loses it). How many were moved.
-        Raises sqlite3.Error or SpoolUnavailable, having moved what it reports nothing of."""
+        Raises sqlite3.Error or SpoolUnavailable; chunks moved before that stay moved (the
+        rest is moved at the next call)."""
         if not Path(other).exists():
             return 0
         source = Spool(other, max_bytes=1 << 62)  # a damaged file is rebuilt there first, as at any open
