@@ -605,6 +605,7 @@ class Telemetry:
                 self._acked[:0] = acked
             self._spool_failed(exc)
             return
+        self._first_damage = None  # the file took a write: a damage episode is over
         if batch:
             last = batch[-1].seq
             with self._hold_lock:
@@ -644,8 +645,9 @@ class Telemetry:
                                      last + self._rebuild_gap, since=now)
             return
         # Damage first seen within an hour of the last rebuild doubles the gap; a calm hour
-        # (no damage seen for an hour after it) resets it. Measured from the first damage,
-        # not from now: the rebuild after a one-hour gap always comes just after that hour.
+        # (no damage seen for an hour after it) resets it. Measured from the first damage of
+        # this episode (until a write succeeds), not from now: the rebuild after a one-hour
+        # gap always comes just after that hour, while the damage never stopped.
         calm = last is None or self._first_damage - last > REBUILD_GAP_S[1]
         self._rebuild_gap = REBUILD_GAP_S[0] if calm else min(REBUILD_GAP_S[1], 2 * self._rebuild_gap)
         self._last_rebuild, self._first_damage = now, None

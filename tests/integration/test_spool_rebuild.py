@@ -574,3 +574,41 @@ def test_how_long_the_spool_failed_is_told_on_the_injected_clock(tmp_path, caplo
     device._step()
     assert device.health().spool == "ok" and "the spool accepts messages again after 3600 s" in caplog.text
     device.spool.close()
+
+
+def test_the_rebuild_gap_resets_after_an_hour_without_damage(tmp_path):
+    class DamagedWhileFailing(Spool):
+        failing = True
+        rebuilt_at: list[float] = []
+
+        def write(self, messages=(), acked=()):
+            if DamagedWhileFailing.failing:
+                raise sqlite3.DatabaseError("database disk image is malformed")
+            return super().write(messages, acked)
+
+        def rebuild(self, reason):
+            DamagedWhileFailing.rebuilt_at.append(clock.now)
+            return super().rebuild(reason)
+
+    clock = FakeClock()
+    device = link(DamagedWhileFailing(tmp_path / "spool.sqlite3"), clock)
+
+    def run(seconds: float, step: float = 0.7):
+        end = clock.now + seconds
+        while clock.now < end:
+            device.send("metrics", {"schema": 1, "id": f"m-{clock.now}"})
+            device._step()
+            clock.now += step
+
+    run(500)  # failing storage: rebuilds 30, 60, 120 s... apart
+    growing = DamagedWhileFailing.rebuilt_at[:]
+    assert len(growing) >= 4 and growing[3] - growing[2] > 2 * mqtt.REBUILD_GAP_S[0]
+    DamagedWhileFailing.failing = False
+    run(max(mqtt.REBUILD_GAP_S[1], 2 * growing[-1]) + 60, step=5.0)  # well past the gap, then a calm hour
+    assert device.health().problem is None and device.health().held == 0, device.health()
+    DamagedWhileFailing.failing = True
+    before = len(DamagedWhileFailing.rebuilt_at)
+    run(120)
+    again = DamagedWhileFailing.rebuilt_at[before:]
+    assert len(again) >= 2 and again[1] - again[0] < 2 * mqtt.REBUILD_GAP_S[0] + 1, "back to the first gap"
+    device.spool.close()
