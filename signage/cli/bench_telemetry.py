@@ -38,27 +38,45 @@ def _message() -> dict:
     return message.payload()
 
 
+CONNECT_S = 10.0  # for the broker to accept the connection
+DRAIN_S = 120.0  # for one round's messages to be acknowledged
+
+
 def _raw_paho(url: str, count: int, payload: bytes) -> float:
     host, port, _ = broker_address(url)
-    done, acked = threading.Event(), [0]
+    connected, done, acked = threading.Event(), threading.Event(), [0]
     client = new_client(protocol="5")
     client.max_inflight_messages_set(WINDOW)
+
+    def on_connect(c, u, flags, reason_code, p):
+        if not reason_code.is_failure:
+            connected.set()
 
     def on_publish(c, u, mid, rc, p):
         acked[0] += 1
         if acked[0] == count:
             done.set()
 
+    client.on_connect = on_connect
     client.on_publish = on_publish
-    client.connect(host, port)
+    try:
+        client.connect(host, port)
+    except OSError as exc:
+        raise SystemExit(f"bench telemetry: cannot reach the broker {url}: {exc}") from exc
     client.loop_start()
-    started = time.perf_counter()
-    for _ in range(count):
-        client.publish("bench/raw/metrics", payload, qos=1)
-    done.wait(120)
-    spent = time.perf_counter() - started
-    client.disconnect()
-    client.loop_stop()
+    try:
+        if not connected.wait(CONNECT_S):
+            raise SystemExit(f"bench telemetry: the broker {url} did not accept a connection within {CONNECT_S:.0f} s")
+        started = time.perf_counter()
+        for _ in range(count):
+            client.publish("bench/raw/metrics", payload, qos=1)
+        if not done.wait(DRAIN_S):
+            raise SystemExit(f"bench telemetry: the broker {url} acknowledged {acked[0]} of {count} messages "
+                             f"within {DRAIN_S:.0f} s (paho without spool)")
+        spent = time.perf_counter() - started
+    finally:
+        client.disconnect()
+        client.loop_stop()
     return count / spent
 
 
@@ -66,18 +84,28 @@ def _spooled(url: str, count: int, message: dict, folder: Path) -> float:
     telemetry = Telemetry(MqttConfig(url=url), "bench", "d", Spool(folder / f"spool-{time.monotonic_ns()}.sqlite3"),
                           client_id=f"bench-{time.monotonic_ns()}")
     telemetry.start()
-    while not telemetry.connected:
-        time.sleep(0.01)
-    started = time.perf_counter()
-    for _ in range(count):
-        telemetry.send("metrics", message)
-    while True:
-        health = telemetry.health()
-        if not health.held and not health.spool_depth:
-            break
-        time.sleep(0.002)
-    spent = time.perf_counter() - started
-    telemetry.stop(timeout=1)
+    try:
+        deadline = time.monotonic() + CONNECT_S
+        while not telemetry.connected:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"bench telemetry: the broker {url} did not accept a connection within "
+                                 f"{CONNECT_S:.0f} s ({telemetry.last_error or 'no answer'})")
+            time.sleep(0.01)
+        started = time.perf_counter()
+        for _ in range(count):
+            telemetry.send("metrics", message)
+        deadline = time.monotonic() + DRAIN_S
+        while True:
+            health = telemetry.health()
+            if not health.held and not health.spool_depth:
+                break
+            if time.monotonic() > deadline:
+                raise SystemExit(f"bench telemetry: {health.held + health.spool_depth} of {count} messages not "
+                                 f"acknowledged within {DRAIN_S:.0f} s (through the spool; broker {health.broker})")
+            time.sleep(0.002)
+        spent = time.perf_counter() - started
+    finally:
+        telemetry.stop(timeout=1)
     return count / spent
 
 

@@ -169,6 +169,7 @@ def commit(kiosk, staged: Staged) -> None:
         count_audience(kiosk)
         send_metrics(kiosk)  # the old interval, under the old name
     if staged.telemetry is not None and kiosk.telemetry is not None:
+        kiosk.telemetry.hand_over_to(staged.telemetry)  # what it cannot save, and its spool's rows, go on
         uplink.stop(kiosk.telemetry, kiosk.status, clean=True)  # its final status still says the old names
     kiosk.config = config
     if staged.telemetry is not None:

@@ -16,21 +16,18 @@ from paho.mqtt.properties import Properties
 from signage.config import TlsConfig
 from signage.errors import ConfigError
 
-Client = paho.Client
-MQTTMessage = paho.MQTTMessage
 PUBLISHED = paho.MQTT_ERR_SUCCESS  # publish() took the message
 NOT_CONNECTED = paho.MQTT_ERR_NO_CONN  # publish() queued it for after the (re)connect
 
 
-def new_client(*, client_id: str = "", protocol: Literal["5", "3.1.1"] = "3.1.1", clean_session: bool | None = None,
+def new_client(*, client_id: str = "", protocol: Literal["5", "3.1.1"] = "3.1.1",
                username: str | None = None, password: str | None = None, tls: bool = False,
                tls_files: TlsConfig | None = None) -> paho.Client:
     """A client with callback API version 2. `tls` (an mqtts:// URL) or `tls_files` turn
     TLS on, with the system's CA store unless tls_files.ca names one. ConfigError when
     the certificate files cannot be loaded."""
     client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
-                         protocol=paho.MQTTv5 if protocol == "5" else paho.MQTTv311,
-                         **({} if clean_session is None else {"clean_session": clean_session}))
+                         protocol=paho.MQTTv5 if protocol == "5" else paho.MQTTv311)
     if username:
         client.username_pw_set(username, password)
     if tls or tls_files:

@@ -18,7 +18,10 @@ it works again; while it does not and the broker is connected, they are publishe
 straight from memory once the spool's own rows are out, so nothing waits on a full
 disk. A message may be delivered twice (consumers deduplicate on `id`); a message is
 lost only when the hold overflows or the process ends with the disk still full, and
-both are counted and logged.
+both are counted and logged. A reload hands what the old link could not save, and the
+unsent rows of its spool file when the new link uses another, to the new link
+(`hand_over_to`). Spool row numbers handed to paho are never reused, also across Spool
+objects (`min_row`), so a late acknowledgement deletes only the message it names.
 
 Threads and ownership:
 - paho's network thread runs the callbacks. It writes the link state (`Link`, an
@@ -44,7 +47,7 @@ import sqlite3
 import threading
 import time
 import urllib.parse
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -124,8 +127,8 @@ class _Fault:
     kind: str  # full, io, unusable, corrupt (damaged again soon after a rebuild)
     text: str
     retry_at: float
+    since: float  # the Telemetry's clock
     attempts: int = 1
-    since: float = field(default_factory=time.monotonic)
 
 
 class Telemetry:
@@ -161,13 +164,20 @@ class Telemetry:
         self._held_dropped = 0
         self._seq = itertools.count(1)
         # The pump's own state.
-        self._spool_path = None if isinstance(spool, Spool) else str(spool)
-        self._spool_max_bytes = spool_max_bytes
+        self._spool_path = spool.path if isinstance(spool, Spool) else str(spool)
+        self._spool_max_bytes = spool.max_bytes if isinstance(spool, Spool) else spool_max_bytes
         self._spool: Spool | None = spool if isinstance(spool, Spool) else None
         self._fault: _Fault | None = None
         self._last_rebuild: float | None = None
         self._rebuild_gap = REBUILD_GAP_S[0]
         self._sent_up_to = 0  # highest spool row handed to paho
+        self._highest_row = 0  # highest spool row ever handed out, of every Spool object this link used
+        self._first_damage: float | None = None  # when damage was first seen since the last rebuild
+        self._rebuilt_while_stopping = False
+        self._successor: Telemetry | None = None  # a reload's new link: takes what stop() could not save
+        self._previous_spool: str | None = None  # a reload's old spool file, its rows to copy into ours
+        self._previous_retry_at = 0.0
+        self._previous_error: str | None = None
         self._direct_up_to = 0  # highest held seq handed to paho straight from memory
         self._stopping = False
         self._final_broker: str | None = None
@@ -216,6 +226,28 @@ class Telemetry:
         self.client.loop_start()
         self._pump.start()
 
+    def hand_over_to(self, successor: Telemetry) -> None:
+        """A reload replaces this link with `successor` (made, not yet started): when this
+        one stops, what it holds and could not save goes to the successor's hold, and when
+        the successor uses another spool file, the rows left in ours are copied into it.
+        Nothing is logged as lost that the new link can still send."""
+        self._successor = successor
+
+    def adopt_held(self, messages: list[_Held]) -> None:
+        """Messages another link accepted and could not save, oldest first: held here as if
+        sent here (same topics and payloads, so the same ids: a duplicate at worst)."""
+        for message in messages:
+            self._hold(message.topic, message.payload, message.qos, message.retain)
+        if messages:
+            self._pump.wake()
+
+    def adopt_spool_rows(self, path: str) -> None:
+        """The rows still in another spool file (a reload changed paths.spool) are copied
+        into ours by the pump, then deleted there."""
+        if ":memory:" not in (path, self._spool_path) and Path(path).resolve() != Path(self._spool_path).resolve():
+            self._previous_spool = path
+            self._pump.wake()
+
     def stop(self, timeout: float = 3.0, clean: bool = True,
              final_status: Callable[[], dict] | None = None) -> None:
         """Stop, losing as little as possible within `timeout` seconds.
@@ -241,6 +273,17 @@ class Telemetry:
         else:  # stuck in the spool (a disk that does not answer): leave the spool to it
             logger.error("the telemetry pump did not stop within %.1f s", timeout)
         lost = len(self._held)
+        successor = self._successor
+        if successor is not None:
+            if lost:
+                with self._hold_lock:
+                    held, self._held, self._held_bytes = list(self._held), collections.deque(), 0
+                successor.adopt_held(held)
+                logger.warning("%d telemetry messages the spool could not take (%s) go to the new link", lost,
+                               self._fault.text if self._fault else "the spool could not be written")
+                lost = 0
+            if pump_ended and self._spool_path:  # its spool is ours again (closed below): rows left in it
+                successor.adopt_spool_rows(self._spool_path)
         if lost:
             reason = self._fault.text if self._fault else "the spool could not be written"
             logger.error("%d telemetry messages could not be saved (%s) and are lost", lost, reason)
@@ -289,6 +332,7 @@ class Telemetry:
             if self._spool is None:
                 self._open_spool()
             if self._spool is not None:
+                self._copy_previous_spool()
                 self._store()
             if not self._held:
                 break
@@ -322,9 +366,9 @@ class Telemetry:
             self._pump.wake()
             time.sleep(0.005)
 
-    def _hold(self, topic: str, payload: bytes, qos: int) -> None:
+    def _hold(self, topic: str, payload: bytes, qos: int, retain: bool = False) -> None:
         with self._hold_lock:
-            self._held.append(_Held(next(self._seq), topic, payload, qos))
+            self._held.append(_Held(next(self._seq), topic, payload, qos, retain))
             self._held_bytes += len(payload)
             while len(self._held) > self.hold_max or self._held_bytes > self.hold_max_bytes:
                 dropped = self._held.popleft()
@@ -461,6 +505,7 @@ class Telemetry:
         self._take_direct_acks()
         if self._spool is None and self._clock() >= (self._fault.retry_at if self._fault else 0):
             self._open_spool()
+        self._copy_previous_spool()
         self._store()
         if self.connected:
             self._publish()
@@ -476,16 +521,55 @@ class Telemetry:
 
     def _open_spool(self) -> None:
         try:
-            self._spool = Spool(self._spool_path, max_bytes=self._spool_max_bytes)
+            self._spool = Spool(self._spool_path, max_bytes=self._spool_max_bytes, min_row=self._highest_row)
         except SpoolUnavailable as exc:
             if self._fault is None or self._fault.text != str(exc):
                 logger.error("%s; holding messages in memory and trying again every %.0f s", exc, REOPEN_S)
-            self._fault = _Fault("unusable", str(exc), self._clock() + REOPEN_S)
+            self._fault = self._new_fault("unusable", str(exc), REOPEN_S)
             return
         if self._fault is not None:
             logger.info("the spool %s works again", self._spool_path)
         self._fault = None
-        self._sent_up_to = 0  # a new file: hand its rows from the start
+        self._adopted_new_spool()
+
+    def _new_fault(self, kind: str, text: str, retry_in: float) -> _Fault:
+        now = self._clock()
+        return _Fault(kind, text, now + retry_in, since=now)
+
+    def _adopted_new_spool(self) -> None:
+        """A new Spool object: hand its rows from the start. What was in flight or
+        acknowledged named rows of the old object: forget it (rows copied into the new
+        file are handed again: a duplicate at worst, never a gap; consumers deduplicate by
+        id). Its new rows are numbered above every row handed out before (`min_row`), so a
+        late acknowledgement can never delete one of them."""
+        self._sent_up_to = 0
+        with self._lock:
+            self._inflight = {mid: entry for mid, entry in self._inflight.items() if entry[0] != "s"}
+            self._acked = []
+
+    def _note_rows(self, spool: Spool | None) -> None:
+        if spool is not None:
+            self._highest_row = max(self._highest_row, spool.highest_row)
+
+    def _copy_previous_spool(self) -> None:
+        """A reload's old spool file: its unsent rows go into ours (then leave it), retried
+        every REOPEN_S while either file cannot be used; one log line per outcome."""
+        previous, spool = self._previous_spool, self._spool
+        if previous is None or spool is None or self._clock() < self._previous_retry_at:
+            return
+        try:
+            copied = spool.append_from(previous)
+        except (sqlite3.Error, SpoolUnavailable, OSError) as exc:
+            self._previous_retry_at = self._clock() + REOPEN_S
+            if self._previous_error != describe(exc):
+                self._previous_error = describe(exc)
+                logger.error("the unsent messages of the previous spool %s cannot be copied into %s yet (%s); "
+                             "retrying every %.0f s", previous, spool.path, describe(exc), REOPEN_S)
+            return
+        self._previous_spool = self._previous_error = None
+        if copied:
+            logger.warning("copied %d unsent messages from the previous spool %s into %s", copied, previous,
+                           spool.path)
 
     def _take_direct_acks(self) -> None:
         """Drop from the hold what the broker acknowledged straight from memory."""
@@ -521,6 +605,7 @@ class Telemetry:
                 self._acked[:0] = acked
             self._spool_failed(exc)
             return
+        self._first_damage = None  # the file took a write: a damage episode is over
         if batch:
             last = batch[-1].seq
             with self._hold_lock:
@@ -540,34 +625,50 @@ class Telemetry:
         text = "disk full" if kind == "full" else describe(exc)
         if self._fault is None or self._fault.text != text:
             logger.error("the spool cannot be written (%s): holding messages in memory, retrying", text)
-            self._fault = _Fault(kind, text, now + RETRY_S[0])
+            self._fault = self._new_fault(kind, text, RETRY_S[0])
         else:
             self._fault.attempts += 1
             self._fault.retry_at = now + min(RETRY_S[1], RETRY_S[0] * 2 ** self._fault.attempts)
 
     def _rebuild_spool(self, reason: str) -> None:
         now, last = self._clock(), self._last_rebuild
-        if last is not None and now - last < self._rebuild_gap:
+        if self._first_damage is None:
+            self._first_damage = now
+        # Stopping: one more fresh spool may save the hold rather than lose it.
+        last_chance = self._stopping and not self._rebuilt_while_stopping
+        if last is not None and now - last < self._rebuild_gap and not last_chance:
             if self._fault is None or self._fault.kind != "corrupt":
                 logger.error("the new spool was damaged again %.0f s after the last rebuild (%s): the storage may "
                              "be failing; holding messages in memory, next rebuild in %.0f s",
                              now - last, reason, last + self._rebuild_gap - now)
                 self._fault = _Fault("corrupt", f"damaged again soon after a rebuild: {reason}",
-                                     last + self._rebuild_gap)
+                                     last + self._rebuild_gap, since=now)
             return
-        # Damage within a quiet hour of the last rebuild doubles the gap; a calm hour resets it.
-        calm = last is None or now - last > REBUILD_GAP_S[1]
+        # Damage first seen within an hour of the last rebuild doubles the gap; a calm hour
+        # (no damage seen for an hour after it) resets it. Measured from the first damage of
+        # this episode (until a write succeeds), not from now: the rebuild after a one-hour
+        # gap always comes just after that hour, while the damage never stopped.
+        calm = last is None or self._first_damage - last > REBUILD_GAP_S[1]
         self._rebuild_gap = REBUILD_GAP_S[0] if calm else min(REBUILD_GAP_S[1], 2 * self._rebuild_gap)
-        self._last_rebuild = now
+        self._last_rebuild, self._first_damage = now, None
+        self._rebuilt_while_stopping = self._stopping
+        spool = self._spool
+        self._note_rows(spool)
         try:
-            self._spool.rebuild(reason)  # logs one line; keeps row numbers
-        except SpoolUnavailable as unavailable:
-            self._spool.close()
+            spool.rebuild(reason)  # logs one line; keeps row numbers
+        except Exception as exc:  # noqa: BLE001 - SpoolUnavailable, or a bug: either way reopen later
+            if not isinstance(exc, SpoolUnavailable):
+                logger.exception("rebuilding the damaged spool %s failed", spool.path)
+            spool.close()
             self._spool = None
-            self._fault = _Fault("unusable", str(unavailable), now + REOPEN_S)
-            logger.error("%s; holding messages in memory", unavailable)
+            self._fault = self._new_fault("unusable", describe(exc), REOPEN_S)
+            logger.error("%s; holding messages in memory, opening the spool again every %.0f s",
+                         describe(exc), REOPEN_S)
             return
         self._fault = None  # rows keep their numbers: what was handed to paho stays handed
+        lowest = spool.take_lowest_adopted()  # rows of an older file copied in below what was handed
+        if lowest is not None and lowest <= self._sent_up_to:
+            self._sent_up_to = lowest - 1  # handed from there again: a duplicate at worst, never a gap
 
     def _publish(self) -> None:
         with self._lock:
@@ -587,6 +688,7 @@ class Telemetry:
                                           ("s", message.row)):
                     return
                 self._sent_up_to = message.row
+                self._highest_row = max(self._highest_row, message.row)
                 room -= 1
             if room <= 0 or self._fault is None:
                 return

@@ -31,8 +31,11 @@ SELECT = "SELECT row, topic, payload, qos, retain FROM messages"
 class Salvaged:
     rows: dict[int, tuple[str, bytes, int, bool]] = field(default_factory=dict)  # row -> message
     dropped: int = 0  # the spool's own counter of messages dropped when it was full, if readable
-    unreadable: bool = False  # some part of the file could not be read
+    unreadable: bool = False  # some part of the file's content could not be read
     header_rebuilt: bool = False
+    # Why the file could not be read in full because of the machine, not of its content
+    # (an I/O error, no room for the repaired copy): read it again later, never give up on it.
+    blocked: str | None = None
 
 
 def _valid(row) -> tuple[int, tuple[str, bytes, int, bool]] | None:
@@ -124,7 +127,8 @@ def _page_size(page1: bytes, size: int) -> int | None:
 
 
 def _rebuilt_header(path: Path) -> Path | None:
-    """A temporary copy of `path`'s whole pages under a canonical SQLite header, or None."""
+    """A temporary copy of `path`'s whole pages under a canonical SQLite header; None when
+    the file is too short to hold a page. Raises OSError when the copy cannot be made."""
     size = path.stat().st_size
     with open(path, "rb") as source:
         page1 = source.read(65536)
@@ -148,37 +152,46 @@ def _rebuilt_header(path: Path) -> Path | None:
             while left > 0 and (chunk := source.read(min(left, 1 << 20))):
                 copy.write(chunk)
                 left -= len(chunk)
-    except OSError as exc:  # e.g. the disk is full: the damaged file stays as it is
-        logger.warning("cannot make a repaired copy of %s to salvage it: %s", path, exc.strerror)
+    except BaseException:  # e.g. the disk is full: the damaged file stays as it is
         Path(name).unlink(missing_ok=True)
-        return None
+        raise
     return Path(name)
 
 
 def salvage(path: Path) -> Salvaged:
-    """Every row of `path` that can still be read (the file is not modified)."""
+    """Every row of `path` that can still be read (the file is not modified). When the
+    machine stopped the reading (an OSError: the disk is full, an I/O error), `blocked`
+    says why: what was read is in `rows`, the rest may be readable later."""
     found = Salvaged()
+    try:
+        _salvage(path, found)
+    except OSError as exc:
+        found.blocked = f"{path}: {exc.strerror or exc}"
+        logger.warning("cannot read the damaged spool %s in full now: %s", path, exc.strerror or exc)
+    return found
+
+
+def _salvage(path: Path, found: Salvaged) -> None:
     if not path.is_file() or path.stat().st_size == 0:
-        return found
+        return
     with open(path, "rb") as handle:
         header_ok = handle.read(16) == MAGIC
     if header_ok:
         _read_file(path, found)
         if found.rows and not found.unreadable:
-            return found
+            return
     # A damaged header, or a file SQLite cannot read at all (e.g. truncated: the header
     # promises pages that are gone): read its whole pages under a header we write.
-    copy = _rebuilt_header(path)
+    copy = _rebuilt_header(path)  # OSError (no room for the copy): blocked, not unreadable
     if copy is None:
         found.unreadable = True
-        return found
+        return
     try:
         before = len(found.rows)
         _read_file(copy, found)
         found.header_rebuilt = len(found.rows) > before
     finally:
         copy.unlink(missing_ok=True)
-    return found
 
 
 def _read_file(path: Path, found: Salvaged) -> None:

@@ -10,7 +10,9 @@ broker acknowledged, in one transaction (group commit). A message therefore coun
 durable when the pump's transaction holding it commits, normally milliseconds after
 `Telemetry.send`; until then it is held in memory and counted (`held` in status).
 
-Order. Rows come out in insertion order (AUTOINCREMENT row numbers, never reused).
+Order. Rows come out in insertion order (AUTOINCREMENT row numbers, never reused; a
+caller that knows higher numbers from an earlier object passes `min_row`, so a row number
+it handed to the broker never names another message).
 When the spool outgrows `max_bytes` the oldest rows go first and a persistent counter
 says how many.
 
@@ -18,8 +20,13 @@ Faults. Every `sqlite3.Error` is sorted by `classify`: "corrupt" (the file is da
 `rebuild` moves it aside, keeps it for forensics, and copies every row that can still
 be read into a new file, keeping their row numbers; the damaged file is named *.pending
 until its rows are committed in a spool, so a copy the disk or a power cut interrupted is
-finished at the next open; the newest MAX_ASIDE damaged files are kept), or "full"/"io" (disk full, I/O
+finished at the next open; a file the machine stopped us reading in full (an I/O error, no
+room for a repaired copy) stays *.pending too. Every pending file is copied at each open,
+oldest first; pending files are never deleted. Of the files whose rows are copied the newest
+MAX_ASIDE are kept for forensics, older ones are deleted), or "full"/"io" (disk full, I/O
 error, read-only: nothing was written, the caller keeps the messages and retries).
+An OSError met while rebuilding (moving the file aside, reading it) raises SpoolUnavailable
+too: the caller drops this object and opens the path again later.
 At open, the header is checked and `PRAGMA quick_check` runs (a boot-time cost that
 grows with the spool: 0.2 s for a full 64 MB spool, 88 MB on disk, on the development
 machine's SSD; expect a few times that on an SD card); a damaged file is rebuilt at once. A spool that cannot be opened at all (the path is a
@@ -34,6 +41,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import re
 import sqlite3
 import threading
 from dataclasses import dataclass
@@ -41,7 +49,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from signage.errors import SignageError
-from signage.telemetry.salvage import MAGIC, salvage
+from signage.telemetry.salvage import MAGIC, Salvaged, salvage
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +59,7 @@ _FULL_CODES = {sqlite3.SQLITE_FULL}
 PENDING = ".pending"  # a damaged file moved aside whose readable rows are not yet in a spool
 COMPANIONS = ("-wal", "-shm", "-journal")
 MAX_ASIDE = 3  # damaged files kept for forensics once their rows are copied
+_ASIDE_NAME = re.compile(r"\.corrupt-(\d{8}T\d{6}Z)(?:-(\d+))?(?:\.pending)?$")
 
 
 class SpoolUnavailable(SignageError):
@@ -73,10 +82,13 @@ class Recovery:
     reason: str
     aside: str  # where the damaged file now is
     recovered: int  # rows copied into the new spool
-    incomplete: bool  # part of the damaged file could not be read
+    incomplete: bool  # part of the damaged file's content could not be read
+    blocked: str | None = None  # the machine stopped the reading: the file stays pending, read again
 
     def describe(self) -> str:
         lost = "; part of it was unreadable" if self.incomplete else ""
+        if self.blocked:
+            lost += f"; it could not be read in full ({self.blocked}): kept and read again at the next open"
         return f"{self.recovered} messages kept from a damaged spool ({self.reason}), moved to {self.aside}{lost}"
 
 
@@ -96,7 +108,8 @@ def describe(exc: BaseException) -> str:
 
 
 class Spool:
-    def __init__(self, path: Path | str, max_bytes: int = 64 << 20):
+    def __init__(self, path: Path | str, max_bytes: int = 64 << 20, min_row: int = 0):
+        """min_row: new rows are numbered above it (the caller handed out rows up to it)."""
         self.path = str(path)
         self.max_bytes = max_bytes
         self._lock = threading.Lock()
@@ -104,8 +117,15 @@ class Spool:
         self._db: sqlite3.Connection | None = None
         self._count = self._bytes = self._dropped = 0
         self._highest = 0  # highest row number ever handed out (also across a rebuild)
+        self._min_row = min_row
+        self._lowest_adopted: int | None = None  # lowest row copied in from an older pending file
         self.recovery: Recovery | None = None
-        self._open()
+        try:
+            self._open()
+        except OSError as exc:  # EIO, EACCES... from a file system call around SQLite
+            self._close_db()
+            raise SpoolUnavailable(f"cannot open the spool {self.path}: {exc.strerror or describe(exc)}") from exc
+        self._lowest_adopted = None  # a new object's reader starts from its first row anyway
 
     # ----- opening, checking, rebuilding -------------------------------------------------------
 
@@ -135,6 +155,24 @@ class Spool:
             self._rebuild(problem)
         else:
             self._adopt_pending()
+            self._raise_sequence_or_close(self._min_row)
+
+    def _raise_sequence(self, highest: int) -> None:
+        """Row numbers never go back: new rows are numbered above `highest`."""
+        db = self._database()
+        db.execute("UPDATE sqlite_sequence SET seq = MAX(seq, ?) WHERE name = 'messages'", (highest,))
+        if db.execute("SELECT changes()").fetchone()[0] == 0 and highest:
+            db.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('messages', ?)", (highest,))
+        self._highest = max(self._highest, highest)
+
+    def _raise_sequence_or_close(self, highest: int) -> None:
+        if highest <= self._highest:
+            return
+        try:
+            self._raise_sequence(highest)
+        except sqlite3.Error as exc:
+            self._close_db()
+            raise SpoolUnavailable(f"cannot number the rows of the spool {self.path}: {describe(exc)}") from exc
 
     @staticmethod
     def _problem_of(path: Path) -> str | None:
@@ -178,12 +216,21 @@ class Spool:
             self._db = None
 
     def rebuild(self, reason: str) -> Recovery:
-        """The file is damaged: move it aside, start a new one, copy in what can be read."""
+        """The file is damaged: move it aside, start a new one, copy in what can be read.
+        Raises SpoolUnavailable (this object is closed then: open the path again later)."""
         with self._lock:
             self._close_db()
             return self._rebuild(reason)
 
     def _rebuild(self, reason: str) -> Recovery:
+        try:
+            return self._rebuild_once(reason)
+        except OSError as exc:  # EIO, EACCES... from the file system calls around SQLite
+            self._close_db()
+            raise SpoolUnavailable(f"cannot rebuild the damaged spool {self.path}: "
+                                   f"{exc.strerror or describe(exc)}") from exc
+
+    def _rebuild_once(self, reason: str) -> Recovery:
         path = Path(self.path)
         aside = self._move_aside(path)  # named *.pending until its rows are in a spool
         try:
@@ -199,39 +246,46 @@ class Spool:
             self._close_db()
             raise
         logger.error("spool %s was damaged: %s", path, self.recovery.describe())  # the one line
-        self._adopt_pending()  # older files a failed rebuild could not copy yet
-        return self.recovery
+        recovery = self.recovery
+        if recovery.blocked is None:
+            self._adopt_pending()  # older files a failed rebuild could not copy yet
+        self._raise_sequence_or_close(self._min_row)
+        return recovery
 
-    def _adopt(self, aside: Path, reason: str) -> Recovery:
+    def _adopt(self, aside: Path, reason: str, older: bool = False) -> Recovery:
         """Copy what can be read of the damaged file `aside` (named *.pending) into the open
-        spool, then drop the .pending from its name: the file stays, for forensics."""
+        spool, then drop the .pending from its name: the file stays, for forensics. A file
+        the machine stopped us reading in full (`Salvaged.blocked`) keeps its .pending: what
+        was read is copied now, the rest at the next open; it is never counted as done."""
         try:
-            found = salvage(aside) if aside.is_file() else None
-        except Exception:  # noqa: BLE001 - a salvage bug must not stop the new spool
+            found = salvage(aside)
+        except Exception as exc:  # noqa: BLE001 - a salvage bug must not stop the new spool
             logger.exception("reading the damaged spool %s failed; it is kept as it is", aside)
-            found = None
+            found = Salvaged(blocked=f"reading it failed: {describe(exc)}")
         try:
-            if found and found.rows:
-                self._copy_in(found)
-            highest = max([self._highest, *(found.rows if found else ())])
+            if found.rows:
+                inserted = self._copy_in(found)
+                if older and inserted:  # numbered below rows the caller may have handed out already
+                    self._lowest_adopted = min(self._lowest_adopted or inserted[0], min(inserted))
             # Row numbers never go back: rows already handed to the broker keep theirs.
-            self._db.execute("UPDATE sqlite_sequence SET seq = MAX(seq, ?) WHERE name = 'messages'", (highest,))
-            if self._db.execute("SELECT changes()").fetchone()[0] == 0 and highest:
-                self._db.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('messages', ?)", (highest,))
+            self._raise_sequence(max([self._highest, self._min_row, *found.rows]))
             self._load_counters()  # from what is now on disk
         except sqlite3.Error as exc:
             self._rollback(self._db)
             raise SpoolUnavailable(f"cannot copy the readable messages of {aside} into the spool {self.path} "
                                    f"(the file is kept and copied at the next start): {describe(exc)}") from exc
+        if found.blocked is not None:
+            return Recovery(reason, str(aside), len(found.rows), found.unreadable, found.blocked)
         kept = self._mark_adopted(aside)
         self._prune_aside()
-        return Recovery(reason, str(kept), len(found.rows) if found else 0, bool(found and found.unreadable))
+        return Recovery(reason, str(kept), len(found.rows), found.unreadable)
 
-    def _copy_in(self, found) -> None:
+    def _copy_in(self, found) -> list[int]:
         """One transaction. A row number already taken by the same message (a copy that was
         interrupted after its commit) is skipped; taken by another message, the salvaged one
         gets a new number: nothing readable is lost, nothing is sent twice from here."""
         db = self._db
+        inserted = []
         db.execute("BEGIN IMMEDIATE")
         for row in sorted(found.rows):
             topic, payload, qos, retain = found.rows[row]
@@ -239,30 +293,44 @@ class Spool:
             if there is None:
                 db.execute("INSERT INTO messages (row, topic, payload, qos, retain) VALUES (?, ?, ?, ?, ?)",
                            (row, topic, payload, qos, retain))
+                inserted.append(row)
             elif tuple(there) != (topic, payload, qos, int(retain)):
-                db.execute("INSERT INTO messages (topic, payload, qos, retain) VALUES (?, ?, ?, ?)",
-                           (topic, payload, qos, retain))
+                inserted.append(db.execute("INSERT INTO messages (topic, payload, qos, retain) VALUES (?, ?, ?, ?)",
+                                           (topic, payload, qos, retain)).lastrowid)
         if found.dropped:
             db.execute("INSERT INTO counters (name, value) VALUES ('dropped', ?) "
                        "ON CONFLICT(name) DO UPDATE SET value = MAX(value, excluded.value)", (found.dropped,))
         db.execute("COMMIT")
+        return inserted
 
     def _adopt_pending(self) -> None:
         """Damaged files moved aside by an earlier rebuild that could not finish (the disk
-        was full, the power went): their readable rows are copied in now, oldest first."""
-        for pending in self._aside_files(pending=True)[:MAX_ASIDE]:
+        was full, the power went): their readable rows are copied in now, every one,
+        oldest first. One that cannot be read in full now stops the round: it and the
+        newer ones are tried again at the next open."""
+        for pending in self._aside_files(pending=True):
             try:
-                self.recovery = self._adopt(pending, "left by a rebuild that could not finish")
+                self.recovery = self._adopt(pending, "left by a rebuild that could not finish", older=True)
             except SpoolUnavailable as exc:  # the spool itself works: take messages, copy later
                 logger.error("%s", exc)
                 return
             logger.error("spool %s: %s", self.path, self.recovery.describe())
+            if self.recovery.blocked is not None:
+                return
 
     def _aside_files(self, pending: bool) -> list[Path]:
         path = Path(self.path)
         found = [p for p in path.parent.glob(f"{path.name}.corrupt-*")
                  if p.name.endswith(PENDING) == pending and not p.name.endswith(COMPANIONS)]
-        return sorted(found, key=lambda p: p.name)
+        return sorted(found, key=self._aside_order)
+
+    @staticmethod
+    def _aside_order(path: Path) -> tuple[str, int, str]:
+        """Oldest first: by the stamp in the name, then its number (-2 before -10)."""
+        match = _ASIDE_NAME.search(path.name)
+        if match is None:  # named by someone else: after ours, by name
+            return ("~", 0, path.name)
+        return (match.group(1), int(match.group(2) or 0), path.name)
 
     @staticmethod
     def _mark_adopted(aside: Path) -> Path:
@@ -365,6 +433,25 @@ class Spool:
         """Delete acknowledged messages, several in one transaction."""
         self.write((), rows)
 
+    def append_from(self, other: Path | str, chunk: int = 1000) -> int:
+        """Move the rows of another spool file (a reload changed paths.spool) to the end of
+        this one, in their order, a chunk per transaction: written here, then deleted there
+        (a power cut in between sends a chunk twice, never loses it). How many were moved.
+        Raises sqlite3.Error or SpoolUnavailable; chunks moved before that stay moved (the
+        rest is moved at the next call)."""
+        if not Path(other).exists():
+            return 0
+        source = Spool(other, max_bytes=1 << 62)  # a damaged file is rebuilt there first, as at any open
+        moved = 0
+        try:
+            while rows := source.oldest(chunk):
+                self.write([(m.topic, m.payload, m.qos, m.retain) for m in rows])
+                source.ack(*(m.row for m in rows))
+                moved += len(rows)
+        finally:
+            source.close()
+        return moved
+
     def _drop_oldest(self, db: sqlite3.Connection, count: int, size: int) -> tuple[int, int, int]:
         dropped = 0
         for row, row_size in db.execute(f"SELECT row, {_SIZE} FROM messages ORDER BY row").fetchall():
@@ -416,14 +503,12 @@ class Spool:
     def highest_row(self) -> int:
         return self._highest
 
-    def check(self) -> str | None:
-        """`PRAGMA quick_check`: None when sound, else what is wrong."""
+    def take_lowest_adopted(self) -> int | None:
+        """The lowest row copied in from an older pending file since the last call, if any:
+        a reader that has handed rows out by number must hand them again from there."""
         with self._lock:
-            try:
-                result = self._database().execute("PRAGMA quick_check").fetchall()
-            except sqlite3.Error as exc:
-                return describe(exc)
-        return None if result == [("ok",)] else str(result[0][0])[:200]
+            lowest, self._lowest_adopted = self._lowest_adopted, None
+        return lowest
 
     def close(self) -> None:
         with self._lock:

@@ -294,3 +294,22 @@ def test_bench_telemetry_reports_the_spread_and_a_verdict(broker):
         assert 0 < low <= median <= high
     assert report[5].endswith(("met", "MISSED")) and "ratio >= 0.5" in report[5]  # cli/measure.py's verdict
     assert report[6].endswith(("met", "MISSED")) and "2000 msg/s" in report[6]
+
+
+@pytest.mark.parametrize("broker_kind", ["refuses the connection", "accepts TCP and never answers"])
+def test_bench_telemetry_fails_clearly_when_the_broker_never_connects(broker_kind, monkeypatch):
+    import socket
+
+    from signage.cli import bench_telemetry
+
+    monkeypatch.setattr(bench_telemetry, "CONNECT_S", 0.5)
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        port = silent.getsockname()[1]
+        if broker_kind == "accepts TCP and never answers":
+            silent.listen(8)  # the kernel completes the handshake; nobody ever sends a CONNACK
+        with pytest.raises(SystemExit) as raised:
+            bench_telemetry.run(count=10, rounds=1, broker=f"mqtt://127.0.0.1:{port}")
+    message = str(raised.value)
+    assert message.startswith("bench telemetry:") and f"127.0.0.1:{port}" in message
+    assert "cannot reach" in message or "did not accept a connection" in message
