@@ -11,17 +11,10 @@ import numpy as np
 from signage.config import DisplayConfig, FallbackConfig, NoticeConfig, PowerConfig, DailyWindow
 from signage.display.content import Content
 from signage.display.events import RenderObserver
+from tests.fakes import FakeClock
 
 W, H = 640, 360
 FALLBACK = FallbackConfig(text="Fallback", background="#00ff00", color="#000000")
-
-
-class FakeClock:
-    def __init__(self):
-        self.t = 1000.0
-
-    def __call__(self):
-        return self.t
 
 
 class Presents(RenderObserver):
@@ -105,11 +98,11 @@ def test_crossfade_midway_blends_the_two(window):
     settle(renderer, "red")
     renderer.show(Content(id="blue", type="card", text=" ", background="#0000ff", transition="fade",
                           fade_seconds=1.0))
-    clock.t += 0.5
+    clock.now += 0.5
     renderer.frame()
     r, g, b = (int(v) for v in renderer.pixels()[10, 10])
     assert 110 <= r <= 145 and g == 0 and 110 <= b <= 145
-    clock.t += 0.6
+    clock.now += 0.6
     renderer.frame()
     assert tuple(renderer.pixels()[10, 10]) == (0, 0, 255)
 

@@ -15,7 +15,8 @@ import pytest
 
 from signage.display.content import Content
 from tests.conftest import H264_FPS, H264_FRAMES, h264_grey
-from tests.integration.test_renderer import FakeClock, H, Presents, W, image, settle
+from tests.fakes import FakeClock
+from tests.integration.test_renderer import H, Presents, W, image, settle
 from tests.kiosk import wait_for
 
 
@@ -41,17 +42,17 @@ def test_a_crossfade_presents_during_the_fade_only(window):
     renderer.show(Content(id="blue", type="card", text=" ", background="#0000ff", transition="fade",
                           fade_seconds=1.0))
     for step in range(10):  # ten display frames into the one-second fade
-        clock.t += 1 / 60
+        clock.now += 1 / 60
         renderer.frame()
     assert presents.count - still >= 10, "every display frame of the fade is presented"
     r, _, b = (int(v) for v in renderer.pixels()[10, 10])
     assert r > b, "early in the fade the old picture dominates"
-    clock.t += 1.0  # past the end of the fade
+    clock.now += 1.0  # past the end of the fade
     renderer.frame()
     assert tuple(renderer.pixels()[10, 10]) == (0, 0, 255)
     done = presents.count
     for _ in range(10):
-        clock.t += 1 / 60
+        clock.now += 1 / 60
         renderer.frame()
     assert presents.count == done, "after the fade, nothing more is presented"
 
@@ -92,9 +93,9 @@ def test_h264_frames_advance_at_the_video_rate_and_the_last_is_held(window, h264
     renderer.show(Content(id="clip", type="video", path=h264_clip, loop=False, fit="stretch"))
     turn_until(renderer, renderer.has_video_frame, "the first frame")
     assert grey_on_screen(renderer) == decoded[0]
-    start, events = clock.t, []
+    start, events = clock.now, []
     for index in range(1, H264_FRAMES):
-        clock.t = start + index / H264_FPS + 0.001  # just after frame `index` is due
+        clock.now = start + index / H264_FPS + 0.001  # just after frame `index` is due
         shown = presents.video_shown
         events += turn_until(renderer, lambda: presents.video_shown > shown, f"frame {index}")
         assert index_of(grey_on_screen(renderer), decoded) == index
@@ -102,12 +103,12 @@ def test_h264_frames_advance_at_the_video_rate_and_the_last_is_held(window, h264
         events += renderer.frame()  # the clock stands still: frame index+1 is not due
         assert presents.count == before, "no present until the next frame is due"
     assert presents.video_dropped == 0
-    clock.t += 1.0
+    clock.now += 1.0
     events += turn_until(renderer, lambda: any(isinstance(e, Ended) for e in events + renderer.frame()),
                          "the end of the video")
     held = presents.count
     for _ in range(5):
-        clock.t += 0.2
+        clock.now += 0.2
         renderer.frame()
     assert grey_on_screen(renderer) == decoded[-1], "the last frame is held"
     assert presents.count == held

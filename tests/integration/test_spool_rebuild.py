@@ -22,6 +22,7 @@ from signage.telemetry import mqtt
 from signage.telemetry import salvage as salvage_module
 from signage.telemetry.mqtt import Telemetry
 from signage.telemetry.spool import MAX_ASIDE, PENDING, Spool, SpoolUnavailable
+from tests.fakes import FakeClock
 from tests.hostile import spools
 from tests.integration.test_telemetry_faults import fill
 
@@ -162,14 +163,6 @@ class AlwaysDamaged(Spool):
     def rebuild(self, reason):
         AlwaysDamaged.rebuilds += 1
         return super().rebuild(reason)
-
-
-class FakeClock:
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self):
-        return self.now
 
 
 def test_storage_that_keeps_damaging_spools_is_rebuilt_with_a_growing_gap(tmp_path, caplog):

@@ -11,7 +11,7 @@ from signage.config import SourceConfig
 from signage.errors import SourceUnavailable
 from signage.vision.sources import (Backoff, CameraSource, Negotiated, PicameraSource, SourceState, fourcc_code, fourcc_text,
                                     open_source, wanted_fourcc)
-from tests.unit.test_sources import FakeClock
+from tests.fakes import FakeClock
 
 
 class FakeV4L2Camera:
@@ -105,7 +105,7 @@ def test_format_can_be_forced_either_way():
 
 
 def test_what_the_camera_negotiated_is_logged_once_with_what_was_asked(caplog):
-    clock = FakeClock()
+    clock = FakeClock(100.0)
     fake = FakeV4L2Camera({"YUYV": [(640, 480, 30), (1280, 720, 10)]}, frames=2)  # no MJPEG at all
     with caplog.at_level(logging.INFO, logger="signage.vision.sources"):
         source = CameraSource("/dev/video2", 1280, 720, 30, backoff=Backoff(initial_s=0.5),
@@ -199,7 +199,7 @@ def test_picamera_starts_configured_for_the_newest_frame_at_size_and_rate(picame
 
 
 def test_picamera_that_stops_is_closed_retried_and_reopened(picamera2):
-    clock = FakeClock()
+    clock = FakeClock(100.0)
     picamera2.frames = 2
     source = PicameraSource(0, 640, 480, backoff=Backoff(initial_s=0.5), clock=clock, sleep=clock.sleep,
                             picamera2_class=picamera2)
@@ -216,7 +216,7 @@ def test_picamera_that_stops_is_closed_retried_and_reopened(picamera2):
 
 
 def test_no_pi_camera_connected_retries_and_goes_gone(picamera2):
-    clock = FakeClock()
+    clock = FakeClock(100.0)
     picamera2.cameras = []
     source = PicameraSource(0, backoff=Backoff(initial_s=0.5, max_s=2, gone_after_s=5), clock=clock,
                             sleep=clock.sleep, picamera2_class=picamera2)
@@ -231,7 +231,7 @@ def test_no_pi_camera_connected_retries_and_goes_gone(picamera2):
 
 
 def test_picamera_that_fails_to_start_is_released_and_retried(picamera2):
-    clock = FakeClock()
+    clock = FakeClock(100.0)
 
     class Busy(picamera2):
         def start(self):

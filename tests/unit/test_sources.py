@@ -5,19 +5,7 @@ import pytest
 from signage.errors import SourceUnavailable
 from signage.vision.sources import (Backoff, CameraSource, ImageFolderSource, SourceState, VideoFileSource,
                                     open_source)
-
-
-class FakeClock:
-    """Monotonic time that advances only when the code under test sleeps."""
-
-    def __init__(self):
-        self.now = 100.0
-
-    def __call__(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.now += seconds
+from tests.fakes import FakeClock
 
 
 @pytest.fixture
@@ -41,7 +29,7 @@ def drain(source, limit=100):
 
 
 def test_video_file_ends_once_and_says_so(short_video):
-    clock = FakeClock()
+    clock = FakeClock(100.0)
     source = VideoFileSource(short_video, paced=False, clock=clock, sleep=clock.sleep)
     frames = drain(source)
     assert [f.index for f in frames] == [0, 1, 2, 3, 4]
@@ -57,14 +45,14 @@ def test_looping_video_keeps_a_rising_clock(short_video):
 
 
 def test_paced_video_waits_for_each_frame_time(short_video):
-    clock = FakeClock()
+    clock = FakeClock(100.0)
     source = VideoFileSource(short_video, paced=True, clock=clock, sleep=clock.sleep)
     frames = drain(source)
     assert [round(f.t - 100.0, 6) for f in frames] == [0, 0.1, 0.2, 0.3, 0.4]
 
 
 def test_missing_camera_says_so_at_the_first_failed_try(caplog):
-    clock = FakeClock()
+    clock = FakeClock(100.0)
     camera = CameraSource(99, backoff=Backoff(initial_s=0.5, max_s=4, gone_after_s=10), clock=clock, sleep=clock.sleep)
     with caplog.at_level("WARNING", logger="signage.vision.sources"):
         assert camera.read() is None
@@ -73,7 +61,7 @@ def test_missing_camera_says_so_at_the_first_failed_try(caplog):
 
 
 def test_missing_camera_retries_with_backoff_and_never_raises():
-    clock = FakeClock()
+    clock = FakeClock(100.0)
     camera = CameraSource(99, backoff=Backoff(initial_s=0.5, max_s=4, gone_after_s=10),
                           clock=clock, sleep=clock.sleep)
     states, attempts_at = set(), []
@@ -90,7 +78,7 @@ def test_missing_camera_retries_with_backoff_and_never_raises():
 
 
 def test_camera_that_stops_delivering_is_reopened(short_video):
-    clock = FakeClock()
+    clock = FakeClock(100.0)
     camera = CameraSource(str(short_video), backoff=Backoff(initial_s=0.5), clock=clock, sleep=clock.sleep)
     first = drain(camera)
     assert len(first) == 5 and camera.state == SourceState.RETRYING
