@@ -10,8 +10,14 @@ Threads, and what each one owns (nothing else is shared):
   spool. Commands arrive on paho's thread and only queue for the main thread, which
   checks them against the running playlist and answers (state echo or refusal).
 - playlist watcher (its own thread): owns the playlist files; new playlists and
-  rejections reach the main thread through `watcher.events`; a reload (SIGHUP, MQTT)
-  is a request the watcher thread services, never a load on the main thread.
+  rejections reach the main thread through `watcher.events`; a playlist reload (MQTT,
+  and SIGHUP's second half) is a request the watcher thread services.
+
+SIGHUP's configuration reload (reload.py) does run on the main thread: it builds the
+new parts (models, a camera, the playlists with their video probes) before swapping
+them in, and the screen holds its last picture meanwhile (typically well under a
+second with unchanged vision and playlists; a few seconds when models and videos are
+loaded again on a Pi).
 
 Where the rest lives: the frame loop's steps in `loop.py`, what is counted and sent in
 `counting.py`, the privacy mode and its schedule in `privacy.py`, status and stuck
@@ -116,7 +122,8 @@ class Kiosk:
             self.watcher = playlists.watcher_for(self.config)
             playlists.adopt(self, playlists.boot(self.watcher, self.problems))
             # Behind the barrier: a part that cannot start is reported, the screen stays lit.
-            self.telemetry = self.barrier.run("start: telemetry", uplink.start, self, self.config)
+            self.telemetry = self.barrier.run("start: telemetry", uplink.start, self, self.config) \
+                or uplink.Unstarted("telemetry: an unexpected fault (the log says which)", "", self.clock())
             if not self.privacy.on:
                 self.barrier.run("start: vision", self.start_vision)
             self.barrier.run("start: playlist watcher", self.watcher.start)
