@@ -240,3 +240,23 @@ def test_telemetry_that_cannot_start_at_boot_keeps_the_counts_and_starts_once_th
         run_with(controller, script)
     finally:
         subscriber.close()
+
+
+# ----- a rejected reload leaves nothing behind ------------------------------------------------
+
+def test_a_rejected_reload_creates_no_folder(xvfb, broker, tmp_path, models_dir, samples):
+    """The new spool and state folders are checked by creating them; when another part
+    of the same configuration is refused, they are taken away again."""
+    controller = kiosk(tmp_path, broker.url)
+    new = tmp_path / "new-state"
+
+    def script(c):
+        wait_for(lambda: c.status()["broker"] == "connected", "connected")
+        make_config(tmp_path, broker.url, paths=f"{{spool: {new / 'deep' / 'spool.sqlite3'}, state: {new / 'state'}}}",
+                    playlists=str(tmp_path / "no-such-folder"))
+        c.reload()
+        wait_for(lambda: "(playlists)" in (c.status()["last_error"] or ""), "rejected for its playlists")
+        assert not new.exists(), "the folders made to check the new paths are gone"
+        assert c.config.paths.spool == str(tmp_path / "spool.sqlite3")
+
+    run_with(controller, script)
