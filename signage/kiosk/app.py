@@ -107,6 +107,7 @@ class Kiosk:
         self.player: Player | None = None
         self.watcher = None
         self.watcher_faults = 0
+        self.retired_faults = 0  # of the telemetry links and watchers a reload replaced (status: since start)
         self.previous_handlers: dict = {}  # signal handlers to put back at the end
 
     # ----- start and stop ------------------------------------------------------------------
@@ -209,7 +210,9 @@ class Kiosk:
 
     def status(self) -> dict:
         """The status message as published (any thread may ask: building it changes nothing)."""
-        return status_of(self, self.telemetry.health() if self.telemetry else None).payload()
+        payload = status_of(self, self.telemetry.health() if self.telemetry else None).payload()
+        payload["faults"] += self.retired_faults  # the running link and watcher count their own only
+        return payload
 
     def stuck(self, stale: float) -> str | None:
         """A thread that made no progress within `stale` seconds, or None."""

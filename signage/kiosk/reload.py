@@ -232,6 +232,8 @@ def swap_watcher(kiosk, staged: Staged) -> None:
     staged.watcher.start()
     old, kiosk.watcher = kiosk.watcher, staged.watcher
     old.stop()
+    kiosk.retired_faults += kiosk.watcher_faults  # the new watcher counts from zero; status, since start
+    kiosk.watcher_faults = 0
 
 
 def where_only(exc: SignageError) -> str:

@@ -135,6 +135,8 @@ def adopt(kiosk, telemetry) -> None:
     one held."""
     if isinstance(kiosk.telemetry, Unstarted):
         kiosk.telemetry.hand_over(telemetry)
+    elif kiosk.telemetry is not None:  # status counts faults since start: the old link's stay counted
+        kiosk.retired_faults += kiosk.telemetry.health().pump_errors
     telemetry.start()
     kiosk.telemetry = telemetry
     logger.info("telemetry link started")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 
 from signage.errors import SignageError
+from signage.models import PROJECT_ROOT
 from tests.kiosk import DEFAULT_LOOP, make_config, on_screen, run_with, wait_for
 from tests.subscriber import Subscriber
 
@@ -40,6 +41,9 @@ def members(tmp_path):
         ("video does not exist", "source", {"source": f"{{kind: video, path: {tmp_path / SECRET}.mp4}}"}),
         ("model folder is empty", "paths.models",
          {"paths": f"{{spool: {tmp_path / 'spool.sqlite3'}, models: {empty_models}}}"}),
+        ("model folder is empty while the source changes too", "paths.models",  # the part that failed is named
+         {"paths": f"{{spool: {tmp_path / 'spool.sqlite3'}, models: {empty_models}}}",
+          "source": f"{{kind: video, path: {PROJECT_ROOT / 'samples' / 'no_face.mp4'}}}"}),
     ]
 
 
