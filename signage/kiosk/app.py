@@ -14,10 +14,9 @@ Threads, and what each one owns (nothing else is shared):
   and SIGHUP's second half) is a request the watcher thread services.
 
 SIGHUP's configuration reload (reload.py) does run on the main thread: it builds the
-new parts (models, a camera, the playlists with their video probes) before swapping
-them in, and the screen holds its last picture meanwhile (typically well under a
-second with unchanged vision and playlists; a few seconds when models and videos are
-loaded again on a Pi).
+new parts that changed (models, a camera, the playlists with their video probes)
+before swapping them in, and the screen holds its last picture meanwhile (reload.py
+says how long that took).
 
 Where the rest lives: the frame loop's steps in `loop.py`, what is counted and sent in
 `counting.py`, the privacy mode and its schedule in `privacy.py`, status and stuck

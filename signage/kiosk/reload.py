@@ -9,9 +9,11 @@ keeps the running configuration and parts, and status says where (file:line:col 
 the key, never a value: the file lies outside the playlist folder and may hold
 secrets, and status is published and retained); the log says what is wrong.
 
-All of it runs on the main thread, so the screen holds its last picture while the new
-parts are built: typically a fraction of a second, a few seconds when vision models
-are loaded and videos probed again (on a Pi 4). The swap itself (`commit`) runs each
+All of it runs on the main thread, so the screen holds its last picture (a video
+pauses) while the new parts are built. Only what changed is built: on the 2-core x86
+development machine loading the vision models and opening the sample video took
+0.03 s (0.17 s the first time) and booting the e2e playlists 3 ms; opening a USB
+camera or probing a folder of videos takes longer, and a Pi is slower. The swap itself (`commit`) runs each
 step behind the kiosk's fault barrier: a step that fails unexpectedly is counted and
 shown in status, and the steps after it still run.
 """
