@@ -122,8 +122,8 @@ class Kiosk:
             self.watcher = playlists.watcher_for(self.config)
             playlists.adopt(self, playlists.boot(self.watcher, self.problems))
             # Behind the barrier: a part that cannot start is reported, the screen stays lit.
-            self.telemetry = self.barrier.run("start: telemetry", uplink.start, self, self.config) \
-                or uplink.Unstarted("telemetry: an unexpected fault (the log says which)", "", self.clock())
+            self.telemetry = self.barrier.run("start: telemetry", uplink.start, self, self.config) or \
+                uplink.Unstarted("telemetry: an unexpected fault (the log says which)", "", self.clock(), self.config)
             if not self.privacy.on:
                 self.barrier.run("start: vision", self.start_vision)
             self.barrier.run("start: playlist watcher", self.watcher.start)

@@ -8,6 +8,7 @@ RETRY_S (a file fixed at the same path is picked up without a SIGHUP)."""
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections import deque
@@ -52,8 +53,8 @@ class Unstarted:
     """The link while none can be made: what is sent is held (the newest HOLD_MAX, the
     rest counted as dropped) and handed to the link once it is made."""
 
-    def __init__(self, reason: str, detail: str, retry_at: float):
-        self.reason, self.detail, self.retry_at = reason, detail, retry_at
+    def __init__(self, reason: str, detail: str, retry_at: float, config: Config | None = None):
+        self.reason, self.detail, self.retry_at, self.config = reason, detail, retry_at, config
         self.held: deque[tuple[str, dict]] = deque()
         self.dropped = 0
         self._states: dict[str, str] = {}
@@ -88,8 +89,33 @@ class Unstarted:
         return True  # no thread to be stuck
 
     def stop(self, timeout: float = 3.0, clean: bool = True, final_status=None) -> None:
-        if self.held:
-            logger.error("stopping with no telemetry link: %d messages were never sent", len(self.held))
+        """What it holds goes into the spool (the spool needs no link): the next start
+        that makes the link sends it."""
+        if not self.held:
+            return
+        try:
+            self._spool_held()
+        except Exception as exc:  # noqa: BLE001 - a spool that cannot be written either: say what is lost
+            logger.error("stopping with no telemetry link and no spool (%s): %d messages are lost",
+                         exc, len(self.held))
+            return
+        logger.warning("stopping with no telemetry link: %d messages written to the spool, sent once the "
+                       "link is made", len(self.held))
+        self.held.clear()
+
+    def _spool_held(self) -> None:
+        from signage.telemetry.spool import Spool
+
+        config = self.config
+        if config is None:
+            raise RuntimeError("no configuration to find the spool")
+        root = f"{config.mqtt.topic_root}/{config.site}/{config.device}"
+        spool = Spool(config.paths.spool, max_bytes=int(config.paths.spool_max_mb * 1024 * 1024))
+        try:
+            spool.put_many([(f"{root}/{kind}", json.dumps(message, separators=(",", ":")).encode(), 1, False)
+                            for kind, message in self.held])
+        finally:
+            spool.close()
 
     def hand_over(self, link) -> None:
         """What it holds, into the link that was made at last (started or not: it holds too)."""
@@ -109,7 +135,7 @@ def start(kiosk, config: Config):
         telemetry.start()
     except Exception as exc:  # noqa: BLE001 - whatever the files break, the counts are kept
         logger.error("telemetry cannot start (%s); holding messages, retrying every %g s", exc, RETRY_S)
-        return Unstarted(reason_of(exc), str(exc), kiosk.clock() + RETRY_S)
+        return Unstarted(reason_of(exc), str(exc), kiosk.clock() + RETRY_S, config)
     return telemetry
 
 

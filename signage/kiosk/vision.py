@@ -79,7 +79,8 @@ class VisionStage:
         except Exception as exc:  # noqa: BLE001 - a driver's own error (cv2.error, RuntimeError) too
             if prepared is not None:
                 prepared.close()
-            reason = str(exc) if isinstance(exc, SignageError) else f"the source cannot be opened ({type(exc).__name__})"
+            reason = str(exc) if isinstance(exc, SignageError) else \
+                f"the source cannot be opened ({type(exc).__name__})"
             self.problems.set("vision", reason)
             logger.error("vision is off: %s; playing the rules that need no audience", exc)
             return
