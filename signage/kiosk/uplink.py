@@ -145,10 +145,10 @@ def retry(kiosk) -> None:
     waiting = kiosk.telemetry
     if not isinstance(waiting, Unstarted) or kiosk.clock() < waiting.retry_at:
         return
+    waiting.retry_at = kiosk.clock() + RETRY_S  # whatever happens below, the next try is then
     try:
         telemetry = make(kiosk.config, kiosk.on_command, kiosk.privacy.on)
     except Exception as exc:  # noqa: BLE001 - still cannot: the next try in RETRY_S
-        waiting.retry_at = kiosk.clock() + RETRY_S
         if str(exc) != waiting.detail:
             logger.error("telemetry still cannot start (%s); retrying every %g s", exc, RETRY_S)
             waiting.reason, waiting.detail = reason_of(exc), str(exc)
@@ -158,12 +158,19 @@ def retry(kiosk) -> None:
 
 def adopt(kiosk, telemetry) -> None:
     """`telemetry` (made, not started) becomes the kiosk's link, with what an unstarted
-    one held."""
-    if isinstance(kiosk.telemetry, Unstarted):
-        kiosk.telemetry.hand_over(telemetry)
-    elif kiosk.telemetry is not None:  # status counts faults since start: the old link's stay counted
-        kiosk.retired_faults += kiosk.telemetry.health().pump_errors
-    telemetry.start()
+    one held. If it does not start, the kiosk goes on with an unstarted link (retried)."""
+    previous = kiosk.telemetry
+    try:
+        telemetry.start()
+    except Exception as exc:  # noqa: BLE001 - never a stopped link left in place: counts would be lost
+        logger.error("telemetry cannot start (%s); holding messages, retrying every %g s", exc, RETRY_S)
+        if not isinstance(previous, Unstarted):
+            kiosk.telemetry = Unstarted(reason_of(exc), str(exc), kiosk.clock() + RETRY_S, kiosk.config)
+        return
+    if isinstance(previous, Unstarted):
+        previous.hand_over(telemetry)
+    elif previous is not None:  # status counts faults since start: the old link's stay counted
+        kiosk.retired_faults += previous.health().pump_errors
     kiosk.telemetry = telemetry
     logger.info("telemetry link started")
     kiosk.publish_status(force=True)
