@@ -260,3 +260,42 @@ def test_a_rejected_reload_creates_no_folder(xvfb, broker, tmp_path, models_dir,
         assert c.config.paths.spool == str(tmp_path / "spool.sqlite3")
 
     run_with(controller, script)
+
+
+def test_a_new_link_that_does_not_start_leaves_an_unstarted_link_not_a_stopped_one(xvfb, broker, tmp_path,
+                                                                                   models_dir, samples, monkeypatch):
+    """The old link is stopped, the new one's start raises: the counts are held (not sent
+    to a stopped link), status says why, and the link is retried until it starts."""
+    from signage.telemetry.mqtt import Telemetry
+
+    failing = threading.Event()
+    real_start = Telemetry.start
+
+    def start(link):
+        if failing.is_set():
+            raise OSError("injected: cannot start the network thread")
+        real_start(link)
+
+    monkeypatch.setattr(Telemetry, "start", start)
+    monkeypatch.setattr(uplink, "RETRY_S", 0.2)
+    subscriber = Subscriber(broker.url, "signage/#")
+    controller = kiosk(tmp_path, broker.url)
+
+    def script(c):
+        wait_for(lambda: c.status()["broker"] == "connected", "connected")
+        failing.set()
+        make_config(tmp_path, broker.url, device="renamed")
+        c.reload()
+        status = wait_for(lambda: (lambda s: s if s["device"] == "renamed" and s["spool_held"] >= 1 else None)(
+            c.status()), "the new name, metrics held")
+        assert status["broker"].startswith("not started: mqtt"), status["broker"]
+        held = [m for kind, m in c.telemetry.held if kind == "metrics"]
+        ticks_later(c)
+        failing.clear()
+        wait_for(lambda: c.status()["broker"] == "connected", "retried and connected")
+        subscriber.wait_for(lambda m: m.topic == "signage/lab/renamed/metrics" and m.json()["id"] == held[0]["id"])
+
+    try:
+        run_with(controller, script)
+    finally:
+        subscriber.close()
