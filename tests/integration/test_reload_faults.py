@@ -299,3 +299,48 @@ def test_a_new_link_that_does_not_start_leaves_an_unstarted_link_not_a_stopped_o
         run_with(controller, script)
     finally:
         subscriber.close()
+
+
+def test_a_fault_while_the_old_window_comes_back_still_releases_the_staged_parts(xvfb, broker, tmp_path, models_dir,
+                                                                                 samples, monkeypatch):
+    """The new window does not open, and putting the old picture back fails too: the
+    pipeline staged for the same reload is closed all the same, and the kiosk draws on."""
+    from signage.display.renderer import DisplayError, Renderer
+
+    real_open = Renderer.open
+
+    def open_unless_400x200(renderer):
+        if renderer.config.size == (400, 200):
+            raise DisplayError("no such mode: 400x200")
+        real_open(renderer)
+
+    monkeypatch.setattr(Renderer, "open", open_unless_400x200)
+    built = counting(monkeypatch, Pipeline, "from_config")  # (counted by the vision settings it is given)
+    closed = counting(monkeypatch, Pipeline, "close")
+    restoring = threading.Event()
+    controller = kiosk(tmp_path, broker.url)
+    real_show = controller.show
+
+    def show(creative):
+        if restoring.is_set():
+            restoring.clear()
+            raise RuntimeError("injected: the old picture cannot be shown")
+        real_show(creative)
+
+    controller.show = show
+
+    def script(c):
+        wait_for(lambda: on_screen(c) in PLAYLIST and c.status()["camera"] == "ok", "playing, vision running")
+        before = len(built)
+        make_config(tmp_path, broker.url, vision="{max_fps: 5}",
+                    display="{fullscreen: false, size: [400, 200], notice: {enabled: true}}")
+        restoring.set()
+        c.reload()
+        wait_for(lambda: not restoring.is_set() and not c.reload_requested.is_set(), "the reload tried")
+        ticks_later(c)
+        assert c.config.vision.max_fps == 10, "nothing of it applied"
+        staged = [p for p in closed if p not in (c.vision.worker.pipeline,)]
+        assert len(built) > before and staged, "the pipeline staged for it was closed"
+        wait_for(lambda: on_screen(c) in PLAYLIST, "drawing again")
+
+    run_with(controller, script)
