@@ -13,9 +13,9 @@ All of it runs on the main thread, so the screen holds its last picture (a video
 pauses) while the new parts are built. Only what changed is built: on the 2-core x86
 development machine loading the vision models and opening the sample video took
 0.03 s (0.17 s the first time) and booting the e2e playlists 3 ms; opening a USB
-camera or probing a folder of videos takes longer, and a Pi is slower. The swap itself (`commit`) runs each
-step behind the kiosk's fault barrier: a step that fails unexpectedly is counted and
-shown in status, and the steps after it still run.
+camera or probing a folder of videos takes longer, and a Pi is slower. The swap
+itself (`commit`) runs each step behind the kiosk's fault barrier: a step that fails
+unexpectedly is counted and shown in status, and the steps after it still run.
 """
 
 from __future__ import annotations
@@ -183,8 +183,8 @@ def switch_display(kiosk, staged: Staged) -> None:
             staged.discard()
         raise Rejected("display", "the display cannot be opened with it", f"{type(exc).__name__}: {exc}") from None
     kiosk.renderer = renderer
-    kiosk.barrier.run("reload: display", renderer.set_notice_visible, kiosk.vision.running)
-    kiosk.barrier.run("reload: display", kiosk.show, creative)
+    kiosk.barrier.run("reload: display notice", renderer.set_notice_visible, kiosk.vision.running)
+    kiosk.barrier.run("reload: display show", kiosk.show, creative)
 
 
 def commit(kiosk, staged: Staged) -> None:
@@ -204,10 +204,10 @@ def commit(kiosk, staged: Staged) -> None:
         step("reload: metrics", send_metrics, kiosk)  # the old interval, under the old name
     if staged.telemetry is not None and kiosk.telemetry is not None \
             and not isinstance(kiosk.telemetry, uplink.Unstarted):
-        step("reload: telemetry", uplink.stop, kiosk.telemetry, kiosk.status, True)  # its final status: old names
+        step("reload: telemetry stop", uplink.stop, kiosk.telemetry, kiosk.status, True)  # its final status: old names
     kiosk.config = config
     if staged.telemetry is not None:
-        step("reload: telemetry", uplink.adopt, kiosk, staged.telemetry)
+        step("reload: telemetry start", uplink.adopt, kiosk, staged.telemetry)
     if recount:
         kiosk.aggregator = Aggregator(config.site, config.device, config.privacy.min_group, now=kiosk.wall())
     if turns_privacy_on(old, config):  # first: no frame is analysed with privacy asked for
@@ -216,12 +216,13 @@ def commit(kiosk, staged: Staged) -> None:
             step("reload: privacy", privacy.switch, kiosk, True)
     if staged.vision is not None:
         if kiosk.privacy.on:
-            step("reload: vision", staged.vision.close)
+            step("reload: vision close", staged.vision.close)
         else:
-            step("reload: vision", kiosk.stop_vision)
-            step("reload: vision", kiosk.start_vision, staged.vision)
-    if staged.watcher is not None:
-        step("reload: playlist watcher", swap_watcher, kiosk, staged)
+            step("reload: vision stop", kiosk.stop_vision)
+            step("reload: vision start", kiosk.start_vision, staged.vision)
+    replaced = step("reload: playlist watcher", swap_watcher, kiosk, staged) if staged.watcher else None
+    if replaced is not None:
+        step("reload: old playlist watcher", replaced.stop)
         step("reload: last good playlist", playlists.keep_last_good, kiosk.watcher, staged.playlist,
              config.paths.last_good_playlist)
         kiosk.problems.clear("playlist")
@@ -229,13 +230,15 @@ def commit(kiosk, staged: Staged) -> None:
     step("reload: status", kiosk.publish_status, True)
 
 
-def swap_watcher(kiosk, staged: Staged) -> None:
-    """The new watcher runs before the old one stops: if it cannot start, the old one goes on."""
+def swap_watcher(kiosk, staged: Staged):
+    """The new watcher, started, becomes the kiosk's; the old one is returned, to stop.
+    If the new one cannot start, the old one goes on with the old playlists (and the
+    fault shows in status)."""
     staged.watcher.start()
     old, kiosk.watcher = kiosk.watcher, staged.watcher
-    old.stop()
     kiosk.retired_faults += kiosk.watcher_faults  # the new watcher counts from zero; status, since start
     kiosk.watcher_faults = 0
+    return old
 
 
 def where_only(exc: SignageError) -> str:
