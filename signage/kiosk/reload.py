@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -66,6 +67,7 @@ class Staged:
 def reload_config(kiosk) -> None:
     """A loop step: re-read config.yaml and apply every change, or none; then the playlists."""
     logger.info("SIGHUP: reloading the configuration and playlists")
+    began = time.monotonic()
     if kiosk.reread is not None:
         try:
             config = kiosk.reread()  # the file again, with the same command-line overrides
@@ -80,6 +82,7 @@ def reload_config(kiosk) -> None:
             else:
                 kiosk.problems.clear("config")
                 commit(kiosk, staged)
+        logger.info("the configuration reload held the screen for %.2f s", time.monotonic() - began)
     kiosk.watcher.request_reload()
     if not kiosk.privacy.on and kiosk.problems.get("vision"):
         kiosk.stop_vision()  # a vision stage that failed is retried (the model may be fixed)
