@@ -332,23 +332,38 @@ WRITABLE_HINT = ("set {key} in the config to a writable place, e.g. {example} (t
                  " StateDirectory=signage makes /var/lib/signage writable for the service)")
 
 
-def check_runtime_paths(config: Config) -> None:
+def check_runtime_paths(config: Config, created: list[Path] | None = None) -> None:
     """What only the running user can know: can it create and write the spool and the
     state folder? Creates the folders; raises ConfigError with one clear message (the
-    key, the cause, the fix) instead of a traceback later. Call before starting."""
+    key, the cause, the fix) instead of a traceback later. Call before starting.
+    `created` collects the folders this call made (deepest last), so that a caller
+    that does not go on (a rejected reload) can take them away again: `remove_created`."""
     paths = config.paths
-    _writable_folder(Path(paths.spool).parent, "paths.spool", "/var/lib/signage/telemetry.sqlite3")
+    _writable_folder(Path(paths.spool).parent, "paths.spool", "/var/lib/signage/telemetry.sqlite3", created)
     spool = Path(paths.spool)
     if spool.exists() and not os.access(spool, os.R_OK | os.W_OK):
         raise ConfigError(f"paths.spool: {spool} exists but this user cannot read and write it; fix its owner"
                           f" (chown) or " + WRITABLE_HINT.format(key="paths.spool",
                                                                  example="/var/lib/signage/telemetry.sqlite3"))
-    _writable_folder(paths.state_dir, "paths.state", "/var/lib/signage")
+    _writable_folder(paths.state_dir, "paths.state", "/var/lib/signage", created)
 
 
-def _writable_folder(folder: Path, key: str, example: str) -> None:
+def remove_created(created: list[Path]) -> None:
+    """Take away the folders check_runtime_paths made, deepest first, if still empty."""
+    for folder in reversed(created):
+        try:
+            folder.rmdir()
+        except OSError:
+            pass  # something was put there meanwhile: it stays
+    created.clear()
+
+
+def _writable_folder(folder: Path, key: str, example: str, created: list[Path] | None = None) -> None:
     folder = folder if str(folder) else Path(".")
     hint = WRITABLE_HINT.format(key=key, example=example)
+    if created is not None:
+        missing = [parent for parent in (folder, *folder.parents) if not parent.exists()]
+        created.extend(reversed(missing))  # outermost first
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -516,8 +516,10 @@ def describe(item: dict) -> str:
 
 
 def _show(value: Any) -> str:
-    """A short quote of the value (only ever from a file inside the checked folder: the
-    loader refuses symlinks that leave it, so nothing from elsewhere is quoted)."""
+    """A short quote of the value, for the problem's message. A playlist's messages may
+    reach status (its files are inside the playlist folder: the loader refuses symlinks
+    that leave it); a config file's messages go to the log and `signage check` only:
+    status names just file:line:col and the model's keys (kiosk/reload.py `where_only`)."""
     if isinstance(value, (dict, list)):
         return "a mapping" if isinstance(value, dict) else "a list"
     text = repr(value)

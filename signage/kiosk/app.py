@@ -10,8 +10,13 @@ Threads, and what each one owns (nothing else is shared):
   spool. Commands arrive on paho's thread and only queue for the main thread, which
   checks them against the running playlist and answers (state echo or refusal).
 - playlist watcher (its own thread): owns the playlist files; new playlists and
-  rejections reach the main thread through `watcher.events`; a reload (SIGHUP, MQTT)
-  is a request the watcher thread services, never a load on the main thread.
+  rejections reach the main thread through `watcher.events`; a playlist reload (MQTT,
+  and SIGHUP's second half) is a request the watcher thread services.
+
+SIGHUP's configuration reload (reload.py) does run on the main thread: it builds the
+new parts that changed (models, a camera, the playlists with their video probes)
+before swapping them in, and the screen holds its last picture meanwhile (reload.py
+says how long that took).
 
 Where the rest lives: the frame loop's steps in `loop.py`, what is counted and sent in
 `counting.py`, the privacy mode and its schedule in `privacy.py`, status and stuck
@@ -102,6 +107,7 @@ class Kiosk:
         self.scheduled_on_screen: str | None = None  # what status says is playing (health.playing)
         self.watcher = None
         self.watcher_faults = 0
+        self.retired_faults = 0  # of the telemetry links and watchers a reload replaced (status: since start)
         self.previous_handlers: dict = {}  # signal handlers to put back at the end
 
     # ----- start and stop ------------------------------------------------------------------
@@ -117,7 +123,8 @@ class Kiosk:
             self.watcher = playlists.watcher_for(self.config)
             playlists.adopt(self, playlists.boot(self.watcher, self.problems))
             # Behind the barrier: a part that cannot start is reported, the screen stays lit.
-            self.telemetry = self.barrier.run("start: telemetry", uplink.start, self, self.config)
+            self.telemetry = self.barrier.run("start: telemetry", uplink.start, self, self.config) or \
+                uplink.Unstarted("telemetry: an unexpected fault (the log says which)", "", self.clock(), self.config)
             if not self.privacy.on:
                 self.barrier.run("start: vision", self.start_vision)
             self.barrier.run("start: playlist watcher", self.watcher.start)
@@ -205,7 +212,9 @@ class Kiosk:
 
     def status(self) -> dict:
         """The status message as published (any thread may ask: building it changes nothing)."""
-        return status_of(self, self.telemetry.health() if self.telemetry else None).payload()
+        payload = status_of(self, self.telemetry.health() if self.telemetry else None).payload()
+        payload["faults"] += self.retired_faults  # the running link and watcher count their own only
+        return payload
 
     def stuck(self, stale: float) -> str | None:
         """A thread that made no progress within `stale` seconds, or None."""

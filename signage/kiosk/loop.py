@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 
-from signage.kiosk import commands, playlists, privacy, reload
+from signage.kiosk import commands, playlists, privacy, reload, uplink
 from signage.kiosk.counting import count_audience, send_metrics, send_plays
 
 logger = logging.getLogger(__name__)
@@ -33,6 +33,7 @@ def tick(kiosk) -> None:
     if kiosk.clock() - kiosk.last_metrics >= kiosk.config.mqtt.interval:
         kiosk.last_metrics = kiosk.clock()
         step("metrics", send_metrics, kiosk)
+    step("telemetry retry", uplink.retry, kiosk)
     step("telemetry health", watch_telemetry, kiosk)
     step("status", kiosk.publish_status)
     step("watchdog", kiosk.watchdog.feed, kiosk.stuck)

@@ -46,6 +46,7 @@ class VisionStage:
         self.problems, self.on_snapshot, self.open_source = problems, on_snapshot, open_source
         self.worker = None
         self._counted_dropped = 0
+        self._retired_faults = 0  # of the workers stopped before: `faults` counts since start
 
     @property
     def running(self) -> bool:
@@ -75,10 +76,12 @@ class VisionStage:
         try:
             prepared = prepared or self.prepare(config)
             source = prepared.source or self.open_source(config)
-        except SignageError as exc:
+        except Exception as exc:  # noqa: BLE001 - a driver's own error (cv2.error, RuntimeError) too
             if prepared is not None:
                 prepared.close()
-            self.problems.set("vision", str(exc))
+            reason = str(exc) if isinstance(exc, SignageError) else \
+                f"the source cannot be opened ({type(exc).__name__})"
+            self.problems.set("vision", reason)
             logger.error("vision is off: %s; playing the rules that need no audience", exc)
             return
         self.problems.clear("vision")
@@ -90,6 +93,7 @@ class VisionStage:
         if self.worker is not None:
             worker, self.worker = self.worker, None
             worker.stop()
+            self._retired_faults += worker.faults
 
     def camera_state(self, privacy: bool) -> str:
         if privacy:
@@ -104,7 +108,8 @@ class VisionStage:
 
     @property
     def faults(self) -> int:
-        return self.worker.faults if self.worker else 0
+        """Faults the workers survived since the kiosk started (privacy and reloads replace them)."""
+        return self._retired_faults + (self.worker.faults if self.worker else 0)
 
     def dropped_since_last(self) -> int:
         if self.worker is None:

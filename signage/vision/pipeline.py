@@ -152,6 +152,11 @@ class Pipeline:
         return faces, tuple(ended)
 
     def close(self) -> None:
-        close = getattr(self.detector, "close", None)
-        if close:
-            close()
+        """Release the models: a backend with its own close (MediaPipe's task) closes, and
+        the LiteRT interpreters are dropped here, not whenever the GC runs (an Edge TPU is
+        held by its interpreter until then). Closing twice is harmless; processing after is an error."""
+        for model in (self.detector, self.classifier):
+            close = getattr(model, "close", None)
+            if close:
+                close()
+        self.detector = self.classifier = None

@@ -106,7 +106,8 @@ class VisionWorker:
             thread.start()
 
     def stop(self) -> None:
-        """Stop capture, let the frame in analysis finish, release the camera."""
+        """Stop capture, let the frame in analysis finish, release the camera and the
+        models (an Edge TPU is held by one interpreter at a time: the next pipeline needs it)."""
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout=3)
@@ -115,6 +116,10 @@ class VisionWorker:
         else:
             self.source.close()
         self.on_snapshot(self.pipeline.end(time.monotonic()))
+        if self._threads[1].is_alive():  # stuck in an inference: freeing its interpreter under it could crash
+            logger.error("the analysis thread did not stop within 3 s; leaving the models to it")
+        else:
+            self.pipeline.close()
 
     def alive(self) -> bool:
         return all(thread.is_alive() for thread in self._threads)

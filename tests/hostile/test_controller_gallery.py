@@ -79,25 +79,29 @@ def test_every_hostile_config_as_a_reload_changes_nothing(controller_for, tmp_pa
     reloaded (SIGHUP): nothing of it applies, the playlist keeps playing, status names
     file:line:col and the key that `signage check` names, and quotes no value from the
     file; the original file reloads cleanly afterwards."""
+    from signage.kiosk.reload import key_of
     from tests.hostile.gallery import EXPECTED, HERE, config_members
 
     controller = controller_for()
     config_file = tmp_path / "config.yaml"
     original = config_file.read_text()
     where = re.compile(r"^configs/[^:]+:(\d+):(\d+): (?:(\S+): )?")
+    secrets = re.compile(r"hunter2[\w-]*")  # the gallery's keys that carry a secret (no space after a colon)
 
     def script(c):
         wait_for(lambda: on_screen(c) in PLAYLIST and c.status()["broker"] == "connected", "playing, connected")
         running = c.config
         for name in config_members():
             line, column, key = where.match(EXPECTED["configs"][name][0]).groups()
-            named = f"{config_file}:{line}:{column}" + (f" ({key})" if key else "")
+            # status shows a key only as far as it is the config models' (an unknown key may hold a secret)
+            named = f"{config_file}:{line}:{column}" + (f" ({key_of(key)})" if key else "")
             shutil.copy(HERE / "configs" / name, config_file)
             c.reload()
             status = wait_for(lambda: (lambda s: s if named in (s["last_error"] or "") else None)(c.status()),
                               f"{name}: the reload rejected at {named}")
             assert status["last_error"].startswith("config reload rejected: "), name
             values = [v for problem in EXPECTED["configs"][name] for v in re.findall(r"'([^']{5,})'", problem)]
+            values += [v for problem in EXPECTED["configs"][name] for v in secrets.findall(problem)]
             assert not any(value in str(status) for value in [*values, "s3cret"]), f"{name}: a value was quoted"
             assert c.config is running and status["device"] == "faults", f"{name}: nothing of it applied"
             assert on_screen(c) in PLAYLIST and c.renderer.stats.state == "ok", name

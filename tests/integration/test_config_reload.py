@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 
 from signage.errors import SignageError
+from signage.models import PROJECT_ROOT
 from tests.kiosk import DEFAULT_LOOP, make_config, on_screen, run_with, wait_for
 from tests.subscriber import Subscriber
 
@@ -40,6 +41,9 @@ def members(tmp_path):
         ("video does not exist", "source", {"source": f"{{kind: video, path: {tmp_path / SECRET}.mp4}}"}),
         ("model folder is empty", "paths.models",
          {"paths": f"{{spool: {tmp_path / 'spool.sqlite3'}, models: {empty_models}}}"}),
+        ("model folder is empty while the source changes too", "paths.models",  # the part that failed is named
+         {"paths": f"{{spool: {tmp_path / 'spool.sqlite3'}, models: {empty_models}}}",
+          "source": f"{{kind: video, path: {PROJECT_ROOT / 'samples' / 'no_face.mp4'}}}"}),
     ]
 
 
@@ -70,8 +74,14 @@ def test_a_config_that_cannot_run_changes_nothing_and_a_good_one_applies(control
             c.reload()
             where = rf"config reload rejected: {re.escape(str(config_file))}:\d+:\d+" + (
                 rf" \({re.escape(key)}\):" if key else r"(?: \([^)]*\))?:")
-            status = wait_for(lambda: (lambda s: s if re.match(where, s["last_error"] or "") else None)(c.status()),
-                              f"{name}: rejected, naming file:line:col and {key}")
+            # The reload is over once the loop that took the request turned again (the previous
+            # member's rejection may read the same, so status is read after, not waited for).
+            wait_for(lambda: not c.reload_requested.is_set(), f"{name}: the reload taken")
+            ticks = c.renderer.stats.ticks
+            wait_for(lambda: c.renderer.stats.ticks > ticks + 2, f"{name}: the loop turned after the reload")
+            status = c.status()
+            assert re.match(where, status["last_error"] or ""), \
+                f"{name}: rejected, naming file:line:col and {key}: {status['last_error']}"
             assert SECRET not in str(status), f"{name}: status quotes nothing from the file"
             assert (status["site"], status["device"]) == ("lab", "faults"), f"{name}: nothing of it applied"
             assert c.config is running and set(c.player.playlist.creatives) == creatives, name

@@ -76,7 +76,7 @@ def test_no_module_is_left_loose_at_the_top():
 # images and videos (and says how long a video is, display/videoinfo.py, so that the
 # playlist checks need no decoder of their own). The benches prepare real frames and media
 # as a camera or a creative would deliver them, so cli/bench_*.py may use it too.
-# paho's homes are settled by the telemetry rework (issue 10): not checked here yet.
+# paho has one home, telemetry/client.py, checked here like the others (issue 10's rework).
 HOMES = {
     "argparse": ("cli/*",),
     "pygame": ("display/*",),
