@@ -44,7 +44,7 @@ def test_a_step_that_raises_costs_the_step_not_the_kiosk(controller_for, step, e
     def script(c):
         owner_name, method = STEPS[step](c)
         owner = getattr(c, owner_name)
-        setattr(owner, method, flaky(getattr(owner, method), 2 if step == "impressions" else 40, error))
+        setattr(owner, method, flaky(getattr(owner, method), 1 if step == "impressions" else 40, error))
         wait_for(lambda: any(step in p for p in c.status()["problems"]), f"{step} fault in status")
         assert c.status()["faults"] >= 1
         on_screen(c)
