@@ -11,6 +11,7 @@ import pytest
 os.environ.setdefault("GLOG_minloglevel", "2")
 
 from signage import models  # noqa: E402
+from tests.disks import tmpfs  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -91,16 +92,7 @@ def controller_for(xvfb, broker, tmp_path, models_dir, samples):
 @pytest.fixture
 def small_disk(tmp_path):
     """A 256 KiB filesystem of its own (tmpfs), so a test can really fill it up (as root)."""
-    import subprocess
-
-    mount = tmp_path / "small-disk"
-    mount.mkdir()
-    result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount)],
-                            capture_output=True, text=True)
-    if result.returncode != 0:
-        pytest.fail(f"cannot mount a tmpfs for the disk-full tests (run as root): {result.stderr}")
-    yield mount
-    subprocess.run(["umount", "-l", str(mount)], check=False)
+    yield from tmpfs(tmp_path / "small-disk", "size=256k")
 
 
 @pytest.fixture

@@ -69,3 +69,18 @@ def on_screen(controller) -> str:
     stats = controller.renderer.stats
     assert stats.state in ("ok", "starting") and stats.ticks > 0, "something is on screen"
     return stats.showing
+
+
+def refuse_display_size(monkeypatch, size: tuple[int, int]) -> None:
+    """Renderers for `size` fail to open with a DisplayError, as a panel without that mode
+    does; every other size opens for real."""
+    from signage.display.renderer import DisplayError, Renderer
+
+    real_open = Renderer.open
+
+    def open_unless(renderer):
+        if renderer.config.size == size:
+            raise DisplayError(f"no such mode: {size[0]}x{size[1]}")
+        real_open(renderer)
+
+    monkeypatch.setattr(Renderer, "open", open_unless)

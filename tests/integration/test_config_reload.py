@@ -14,7 +14,7 @@ import re
 
 from signage.errors import SignageError
 from signage.models import PROJECT_ROOT
-from tests.kiosk import DEFAULT_LOOP, make_config, on_screen, run_with, wait_for
+from tests.kiosk import DEFAULT_LOOP, make_config, on_screen, refuse_display_size, run_with, wait_for
 from tests.subscriber import Subscriber
 
 PLAYLIST = DEFAULT_LOOP | {"look"}
@@ -108,16 +108,7 @@ def test_a_display_that_will_not_open_brings_the_old_window_back(controller_for,
     """The window is the one part that cannot be built beside the running one: when the
     new display settings fail to open (here: a DisplayError for the new size, as a panel
     that is not there gives), the old window comes back and nothing else changes."""
-    from signage.display.renderer import DisplayError, Renderer
-
-    real_open = Renderer.open
-
-    def open_unless_400x200(renderer):
-        if renderer.config.size == (400, 200):
-            raise DisplayError("no such mode: 400x200")
-        real_open(renderer)
-
-    monkeypatch.setattr(Renderer, "open", open_unless_400x200)
+    refuse_display_size(monkeypatch, (400, 200))
     controller = controller_for()
     config_file = tmp_path / "config.yaml"
 

@@ -7,7 +7,6 @@ models of a stopped pipeline to the garbage collector."""
 from __future__ import annotations
 
 import shutil
-import subprocess
 import threading
 
 import pytest
@@ -16,8 +15,8 @@ from signage.kiosk import uplink
 from signage.kiosk.app import Kiosk, Observer
 from signage.vision.pipeline import Pipeline
 from signage.vision.worker import VisionWorker
-from tests.broker import Broker
-from tests.kiosk import DEFAULT_LOOP, E2E, make_config, on_screen, run_with, wait_for
+from tests.broker import Broker, self_signed_tls
+from tests.kiosk import DEFAULT_LOOP, E2E, make_config, on_screen, refuse_display_size, run_with, wait_for
 from tests.subscriber import Subscriber
 
 PLAYLIST = DEFAULT_LOOP | {"look"}
@@ -189,15 +188,7 @@ def test_privacy_closes_the_pipeline_and_faults_never_go_down(xvfb, broker, tmp_
 def tls_broker(tmp_path):
     folder = tmp_path / "tls"
     folder.mkdir()
-    run = lambda *args: subprocess.run(["openssl", *args], cwd=folder, check=True, capture_output=True)  # noqa: E731
-    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=test CA",
-        "-keyout", "ca.key", "-out", "ca.crt")
-    run("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", "server.key", "-out", "server.csr")
-    (folder / "san.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
-    run("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2",
-        "-extfile", "san.ext", "-out", "server.crt")
-    broker = Broker(folder, tls={"ca": folder / "ca.crt", "cert": folder / "server.crt",
-                                 "key": folder / "server.key"}).start()
+    broker = Broker(folder, tls=self_signed_tls(folder)).start()
     yield broker, folder / "ca.crt"
     broker.stop()
 
@@ -305,16 +296,7 @@ def test_a_fault_while_the_old_window_comes_back_still_releases_the_staged_parts
                                                                                  samples, monkeypatch):
     """The new window does not open, and putting the old picture back fails too: the
     pipeline staged for the same reload is closed all the same, and the kiosk draws on."""
-    from signage.display.renderer import DisplayError, Renderer
-
-    real_open = Renderer.open
-
-    def open_unless_400x200(renderer):
-        if renderer.config.size == (400, 200):
-            raise DisplayError("no such mode: 400x200")
-        real_open(renderer)
-
-    monkeypatch.setattr(Renderer, "open", open_unless_400x200)
+    refuse_display_size(monkeypatch, (400, 200))
     built = counting(monkeypatch, Pipeline, "from_config")  # (counted by the vision settings it is given)
     closed = counting(monkeypatch, Pipeline, "close")
     restoring = threading.Event()

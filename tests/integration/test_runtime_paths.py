@@ -14,18 +14,12 @@ import pytest
 from signage.config import Config, PathsConfig, check_runtime_paths
 from signage.errors import ConfigError
 from signage.models import PROJECT_ROOT
+from tests.disks import tmpfs
 
 
 @pytest.fixture
 def read_only(tmp_path):
-    mount = tmp_path / "opt-signage"
-    mount.mkdir()
-    result = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(mount)],
-                            capture_output=True, text=True)
-    if result.returncode != 0:
-        pytest.fail(f"cannot mount a read-only tmpfs (run as root): {result.stderr}")
-    yield mount
-    subprocess.run(["umount", "-l", str(mount)], check=False)
+    yield from tmpfs(tmp_path / "opt-signage", "ro,size=64k")
 
 
 def test_writable_paths_are_created(tmp_path):

@@ -20,7 +20,7 @@ from signage.telemetry.homeassistant import COMMON, REQUIRED
 from signage.telemetry.messages import Metrics
 from signage.telemetry.mqtt import WINDOW, Telemetry
 from signage.telemetry.spool import Spool
-from tests.broker import Broker
+from tests.broker import Broker, self_signed_tls
 from tests.subscriber import Subscriber
 
 ROOT = "signage/lab/kiosk-1"
@@ -154,15 +154,7 @@ def test_outage_and_a_controller_restart_lose_nothing(broker, tmp_path):
 def tls_broker(tmp_path):
     folder = tmp_path / "tls"
     folder.mkdir()
-    run = lambda *args: subprocess.run(["openssl", *args], cwd=folder, check=True, capture_output=True)  # noqa: E731
-    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=test CA",
-        "-keyout", "ca.key", "-out", "ca.crt")
-    run("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", "server.key", "-out", "server.csr")
-    (folder / "san.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
-    run("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2",
-        "-extfile", "san.ext", "-out", "server.crt")
-    broker = Broker(folder, password=("kiosk", "s3cret"),
-                    tls={"ca": folder / "ca.crt", "cert": folder / "server.crt", "key": folder / "server.key"}).start()
+    broker = Broker(folder, password=("kiosk", "s3cret"), tls=self_signed_tls(folder)).start()
     yield broker, folder / "ca.crt"
     broker.stop()
 
