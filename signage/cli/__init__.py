@@ -9,7 +9,7 @@ import importlib
 import logging
 import sys
 
-from signage import __version__
+from signage import build
 from signage.errors import SignageError
 
 logger = logging.getLogger("signage")
@@ -20,7 +20,7 @@ VERBS = ("run", "check", "doctor", "schema", "simulate", "preview", "vision", "m
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="signage", description=__doc__)
-    parser.add_argument("--version", action="version", version=f"signage {__version__}")
+    parser.add_argument("--version", action="version", version=f"signage {build.describe()}")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     commands = parser.add_subparsers(dest="command", required=True)
     for verb in VERBS:

@@ -15,16 +15,19 @@ def add(commands) -> None:
                                  "int8 ones")
     parser.add_argument("action", choices=["fetch", "verify", "list", "quantize"])
     parser.add_argument("--samples", action="store_true", help="also the sample media (demo, tests, bench)")
+    parser.add_argument("--repin", action="store_true", help="quantize: pin in models/models.yaml what the installed "
+                        "versions make (`make lock` does this after refreshing the lock)")
     parser.set_defaults(handler=run)
 
 
-def make_int8_models(assets: Iterable[models.Derived], directory: Path, samples: Path) -> list[str]:
+def make_int8_models(assets: Iterable[models.Derived], directory: Path, samples: Path,
+                     repin: Path | None = None) -> list[str]:
     """Make the pinned int8 models in `directory`, calibrated on the pinned sample media:
     the manifest resolves and verifies the files, vision's recipe is given their paths."""
     from signage.vision.quantize import RECIPE, int8_maker
 
     calibration = [models.require(sample, samples) for sample in models.samples().values()]
-    return models.derive(assets, directory, RECIPE, int8_maker(calibration))
+    return models.derive(assets, directory, RECIPE, int8_maker(calibration), repin=repin)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -32,7 +35,8 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "quantize":
         models.fetch(manifest["models"].values(), models.models_dir())
         models.fetch(manifest["samples"].values(), models.samples_dir())
-        for line in make_int8_models(manifest["derived"].values(), models.models_dir(), models.samples_dir()):
+        repin = models.manifest_path() if args.repin else None
+        for line in make_int8_models(manifest["derived"].values(), models.models_dir(), models.samples_dir(), repin):
             print(line)
         return 0
     groups = [("models", models.models_dir()), ("derived", models.models_dir())]

@@ -85,13 +85,22 @@ def current_revision(engine: sa.Engine) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
+def revisions() -> list[str]:
+    """Every schema revision, oldest first, after "base" (the empty database)."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return ["base"] + [r.revision for r in reversed(list(ScriptDirectory.from_config(config).walk_revisions()))]
+
+
+def head_revision() -> str:
+    return revisions()[-1]
+
+
 def migrate(engine: sa.Engine, revision: str = "head") -> tuple[str | None, str | None]:
     """Upgrade (or downgrade) the schema; returns (before, after)."""
     logging.getLogger("alembic").setLevel(logging.WARNING)  # we log the outcome in one line
     before = current_revision(engine)
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    order = ["base"] + [r.revision for r in reversed(list(ScriptDirectory.from_config(config).walk_revisions()))]
+    order = revisions()
     if revision not in order and revision != "head":
         raise ValueError(f"unknown schema revision {revision!r}; known: {', '.join(order)}, head")
     target = order[-1] if revision == "head" else revision

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -35,6 +36,7 @@ class ScreenRow:
     spool_depth: int | None
     last_error: str | None
     version: str | None
+    lock: str | None
     refusal: str | None
     refusal_at: datetime | None
     passers_today: int = 0
@@ -92,6 +94,13 @@ def fleet(engine: sa.Engine, site: str | None = None, today: date | None = None)
                                 plays_today=int(n), problems=_problems(row)))
     result.sort(key=lambda r: (SEVERITY[r.health], r.site, r.device))
     return result
+
+
+def builds(rows: list[ScreenRow]) -> dict[str, int]:
+    """How many screens run each build ("0.1.0 · lock 3f2a9c1b0d4e"), most common first: more
+    than one is a fleet installed from different locks."""
+    found = Counter(f"{r.version} · lock {r.lock or 'unknown'}" for r in rows if r.version)
+    return dict(found.most_common())
 
 
 def sites(engine: sa.Engine) -> list[str]:

@@ -22,6 +22,7 @@ screens = sa.Table(
     sa.Column("availability_since", sa.DateTime),
     sa.Column("last_seen", sa.DateTime),
     sa.Column("version", sa.String(32)),
+    sa.Column("lock", sa.String(16)),  # the short hash of the uv.lock the kiosk was installed from
     sa.Column("uptime_s", sa.Integer),
     sa.Column("playing", NAME),
     sa.Column("camera", sa.String(32)),

@@ -260,7 +260,7 @@ class Store:
                 history.append(("available", item.data))
         elif item.kind == "status":
             s = item.data
-            changes = {"version": s.version[:32], "uptime_s": s.uptime_s, "playing": (s.playing or None) and s.playing[:64],
+            changes = {"version": s.version[:32], "lock": s.lock, "uptime_s": s.uptime_s, "playing": (s.playing or None) and s.playing[:64],
                        "camera": s.camera[:32], "display": s.display[:32], "broker": s.broker[:200],
                        "playlist": s.playlist, "privacy": s.privacy, "spool_depth": s.spool_depth,
                        "spool_dropped": s.spool_dropped, "last_error": s.last_error, "status_at": now}

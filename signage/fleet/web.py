@@ -193,7 +193,8 @@ def create_app(settings: WebSettings) -> FastAPI:
         rows = queries.fleet(engine, site=site or None)
         counts = queries.counter_values(engine)
         return {"rows": rows, "site": site or "", "counts": counts,
-                "summary": {h: sum(1 for r in rows if r.health == h) for h in queries.SEVERITY}}
+                "summary": {h: sum(1 for r in rows if r.health == h) for h in queries.SEVERITY},
+                "builds": queries.builds(rows)}
 
     @app.get("/", response_class=HTMLResponse)
     def fleet_page(request: Request, site: str | None = None):

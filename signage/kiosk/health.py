@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 
-from signage import __version__
+from signage import __version__, build
 from signage.playlist.watcher import MAX_BACKOFF_S as WATCHER_BACKOFF_S
 from signage.telemetry.messages import Status
 
@@ -21,7 +21,7 @@ def status_of(kiosk, health) -> Status:
     renderer = kiosk.renderer
     hardware = kiosk.vision.hardware()
     return Status(
-        device=kiosk.config.device, site=kiosk.config.site, version=__version__,
+        device=kiosk.config.device, site=kiosk.config.site, version=__version__, lock=build.lock_hash(),
         uptime_s=int(kiosk.clock() - kiosk.started),
         playing=playing(kiosk),
         camera=kiosk.vision.camera_state(kiosk.privacy.on),

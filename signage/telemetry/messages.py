@@ -125,6 +125,8 @@ class Status(Envelope):
     """Topic <root>/<site>/<device>/status, retained, QoS 1."""
 
     version: str
+    lock: str | None = Field(None, pattern=r"^[0-9a-f]{12}$", description="Short sha256 of the uv.lock the kiosk was "
+                             "installed from (`signage --version` prints it); null when not installed by `make`.")
     uptime_s: int
     playing: str | None = Field(description="The creative the schedule (default loop, dayparts, commands) has on "
                                 "screen; null for the fallback card. Content an audience rule chose is never "

