@@ -17,6 +17,7 @@ def add(commands) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from signage.display.videoinfo import video_length
+    from signage.playlist import overnight
     from signage.playlist.loader import load_playlist
     from signage.playlist.simulate import format_schedule, load_scenario, simulate
     from signage.yamlfile import ProblemsError
@@ -28,6 +29,8 @@ def run(args: argparse.Namespace) -> int:
         print(exc)
         return 1
     logging.getLogger("signage.playlist").setLevel(logging.WARNING)  # the schedule says it all
+    for note in overnight.notes(playlist.files):
+        print(f"info: {note}")
     switches, records = simulate(playlist, scenario, seed=args.seed)
     print(format_schedule(switches, records))
     return 0
