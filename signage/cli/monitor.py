@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from signage.cli.options import seconds
+
 
 def add(commands) -> None:
     parser = commands.add_parser("monitor", help="live table of the fleet from MQTT")
@@ -11,7 +13,7 @@ def add(commands) -> None:
     parser.add_argument("--site", help="only this site")
     parser.add_argument("--root", default="signage", help="topic root (mqtt.topic_root)")
     parser.add_argument("--json", action="store_true", help="stream the raw messages as JSON lines")
-    parser.add_argument("--duration", type=float, help="stop after this many seconds")
+    parser.add_argument("--duration", type=seconds(), help="stop after this many seconds")
     parser.set_defaults(handler=run)
 
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field, model_validator
+from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from signage.audience import EXPRESSIONS, AudienceState, Sample
 from signage.config import Section
@@ -37,6 +37,8 @@ from signage.yamlfile import validate
 from signage.yamlfile import load
 
 MAX_SECONDS = 7 * 86400
+# Every simulated moment (start + up to MAX_SECONDS, in any time zone) must be a date Python can hold.
+EARLIEST, LATEST = dt.datetime(1900, 1, 1), dt.datetime(9998, 12, 31, 23, 59, 59)
 STEP_WITH_PEOPLE = 1.0  # dwell and attention grow while people stay: look again every second
 
 
@@ -86,6 +88,14 @@ class Scenario(Section):
     start: dt.datetime = Field(default_factory=_next_monday_8, description="Local time at second 0.")
     duration: Seconds | None = Field(None, description="Seconds to simulate; default: last moment + 60.")
     timeline: list[Moment] = Field(min_length=1)
+
+    @field_validator("start")
+    @classmethod
+    def _representable(cls, start: dt.datetime) -> dt.datetime:
+        if not EARLIEST <= start.replace(tzinfo=None) <= LATEST:
+            raise ValueError(f"{start.isoformat()} is out of range; give a time from {EARLIEST:%Y-%m-%d} to "
+                             f"{LATEST:%Y-%m-%d}")
+        return start
 
     @model_validator(mode="after")
     def _in_order(self) -> "Scenario":

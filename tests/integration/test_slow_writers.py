@@ -111,7 +111,8 @@ def test_a_slow_write_is_read_only_once_complete(folder, tmp_path, name, how):
         events = until_complete(watcher)
     finally:
         watcher.stop()
-    half_read = [e for e in events if not (isinstance(e, PlaylistAccepted) and e.playlist in (original, events[-1].playlist))]
+    whole = (original, events[-1].playlist)
+    half_read = [e for e in events if not (isinstance(e, PlaylistAccepted) and e.playlist in whole)]
     assert half_read == [], "only the file as it was and the complete file are read"
     assert restore(state) == events[-1].playlist, "the complete playlist is the last good"
 

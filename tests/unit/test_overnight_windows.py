@@ -135,8 +135,8 @@ def test_simulate_shows_which_night_a_window_plays(tmp_path, capsys):
     scenario.write_text("start: 2026-11-26T21:00:00\nduration: 104400\ntimeline:\n  - {at: 0, faces: 0}\n")
     code, lines = run(capsys, "simulate", str(tmp_path / "late.yaml"), "--audience", str(scenario))
     assert code == 0
-    assert lines[1] == f"info: {tmp_path / 'late.yaml'}:16:15: rules[2]: hours 22:00-02:00 crosses midnight: fri 22:00" \
-                       " to sat 02:00"
+    assert lines[1] == f"info: {tmp_path / 'late.yaml'}:16:15: rules[2]: hours 22:00-02:00 crosses midnight:" \
+                       " fri 22:00 to sat 02:00"
     late = [line.split(None, 5) for line in lines if "  late  " in line]
     assert [(row[1], row[2]) for row in late] == [("fri", "22:00:00"), ("fri", "22:10:00"), ("fri", "22:20:00"),
                                                  ("fri", "22:30:00"), ("fri", "22:40:00"), ("fri", "22:50:00"),
