@@ -13,7 +13,8 @@ import sys
 import threading
 from pathlib import Path
 
-from signage.cli.options import validated
+from signage.cli.options import matching, validated
+from signage.config import TOPIC_PATTERN
 from signage.errors import ConfigError, SignageError
 
 logger = logging.getLogger(__name__)
@@ -29,7 +30,8 @@ def add(commands) -> None:
     fleet.add_argument("--db", help="SQLite file or postgresql://user:pass@host/db "
                                     "(default: ~/.local/share/signage/fleet.sqlite3)")
     fleet.add_argument("--broker", help="mqtt://host:port (default: mqtt://localhost:1883)")
-    fleet.add_argument("--root", help="topic root (mqtt.topic_root of the kiosks, default signage)")
+    fleet.add_argument("--root", type=matching(TOPIC_PATTERN),
+                       help="topic root (mqtt.topic_root of the kiosks, default signage)")
     fleet.add_argument("--share-group", help="MQTT 5 shared subscription group: ingests with one group split the load")
     fleet.add_argument("--client-id", help="MQTT client id, stable across restarts (default: signage-fleet-<host>)")
     fleet.add_argument("--retention-days", type=int, help="days of raw rows kept (rollups are kept for good)")

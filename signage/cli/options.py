@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 from pathlib import Path
 from typing import Any, Callable
 
@@ -57,6 +58,18 @@ def one_of(*allowed: str) -> Callable[[str], str]:
     def parse(text: str) -> str:
         if text not in allowed:
             raise argparse.ArgumentTypeError(f"{text!r} is not one of {', '.join(allowed)}")
+        return text
+    return parse
+
+
+def matching(pattern: str) -> Callable[[str], str]:
+    """An argparse type: text matching one of the config's patterns (NAME_PATTERN...),
+    refused with the same words a config file gets."""
+    from signage.yamlfile import PATTERN_HINTS
+
+    def parse(text: str) -> str:
+        if not re.match(pattern, text):
+            raise argparse.ArgumentTypeError(f"{text!r} is not {PATTERN_HINTS.get(pattern, pattern)}")
         return text
     return parse
 
