@@ -155,6 +155,7 @@ class PlaylistWatcher:
         return boot_from(None, problems, self.state_file)
 
     def start(self) -> None:
+        self.last_progress = time.monotonic()  # the boot may have waited for files to settle
         self._thread = threading.Thread(target=self._run, name="playlist-watcher", daemon=True)
         self._thread.start()
 
