@@ -12,8 +12,9 @@ default), on every path (a poll, a forced reload for SIGHUP or MQTT RELOAD, the 
 A writer that pauses mid-file (scp on a slow link, a script writing in chunks) leaves
 a file that may well parse on its own; only time tells it from a finished one. At
 boot nothing has been watched yet, so the files' ctime stands in: files that changed
-less than `settle` seconds ago (by the wall clock; never, if the clock says the
-change is in the future) are watched until they settle. A load during which the files
+less than `settle` seconds ago by the wall clock (or, the clock having stepped back,
+seemingly in the future) are watched until they settle; so are media files a new edit
+names for the first time. A load during which the files
 changed is neither accepted nor rejected: they are still being written. Only a
 settled read is accepted, and so only a settled read is saved as the last good
 playlist. A writer that pauses longer than `settle` cannot be told from a finished
@@ -146,9 +147,8 @@ class PlaylistWatcher:
 
     def _boot_unsettled(self) -> BootPlaylist:
         where = ", ".join(str(p) for p in self.paths)
-        problems = (f"{where}: the playlist files are still being written (they changed within the last"
-                    f" {self.settle:g} s, for {self.boot_wait:g} s); they are read once they stay unchanged for"
-                    f" {self.settle:g} s")
+        problems = (f"{where}: the playlist files are still being written (they kept changing for"
+                    f" {self.boot_wait:g} s); they are read once unchanged for {self.settle:g} s")
         logger.warning("%s", problems)
         self._loaded = None  # the watcher thread reads them once they settle
         self._rejected = True
