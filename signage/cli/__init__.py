@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 
 from signage import build
@@ -44,6 +45,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # the reader went away (`| head`): nothing to say, and nowhere to say it
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit's flush cannot fail again
+        return 1
     except Exception as exc:  # noqa: BLE001 - the barrier: never a traceback to an operator
         logger.debug("signage %s failed", args.command, exc_info=True)
         logger.error("signage %s: %s", args.command, unforeseen(exc))

@@ -144,3 +144,16 @@ def test_the_barrier_turns_the_unforeseen_into_one_line_and_a_hint(monkeypatch, 
     assert errors[1].getMessage().startswith("hint: check the paths, dates and numbers given")
     assert not any(r.exc_info for r in errors), "no traceback above DEBUG"
     assert any(r.exc_info and r.levelno == logging.DEBUG for r in caplog.records), "the traceback, for DEBUG"
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly(tmp_path):
+    """`signage vision --json | head -1`: the pipe closes under a streaming command."""
+    process = subprocess.Popen([sys.executable, "-m", "signage.cli", "vision", "--source",
+                                "samples/WolfgangLanger_Pexels.mp4", "--json"], cwd=PROJECT_ROOT,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env=dict(os.environ, PYTHONPATH=str(PROJECT_ROOT)))
+    assert process.stdout.readline().startswith('{"frame": 0')
+    process.stdout.close()  # as head does once it has its line
+    _, errors = process.communicate(timeout=120)
+    assert "Traceback" not in errors and "BrokenPipeError" not in errors, errors
+    assert process.returncode == 1
