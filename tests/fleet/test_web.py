@@ -198,3 +198,17 @@ def test_live_page_streams_server_sent_events(web):
         lines = stream.iter_lines()
         first = next(line for line in lines if line.startswith("data:") and "data-screen" in line)
         assert "lab" in first or "mall" in first
+
+
+def test_each_screen_shows_its_build_and_a_fleet_of_mixed_builds_says_so(web):
+    client, store, _ = web
+    login(client)
+    store.write([parse("signage", "signage/lab/a/status", f.encode(f.status(lock="25eae7c3ad2e")))])
+    fleet = client.get("/").text
+    assert "lock 25eae7c3ad2e" in fleet and "builds in this fleet" not in fleet, "one build: nothing to warn about"
+    assert "(lock 25eae7c3ad2e)" in client.get("/screen/lab/a").text
+    store.write([parse("signage", "signage/mall/b/status", f.encode(f.status(site="mall", device="b",
+                                                                             lock="0123456789ab")))])
+    fleet = client.get("/").text
+    assert "2 builds in this fleet" in fleet
+    assert "0.1.0 · lock 25eae7c3ad2e: 1" in fleet and "0.1.0 · lock 0123456789ab: 1" in fleet
