@@ -265,6 +265,7 @@ class Telemetry:
         """
         deadline = self._clock() + timeout
         self._stopping = True  # the pump retries a failing spool at once now
+        self._refusals.flush(force=True)  # the count a flood held back, sent ahead of the final status
         while self._clock() < deadline and self._pump.alive() and self._busy():
             self._pump.wake()
             time.sleep(0.02)
@@ -292,7 +293,6 @@ class Telemetry:
             reason = self._fault.text if self._fault else "the spool could not be written"
             logger.error("%d telemetry messages could not be saved (%s) and are lost", lost, reason)
         self._final_broker = "stopped" if clean else "disconnected"
-        self._refusals.flush(force=True)  # the count of what a flood held back, before we go
         infos = []
         if final_status is not None:
             try:
