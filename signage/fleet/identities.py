@@ -30,6 +30,7 @@ logger = logging.getLogger(__name__)
 NEW_FOR = dt.timedelta(days=7)  # a provisioned identity is shown as new this long
 RELOAD_EVERY_S = 5.0  # the file is looked at (one stat) at most this often
 QUARANTINE_MAX = 500  # identities listed; past it only counted
+LOG_EVERY_S = 60.0  # one line about new strangers per minute at most: forged identities come by thousands
 
 
 class Provisioned(BaseModel):
@@ -105,6 +106,8 @@ class Identities:
         self._strangers: dict[tuple[str, str], Stranger] = {}
         self.quarantined_messages = 0
         self.quarantined_unlisted = 0  # identities past QUARANTINE_MAX: counted only
+        self._logged_at = -float("inf")
+        self._unlogged = 0  # new strangers since the last line
         self._reload()
 
     @property
@@ -129,14 +132,21 @@ class Identities:
             self.quarantined_messages += 1
             stranger = self._strangers.get((site, device))
             if stranger is None:
-                if len(self._strangers) >= QUARANTINE_MAX:
+                self._unlogged += 1
+                if len(self._strangers) < QUARANTINE_MAX:
+                    stranger = self._strangers[(site, device)] = Stranger(site, device)
+                else:
                     self.quarantined_unlisted += 1
-                    return False
-                stranger = self._strangers[(site, device)] = Stranger(site, device)
-                logger.warning("quarantined: %s/%s published %s but was never provisioned (see the quarantine page)",
-                               site, device, kind)
-            stranger.messages += 1
-            stranger.last_seen, stranger.last_kind = now, kind
+            if stranger is not None:
+                stranger.messages += 1
+                stranger.last_seen, stranger.last_kind = now, kind
+            log, self._unlogged = (self._unlogged, 0) if self._unlogged and \
+                self._clock() - self._logged_at >= LOG_EVERY_S else (0, self._unlogged)
+            if log:
+                self._logged_at = self._clock()
+        if log:
+            logger.warning("quarantined %d new unknown identities (the latest: %s/%s, %s); they were never "
+                           "provisioned; see the quarantine page", log, site, device, kind)
         return False
 
     def quarantined(self) -> list[Stranger]:

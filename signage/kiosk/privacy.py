@@ -22,8 +22,11 @@ class Privacy:
     remote_on: bool = False  # a remote ON is in force (until a remote OFF or a restart)
 
     @classmethod
-    def at_start(cls, config: PrivacyConfig) -> "Privacy":
-        return cls(on=config.start_in_privacy)
+    def at_start(cls, config: PrivacyConfig, moment: dt.datetime) -> "Privacy":
+        """Inside the schedule from the first frame: the camera never opens for a moment at boot."""
+        privacy = cls(on=False)
+        privacy.on = privacy.wanted(config, moment)
+        return privacy
 
     def local(self, config: PrivacyConfig, moment: dt.datetime) -> str | None:
         """Why the kiosk's own settings want privacy now, or None."""

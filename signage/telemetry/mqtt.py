@@ -215,6 +215,11 @@ class Telemetry:
         """The spool file (None while it cannot be opened). Owned by the pump while it runs."""
         return self._spool
 
+    @property
+    def commands_refused(self) -> int:
+        """Commands refused since this link started (each told, or counted in a summary)."""
+        return self._refusals.total
+
     def health(self) -> Health:
         """What status needs, as one snapshot (cheap: no query)."""
         return self._snapshot()

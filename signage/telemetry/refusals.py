@@ -27,10 +27,12 @@ class Refusals:
         self._told = 0
         self._held = 0
         self._latest: tuple[str, str] = ("", "")
+        self.total = 0  # refusals since start, told or not
 
     def refuse(self, topic: str, reason: str) -> None:
         self.flush()
         with self._lock:
+            self.total += 1
             if self._since is None:
                 self._since = self._clock()
             tell = self._told < self.burst
