@@ -68,8 +68,9 @@ empty retained message (`mosquitto_pub -r -n -t <topic>`).
 
 With `mqtt.homeassistant: true` the device publishes MQTT discovery under
 `homeassistant/<component>/signage_<site>_<device>/<object>/config`: sensors for viewers,
-passers, the playing creative and the spool depth, a connectivity binary sensor, and a
-switch for privacy mode. Viewers and passers show as unknown while they are below
+passers, the playing creative and the spool depth, a connectivity binary sensor, and
+privacy mode: a switch when the device accepts unsigned commands
+(`mqtt.commands.accept_unsigned: true`), else a binary sensor (Home Assistant cannot sign). Viewers and passers show as unknown while they are below
 `privacy.min_group` (null on the wire). Availability maps all three payloads of
 `<root>/available`: `online` is available, `stopped` and `offline` are not.
 """

@@ -271,6 +271,8 @@ class Telemetry:
         deadline = self._clock() + timeout
         self._stopping = True  # the pump retries a failing spool at once now
         self._refusals.flush(force=True)  # the count a flood held back, sent ahead of the final status
+        if self._refusals.total:
+            logger.info("%d commands refused since this link started", self._refusals.total)
         while self._clock() < deadline and self._pump.alive() and self._busy():
             self._pump.wake()
             time.sleep(0.02)
