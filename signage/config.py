@@ -9,8 +9,6 @@ is checked by `check_runtime_paths` before anything starts.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import os
 import re
 import tempfile
@@ -23,7 +21,7 @@ from signage.errors import ConfigError
 from signage.imageinfo import DEFAULT_MAX_PIXELS
 from signage.models import DetectorModel
 from signage.fields import COLOUR_PATTERN, NAME_PATTERN, DailyWindow, Section
-from signage.fields import printable_text
+from signage.fields import ed25519_public_bytes, printable_text
 from signage.yamlfile import PATTERN_HINTS
 
 TOPIC_PATTERN = r"^[^#+/][^#+]*$"
@@ -208,13 +206,7 @@ class CommandsConfig(Section):
     @classmethod
     def _ed25519_public_key(cls, value: str | None) -> str | None:
         if value is not None:
-            try:
-                raw = base64.b64decode(value.strip(), validate=True)
-            except (binascii.Error, ValueError):
-                raise ValueError("not base64; paste the public_key line `signage fleet provision` printed") from None
-            if len(raw) != 32:
-                raise ValueError(f"{len(raw)} bytes; an Ed25519 public key is 32 bytes (44 base64 characters), "
-                                 "as `signage fleet provision` prints it")
+            ed25519_public_bytes(value)
         return value
 
 

@@ -33,6 +33,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from signage.fields import ed25519_public_bytes
+
 SEALED_KEYS = frozenset({"value", "ts", "nonce", "sig"})
 DOMAIN = b"signage-command/1"  # a signature over our commands fits no other protocol's message
 NONCE_BYTES = 16
@@ -69,13 +71,7 @@ def signed_bytes(topic: str, value: str, ts: int, nonce: str) -> bytes:
 
 def public_key(text: str) -> Ed25519PublicKey:
     """A public key as config.yaml holds it (base64 of the 32 raw bytes); ValueError if not one."""
-    try:
-        raw = base64.b64decode(text.strip(), validate=True)
-    except (binascii.Error, ValueError):
-        raise ValueError("not base64; paste the `public_key` line `signage fleet provision` printed") from None
-    if len(raw) != 32:
-        raise ValueError(f"{len(raw)} bytes; an Ed25519 public key is 32 (base64, 44 characters)")
-    return Ed25519PublicKey.from_public_bytes(raw)
+    return Ed25519PublicKey.from_public_bytes(ed25519_public_bytes(text))
 
 
 def public_text(key: Ed25519PublicKey) -> str:
