@@ -300,3 +300,71 @@ def test_a_command_flood_costs_bounded_lines_messages_and_plays(tmp_path, xvfb, 
     # Per accepted command a few lines (the command, the privacy switch, the reload); the refusals' lines.
     assert len(lines) <= 4 * 3 * rate_bound + (TOLD_AT_ONCE + 1) * windows, \
         f"{len(lines)} log lines: {[r.getMessage()[:80] for r in lines[:40]]}"
+
+
+def test_the_fleet_commands_a_kiosk_through_tls_and_the_acl_and_a_replay_is_refused(tmp_path, xvfb, models_dir,
+                                                                                    samples):
+    """`signage fleet` as provisioned (its broker user, TLS, its command key) sends privacy
+    ON from its page; the kiosk applies it. The same sealed message,
+    replayed by a client holding the fleet's broker credentials, is refused."""
+    import os
+    import subprocess
+    import sys
+
+    import httpx
+    import yaml
+
+    from signage.fleet.passwords import hash_password
+    from signage.kiosk.app import Kiosk
+    from signage.models import PROJECT_ROOT
+    from tests.broker import free_port
+
+    secured = secured_fleet(tmp_path / "fleet", ["lab/k1"])
+    settings = yaml.safe_load(secured.fleet_config.read_text()) | {"login_hash": hash_password("password-1")}
+    secured.fleet_config.write_text(yaml.safe_dump(settings))
+    port = free_port()
+    log = (tmp_path / "fleet.log").open("w")
+    dashboard = subprocess.Popen([sys.executable, "-m", "signage.cli", "fleet", "--config", str(secured.fleet_config),
+                                  "--db", str(tmp_path / "fleet.sqlite3"), "--port", str(port)],
+                                 env=dict(os.environ, PYTHONPATH=str(PROJECT_ROOT)), cwd=PROJECT_ROOT, stdout=log,
+                                 stderr=subprocess.STDOUT)
+    config, path = make_config(tmp_path, secured.broker.url, site="lab", device="k1",
+                               mqtt=secured.kiosk_mqtt("lab/k1", interval=1, keepalive=5))
+    kiosk = Kiosk(config, config_path=path)
+    wire = Peer(secured.broker.url, secured.ca, settings["username"], settings["password"], subscribe=f"{ROOT}/#")
+
+    def script(kiosk):
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as web:
+            def logged_in():
+                try:
+                    token = re.search(r'name="login_token" value="([^"]+)"', web.get("/login").text).group(1)
+                except httpx.TransportError:
+                    return False
+                return web.post("/login", data={"password": "password-1", "login_token": token}).status_code == 303
+
+            wait_for(logged_in, "the dashboard up", timeout=60)
+            wait_for(lambda: web.get("/api/screens").json(), "lab/k1 on the fleet page (its status, over TLS)")
+            page = web.get("/screen/lab/k1").text
+            token = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+            sent = web.post("/screen/lab/k1/command", data={"feature": "privacy", "value": "ON", "csrf": token},
+                            follow_redirects=True)
+            assert "Sent privacy ON" in sent.text, sent.text[-2000:]
+        wait_for(lambda: kiosk.privacy.on, "privacy on, by the fleet's signed command")
+        (sealed,) = [payload for topic, payload, _ in wire.messages if topic == f"{ROOT}/privacy/set"]
+        assert json.loads(sealed)["value"] == "ON" and "sig" in json.loads(sealed)
+        kiosk.privacy.remote_on = False  # as if an operator had cleared it: the replay would turn it on again
+        assert wire.publish(f"{ROOT}/privacy/set", sealed) == "Success"
+        wait_for(lambda: any(b"replayed" in p for t, p, _ in wire.messages if t.endswith("/error")), "refused")
+        assert not kiosk.privacy.remote_on
+
+    try:
+        run_with(kiosk, script)
+    finally:
+        wire.close()
+        dashboard.terminate()
+        dashboard.wait(timeout=30)
+        log.close()
+        secured.broker.stop()
+    key = secured.fleet_config.parent / "command.key"
+    assert key.stat().st_mode & 0o777 == 0o600
+    assert "Traceback" not in (tmp_path / "fleet.log").read_text()
