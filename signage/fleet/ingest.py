@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 import sqlalchemy.exc
 
+from signage.config import TlsConfig
+from signage.fleet.identities import Identities
 from signage.fleet.parse import Ignored, Incoming, Invalid, parse
 from signage.fleet.store import Store
 from signage.telemetry.client import new_client, session_properties
@@ -71,13 +73,16 @@ class IngestStats:
     duplicates: int = 0
     invalid: int = 0
     refused: int = 0  # valid messages the database would not take
+    quarantined: int = 0  # from identities the fleet never provisioned (identities.py)
 
 
 class Ingest:
     def __init__(self, store: Store, broker: str, root: str = "signage", group: str | None = None,
                  client_id: str | None = None, session_expiry: int = 7 * 24 * 3600, keepalive: int = 30,
-                 username: str | None = None, password: str | None = None):
+                 username: str | None = None, password: str | None = None, tls_files: TlsConfig | None = None,
+                 identities: Identities | None = None):
         self.store, self.root, self.group = store, root, group
+        self.identities = identities
         self.stats = IngestStats()
         self.connected = threading.Event()
         self.subscribed = threading.Event()
@@ -90,7 +95,7 @@ class Ingest:
         self._host, self._port, tls = broker_address(broker)
         self._keepalive, self._expiry = keepalive, session_expiry
         self.client = new_client(client_id=client_id or default_client_id(), protocol="5",
-                                 username=username, password=password, tls=tls)
+                                 username=username, password=password, tls=tls, tls_files=tls_files)
         self.client.manual_ack_set(True)
         self.client.reconnect_delay_set(min_delay=1, max_delay=30)
         self.client.on_connect = self._on_connect
@@ -169,6 +174,10 @@ class Ingest:
             return
         except Exception as exc:  # noqa: BLE001 - a fault barrier: one message never stops the ingest
             self._invalid(f"{message.topic[:120]}: {type(exc).__name__}: {exc}")
+            client.ack(message.mid, message.qos)
+            return
+        if self.identities is not None and not self.identities.admits(item.site, item.device, item.kind):
+            self.stats.quarantined += 1
             client.ack(message.mid, message.qos)
             return
         self._queue.put((item, message.mid, message.qos))

@@ -96,7 +96,7 @@ class Kiosk:
         self.watchdog = Watchdog(Notifier(), clock)
         self.status_publisher = StatusPublisher(clock)
         self.commands: queue.Queue[Command] = queue.Queue(maxsize=100)
-        self.privacy = privacy.Privacy.at_start(config.privacy)
+        self.privacy = privacy.Privacy.at_start(config.privacy, wall())
         self.stop_requested = threading.Event()
         self.reload_requested = threading.Event()
         self.last_metrics = clock()
