@@ -412,7 +412,7 @@ class Telemetry:
         """Answer a command on `<root>/error` (any thread): it changed nothing, and why."""
         topic = command if isinstance(command, str) else f"{self.root}/{command.feature}/set"
         logger.warning("command on %s refused: %s", topic[:120], reason)
-        error = Error(site=self.site, device=self.device, topic=topic[:200], error=reason[:500])
+        error = Error.fitted(site=self.site, device=self.device, topic=topic, error=reason)
         self.client.publish(f"{self.root}/error", json.dumps(error.payload(), separators=(",", ":")), qos=1)
 
     # ----- paho callbacks (paho's thread) ---------------------------------------------------------
