@@ -10,7 +10,7 @@ import math
 from types import SimpleNamespace
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from signage.audience import EXPRESSIONS, ZONES, AudienceSnapshot, StageTimes, TrackSummary
@@ -221,6 +221,8 @@ def test_every_interval_the_kiosk_aggregates_is_accepted(passers, dwell, looked,
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@example(error="\x00" * 20_000, problems=["\U0001F600" * 20_000] * 50, playlist="\x1b[2J" * 5000, broker="b" * 20_000,
+         counts=10**7, huge=10**30, uptime=10.0**12, version="v" * 20_000)
 @given(error=texts, problems=st.lists(texts, max_size=50), playlist=texts, broker=texts, counts=people,
        huge=st.integers(0, 10**30), uptime=st.floats(0, 10**12), version=texts)
 def test_every_status_and_refusal_the_kiosk_builds_is_accepted(error, problems, playlist, broker, counts, huge,
