@@ -18,13 +18,14 @@ import sqlalchemy as sa
 
 from signage.fleet import ingest as ingest_module
 from signage.fleet import queries
+from signage.fleet.database import database_url
 from signage.fleet.ingest import QUEUED_QOS0, RECEIVE_MAXIMUM, Ingest
 from signage.fleet.parse import Incoming, Invalid, parse, utc
 from signage.fleet.schema import dead_letters, plays
 from signage.fleet.store import Store
 from signage.telemetry.messages import MESSAGES
 from tests.fleet import factory as f
-from tests.fleet.postgres import wait_for
+from tests.fleet.postgres import Postgres, wait_for
 from tests.fleet.publisher import Publisher, stored
 
 _clients = itertools.count()
@@ -231,3 +232,28 @@ def test_a_qos0_flood_while_the_writer_is_busy_is_bounded_in_memory(fleet, monke
     wait_for(lambda: stored(store) == len(flood) + 1 - ingest.stats.overflow, timeout=60, what="the rest stored")
     ingest.stop()
     sender.close()
+
+
+def test_a_database_outage_holds_the_messages_and_dead_letters_none(broker):
+    """Only an unreachable database holds acknowledgements: its messages are stored when
+    it is back, none taken for poison."""
+    server = Postgres().start()
+    store = Store(database_url(server.create_database("outage")))
+    store.migrate()
+    ingest = Ingest(store, broker.url, client_id="fleet-outage").start()
+    sender = Publisher(broker.url)
+    try:
+        assert ingest.subscribed.wait(15)
+        sender.send(valid_plays(50))
+        wait_for(lambda: ingest.stats.stored == 50, what="the first plays stored")
+        server.pause()
+        sender.send(valid_plays(100, first=50))
+        wait_for(lambda: ingest.stats.received == 150, what="the plays received during the outage")
+        server.resume()
+        wait_for(lambda: ingest.stats.stored == 150, timeout=90, what="the held plays stored")
+        assert ingest.stats.dead_letters == 0 and stored(store) == 150
+    finally:
+        sender.close()
+        ingest.stop()
+        store.close()
+        server.stop()
