@@ -6,7 +6,6 @@ the fleet's clock, so the dashboard and the contract cannot drift apart."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -44,6 +43,8 @@ class Invalid(Exception):
 
     def __init__(self, message: str, reason: str):
         super().__init__(message)
+        if reason not in REASONS:
+            raise ValueError(f"unknown reason {reason!r}: one of {', '.join(REASONS)}")
         self.reason = reason
 
 
@@ -132,7 +133,3 @@ def metrics_expressions(message: Metrics) -> dict[str, int] | None:
 
 def play_expressions(message: Play) -> dict[str, float] | None:
     return message.expressions if isinstance(message.expressions, dict) else None
-
-
-def dumps(message: BaseModel) -> str:
-    return json.dumps(message.model_dump(mode="json", by_alias=True), separators=(",", ":"))
