@@ -13,8 +13,8 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from signage.telemetry.commands import FEATURES
-from signage.telemetry.messages import (MAX_MESSAGE_BYTES, Error, Inconsistent, Metrics, Play, Status, TimeError, utc,
-                                        received_at)
+from signage.telemetry.messages import (MAX_MESSAGE_BYTES, Error, Inconsistent, Metrics, Play, Status, TimeError, fit,
+                                        received_at, utc)
 
 MAX_PAYLOAD = MAX_MESSAGE_BYTES
 AVAILABILITY = ("online", "stopped", "offline")
@@ -111,8 +111,8 @@ def parse(root: str, topic: str, payload: bytes, now: datetime | None = None) ->
         if parts[4] == "set":
             raise Ignored(topic)
         text = payload.decode("utf-8", "replace").strip()
-        if not text or len(text) > 64:
-            raise Invalid(f"{kind}: state of {len(text)} characters", "value")
+        if not text or len(text) > 64 or fit(text, 64) != text:
+            raise Invalid(f"{kind}: state of {len(text)} characters; 1-64 printable ones expected", "value")
         return Incoming("state", site, device, (parts[3], text), topic=topic, raw=payload)
     if kind not in MODELS:
         raise Invalid(f"unknown message kind {kind[:60]!r}", "kind")

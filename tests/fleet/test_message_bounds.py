@@ -123,6 +123,15 @@ def test_hostile_values_are_invalid_at_parse_with_a_reason(kind, body, reason):
     assert len(str(problem)) < 300  # says what is wrong, briefly, without echoing the payload
 
 
+@pytest.mark.parametrize("topic,payload", [("signage/lab/a/privacy/state", b"ON\x00"),
+                                           ("signage/lab/a/creative/state", b"\x1b[2J" + b"x" * 10),
+                                           ("signage/lab/a/creative/state", b"x" * 65)])
+def test_state_echoes_are_short_and_printable(topic, payload):
+    with pytest.raises(Invalid) as caught:
+        parse("signage", topic, payload)
+    assert caught.value.reason == "value"
+
+
 @pytest.mark.parametrize("kind,body", [
     ("play", play(**spanning(NOW - dt.timedelta(days=300), NOW - dt.timedelta(days=300, seconds=-10)))),
     ("play", play(**spanning(NOW - dt.timedelta(days=30), NOW), seconds=30 * DAY, looking_seconds=0.0,
