@@ -72,7 +72,8 @@ def messages(day_start: datetime, until: datetime, seed: int = 7):
                     yield f"{root}/play", {
                         "site": site, "device": device, "id": str(uuid.uuid4()), "creative": creative,
                         "rule": "default", "start": _iso(t), "end": _iso(t + timedelta(seconds=seconds)),
-                        "seconds": float(seconds), "ended": "duration", "peak_faces": peak, "mean_faces": min(crowd / 2, peak),
+                        "seconds": float(seconds), "ended": "duration", "peak_faces": peak,
+                        "mean_faces": min(crowd / 2, peak),
                         "peak_viewers": peak, "looking_seconds": round(looking, 2), "expressions": expressions}
                     t += timedelta(seconds=seconds)
             yield f"{root}/available", "offline" if (site, device) == ("mall", "east") else (

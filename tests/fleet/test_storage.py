@@ -276,7 +276,8 @@ def test_concurrent_writers_with_overlapping_batches_count_each_message_once(sto
 
 def kept_payload_bytes(store) -> int:
     with store.engine.begin() as conn:
-        return int(conn.execute(sa.select(sa.func.coalesce(sa.func.sum(sa.func.length(metrics.c.payload)), 0))).scalar())
+        total = sa.func.coalesce(sa.func.sum(sa.func.length(metrics.c.payload)), 0)
+        return int(conn.execute(sa.select(total)).scalar())
 
 
 def test_raw_payloads_are_capped_per_message_and_in_total(store):
