@@ -80,7 +80,7 @@ def main(args: argparse.Namespace) -> int:
     from signage.fleet.store import Store
 
     url = database_url(config.db)
-    store = Store(url, retention_days=config.retention_days)
+    store = Store(url, retention_days=config.retention_days, raw_budget_mb=config.raw_payload_mb)
     try:
         try:
             before, after = store.migrate(args.revision if args.action == "migrate" else "head")
@@ -213,8 +213,8 @@ def _ingest_only(store, config, path: Path) -> int:
     stop.wait()
     ingest.stop()
     s = ingest.stats
-    logger.info("ingest stopped: received %d, stored %d, duplicates %d, invalid %d, refused %d, quarantined %d",
-                s.received, s.stored, s.duplicates, s.invalid, s.refused, s.quarantined)
+    logger.info("ingest stopped: received %d, stored %d, duplicates %d, invalid %d, dead letters %d, quarantined %d",
+                s.received, s.stored, s.duplicates, s.invalid, s.dead_letters, s.quarantined)
     return 0
 
 
@@ -273,6 +273,6 @@ def _run(store, config, path: Path) -> int:
         publisher.close()
         ingest.stop()
         s = ingest.stats
-        logger.info("stopped: received %d, stored %d, duplicates %d, invalid %d", s.received, s.stored,
-                    s.duplicates, s.invalid)
+        logger.info("stopped: received %d, stored %d, duplicates %d, invalid %d, dead letters %d", s.received,
+                    s.stored, s.duplicates, s.invalid, s.dead_letters)
     return 0

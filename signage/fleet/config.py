@@ -26,6 +26,9 @@ class FleetConfig(BaseModel):
     client_id: str | None = None
     session_expiry: int = Field(7 * 24 * 3600, ge=60, description="seconds the broker keeps our queue")
     retention_days: int = Field(90, ge=1, description="days of raw metrics, plays and history kept")
+    raw_payload_mb: float = Field(1024, ge=0, le=1_000_000, description="MB of raw metrics payloads kept in all; "
+                                  "past it, new metrics are stored without their payload until the retention "
+                                  "purge frees room")
     listen: str = "127.0.0.1"
     port: int = Field(8080, ge=1, le=65535)
     login_hash: str | None = Field(None, description="set by `signage fleet passwd`")

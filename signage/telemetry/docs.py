@@ -7,7 +7,7 @@ import inspect
 import json
 
 from signage.telemetry.commands import MAX_PAYLOAD
-from signage.telemetry.messages import MESSAGES
+from signage.telemetry.messages import MAX_AGE, MAX_MESSAGE_BYTES, MAX_SKEW, MESSAGES
 
 INTRO = f"""# MQTT interface
 
@@ -38,6 +38,13 @@ deduplicate on `id`. While the spool's disk is full, messages wait in memory (bo
 `spool_held` and `spool_dropped` in status count them) and are sent straight from memory
 when the broker is there. A damaged spool file is moved aside (kept, named
 `<spool>.corrupt-<UTC time>`) and every message still readable in it is sent.
+
+Every field is bounded (the schemas below say how): numbers finite, counts and durations
+non-negative and at most a plausible maximum, texts and lists short and without control
+characters, figures consistent with each other, `end` not before `start`, a payload at
+most {MAX_MESSAGE_BYTES // 1024} KB. A receiver (the fleet dashboard) also refuses timestamps more
+than {MAX_AGE.days} days before its clock or more than {MAX_SKEW.seconds // 60} minutes after it. The device clamps
+and shortens what it publishes to these bounds, so a valid device is never refused.
 
 ## Commands
 

@@ -427,7 +427,7 @@ class Telemetry:
         self._refusals.refuse(topic, reason)
 
     def _publish_refusal(self, topic: str, reason: str) -> None:
-        error = Error(site=self.site, device=self.device, topic=topic[:200], error=reason[:500])
+        error = Error.fitted(site=self.site, device=self.device, topic=topic, error=reason)
         self.client.publish(f"{self.root}/error", json.dumps(error.payload(), separators=(",", ":")), qos=1)
 
     # ----- paho callbacks (paho's thread) ---------------------------------------------------------
