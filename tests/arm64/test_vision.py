@@ -1,11 +1,12 @@
 """`signage vision --json` on the sample photos finds on arm64 what it finds on x86: as many
 faces in each photo, each box overlapping its x86 twin (IoU >= 0.9), the same dominant
-expression; for the float and int8 BlazeFace models on LiteRT (the Pi 4's core), and for the
-MediaPipe backend."""
+expression; for the float and int8 BlazeFace models on LiteRT (the cores of the Pi 4 and 5), and
+for the MediaPipe backend (the Pi 5's core only)."""
 
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 
@@ -80,21 +81,29 @@ def compare(pi, stills, *options: str) -> None:
     assert differences(faces_per_photo(arm64.stdout), seen) == []
 
 
+# XNNPACK picks its kernels by what the core has (the Pi 5's has the dot product): both cores.
+@pytest.mark.parametrize("cpu", [PI4, PI5])
 @pytest.mark.parametrize("model", ["full", "short"])
-def test_litert_float_models_find_the_same_faces(pi, stills, models_dir, model):
-    compare(pi, stills, "--model", model)
+def test_litert_float_models_find_the_same_faces(pi, stills, models_dir, model, cpu):
+    compare(pi.on(cpu), stills, "--model", model)
 
 
+@pytest.mark.parametrize("cpu", [PI4, PI5])
 @pytest.mark.parametrize("model", ["full_int8", "short_int8"])
-def test_litert_int8_models_find_the_same_faces(pi, stills, int8_models, model):
-    compare(pi, stills, "--model", model)
+def test_litert_int8_models_find_the_same_faces(pi, stills, int8_models, model, cpu):
+    compare(pi.on(cpu), stills, "--model", model)
 
 
-@pytest.mark.parametrize("cpu", [
-    PI5,
-    pytest.param(PI4, marks=pytest.mark.xfail(strict=True, reason=(
-        "mediapipe's aarch64 wheel (libmediapipe.so) is built for ARMv8.1 atomics (LSE): on the Pi 4's "
-        "Cortex-A72 it aborts with SIGILL when the backend loads. The litert backend (the default) runs there."))),
-])
-def test_mediapipe_backend_finds_the_same_faces(pi, stills, models_dir, cpu):
-    compare(pi.on(cpu), stills, "--backend", "mediapipe")
+def test_mediapipe_backend_finds_the_same_faces_on_the_pi_5s_core(pi, stills, models_dir):
+    compare(pi.on(PI5), stills, "--backend", "mediapipe")
+
+
+def test_mediapipe_backend_cannot_start_on_the_pi_4s_core(pi, stills, models_dir):
+    """A known limit (README): mediapipe's aarch64 library (libmediapipe.so) is built for
+    ARMv8.1's atomics (LSE), which the Pi 4's Cortex-A72 lacks; loading it kills the process
+    with SIGILL. The litert backend, the default, runs there (the tests above). When a mediapipe
+    release runs on ARMv8.0, this fails: then compare it as on the Pi 5 and update README."""
+    result = pi.on(PI4).run("-m", "signage.cli", "vision", "--source", str(stills), "--json",
+                            "--backend", "mediapipe")
+    assert result.returncode == -signal.SIGILL, result.stderr[-3000:]
+    assert "compiled with lse enabled, but this feature is not available" in result.stderr
