@@ -5,10 +5,10 @@ venv's own, as on a Pi where python3-picamera2 comes from apt (--system-site-pac
 from __future__ import annotations
 
 import subprocess
-import sys
 from importlib import metadata
 
 from signage.models import PROJECT_ROOT
+from tests.arm64.pi import on_x86
 
 # What the kiosk imports: each must be among the locked packages and import on arm64.
 KIOSK = {"numpy": "numpy", "opencv-contrib-python": "cv2", "ai-edge-litert": "ai_edge_litert",
@@ -47,8 +47,7 @@ def test_pygame_ce_has_kmsdrm_compiled_in(pi):
 
 def test_version_names_the_same_lock_as_x86(pi):
     arm64 = pi.run("-m", "signage.cli", "--version")
-    x86 = subprocess.run([sys.executable, "-m", "signage.cli", "--version"], capture_output=True, text=True,
-                         cwd=PROJECT_ROOT)
+    x86 = on_x86("-m", "signage.cli", "--version")
     assert arm64.returncode == 0, arm64.stderr
     assert arm64.stdout == x86.stdout and "(lock unknown)" not in arm64.stdout
 

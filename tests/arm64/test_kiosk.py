@@ -7,13 +7,12 @@ from __future__ import annotations
 import json
 import signal
 import sqlite3
-import subprocess
-import sys
 from contextlib import closing
 from pathlib import Path
 
 from signage.models import PROJECT_ROOT
 from signage.telemetry.messages import Metrics, Play, Status
+from tests.arm64.pi import on_x86
 from tests.kiosk import wait_for
 from tests.subscriber import Subscriber
 
@@ -25,8 +24,7 @@ SPOOLED = 5  # metrics written to the spool before the kill
 
 def test_check_accepts_the_shipped_config_and_playlists(pi):
     arm64 = pi.run("-m", "signage.cli", "check")
-    x86 = subprocess.run([sys.executable, "-m", "signage.cli", "check"], capture_output=True, text=True,
-                         cwd=PROJECT_ROOT)
+    x86 = on_x86("-m", "signage.cli", "check")
     assert arm64.returncode == 0, arm64.stdout + arm64.stderr
     assert arm64.stdout == x86.stdout and arm64.stdout.startswith("ok: config.yaml")
 
@@ -53,11 +51,7 @@ def start_kiosk(pi, config: Path, log: Path):
 def stop(process, log: Path) -> None:
     """SIGTERM, as systemd stops it: an orderly stop, exit status 0."""
     process.send_signal(signal.SIGTERM)
-    try:
-        assert process.wait(timeout=STARTS) == 0, log.read_text()[-3000:]
-    finally:
-        if process.poll() is None:
-            process.kill()
+    assert process.wait(timeout=STARTS) == 0, log.read_text()[-3000:]
 
 
 def test_kiosk_runs_on_the_sample_video_publishes_and_stops_cleanly(pi, broker, tmp_path, models_dir, samples):
@@ -113,27 +107,27 @@ def test_spool_keeps_its_messages_across_a_kill_9(pi, broker, tmp_path, models_d
     broker.stop()  # the subscriber's session stays in the broker's persistence
     config = write_config(tmp_path, broker.url, samples)
     spool = tmp_path / "spool.sqlite3"
-    log = tmp_path / "kiosk.log"
-    kiosk = start_kiosk(pi, config, log)
+    first = start_kiosk(pi, config, tmp_path / "first.log")
     try:
         wait_for(lambda: spooled_metrics(spool) >= SPOOLED, f"{SPOOLED} metrics in the spool", timeout=STARTS)
+        assert first.poll() is None, "the kiosk runs until it is killed"
     finally:
-        kiosk.kill()  # SIGKILL to qemu: the guest dies with it, no handler runs
-        kiosk.wait()
+        first.kill()  # SIGKILL to qemu: the guest dies with it, no handler runs
+        first.wait()
     durable = {message_id(payload) for (payload,) in read_spool(spool, "SELECT payload FROM messages")} - {None}
     assert len(durable) >= SPOOLED
 
     broker.start()
-    log.write_text(log.read_text() + "\n--- restarted ---\n")
-    kiosk = start_kiosk(pi, config, log)
+    log = tmp_path / "second.log"
+    second = start_kiosk(pi, config, log)
     try:
         def received() -> set[str | None]:
             with subscriber.lock:
                 return {message_id(m.payload) for m in subscriber.messages}
 
         wait_for(lambda: durable <= received(), "every spooled message delivered", timeout=STARTS)
-        stop(kiosk, log)
+        stop(second, log)
     finally:
-        if kiosk.poll() is None:
-            kiosk.kill()
+        if second.poll() is None:
+            second.kill()
         subscriber.close()

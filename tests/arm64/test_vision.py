@@ -7,15 +7,12 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
-import sys
 
 import pytest
 
 from signage import models
 from signage.cli.models import make_int8_models
-from signage.models import PROJECT_ROOT
-from tests.arm64.conftest import PI4, PI5
+from tests.arm64.pi import PI4, PI5, on_x86
 
 MIN_IOU = 0.9
 
@@ -72,7 +69,7 @@ def differences(arm64: dict[str, list[dict]], x86: dict[str, list[dict]]) -> lis
 
 def compare(pi, stills, *options: str) -> None:
     arguments = ("-m", "signage.cli", "vision", "--source", str(stills), "--json", *options)
-    x86 = subprocess.run([sys.executable, *arguments], capture_output=True, text=True, cwd=PROJECT_ROOT)
+    x86 = on_x86(*arguments)
     assert x86.returncode == 0, x86.stderr[-3000:]
     arm64 = pi.run(*arguments)
     assert arm64.returncode == 0, arm64.stderr[-3000:]
