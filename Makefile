@@ -11,7 +11,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 export UV_PYTHON := $(PYTHON)
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: setup setup-dev lock-check lock models quantize system-run system-test run test test-fast \
+.PHONY: setup setup-fleet setup-dev lock-check lock models quantize system-run system-test run test test-fast \
 	test-latest test-arm64 bench clean
 
 # On a Raspberry Pi the camera library (picamera2, over libcamera's Python bindings) comes
@@ -37,12 +37,17 @@ $(VENV)/pyvenv.cfg: | $(UV)
 # The kiosk's packages as locked; what setup-dev added stays (also at its locked version).
 setup: lock-check $(VENV)/pyvenv.cfg
 	@$(UV) sync --locked --no-dev --inexact --quiet
-	@$(UV) run --no-sync python -m signage.build record uv.lock
+	@$(BIN)/python -m signage.build record uv.lock
+
+# The kiosk and the fleet dashboard (`signage fleet`), as locked.
+setup-fleet: lock-check $(VENV)/pyvenv.cfg
+	@$(UV) sync --locked --no-dev --extra fleet --inexact --quiet
+	@$(BIN)/python -m signage.build record uv.lock
 
 # Everything: the kiosk, the fleet dashboard, the int8 recipe and the tests' tools.
 setup-dev: lock-check $(VENV)/pyvenv.cfg
 	@$(UV) sync --locked --quiet
-	@$(UV) run --no-sync python -m signage.build record uv.lock
+	@$(BIN)/python -m signage.build record uv.lock
 
 # Refresh the lock on purpose: the newest versions pyproject.toml allows, for every platform
 # we ship to; then the int8 models made again with them, and their pins updated in

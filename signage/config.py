@@ -21,7 +21,7 @@ from signage.errors import ConfigError
 from signage.imageinfo import DEFAULT_MAX_PIXELS
 from signage.models import DetectorModel
 from signage.fields import COLOUR_PATTERN, NAME_PATTERN, DailyWindow, Section
-from signage.fields import printable_text
+from signage.fields import ed25519_public_bytes, printable_text
 from signage.yamlfile import PATTERN_HINTS
 
 TOPIC_PATTERN = r"^[^#+/][^#+]*$"
@@ -191,6 +191,25 @@ def parse_broker_url(url: str) -> tuple[str, int, bool]:
     return host.strip("[]"), port, tls
 
 
+class CommandsConfig(Section):
+    public_key: str | None = Field(None, description=(
+        "The fleet's command key (base64, from `signage fleet provision`): commands signed with its private "
+        "key are accepted, once, while fresh. Without it no signed command can be checked."))
+    accept_unsigned: bool = Field(False, description=(
+        "Also act on unsigned commands (plain ON/OFF, e.g. from Home Assistant). Any client that may publish "
+        "on this kiosk's command topics can then command it: only with a broker ACL that lets no one else."))
+    max_age: int = Field(120, ge=10, le=3600, description=(
+        "Seconds a signed command stays valid either side of this kiosk's clock: delivery delay plus the "
+        "clock difference with the fleet. Until NTP has set the clock, signed commands are refused."))
+
+    @field_validator("public_key")
+    @classmethod
+    def _ed25519_public_key(cls, value: str | None) -> str | None:
+        if value is not None:
+            ed25519_public_bytes(value)
+        return value
+
+
 class MqttConfig(Section):
     url: str = Field("mqtt://localhost:1883", description="mqtt://host:port, or mqtts://host:port for TLS.")
 
@@ -209,14 +228,18 @@ class MqttConfig(Section):
     interval: float = Field(60.0, ge=1, le=86400, description="Seconds between metrics messages.")
     homeassistant: bool = Field(False, description="Publish Home Assistant MQTT discovery.")
     discovery_prefix: str = Field("homeassistant", description="Home Assistant's discovery prefix.")
+    commands: CommandsConfig = Field(CommandsConfig(), description="Which commands from the broker this kiosk "
+                                     "acts on: by default only those the fleet signed.")
 
 
 class PrivacyConfig(Section):
     min_group: int = Field(3, ge=1, le=100, description="Counts of people below this (passers, viewers, peak "
                            "faces; 0 included) are published as null, and breakdowns (expressions, attention, dwell, "
                            "distance) over fewer people as {suppressed: true}.")
-    schedule: list[DailyWindow] = Field([], description="Times of day with the camera off (may cross midnight).")
-    start_in_privacy: bool = Field(False, description="Start with the camera off until a command turns it on.")
+    schedule: list[DailyWindow] = Field([], description="Times of day with the camera off (may cross midnight); "
+                                        "a remote command can add privacy, never lift it.")
+    start_in_privacy: bool = Field(False, description="Keep the camera off from the start, whatever the schedule, "
+                                   "until this setting changes: no remote command can turn the camera on.")
 
 
 class SourceConfig(Section):

@@ -5,6 +5,8 @@ in a playlist is valid in the config too."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
 import unicodedata
 from typing import Annotated, Any
@@ -105,3 +107,16 @@ def within(windows: list[DailyWindow], moment: dt.time | dt.datetime) -> bool:
 def _seconds_of_day(clock: str) -> int:
     hours, minutes = clock.split(":")
     return int(hours) * 3600 + int(minutes) * 60
+
+
+def ed25519_public_bytes(text: str) -> bytes:
+    """The 32 raw bytes of an Ed25519 public key written as `signage fleet provision`
+    prints it (base64); ValueError saying what is wrong."""
+    try:
+        raw = base64.b64decode(text.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("not base64; paste the public_key line `signage fleet provision` printed") from None
+    if len(raw) != 32:
+        raise ValueError(f"{len(raw)} bytes; an Ed25519 public key is 32 bytes (44 base64 characters), as "
+                         "`signage fleet provision` prints it")
+    return raw

@@ -16,11 +16,18 @@ def free_port() -> int:
 
 
 class Broker:
-    def __init__(self, folder: Path, password: tuple[str, str] | None = None, tls: dict | None = None):
+    def __init__(self, folder: Path, password: tuple[str, str] | None = None, tls: dict | None = None,
+                 settings: str | None = None, port: int | None = None):
+        """`settings`: a whole configuration of our own (its listener on `port`, 127.0.0.1),
+        to which only the test's log file and user are added."""
         if shutil.which("mosquitto") is None:
             raise RuntimeError("mosquitto is not installed: apt-get install mosquitto (the CI script does)")
-        self.folder, self.port = folder, free_port()
+        self.folder, self.port = folder, port or free_port()
         self.process: subprocess.Popen | None = None
+        if settings is not None:
+            (folder / "mosquitto.conf").write_text(f"user root\nlog_dest file {folder}/mosquitto.log\n{settings}")
+            self.url = f"{'mqtts' if tls else 'mqtt'}://127.0.0.1:{self.port}"
+            return
         lines = [f"listener {self.port} 127.0.0.1", "user root", "persistence true",
                  f"persistence_location {folder}/", f"log_dest file {folder}/mosquitto.log",
                  "max_queued_messages 10000"]

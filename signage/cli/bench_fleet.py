@@ -62,11 +62,12 @@ def replay(screens: int, minutes: int, start: datetime, seed: int = 0) -> list[t
             out.append((f"{root}/metrics", json.dumps(metrics).encode()))
             for k in range(6):
                 begin = t + timedelta(seconds=10 * k)
-                looking = round(rng.uniform(0, 8), 2)
+                viewers_at_once = rng.randint(0, 4)
+                looking = round(rng.uniform(0, 8), 2) if viewers_at_once else 0.0  # consistent, as a kiosk sends
                 play = {"site": site, "device": device, "id": str(uuid.uuid4()), "creative": rng.choice(CREATIVES),
                         "rule": "default", "start": _iso(begin), "end": _iso(begin + timedelta(seconds=10)),
                         "seconds": 10.0, "ended": "duration", "peak_faces": 2, "mean_faces": 1.0,
-                        "peak_viewers": rng.randint(0, 4), "looking_seconds": looking,
+                        "peak_viewers": viewers_at_once, "looking_seconds": looking,
                         "expressions": ({"happy": looking / 2, "neutral": looking / 2} if rng.random() < 0.5
                                         else {"suppressed": True})}
                 out.append((f"{root}/play", json.dumps(play).encode()))
@@ -128,8 +129,11 @@ def ingest_rounds(store, screens: int, messages: int, rounds: int, folder: Path)
         first.stop()
         rates, total = [], 0
         minutes = max(1, math.ceil(messages / (screens * 7)))
+        # Days that ended: the fleet accepts messages within a window of time around its clock.
+        days_back = rounds + math.ceil(minutes / 1440) + 1
+        first_day = datetime.combine(date.today() - timedelta(days=days_back), datetime.min.time())
         for round_ in range(rounds):
-            batch = replay(screens, minutes, datetime(2026, 1, 1) + timedelta(days=round_), seed=round_)
+            batch = replay(screens, minutes, first_day + timedelta(days=round_), seed=round_)
             path = folder / "messages.tsv"
             path.write_bytes(b"".join(t.encode() + b"\t" + p + b"\n" for t, p in batch))
             target = counter_values(store.engine).get("stored", 0) + len(batch)
@@ -261,7 +265,7 @@ def run(screens: list[int], backends: list[str], messages: int = 20000, rounds: 
                     rates, total = ingest_rounds(store, n, messages, rounds, folder)
                     per_message = (_db_size(store) - size0) / total
                     per_screen_day = per_message * (1440 + 8640)
-                    last = date(2026, 3, 31)
+                    last = date.today() - timedelta(days=1)
                     _clear(store)
                     seed_rollups(store, n, 30, last)
                     timings = latencies(store, last)

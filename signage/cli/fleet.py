@@ -22,10 +22,20 @@ logger = logging.getLogger(__name__)
 
 def add(commands) -> None:
     fleet = commands.add_parser("fleet", help="the fleet dashboard: ingest MQTT into a database, serve the pages")
-    fleet.add_argument("action", nargs="?", default="run", choices=["run", "ingest", "migrate", "passwd", "demo"],
+    fleet.add_argument("action", nargs="?", default="run",
+                       choices=["run", "ingest", "migrate", "passwd", "demo", "provision"],
                        help="run (default): ingest and web pages; ingest: only store MQTT (scale out with "
                             "--share-group); migrate: upgrade the database schema; passwd: set the login password; "
-                            "demo: fill the database with a day of 12 simulated screens")
+                            "demo: fill the database with a day of 12 simulated screens; provision NAME: broker "
+                            "credentials and ACL for a kiosk (NAME is SITE/DEVICE) or for the fleet itself (NAME "
+                            "is fleet), and the kiosk's config lines")
+    fleet.add_argument("name", nargs="?", help="provision: SITE/DEVICE, or fleet")
+    fleet.add_argument("--mosquitto", metavar="DIR", help="provision: write the password file (DIR/passwd) and "
+                                                        "the ACL (DIR/acl) there instead of printing their lines")
+    fleet.add_argument("--kiosk-ca", metavar="PATH", help="provision: where the kiosk keeps the broker's CA "
+                                                         "certificate (default /etc/signage/broker-ca.crt with mqtts)")
+    fleet.add_argument("--homeassistant", action="store_true",
+                       help="provision: the kiosk may also publish Home Assistant discovery")
     fleet.add_argument("--config", help="settings file (default: ~/.config/signage/fleet.yaml)")
     fleet.add_argument("--db", help="SQLite file or postgresql://user:pass@host/db "
                                     "(default: ~/.local/share/signage/fleet.sqlite3)")
@@ -63,6 +73,11 @@ def _settings(args: argparse.Namespace):
 
 
 def main(args: argparse.Namespace) -> int:
+    if args.action == "provision":  # needs neither the web stack nor the database
+        path, config = _settings(args)
+        return _provision(path, config, args)
+    if args.name:
+        raise SignageError(f"{args.name!r}: only `signage fleet provision` takes a name")
     try:
         import fastapi  # noqa: F401
         import sqlalchemy  # noqa: F401
@@ -77,7 +92,7 @@ def main(args: argparse.Namespace) -> int:
 
     url = database_url(config.db)
     try:
-        store = Store(url, retention_days=config.retention_days)
+        store = Store(url, retention_days=config.retention_days, raw_budget_mb=config.raw_payload_mb)
     except Exception as exc:  # noqa: BLE001 - not a URL, an unknown scheme, a driver missing: say so
         reason = str(exc).splitlines()[0] if str(exc).strip() else type(exc).__name__
         if password := _password(config.db):
@@ -99,7 +114,7 @@ def main(args: argparse.Namespace) -> int:
             print(f"{describe(url)}: {seed(store)} simulated metrics and plays stored")
             return 0
         if args.action == "ingest":
-            return _ingest_only(store, config)
+            return _ingest_only(store, config, path)
         return _run(store, config, path)
     finally:
         store.close()
@@ -139,12 +154,79 @@ def _passwd(path: Path, from_stdin: bool) -> int:
     return 0
 
 
-def _make_ingest(store, config):
+def _provision(path: Path, config, args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from pydantic import ValidationError
+
+    from signage.fleet import provision
+    from signage.fleet.config import load, save
+    from signage.fleet.identities import Provisioned, load_devices, save_devices
+    from signage.telemetry.envelope import Signer
+
+    if not args.name:
+        raise SignageError("provision what? `signage fleet provision SITE/DEVICE` for a kiosk, "
+                           "`signage fleet provision fleet` for the dashboard's own broker identity")
+    try:
+        signer = Signer.load_or_create(config.command_key_path(path))
+    except ValueError as exc:
+        raise SignageError(str(exc)) from None
+    devices_path = config.devices_path(path)
+    devices = load_devices(devices_path)
+    password = provision.new_password()
+    if args.name == "fleet":
+        user, fleet_user = config.username or "signage-fleet", config.username or "signage-fleet"
+        on_disk = load(path)
+        on_disk.username, on_disk.password = user, password
+        save(path, on_disk)
+        print(f"# The fleet's broker identity {user!r}: its password is in {path} (mode 0600).")
+    else:
+        site, _, device = args.name.partition("/")
+        try:
+            entry = Provisioned(site=site, device=device, provisioned=dt.datetime.now(dt.timezone.utc),
+                                homeassistant=args.homeassistant)
+        except ValidationError:
+            raise SignageError(f"{args.name!r}: write SITE/DEVICE, each 1-64 letters, digits, '_' or '-' (the "
+                               "kiosk's site and device settings)") from None
+        devices = [d for d in devices if (d.site, d.device) != (site, device)] + [entry]
+        save_devices(devices_path, devices)
+        user, fleet_user = entry.username, config.username
+        ca = args.kiosk_ca or ("/etc/signage/broker-ca.crt" if config.broker.startswith(("mqtts:", "ssl:")) else None)
+        print(f"# config.yaml of the kiosk {site}/{device} (the password is shown only now):")
+        print(provision.kiosk_config(site, device, config.broker, config.topic_root, password, signer.public_text,
+                                     ca, args.homeassistant))
+        if ca:
+            print(f"# copy the CA certificate that signed the broker's certificate to {ca} on the kiosk")
+        if not fleet_user:
+            print("# the fleet has no broker identity yet: `signage fleet provision fleet` (its ACL block)")
+    line = provision.password_line(user, password)
+    acl = provision.acl_text(config.topic_root, fleet_user, devices)
+    if args.mosquitto:
+        folder = Path(args.mosquitto).expanduser()
+        provision.set_password(folder / "passwd", line)
+        provision.write_private(folder / "acl", acl)
+        print(f"# wrote {folder / 'passwd'} and {folder / 'acl'}; make them readable by Mosquitto's user and "
+              "reload it (systemctl reload mosquitto)")
+    else:
+        print("# Mosquitto password file (password_file), in place of any line of this user:")
+        print(line)
+        print("\n# Mosquitto ACL (acl_file), the whole file:")
+        print(acl, end="")
+    return 0
+
+
+def _make_ingest(store, config, identities):
     from signage.fleet.ingest import Ingest
 
     return Ingest(store, config.broker, root=config.topic_root, group=config.share_group,
                   client_id=config.client_id, session_expiry=config.session_expiry,
-                  username=config.username, password=config.password)
+                  username=config.username, password=config.password, tls_files=config.tls, identities=identities)
+
+
+def _identities(config, path: Path):
+    from signage.fleet.identities import Identities
+
+    return Identities(config.devices_path(path))
 
 
 def _stop_on_signals() -> threading.Event:
@@ -154,16 +236,16 @@ def _stop_on_signals() -> threading.Event:
     return stop
 
 
-def _ingest_only(store, config) -> int:
+def _ingest_only(store, config, path: Path) -> int:
     stop = _stop_on_signals()
-    ingest = _make_ingest(store, config).start()
+    ingest = _make_ingest(store, config, _identities(config, path)).start()
     logger.info("ingesting %s/+/+/# from %s%s", config.topic_root, config.broker,
                 f" (shared group {config.share_group})" if config.share_group else "")
     stop.wait()
     ingest.stop()
     s = ingest.stats
-    logger.info("ingest stopped: received %d, stored %d, duplicates %d, invalid %d, refused %d",
-                s.received, s.stored, s.duplicates, s.invalid, s.refused)
+    logger.info("ingest stopped: received %d, stored %d, duplicates %d, invalid %d, dead letters %d, quarantined %d",
+                s.received, s.stored, s.duplicates, s.invalid, s.dead_letters, s.quarantined)
     return 0
 
 
@@ -193,10 +275,18 @@ def _run(store, config, path: Path) -> int:
         config = stored
         print(f"First start: the dashboard password is {password}\n"
               f"(its hash is in {path}; change it with `signage fleet passwd`)", flush=True)
-    ingest = _make_ingest(store, config).start()
-    publisher = Publisher(config.broker, username=config.username, password=config.password)
+    from signage.telemetry.envelope import Signer
+
+    try:
+        signer = Signer.load_or_create(config.command_key_path(path))
+    except ValueError as exc:
+        raise SignageError(str(exc)) from None
+    identities = _identities(config, path)
+    ingest = _make_ingest(store, config, identities).start()
+    publisher = Publisher(config.broker, signer, username=config.username, password=config.password,
+                          tls_files=config.tls)
     settings = WebSettings(store=store, login_hash=config.login_hash, root=config.topic_root, publisher=publisher,
-                           secure_cookies=config.secure_cookies)
+                           secure_cookies=config.secure_cookies, identities=identities)
     app = create_app(settings)
     server = _Server(uvicorn.Config(app, host=config.listen, port=config.port, log_level="warning",
                                     timeout_graceful_shutdown=2, access_log=False))
@@ -214,6 +304,6 @@ def _run(store, config, path: Path) -> int:
         publisher.close()
         ingest.stop()
         s = ingest.stats
-        logger.info("stopped: received %d, stored %d, duplicates %d, invalid %d", s.received, s.stored,
-                    s.duplicates, s.invalid)
+        logger.info("stopped: received %d, stored %d, duplicates %d, invalid %d, dead letters %d", s.received,
+                    s.stored, s.duplicates, s.invalid, s.dead_letters)
     return 0

@@ -9,6 +9,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from signage.config import TlsConfig
 from signage.errors import SignageError
 
 
@@ -25,10 +26,25 @@ class FleetConfig(BaseModel):
     client_id: str | None = None
     session_expiry: int = Field(7 * 24 * 3600, ge=60, description="seconds the broker keeps our queue")
     retention_days: int = Field(90, ge=1, description="days of raw metrics, plays and history kept")
+    raw_payload_mb: float = Field(1024, ge=0, le=1_000_000, description="MB of raw metrics payloads kept in all; "
+                                  "past it, new metrics are stored without their payload until the retention "
+                                  "purge frees room")
     listen: str = "127.0.0.1"
     port: int = Field(8080, ge=1, le=65535)
     login_hash: str | None = Field(None, description="set by `signage fleet passwd`")
     secure_cookies: bool = Field(False, description="mark the session cookie Secure (behind an HTTPS proxy)")
+    tls: TlsConfig | None = Field(None, description="broker TLS files (ca: the CA that signed the broker's "
+                                  "certificate, when it is not in the system's store)")
+    command_key: str | None = Field(None, description="the private key commands are signed with (made at first "
+                                    "start, mode 0600); default command.key beside this file")
+    devices: str | None = Field(None, description="the devices `signage fleet provision` made identities for; "
+                                "default devices.yaml beside this file")
+
+    def command_key_path(self, config_path: Path) -> Path:
+        return Path(self.command_key).expanduser() if self.command_key else config_path.parent / "command.key"
+
+    def devices_path(self, config_path: Path) -> Path:
+        return Path(self.devices).expanduser() if self.devices else config_path.parent / "devices.yaml"
 
 
 def default_config_path() -> Path:

@@ -64,14 +64,16 @@ def messages(day_start: datetime, until: datetime, seed: int = 7):
                     creative = rng.choice(list(CREATIVES))
                     mean, happy_share, seconds = CREATIVES[creative]
                     crowd = scale * _traffic(hour) / 3
-                    looking = max(0.0, rng.gauss(mean * crowd, mean * crowd / 2))
                     peak = min(4, int(crowd + rng.random()))
+                    # as a kiosk measures them: no more looking than peak viewers x seconds
+                    looking = min(max(0.0, rng.gauss(mean * crowd, mean * crowd / 2)), peak * seconds)
                     expressions = ({"happy": looking * happy_share, "neutral": looking * (1 - happy_share)}
                                    if peak >= 3 else {"suppressed": True})
                     yield f"{root}/play", {
                         "site": site, "device": device, "id": str(uuid.uuid4()), "creative": creative,
                         "rule": "default", "start": _iso(t), "end": _iso(t + timedelta(seconds=seconds)),
-                        "seconds": float(seconds), "ended": "duration", "peak_faces": peak, "mean_faces": crowd / 2,
+                        "seconds": float(seconds), "ended": "duration", "peak_faces": peak,
+                        "mean_faces": min(crowd / 2, peak),
                         "peak_viewers": peak, "looking_seconds": round(looking, 2), "expressions": expressions}
                     t += timedelta(seconds=seconds)
             yield f"{root}/available", "offline" if (site, device) == ("mall", "east") else (

@@ -5,9 +5,12 @@ a crash between receiving and storing loses nothing (the broker re-delivers, the
 deduplicates on `id`).
 
 Threads: paho's network thread parses and queues; our writer thread stores batches. An
-invalid message is counted, logged (at most one line per LOG_EVERY seconds) and
-acknowledged; a message the database refuses is isolated from its batch and counted; a
-database that is unreachable is retried with back-off, holding the acknowledgements.
+invalid message is counted by reason, logged (at most one line per LOG_EVERY seconds) and
+acknowledged. No message can stop the ingest: when a batch fails for any reason while the
+database is reachable, its messages are stored one at a time, and each that fails again
+goes to the dead-letter table with its reason and is acknowledged. Only a database that
+cannot be reached holds acknowledgements (retried with back-off), since nothing can be
+stored meanwhile; the broker re-delivers them if we stop.
 """
 
 from __future__ import annotations
@@ -17,21 +20,25 @@ import queue
 import socket
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass
+from typing import Callable, TypeVar
 
-import sqlalchemy.exc
-
+from signage.config import TlsConfig
+from signage.fleet.identities import Identities
 from signage.fleet.parse import Ignored, Incoming, Invalid, parse
-from signage.fleet.store import Store
+from signage.fleet.store import Store, Written
 from signage.telemetry.client import new_client, session_properties
 from signage.telemetry.mqtt import broker_address
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 BATCH = 2000  # messages per transaction at most: bigger batches amortise the commit and rollup upserts
 RECEIVE_MAXIMUM = 2 * BATCH  # unacknowledged messages the broker may have in flight to us
 LOG_EVERY = 10.0  # seconds between log lines about invalid messages
 PURGE_EVERY = 3600.0
+QUEUED_QOS0 = RECEIVE_MAXIMUM  # QoS 0 messages (not limited by the broker's window) queued at most
 
 
 def default_client_id() -> str:
@@ -70,27 +77,35 @@ class IngestStats:
     stored: int = 0
     duplicates: int = 0
     invalid: int = 0
-    refused: int = 0  # valid messages the database would not take
+    dead_letters: int = 0  # valid messages the database would not take, kept aside
+    overflow: int = 0  # QoS 0 messages dropped while the queue was full (a flood)
+    quarantined: int = 0  # from identities the fleet never provisioned (identities.py)
+
+
+class _Stopping(Exception):
+    """The ingest stops while the database is unreachable: leave the batch unacknowledged."""
 
 
 class Ingest:
     def __init__(self, store: Store, broker: str, root: str = "signage", group: str | None = None,
                  client_id: str | None = None, session_expiry: int = 7 * 24 * 3600, keepalive: int = 30,
-                 username: str | None = None, password: str | None = None):
+                 username: str | None = None, password: str | None = None, tls_files: TlsConfig | None = None,
+                 identities: Identities | None = None):
         self.store, self.root, self.group = store, root, group
+        self.identities = identities
         self.stats = IngestStats()
         self.connected = threading.Event()
         self.subscribed = threading.Event()
         self._queue: queue.Queue[tuple[Incoming, int, int]] = queue.Queue()
         self._stopping = threading.Event()
         self._invalid_log = RateLimitedLog()
-        self._pending_invalid = 0
+        self._pending_invalid: Counter[str] = Counter()  # by reason, counted in the database by the writer
         self._lock = threading.Lock()
         self._writer: threading.Thread | None = None
         self._host, self._port, tls = broker_address(broker)
         self._keepalive, self._expiry = keepalive, session_expiry
         self.client = new_client(client_id=client_id or default_client_id(), protocol="5",
-                                 username=username, password=password, tls=tls)
+                                 username=username, password=password, tls=tls, tls_files=tls_files)
         self.client.manual_ack_set(True)
         self.client.reconnect_delay_set(min_delay=1, max_delay=30)
         self.client.on_connect = self._on_connect
@@ -164,20 +179,28 @@ class Ingest:
             client.ack(message.mid, message.qos)
             return
         except Invalid as exc:
-            self._invalid(str(exc))
+            self._invalid(str(exc), exc.reason)
             client.ack(message.mid, message.qos)
             return
         except Exception as exc:  # noqa: BLE001 - a fault barrier: one message never stops the ingest
-            self._invalid(f"{message.topic[:120]}: {type(exc).__name__}: {exc}")
+            self._invalid(f"{message.topic[:120]}: {type(exc).__name__}: {str(exc)[:200]}", "fields")
             client.ack(message.mid, message.qos)
+            return
+        if self.identities is not None and not self.identities.admits(item.site, item.device, item.kind):
+            self.stats.quarantined += 1
+            client.ack(message.mid, message.qos)
+            return
+        if message.qos == 0 and self._queue.qsize() >= QUEUED_QOS0:
+            self.stats.overflow += 1  # QoS 0 promises nothing, and a flood must not grow memory
+            self._invalid_log.warning("QoS 0 flood: message dropped, the queue holds %d", QUEUED_QOS0)
             return
         self._queue.put((item, message.mid, message.qos))
 
-    def _invalid(self, reason: str) -> None:
+    def _invalid(self, text: str, reason: str) -> None:
         with self._lock:
             self.stats.invalid += 1
-            self._pending_invalid += 1
-        self._invalid_log.warning("invalid message ignored: %s", reason)
+            self._pending_invalid[reason] += 1
+        self._invalid_log.warning("invalid message ignored: %s", text)
 
     # ----- our writer thread ---------------------------------------------------------------
 
@@ -198,8 +221,8 @@ class Ingest:
         while not (self._stopping.is_set() and self._queue.empty()):
             try:
                 if time.monotonic() - last_purge > PURGE_EVERY:
-                    self.store.purge()
                     last_purge = time.monotonic()
+                    self._purge()
                 batch = self._take_batch()
                 self._flush_invalid_count()
                 if batch:
@@ -208,50 +231,89 @@ class Ingest:
                 logger.exception("fleet ingest writer: unexpected error; continuing")
                 time.sleep(1.0)
 
+    def _purge(self) -> None:
+        try:
+            self.store.purge()
+        except Exception as exc:  # noqa: BLE001 - housekeeping waits for the next round
+            logger.warning("retention purge failed (%s); next try in %.0f s", _first_line(exc), PURGE_EVERY)
+
     def _flush_invalid_count(self) -> None:
         with self._lock:
-            pending, self._pending_invalid = self._pending_invalid, 0
+            pending, self._pending_invalid = self._pending_invalid, Counter()
         if pending:
             try:
-                self.store.count("invalid", pending)
-            except sqlalchemy.exc.SQLAlchemyError:
+                self.store.count_invalid(pending.elements())
+            except Exception:  # noqa: BLE001 - the database is away: count them next time
                 with self._lock:
-                    self._pending_invalid += pending
+                    self._pending_invalid.update(pending)
 
     def _store(self, batch: list[tuple[Incoming, int, int]]) -> None:
-        delay = 0.5
-        while True:
-            try:
-                written = self.store.write([item for item, _, _ in batch])
-                break
-            except sqlalchemy.exc.OperationalError as exc:
-                # Unreachable or locked database: hold the acknowledgements and retry.
-                if self._stopping.is_set():
-                    return  # unacknowledged: the broker re-delivers them next time
-                logger.warning("database unavailable (%s); retrying in %.0f s", str(exc).splitlines()[0], delay)
-                time.sleep(delay)
-                delay = min(delay * 2, 30.0)
-            except sqlalchemy.exc.SQLAlchemyError:
-                self._store_one_by_one(batch)
-                return
-        self.stats.stored += written.stored
-        self.stats.duplicates += written.duplicates
+        """Store a batch, or isolate what fails: every message ends stored, a duplicate or
+        a dead letter, and acknowledged (unless we stop while the database is away)."""
+        items = [item for item, _, _ in batch]
+        try:
+            written = self._reliably(lambda: self.store.write(items))
+        except _Stopping:
+            return  # unacknowledged: the broker re-delivers them next time
+        except Exception:  # noqa: BLE001 - a message at fault: find it
+            self._store_one_by_one(batch)
+            return
+        self._count(written)
         for _, mid, qos in batch:
             self.client.ack(mid, qos)
 
     def _store_one_by_one(self, batch: list[tuple[Incoming, int, int]]) -> None:
-        """A batch the database refused: find the message(s) at fault, store the rest."""
+        """A batch that failed: store its messages one at a time; one that fails again is
+        a dead letter, kept with its reason."""
         for item, mid, qos in batch:
             try:
-                written = self.store.write([item])
-                self.stats.stored += written.stored
-                self.stats.duplicates += written.duplicates
-            except sqlalchemy.exc.SQLAlchemyError as exc:
-                self.stats.refused += 1
-                self._invalid_log.warning("message refused by the database: %s/%s %s: %s", item.site, item.device,
-                                          item.kind, str(exc).splitlines()[0][:200])
-                try:
-                    self.store.count("refused")
-                except sqlalchemy.exc.SQLAlchemyError:
-                    pass
+                self._store_one(item)
+            except _Stopping:
+                return
             self.client.ack(mid, qos)
+
+    def _store_one(self, item: Incoming) -> None:
+        try:
+            self._count(self._reliably(lambda: self.store.write([item])))
+        except _Stopping:
+            raise
+        except Exception as exc:  # noqa: BLE001 - this message is at fault, whatever the error
+            self._dead_letter(item, exc)
+
+    def _dead_letter(self, item: Incoming, exc: Exception) -> None:
+        reason = f"{type(exc).__name__}: {_first_line(exc)}"[:500]
+        self.stats.dead_letters += 1
+        self._invalid_log.warning("message refused by the database, kept as a dead letter: %s/%s %s: %s",
+                                  item.site, item.device, item.kind, reason[:200])
+        try:
+            self._reliably(lambda: self.store.dead_letter(item, reason))
+        except _Stopping:
+            raise
+        except Exception as again:  # noqa: BLE001 - holding it would block every message behind it
+            logger.error("dead letter %s/%s %s not kept (%s); acknowledged: %s", item.site, item.device,
+                         item.kind, _first_line(again), reason[:200])
+
+    def _reliably(self, action: Callable[[], T]) -> T:
+        """`action`, retried with back-off while the database cannot be reached (holding
+        the acknowledgements: nothing can be stored meanwhile). A failure while it can be
+        reached is the message's own, and raised."""
+        delay = 0.5
+        while True:
+            try:
+                return action()
+            except Exception as exc:  # noqa: BLE001 - sorted below: the database's fault or the message's
+                if self.store.reachable():
+                    raise
+                if self._stopping.is_set():
+                    raise _Stopping() from exc
+                logger.warning("database unavailable (%s); retrying in %.0f s", _first_line(exc), delay)
+                self._stopping.wait(delay)
+                delay = min(delay * 2, 30.0)
+
+    def _count(self, written: Written) -> None:
+        self.stats.stored += written.stored
+        self.stats.duplicates += written.duplicates
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).splitlines() or [type(exc).__name__])[0][:200]

@@ -1,11 +1,11 @@
 """MQTT messages in, validated records out: a topic and payload either become one
-`Incoming` value or raise `Invalid` saying what is wrong. Validation uses the device's
-own message models (signage/telemetry/messages.py), so the dashboard and the contract
-cannot drift apart."""
+`Incoming` value or raise `Invalid` saying what is wrong, and why in one word (its
+`reason`, counted per reason on the dashboard). Validation uses the device's own message
+models (signage/telemetry/messages.py), with their bounds and the window of time around
+the fleet's clock, so the dashboard and the contract cannot drift apart."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -13,15 +13,39 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from signage.telemetry.commands import FEATURES
-from signage.telemetry.messages import Error, Metrics, Play, Status
+from signage.telemetry.messages import (MAX_MESSAGE_BYTES, Error, Inconsistent, Metrics, Play, Status, TimeError, fit,
+                                        received_at, utc)
 
-MAX_PAYLOAD = 64 * 1024  # a metrics message is a few kB; anything larger is not ours
+MAX_PAYLOAD = MAX_MESSAGE_BYTES
 AVAILABILITY = ("online", "stopped", "offline")
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
+MODELS: dict[str, type[BaseModel]] = {"status": Status, "metrics": Metrics, "play": Play, "error": Error}
+
+# Why a message is invalid, in one word each (counters "invalid.<reason>"):
+REASONS = {
+    "topic": "not <root>/<site>/<device>/<kind>, or a name the fleet does not accept",
+    "kind": "an unknown message kind",
+    "size": f"a payload over {MAX_PAYLOAD} bytes",
+    "value": "an availability or state payload that is not one of the allowed values",
+    "json": "not UTF-8 JSON",
+    "fields": "a field missing, unknown or of the wrong type",
+    "bounds": "a number not finite, negative or too large; a text too long or with control characters",
+    "inconsistent": "figures that cannot be true together (e.g. viewers above passers)",
+    "time": "a timestamp unreadable, end before start, or outside the window around the fleet's clock",
+    "mismatch": "site or device different from the topic's",
+}
+_BOUNDS = {"finite_number", "greater_than", "greater_than_equal", "less_than", "less_than_equal", "string_too_long",
+           "string_too_short", "too_long", "too_short", "string_pattern_mismatch", "int_parsing_size"}
 
 
 class Invalid(Exception):
-    """A message the dashboard will not store; the reason names the problem."""
+    """A message the dashboard will not store; the text names the problem, `reason` its kind."""
+
+    def __init__(self, message: str, reason: str):
+        super().__init__(message)
+        if reason not in REASONS:
+            raise ValueError(f"unknown reason {reason!r}: one of {', '.join(REASONS)}")
+        self.reason = reason
 
 
 class Ignored(Exception):
@@ -36,73 +60,70 @@ class Incoming:
     data: Any  # str for available, the pydantic model otherwise, (feature, value) for state
     start: datetime | None = None  # metrics and plays: their interval, naive UTC
     end: datetime | None = None
-    raw: bytes = b""  # metrics: the payload as received, kept for audit
-
-
-def utc(text: str) -> datetime:
-    """ISO 8601 to naive UTC; a timestamp without zone is taken as UTC."""
-    moment = datetime.fromisoformat(text)
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
-    return moment
+    topic: str = ""  # as received: what a dead letter keeps
+    raw: bytes = b""
 
 
 def _name(value: str, what: str) -> str:
     if not value or len(value) > 64 or not set(value) <= _NAME_CHARS:
-        raise Invalid(f"{what} {value[:70]!r} in the topic: use 1-64 letters, digits, '_', '.', '-'")
+        raise Invalid(f"{what} {value[:70]!r} in the topic: use 1-64 letters, digits, '_', '.', '-'", "topic")
     return value
 
 
-def _model(model: type[BaseModel], payload: bytes, kind: str) -> BaseModel:
+def _reason(error: dict) -> str:
+    cause = (error.get("ctx") or {}).get("error")
+    if isinstance(cause, TimeError):
+        return "time"
+    if isinstance(cause, Inconsistent):
+        return "inconsistent"
+    if error["type"] == "json_invalid":
+        return "json"
+    if error["type"] in _BOUNDS or (error["type"] == "value_error" and "control characters" in error["msg"]):
+        return "bounds"
+    return "fields"
+
+
+def _model(model: type[BaseModel], payload: bytes, kind: str, now: datetime) -> BaseModel:
     try:
-        return model.model_validate_json(payload)
+        return model.model_validate_json(payload, context=received_at(now))
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "payload"
-        raise Invalid(f"{kind}: {where}: {first['msg']} ({exc.error_count()} problem(s))") from None
+        first = exc.errors(include_url=False, include_input=False)[0]
+        where = ".".join(str(p) for p in first["loc"])[:80] or "payload"
+        raise Invalid(f"{kind}: {where}: {first['msg'][:160]} ({exc.error_count()} problem(s))",
+                      _reason(first)) from None
 
 
-def parse(root: str, topic: str, payload: bytes) -> Incoming:
+def parse(root: str, topic: str, payload: bytes, now: datetime | None = None) -> Incoming:
+    """`now`: the fleet's clock (naive UTC), the centre of the window of time accepted."""
+    now = now or datetime.now(timezone.utc).replace(tzinfo=None)
     parts = topic.split("/")
     if len(parts) < 4 or parts[0] != root:
-        raise Invalid(f"topic {topic[:120]!r} is not <root>/<site>/<device>/<kind>")
+        raise Invalid(f"topic {topic[:120]!r} is not <root>/<site>/<device>/<kind>", "topic")
     site, device, kind = _name(parts[1], "site"), _name(parts[2], "device"), "/".join(parts[3:])
     if len(payload) > MAX_PAYLOAD:
-        raise Invalid(f"{kind}: payload of {len(payload)} bytes; at most {MAX_PAYLOAD}")
+        raise Invalid(f"{kind[:60]}: payload of {len(payload)} bytes; at most {MAX_PAYLOAD}", "size")
     if kind == "available":
         text = payload.decode("utf-8", "replace")
         if text not in AVAILABILITY:
-            raise Invalid(f"available: {text[:40]!r}; expected one of {', '.join(AVAILABILITY)}")
-        return Incoming(kind, site, device, text)
+            raise Invalid(f"available: {text[:40]!r}; expected one of {', '.join(AVAILABILITY)}", "value")
+        return Incoming(kind, site, device, text, topic=topic, raw=payload)
     if len(parts) == 5 and parts[3] in FEATURES and parts[4] in ("state", "set"):
         if parts[4] == "set":
             raise Ignored(topic)
         text = payload.decode("utf-8", "replace").strip()
-        if not text or len(text) > 64:
-            raise Invalid(f"{kind}: state of {len(text)} characters")
-        return Incoming("state", site, device, (parts[3], text))
-    models = {"status": Status, "metrics": Metrics, "play": Play, "error": Error}
-    if kind not in models:
-        raise Invalid(f"unknown message kind {kind[:60]!r}")
-    message = _model(models[kind], payload, kind)
+        if not text or len(text) > 64 or fit(text, 64) != text:
+            raise Invalid(f"{kind}: state of {len(text)} characters; 1-64 printable ones expected", "value")
+        return Incoming("state", site, device, (parts[3], text), topic=topic, raw=payload)
+    if kind not in MODELS:
+        raise Invalid(f"unknown message kind {kind[:60]!r}", "kind")
+    message = _model(MODELS[kind], payload, kind, now)
     for field, expected in (("site", site), ("device", device)):
-        value = getattr(message, field, None)
-        if value is not None and value != expected:
-            raise Invalid(f"{kind}: {field} {value[:64]!r} does not match the topic's {expected!r}")
+        value = getattr(message, field)
+        if value != expected:
+            raise Invalid(f"{kind}: {field} {value!r} does not match the topic's {expected!r}", "mismatch")
     if kind in ("metrics", "play"):
-        if not message.id or len(message.id) > 64:
-            raise Invalid(f"{kind}: id must be 1-64 characters")
-        try:
-            start, end = utc(message.start), utc(message.end)
-        except ValueError:
-            raise Invalid(f"{kind}: start/end {message.start[:40]!r}/{message.end[:40]!r} are not ISO 8601") from None
-        if end < start:
-            raise Invalid(f"{kind}: end {message.end} before start {message.start}")
-    if kind == "play" and not (0 < len(message.creative) <= 64 and len(message.rule) <= 128):
-        raise Invalid("play: creative must be 1-64 characters and rule at most 128")
-    if kind in ("metrics", "play"):
-        return Incoming(kind, site, device, message, start, end, payload if kind == "metrics" else b"")
-    return Incoming(kind, site, device, message)
+        return Incoming(kind, site, device, message, utc(message.start), utc(message.end), topic, payload)
+    return Incoming(kind, site, device, message, topic=topic, raw=payload)
 
 
 def metrics_expressions(message: Metrics) -> dict[str, int] | None:
@@ -112,7 +133,3 @@ def metrics_expressions(message: Metrics) -> dict[str, int] | None:
 
 def play_expressions(message: Play) -> dict[str, float] | None:
     return message.expressions if isinstance(message.expressions, dict) else None
-
-
-def dumps(message: BaseModel) -> str:
-    return json.dumps(message.model_dump(mode="json", by_alias=True), separators=(",", ":"))

@@ -196,3 +196,21 @@ counters = sa.Table(
     sa.Column("name", sa.String(64), primary_key=True),
     sa.Column("value", sa.BigInteger, nullable=False, server_default="0"),
 )
+
+# Valid messages the database would not store (a fault of ours, or of a database limit the
+# message models do not know): kept with the reason so nothing is lost silently, and
+# acknowledged so that they never block the ingest. Purged with the raw rows; at most
+# DEAD_LETTER_ROWS kept, each payload cut to DEAD_LETTER_PAYLOAD characters.
+dead_letters = sa.Table(
+    "dead_letters", metadata,
+    sa.Column("row", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("received_at", sa.DateTime, nullable=False),
+    sa.Column("site", NAME, nullable=False),
+    sa.Column("device", NAME, nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("topic", sa.String(200), nullable=False),
+    sa.Column("reason", sa.String(500), nullable=False),
+    sa.Column("size", sa.Integer, nullable=False),  # bytes as received; the payload kept may be cut
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Index("ix_dead_letters_received_at", "received_at"),
+)

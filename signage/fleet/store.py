@@ -6,13 +6,20 @@ the rows that were really new feed the rollups, so a replay (a device re-sending
 reconnect, the broker re-delivering to a restarted dashboard, two ingest processes
 racing) never counts twice. Rollup rows are upserts that add (`x = x + excluded.x`), in
 key order, so concurrent writers on PostgreSQL neither lose updates nor deadlock.
+
+What is kept raw is bounded. A metrics row keeps the message as the model reads it (its
+canonical JSON: no padding, at most RAW_MAX_BYTES by the model's bounds), and only while
+the payloads kept add up to less than `raw_budget_bytes` (counter `raw_bytes`; the
+retention purge gives the room back); past the budget the row and its rollups are stored
+without the payload (counter `raw_not_kept`). A dead letter keeps at most
+DEAD_LETTER_PAYLOAD characters, and the newest DEAD_LETTER_ROWS of them are kept.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Iterable
@@ -23,10 +30,15 @@ from sqlalchemy.dialects import postgresql, sqlite
 from signage.fleet import database
 from signage.fleet.parse import Incoming, metrics_expressions, play_expressions
 from signage.fleet.schema import (commands, counters, creative_day_expressions, creative_days,
-                                  creative_site_day_expressions, creative_site_days, metrics, plays,
+                                  creative_site_day_expressions, creative_site_days, dead_letters, metrics, plays,
                                   screen_hour_expressions, screen_hours, screen_states, screens, status_history)
 
 logger = logging.getLogger(__name__)
+
+RAW_MAX_BYTES = 16 * 1024  # a metrics payload kept: above the largest the model's bounds allow (a test checks)
+RAW_BUDGET_MB = 1024  # default: all the raw metrics payloads kept, together
+DEAD_LETTER_PAYLOAD = 8 * 1024
+DEAD_LETTER_ROWS = 10_000
 
 STATUS_FIELDS = ("camera", "display", "broker", "playlist", "privacy", "last_error")
 
@@ -41,12 +53,15 @@ class Written:
     duplicates: int = 0  # metrics and plays already stored (replays)
     expired: int = 0  # older than the retention: their raw rows would be purged, so not counted
     states: int = 0  # availability, status, state echoes, refusals
+    raw_bytes: int = 0  # metrics payload characters kept
+    raw_not_kept: int = 0  # new metrics rows stored without their payload (over the budget)
     screens: set[tuple[str, str]] = field(default_factory=set)
 
 
 class Store:
-    def __init__(self, url: str, retention_days: int = 90):
+    def __init__(self, url: str, retention_days: int = 90, raw_budget_mb: float = RAW_BUDGET_MB):
         self.url, self.retention_days = url, retention_days
+        self.raw_budget_bytes = int(raw_budget_mb * 1024 * 1024)
         self.engine = database.create(url, writer=True)
         sqlite_file = self.engine.dialect.name == "sqlite"
         self.reader = database.create(url, writer=False) if sqlite_file else self.engine
@@ -85,23 +100,61 @@ class Store:
             else:
                 states.append(item)
         with self.engine.begin() as conn:
-            new_metrics = self._insert_raw(conn, metrics, [self._metric_row(m, now)
+            payloads = self._raw_payloads(conn, facts["metrics"].values())
+            new_metrics = self._insert_raw(conn, metrics, [self._metric_row(m, payloads[m.data.id], now)
                                                            for m in facts["metrics"].values()])
             new_plays = self._insert_raw(conn, plays, [self._play_row(p, now) for p in facts["play"].values()])
             fresh = len(new_metrics) + len(new_plays)
             result.stored = fresh
             result.duplicates += len(facts["metrics"]) + len(facts["play"]) - fresh
+            result.raw_bytes = sum(len(payloads[i]) for i in new_metrics)
+            result.raw_not_kept = sum(1 for i in new_metrics if not payloads[i])
             self._roll_up(conn, [facts["metrics"][i] for i in new_metrics], [facts["play"][i] for i in new_plays])
             self._touch_screens(conn, result.screens, now)
             for item in states:
                 self._apply_state(conn, item, now)
             result.states = len(states)
-            self._count(conn, {"stored": result.stored, "duplicates": result.duplicates, "expired": result.expired})
+            self._count(conn, {"stored": result.stored, "duplicates": result.duplicates, "expired": result.expired,
+                               "raw_bytes": result.raw_bytes, "raw_not_kept": result.raw_not_kept})
         return result
 
-    def count(self, name: str, amount: int = 1) -> None:
+    def _raw_payloads(self, conn: sa.Connection, items: Iterable[Incoming]) -> dict[str, str]:
+        """The payload each metrics message keeps: its canonical JSON while the budget
+        lasts (in arrival order), else "" (the row and its rollups are stored anyway)."""
+        used = conn.execute(sa.select(counters.c.value).where(counters.c.name == "raw_bytes")).scalar() or 0
+        kept = {}
+        for item in items:
+            text = item.data.model_dump_json(by_alias=True)
+            if len(text) > RAW_MAX_BYTES or used + len(text) > self.raw_budget_bytes:
+                text = ""
+            used += len(text)
+            kept[item.data.id] = text
+        return kept
+
+    def count_invalid(self, reasons: Iterable[str]) -> None:
+        """Invalid messages: in all ("invalid") and by reason ("invalid.<reason>")."""
+        by_reason = Counter(reasons)
         with self.engine.begin() as conn:
-            self._count(conn, {name: amount})
+            self._count(conn, {"invalid": sum(by_reason.values())} | {f"invalid.{r}": n for r, n in by_reason.items()})
+
+    def dead_letter(self, item: Incoming, reason: str, now: datetime | None = None) -> None:
+        """Keep a valid message the database would not store, with the reason."""
+        text = item.raw.decode("utf-8", "replace").replace("\x00", "\N{REPLACEMENT CHARACTER}")
+        with self.engine.begin() as conn:
+            conn.execute(sa.insert(dead_letters).values(
+                received_at=now or now_utc(), site=item.site, device=item.device, kind=item.kind[:16],
+                topic=item.topic[:200], reason=reason.replace("\x00", "")[:500], size=len(item.raw),
+                payload=text[:DEAD_LETTER_PAYLOAD]))
+            self._count(conn, {"dead_letters": 1})
+
+    def reachable(self) -> bool:
+        """Whether a transaction can be opened now (for SQLite, the write lock taken)."""
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(sa.select(1))
+            return True
+        except Exception:  # noqa: BLE001 - any failure means: not now
+            return False
 
     def _count(self, conn: sa.Connection, amounts: dict[str, int]) -> None:
         rows = [{"name": k, "value": v} for k, v in sorted(amounts.items()) if v]
@@ -119,11 +172,11 @@ class Store:
         return [row[0] for row in conn.execute(stmt, rows)]
 
     @staticmethod
-    def _metric_row(item: Incoming, now: datetime) -> dict:
+    def _metric_row(item: Incoming, payload: str, now: datetime) -> dict:
         m = item.data
         return {"id": m.id, "site": item.site, "device": item.device, "start": item.start, "end": item.end,
-                "passers": m.passers, "viewers": m.viewers, "peak_faces": m.peak_faces,
-                "payload": item.raw.decode() if item.raw else m.model_dump_json(by_alias=True), "received_at": now}
+                "passers": m.passers, "viewers": m.viewers, "peak_faces": m.peak_faces, "payload": payload,
+                "received_at": now}
 
     @staticmethod
     def _play_row(item: Incoming, now: datetime) -> dict:
@@ -291,13 +344,21 @@ class Store:
     # ----- housekeeping ------------------------------------------------------------------
 
     def purge(self, now: datetime | None = None) -> dict[str, int]:
-        """Delete raw rows older than the retention; rollups stay."""
+        """Delete raw rows older than the retention (rollups stay), giving their payloads'
+        room back to the budget; keep the newest DEAD_LETTER_ROWS dead letters."""
         cutoff = (now or now_utc()) - timedelta(days=self.retention_days)
         deleted = {}
         with self.engine.begin() as conn:
+            freed = conn.execute(sa.select(sa.func.coalesce(sa.func.sum(sa.func.length(metrics.c.payload)), 0))
+                                 .where(metrics.c.end < cutoff)).scalar()
             for table, column in ((metrics, metrics.c.end), (plays, plays.c.end),
-                                  (status_history, status_history.c.at), (commands, commands.c.sent_at)):
+                                  (status_history, status_history.c.at), (commands, commands.c.sent_at),
+                                  (dead_letters, dead_letters.c.received_at)):
                 deleted[table.name] = conn.execute(sa.delete(table).where(column < cutoff)).rowcount
+            newest = conn.execute(sa.select(sa.func.max(dead_letters.c.row))).scalar() or 0
+            deleted["dead_letters"] += conn.execute(
+                sa.delete(dead_letters).where(dead_letters.c.row <= newest - DEAD_LETTER_ROWS)).rowcount
+            self._count(conn, {"raw_bytes": -int(freed)})
         if any(deleted.values()):
             logger.info("retention %d days: deleted %s", self.retention_days,
                         ", ".join(f"{n} {t}" for t, n in deleted.items() if n))

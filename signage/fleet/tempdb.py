@@ -45,10 +45,20 @@ class TempPostgres:
     def start(self) -> "TempPostgres":
         data = self.folder / "data"
         self._run(_bin("initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8")
+        self.resume()
+        return self
+
+    def pause(self) -> None:
+        """Stop the server, keeping its data (an outage; `resume` ends it). A fast stop, not
+        an immediate one: without fsync and synchronous commit, a crash would lose the
+        last commits."""
+        self._run(_bin("pg_ctl"), "-D", str(self.folder / "data"), "-m", "fast", "-w", "stop")
+
+    def resume(self) -> None:
         options = (f"-h 127.0.0.1 -p {self.port} -k {self.folder} -c fsync=off -c synchronous_commit=off "
                    "-c full_page_writes=off -c max_connections=50")
-        self._run(_bin("pg_ctl"), "-D", str(data), "-o", options, "-l", str(self.folder / "log"), "-w", "start")
-        return self
+        self._run(_bin("pg_ctl"), "-D", str(self.folder / "data"), "-o", options, "-l", str(self.folder / "log"),
+                  "-w", "start")
 
     def url(self, database: str = "postgres") -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"

@@ -28,6 +28,7 @@ from signage import __version__
 from signage.fleet import charts, queries
 from signage.fleet.auth import LOGIN_COOKIE, SESSION_COOKIE, LoginLimiter, Session, Sessions, same_token
 from signage.fleet.commands import CommandRefused, Publisher, build
+from signage.fleet.identities import Identities
 from signage.fleet.passwords import verify_password
 from signage.fleet.store import Store, now_utc
 
@@ -47,6 +48,7 @@ class WebSettings:
     secure_cookies: bool = False  # set behind an HTTPS proxy
     poll_seconds: float = 1.0  # how often the live pages look for changes
     stopping: threading.Event = field(default_factory=threading.Event)  # ends the event streams
+    identities: Identities | None = None  # provisioned devices and the quarantine (identities.py)
 
 
 def _parse_day(text: str | None, default: date) -> date:
@@ -194,7 +196,12 @@ def create_app(settings: WebSettings) -> FastAPI:
         counts = queries.counter_values(engine)
         return {"rows": rows, "site": site or "", "counts": counts,
                 "summary": {h: sum(1 for r in rows if r.health == h) for h in queries.SEVERITY},
-                "builds": queries.builds(rows)}
+                "builds": queries.builds(rows), "identities": settings.identities}
+
+    @app.get("/quarantine", response_class=HTMLResponse)
+    def quarantine_page(request: Request):
+        """Identities the fleet never provisioned that published under its root."""
+        return page(request, "quarantine.html", identities=settings.identities)
 
     @app.get("/", response_class=HTMLResponse)
     def fleet_page(request: Request, site: str | None = None):

@@ -96,7 +96,7 @@ class Kiosk:
         self.watchdog = Watchdog(Notifier(), clock)
         self.status_publisher = StatusPublisher(clock)
         self.commands: queue.Queue[Command] = queue.Queue(maxsize=100)
-        self.privacy = privacy.Privacy.at_start(config.privacy)
+        self.privacy = privacy.Privacy.at_start(config.privacy, wall())
         self.stop_requested = threading.Event()
         self.reload_requested = threading.Event()
         self.last_metrics = clock()
@@ -212,9 +212,7 @@ class Kiosk:
 
     def status(self) -> dict:
         """The status message as published (any thread may ask: building it changes nothing)."""
-        payload = status_of(self, self.telemetry.health() if self.telemetry else None).payload()
-        payload["faults"] += self.retired_faults  # the running link and watcher count their own only
-        return payload
+        return status_of(self, self.telemetry.health() if self.telemetry else None).payload()
 
     def stuck(self, stale: float) -> str | None:
         """A thread that made no progress within `stale` seconds, or None."""

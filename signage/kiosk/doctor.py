@@ -1,7 +1,7 @@
 """`signage doctor`: is this machine ready to run the kiosk unattended? One line per
 thing that must work on the kiosk — the display driver, the DRM device, the camera,
-the models, the Edge TPU, the broker — each ok or a problem with its fix, before the
-integrator enables the systemd unit."""
+the models, the Edge TPU, the broker and how it is secured — each ok or a problem with
+its fix, before the integrator enables the systemd unit."""
 
 from __future__ import annotations
 
@@ -105,11 +105,30 @@ def broker_check(config: Config) -> Check:
     return Check("broker", True, f"{config.mqtt.url} accepts the connection")
 
 
+def security_check(config: Config) -> Check:
+    """Is this kiosk set up as docs/security.md says: its own broker identity over TLS, and
+    commands only from the fleet's key?"""
+    mqtt, fix = config.mqtt, "`signage fleet provision SITE/DEVICE` prints the lines (README: Securing a fleet)"
+    if mqtt.commands.public_key is None and not mqtt.commands.accept_unsigned:
+        return Check("security", False, "no mqtt.commands.public_key: this kiosk acts on no command", fix)
+    if mqtt.commands.accept_unsigned:
+        return Check("security", False, "mqtt.commands.accept_unsigned is true: any client that may publish on its "
+                     "command topics can command it", "only with a broker ACL that lets no one else; " + fix)
+    if not mqtt.username:
+        return Check("security", False, "no mqtt.username: the broker cannot tell this kiosk from any other "
+                     "client", fix)
+    if not (mqtt.url.startswith(("mqtts:", "ssl:")) or mqtt.tls):
+        return Check("security", False, f"{mqtt.url} is not TLS: the password and the telemetry travel in clear",
+                     "use mqtts:// and mqtt.tls.ca; " + fix)
+    return Check("security", True, f"its own broker identity ({mqtt.username}) over TLS; commands only signed by "
+                 "the fleet")
+
+
 def diagnose(config: Config, user: str | None = None) -> list[Check]:
     checks = []
     probes = {"display": lambda: display_check(user), "camera": lambda: camera_check(config),
               "models": lambda: models_check(config), "edge tpu": lambda: edgetpu_check(config),
-              "broker": lambda: broker_check(config)}
+              "broker": lambda: broker_check(config), "security": lambda: security_check(config)}
     for what, probe in probes.items():
         try:
             checks.append(probe())

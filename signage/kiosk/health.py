@@ -17,10 +17,11 @@ TELEMETRY_STARTING = {"broker": "connecting", "spool": "ok", "spool_depth": 0, "
 
 
 def status_of(kiosk, health) -> Status:
-    """`health`: telemetry's `Health` snapshot, or None before telemetry started."""
+    """`health`: telemetry's `Health` snapshot, or None before telemetry started. Texts
+    and counts are fitted to the message's bounds (a long error, a huge spool)."""
     renderer = kiosk.renderer
     hardware = kiosk.vision.hardware()
-    return Status(
+    return Status.fitted(
         device=kiosk.config.device, site=kiosk.config.site, version=__version__, lock=build.lock_hash(),
         uptime_s=int(kiosk.clock() - kiosk.started),
         playing=playing(kiosk),
@@ -33,7 +34,8 @@ def status_of(kiosk, health) -> Status:
         edgetpu=hardware["edgetpu"],
         last_error=kiosk.problems.last,
         problems=kiosk.problems.all(),
-        faults=kiosk.barrier.total + kiosk.vision.faults + kiosk.watcher_faults + (health.pump_errors if health else 0),
+        faults=(kiosk.barrier.total + kiosk.vision.faults + kiosk.watcher_faults + kiosk.retired_faults
+                + (health.pump_errors if health else 0)),
     )
 
 

@@ -217,7 +217,6 @@ def commit(kiosk, staged: Staged) -> None:
         kiosk.aggregator = Aggregator(config.site, config.device, config.privacy.min_group, now=kiosk.wall(),
                                       t=kiosk.clock())
     if turns_privacy_on(old, config):  # first: no frame is analysed with privacy asked for
-        kiosk.privacy.forced = True
         if not kiosk.privacy.on:
             step("reload: privacy", privacy.switch, kiosk, True)
     if staged.vision is not None:

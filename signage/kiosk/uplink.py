@@ -36,7 +36,8 @@ def make(config: Config, on_command, privacy_on: bool, open_spool: bool = True):
                           open_spool=open_spool)
     if config.mqtt.homeassistant:
         for topic, payload in discovery(telemetry.root, config.site, config.device, __version__,
-                                        config.mqtt.discovery_prefix).items():
+                                        config.mqtt.discovery_prefix,
+                                        switch=config.mqtt.commands.accept_unsigned).items():
             telemetry.publish_retained(topic, payload)
     telemetry.set_state("privacy", "ON" if privacy_on else "OFF")
     return telemetry

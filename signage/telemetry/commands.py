@@ -2,7 +2,9 @@
 
 Anything that is not exactly a known feature with a valid value (unknown feature,
 wrong type, oversized payload, invalid UTF-8 or JSON) is refused with a reason; the
-caller logs it, publishes it on `<root>/error`, and changes nothing.
+caller logs it, publishes it on `<root>/error`, and changes nothing. A value comes
+plain (`ON`, `"ON"`, `{"value": "ON"}`) or sealed by the fleet (envelope.py); whether
+a kiosk takes plain ones, and whether a seal holds, is the inbox's decision (inbox.py).
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from dataclasses import dataclass
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+from signage.telemetry.envelope import SEALED_KEYS, Seal
 
 MAX_PAYLOAD = 256  # bytes; every valid command is far shorter
 
@@ -45,6 +49,7 @@ class CommandRejected(Exception):
 class Command:
     feature: str
     value: str
+    seal: Seal | None = None  # the fleet's signature, when it came sealed
 
 
 def parse(root: str, topic: str, payload: bytes) -> Command:
@@ -61,12 +66,24 @@ def parse(root: str, topic: str, payload: bytes) -> Command:
         text = payload.decode("utf-8").strip()
     except UnicodeDecodeError as exc:
         raise CommandRejected("payload is not UTF-8 text") from exc
-    if text.startswith(("{", "[", '"')):  # JSON is accepted: "ON", {"value": "ON"}
+    seal = None
+    if text.startswith(("{", "[", '"')):  # JSON is accepted: "ON", {"value": "ON"}, a sealed envelope
         try:
             decoded = json.loads(text)
         except json.JSONDecodeError as exc:
             raise CommandRejected(f"payload is not valid JSON: {exc.msg}") from exc
-        value = decoded.get("value") if isinstance(decoded, dict) and set(decoded) == {"value"} else decoded
+        value = decoded
+        if isinstance(decoded, dict):
+            if set(decoded) not in ({"value"}, SEALED_KEYS):
+                raise CommandRejected("a JSON command is {\"value\": ...}, or sealed by the fleet: "
+                                      "{\"value\", \"ts\", \"nonce\", \"sig\"}")
+            value = decoded["value"]
+            if set(decoded) == SEALED_KEYS:
+                try:
+                    seal = Seal(ts=decoded["ts"], nonce=decoded["nonce"], sig=decoded["sig"])
+                except ValidationError as exc:
+                    first = exc.errors()[0]
+                    raise CommandRejected(f"seal: {first['loc'][0]}: {first['msg']}") from None
     else:
         value = text
     try:
@@ -74,4 +91,4 @@ def parse(root: str, topic: str, payload: bytes) -> Command:
     except ValidationError as exc:
         allowed = {"privacy": "ON or OFF", "playlist": "RELOAD", "creative": "a creative id"}[feature]
         raise CommandRejected(f"{feature}: {str(value)[:60]!r} is not valid; send {allowed}") from exc
-    return Command(feature, model.value)
+    return Command(feature, model.value, seal)

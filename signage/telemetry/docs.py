@@ -7,7 +7,7 @@ import inspect
 import json
 
 from signage.telemetry.commands import MAX_PAYLOAD
-from signage.telemetry.messages import MESSAGES
+from signage.telemetry.messages import MAX_AGE, MAX_MESSAGE_BYTES, MAX_SKEW, MESSAGES
 
 INTRO = f"""# MQTT interface
 
@@ -39,26 +39,45 @@ deduplicate on `id`. While the spool's disk is full, messages wait in memory (bo
 when the broker is there. A damaged spool file is moved aside (kept, named
 `<spool>.corrupt-<UTC time>`) and every message still readable in it is sent.
 
+Every field is bounded (the schemas below say how): numbers finite, counts and durations
+non-negative and at most a plausible maximum, texts and lists short and without control
+characters, figures consistent with each other, `end` not before `start`, a payload at
+most {MAX_MESSAGE_BYTES // 1024} KB. A receiver (the fleet dashboard) also refuses timestamps more
+than {MAX_AGE.days} days before its clock or more than {MAX_SKEW.seconds // 60} minutes after it. The device clamps
+and shortens what it publishes to these bounds, so a valid device is never refused.
+
 ## Commands
 
 | feature | payload | effect |
 |---|---|---|
-| `privacy` | `ON` / `OFF` | camera released and no audience data while on |
+| `privacy` | `ON` / `OFF` | ON: camera released and no audience data; OFF: back to the device's own settings |
 | `playlist` | `RELOAD` | reload the playlists now |
 | `creative` | a creative id | play that creative once, now |
 
-Payloads may also be JSON: `"ON"` or `{{"value": "ON"}}`. Anything else (unknown feature,
-wrong value, more than {MAX_PAYLOAD} bytes, invalid UTF-8 or JSON) changes nothing and is
-answered on `<root>/error` with the reason. Commands act once: a command published with
-the retain flag is refused (it would act again at every boot); clear it with an empty
-retained message (`mosquitto_pub -r -n -t <topic>`).
+A device acts only on commands the fleet sealed, unless its config says
+`mqtt.commands.accept_unsigned: true`:
+`{{"value": "ON", "ts": <Unix seconds>, "nonce": "<base64url>", "sig": "<base64url>"}}`, where
+`sig` is the Ed25519 signature, by the fleet's command key, of the lines
+`signage-command/1`, the topic, the value, `ts` and the nonce, joined by `\n`. A sealed
+command is accepted once, within `mqtt.commands.max_age` seconds of the device's clock
+and not before its link started. Unsigned payloads are `ON`, `"ON"` or `{{"value": "ON"}}`.
+No command turns the camera on inside `privacy.schedule` or under
+`privacy.start_in_privacy`: OFF only clears an earlier remote ON (the device says so on
+`<root>/error` when its settings keep privacy on). Each feature takes a few commands at
+once, then one every few seconds. Anything else (unknown feature, wrong value, more than
+{MAX_PAYLOAD} bytes, invalid UTF-8 or JSON, a bad, stale or replayed seal, too many)
+changes nothing and is answered on `<root>/error` with the reason; a flood of refusals is
+told a few at a time, then as one count a minute. Commands act once: a command published
+with the retain flag is refused (it would act again at every boot); clear it with an
+empty retained message (`mosquitto_pub -r -n -t <topic>`).
 
 ## Home Assistant
 
 With `mqtt.homeassistant: true` the device publishes MQTT discovery under
 `homeassistant/<component>/signage_<site>_<device>/<object>/config`: sensors for viewers,
-passers, the playing creative and the spool depth, a connectivity binary sensor, and a
-switch for privacy mode. Viewers and passers show as unknown while they are below
+passers, the playing creative and the spool depth, a connectivity binary sensor, and
+privacy mode: a switch when the device accepts unsigned commands
+(`mqtt.commands.accept_unsigned: true`), else a binary sensor (Home Assistant cannot sign). Viewers and passers show as unknown while they are below
 `privacy.min_group` (null on the wire). Availability maps all three payloads of
 `<root>/available`: `online` is available, `stopped` and `offline` are not.
 """

@@ -35,8 +35,12 @@ def node_id(site: str, device: str) -> str:
     return re.sub(r"[^a-zA-Z0-9_-]", "_", f"signage_{site}_{device}")
 
 
-def discovery(root: str, site: str, device: str, version: str, prefix: str = "homeassistant") -> dict[str, bytes]:
-    """Topic -> retained config payload for every entity."""
+def discovery(root: str, site: str, device: str, version: str, prefix: str = "homeassistant",
+              switch: bool = True) -> dict[str, bytes]:
+    """Topic -> retained config payload for every entity. switch=False (the device acts
+    only on commands the fleet signed, which Home Assistant cannot sign): privacy is a
+    binary sensor, and the switch an earlier version announced is removed (an empty
+    retained config is Home Assistant's way to delete an entity)."""
     node = node_id(site, device)
     device_block = {"identifiers": [node], "name": f"signage {site}/{device}", "manufacturer": "signage",
                     "model": "signage controller", "sw_version": version}
@@ -65,9 +69,16 @@ def discovery(root: str, site: str, device: str, version: str, prefix: str = "ho
                                 "state_topic": f"{root}/privacy/state", "payload_on": "ON", "payload_off": "OFF",
                                 "state_on": "ON", "state_off": "OFF", "icon": "mdi:eye-off", **availability},
     }
+    if not switch:
+        switch_config = entities.pop(("switch", "privacy"))
+        entities[("binary_sensor", "privacy")] = {
+            key: value for key, value in switch_config.items() if key not in ("command_topic", "state_on", "state_off")
+        } | {"payload_on": "ON", "payload_off": "OFF"}
     messages = {}
     for (component, object_id), config in entities.items():
         config = {**config, "unique_id": f"{node}_{object_id}", "object_id": f"{node}_{object_id}",
                   "device": device_block}
         messages[f"{prefix}/{component}/{node}/{object_id}/config"] = json.dumps(config).encode()
+    if not switch:
+        messages[f"{prefix}/switch/{node}/privacy/config"] = b""
     return messages

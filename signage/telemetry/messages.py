@@ -1,32 +1,208 @@
 """The MQTT messages, as pydantic models: the single source of their JSON Schemas
 (docs/mqtt.md is generated from them) and of the checks the tests make on every
-payload published."""
+payload published.
+
+Every field is bounded: numbers are finite, counts and durations non-negative and below
+a plausible maximum, texts and lists short, timestamps ISO 8601 with `end >= start`, and
+figures that depend on each other consistent. The fleet refuses at parse whatever falls
+outside; the kiosk builds its messages with `fit` and `clamp` (and `fitted`), so that
+what it publishes is always inside. Whether a timestamp is plausible depends on the
+receiver's clock: it is checked only when a validation context carries `now`
+(`received_at`), as the fleet's parse does, never on the kiosk, whose clock may not be
+set yet.
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+import datetime as dt
+import math
+import unicodedata
+from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field
+from annotated_types import Le, MaxLen
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator, model_validator
+from pydantic.fields import FieldInfo
+
+from signage.fields import ID_PATTERN  # creative and rule ids, as playlists write them
 
 SCHEMA_VERSION = 1
 
+MAX_MESSAGE_BYTES = 64 * 1024  # a payload, as JSON; a metrics message is a few kB
+# People in view at once: beyond any camera's field of view at a face size the detector sees.
+MAX_IN_VIEW = 1_000
+# People in one interval or one histogram bucket (an interval is at most a day).
+MAX_PEOPLE = 1_000_000
+# Frames, spool counts, faults: what fits a SQL INTEGER on every database.
+MAX_COUNT = 2**31 - 1
+# One play: a month (a creative lasts at most a day; a stalled screen is reported, clamped).
+MAX_PLAY_SECONDS = 31 * 86400.0
+MAX_UPTIME_SECONDS = 20 * 365 * 86400  # twenty years without a restart
+MAX_INFERENCE_MS = 3_600_000.0  # an hour for one frame: a stalled inference, clamped
+MAX_IMPRESSIONS = 100  # creatives per interval; the kiosk folds the least played into OTHERS
+MAX_LABELS = 16  # keys of a breakdown (zones, expressions), buckets of a histogram
+MAX_PROBLEMS = 8
+# Texts are bounded in characters so that the largest status, every text in the characters
+# JSON escapes the most (12 bytes each), still fits MAX_MESSAGE_BYTES.
+MAX_ERROR_CHARS = 300
+# The window of time a receiver accepts: a kiosk spools for days while its broker is down,
+# so old is fine up to a year (past the fleet's retention, such a message is counted as
+# expired, not stored); the future only within a clock's plausible skew. A clock that
+# never synced (1970, or a year 9999 typed by hand) is refused.
+MAX_AGE = dt.timedelta(days=366)
+MAX_SKEW = dt.timedelta(hours=1)
+# Rounding slack for the consistency checks: the kiosk rounds seconds to 0.001 and
+# person-seconds to 0.01.
+SLACK = 0.011
+
+OTHERS = "(others)"  # impressions of the creatives beyond MAX_IMPRESSIONS (not a valid creative id)
+NAME_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"  # a topic level the fleet accepts
+LABEL_PATTERN = r"^[A-Za-z0-9_.+-]{1,32}$"  # zone, expression, histogram bucket
+IMPRESSION_PATTERN = ID_PATTERN + r"|^\(others\)$"
+
+
+def printable(value: Any) -> Any:
+    """No control characters (NUL, escapes) in published text: PostgreSQL refuses NUL
+    and terminals obey escapes; line breaks and tabs are fine."""
+    texts = value if isinstance(value, list) else [value]
+    for text in texts:
+        if isinstance(text, str) and any(_control(c) for c in text):
+            raise ValueError("control characters are not allowed (line breaks and tabs are)")
+    return value
+
+
+def _control(char: str) -> bool:
+    return char not in "\n\t" and unicodedata.category(char) in ("Cc", "Cs")
+
+
+Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
+Id = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
+Label = Annotated[str, StringConstraints(pattern=LABEL_PATTERN)]
+Timestamp = Annotated[str, StringConstraints(max_length=40), Field(description="UTC ISO 8601.")]
+Count = Annotated[int, Field(ge=0, le=MAX_COUNT)]
+People = Annotated[int, Field(ge=0, le=MAX_PEOPLE)]
+InView = Annotated[int, Field(ge=0, le=MAX_IN_VIEW)]
+Ratio = Annotated[float, Field(ge=0, le=1)]
+
+
+def text(limit: int, **field: Any) -> Any:
+    """A text field of at most `limit` characters (`fit` shortens to it)."""
+    return Field(max_length=limit, **field)
+
+
+def utc(value: str) -> dt.datetime:
+    """ISO 8601 to naive UTC; a timestamp without zone is taken as UTC. ValueError if it
+    is not a timestamp or not representable in UTC."""
+    try:
+        moment = dt.datetime.fromisoformat(value)
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    except OverflowError:  # year 1 or 9999 shifted across the date line
+        raise ValueError(f"{value!r} is outside the years a clock can show") from None
+    return moment
+
+
+def received_at(now: dt.datetime) -> dict:
+    """The validation context of a receiver whose clock reads `now` (naive UTC or aware)."""
+    if now.tzinfo is not None:
+        now = now.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return {"now": now}
+
+
+class TimeError(ValueError):
+    """A timestamp that is unreadable, out of order or outside the window of time."""
+
+
+class Inconsistent(ValueError):
+    """Figures that cannot all be true together."""
+
 
 class Message(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    _printable = field_validator("*")(printable)
 
     def payload(self) -> dict:
         """The message as it goes on the wire (JSON types, `schema` under its own name)."""
         return self.model_dump(mode="json", by_alias=True)
 
+    @classmethod
+    def fitted(cls, **values: Any):
+        """The message a device publishes from values that may exceed the bounds (a long
+        error text, a huge count): texts made printable and shortened, whole numbers
+        clamped, lists of text cut, each to its field's bound. For the flat fields of
+        Status and Error; the builders of plays and intervals clamp explicitly."""
+        fields = {field.alias or name: field for name, field in cls.model_fields.items()}
+        for key, value in values.items():
+            field = fields[key]
+            limit = _bound(field.metadata)
+            if isinstance(value, str) and limit is not None:
+                values[key] = fit(value, limit)
+            elif isinstance(value, int) and not isinstance(value, bool) and limit is not None:
+                values[key] = clamp(value, limit)
+            elif isinstance(value, list):  # the newest `limit` (lists are oldest first)
+                item_limit = _bound(getattr(get_args(field.annotation)[0], "__metadata__", ()))
+                values[key] = [fit(item, item_limit) for item in value[-limit:]]
+        return cls(**values)
+
+
+def _bound(metadata) -> int | None:
+    """The upper bound (max_length, le) among a field's constraints."""
+    for item in metadata:
+        if isinstance(item, MaxLen):
+            return item.max_length
+        if isinstance(item, Le):
+            return item.le
+        if isinstance(item, FieldInfo) and (inner := _bound(item.metadata)) is not None:
+            return inner
+    return None
+
+
+def fit(value: str | None, limit: int | None) -> str | None:
+    """Published text: control characters replaced, at most `limit` characters (the end
+    marked with an ellipsis)."""
+    if value is None:
+        return None
+    value = "".join("\N{REPLACEMENT CHARACTER}" if _control(c) else c for c in value)
+    if limit is not None and len(value) > limit:
+        value = value[:limit - 1] + "\N{HORIZONTAL ELLIPSIS}"
+    return value
+
+
+def clamp(value: float, high: float) -> Any:
+    """A count or a duration as published: not negative, not above its bound, finite."""
+    if isinstance(value, float) and math.isnan(value):
+        return 0.0
+    return max(type(value)(0), min(value, type(value)(high)))
+
 
 class Envelope(Message):
     """What every device message starts with."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(populate_by_name=True)  # added to Message's
 
-    schema_: int = Field(SCHEMA_VERSION, alias="schema", description="Message format version.")
-    site: str
-    device: str
+    schema_: int = Field(SCHEMA_VERSION, ge=1, le=1000, alias="schema", description="Message format version.")
+    site: Name
+    device: Name
+
+
+class Interval(Envelope):
+    """A message about a span of time: `end >= start`, both inside the receiver's window."""
+
+    @model_validator(mode="after")
+    def _times_in_order_and_window(self, info: ValidationInfo):
+        try:
+            start, end = utc(self.start), utc(self.end)
+        except ValueError as exc:
+            raise TimeError(f"start/end are not ISO 8601 timestamps: {exc}") from None
+        if end < start:
+            raise TimeError(f"end {self.end} is before start {self.start}")
+        now = (info.context or {}).get("now")
+        if now is not None:
+            if start < now - MAX_AGE:
+                raise TimeError(f"start {self.start} is more than {MAX_AGE.days} days ago")
+            if end > now + MAX_SKEW:
+                raise TimeError(f"end {self.end} is more than {MAX_SKEW} in the future")
+        return self
 
 
 class Suppressed(Message):
@@ -34,22 +210,35 @@ class Suppressed(Message):
 
 
 class Impressions(Message):
-    plays: int = Field(ge=0, description="Times the creative started.")
-    viewed: int | None = Field(ge=0, description="Plays with at least one viewer looking; null unless the "
-                               "interval had at least min_group viewers.")
+    plays: People = Field(description="Times the creative started.")
+    viewed: People | None = Field(description="Plays with at least one viewer looking; null unless the "
+                                  "interval had at least min_group viewers.")
+
+    @model_validator(mode="after")
+    def _viewed_among_plays(self):
+        if self.viewed is not None and self.viewed > self.plays:
+            raise Inconsistent(f"viewed {self.viewed} exceeds plays {self.plays}")
+        return self
 
 
 class Histogram(Message):
-    buckets: list[str] = Field(description="Bucket labels in seconds, e.g. '0-1', '1-3', ..., '60+'.")
-    counts: list[int] = Field(description="People per bucket.")
+    buckets: list[Annotated[str, StringConstraints(max_length=16, pattern=LABEL_PATTERN)]] = Field(
+        max_length=MAX_LABELS, description="Bucket labels in seconds, e.g. '0-1', '1-3', ..., '60+'.")
+    counts: list[People] = Field(max_length=MAX_LABELS, description="People per bucket.")
+
+    @model_validator(mode="after")
+    def _one_count_per_bucket(self):
+        if len(self.buckets) != len(self.counts):
+            raise Inconsistent(f"{len(self.buckets)} buckets but {len(self.counts)} counts")
+        return self
 
 
 class InferenceMs(Message):
-    p50: float
-    p95: float
+    p50: float = Field(ge=0, le=MAX_INFERENCE_MS)
+    p95: float = Field(ge=0, le=MAX_INFERENCE_MS)
 
 
-class Metrics(Envelope):
+class Metrics(Interval):
     """Topic <root>/<site>/<device>/metrics, QoS 1, every interval.
 
     No metrics message says anything about fewer than `privacy.min_group` people: the
@@ -59,32 +248,42 @@ class Metrics(Envelope):
     `impressions.viewed` is null below min_group viewers.
     """
 
-    id: str = Field(description="Unique message id (UUID4): consumers deduplicate on it.")
-    start: str = Field(description="Interval start, UTC ISO 8601.")
-    end: str = Field(description="Interval end, UTC ISO 8601.")
-    passers: int | None = Field(ge=0, description="Opportunity to see: confirmed tracks that ended in the interval; "
-                                "null below min_group (including none), so that no interval tells that one or two "
-                                "people passed.")
-    viewers: int | None = Field(ge=0, description="Watchers: passers who looked at the screen for at least 1 s; "
-                                "null below min_group (including none).")
-    conversion: float | None = Field(description="viewers / passers; null unless both are published (min_group "
+    id: Id = Field(description="Unique message id (UUID4): consumers deduplicate on it.")
+    start: Timestamp = Field(description="Interval start, UTC ISO 8601.")
+    end: Timestamp = Field(description="Interval end, UTC ISO 8601; not before start.")
+    passers: People | None = Field(description="Opportunity to see: confirmed tracks that ended in the interval; "
+                                   "null below min_group (including none), so that no interval tells that one or "
+                                   "two people passed.")
+    viewers: People | None = Field(description="Watchers: passers who looked at the screen for at least 1 s; "
+                                   "null below min_group (including none); never more than passers.")
+    conversion: Ratio | None = Field(description="viewers / passers; null unless both are published (min_group "
                                      "each): with passers, it would give a withheld viewers count back.")
-    attraction: float | None = Field(description="Looking time / dwell time of the passers; null unless both "
+    attraction: Ratio | None = Field(description="Looking time / dwell time of the passers; null unless both "
                                      "passers and viewers are published.")
-    peak_faces: int | None = Field(ge=0, description="Most people in view at once; null below min_group "
-                                   "(including none).")
-    distance: dict[str, int] | Suppressed = Field(description="Passers by nearest zone: near (<2 m), mid, far.")
+    peak_faces: InView | None = Field(description="Most people in view at once; null below min_group "
+                                      "(including none).")
+    distance: Annotated[dict[Label, People], Field(max_length=MAX_LABELS)] | Suppressed = Field(
+        description="Passers by nearest zone: near (<2 m), mid, far.")
     dwell: Histogram | Suppressed = Field(description="Passers by dwell time.")
     attention: Histogram | Suppressed = Field(description="Viewers by looking time.")
-    expressions: dict[str, int] | Suppressed = Field(description="Viewers by dominant expression while looking.")
-    impressions: dict[str, Impressions] = Field(description="Per creative id as published in the play messages "
-                                                "('audience' for withheld audience plays).")
-    frames: int = Field(ge=0, description="Frames analysed.")
-    dropped_frames: int = Field(ge=0, description="Camera frames skipped because analysis was busy.")
+    expressions: Annotated[dict[Label, People], Field(max_length=MAX_LABELS)] | Suppressed = Field(
+        description="Viewers by dominant expression while looking.")
+    impressions: dict[Annotated[str, StringConstraints(pattern=IMPRESSION_PATTERN)], Impressions] = Field(
+        max_length=MAX_IMPRESSIONS, description=f"Per creative id as published in the play messages ('audience' for "
+        f"withheld audience plays); at most {MAX_IMPRESSIONS}: the least played of any more are added up under "
+        f"'{OTHERS}'.")
+    frames: Count = Field(description="Frames analysed.")
+    dropped_frames: Count = Field(description="Camera frames skipped because analysis was busy.")
     inference_ms: InferenceMs | None = Field(description="Vision time per analysed frame; null without frames.")
 
+    @model_validator(mode="after")
+    def _viewers_among_passers(self):
+        if self.passers is not None and self.viewers is not None and self.viewers > self.passers:
+            raise Inconsistent(f"viewers {self.viewers} exceed passers {self.passers}")
+        return self
 
-class Play(Envelope):
+
+class Play(Interval):
     """Topic <root>/<site>/<device>/play, QoS 1: proof of play, one per creative shown.
 
     Its start, end, length and how it ended are always published: that is the proof of
@@ -102,66 +301,92 @@ class Play(Envelope):
       chosen without audience conditions (the default loop, dayparts, commands) are
       always named. What remains of a withheld audience play is that the screen played
       something its audience chose, and when.
+
+    The audience figures are consistent: mean_faces at most peak_faces, looking_seconds
+    at most peak_viewers x seconds, the expressions' seconds at most looking_seconds.
     """
 
-    id: str = Field(description="Unique message id (UUID4): consumers deduplicate on it.")
-    creative: str = Field(description="The creative id, or 'audience' for a creative an audience rule chose "
-                          "while fewer than min_group people were there.")
-    rule: str = Field(description="The rule that chose it, 'default', 'command', or 'audience' (an audience "
-                      "rule, withheld because fewer than min_group people were there).")
-    start: str
-    end: str
-    seconds: float
+    id: Id = Field(description="Unique message id (UUID4): consumers deduplicate on it.")
+    creative: Id = Field(description="The creative id, or 'audience' for a creative an audience rule chose "
+                         "while fewer than min_group people were there.")
+    rule: Id = Field(description="The rule that chose it, 'default', 'command', or 'audience' (an audience "
+                     "rule, withheld because fewer than min_group people were there).")
+    start: Timestamp
+    end: Timestamp = Field(description="UTC ISO 8601; not before start.")
+    seconds: float = Field(ge=0, le=MAX_PLAY_SECONDS, description="Time on screen.")
     ended: Literal["duration", "interrupted", "error", "removed", "stopped"]
-    peak_faces: int | None = Field(description="Most people in view at once; null below min_group.")
-    mean_faces: float | None = Field(description="Mean people in view; null when peak_faces is.")
-    peak_viewers: int | None = Field(description="Most people looking at once; null below min_group.")
-    looking_seconds: float | None = Field(description="Person-seconds of looking; null when peak_viewers is.")
-    expressions: dict[str, float] | Suppressed = Field(
+    peak_faces: InView | None = Field(description="Most people in view at once; null below min_group.")
+    mean_faces: float | None = Field(ge=0, le=MAX_IN_VIEW, description="Mean people in view; null when "
+                                     "peak_faces is.")
+    peak_viewers: InView | None = Field(description="Most people looking at once; null below min_group.")
+    looking_seconds: float | None = Field(ge=0, le=MAX_IN_VIEW * MAX_PLAY_SECONDS,
+                                          description="Person-seconds of looking; null when peak_viewers is.")
+    expressions: Annotated[dict[Label, Annotated[float, Field(ge=0, le=MAX_IN_VIEW * MAX_PLAY_SECONDS)]],
+                           Field(max_length=MAX_LABELS)] | Suppressed = Field(
         description="Person-seconds of looking by expression; suppressed unless min_group people looked at once.")
+
+    @model_validator(mode="after")
+    def _audience_consistent(self):
+        if self.mean_faces is not None and self.peak_faces is not None and self.mean_faces > self.peak_faces + SLACK:
+            raise Inconsistent(f"mean_faces {self.mean_faces} exceeds peak_faces {self.peak_faces}")
+        if self.looking_seconds is not None and self.peak_viewers is not None:
+            most = self.peak_viewers * (self.seconds + SLACK) + SLACK
+            if self.looking_seconds > most:
+                raise Inconsistent(f"looking_seconds {self.looking_seconds} exceeds peak_viewers x seconds "
+                                   f"({self.peak_viewers} x {self.seconds})")
+        if isinstance(self.expressions, dict):
+            total = sum(self.expressions.values())
+            if total > (self.looking_seconds or 0.0) * (1 + 1e-9) + SLACK * (len(self.expressions) + 1):
+                raise Inconsistent(f"the expressions add up to {total:g} s of looking, more than looking_seconds "
+                                   f"{self.looking_seconds}")
+        return self
 
 
 class Status(Envelope):
     """Topic <root>/<site>/<device>/status, retained, QoS 1."""
 
-    version: str
+    version: str = text(64)
     lock: str | None = Field(None, pattern=r"^[0-9a-f]{12}$", description="Short sha256 of the uv.lock the kiosk was "
                              "installed from (`signage --version` prints it); null when not installed by `make`.")
-    uptime_s: int
-    playing: str | None = Field(description="The creative the schedule (default loop, dayparts, commands) has on "
-                                "screen; null for the fallback card. Content an audience rule chose is never "
-                                "shown: the field keeps its value meanwhile, since a change the moment such a "
-                                "rule fires would tell that someone is in front of the screen.")
-    camera: str = Field(description="ok, retrying, gone, ended, stalled (no inference result for "
-                        "vision.inference_timeout), off (privacy) or error.")
-    camera_format: str | None = Field(None, description="What the camera negotiated, e.g. '1280x720 MJPG at "
-                                      "30 fps'; null for files or before the camera opened.")
-    edgetpu: str | None = Field(None, description="'in use (...)' or 'not in use: <why>' when "
-                                "vision.delegate is edgetpu; null otherwise.")
-    playlist: str = Field(description="'ok', or 'rejected: <messages>' while a broken edit is ignored.")
+    uptime_s: int = Field(ge=0, le=MAX_UPTIME_SECONDS)
+    playing: Id | None = Field(description="The creative the schedule (default loop, dayparts, commands) has on "
+                               "screen; null for the fallback card. Content an audience rule chose is never "
+                               "shown: the field keeps its value meanwhile, since a change the moment such a "
+                               "rule fires would tell that someone is in front of the screen.")
+    camera: str = text(32, description="ok, retrying, gone, ended, stalled (no inference result for "
+                       "vision.inference_timeout), off (privacy) or error.")
+    camera_format: str | None = text(100, default=None, description="What the camera negotiated, e.g. '1280x720 "
+                                     "MJPG at 30 fps'; null for files or before the camera opened.")
+    edgetpu: str | None = text(200, default=None, description="'in use (...)' or 'not in use: <why>' when "
+                               "vision.delegate is edgetpu; null otherwise.")
+    playlist: str = text(600, description="'ok', or 'rejected: <messages>' while a broken edit is ignored.")
     privacy: bool
-    display: str = Field(description="ok, off (power schedule), lost (display gone) or starting.")
-    broker: str = Field(description="connected, connecting, or why not; stopped (clean exit) or disconnected "
-                        "(unclean exit) in the final status.")
-    spool: str = Field("ok", description="The on-disk spool: ok; 'disk full' or 'error: <why>' (messages are held in "
-                       "memory meanwhile); 'unusable: <why>' (it cannot be opened); 'recovered: <what>' (a damaged "
-                       "file was moved aside and its readable messages kept).")
-    spool_depth: int = Field(ge=0, description="Messages in the spool, waiting for the broker.")
-    spool_held: int = Field(0, ge=0, description="Messages held in memory, not yet in the spool.")
-    spool_dropped: int = Field(ge=0, description="Messages dropped, oldest first, because the spool reached its size "
-                               "cap or the memory hold overflowed while the spool could not be written.")
-    last_error: str | None = Field(description="The newest problem that is still going on, or null.")
-    problems: list[str] = Field([], description="Every problem going on now, oldest first.")
-    faults: int = Field(0, description="Unexpected faults survived since start (logged with a traceback).")
+    display: str = text(32, description="ok, off (power schedule), lost (display gone) or starting.")
+    broker: str = text(200, description="connected, connecting, or why not; stopped (clean exit) or disconnected "
+                       "(unclean exit) in the final status.")
+    spool: str = text(200, default="ok", description="The on-disk spool: ok; 'disk full' or 'error: <why>' (messages "
+                      "are held in memory meanwhile); 'unusable: <why>' (it cannot be opened); 'recovered: <what>' "
+                      "(a damaged file was moved aside and its readable messages kept).")
+    spool_depth: int = Field(ge=0, le=MAX_COUNT, description="Messages in the spool, waiting for the broker.")
+    spool_held: int = Field(0, ge=0, le=MAX_COUNT, description="Messages held in memory, not yet in the spool.")
+    spool_dropped: int = Field(ge=0, le=MAX_COUNT, description="Messages dropped, oldest first, because the spool "
+                               "reached its size cap or the memory hold overflowed while the spool could not be "
+                               "written.")
+    last_error: str | None = text(MAX_ERROR_CHARS, description="The newest problem that is still going on, or null.")
+    problems: list[Annotated[str, Field(max_length=MAX_ERROR_CHARS)]] = Field(
+        [], max_length=MAX_PROBLEMS, description=f"Problems going on now, oldest first: the newest {MAX_PROBLEMS} "
+        "(the newest of all is last_error).")
+    faults: int = Field(0, ge=0, le=MAX_COUNT, description="Unexpected faults survived since start (logged with a "
+                        "traceback).")
 
 
 class Error(Envelope):
     """Topic <root>/<site>/<device>/error, QoS 1, not retained: a command that was refused
     (it changed nothing)."""
 
-    topic: str = Field(description="The command topic (at most 200 characters).")
-    error: str = Field(description="Why it was refused and what is allowed; a retained command is always refused: "
-                       "commands act once.")
+    topic: str = text(200, description="The command topic (at most 200 characters).")
+    error: str = text(500, description="Why it was refused and what is allowed; a retained command is always "
+                      "refused: commands act once.")
 
 
 MESSAGES = {"metrics": Metrics, "play": Play, "status": Status, "error": Error}

@@ -18,7 +18,9 @@ from dataclasses import dataclass, field
 
 from signage.audience import EXPRESSIONS, ZONES, AudienceSnapshot
 from signage.clock import utc_iso
-from signage.telemetry.messages import Histogram, Impressions, InferenceMs, Metrics, Play, Suppressed
+from signage.telemetry.messages import (MAX_COUNT, MAX_IMPRESSIONS, MAX_IN_VIEW, MAX_INFERENCE_MS, MAX_PEOPLE,
+                                        MAX_PLAY_SECONDS, OTHERS, Histogram, Impressions, InferenceMs, Metrics, Play,
+                                        Suppressed, clamp, utc)
 
 DWELL_BUCKETS = (0, 1, 3, 10, 30, 60)  # seconds: 0-1, 1-3, 3-10, 10-30, 30-60, 60+
 ATTENTION_BUCKETS = (1, 3, 10, 30, 60)  # viewers looked at least 1 s
@@ -27,13 +29,18 @@ SUPPRESSED = Suppressed()
 TIMING_SAMPLES = 4096  # inference times kept per interval (an hour at 15 fps is 54,000 frames)
 
 
+def people(count: int) -> int:
+    """A count of people as published: within the message's bound."""
+    return clamp(count, MAX_PEOPLE)
+
+
 def histogram(values: list[float], edges: tuple[int, ...]) -> Histogram:
     labels = [f"{a}-{b}" for a, b in zip(edges, edges[1:])] + [f"{edges[-1]}+"]
     counts = [0] * len(labels)
     for value in values:
         index = sum(1 for edge in edges[1:] if value >= edge)
         counts[index] += 1
-    return Histogram(buckets=labels, counts=counts)
+    return Histogram(buckets=labels, counts=[people(n) for n in counts])
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -104,7 +111,8 @@ class Aggregator:
 
     def flush(self, now: dt.datetime, t: float) -> Metrics:
         """The metrics message for the interval ending at monotonic `t`; a new interval
-        begins at wall time `now` (so a stepped wall clock is followed from there on)."""
+        begins at wall time `now` (so a stepped wall clock is followed from there on).
+        Counts are clamped to the message's bounds."""
         interval, self._interval = self._interval, Interval(start=now, began=t)
         passers = len(interval.dwell)
         viewers = len(interval.viewer_expressions)
@@ -117,28 +125,39 @@ class Aggregator:
             device=self.device,
             start=utc_iso(interval.start),
             end=utc_iso(interval.start + dt.timedelta(seconds=max(0.0, t - interval.began))),
-            passers=passers if enough_passers else None,
-            viewers=viewers if enough_viewers else None,
+            passers=people(passers) if enough_passers else None,
+            viewers=people(viewers) if enough_viewers else None,
             # Ratios are published only when both counts are: conversion x passers would give
             # a withheld viewers count back, attraction is the viewers' own looking time.
             conversion=round(viewers / passers, 3) if enough_passers and enough_viewers else None,
-            attraction=(round(sum(interval.looking) / total_dwell, 3)
+            attraction=(clamp(round(sum(interval.looking) / total_dwell, 3), 1.0)
                         if enough_passers and enough_viewers and total_dwell > 0 else None),
-            peak_faces=interval.peak_faces if interval.peak_faces >= self.min_group else None,
-            distance=({zone: interval.zones.count(zone) for zone in ZONES} if enough_passers else SUPPRESSED),
+            peak_faces=clamp(interval.peak_faces, MAX_IN_VIEW) if interval.peak_faces >= self.min_group else None,
+            distance=({zone: people(interval.zones.count(zone)) for zone in ZONES} if enough_passers else SUPPRESSED),
             dwell=histogram(interval.dwell, DWELL_BUCKETS) if enough_passers else SUPPRESSED,
             attention=(histogram([v for v in interval.looking if v >= 1.0], ATTENTION_BUCKETS)
                        if enough_viewers else SUPPRESSED),
-            expressions=({name: interval.viewer_expressions.count(name) for name in EXPRESSIONS}
+            expressions=({name: people(interval.viewer_expressions.count(name)) for name in EXPRESSIONS}
                          if enough_viewers and any(interval.viewer_expressions) else SUPPRESSED),
             # Which creative a lone viewer looked at is theirs: `viewed` needs min_group viewers.
-            impressions={creative: Impressions(plays=plays, viewed=viewed if enough_viewers else None)
-                         for creative, (plays, viewed) in sorted(interval.impressions.items())},
-            frames=interval.frames,
-            dropped_frames=interval.dropped_frames,
-            inference_ms=(InferenceMs(p50=percentile(timings, 0.5), p95=percentile(timings, 0.95))
+            impressions={creative: Impressions(plays=people(plays), viewed=people(viewed) if enough_viewers else None)
+                         for creative, (plays, viewed) in impressions(interval.impressions)},
+            frames=clamp(interval.frames, MAX_COUNT),
+            dropped_frames=clamp(interval.dropped_frames, MAX_COUNT),
+            inference_ms=(InferenceMs(p50=clamp(percentile(timings, 0.5), MAX_INFERENCE_MS),
+                                      p95=clamp(percentile(timings, 0.95), MAX_INFERENCE_MS))
                           if (timings := interval.inference_ms.values) else None),
         )
+
+
+def impressions(counts: dict[str, list[int]]) -> list[tuple[str, tuple[int, int]]]:
+    """(creative, (plays, viewed)) by name; beyond MAX_IMPRESSIONS creatives, the least
+    played are added up under OTHERS, so that the interval's totals stay whole."""
+    ranked = sorted(counts.items(), key=lambda item: (-item[1][0], item[0]))
+    if len(ranked) > MAX_IMPRESSIONS:
+        rest = ranked[MAX_IMPRESSIONS - 1:]
+        ranked = ranked[:MAX_IMPRESSIONS - 1] + [(OTHERS, [sum(c[0] for _, c in rest), sum(c[1] for _, c in rest)])]
+    return sorted((creative, (plays, viewed)) for creative, (plays, viewed) in ranked)
 
 
 def play_message(record, site: str, device: str, min_group: int) -> Play:
@@ -158,6 +177,22 @@ def play_message(record, site: str, device: str, min_group: int) -> Play:
     rule, creative = record.rule, record.creative
     if record.audience and not (enough_faces and enough_viewers):
         rule = creative = AUDIENCE
+    # Inside the message's bounds: a play longer than the bound is clamped, an end before the
+    # start becomes start + seconds (the player's records never have one: it ends a play at
+    # its start plus its monotonic seconds; a record from elsewhere might), and the audience
+    # figures are kept consistent with the clamped ones.
+    seconds = clamp(record.seconds, MAX_PLAY_SECONDS)
+    end, start = record.end, utc(record.start)
+    if utc(end) < start:
+        end = utc_iso(start.replace(tzinfo=dt.timezone.utc) + dt.timedelta(seconds=seconds))
+        end = end if utc(end) >= start else record.start  # utc_iso drops a start's fraction of a second
+    peak_faces = clamp(record.peak_faces, MAX_IN_VIEW)
+    peak_viewers = clamp(record.peak_looking, MAX_IN_VIEW)
+    looking = min(clamp(record.looking_seconds, MAX_IN_VIEW * MAX_PLAY_SECONDS), round(peak_viewers * seconds, 2))
+    expressions = {name: clamp(value, looking) for name, value in record.expressions.items()}
+    if sum(expressions.values()) > looking > 0:
+        share = looking / sum(expressions.values())
+        expressions = {name: round(value * share, 2) for name, value in expressions.items()}
     return Play(
         id=str(uuid.uuid4()),
         site=site,
@@ -165,12 +200,12 @@ def play_message(record, site: str, device: str, min_group: int) -> Play:
         creative=creative,
         rule=rule,
         start=record.start,
-        end=record.end,
-        seconds=record.seconds,
+        end=end,
+        seconds=seconds,
         ended=record.ended,
-        peak_faces=record.peak_faces if enough_faces else None,
-        mean_faces=record.mean_faces if enough_faces else None,
-        peak_viewers=record.peak_looking if enough_viewers else None,
-        looking_seconds=record.looking_seconds if enough_viewers else None,
-        expressions=record.expressions if enough_viewers else SUPPRESSED,
+        peak_faces=peak_faces if enough_faces else None,
+        mean_faces=min(clamp(record.mean_faces, MAX_IN_VIEW), float(peak_faces)) if enough_faces else None,
+        peak_viewers=peak_viewers if enough_viewers else None,
+        looking_seconds=looking if enough_viewers else None,
+        expressions=expressions if enough_viewers else SUPPRESSED,
     )

@@ -54,8 +54,10 @@ from typing import Callable
 from signage.config import MqttConfig
 from signage.errors import ConfigError
 from signage.telemetry.client import NOT_CONNECTED, PUBLISHED, new_client
-from signage.telemetry.commands import Command, CommandRejected, parse
+from signage.telemetry.commands import Command, CommandRejected
+from signage.telemetry.inbox import Inbox
 from signage.telemetry.messages import Error
+from signage.telemetry.refusals import Refusals
 from signage.telemetry.spool import Spool, SpoolUnavailable, classify, describe
 from signage.threads import SupervisedThread
 
@@ -141,6 +143,8 @@ class Telemetry:
         self.config, self.site, self.device = config, site, device
         self.root = f"{config.topic_root}/{site}/{device}"
         self.on_command = on_command
+        self.inbox = Inbox(self.root, config.commands)
+        self._refusals = Refusals(self._publish_refusal)
         self.hold_max, self.hold_max_bytes = hold_max, hold_max_bytes
         self._clock = clock
         try:
@@ -211,6 +215,11 @@ class Telemetry:
         """The spool file (None while it cannot be opened). Owned by the pump while it runs."""
         return self._spool
 
+    @property
+    def commands_refused(self) -> int:
+        """Commands refused since this link started (each told, or counted in a summary)."""
+        return self._refusals.total
+
     def health(self) -> Health:
         """What status needs, as one snapshot (cheap: no query)."""
         return self._snapshot()
@@ -261,6 +270,9 @@ class Telemetry:
         """
         deadline = self._clock() + timeout
         self._stopping = True  # the pump retries a failing spool at once now
+        self._refusals.flush(force=True)  # the count a flood held back, sent ahead of the final status
+        if self._refusals.total:
+            logger.info("%d commands refused since this link started", self._refusals.total)
         while self._clock() < deadline and self._pump.alive() and self._busy():
             self._pump.wake()
             time.sleep(0.02)
@@ -409,10 +421,13 @@ class Telemetry:
         return info if info.rc == PUBLISHED else None
 
     def refuse(self, command: Command | str, reason: str) -> None:
-        """Answer a command on `<root>/error` (any thread): it changed nothing, and why."""
+        """Answer a command on `<root>/error` (any thread): it changed nothing, and why.
+        Throttled (refusals.py): a flood costs a few lines and messages a minute."""
         topic = command if isinstance(command, str) else f"{self.root}/{command.feature}/set"
-        logger.warning("command on %s refused: %s", topic[:120], reason)
-        error = Error(site=self.site, device=self.device, topic=topic[:200], error=reason[:500])
+        self._refusals.refuse(topic, reason)
+
+    def _publish_refusal(self, topic: str, reason: str) -> None:
+        error = Error.fitted(site=self.site, device=self.device, topic=topic, error=reason)
         self.client.publish(f"{self.root}/error", json.dumps(error.payload(), separators=(",", ":")), qos=1)
 
     # ----- paho callbacks (paho's thread) ---------------------------------------------------------
@@ -474,15 +489,14 @@ class Telemetry:
         self._pump.wake()
 
     def _on_message(self, client, userdata, message) -> None:
-        if message.retain:
-            # A retained command would act again at every boot: commands act once.
-            self.refuse(message.topic, "retained command ignored: commands act once; publish it without the "
-                                       "retain flag, and clear the retained one (an empty retained message)")
-            return
         try:
-            command = parse(self.root, message.topic, message.payload)
+            command = self.inbox.admit(message.topic, message.payload, message.retain)
         except CommandRejected as exc:
             self.refuse(message.topic, str(exc))
+            return
+        except Exception:  # noqa: BLE001 - a bug in the checks must not kill paho's thread
+            logger.exception("checking a command on %s failed", message.topic[:120])
+            self.refuse(message.topic, "internal error; see the device log")
             return
         if self.on_command is None:
             self.refuse(message.topic, "this device takes no commands")
@@ -502,6 +516,7 @@ class Telemetry:
     # ----- pump (our thread) ---------------------------------------------------------------------
 
     def _step(self) -> None:
+        self._refusals.flush()
         self._take_direct_acks()
         if self._spool is None and self._clock() >= (self._fault.retry_at if self._fault else 0):
             self._open_spool()

@@ -8,7 +8,9 @@ from datetime import datetime, timedelta, timezone
 
 from signage.telemetry.messages import Metrics, Play, Status
 
-T0 = datetime(2026, 11, 20, 9, 0, tzinfo=timezone.utc)
+# Two weeks ago at 09:00 UTC: messages well inside the window of time the fleet accepts
+# (old but not expired), whatever day the tests run.
+T0 = (datetime.now(timezone.utc) - timedelta(days=14)).replace(hour=9, minute=0, second=0, microsecond=0)
 
 
 def iso(moment: datetime) -> str:

@@ -48,6 +48,8 @@ def test_no_arguments_on_a_fresh_machine_runs_with_defaults_and_a_printed_passwo
         config = folder / "cfg" / "signage" / "fleet.yaml"
         assert stat.S_IMODE(config.stat().st_mode) == 0o600 and "login_hash: scrypt$" in config.read_text()
         assert password not in config.read_text()
+        key = folder / "cfg" / "signage" / "command.key"
+        assert stat.S_IMODE(key.stat().st_mode) == 0o600, "the command key, made at first start, is the fleet's own"
         assert (folder / "data" / "signage" / "fleet.sqlite3").exists()
         with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
             assert client.get("/").status_code == 401

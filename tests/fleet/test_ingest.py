@@ -8,54 +8,16 @@ import signal
 import subprocess
 import sys
 import threading
-from datetime import timedelta
 
-import paho.mqtt.client as paho
 import pytest
-import sqlalchemy as sa
-from paho.mqtt.enums import CallbackAPIVersion
 
 from signage.fleet.database import database_url
 from signage.fleet.ingest import Ingest, RateLimitedLog, subscriptions
-from signage.fleet.schema import metrics, plays
 from signage.fleet.store import Store
 from signage.models import PROJECT_ROOT
-from signage.telemetry.mqtt import broker_address
 from tests.fleet import factory as f
 from tests.fleet.postgres import wait_for
-
-
-class Publisher:
-    """Publishes QoS 1 and waits for every PUBACK."""
-
-    def __init__(self, url: str):
-        host, port, _ = broker_address(url)
-        self.client = paho.Client(CallbackAPIVersion.VERSION2, protocol=paho.MQTTv5)
-        self.client.connect(host, port)
-        self.client.loop_start()
-
-    def send(self, messages: list[tuple[str, bytes]], retain: bool = False) -> None:
-        infos = [self.client.publish(topic, payload, qos=1, retain=retain) for topic, payload in messages]
-        for info in infos:
-            info.wait_for_publish(timeout=30)
-
-    def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
-
-
-def messages(n: int, device: str = "a") -> list[tuple[str, bytes]]:
-    out = []
-    for i in range(n):
-        body = (f.metrics(device=device, start=f.T0 + timedelta(minutes=i)) if i % 3 == 0
-                else f.play(device=device, start=f.T0 + timedelta(seconds=10 * i)))
-        out.append((f.topic(body, "metrics" if i % 3 == 0 else "play"), f.encode(body)))
-    return out
-
-
-def stored(store: Store) -> int:
-    with store.engine.begin() as conn:
-        return sum(conn.execute(sa.select(sa.func.count()).select_from(t)).scalar() for t in (metrics, plays))
+from tests.fleet.publisher import Publisher, messages, stored
 
 
 @pytest.fixture
@@ -196,7 +158,7 @@ class Process:
 
 def _numbers(line: str) -> dict[str, int]:
     return {name: int(value) for name, value in
-            re.findall(r"(received|stored|duplicates|invalid|refused) (\d+)", line)}
+            re.findall(r"(received|stored|duplicates|invalid|dead letters) (\d+)", line)}
 
 
 def test_two_ingest_processes_with_a_shared_subscription_split_the_load_without_duplicates(broker, postgres,

@@ -3,7 +3,9 @@ suppression, retention, atomic batches, concurrent writers."""
 
 from __future__ import annotations
 
+import json
 import threading
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -12,10 +14,13 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from signage.fleet import database, queries
+from signage.fleet import store as store_module
 from signage.fleet.parse import parse
 from signage.fleet.schema import (creative_day_expressions, creative_days, creative_site_day_expressions,
-                                  creative_site_days, metadata, metrics, plays, screen_hours, status_history)
-from signage.fleet.store import now_utc
+                                  creative_site_days, dead_letters, metadata, metrics, plays, screen_hours,
+                                  status_history)
+from signage.fleet.store import DEAD_LETTER_PAYLOAD, RAW_MAX_BYTES, now_utc
+from signage.telemetry.messages import MAX_IMPRESSIONS
 from tests.fleet import factory as f
 
 NOW = f.T0.replace(tzinfo=None) + timedelta(hours=2)
@@ -52,6 +57,17 @@ def test_migration_0002_fills_the_site_rollups_from_the_screen_rollups(store):
     store.migrate()
     with store.engine.begin() as conn:
         assert conn.execute(sa.select(creative_site_days.c.plays, creative_site_days.c.seconds)).one() == (7, 70.0)
+
+
+def test_migration_0006_starts_the_raw_payload_budget_from_what_is_kept(store):
+    store.migrate("0005")
+    with store.engine.begin() as conn:
+        conn.execute(sa.insert(metrics), [{"id": f"m{i}", "site": "lab", "device": "a", "start": NOW, "end": NOW,
+                                           "payload": "x" * (100 + i), "received_at": NOW} for i in range(3)])
+    store.migrate()
+    assert queries.counter_values(store.engine)["raw_bytes"] == 303
+    store.migrate("0005")
+    assert "raw_bytes" not in queries.counter_values(store.engine)
 
 
 def test_a_play_that_withholds_its_audience_is_proof_of_play_and_is_never_summed(store):
@@ -256,6 +272,69 @@ def test_concurrent_writers_with_overlapping_batches_count_each_message_once(sto
         assert conn.execute(sa.select(sa.func.sum(creative_days.c.plays))).scalar() == 400
         assert conn.execute(sa.select(sa.func.sum(creative_days.c.looking_seconds))).scalar() == pytest.approx(400)
     assert count(store, plays) == 400
+
+
+def kept_payload_bytes(store) -> int:
+    with store.engine.begin() as conn:
+        total = sa.func.coalesce(sa.func.sum(sa.func.length(metrics.c.payload)), 0)
+        return int(conn.execute(sa.select(total)).scalar())
+
+
+def test_raw_payloads_are_capped_per_message_and_in_total(store):
+    """Finding 6: metrics payloads of up to 64 KB were kept as received for 90 days (a
+    QoS 0 flood grew the database 470 MB in 25 s). Kept now: the message as the model
+    reads it (no padding), and only while the total stays within the budget; the rows
+    and rollups are stored either way."""
+    store.raw_budget_bytes = 100_000
+    padded = [f.encode(f.metrics(start=f.T0 + timedelta(minutes=i))).replace(b'"passers"', b' ' * 60_000 +
+                                                                              b'"passers"') for i in range(300)]
+    items = [parse("signage", "signage/lab/a/metrics", raw) for raw in padded]
+    for offset in range(0, 300, 50):
+        assert store.write(items[offset:offset + 50], now=NOW).stored == 50
+    assert count(store, metrics) == 300
+    kept = kept_payload_bytes(store)
+    assert 0 < kept <= store.raw_budget_bytes
+    assert kept < 300 * 60_000 / 100
+    counts = queries.counter_values(store.engine)
+    assert counts["raw_not_kept"] > 0 and counts["raw_bytes"] == kept
+    with store.engine.begin() as conn:
+        assert all(len(p) <= RAW_MAX_BYTES for p in conn.execute(sa.select(metrics.c.payload)).scalars())
+        assert conn.execute(sa.select(sa.func.sum(screen_hours.c.intervals))).scalar() == 300
+    store.purge(now=NOW + timedelta(days=store.retention_days + 30))  # frees the budget
+    assert queries.counter_values(store.engine)["raw_bytes"] == kept_payload_bytes(store) == 0
+
+
+def test_the_largest_metrics_message_the_bounds_allow_is_kept_whole(store):
+    """The per-message cap never cuts a valid message: the model's bounds keep its
+    canonical form under RAW_MAX_BYTES."""
+    body = f.metrics(start=f.T0)
+    body["impressions"] = {f"{i:03d}" + "c" * 61: {"plays": 10**6, "viewed": 10**6} for i in range(MAX_IMPRESSIONS)}
+    labels = [f"{i:02d}" + "+" * 14 for i in range(16)]
+    body["dwell"] = body["attention"] = {"buckets": labels, "counts": [10**6] * 16}
+    body["distance"] = {f"{i:02d}" + "z" * 30: 10**6 for i in range(16)}
+    body["expressions"] = {f"{i:02d}" + "e" * 30: 10**6 for i in range(16)}
+    body |= {"passers": 10**6, "viewers": 10**6, "peak_faces": 1000, "frames": 2**31 - 1}
+    item = parse("signage", "signage/lab/a/metrics", f.encode(body))
+    store.write([item], now=NOW)
+    with store.engine.begin() as conn:
+        kept = conn.execute(sa.select(metrics.c.payload)).scalar()
+    assert len(kept) <= RAW_MAX_BYTES and json.loads(kept)["impressions"] == body["impressions"]
+
+
+def test_dead_letters_are_kept_bounded_and_purged(store, monkeypatch):
+    monkeypatch.setattr(store_module, "DEAD_LETTER_ROWS", 3)
+    bodies = [f.play(start=f.T0 + timedelta(seconds=i)) for i in range(5)]
+    for i, body in enumerate(bodies):
+        item = incoming(body, "play")
+        store.dead_letter(replace(item, raw=item.raw + b" " * 20_000), f"Refused #{i}\x00", now=NOW)
+    with store.engine.begin() as conn:
+        rows = conn.execute(sa.select(dead_letters).order_by(dead_letters.c.row)).mappings().all()
+    assert all(r["size"] > 20_000 and len(r["payload"]) == DEAD_LETTER_PAYLOAD and "\x00" not in r["reason"]
+               for r in rows)
+    assert store.purge(now=NOW)["dead_letters"] == 2  # the newest 3 stay
+    assert count(store, dead_letters) == 3
+    assert store.purge(now=NOW + timedelta(days=store.retention_days + 1))["dead_letters"] == 3
+    assert queries.counter_values(store.engine)["dead_letters"] == 5  # the count stays
 
 
 def test_database_url_forms(tmp_path, monkeypatch):

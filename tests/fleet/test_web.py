@@ -17,6 +17,7 @@ from signage.fleet.parse import parse
 from signage.fleet.passwords import hash_password, verify_password
 from signage.fleet.store import Store, now_utc
 from signage.fleet.web import WebSettings, create_app
+from tests.commands import fleet_key
 from tests.fleet import factory as f
 from tests.subscriber import Subscriber
 
@@ -42,7 +43,7 @@ def web(tmp_path, broker):
         "expressions": {"suppressed": True}}
     items.append(parse("signage", f.topic(quiet, "metrics"), f.encode(quiet)))
     store.write(items)
-    publisher = Publisher(broker.url)
+    publisher = Publisher(broker.url, fleet_key(tmp_path))
     app = create_app(WebSettings(store=store, login_hash=hash_password(PASSWORD), publisher=publisher,
                                  poll_seconds=0.05))
     client = TestClient(app, base_url="http://testserver")
@@ -122,7 +123,7 @@ def test_forged_cross_site_posts_are_refused(web):
                      headers={"origin": "http://testserver"})
     assert ok.status_code == 303
     sent = subscriber.wait_for(lambda m: m.topic.endswith("/set"))
-    assert (sent.topic, sent.payload) == ("signage/lab/a/privacy/set", b"ON")
+    assert (sent.topic, sent.json()["value"]) == ("signage/lab/a/privacy/set", "ON"), "sealed by the fleet"
     assert len(subscriber.messages) == 1
     subscriber.close()
 
@@ -143,7 +144,8 @@ def test_commands_for_unknown_screens_creatives_or_values_are_refused_with_a_mes
     played = client.post("/screen/lab/a/command", data={"feature": "creative", "value": "spring", "csrf": token})
     assert "Sent creative spring" in played.text and "sent, no answer yet" in played.text
     sent = subscriber.wait_for(lambda m: m.topic.endswith("/set"))
-    assert (sent.topic, sent.payload) == ("signage/lab/a/creative/set", b"spring") and len(subscriber.messages) == 1
+    assert (sent.topic, sent.json()["value"]) == ("signage/lab/a/creative/set", "spring")
+    assert len(subscriber.messages) == 1
     # The device's answer shows up next to the command.
     store.write([parse("signage", "signage/lab/a/creative/state", b"spring")])
     assert "done: creative = spring" in client.get("/screen/lab/a").text
@@ -198,3 +200,17 @@ def test_live_page_streams_server_sent_events(web):
         lines = stream.iter_lines()
         first = next(line for line in lines if line.startswith("data:") and "data-screen" in line)
         assert "lab" in first or "mall" in first
+
+
+def test_each_screen_shows_its_build_and_a_fleet_of_mixed_builds_says_so(web):
+    client, store, _ = web
+    login(client)
+    store.write([parse("signage", "signage/lab/a/status", f.encode(f.status(lock="25eae7c3ad2e")))])
+    fleet = client.get("/").text
+    assert "lock 25eae7c3ad2e" in fleet and "builds in this fleet" not in fleet, "one build: nothing to warn about"
+    assert "(lock 25eae7c3ad2e)" in client.get("/screen/lab/a").text
+    store.write([parse("signage", "signage/mall/b/status", f.encode(f.status(site="mall", device="b",
+                                                                             lock="0123456789ab")))])
+    fleet = client.get("/").text
+    assert "2 builds in this fleet" in fleet
+    assert "0.1.0 · lock 25eae7c3ad2e: 1" in fleet and "0.1.0 · lock 0123456789ab: 1" in fleet

@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 from signage.fleet.passwords import hash_password
+from signage.telemetry.envelope import Signer
 from signage.models import PROJECT_ROOT
 from tests.broker import free_port
 from tests.subscriber import Subscriber
@@ -50,7 +51,7 @@ class Child:
         self.handle.close()
 
 
-def kiosk_config(folder: Path, site: str, device: str, samples: Path, broker_url: str) -> Path:
+def kiosk_config(folder: Path, site: str, device: str, samples: Path, broker_url: str, public_key: str) -> Path:
     config = {"site": site, "device": device,
               "display": {"fullscreen": False, "size": [320, 180], "notice": {"enabled": False}},
               "vision": {"max_fps": 5},
@@ -58,7 +59,7 @@ def kiosk_config(folder: Path, site: str, device: str, samples: Path, broker_url
               "privacy": {"min_group": 1},
               "source": {"kind": "video", "path": str(samples / "noface_face.mov"), "loop": True},
               "paths": {"spool": str(folder / f"{device}.sqlite3")},
-              "mqtt": {"url": broker_url, "interval": 2, "keepalive": 5}}
+              "mqtt": {"url": broker_url, "interval": 2, "keepalive": 5, "commands": {"public_key": public_key}}}
     path = folder / f"{device}.yaml"
     path.write_text(yaml.safe_dump(config))
     return path
@@ -110,6 +111,7 @@ def test_a_fleet_team_watches_two_kiosks_switches_privacy_and_exports_proof_of_p
     (tmp_path / "cfg").mkdir()
     fleet_config = tmp_path / "cfg" / "fleet.yaml"
     fleet_config.write_text(yaml.safe_dump({"login_hash": hash_password(PASSWORD)}))
+    public_key = Signer.load_or_create(tmp_path / "cfg" / "command.key").public_text  # the fleet's, as provision makes it
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = dict(os.environ, PYTHONPATH=str(PROJECT_ROOT), DISPLAY=xvfb, SDL_VIDEODRIVER="x11",
@@ -117,7 +119,7 @@ def test_a_fleet_team_watches_two_kiosks_switches_privacy_and_exports_proof_of_p
     wire = Subscriber(broker.url, "signage/#")
     fleet = Child(["fleet", "--config", str(fleet_config), "--db", str(tmp_path / "fleet.sqlite3"),
                    "--broker", broker.url, "--port", str(port)], env, tmp_path / "fleet.log")
-    kiosks = {device: Child(["run", "--config", str(kiosk_config(tmp_path, site, device, samples, broker.url)),
+    kiosks = {device: Child(["run", "--config", str(kiosk_config(tmp_path, site, device, samples, broker.url, public_key)),
                              "--playlists", str(PROJECT_ROOT / "tests" / "playlists" / "e2e")],
                             env, tmp_path / f"{device}.log") for site, device in KIOSKS}
     driver = chromium

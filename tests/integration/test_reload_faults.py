@@ -135,11 +135,11 @@ def test_a_source_that_raises_its_own_error_leaves_vision_off_and_reported(xvfb,
 
     def script(c):
         wait_for(lambda: c.status()["camera"] == "ok", "vision running")
-        c.privacy.forced = True
+        c.privacy.remote_on = True
         wait_for(lambda: c.status()["camera"] == "off", "privacy on")
         before = len(closed)
         broken.set()
-        c.privacy.forced = False
+        c.privacy.remote_on = False
         status = wait_for(lambda: (lambda s: s if s["camera"] == "error" else None)(c.status()), "vision off, said")
         assert any("cannot be opened (RuntimeError)" in p for p in status["problems"]), status["problems"]
         assert not any(p.startswith("privacy schedule") for p in status["problems"]), "no fault escaped"
@@ -168,11 +168,11 @@ def test_privacy_closes_the_pipeline_and_faults_never_go_down(xvfb, broker, tmp_
     def script(c):
         wait_for(lambda: c.status()["faults"] >= 3, "the injected faults counted")
         running = c.vision.worker.pipeline
-        c.privacy.forced = True
+        c.privacy.remote_on = True
         wait_for(lambda: c.status()["camera"] == "off", "privacy on")
         assert c.status()["faults"] >= 3, "faults since start survive the worker"
         assert running in closed, "the stopped worker's pipeline is closed (its models released)"
-        c.privacy.forced = False
+        c.privacy.remote_on = False
         wait_for(lambda: c.status()["camera"] == "ok", "vision again")
         make_config(tmp_path, broker.url, vision="{max_fps: 5}")
         c.reload()

@@ -70,11 +70,11 @@ def test_notifier_speaks_the_datagram_protocol(tmp_path, monkeypatch):
     assert not Notifier("").notify("READY=1"), "no socket, no error"
 
 
-def start_controller(tmp_path, broker_url, samples, models_dir, extra_env=None, args=()):
+def start_controller(tmp_path, broker_url, samples, models_dir, extra_env=None, args=(), extra_config=""):
     config = tmp_path / "config.yaml"
     config.write_text(f"site: lab\ndevice: sd\nplaylists: {PROJECT_ROOT / 'tests' / 'playlists' / 'e2e'}\n"
                       f"paths: {{spool: {tmp_path / 'spool.sqlite3'}}}\n"
-                      "display: {fullscreen: false, size: [320, 180]}\n")
+                      "display: {fullscreen: false, size: [320, 180]}\n" + extra_config)
     env = dict(os.environ, SDL_VIDEODRIVER="dummy", SIGNAGE_MODELS_DIR=str(models_dir), **(extra_env or {}))
     return subprocess.Popen(
         [sys.executable, "-m", "signage.cli", "run", "--config", str(config), "--mqtt", broker_url,
@@ -173,15 +173,20 @@ def test_sigterm_stops_cleanly_within_five_seconds(tmp_path, broker, samples, mo
 
 
 def test_privacy_command_releases_the_camera(tmp_path, broker, samples, models_dir):
+    from tests.commands import fleet_key
+
+    key = fleet_key(tmp_path)
     subscriber = Subscriber(broker.url, "signage/lab/sd/#")
-    process = start_controller(tmp_path, broker.url, samples, models_dir)
+    process = start_controller(tmp_path, broker.url, samples, models_dir,
+                               extra_config=f"mqtt: {{commands: {{public_key: '{key.public_text}'}}}}\n")
+    topic = "signage/lab/sd/privacy/set"
     try:
         subscriber.wait_for(lambda m: m.topic.endswith("/status") and m.json().get("camera") == "ok", timeout=30)
-        subscriber.client.publish("signage/lab/sd/privacy/set", "ON", qos=1)
+        subscriber.client.publish(topic, key.seal(topic, "ON"), qos=1)
         status = subscriber.wait_for(lambda m: m.topic.endswith("/status") and m.json()["privacy"], timeout=10)
         assert status.json()["camera"] == "off"
         assert subscriber.wait_for(lambda m: m.topic.endswith("/privacy/state")).payload == b"ON"
-        subscriber.client.publish("signage/lab/sd/privacy/set", "OFF", qos=1)
+        subscriber.client.publish(topic, key.seal(topic, "OFF"), qos=1)
         subscriber.wait_for(lambda m: m.topic.endswith("/status") and not m.json()["privacy"]
                             and m.json()["camera"] == "ok", timeout=15)
     finally:

@@ -282,18 +282,25 @@ def test_the_pump_survives_an_unexpected_exception(broker, tmp_path, caplog):
 
 
 def test_a_retained_command_is_refused_and_never_applied(broker, tmp_path):
+    from tests.commands import fleet_key, trusting
+
+    key = fleet_key(tmp_path)
     sender = Subscriber(broker.url, "nothing/here")
-    sender.client.publish(f"{ROOT}/privacy/set", b"ON", qos=1, retain=True).wait_for_publish(5)
+    sender.client.publish(f"{ROOT}/privacy/set", key.seal(f"{ROOT}/privacy/set", "ON"), qos=1,
+                          retain=True).wait_for_publish(5)
     errors = Subscriber(broker.url, f"{ROOT}/error")
     applied = []
-    device = device_on(broker.url, tmp_path / "spool.sqlite3", on_command=lambda c: applied.append(c) or c.value)
+    device = Telemetry(MqttConfig(url=broker.url, keepalive=5, commands=trusting(key)), "lab", "kiosk-1",
+                       tmp_path / "spool.sqlite3", on_command=lambda c: applied.append(c) or c.value)
+    device.start()
     try:
         refusal = errors.wait_for(lambda m: True)
         error = Error.model_validate(refusal.json())
         assert (error.site, error.device, error.topic) == ("lab", "kiosk-1", f"{ROOT}/privacy/set")
         assert "retained" in error.error and "act once" in error.error
         assert applied == []
-        sender.client.publish(f"{ROOT}/privacy/set", b"OFF", qos=1).wait_for_publish(5)  # not retained: applied
+        sender.client.publish(f"{ROOT}/privacy/set", key.seal(f"{ROOT}/privacy/set", "OFF"),
+                              qos=1).wait_for_publish(5)  # not retained, sealed: applied
         wait(lambda: len(applied) == 1)
         assert applied[0].value == "OFF"
     finally:

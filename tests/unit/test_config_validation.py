@@ -121,6 +121,14 @@ def test_every_pattern_an_operator_can_meet_has_words():
     ("display: 5\n", "display: expected a mapping (key: value) of cache_mb, display, fallback, fps, fullscreen,"),
     ("privacy:\n  schedule: {start: '09:00'}\n", "privacy.schedule: expected a list of mappings (key: value) of"
                                                  " end, start; got a mapping"),
+    ("mqtt:\n  commands:\n    public_key: not-a-key\n", "3:17: mqtt.commands.public_key: not base64; paste the "
+                                                         "public_key line `signage fleet provision` printed"),
+    ("mqtt:\n  commands:\n    public_key: AAAA\n", "mqtt.commands.public_key: 3 bytes; an Ed25519 public key is "
+                                                    "32 bytes"),
+    ("mqtt:\n  commands:\n    max_age: 5\n", "mqtt.commands.max_age: must be from 10 to 3600, got 5"),
+    ("mqtt:\n  commands:\n    accept_unsigned: maybe\n", "mqtt.commands.accept_unsigned"),
+    ("mqtt:\n  commands:\n    unsigned: accept\n", "unknown key 'unsigned'; did you mean 'accept_unsigned'? "
+                                                    "(allowed: accept_unsigned, max_age, public_key)"),
 ])
 def test_config_errors_say_what_is_allowed(text, message):
     """Shape, range and keys come from the model, for every field that has them: the

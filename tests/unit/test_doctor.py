@@ -58,3 +58,23 @@ def test_drm_cards_and_permissions_are_read_from_the_filesystem(tmp_path):
     assert not usable_by(card, stranger, {group + 1}), "others may not"
     os.chmod(card, 0o666)
     assert usable_by(card, stranger, set())
+
+
+def test_the_security_check_names_each_gap_and_its_fix(tmp_path):
+    """docs/security.md's set-up, one gap at a time: no key, unsigned accepted, no user, no TLS."""
+    from signage.config import Config, CommandsConfig, MqttConfig, TlsConfig
+    from signage.kiosk.doctor import security_check
+
+    key = "A" * 43 + "="
+    ca = tmp_path / "ca.crt"
+    ca.write_text("-----BEGIN CERTIFICATE-----\n")
+    secured = dict(url="mqtts://broker:8883", username="lab/k1", password="x", tls=TlsConfig(ca=str(ca)),
+                   commands=CommandsConfig(public_key=key))
+    assert security_check(Config(mqtt=MqttConfig(**secured))).ok
+    gaps = [({"commands": CommandsConfig()}, "acts on no command"),
+            ({"commands": CommandsConfig(public_key=key, accept_unsigned=True)}, "any client"),
+            ({"username": None}, "cannot tell this kiosk"),
+            ({"url": "mqtt://broker:1883", "tls": None}, "travel in clear")]
+    for change, said in gaps:
+        check = security_check(Config(mqtt=MqttConfig(**secured | change)))
+        assert not check.ok and said in check.detail and "signage fleet provision" in check.fix, change

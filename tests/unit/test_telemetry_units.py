@@ -224,6 +224,19 @@ def test_discovery_payloads_have_what_home_assistant_requires():
     assert switch["command_topic"] == f"{ROOT}/privacy/set" and switch["state_topic"] == f"{ROOT}/privacy/state"
 
 
+def test_a_kiosk_that_takes_only_signed_commands_shows_privacy_without_a_switch():
+    """Home Assistant cannot sign: its switch would only be refused. A binary sensor shows
+    the state, and the switch an earlier version announced is deleted (empty retained)."""
+    import json
+
+    messages = discovery(ROOT, "lab", "kiosk-1", "0.1.0", switch=False)
+    assert messages["homeassistant/switch/signage_lab_kiosk-1/privacy/config"] == b""
+    sensor = json.loads(messages["homeassistant/binary_sensor/signage_lab_kiosk-1/privacy/config"])
+    assert "command_topic" not in sensor and sensor["state_topic"] == f"{ROOT}/privacy/state"
+    assert (sensor["payload_on"], sensor["payload_off"]) == ("ON", "OFF")
+    assert not any(b"/set" in payload for payload in messages.values())
+
+
 def test_home_assistant_shows_a_count_below_min_group_as_unknown():
     """passers and viewers are null below min_group: HA's sensor reads "None" as unknown."""
     import json

@@ -1,0 +1,80 @@
+"""The lock on the Pi's userland: every locked package installed at its locked version (the
+x86 venv's), every one importable, SDL with kmsdrm, and apt's packages still visible behind the
+venv's own, as on a Pi where python3-picamera2 comes from apt (--system-site-packages)."""
+
+from __future__ import annotations
+
+import subprocess
+from importlib import metadata
+
+from signage.models import PROJECT_ROOT
+from tests.arm64.pi import on_x86
+
+# What the kiosk imports: each must be among the locked packages and import on arm64.
+KIOSK = {"numpy": "numpy", "opencv-contrib-python": "cv2", "ai-edge-litert": "ai_edge_litert",
+         "mediapipe": "mediapipe", "pygame-ce": "pygame", "paho-mqtt": "paho", "pydantic": "pydantic",
+         "pyyaml": "yaml"}
+# Modules whose import loads a system library the kiosk does not install, and why it need not.
+NEEDS_SYSTEM_LIBRARY = {
+    # MediaPipe's dependency for its audio tasks (we use none): loads PortAudio (libportaudio2).
+    "sounddevice": "OSError: PortAudio library not found",
+}
+
+
+def test_every_locked_package_is_installed_at_the_locked_version_the_x86_venv_has(pi):
+    found = pi.json("installed", str(pi.venv / "requirements.txt"))
+    packages = found["packages"]
+    assert set(KIOSK) <= set(packages)
+    wrong = {name: p for name, p in packages.items() if p["installed"] != p["locked"] or not p["in_venv"]}
+    assert not wrong, "installed (first on sys.path) must be the lock's, from the venv"
+    assert found["unlocked"] == [], "the venv holds nothing the lock does not list"
+    x86 = {name: metadata.version(name) for name in packages}
+    assert {name: p["installed"] for name, p in packages.items()} == x86
+
+
+def test_every_locked_package_imports(pi):
+    errors = pi.json("imports")
+    assert set(KIOSK.values()) <= set(errors)
+    failed = {module: error for module, error in errors.items() if error is not None}
+    assert failed == NEEDS_SYSTEM_LIBRARY
+
+
+def test_pygame_ce_has_kmsdrm_compiled_in(pi):
+    """Raspberry Pi OS Lite has no X server: the kiosk draws with SDL's kmsdrm."""
+    sdl = pi.json("drivers")
+    assert "kmsdrm" in sdl["drivers"], sdl
+
+
+def test_version_names_the_same_lock_as_x86(pi):
+    arm64 = pi.run("-m", "signage.cli", "--version")
+    x86 = on_x86("-m", "signage.cli", "--version")
+    assert arm64.returncode == 0, arm64.stderr
+    assert arm64.stdout == x86.stdout and "(lock unknown)" not in arm64.stdout
+
+
+def test_the_locks_numpy_comes_before_debians_and_apts_modules_stay_visible(pi):
+    """A venv made with --system-site-packages, with Debian's python3-numpy installed by apt
+    (python3-picamera2 depends on it): the venv's numpy (the lock's) is the one imported, and a
+    module only apt installed (pkg_resources here, picamera2 on a Pi) is still found."""
+    seen = pi.json("numpy")
+    assert seen["debian"] is not None, "Debian's numpy is installed, so there is something to shadow"
+    assert seen["version"] == metadata.version("numpy") != seen["debian"]
+    assert seen["file"].startswith(seen["venv_site"])
+    order = seen["sys_path"]
+    assert all(order.index(seen["venv_site"]) < order.index(path) for path in seen["system_paths"])
+    assert any(seen["apt_module"].startswith(path) for path in seen["system_paths"])
+
+
+def test_the_venv_installed_what_the_lock_exports_now(pi):
+    """The cached venv is keyed by uv.lock: what it installed is the checkout's lock, every
+    package, extra and group, with the sha256 of each file."""
+    now = subprocess.run([str(PROJECT_ROOT / ".uv" / "bin" / "uv"), "export", "--frozen", "--quiet", "--all-extras",
+                          "--all-groups", "--no-emit-project", "--format", "requirements-txt"],
+                         capture_output=True, text=True, cwd=PROJECT_ROOT, check=True).stdout
+    installed = (pi.venv / "requirements.txt").read_text()
+    assert body(installed) == body(now) and "--hash=sha256:" in now
+
+
+def body(requirements: str) -> list[str]:
+    """The requirement lines, without uv's header comment (it names the output file)."""
+    return [line for line in requirements.splitlines() if not line.startswith("#")]
