@@ -9,6 +9,7 @@ mediapipe wheel ships. Nothing is written to disk.
 from __future__ import annotations
 
 import os
+import platform
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,20 @@ from signage.vision.detection import Detection
 os.environ.setdefault("GLOG_minloglevel", "2")
 
 METADATA_NAME = "TFLITE_METADATA"
+
+
+def lacks_atomics(cpuinfo: Path = Path("/proc/cpuinfo"), machine: str | None = None) -> bool:
+    """True on an ARM CPU without ARMv8.1's atomics (a Raspberry Pi 4's Cortex-A72): the
+    mediapipe wheel for aarch64 is built for them, and loading it there kills the process
+    with SIGILL, which no exception handler sees. So we look before importing it."""
+    if (machine or platform.machine()) != "aarch64":
+        return False
+    try:
+        text = cpuinfo.read_text(errors="replace")
+    except OSError:
+        return False  # nothing to tell from: let the import decide
+    features = [line.partition(":")[2].split() for line in text.splitlines() if line.startswith("Features")]
+    return bool(features) and not any("atomics" in flags for flags in features)
 
 
 def with_image_metadata(model: bytes) -> bytes:
@@ -79,6 +94,9 @@ class MediaPipeDetector:
     the Tasks API has no thread count to pass."""
 
     def __init__(self, model_path: Path, min_score: float = 0.5):
+        if lacks_atomics():
+            raise ModelError("backend mediapipe cannot run on this CPU: mediapipe's ARM build needs ARMv8.1 atomics,"
+                             " which this one (e.g. a Raspberry Pi 4's Cortex-A72) lacks; set vision.backend: litert")
         try:
             import mediapipe
             from mediapipe.tasks.python import BaseOptions, vision

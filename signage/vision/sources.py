@@ -250,6 +250,10 @@ def _picamera2_class():
         from picamera2 import Picamera2
     except ImportError as exc:  # ModuleNotFoundError, or libcamera missing underneath it
         raise SourceUnavailable(f"{PICAMERA_HINT} ({exc})") from exc
+    except Exception as exc:  # noqa: BLE001 - an apt module built for another numpy raises ValueError
+        raise SourceUnavailable(f"picamera2 is installed but does not import: {type(exc).__name__}: {exc}; a module"
+                                " it needs was built for another numpy than the venv's: make setup installs the"
+                                " lock's simplejpeg to shadow apt's (README: The lock)") from exc
     return Picamera2
 
 

@@ -269,3 +269,22 @@ def test_auto_finds_a_pi_camera_when_no_v4l2_camera_delivers(picamera2):
     picamera2.cameras = []
     assert _working_picamera(640, 480, 30, Backoff(), picamera2_class=picamera2) is None
     assert _working_picamera(640, 480, 30, Backoff()) is None, "no picamera2 installed here"
+
+
+@pytest.mark.parametrize("failure, said", [
+    ("raise ModuleNotFoundError(\"No module named 'libcamera'\")", "sudo apt install python3-picamera2"),
+    # apt's simplejpeg built for numpy 1.24, beside numpy 2 (raspberrypi/picamera2#1088)
+    ("raise ValueError('numpy.dtype size changed, may indicate binary incompatibility')",
+     "ValueError: numpy.dtype size changed"),
+    ("raise RuntimeError('libcamera failed to initialise')", "RuntimeError: libcamera failed"),
+])
+def test_a_picamera2_that_does_not_import_is_one_clear_message_whatever_it_raises(tmp_path, monkeypatch, failure,
+                                                                                  said):
+    from signage.vision.sources import _picamera2_class
+
+    (tmp_path / "picamera2").mkdir()
+    (tmp_path / "picamera2" / "__init__.py").write_text(failure + "\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(SourceUnavailable, match="picamera2") as refused:
+        _picamera2_class()
+    assert said in str(refused.value)

@@ -79,3 +79,31 @@ def test_a_file_that_is_not_a_model_is_a_model_error(tmp_path):
     broken.write_bytes(b"this is not a flatbuffer")
     with pytest.raises(ModelError, match="cannot load model broken.tflite"):
         Model(broken)
+
+
+CORTEX_A72 = "processor\t: 0\nBogoMIPS\t: 108.00\nFeatures\t: fp asimd evtstrm crc32 cpuid\nCPU part\t: 0xd08\n"
+CORTEX_A76 = "processor\t: 0\nFeatures\t: fp asimd evtstrm aes pmull sha1 sha2 crc32 atomics fphp asimdhp cpuid " \
+             "asimdrdm lrcpc dcpop asimddp\nCPU part\t: 0xd0b\n"
+
+
+@pytest.mark.parametrize("cpuinfo, machine, lacking", [
+    (CORTEX_A72, "aarch64", True),  # Raspberry Pi 4
+    (CORTEX_A72 * 4, "aarch64", True),
+    (CORTEX_A76, "aarch64", False),  # Raspberry Pi 5
+    ("processor\t: 0\nflags\t\t: fpu sse2 avx2\n", "x86_64", False),
+    ("", "aarch64", False),  # nothing to tell from: the import decides
+])
+def test_a_cpu_without_armv8_1_atomics_is_told_before_mediapipe_is_loaded(tmp_path, cpuinfo, machine, lacking):
+    from signage.vision.mediapipe import lacks_atomics
+
+    (tmp_path / "cpuinfo").write_text(cpuinfo)
+    assert lacks_atomics(tmp_path / "cpuinfo", machine) is lacking
+    assert lacks_atomics(tmp_path / "absent", machine) is False
+
+
+def test_the_mediapipe_backend_refuses_such_a_cpu_with_what_to_set_instead(monkeypatch, tmp_path):
+    from signage.vision import mediapipe
+
+    monkeypatch.setattr(mediapipe, "lacks_atomics", lambda: True)
+    with pytest.raises(ModelError, match="ARMv8.1 atomics, .* set vision.backend: litert"):
+        mediapipe.MediaPipeDetector(tmp_path / "model.tflite")
