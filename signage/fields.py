@@ -71,10 +71,16 @@ class Section(BaseModel):
 
 
 class DailyWindow(Section):
-    """A time-of-day window, [start, end); it crosses midnight when end is earlier than start."""
+    """A time-of-day window, [start, end); it crosses midnight when end is earlier than
+    start, and then an occurrence belongs to the day it starts (Friday 22:00 to
+    Saturday 02:00 is Friday's)."""
 
     start: ClockTime = Field(description="HH:MM, inclusive.")
     end: ClockTime = Field(description="HH:MM, exclusive; earlier than start means the window crosses midnight.")
+
+    @property
+    def crosses_midnight(self) -> bool:
+        return _seconds_of_day(self.end) < _seconds_of_day(self.start)
 
     def contains(self, moment: dt.time | dt.datetime) -> bool:
         now = moment.hour * 3600 + moment.minute * 60 + moment.second
@@ -82,6 +88,15 @@ class DailyWindow(Section):
         if start <= end:
             return start <= now < end
         return now >= start or now < end
+
+    def started_on(self, moment: dt.datetime) -> dt.date | None:
+        """The day the occurrence holding `moment` started (the day before, in the small
+        hours of a window that crosses midnight); None when `moment` is outside."""
+        if not self.contains(moment):
+            return None
+        after_midnight = self.crosses_midnight and moment.hour * 3600 + moment.minute * 60 + moment.second \
+            < _seconds_of_day(self.end)
+        return moment.date() - dt.timedelta(days=1) if after_midnight else moment.date()
 
 
 def within(windows: list[DailyWindow], moment: dt.time | dt.datetime) -> bool:

@@ -5,37 +5,32 @@ from __future__ import annotations
 
 import argparse
 
+from signage.cli.options import listed, one_of, seconds, whole
+
 
 def add(commands) -> None:
     parser = commands.add_parser("bench", help="measure performance as ratios within one run")
     parser.add_argument("what", nargs="?", default="vision",
                         choices=["vision", "display", "telemetry", "e2e", "soak", "cpu", "fleet"])
     parser.add_argument("--broker", help="telemetry: an MQTT broker URL (default: a temporary local mosquitto)")
-    parser.add_argument("--frames", type=_at_least(1), default=60, help="vision: frames per configuration and repeat")
-    parser.add_argument("--repeats", type=_at_least(3), default=5,
+    parser.add_argument("--frames", type=whole(1, 100_000), default=60,
+                        help="vision: frames per configuration and repeat")
+    parser.add_argument("--repeats", type=whole(3, 1000), default=5,
                         help="vision: repeats of every measurement (at least 3: a spread needs them)")
-    parser.add_argument("--seconds", type=float, default=None,
+    parser.add_argument("--seconds", type=seconds(), default=None,
                         help="display: seconds per case (default 5); cpu: seconds per round (default 30); "
                              "soak: length of the run (default 1800)")
-    parser.add_argument("--rounds", type=int, default=3, help="display, cpu: how many times each case is repeated")
-    parser.add_argument("--soak", type=float, default=0.0, metavar="SECONDS",
+    parser.add_argument("--rounds", type=whole(1, 1000), default=3,
+                        help="display, cpu: how many times each case is repeated")
+    parser.add_argument("--soak", type=seconds(), default=0.0, metavar="SECONDS",
                         help="display: also cycle 50 4K images and 3 videos this long and report memory growth")
-    parser.add_argument("--screens", default="50,500", help="fleet: simulated screens, comma-separated")
-    parser.add_argument("--stores", default="sqlite,postgresql", help="fleet: sqlite, postgresql or both")
-    parser.add_argument("--messages", type=int, default=20000, help="fleet: messages per ingest round")
+    parser.add_argument("--screens", type=listed(whole(1, 100_000)), default=[50, 500],
+                        help="fleet: simulated screens, comma-separated (default 50,500)")
+    parser.add_argument("--stores", type=listed(one_of("sqlite", "postgresql")), default=["sqlite", "postgresql"],
+                        help="fleet: sqlite, postgresql or both, comma-separated")
+    parser.add_argument("--messages", type=whole(1, 10_000_000), default=20000,
+                        help="fleet: messages per ingest round")
     parser.set_defaults(handler=run)
-
-
-def _at_least(low: int):
-    def number(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-        if value < low:
-            raise argparse.ArgumentTypeError(f"{value} is below {low}; give {low} or more")
-        return value
-    return number
 
 
 def run(args: argparse.Namespace) -> int:
@@ -58,8 +53,7 @@ def run(args: argparse.Namespace) -> int:
     elif args.what == "fleet":
         from signage.cli import bench_fleet as bench
 
-        print(bench.run(screens=[int(n) for n in args.screens.split(",")],
-                        backends=args.stores.split(","), messages=args.messages))
+        print(bench.run(screens=args.screens, backends=args.stores, messages=args.messages))
     elif args.what == "display":
         from signage.cli.bench_display import run as display
 

@@ -30,11 +30,11 @@ from signage.telemetry.spool import Spool
 def _message() -> dict:
     """A real metrics payload: an interval with plays of eight creatives."""
     start = dt.datetime(2026, 11, 23, 10, 0, tzinfo=dt.timezone.utc)
-    aggregator = Aggregator("bench", "d", now=start)
+    aggregator = Aggregator("bench", "d", now=start, t=0.0)
     for i in range(8):
         for _ in range(3):
             aggregator.add_play(f"creative-{i}", viewed=True)
-    message: Metrics = aggregator.flush(start + dt.timedelta(seconds=60))
+    message: Metrics = aggregator.flush(start + dt.timedelta(seconds=60), 60.0)
     return message.payload()
 
 

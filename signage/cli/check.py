@@ -17,6 +17,7 @@ from pathlib import Path
 from signage.config import CONFIG_KEYS, Config, load_config
 from signage.display.videoinfo import video_length
 from signage.imageinfo import DEFAULT_MAX_PIXELS
+from signage.playlist import overnight
 from signage.playlist.loader import load_playlist
 from signage.playlist.schema import PlaylistFile
 from signage.yamlfile import Problem, ProblemsError, load
@@ -72,6 +73,7 @@ def check(paths: list[Path]) -> tuple[list[Problem], list[str]]:
             lines.append(f"ok: {len(playlist.creatives)} creatives, {len(playlist.rules)} rules, default loop of"
                          f" {len(playlist.default)} in {len(playlist.files)} file(s)")
             lines += glyph_warnings(playlist)
+            lines += [f"info: {note}" for note in overnight.notes(playlist.files)]
         except ProblemsError as exc:
             problems += exc.problems
         except Exception as exc:

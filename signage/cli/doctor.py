@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import pwd
 
 from signage.cli.run import add_overrides, config_of
+from signage.errors import ConfigError
 
 
 def add(commands) -> None:
@@ -18,6 +20,12 @@ def add(commands) -> None:
 def run(args: argparse.Namespace) -> int:
     from signage.kiosk.doctor import diagnose
 
+    if args.user is not None:
+        try:
+            pwd.getpwnam(args.user)
+        except KeyError:
+            raise ConfigError(f"--user {args.user}: no such user on this machine; give the account the kiosk runs as"
+                              " (e.g. signage), or leave --user out to check the caller") from None
     config, _ = config_of(args)
     checks = diagnose(config, user=args.user)
     for check in checks:

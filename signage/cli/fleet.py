@@ -13,7 +13,9 @@ import sys
 import threading
 from pathlib import Path
 
-from signage.errors import SignageError
+from signage.cli.options import matching, validated
+from signage.config import TOPIC_PATTERN
+from signage.errors import ConfigError, SignageError
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +40,8 @@ def add(commands) -> None:
     fleet.add_argument("--db", help="SQLite file or postgresql://user:pass@host/db "
                                     "(default: ~/.local/share/signage/fleet.sqlite3)")
     fleet.add_argument("--broker", help="mqtt://host:port (default: mqtt://localhost:1883)")
-    fleet.add_argument("--root", help="topic root (mqtt.topic_root of the kiosks, default signage)")
+    fleet.add_argument("--root", type=matching(TOPIC_PATTERN),
+                       help="topic root (mqtt.topic_root of the kiosks, default signage)")
     fleet.add_argument("--share-group", help="MQTT 5 shared subscription group: ingests with one group split the load")
     fleet.add_argument("--client-id", help="MQTT client id, stable across restarts (default: signage-fleet-<host>)")
     fleet.add_argument("--retention-days", type=int, help="days of raw rows kept (rollups are kept for good)")
@@ -49,15 +52,23 @@ def add(commands) -> None:
     fleet.set_defaults(handler=main)
 
 
+OPTIONS = {"db": "--db", "broker": "--broker", "topic_root": "--root", "share_group": "--share-group",
+           "client_id": "--client-id", "retention_days": "--retention-days", "listen": "--listen", "port": "--port"}
+
+
 def _settings(args: argparse.Namespace):
     from signage.fleet.config import FleetConfig, default_config_path, load
 
     path = Path(args.config).expanduser() if args.config else default_config_path()
+    if path.exists() and not path.is_file():  # a device never ends, a FIFO blocks: refused before it is read
+        raise ConfigError(f"--config {path}: it is not a regular file (a folder or a device); give the settings"
+                          " file (YAML, made if missing)")
     config = load(path)
     overrides = {"db": args.db, "broker": args.broker, "topic_root": args.root, "share_group": args.share_group,
                  "client_id": args.client_id, "retention_days": args.retention_days, "listen": args.listen,
                  "port": args.port}
-    merged = FleetConfig.model_validate(config.model_dump() | {k: v for k, v in overrides.items() if v is not None})
+    merged = validated(FleetConfig, config.model_dump() | {k: v for k, v in overrides.items() if v is not None},
+                       OPTIONS)
     return path, merged
 
 
@@ -80,7 +91,14 @@ def main(args: argparse.Namespace) -> int:
     from signage.fleet.store import Store
 
     url = database_url(config.db)
-    store = Store(url, retention_days=config.retention_days, raw_budget_mb=config.raw_payload_mb)
+    try:
+        store = Store(url, retention_days=config.retention_days, raw_budget_mb=config.raw_payload_mb)
+    except Exception as exc:  # noqa: BLE001 - not a URL, an unknown scheme, a driver missing: say so
+        reason = str(exc).splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if password := _password(config.db):
+            reason = reason.replace(password, "***")
+        raise SignageError(f"--db: the database cannot be opened ({reason}); give a SQLite file path or"
+                           " postgresql://user:pass@host/db") from None
     try:
         try:
             before, after = store.migrate(args.revision if args.action == "migrate" else "head")
@@ -102,6 +120,16 @@ def main(args: argparse.Namespace) -> int:
         store.close()
 
 
+def _password(db: str | None) -> str | None:
+    """The password in a database URL, to keep it out of messages."""
+    from urllib.parse import urlsplit
+
+    try:
+        return urlsplit(db or "").password or None
+    except ValueError:
+        return None
+
+
 def _passwd(path: Path, from_stdin: bool) -> int:
     from signage.fleet.config import load, save
     from signage.fleet.passwords import hash_password
@@ -115,6 +143,9 @@ def _passwd(path: Path, from_stdin: bool) -> int:
             return 1
     if len(password) < 8:
         print("use at least 8 characters; nothing changed", file=sys.stderr)
+        return 1
+    if not password.isprintable():  # bytes that are not UTF-8 text, or control characters: not typeable at login
+        print("use printable characters only (UTF-8 text); nothing changed", file=sys.stderr)
         return 1
     config = load(path)
     config.login_hash = hash_password(password)

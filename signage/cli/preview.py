@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import tempfile
 import time
 from pathlib import Path
 
+from signage.cli.options import output_file
 from signage.config import DisplayConfig, NoticeConfig
 from signage.display.videoinfo import video_length
 from signage.kiosk.content import content_of
@@ -40,8 +43,9 @@ def add(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    screenshot = output_file("--screenshot", Path(args.screenshot), ".png") if args.screenshot else None
     return preview(Path(args.playlist), creative=args.creative, size=parse_size(args.size) if args.size else None,
-                   rotation=args.rotate, screenshot=Path(args.screenshot) if args.screenshot else None)
+                   rotation=args.rotate, screenshot=screenshot)
 
 
 def preview(playlist_path: Path, creative: str | None = None, size: tuple[int, int] | None = None,
@@ -89,7 +93,7 @@ def _screenshot(renderer, playlist, creative: str, path: Path) -> int:
         settled = renderer.stats.showing == creative and time.monotonic() - renderer.stats.since >= content.fade_seconds
         if settled and (content.type != "video" or renderer.has_video_frame()):
             renderer.frame()
-            renderer.save_screenshot(path)
+            _save(renderer, path)
             print(f"wrote {path}")
             return 0
         if renderer.stats.showing == "fallback" and renderer.stats.errors:
@@ -97,3 +101,23 @@ def _screenshot(renderer, playlist, creative: str, path: Path) -> int:
     reasons = [error.split(": ", 1)[-1] for error in renderer.stats.errors] or ["timed out"]
     raise ConfigError(f"creative {creative} cannot be shown: {'; '.join(reasons)}. "
                       f"On the kiosk the fallback card would show instead; no screenshot written.")
+
+
+def _save(renderer, path: Path) -> None:
+    """Beside the target, synced, then renamed onto it: a full disk leaves no half-written PNG."""
+    data = renderer.screenshot_png()
+    umask = os.umask(0)
+    os.umask(umask)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".png")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temporary, 0o666 & ~umask)  # as any new file would be, not mkstemp's 0600
+        os.replace(temporary, path)
+    except OSError as exc:
+        raise ConfigError(f"--screenshot {path}: cannot be written ({exc.strerror}); give a .png path in a folder"
+                          " with room that this user can write") from None
+    finally:
+        Path(temporary).unlink(missing_ok=True)

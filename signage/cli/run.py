@@ -7,10 +7,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
+from signage.cli.options import input_file, seconds, validated
 from signage.config import Config, SourceConfig, load_config
-from signage.errors import ConfigError
 from signage.fields import IMAGE_SUFFIXES
 
 
@@ -42,11 +40,8 @@ def effective_config(path: Path, source: str | None = None, mqtt: str | None = N
     if fullscreen is not None:
         update["display"] = config.display.model_copy(update={"fullscreen": fullscreen})
     # Validate the overrides like the file: an invalid --site is an error, not a topic.
-    try:
-        merged = Config.model_validate({**config.model_dump(), **{k: (v.model_dump() if hasattr(v, "model_dump") else v)
-                                                                  for k, v in update.items()}})
-    except ValidationError as exc:
-        raise ConfigError("\n".join(_option_message(error) for error in exc.errors(include_url=False))) from None
+    merged = validated(Config, {**config.model_dump(), **{k: (v.model_dump() if hasattr(v, "model_dump") else v)
+                                                          for k, v in update.items()}}, OPTIONS)
     return merged, (path if path.is_file() else None)
 
 
@@ -54,17 +49,8 @@ OPTIONS = {"mqtt": "--mqtt", "source": "--source", "site": "--site", "device": "
            "playlists": "--playlists"}
 
 
-def _option_message(error: dict) -> str:
-    """A command-line override that does not validate, named as the operator typed it."""
-    from signage.yamlfile import describe
-
-    key = ".".join(str(part) for part in error["loc"])
-    option = OPTIONS.get(str(error["loc"][0]), key)
-    return f"{option} ({key}): {describe(error)}"
-
-
 def add_overrides(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", default="config.yaml", help="configuration file (default: config.yaml)")
+    parser.add_argument("--config", help="configuration file (default: config.yaml if there is one, else the defaults)")
     parser.add_argument("--source", help="camera index, /dev/videoN, picamera[:N], video file, image folder, or auto")
     parser.add_argument("--mqtt", metavar="URL", help="broker, mqtt://host:port or mqtts://host:port")
     parser.add_argument("--site")
@@ -76,14 +62,16 @@ def add_overrides(parser: argparse.ArgumentParser) -> None:
 
 
 def config_of(args: argparse.Namespace) -> tuple[Config, Path | None]:
-    return effective_config(Path(args.config), source=args.source, mqtt=args.mqtt, site=args.site,
+    """A --config given must be there (a typo would run on the defaults); config.yaml may be missing."""
+    path = input_file("--config", Path(args.config)) if args.config else Path("config.yaml")
+    return effective_config(path, source=args.source, mqtt=args.mqtt, site=args.site,
                             device=args.device, playlists=args.playlists, fullscreen=args.fullscreen)
 
 
 def add(commands) -> None:
     parser = commands.add_parser("run", help="run the kiosk controller")
     add_overrides(parser)
-    parser.add_argument("--duration", type=float, metavar="SECONDS",
+    parser.add_argument("--duration", type=seconds(), metavar="SECONDS",
                         help="run this long (or until a non-looping video source ends), then stop as on SIGTERM")
     parser.set_defaults(handler=run)
 

@@ -6,7 +6,9 @@ import argparse
 import json
 from pathlib import Path
 
+from signage.cli.options import output_folder
 from signage.config import Config
+from signage.errors import ConfigError
 from signage.playlist.schema import PlaylistFile
 from signage.playlist.simulate import Scenario
 
@@ -19,7 +21,6 @@ def schema_text(model) -> str:
 
 
 def write_schemas(folder: Path) -> list[Path]:
-    folder.mkdir(parents=True, exist_ok=True)
     written = []
     for name, model in SCHEMAS.items():
         path = folder / name
@@ -35,6 +36,12 @@ def add(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    for path in write_schemas(Path(args.out)):
+    folder = output_folder("--out", Path(args.out))
+    try:
+        written = write_schemas(folder)
+    except OSError as exc:
+        raise ConfigError(f"--out {folder}: cannot write {exc.filename} ({exc.strerror}); give a folder with room"
+                          " that this user can write") from None
+    for path in written:
         print(f"wrote {path}")
     return 0

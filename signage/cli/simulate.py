@@ -17,17 +17,16 @@ def add(commands) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from signage.display.videoinfo import video_length
+    from signage.playlist import overnight
     from signage.playlist.loader import load_playlist
     from signage.playlist.simulate import format_schedule, load_scenario, simulate
-    from signage.yamlfile import ProblemsError
 
-    try:
-        playlist = load_playlist([Path(args.playlist)], video_length=video_length)
-        scenario = load_scenario(Path(args.audience))
-    except ProblemsError as exc:
-        print(exc)
-        return 1
+    # A playlist or scenario that does not load is a ProblemsError: every problem, exit 2.
+    playlist = load_playlist([Path(args.playlist)], video_length=video_length)
+    scenario = load_scenario(Path(args.audience))
     logging.getLogger("signage.playlist").setLevel(logging.WARNING)  # the schedule says it all
+    for note in overnight.notes(playlist.files):
+        print(f"info: {note}")
     switches, records = simulate(playlist, scenario, seed=args.seed)
     print(format_schedule(switches, records))
     return 0

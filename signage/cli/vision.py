@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TextIO
 
 from signage.audience import EXPRESSIONS, AudienceSnapshot
+from signage.cli.options import validated
 from signage.config import VisionConfig
 from signage.fields import IMAGE_SUFFIXES
 
@@ -85,9 +86,14 @@ def add(commands) -> None:
     parser.set_defaults(handler=run)
 
 
+OPTIONS = {"backend": "--backend", "model": "--model", "threads": "--threads", "delegate": "--delegate",
+           "edgetpu_device": "--edgetpu-device", "expressions": "--no-expressions"}
+
+
 def run(args: argparse.Namespace) -> int:
-    config = VisionConfig(backend=args.backend, model=args.model, threads=args.threads, delegate=args.delegate,
-                          edgetpu_device=args.edgetpu_device, expressions=args.expressions)
+    config = validated(VisionConfig, {"backend": args.backend, "model": args.model, "threads": args.threads,
+                                      "delegate": args.delegate, "edgetpu_device": args.edgetpu_device,
+                                      "expressions": args.expressions}, OPTIONS)
     return watch(args.source, config, loop=args.loop, fast=args.fast, as_json=args.json)
 
 

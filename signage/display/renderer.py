@@ -22,11 +22,11 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
+import io
 import logging
 import os
 import threading
 import time
-from pathlib import Path
 from typing import Callable
 
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
@@ -503,9 +503,13 @@ class Renderer:
         current = self._current
         return current is not None and current.stream is not None and current.stream.picture is not None
 
-    def save_screenshot(self, path: Path) -> None:
+    def screenshot_png(self) -> bytes:
+        """What was presented last, as PNG bytes: encoded in memory, so that the caller
+        writes the file and hears of a full disk (SDL's own writer leaves an empty file)."""
         surface = pygame.surfarray.make_surface(self.pixels().swapaxes(0, 1))
-        pygame.image.save(surface, str(path))
+        encoded = io.BytesIO()
+        pygame.image.save(surface, encoded, "screenshot.png")
+        return encoded.getvalue()
 
     def pixels(self):
         """What was presented last, as an (h, w, 3) RGB array, read back through the

@@ -100,7 +100,7 @@ class Kiosk:
         self.stop_requested = threading.Event()
         self.reload_requested = threading.Event()
         self.last_metrics = clock()
-        self.aggregator = Aggregator(config.site, config.device, config.privacy.min_group, now=wall())
+        self.aggregator = Aggregator(config.site, config.device, config.privacy.min_group, now=wall(), t=clock())
         self.telemetry = None
         self.renderer = None
         self.player: Player | None = None

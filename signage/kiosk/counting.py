@@ -32,7 +32,7 @@ def send_plays(kiosk) -> None:
 
 def send_metrics(kiosk) -> None:
     """The interval so far, as a metrics message; a new interval begins."""
-    send(kiosk, "metrics", kiosk.aggregator.flush(kiosk.wall()))
+    send(kiosk, "metrics", kiosk.aggregator.flush(kiosk.wall(), kiosk.clock()))
 
 
 def send(kiosk, kind: str, message: Message) -> None:

@@ -214,7 +214,8 @@ def commit(kiosk, staged: Staged) -> None:
     if staged.telemetry is not None:
         step("reload: telemetry start", uplink.adopt, kiosk, staged.telemetry)
     if recount:
-        kiosk.aggregator = Aggregator(config.site, config.device, config.privacy.min_group, now=kiosk.wall())
+        kiosk.aggregator = Aggregator(config.site, config.device, config.privacy.min_group, now=kiosk.wall(),
+                                      t=kiosk.clock())
     if turns_privacy_on(old, config):  # first: no frame is analysed with privacy asked for
         if not kiosk.privacy.on:
             step("reload: privacy", privacy.switch, kiosk, True)

@@ -4,8 +4,9 @@ A bad edit followed by a power cut must not leave a dark panel: whenever a playl
 set loads, it is saved here (JSON: the merged playlist with absolute media paths and
 each media file's size), atomically (temp file, fsync, rename, fsync the folder) and
 only when it differs from what is saved, so the SD card is not written needlessly.
-At boot, when the playlist files are broken or missing, the saved playlist is used if
-its media files are all still there with the same size.
+At boot, when the playlist files are broken, missing or still being written, the saved
+playlist is used if its media files are all still there with the same size. Only a
+settled read is ever saved (the watcher's): never a file caught half-written.
 """
 
 from __future__ import annotations
@@ -18,8 +19,7 @@ import tempfile
 from pathlib import Path
 from typing import NamedTuple
 
-from signage.imageinfo import DEFAULT_MAX_PIXELS
-from signage.playlist.loader import Playlist, VideoLength, load_playlist_set, summary
+from signage.playlist.loader import Playlist
 from signage.playlist.schema import Creative, PlayItem, Rule
 from signage.yamlfile import read_bounded
 
@@ -122,14 +122,6 @@ def restore(state_file: Path) -> Playlist:
         raise LastGoodError(f"{state_file} does not hold a valid playlist ({type(exc).__name__})") from None
 
 
-def load_at_boot(paths: list[Path], state_file: Path | None, base: Path | None = None,
-                 max_image_pixels: int = DEFAULT_MAX_PIXELS, *, video_length: VideoLength) -> BootPlaylist:
-    """The playlist files if they load (and save them as the last good), else the saved
-    last good playlist, else nothing. Never raises for bad input."""
-    result = load_playlist_set(paths, base, max_image_pixels, video_length=video_length)
-    return boot_from(result.playlist, summary(result.problems), state_file)
-
-
 def boot_from(playlist: Playlist | None, problems: str, state_file: Path | None) -> BootPlaylist:
     if playlist is not None:
         if state_file is not None:
@@ -143,10 +135,10 @@ def boot_from(playlist: Playlist | None, problems: str, state_file: Path | None)
     try:
         saved = restore(state_file)
     except LastGoodError as exc:
-        logger.error("the playlist files are broken and no last good playlist can be used (%s)", exc)
+        logger.error("the playlist files cannot be used and no last good playlist can be (%s)", exc)
         return BootPlaylist(None, f"{problems}\n(no last good playlist to fall back on: {exc})", "none")
     when = dt.datetime.fromtimestamp(state_file.stat().st_mtime).astimezone().strftime("%Y-%m-%d %H:%M %Z")
-    logger.warning("the playlist files are broken; playing the last good playlist, saved %s (%d creatives)",
+    logger.warning("the playlist files cannot be used; playing the last good playlist, saved %s (%d creatives)",
                    when, len(saved.creatives))
-    return BootPlaylist(saved, f"playing the last good playlist (saved {when}) because the files are"
-                               f" rejected:\n{problems}", "last-good")
+    return BootPlaylist(saved, f"playing the last good playlist (saved {when}) because the files cannot"
+                               f" be used:\n{problems}", "last-good")

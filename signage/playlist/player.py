@@ -28,9 +28,9 @@ class PlayRecord:
 
     creative: str
     rule: str
-    start: str  # UTC, ISO 8601
-    end: str
-    seconds: float
+    start: str  # UTC, ISO 8601: the wall clock when it started
+    end: str  # start + seconds: never before start, whatever the wall clock did meanwhile
+    seconds: float  # by the monotonic clock
     ended: EndReason
     peak_faces: int
     mean_faces: float
@@ -160,10 +160,11 @@ class Player:
         self.history = self.history.finish(play, horizon=now.t - HOUR)
         audience = self._audience or _Audience(last_t=now.t)
         seconds = now.t - current.play.start
+        started = self._started_local or now.local - dt.timedelta(seconds=seconds)
         if play.creative:
             self.records.append(PlayRecord(
-                creative=play.creative, rule=play.rule, start=utc_iso(self._started_local or now.local),
-                end=utc_iso(now.local), seconds=round(seconds, 3), ended=reason,
+                creative=play.creative, rule=play.rule, start=utc_iso(started),
+                end=utc_iso(started + dt.timedelta(seconds=seconds)), seconds=round(seconds, 3), ended=reason,
                 peak_faces=audience.peak_faces, peak_looking=audience.peak_looking,
                 mean_faces=round(audience.face_seconds / seconds, 3) if seconds > 0 else 0.0,
                 looking_seconds=round(audience.looking_seconds, 2),

@@ -24,6 +24,7 @@ from functools import partial
 from typing import Literal
 
 from signage.audience import EXPRESSIONS, AudienceState, Sample
+from signage.fields import DailyWindow
 from signage.playlist.schema import DAYS, PlayItem, Rule, When
 
 DEFAULT_RULE = "default"
@@ -110,14 +111,25 @@ class Candidate:
 
 
 def time_conditions(when: When, local: dt.datetime) -> str | None:
-    """None when the time conditions hold, else why not."""
-    if when.days is not None and DAYS[local.weekday()] not in when.days:
-        return f"today is {DAYS[local.weekday()]}, not {', '.join(when.days)}"
-    if when.hours is not None and not any(w.contains(local) for w in when.hours):
+    """None when the time conditions hold, else why not. `days` and `dates` apply to the
+    day a window starts: in a 22:00-02:00 window, Saturday 01:00 is Friday's night."""
+    if when.hours is None:
+        return _day_why(when, local.date(), "today")
+    open_now = [(window, day) for window in when.hours if (day := window.started_on(local)) is not None]
+    if not open_now:
         windows = ", ".join(f"{w.start}-{w.end}" for w in when.hours)
         return f"{local.hour:02d}:{local.minute:02d} is outside {windows}"
-    if when.dates is not None and not any(r.start <= local.date() <= r.end for r in when.dates):
-        return f"{local.date().isoformat()} is outside the date ranges"
+    whys = [_day_why(when, day, "today" if day == local.date() else f"the {window.start}-{window.end} window"
+                                                                      " open now began on a day that")
+            for window, day in open_now]
+    return None if None in whys else whys[0]
+
+
+def _day_why(when: When, day: dt.date, what: str) -> str | None:
+    if when.days is not None and DAYS[day.weekday()] not in when.days:
+        return f"{what} is {DAYS[day.weekday()]}, not {', '.join(when.days)}"
+    if when.dates is not None and not any(r.start <= day <= r.end for r in when.dates):
+        return f"{what} is {day.isoformat()}, outside the date ranges"
     return None
 
 
@@ -139,11 +151,36 @@ def audience_conditions(when: When, sample: Sample) -> str | None:
 
 def _time_ok(when: When, local: dt.datetime) -> bool:
     """time_conditions without the wording, for the hot path."""
-    if when.days is not None and DAYS[local.weekday()] not in when.days:
+    if when.hours is None:
+        return _day_ok(when, local.date())
+    return any(day is not None and _day_ok(when, day) for day in (w.started_on(local) for w in when.hours))
+
+
+def _day_ok(when: When, day: dt.date) -> bool:
+    if when.days is not None and DAYS[day.weekday()] not in when.days:
         return False
-    if when.hours is not None and not any(w.contains(local) for w in when.hours):
-        return False
-    return when.dates is None or any(r.start <= local.date() <= r.end for r in when.dates)
+    return when.dates is None or any(r.start <= day <= r.end for r in when.dates)
+
+
+def occurrence(window: DailyWindow, weekday: int) -> str:
+    """'fri 22:00 to sat 02:00': the occurrence of `window` that starts on `weekday` (0 is mon)."""
+    return f"{DAYS[weekday]} {window.start} to {DAYS[(weekday + 1) % 7]} {window.end}"
+
+
+def spans(window: DailyWindow, when: When) -> str:
+    """Every occurrence of an overnight window in a week, by the rule's days."""
+    if when.days is None or len(set(when.days)) == len(DAYS):
+        return f"every day {window.start} to {window.end} the next day"
+    return ", ".join(occurrence(window, DAYS.index(day)) for day in sorted(set(when.days), key=DAYS.index))
+
+
+def _window_now(when: When, local: dt.datetime) -> str:
+    """'time window', and which night when the window open now crosses midnight."""
+    for window in when.hours or ():
+        day = window.started_on(local)
+        if day is not None and window.crosses_midnight and _day_ok(when, day):
+            return f"time window {occurrence(window, day.weekday())}"
+    return "time window"
 
 
 def _audience_reason(when: When, sample: Sample) -> str:
@@ -266,7 +303,7 @@ class Engine:
         )
         current = history.current
         if current is None:
-            return Decision("start", reason=self._reason(winner), recheck_at=min(recheck, default=None), **fields)
+            return Decision("start", reason=self._reason(winner, now), recheck_at=min(recheck, default=None), **fields)
         keep = dict(fields, creative=current.play.creative, rule=current.play.rule, index=current.play.index,
                     priority=current.priority, audience=current.audience, min_show=current.min_show)
         if fields["rule"] == current.play.rule:
@@ -274,7 +311,7 @@ class Engine:
         if fields["audience"] and fields["priority"] > current.priority:
             shown = now.t - current.play.start
             if shown >= current.min_show:
-                return Decision("start", reason=f"interrupts {current.play.rule}: {self._reason(winner)}",
+                return Decision("start", reason=f"interrupts {current.play.rule}: {self._reason(winner, now)}",
                                 recheck_at=min(recheck, default=None), **fields)
             recheck.append(current.play.start + current.min_show)
             return Decision("keep", reason=f"{fields['rule']} waits for min_show {current.min_show:g} s",
@@ -283,7 +320,7 @@ class Engine:
                         recheck_at=min(recheck, default=None), **keep)
 
     @staticmethod
-    def _reason(winner: Candidate) -> str:
+    def _reason(winner: Candidate, now: Now) -> str:
         if winner.rule is None:
             return winner.why if winner.item is None else "default loop (no rule matched)"
         conditions = []
@@ -296,7 +333,7 @@ class Engine:
         if when.expression is not None:
             conditions.append(f"{when.expression.dominant} >= {when.expression.min_share:.0%}")
         if when.days or when.hours or when.dates:
-            conditions.append("time window")
+            conditions.append(_window_now(when, now.local))
         held = f" held {when.hold:g} s" if when.audience else ""
         how = f" ({winner.why})" if len(winner.rule.play) > 1 else ""
         return f"rule {winner.rule.id}: {' and '.join(conditions) or 'always'}{held}{how}"

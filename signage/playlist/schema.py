@@ -111,9 +111,12 @@ class When(Section):
     dwell: SecondsRange | None = Field(None, description="Seconds the longest-present person has been in view.")
     attention: SecondsRange | None = Field(None, description="Seconds the most attentive person has looked.")
     hold: float = Field(1.0, ge=0, le=60, description="Seconds the audience conditions must hold before the rule triggers.")
-    days: list[Day] | None = Field(None, min_length=1, description="Days of the week: mon ... sun.")
+    days: list[Day] | None = Field(None, min_length=1, description=(
+        "Days of the week: mon ... sun. With `hours`, the day a window starts: fri with 22:00-02:00 is "
+        "Friday 22:00 to Saturday 02:00."))
     hours: list[DailyWindow] | None = Field(None, min_length=1, description="Times of day.")
-    dates: list[DateRange] | None = Field(None, min_length=1, description="Date ranges.")
+    dates: list[DateRange] | None = Field(None, min_length=1, description=(
+        "Date ranges. With `hours`, the date a window starts (as for `days`)."))
 
     @cached_property
     def audience(self) -> bool:

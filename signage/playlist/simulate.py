@@ -25,18 +25,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field, model_validator
+from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from signage.audience import EXPRESSIONS, AudienceState, Sample
 from signage.config import Section
 from signage.playlist.loader import Playlist
 from signage.playlist.player import Player, PlayRecord
 from signage.playlist.rules import Now
-from signage.playlist.schema import Expression
+from signage.playlist.schema import DAYS, Expression
 from signage.yamlfile import validate
 from signage.yamlfile import load
 
 MAX_SECONDS = 7 * 86400
+# Every simulated moment (start + up to MAX_SECONDS, in any time zone) must be a date Python can hold.
+EARLIEST, LATEST = dt.datetime(1900, 1, 1), dt.datetime(9998, 12, 31, 23, 59, 59)
 STEP_WITH_PEOPLE = 1.0  # dwell and attention grow while people stay: look again every second
 
 
@@ -87,6 +89,14 @@ class Scenario(Section):
     duration: Seconds | None = Field(None, description="Seconds to simulate; default: last moment + 60.")
     timeline: list[Moment] = Field(min_length=1)
 
+    @field_validator("start")
+    @classmethod
+    def _representable(cls, start: dt.datetime) -> dt.datetime:
+        if not EARLIEST <= start.replace(tzinfo=None) <= LATEST:
+            raise ValueError(f"{start.isoformat()} is out of range; give a time from {EARLIEST:%Y-%m-%d} to "
+                             f"{LATEST:%Y-%m-%d}")
+        return start
+
     @model_validator(mode="after")
     def _in_order(self) -> "Scenario":
         times = [m.at for m in self.timeline]
@@ -105,7 +115,8 @@ def load_scenario(path: Path) -> Scenario:
 
 @dataclass(frozen=True)
 class Switch:
-    at: float
+    at: float  # seconds from the start
+    local: dt.datetime  # the simulated local time then
     creative: str
     rule: str
     reason: str
@@ -135,7 +146,7 @@ def simulate(playlist: Playlist, scenario: Scenario, seed: int = 0) -> tuple[lis
         now = Now(t, start + dt.timedelta(seconds=t))
         decision = player.tick(state, now)
         if decision.action == "start":
-            switches.append(Switch(t, decision.creative or "(fallback)", decision.rule, decision.reason))
+            switches.append(Switch(t, now.local, decision.creative or "(fallback)", decision.rule, decision.reason))
         t = _next_event(t, end, player, decision, moments, index, moment.faces > 0)
     player.stop(Now(end, start + dt.timedelta(seconds=end)))
     return switches, player.records
@@ -157,12 +168,23 @@ def _next_event(t, end, player, decision, moments, index, people) -> float:
 
 
 def format_schedule(switches: list[Switch], records: list[PlayRecord]) -> str:
-    lines = [f"{'time':>10}  {'creative':18}{'rule':18}reason"]
+    """The schedule: when (from the start, and the simulated day and time), what, and why."""
+    lines = [f"{'time':>10}  {'local':13}{'creative':18}{'rule':18}reason"]
     for switch in switches:
-        clock = str(dt.timedelta(seconds=round(switch.at, 1)))
-        lines.append(f"{clock:>10}  {switch.creative:18}{switch.rule:18}{switch.reason}")
+        clock = _elapsed(switch.at)
+        local = f"{DAYS[switch.local.weekday()]} {switch.local:%H:%M:%S}"
+        lines.append(f"{clock:>10}  {local:13}{switch.creative:18}{switch.rule:18}{switch.reason}")
     counts: dict[str, int] = {}
     for record in records:
         counts[record.creative] = counts.get(record.creative, 0) + 1
     lines.append("plays: " + ", ".join(f"{name} {count}" for name, count in sorted(counts.items())))
     return "\n".join(lines)
+
+
+def _elapsed(seconds: float) -> str:
+    """H:MM:SS from the start (hours past 24 too: one column, no spaces), tenths if any."""
+    tenths = round(seconds * 10)
+    hours, rest = divmod(tenths, 36000)
+    minutes, rest = divmod(rest, 600)
+    whole, tenth = divmod(rest, 10)
+    return f"{hours}:{minutes:02d}:{whole:02d}" + (f".{tenth}" if tenth else "")

@@ -1,6 +1,8 @@
 """Interval aggregation: snapshots and plays in, one metrics message out.
 
-Pure: values in, a `Metrics` message (messages.py) out; the clock is passed in. Only
+Pure: values in, a `Metrics` message (messages.py) out; both clocks are passed in: an
+interval's `start` is a wall-clock reading, its `end` is `start` plus the monotonic
+seconds since (an NTP step mid-interval never makes `end < start`). Only
 totals and histograms leave. Nothing says anything about fewer than `min_group`
 people: a count below it (passers, viewers, peak_faces; 0 included, or null against 0
 would still tell 1 or 2 people from none) is null, and a breakdown drawn from fewer is
@@ -68,7 +70,8 @@ class Reservoir:
 class Interval:
     """What one interval has seen so far."""
 
-    start: dt.datetime
+    start: dt.datetime  # the wall clock when it began (published)
+    began: float  # the monotonic clock then (its length)
     dwell: list[float] = field(default_factory=list)  # one per passer
     looking: list[float] = field(default_factory=list)  # one per passer
     zones: list[str] = field(default_factory=list)
@@ -81,9 +84,10 @@ class Interval:
 
 
 class Aggregator:
-    def __init__(self, site: str, device: str, min_group: int = 3, now: dt.datetime | None = None):
+    def __init__(self, site: str, device: str, min_group: int = 3, *, now: dt.datetime, t: float):
+        """`now` and `t`: the wall and monotonic clocks at the start of the first interval."""
         self.site, self.device, self.min_group = site, device, min_group
-        self._interval = Interval(start=now or dt.datetime.now(dt.timezone.utc))
+        self._interval = Interval(start=now, began=t)
 
     def add_snapshot(self, snapshot: AudienceSnapshot) -> None:
         interval = self._interval
@@ -105,11 +109,11 @@ class Aggregator:
         counts[0] += 1
         counts[1] += int(viewed)
 
-    def flush(self, now: dt.datetime) -> Metrics:
-        """The metrics message for the interval ending now; a new interval begins. Counts
-        are clamped to the message's bounds; a wall clock stepped back ends the interval
-        where it began."""
-        interval, self._interval = self._interval, Interval(start=now)
+    def flush(self, now: dt.datetime, t: float) -> Metrics:
+        """The metrics message for the interval ending at monotonic `t`; a new interval
+        begins at wall time `now` (so a stepped wall clock is followed from there on).
+        Counts are clamped to the message's bounds."""
+        interval, self._interval = self._interval, Interval(start=now, began=t)
         passers = len(interval.dwell)
         viewers = len(interval.viewer_expressions)
         total_dwell = sum(interval.dwell)
@@ -120,7 +124,7 @@ class Aggregator:
             site=self.site,
             device=self.device,
             start=utc_iso(interval.start),
-            end=utc_iso(max(now, interval.start)),
+            end=utc_iso(interval.start + dt.timedelta(seconds=max(0.0, t - interval.began))),
             passers=people(passers) if enough_passers else None,
             viewers=people(viewers) if enough_viewers else None,
             # Ratios are published only when both counts are: conversion x passers would give
@@ -173,9 +177,10 @@ def play_message(record, site: str, device: str, min_group: int) -> Play:
     rule, creative = record.rule, record.creative
     if record.audience and not (enough_faces and enough_viewers):
         rule = creative = AUDIENCE
-    # Inside the message's bounds, whatever the clocks did: a play longer than the bound is
-    # clamped, an end a wall-clock step put before the start is start + seconds, and the
-    # audience figures are kept consistent with the clamped ones.
+    # Inside the message's bounds: a play longer than the bound is clamped, an end before the
+    # start becomes start + seconds (the player's records never have one: it ends a play at
+    # its start plus its monotonic seconds; a record from elsewhere might), and the audience
+    # figures are kept consistent with the clamped ones.
     seconds = clamp(record.seconds, MAX_PLAY_SECONDS)
     end, start = record.end, utc(record.start)
     if utc(end) < start:

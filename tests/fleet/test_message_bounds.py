@@ -217,7 +217,7 @@ def test_every_interval_the_kiosk_aggregates_is_accepted(passers, dwell, looked,
     count beyond any database integer, an inference that took for ever, and an interval
     whose end a clock step put before its start."""
     start = NOW - dt.timedelta(seconds=length)
-    aggregator = Aggregator("lab", "kiosk-1", min_group=3, now=start)
+    aggregator = Aggregator("lab", "kiosk-1", min_group=3, now=start, t=0.0)
     summaries = tuple(TrackSummary(dwell_s=dwell, looking_s=dwell * looked, expression=EXPRESSIONS[i % 7],
                                    zone=ZONES[i % 3]) for i in range(passers))
     aggregator.add_snapshot(AudienceSnapshot(t=1.0, ended=summaries))
@@ -225,7 +225,7 @@ def test_every_interval_the_kiosk_aggregates_is_accepted(passers, dwell, looked,
     aggregator.add_dropped_frames(dropped)
     for creative in creatives:
         aggregator.add_play(creative, viewed=True)
-    message = aggregator.flush(start + dt.timedelta(seconds=length) - dt.timedelta(seconds=step_back))
+    message = aggregator.flush(start + dt.timedelta(seconds=length) - dt.timedelta(seconds=step_back), length)
     fleet_accepts("metrics", message, NOW + dt.timedelta(seconds=waited))
 
 

@@ -19,6 +19,7 @@ from tests.hostile.gallery import build, playlist_members
 
 GOOD = Path(__file__).resolve().parents[1] / "playlists" / "good"
 WAIT_S = 30.0  # an upper bound for a loaded machine; events end every wait long before
+QUICK_SETTLE_S = 0.2  # these tests are about events, not settling (test_slow_writers.py is)
 
 
 @pytest.fixture
@@ -29,7 +30,8 @@ def folder(tmp_path) -> Path:
 
 @pytest.fixture
 def running(folder, tmp_path):
-    watcher = PlaylistWatcher([folder], base=folder, state_file=tmp_path / "state" / "last-good.json", interval=0.05, video_length=video_length)
+    watcher = PlaylistWatcher([folder], base=folder, state_file=tmp_path / "state" / "last-good.json", interval=0.05,
+                              settle=QUICK_SETTLE_S, video_length=video_length)
     assert watcher.boot().source == "files"
     watcher.start()
     yield watcher
@@ -88,8 +90,7 @@ def test_the_thread_survives_unexpected_exceptions(folder, monkeypatch):
             raise failure
         return real(*args, **kwargs)
 
-    watcher = PlaylistWatcher([folder], base=folder, interval=0.02, video_length=video_length)
-    watcher.fingerprint()  # nothing booted: the first poll loads
+    watcher = PlaylistWatcher([folder], base=folder, interval=0.02, settle=0, video_length=video_length)
     monkeypatch.setattr(watcher_module, "load_playlist_set", flaky)
     watcher.start()
     try:
@@ -117,7 +118,7 @@ def test_polls_read_nothing_while_nothing_changes(folder, monkeypatch):
         reads.append(path)
         return data
     monkeypatch.setattr(yamlfile, "read_bounded", counted)
-    watcher = PlaylistWatcher([folder], base=folder, video_length=video_length)
+    watcher = PlaylistWatcher([folder], base=folder, settle=0, video_length=video_length)  # two looks alike
     boot = watcher.boot()
     assert boot.playlist is None and "huge.yaml:1:1: the file is 1024.0 MiB" in boot.problems
     assert [p.name for p in reads] == ["lobby.yaml"], "the huge file is refused by its size, unread"
@@ -137,7 +138,8 @@ def gallery(tmp_path_factory) -> Path:
 
 @pytest.mark.parametrize("name", playlist_members())
 def test_no_hostile_file_stops_the_watcher(gallery, name):
-    watcher = PlaylistWatcher([gallery / name], base=gallery.parent, interval=0.05, video_length=video_length)
+    watcher = PlaylistWatcher([gallery / name], base=gallery.parent, interval=0.05, settle=0,
+                              video_length=video_length)
     boot = watcher.boot()
     assert boot.playlist is None and boot.source == "none" and f"playlists/{name}:" in boot.problems
     watcher.start()

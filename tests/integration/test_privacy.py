@@ -72,7 +72,7 @@ def interval_with(passers: int, viewers: int, peak: int):
     from signage.telemetry.metrics import Aggregator
 
     start = dt.datetime(2026, 11, 23, 10, 0, tzinfo=dt.timezone.utc)
-    aggregator = Aggregator("lab", "kiosk-1", min_group=MIN_GROUP, now=start)
+    aggregator = Aggregator("lab", "kiosk-1", min_group=MIN_GROUP, now=start, t=0.0)
     faces = tuple(Face(box=(0.1, 0.1, 0.2, 0.3), score=0.9, expressions=None, looking=True, yaw=0, pitch=0,
                        distance_m=2.0, zone="mid", track=n) for n in range(peak))
     ended = tuple(TrackSummary(dwell_s=4.0, looking_s=2.0 if n < viewers else 0.2, expression="happy", zone="mid")
@@ -80,7 +80,7 @@ def interval_with(passers: int, viewers: int, peak: int):
     aggregator.add_snapshot(AudienceSnapshot(t=1.0, faces=faces, times=StageTimes(total=5.0)))
     aggregator.add_snapshot(AudienceSnapshot(t=2.0, ended=ended, times=StageTimes(total=5.0)))
     aggregator.add_play("welcome", viewed=viewers > 0)
-    return aggregator.flush(start + dt.timedelta(seconds=60))
+    return aggregator.flush(start + dt.timedelta(seconds=60), 60.0)
 
 
 @pytest.mark.parametrize("count", [0, 1, 2, MIN_GROUP, MIN_GROUP + 4])

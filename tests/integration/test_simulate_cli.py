@@ -19,14 +19,14 @@ def test_demo_schedule_reacts_to_the_scripted_audience(capsys):
     code, lines = run(capsys, "simulate", str(PROJECT_ROOT / "playlists"),
                       "--audience", str(PROJECT_ROOT / "scenarios" / "demo.yaml"))
     assert code == 0
-    rows = [line.split(None, 3) for line in lines[1:-1]]
-    starts = {(row[1], row[2]) for row in rows}
+    rows = [line.split(None, 5) for line in lines[1:-1]]  # time, day, local time, creative, rule, reason
+    starts = {(row[3], row[4]) for row in rows}
     assert ("look-here", "someone-looking") in starts
     assert ("smile-back", "smiles") in starts
     assert ("group-offer", "crowd") in starts
     assert ("morning-coffee", "breakfast") in starts and ("welcome", "default") in starts
-    first_look = next(row for row in rows if row[1] == "look-here")
-    assert first_look[0] == "0:00:19" and first_look[3].startswith("interrupts breakfast")
+    first_look = next(row for row in rows if row[3] == "look-here")
+    assert first_look[:3] == ["0:00:19", "mon", "10:58:19"] and first_look[5].startswith("interrupts breakfast")
     assert lines[-1].startswith("plays: ")
 
 

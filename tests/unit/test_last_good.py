@@ -12,10 +12,16 @@ import pytest
 
 from signage.display.videoinfo import video_length
 from signage.playlist import lastgood
-from signage.playlist.lastgood import LastGoodError, load_at_boot, restore, save
+from signage.playlist.lastgood import LastGoodError, restore, save
 from signage.playlist.loader import load_playlist
+from signage.playlist.watcher import PlaylistWatcher
 
 GOOD = Path(__file__).resolve().parents[1] / "playlists" / "good"
+
+
+def load_at_boot(folder: Path, state: Path | None):
+    """The kiosk's boot, on files that have settled (settle=0: these were written by the test)."""
+    return PlaylistWatcher([folder], state_file=state, video_length=video_length, settle=0).boot()
 
 
 @pytest.fixture
@@ -50,15 +56,15 @@ def test_written_only_when_the_playlist_changed(folder, tmp_path, monkeypatch):
 
 def test_boot_uses_the_files_and_saves_them(folder, tmp_path):
     state = tmp_path / "state.json"
-    boot = load_at_boot([folder], state, video_length=video_length)
+    boot = load_at_boot(folder, state)
     assert boot.source == "files" and boot.problems is None and state.is_file()
 
 
 def test_boot_with_broken_files_uses_the_last_good(folder, tmp_path):
     state = tmp_path / "state.json"
-    good = load_at_boot([folder], state, video_length=video_length).playlist
+    good = load_at_boot(folder, state).playlist
     (folder / "lobby.yaml").write_text("creatives: [\n")  # a bad edit, then a power cut
-    boot = load_at_boot([folder], state, video_length=video_length)
+    boot = load_at_boot(folder, state)
     assert boot.source == "last-good" and boot.playlist == good
     assert boot.problems.startswith("playing the last good playlist (saved ")
     assert "lobby.yaml" in boot.problems and "YAML syntax" in boot.problems
@@ -66,9 +72,9 @@ def test_boot_with_broken_files_uses_the_last_good(folder, tmp_path):
 
 def test_boot_with_missing_files_uses_the_last_good(folder, tmp_path):
     state = tmp_path / "state.json"
-    load_at_boot([folder], state, video_length=video_length)
+    load_at_boot(folder, state)
     (folder / "lobby.yaml").unlink()
-    boot = load_at_boot([folder], state, video_length=video_length)
+    boot = load_at_boot(folder, state)
     assert boot.source == "last-good" and "no playlist files" in boot.problems
 
 
@@ -82,10 +88,10 @@ def test_boot_with_missing_files_uses_the_last_good(folder, tmp_path):
 ])
 def test_an_unusable_last_good_means_none(folder, tmp_path, damage, reason):
     state = tmp_path / "state.json"
-    load_at_boot([folder], state, video_length=video_length)
+    load_at_boot(folder, state)
     (folder / "lobby.yaml").write_text("creatives: [\n")
     damage(folder, state)
-    boot = load_at_boot([folder], state, video_length=video_length)
+    boot = load_at_boot(folder, state)
     assert boot.playlist is None and boot.source == "none"
     assert "YAML syntax" in boot.problems and reason in boot.problems
     with pytest.raises(LastGoodError, match=reason):
@@ -94,5 +100,5 @@ def test_an_unusable_last_good_means_none(folder, tmp_path, damage, reason):
 
 def test_no_state_file_configured(folder):
     (folder / "lobby.yaml").write_text("creatives: [\n")
-    boot = load_at_boot([folder], None, video_length=video_length)
+    boot = load_at_boot(folder, None)
     assert boot.playlist is None and boot.source == "none" and "YAML syntax" in boot.problems

@@ -54,7 +54,8 @@ def test_every_problem_in_every_file_is_reported(tmp_path):
 def test_no_broken_edit_replaces_the_last_good_playlist(tmp_path, name):
     shutil.copytree(HERE / "good", tmp_path, dirs_exist_ok=True)
     shutil.copy(BROKEN / "creatives" / "ok.png", tmp_path / "creatives" / "ok.png")
-    watcher = PlaylistWatcher([tmp_path], base=tmp_path, video_length=video_length)
+    # settle=0: read after two looks alike (settling has its own tests)
+    watcher = PlaylistWatcher([tmp_path], base=tmp_path, video_length=video_length, settle=0)
     assert watcher.boot().source == "files"
     shutil.copy(BROKEN / name, tmp_path / "lobby.yaml")
     assert watcher.poll() is None and watcher.poll() is None

@@ -30,17 +30,17 @@ def face(track=1):
 def test_ratios_never_give_a_withheld_count_back(passers, viewers):
     """conversion = viewers / passers: published with min_group passers but fewer viewers,
     it would give the withheld viewers count back (x passers)."""
-    aggregator = Aggregator("lab", "kiosk-1", min_group=3, now=T0)
+    aggregator = Aggregator("lab", "kiosk-1", min_group=3, now=T0, t=0.0)
     looked = tuple(ended(10, 5) for _ in range(viewers))
     passed = tuple(ended(10, 0.2, None) for _ in range(passers - viewers))
     aggregator.add_snapshot(AudienceSnapshot(t=1, ended=looked + passed))
-    message = aggregator.flush(T0 + dt.timedelta(seconds=60)).payload()
+    message = aggregator.flush(T0 + dt.timedelta(seconds=60), 60.0).payload()
     assert message["viewers"] is None
     assert message["conversion"] is None and message["attraction"] is None
 
 
 def test_metrics_totals_ratios_and_histograms():
-    aggregator = Aggregator("lab", "kiosk-1", min_group=3, now=T0)
+    aggregator = Aggregator("lab", "kiosk-1", min_group=3, now=T0, t=0.0)
     aggregator.add_snapshot(AudienceSnapshot(t=1, faces=(face(1), face(2)), times=StageTimes(total=4.0)))
     aggregator.add_snapshot(AudienceSnapshot(t=2, ended=(ended(5, 4), ended(2, 1.5, "neutral"), ended(12, 0.2, None),
                                                            ended(40, 20, "happy", "near")),
@@ -48,7 +48,7 @@ def test_metrics_totals_ratios_and_histograms():
     aggregator.add_play("welcome", viewed=True)
     aggregator.add_play("welcome", viewed=False)
     aggregator.add_dropped_frames(3)
-    message = aggregator.flush(T0 + dt.timedelta(seconds=60)).payload()
+    message = aggregator.flush(T0 + dt.timedelta(seconds=60), 60.0).payload()
     Metrics.model_validate(message)
     assert (message["passers"], message["viewers"]) == (4, 3)
     assert message["conversion"] == 0.75
@@ -62,15 +62,15 @@ def test_metrics_totals_ratios_and_histograms():
     assert message["impressions"] == {"welcome": {"plays": 2, "viewed": 1}}
     assert message["start"] == "2026-11-23T10:00:00Z" and message["end"] == "2026-11-23T10:01:00Z"
     assert message["inference_ms"] == {"p50": 4.0, "p95": 6.0}
-    following = aggregator.flush(T0 + dt.timedelta(seconds=120)).payload()
+    following = aggregator.flush(T0 + dt.timedelta(seconds=120), 120.0).payload()
     assert following["passers"] is None and following["id"] != message["id"]
     assert following["start"] == message["end"]
 
 
 def test_breakdowns_from_too_few_people_are_suppressed_totals_kept():
-    aggregator = Aggregator("lab", "kiosk-1", min_group=3, now=T0)
+    aggregator = Aggregator("lab", "kiosk-1", min_group=3, now=T0, t=0.0)
     aggregator.add_snapshot(AudienceSnapshot(t=1, ended=(ended(5, 4), ended(3, 2))))
-    message = aggregator.flush(T0 + dt.timedelta(seconds=60)).payload()
+    message = aggregator.flush(T0 + dt.timedelta(seconds=60), 60.0).payload()
     assert (message["passers"], message["viewers"]) == (None, None), "two people are below min_group"
     for key in ("distance", "dwell", "attention", "expressions"):
         assert message[key] == {"suppressed": True}
@@ -121,15 +121,15 @@ def test_only_rules_without_audience_conditions_are_named_below_min_group(rule, 
 
 
 def test_impressions_say_which_creative_was_viewed_only_for_enough_viewers():
-    aggregator = Aggregator("lab", "kiosk-1", min_group=3, now=T0)
+    aggregator = Aggregator("lab", "kiosk-1", min_group=3, now=T0, t=0.0)
     aggregator.add_play("smile-back", viewed=True)
     aggregator.add_snapshot(AudienceSnapshot(t=1, ended=(ended(5, 4),)))
-    message = aggregator.flush(T0 + dt.timedelta(seconds=60)).payload()
+    message = aggregator.flush(T0 + dt.timedelta(seconds=60), 60.0).payload()
     assert message["impressions"]["smile-back"] == {"plays": 1, "viewed": None}
     Metrics.model_validate(message)
     aggregator.add_play("smile-back", viewed=True)
     aggregator.add_snapshot(AudienceSnapshot(t=1, ended=(ended(5, 4), ended(4, 3), ended(6, 2))))
-    message = aggregator.flush(T0 + dt.timedelta(seconds=120)).payload()
+    message = aggregator.flush(T0 + dt.timedelta(seconds=120), 120.0).payload()
     assert message["impressions"]["smile-back"] == {"plays": 1, "viewed": 1}
 
 
@@ -403,11 +403,11 @@ def test_missing_tls_files_are_a_config_error(tmp_path):
 def test_a_long_interval_keeps_a_bounded_sample_of_inference_times():
     from signage.telemetry.metrics import TIMING_SAMPLES
 
-    aggregator = Aggregator("lab", "kiosk-1", min_group=3, now=T0)
+    aggregator = Aggregator("lab", "kiosk-1", min_group=3, now=T0, t=0.0)
     frames = 3 * TIMING_SAMPLES
     for n in range(frames):  # 1 ms to 100 ms, evenly: p50 ~ 50, p95 ~ 95
         aggregator.add_snapshot(AudienceSnapshot(t=n, times=StageTimes(total=1 + 99 * n / frames)))
     assert len(aggregator._interval.inference_ms.values) == TIMING_SAMPLES, "memory does not grow with the interval"
-    message = aggregator.flush(T0 + dt.timedelta(hours=1)).payload()
+    message = aggregator.flush(T0 + dt.timedelta(hours=1), 3600.0).payload()
     assert message["frames"] == frames
     assert abs(message["inference_ms"]["p50"] - 50) < 5 and abs(message["inference_ms"]["p95"] - 95) < 3
