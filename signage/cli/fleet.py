@@ -279,6 +279,12 @@ def _run(store, config, path: Path) -> int:
             # the ingest holds; our handlers below ask it to exit instead.
             yield
 
+        async def startup(self, sockets=None) -> None:
+            await super().startup(sockets)
+            if self.started:  # listening: a browser sent here now gets the page
+                logger.info("dashboard on http://%s:%d/ (ingesting %s from %s)", config.listen, config.port,
+                            config.topic_root, config.broker)
+
     from signage.fleet.commands import Publisher
     from signage.fleet.config import save
     from signage.fleet.passwords import hash_password
@@ -316,8 +322,6 @@ def _run(store, config, path: Path) -> int:
 
     for number in (signal.SIGTERM, signal.SIGINT):
         signal.signal(number, stop)
-    logger.info("dashboard on http://%s:%d/ (ingesting %s from %s)", config.listen, config.port,
-                config.topic_root, config.broker)
     try:
         server.run()
     finally:

@@ -26,6 +26,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -44,7 +45,7 @@ logger = logging.getLogger(__name__)
 
 HERE = Path(__file__).resolve().parent
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
-REFRESH_SECONDS = 30.0  # a live page is re-rendered at least this often (its "… ago" texts)
+REFRESH_SECONDS = 60.0  # a live page is re-rendered at least this often (today's counts change at midnight)
 RETRY_SECONDS = 5  # what a 503 asks the browser to wait
 # What a database that is down, restarting or locked raises (not a bug: a 503, no traceback).
 UNAVAILABLE = (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError, sqlalchemy.exc.TimeoutError)
@@ -68,14 +69,12 @@ def _iso(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ") if moment else ""
 
 
-def _ago(moment: datetime | None) -> str:
+def _ago(moment: datetime | None) -> Markup | str:
+    """When, as a <time> that the page's script shows as "… ago" (fleet.js). Its text does
+    not change with the clock, so the live stream sends a part only when its data change."""
     if moment is None:
         return "never"
-    seconds = max(0, int((now_utc() - moment).total_seconds()))
-    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
-        if seconds >= size:
-            return f"{seconds // size} {unit} ago"
-    return f"{seconds} s ago"
+    return Markup(f'<time class="ago" datetime="{moment:%Y-%m-%dT%H:%M:%S}Z">{moment:%Y-%m-%d %H:%M:%S}</time>')
 
 
 def _since(moment: datetime | None) -> str:
@@ -107,7 +106,7 @@ def create_app(settings: WebSettings) -> FastAPI:
     app = FastAPI(title="signage fleet", docs_url=None, redoc_url=None, openapi_url=None)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     templates = Jinja2Templates(directory=HERE / "templates")
-    templates.env.globals.update(ago=_ago, version=__version__, charts=charts)
+    templates.env.globals.update(ago=_ago, version=__version__, charts=charts, server_now=lambda: f"{now_utc():%Y-%m-%dT%H:%M:%S}Z")
     templates.env.filters["utc"] = lambda m: m.strftime("%Y-%m-%d %H:%M:%S") if m else "–"
     templates.env.filters["since"] = _since
     sessions, limiter = Sessions(), LoginLimiter()

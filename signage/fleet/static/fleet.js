@@ -3,10 +3,29 @@
 // ("live"), or the parts that changed ("patch": {part name: HTML}).
 (function () {
   "use strict";
+  // "… ago" from the server's clock (the page says what time it was there when it was made).
+  var skew = (Date.parse(document.body.getAttribute("data-now")) || Date.now()) - Date.now();
+  function agoText(milliseconds) {
+    var seconds = Math.max(0, Math.floor(milliseconds / 1000));
+    var units = [["d", 86400], ["h", 3600], ["min", 60]];
+    for (var i = 0; i < units.length; i++) {
+      if (seconds >= units[i][1]) { return Math.floor(seconds / units[i][1]) + " " + units[i][0] + " ago"; }
+    }
+    return seconds + " s ago";
+  }
+  function showAgo() {
+    document.querySelectorAll("time.ago").forEach(function (time) {
+      var when = Date.parse(time.getAttribute("datetime"));
+      if (!isNaN(when)) { time.textContent = agoText(Date.now() + skew - when); }
+    });
+  }
+  showAgo();
+  window.setInterval(showAgo, 5000);
+
   var live = document.getElementById("live");
   if (!live || !window.EventSource) { return; }
   var source = new EventSource(live.getAttribute("data-live"));
-  function updated() { live.setAttribute("data-updated", String(Date.now())); }
+  function updated() { showAgo(); live.setAttribute("data-updated", String(Date.now())); }
   source.addEventListener("live", function (event) {
     if (event.data) { live.innerHTML = event.data; updated(); }
   });
