@@ -106,7 +106,8 @@ def create_app(settings: WebSettings) -> FastAPI:
     app = FastAPI(title="signage fleet", docs_url=None, redoc_url=None, openapi_url=None)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     templates = Jinja2Templates(directory=HERE / "templates")
-    templates.env.globals.update(ago=_ago, version=__version__, charts=charts, server_now=lambda: f"{now_utc():%Y-%m-%dT%H:%M:%S}Z")
+    templates.env.globals.update(ago=_ago, version=__version__, charts=charts,
+                                 server_now=lambda: f"{now_utc():%Y-%m-%dT%H:%M:%S}Z")
     templates.env.filters["utc"] = lambda m: m.strftime("%Y-%m-%d %H:%M:%S") if m else "–"
     templates.env.filters["since"] = _since
     sessions, limiter = Sessions(), LoginLimiter()
@@ -487,13 +488,14 @@ def create_app(settings: WebSettings) -> FastAPI:
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
         return refused(request, 400, "Request refused", problems[:500])
 
+    async def unavailable(request: Request, exc: Exception):
+        reason = database_unavailable(exc)
+        return refused(request, 503, "Database unavailable",
+                       f"The fleet database is unavailable or busy ({reason}). Nothing was changed or sent. "
+                       "The pages work again by themselves once it is back: try again in a few seconds.",
+                       headers={"Retry-After": str(RETRY_SECONDS)})
+
     for kind in UNAVAILABLE:
-        @app.exception_handler(kind)
-        async def unavailable(request: Request, exc: Exception):
-            reason = database_unavailable(exc)
-            return refused(request, 503, "Database unavailable",
-                           f"The fleet database is unavailable or busy ({reason}). Nothing was changed or sent. "
-                           "The pages work again by themselves once it is back: try again in a few seconds.",
-                           headers={"Retry-After": str(RETRY_SECONDS)})
+        app.add_exception_handler(kind, unavailable)
 
     return app
