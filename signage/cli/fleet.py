@@ -47,13 +47,19 @@ def add(commands) -> None:
     fleet.add_argument("--retention-days", type=int, help="days of raw rows kept (rollups are kept for good)")
     fleet.add_argument("--listen", help="address to serve on (default 127.0.0.1)")
     fleet.add_argument("--port", type=int, help="port to serve on (default 8080)")
+    fleet.add_argument("--retire-after-days", type=int,
+                       help="retire screens not seen for this many days (default 30; what they reported stays)")
+    fleet.add_argument("--trusted-proxy", action="append", dest="trusted_proxies", metavar="ADDRESS",
+                       help="a reverse proxy whose X-Forwarded-For is believed (address or network; repeat for "
+                            "more; default: none)")
     fleet.add_argument("--revision", default="head", help="migrate: target revision (default head)")
     fleet.add_argument("--password-stdin", action="store_true", help="passwd: read the password from stdin")
     fleet.set_defaults(handler=main)
 
 
 OPTIONS = {"db": "--db", "broker": "--broker", "topic_root": "--root", "share_group": "--share-group",
-           "client_id": "--client-id", "retention_days": "--retention-days", "listen": "--listen", "port": "--port"}
+           "client_id": "--client-id", "retention_days": "--retention-days", "listen": "--listen", "port": "--port",
+           "retire_after_days": "--retire-after-days", "trusted_proxies": "--trusted-proxy"}
 
 
 def _settings(args: argparse.Namespace):
@@ -66,7 +72,8 @@ def _settings(args: argparse.Namespace):
     config = load(path)
     overrides = {"db": args.db, "broker": args.broker, "topic_root": args.root, "share_group": args.share_group,
                  "client_id": args.client_id, "retention_days": args.retention_days, "listen": args.listen,
-                 "port": args.port}
+                 "port": args.port, "retire_after_days": args.retire_after_days,
+                 "trusted_proxies": args.trusted_proxies}
     merged = validated(FleetConfig, config.model_dump() | {k: v for k, v in overrides.items() if v is not None},
                        OPTIONS)
     return path, merged
@@ -92,7 +99,8 @@ def main(args: argparse.Namespace) -> int:
 
     url = database_url(config.db)
     try:
-        store = Store(url, retention_days=config.retention_days, raw_budget_mb=config.raw_payload_mb)
+        store = Store(url, retention_days=config.retention_days, raw_budget_mb=config.raw_payload_mb,
+                      retire_after_days=config.retire_after_days)
     except Exception as exc:  # noqa: BLE001 - not a URL, an unknown scheme, a driver missing: say so
         reason = str(exc).splitlines()[0] if str(exc).strip() else type(exc).__name__
         if password := _password(config.db):
@@ -249,6 +257,18 @@ def _ingest_only(store, config, path: Path) -> int:
     return 0
 
 
+def server_config(app, config):
+    """uvicorn's settings from ours. X-Forwarded-For and -Proto are believed only from the
+    configured proxies: uvicorn's own default believes 127.0.0.1, so any local client (or a
+    proxy that passes the header through) could choose the address the login back-off
+    counts, one per guess."""
+    import uvicorn
+
+    return uvicorn.Config(app, host=config.listen, port=config.port, log_level="warning",
+                          timeout_graceful_shutdown=2, access_log=False,
+                          proxy_headers=bool(config.trusted_proxies), forwarded_allow_ips=config.trusted_proxies)
+
+
 def _run(store, config, path: Path) -> int:
     import uvicorn
 
@@ -258,6 +278,12 @@ def _run(store, config, path: Path) -> int:
             # uvicorn re-raises SIGTERM after its shutdown, which would skip storing what
             # the ingest holds; our handlers below ask it to exit instead.
             yield
+
+        async def startup(self, sockets=None) -> None:
+            await super().startup(sockets)
+            if self.started:  # listening: a browser sent here now gets the page
+                logger.info("dashboard on http://%s:%d/ (ingesting %s from %s)", config.listen, config.port,
+                            config.topic_root, config.broker)
 
     from signage.fleet.commands import Publisher
     from signage.fleet.config import save
@@ -286,22 +312,21 @@ def _run(store, config, path: Path) -> int:
     publisher = Publisher(config.broker, signer, username=config.username, password=config.password,
                           tls_files=config.tls)
     settings = WebSettings(store=store, login_hash=config.login_hash, root=config.topic_root, publisher=publisher,
-                           secure_cookies=config.secure_cookies, identities=identities)
+                           secure_cookies=config.secure_cookies, identities=identities,
+                           retire_after_days=config.retire_after_days)
     app = create_app(settings)
-    server = _Server(uvicorn.Config(app, host=config.listen, port=config.port, log_level="warning",
-                                    timeout_graceful_shutdown=2, access_log=False))
+    server = _Server(server_config(app, config))
     def stop(*_):
         settings.stopping.set()  # live pages end their streams, so the server can close them
         server.should_exit = True
 
     for number in (signal.SIGTERM, signal.SIGINT):
         signal.signal(number, stop)
-    logger.info("dashboard on http://%s:%d/ (ingesting %s from %s)", config.listen, config.port,
-                config.topic_root, config.broker)
     try:
         server.run()
     finally:
         publisher.close()
+        app.state.writes.close()
         ingest.stop()
         s = ingest.stats
         logger.info("stopped: received %d, stored %d, duplicates %d, invalid %d, dead letters %d", s.received,

@@ -1,15 +1,19 @@
 """Commands from the dashboard to a screen, on the documented topics
 (`<root>/<site>/<device>/<feature>/set`, docs/mqtt.md), checked with the device's own
-validation (signage/telemetry/commands.py) before anything is published, and sealed with
-the fleet's command key (signage/telemetry/envelope.py) as they go out."""
+validation (signage/telemetry/commands.py) and what only the fleet knows (the screen is
+online, the creative is in its playlist), recorded before anything is published, and
+sealed with the fleet's command key (signage/telemetry/envelope.py) as they go out."""
 
 from __future__ import annotations
 
 import logging
 import threading
 
+import sqlalchemy as sa
 
 from signage.config import TlsConfig
+from signage.fleet import queries
+from signage.fleet.operator import OperatorWrites
 from signage.telemetry.commands import CommandRejected, parse
 from signage.telemetry.client import new_client
 from signage.telemetry.envelope import Signer
@@ -22,20 +26,36 @@ class CommandRefused(Exception):
     """Not sent; the message says why, for the person who asked."""
 
 
-def build(root: str, site: str, device: str, feature: str, value: str, screen_known: bool,
-          creatives: list[str]) -> tuple[str, bytes]:
-    """(topic, payload) for a command, or CommandRefused."""
-    if not screen_known:
-        raise CommandRefused(f"unknown screen {site[:64]}/{device[:64]}: no message was ever received from it")
+def build(root: str, site: str, device: str, feature: str, value: str, screen: dict | None) -> tuple[str, bytes]:
+    """(topic, payload) for a command to `screen` (queries.screen), or CommandRefused.
+
+    Only to a screen that is online: a command is not queued for a screen that is away
+    (the broker would hold it, and it would act whenever the screen comes back, when
+    nobody expects it), and a creative only from the screen's current playlist, as its
+    status lists it."""
+    name = f"{site[:64]}/{device[:64]}"
+    if screen is None:
+        raise CommandRefused(f"unknown screen {name}: no message was ever received from it")
     base = f"{root}/{site}/{device}"
     topic, payload = f"{base}/{feature[:40]}/set", value.strip().encode()
     try:
         command = parse(base, topic, payload)
     except CommandRejected as exc:
         raise CommandRefused(str(exc)) from None
-    if command.feature == "creative" and command.value not in creatives:
-        known = ", ".join(creatives[:20]) or "none yet"
-        raise CommandRefused(f"creative {command.value!r} has never played on {site}/{device}; known: {known}")
+    if screen["availability"] != "online":
+        since = f" since {screen['availability_since']:%Y-%m-%d %H:%M} UTC" if screen["availability_since"] else ""
+        raise CommandRefused(f"{name} is {screen['availability'] or 'not known to be online'}{since}: commands are "
+                             "sent only to screens that are online, never queued; send it again when the screen is "
+                             "back")
+    if command.feature == "creative":
+        creatives = screen["creatives"]
+        if creatives is None:
+            raise CommandRefused(f"{name} does not report its playlist (its version is older than the dashboard's): "
+                                 "update it to play a creative from here")
+        if command.value not in creatives:
+            known = ", ".join(creatives[:20]) + (" …" if len(creatives) > 20 else "") or "no creatives"
+            raise CommandRefused(f"creative {command.value!r} is not in the current playlist of {name}; "
+                                 f"it has: {known}")
     return topic, command.value.encode()
 
 
@@ -43,6 +63,33 @@ def sealed(signer: Signer, topic: str, payload: bytes) -> bytes:
     """What goes on the wire: the command's value, signed for this topic, now, once. A kiosk
     refuses unsigned commands, and forged or replayed ones."""
     return signer.seal(topic, payload.decode())
+
+
+class Outbox:
+    """Sends a command from a page: checked (build), recorded, then published, in that
+    order, so nothing reaches a screen that the dashboard has no record of. A record
+    that cannot be written raises the database's error, with nothing published."""
+
+    def __init__(self, root: str, reader: sa.Engine, writes: OperatorWrites, publisher: Publisher | None):
+        self.root, self.reader, self.writes, self.publisher = root, reader, writes, publisher
+
+    def send(self, site: str, device: str, feature: str, value: str) -> str:
+        """The value sent, or CommandRefused."""
+        topic, payload = build(self.root, site, device, feature, value, queries.screen(self.reader, site, device))
+        if self.publisher is None:
+            raise CommandRefused("this dashboard has no broker connection for commands")
+        row = self.writes.record_command(site, device, feature, payload.decode())
+        try:
+            self.publisher.publish(topic, payload)
+        except CommandRefused as exc:
+            self.writes.command_published(row, error=str(exc))
+            raise
+        try:
+            self.writes.command_published(row)
+        except sa.exc.SQLAlchemyError as exc:  # sent all the same: its answer still shows against it
+            logger.warning("command %s %s was sent, but its record could not be marked sent: %s", topic[:200],
+                           payload.decode(), str(exc).splitlines()[0])
+        return payload.decode()
 
 
 class Publisher:

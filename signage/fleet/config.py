@@ -3,11 +3,12 @@ holding the password hash and whatever the command line does not override."""
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from signage.config import TlsConfig
 from signage.errors import SignageError
@@ -29,6 +30,8 @@ class FleetConfig(BaseModel):
     raw_payload_mb: float = Field(1024, ge=0, le=1_000_000, description="MB of raw metrics payloads kept in all; "
                                   "past it, new metrics are stored without their payload until the retention "
                                   "purge frees room")
+    retire_after_days: int | None = Field(30, ge=1, description="screens not seen for this many days (and not "
+                                          "online) leave the fleet page; what they reported stays; null: never")
     listen: str = "127.0.0.1"
     port: int = Field(8080, ge=1, le=65535)
     login_hash: str | None = Field(None, description="set by `signage fleet passwd`")
@@ -39,6 +42,20 @@ class FleetConfig(BaseModel):
                                     "start, mode 0600); default command.key beside this file")
     devices: str | None = Field(None, description="the devices `signage fleet provision` made identities for; "
                                 "default devices.yaml beside this file")
+    trusted_proxies: list[str] = Field([], description="addresses or networks (10.0.0.0/8) of the reverse proxies "
+                                       "whose X-Forwarded-For and X-Forwarded-Proto are believed; none by default, "
+                                       "so no client can choose the address the login back-off counts")
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or network (e.g. 127.0.0.1, 10.0.0.0/8, ::1)") \
+                    from None
+        return value
 
     def command_key_path(self, config_path: Path) -> Path:
         return Path(self.command_key).expanduser() if self.command_key else config_path.parent / "command.key"

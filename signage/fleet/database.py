@@ -16,6 +16,7 @@ from alembic.script import ScriptDirectory
 logger = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+CONNECT_SECONDS = 10
 
 
 def default_db_path() -> Path:
@@ -40,31 +41,42 @@ def describe(url: str) -> str:
     return sa.make_url(url).render_as_string(hide_password=True)
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
-    # pysqlite's own transaction handling breaks savepoints and upgrades read locks late;
-    # we issue BEGIN ourselves (see _begin) and keep the connection in autocommit.
-    dbapi_connection.isolation_level = None
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")  # durable across process crashes, WAL-safe
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.close()
+def _sqlite_pragmas(busy_seconds: float):
+    def set_pragmas(dbapi_connection, _record) -> None:
+        # pysqlite's own transaction handling breaks savepoints and upgrades read locks late;
+        # we issue BEGIN ourselves (see create) and keep the connection in autocommit.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")  # durable across process crashes, WAL-safe
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_seconds * 1000)}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    return set_pragmas
 
 
-def create(url: str, writer: bool = True) -> sa.Engine:
+def create(url: str, writer: bool = True, busy_seconds: float | None = None) -> sa.Engine:
     """An engine. SQLite writers take the write lock at BEGIN (BEGIN IMMEDIATE) so two
-    ingest processes queue instead of failing on a lock upgrade; readers do not."""
+    ingest processes queue instead of failing on a lock upgrade; readers do not.
+    `busy_seconds`: how long a statement waits for a lock before it fails (default:
+    30 s for SQLite's write lock, for ever for PostgreSQL's row locks)."""
     parsed = sa.make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
-        sa.event.listen(engine, "connect", _sqlite_pragmas)
+        busy_seconds = 30.0 if busy_seconds is None else busy_seconds
+        engine = sa.create_engine(url, connect_args={"timeout": busy_seconds, "check_same_thread": False})
+        sa.event.listen(engine, "connect", _sqlite_pragmas(busy_seconds))
         begin = "BEGIN IMMEDIATE" if writer else "BEGIN"
         sa.event.listen(engine, "begin", lambda conn: conn.exec_driver_sql(begin))
         return engine
-    return sa.create_engine(url, pool_pre_ping=True)
+    # A server that does not answer (not one that refuses) would hold a page for the
+    # kernel's TCP timeout: give up after CONNECT_SECONDS.
+    connect_args: dict = {"connect_timeout": CONNECT_SECONDS}
+    if busy_seconds is not None:
+        connect_args["options"] = f"-c lock_timeout={int(busy_seconds * 1000)}"
+    return sa.create_engine(url, pool_pre_ping=True, connect_args=connect_args)
 
 
 def _alembic_config(connection: sa.Connection) -> Config:

@@ -82,7 +82,8 @@ def messages(day_start: datetime, until: datetime, seed: int = 7):
                         ("mall", "food-court"): {"privacy": True, "camera": "off"}}
             yield f"{root}/status", {
                 "site": site, "device": device, "version": "0.1.0", "uptime_s": 86000, "playing": "spring-sale",
-                "camera": "ok", "playlist": "ok", "privacy": False, "display": "ok", "broker": "connected",
+                "camera": "ok", "playlist": "ok", "creatives": sorted(CREATIVES), "privacy": False, "display": "ok",
+                "broker": "connected",
                 "spool_depth": 0, "spool_dropped": 0, "last_error": None} | problems.get((site, device), {})
 
 

@@ -58,8 +58,8 @@ def subscriptions(root: str, group: str | None) -> list[str]:
 class RateLimitedLog:
     """One warning per `every` seconds, saying how many were not logged."""
 
-    def __init__(self, every: float = LOG_EVERY):
-        self.every, self.last, self.skipped = every, -float("inf"), 0
+    def __init__(self, every: float = LOG_EVERY, log: logging.Logger = logger):
+        self.every, self.log, self.last, self.skipped = every, log, -float("inf"), 0
 
     def warning(self, text: str, *args) -> None:
         now = time.monotonic()
@@ -67,7 +67,7 @@ class RateLimitedLog:
             self.skipped += 1
             return
         suffix = f" (and {self.skipped} more since the last report)" if self.skipped else ""
-        logger.warning(text + "%s", *args, suffix)
+        self.log.warning(text + "%s", *args, suffix)
         self.last, self.skipped = now, 0
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import json
 import math
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
 
+from signage.fleet import forget
 from signage.fleet.schema import (commands, counters, creative_day_expressions, creative_days,
                                   creative_site_day_expressions, creative_site_days, plays,
                                   screen_hour_expressions, screen_hours, screen_states, screens, status_history)
@@ -18,6 +18,15 @@ from signage.fleet.store import day_range, now_utc
 
 # Order of the fleet page: what needs a person first.
 SEVERITY = {"offline": 0, "problem": 1, "stopped": 2, "unknown": 3, "ok": 4}
+HEALTH = {rank: name for name, rank in SEVERITY.items()}
+PAGE_SIZE = 100  # screens on one fleet page
+SITES_LISTED = 200  # sites offered in the filters (more: type the name)
+
+# What each status field may say without being a problem (None: not reported yet). The
+# one definition of a problem, for the text on the page (_problems) and for the order and
+# counts the database computes (_has_problem).
+FINE = {"camera": ("ok", "off"), "display": ("ok", "off", "starting"), "broker": ("connected",), "playlist": ("ok",)}
+SPOOL_BEHIND = 1000
 
 
 @dataclass
@@ -39,94 +48,116 @@ class ScreenRow:
     lock: str | None
     refusal: str | None
     refusal_at: datetime | None
+    health: str = "unknown"
     passers_today: int = 0
     viewers_today: int = 0
     plays_today: int = 0
     problems: list[str] = field(default_factory=list)
 
-    @property
-    def health(self) -> str:
-        if self.availability == "offline":
-            return "offline"
-        if self.problems:
-            return "problem"
-        if self.availability == "stopped":
-            return "stopped"
-        return "ok" if self.availability == "online" else "unknown"
 
-
-def _problems(row: dict) -> list[str]:
-    found = []
-    if row["camera"] not in (None, "ok", "off"):
-        found.append(f"camera {row['camera']}")
-    if row["display"] not in (None, "ok", "off", "starting"):
-        found.append(f"display {row['display']}")
-    if row["broker"] not in (None, "connected"):
-        found.append(f"broker: {row['broker']}")
-    if row["playlist"] not in (None, "ok"):
-        found.append(f"playlist {row['playlist']}")
+def _problems(row) -> list[str]:
+    found = [f"{name} {row[name]}" if name != "broker" else f"broker: {row[name]}"
+             for name, fine in FINE.items() if row[name] is not None and row[name] not in fine]
     if row["last_error"]:
         found.append(row["last_error"])
-    if (row["spool_depth"] or 0) > 1000:
+    if (row["spool_depth"] or 0) > SPOOL_BEHIND:
         found.append(f"spool {row['spool_depth']} messages behind")
     return found
 
 
-def fleet(engine: sa.Engine, site: str | None = None, today: date | None = None) -> list[ScreenRow]:
+def _has_problem() -> sa.ColumnElement[bool]:
+    c = screens.c
+    return sa.or_(*[sa.and_(c[name].is_not(None), c[name].not_in(fine)) for name, fine in FINE.items()],
+                  sa.and_(c.last_error.is_not(None), c.last_error != ""),
+                  sa.func.coalesce(c.spool_depth, 0) > SPOOL_BEHIND)
+
+
+def severity() -> sa.ColumnElement[int]:
+    """SEVERITY of a screen, computed by the database (ScreenRow.health by name)."""
+    c = screens.c
+    return sa.case((c.availability == "offline", SEVERITY["offline"]), (_has_problem(), SEVERITY["problem"]),
+                   (c.availability == "stopped", SEVERITY["stopped"]), (c.availability == "online", SEVERITY["ok"]),
+                   else_=SEVERITY["unknown"])
+
+
+@dataclass
+class FleetPage:
+    rows: list[ScreenRow]  # this page's screens, problems first
+    total: int  # screens matching the filters
+    page: int
+    pages: int
+    summary: dict[str, int]  # screens per health, over the site filter (not the health filter)
+    # screens per build ("0.1.0 · lock 3f2a9c1b0d4e"), most common first: more than one is a
+    # fleet installed from different locks
+    builds: dict[str, int]
+
+
+def fleet(engine: sa.Engine, site: str | None = None, health: str | None = None, page: int = 1,
+          per_page: int = PAGE_SIZE, today: date | None = None) -> FleetPage:
+    """One page of the fleet, bounded however many screens there are: the database
+    orders, counts and pages them."""
     today = today or now_utc().date()
-    start, end = day_range(today, today)
-    counts = (sa.select(screen_hours.c.site, screen_hours.c.device, sa.func.sum(screen_hours.c.passers),
-                        sa.func.sum(screen_hours.c.viewers), sa.func.sum(screen_hours.c.plays))
-              .where(screen_hours.c.hour >= start, screen_hours.c.hour < end)
-              .group_by(screen_hours.c.site, screen_hours.c.device))
-    query = sa.select(screens).order_by(screens.c.site, screens.c.device)
-    if site:
-        query = query.where(screens.c.site == site)
-        counts = counts.where(screen_hours.c.site == site)
+    rank = severity().label("severity")
+    where = [screens.c.site == site] if site else []
+    shown = where + ([rank == SEVERITY[health]] if health else [])
     with engine.begin() as conn:
-        today_counts = {(s, d): (p or 0, v or 0, n or 0) for s, d, p, v, n in conn.execute(counts)}
-        rows = conn.execute(query).mappings().all()
-    result = []
-    for row in rows:
+        summary = {name: 0 for name in SEVERITY}
+        for value, n in conn.execute(sa.select(rank, sa.func.count()).where(*where).group_by(rank)):
+            summary[HEALTH[value]] = n
+        total = sum(n for name, n in summary.items() if not health or name == health)
+        pages = max(1, -(-total // per_page))
+        page = min(page, pages)
+        found = conn.execute(sa.select(screens, rank).where(*shown).order_by(rank, screens.c.site, screens.c.device)
+                             .limit(per_page).offset((page - 1) * per_page)).mappings().all()
+        keys = [(r["site"], r["device"]) for r in found]
+        start, end = day_range(today, today)
+        counts = {}
+        if keys:
+            h = screen_hours.c
+            counts = {(s, d): (p or 0, v or 0, n or 0) for s, d, p, v, n in conn.execute(
+                sa.select(h.site, h.device, sa.func.sum(h.passers), sa.func.sum(h.viewers), sa.func.sum(h.plays))
+                .where(h.hour >= start, h.hour < end, sa.tuple_(h.site, h.device).in_(keys))
+                .group_by(h.site, h.device))}
+        found_builds = conn.execute(
+            sa.select(screens.c.version, screens.c.lock, sa.func.count()).where(*where, screens.c.version.is_not(None))
+            .group_by(screens.c.version, screens.c.lock).order_by(sa.func.count().desc())).all()
+    rows = []
+    for row in found:
         fields = {k: row[k] for k in ScreenRow.__dataclass_fields__ if k in row}
-        passers, viewers, n = today_counts.get((row["site"], row["device"]), (0, 0, 0))
-        result.append(ScreenRow(**fields, passers_today=int(passers), viewers_today=int(viewers),
-                                plays_today=int(n), problems=_problems(row)))
-    result.sort(key=lambda r: (SEVERITY[r.health], r.site, r.device))
-    return result
+        passers, viewers, n = counts.get((row["site"], row["device"]), (0, 0, 0))
+        rows.append(ScreenRow(**fields, health=HEALTH[row["severity"]], passers_today=int(passers),
+                              viewers_today=int(viewers), plays_today=int(n), problems=_problems(row)))
+    builds = {f"{version} · lock {lock or 'unknown'}": n for version, lock, n in found_builds}
+    return FleetPage(rows, total, page, pages, summary, builds)
 
 
-def builds(rows: list[ScreenRow]) -> dict[str, int]:
-    """How many screens run each build ("0.1.0 · lock 3f2a9c1b0d4e"), most common first: more
-    than one is a fleet installed from different locks."""
-    found = Counter(f"{r.version} · lock {r.lock or 'unknown'}" for r in rows if r.version)
-    return dict(found.most_common())
-
-
-def sites(engine: sa.Engine) -> list[str]:
+def sites(engine: sa.Engine, limit: int = SITES_LISTED) -> list[str]:
     with engine.begin() as conn:
-        return list(conn.execute(sa.select(screens.c.site).distinct().order_by(screens.c.site)).scalars())
+        return list(conn.execute(sa.select(screens.c.site).distinct().order_by(screens.c.site).limit(limit))
+                    .scalars())
 
 
 def screen(engine: sa.Engine, site: str, device: str) -> dict | None:
     with engine.begin() as conn:
-        row = conn.execute(sa.select(screens).where(screens.c.site == site, screens.c.device == device)
-                           ).mappings().first()
+        row = conn.execute(sa.select(screens, severity().label("severity"))
+                           .where(screens.c.site == site, screens.c.device == device)).mappings().first()
         if row is None:
             return None
         states = {r.feature: (r.value, r.at) for r in conn.execute(
             sa.select(screen_states).where(screen_states.c.site == site, screen_states.c.device == device))}
-    return dict(row) | {"states": states, "problems": _problems(row)}
+    return dict(row) | {"states": states, "problems": _problems(row), "health": HEALTH[row["severity"]],
+                        "creatives": json.loads(row["creatives"]) if row["creatives"] else None}
 
 
-def known_creatives(engine: sa.Engine, site: str, device: str) -> list[str]:
-    """Creatives this screen has played (the rollups keep them beyond the raw retention);
-    not "audience", the name withheld audience plays are published under."""
+def unseen(engine: sa.Engine, days: int) -> int:
+    """How many screens retiring those not seen for `days` would retire."""
     with engine.begin() as conn:
-        return list(conn.execute(
-            sa.select(creative_days.c.creative).where(creative_days.c.site == site, creative_days.c.device == device,
-                                                      creative_days.c.creative != "audience")
-            .distinct().order_by(creative_days.c.creative)).scalars())
+        return forget.count_unseen(conn, now_utc() - timedelta(days=days))
+
+
+def reported(engine: sa.Engine, site: str, device: str) -> forget.Reported:
+    with engine.begin() as conn:
+        return forget.reported(conn, site, device)
 
 
 def last_update(engine: sa.Engine) -> datetime | None:
@@ -179,29 +210,62 @@ def history(engine: sa.Engine, site: str, device: str, limit: int = 50) -> list[
             .order_by(status_history.c.at.desc(), status_history.c.row.desc()).limit(limit)).mappings()]
 
 
-def recent_commands(engine: sa.Engine, site: str, device: str, limit: int = 10) -> list[dict]:
-    """Commands sent from the page with what the device answered: its state echo, its
-    refusal, or nothing yet."""
+ANSWER_SECONDS = 60  # a screen that has not answered a command by then will not
+
+
+def recent_commands(engine: sa.Engine, site: str, device: str, limit: int = 10,
+                    now: datetime | None = None) -> list[dict]:
+    """The latest commands sent from the page, each with its outcome (see command_outcomes)."""
+    now = now or now_utc()
     with engine.begin() as conn:
         rows = [dict(r) for r in conn.execute(
             sa.select(commands).where(commands.c.site == site, commands.c.device == device)
             .order_by(commands.c.sent_at.desc(), commands.c.row.desc()).limit(limit)).mappings()]
-        answers = [dict(r) for r in conn.execute(
-            sa.select(status_history).where(status_history.c.site == site, status_history.c.device == device,
-                                            status_history.c.kind.in_(("state", "refused")))
-            .order_by(status_history.c.at, status_history.c.row)).mappings()]
-    for row in rows:
-        row["outcome"] = "sent, no answer yet"
-        for answer in answers:
-            if answer["at"] < row["sent_at"]:
-                continue
-            if answer["kind"] == "refused" and f"/{row['feature']}/set" in answer["detail"]:
-                row["outcome"] = "refused: " + answer["detail"].split(": ", 1)[-1]
-                break
-            if answer["kind"] == "state" and answer["detail"].startswith(f"{row['feature']} = "):
-                row["outcome"] = "done: " + answer["detail"]
-                break
+        if not rows:
+            return rows
+        h = status_history.c
+        events = [dict(r) for r in conn.execute(
+            sa.select(status_history).where(h.site == site, h.device == device, h.at > min(r["sent_at"] for r in rows),
+                                            h.kind.in_(("state", "refused", "available")))
+            .order_by(h.at, h.row)).mappings()]
+    command_outcomes(sorted(rows, key=lambda r: (r["sent_at"], r["row"])), events, now)
     return rows
+
+
+def command_outcomes(sent: list[dict], events: list[dict], now: datetime) -> None:
+    """Set each command's `outcome` from what the screen said after it (both lists oldest
+    first). A command is answered by the first echo of its feature (`<feature>/state`)
+    or refusal of its topic that the screen sent after it and that no earlier command
+    took, while the screen stayed connected: an echo from before the command, or from a
+    screen that went offline and came back with its old state, answers nothing. "done"
+    needs the echo to say the value asked for."""
+    taken: set[int] = set()
+    for command in sent:
+        if command["state"] == "not sent":
+            command["outcome"] = "not sent: " + (command["error"] or "the broker did not take it")
+            continue
+        if now - command["sent_at"] < timedelta(seconds=ANSWER_SECONDS):
+            command["outcome"] = "sending" if command["state"] == "sending" else "sent, no answer yet"
+        else:
+            command["outcome"] = f"no answer within {ANSWER_SECONDS} s: the screen may not have received it"
+        for event in events:
+            if event["at"] <= command["sent_at"] or event["row"] in taken:
+                continue
+            if event["kind"] == "available":
+                command["outcome"] = (f"no answer: the screen became {event['detail']} at {event['at']:%H:%M:%S} "
+                                      "before answering")
+                break
+            feature, value = command["feature"], command["value"]
+            if event["kind"] == "refused" and event["detail"].split(": ", 1)[0].endswith(f"/{feature}/set"):
+                command["outcome"] = "refused: " + event["detail"].split(": ", 1)[-1]
+            elif event["kind"] == "state" and event["detail"].startswith(f"{feature} = "):
+                echoed = event["detail"].split(" = ", 1)[1]
+                command["outcome"] = (f"done: {feature} = {echoed}" if echoed == value else
+                                      f"answered {feature} = {echoed}, not {value}")
+            else:
+                continue
+            taken.add(event["row"])
+            break
 
 
 @dataclass

@@ -29,6 +29,7 @@ screens = sa.Table(
     sa.Column("display", sa.String(32)),
     sa.Column("broker", sa.String(200)),
     sa.Column("playlist", sa.Text),
+    sa.Column("creatives", sa.Text),  # JSON list: the creative ids of the current playlist, from the status
     sa.Column("privacy", sa.Boolean),
     sa.Column("spool_depth", sa.Integer),
     sa.Column("spool_dropped", sa.Integer),
@@ -188,6 +189,9 @@ commands = sa.Table(
     sa.Column("feature", sa.String(32), nullable=False),
     sa.Column("value", NAME, nullable=False),
     sa.Column("sent_at", sa.DateTime, nullable=False),
+    # recorded before it is published: sending, then sent or "not sent" (with the error)
+    sa.Column("state", sa.String(16), nullable=False, server_default="sent"),
+    sa.Column("error", sa.Text),
     sa.Index("ix_commands_screen", "site", "device", "sent_at"),
 )
 

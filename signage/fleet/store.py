@@ -27,7 +27,7 @@ from typing import Iterable
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from signage.fleet import database
+from signage.fleet import database, forget
 from signage.fleet.parse import Incoming, metrics_expressions, play_expressions
 from signage.fleet.schema import (commands, counters, creative_day_expressions, creative_days,
                                   creative_site_day_expressions, creative_site_days, dead_letters, metrics, plays,
@@ -59,8 +59,9 @@ class Written:
 
 
 class Store:
-    def __init__(self, url: str, retention_days: int = 90, raw_budget_mb: float = RAW_BUDGET_MB):
-        self.url, self.retention_days = url, retention_days
+    def __init__(self, url: str, retention_days: int = 90, raw_budget_mb: float = RAW_BUDGET_MB,
+                 retire_after_days: int | None = None):
+        self.url, self.retention_days, self.retire_after_days = url, retention_days, retire_after_days
         self.raw_budget_bytes = int(raw_budget_mb * 1024 * 1024)
         self.engine = database.create(url, writer=True)
         sqlite_file = self.engine.dialect.name == "sqlite"
@@ -316,7 +317,9 @@ class Store:
             changes = {"version": s.version[:32], "lock": s.lock, "uptime_s": s.uptime_s, "playing": (s.playing or None) and s.playing[:64],
                        "camera": s.camera[:32], "display": s.display[:32], "broker": s.broker[:200],
                        "playlist": s.playlist, "privacy": s.privacy, "spool_depth": s.spool_depth,
-                       "spool_dropped": s.spool_dropped, "last_error": s.last_error, "status_at": now}
+                       "spool_dropped": s.spool_dropped, "last_error": s.last_error, "status_at": now,
+                       # null: a kiosk older than the field does not say (an empty list is an empty playlist)
+                       "creatives": json.dumps(s.creatives) if "creatives" in s.model_fields_set else None}
             if current.get("status_at") is None:
                 history.append(("status", "first status: " + ", ".join(
                     f"{name} {changes[name]}" for name in STATUS_FIELDS if changes[name] is not None)))
@@ -345,8 +348,10 @@ class Store:
 
     def purge(self, now: datetime | None = None) -> dict[str, int]:
         """Delete raw rows older than the retention (rollups stay), giving their payloads'
-        room back to the budget; keep the newest DEAD_LETTER_ROWS dead letters."""
-        cutoff = (now or now_utc()) - timedelta(days=self.retention_days)
+        room back to the budget; keep the newest DEAD_LETTER_ROWS dead letters; retire the
+        screens not seen for `retire_after_days` (see forget.py)."""
+        now = now or now_utc()
+        cutoff = now - timedelta(days=self.retention_days)
         deleted = {}
         with self.engine.begin() as conn:
             freed = conn.execute(sa.select(sa.func.coalesce(sa.func.sum(sa.func.length(metrics.c.payload)), 0))
@@ -359,17 +364,13 @@ class Store:
             deleted["dead_letters"] += conn.execute(
                 sa.delete(dead_letters).where(dead_letters.c.row <= newest - DEAD_LETTER_ROWS)).rowcount
             self._count(conn, {"raw_bytes": -int(freed)})
+            if self.retire_after_days:
+                deleted["screens (retired)"] = forget.retire(conn, now - timedelta(days=self.retire_after_days))
         if any(deleted.values()):
             logger.info("retention %d days: deleted %s", self.retention_days,
                         ", ".join(f"{n} {t}" for t, n in deleted.items() if n))
         return deleted
 
-    def record_command(self, site: str, device: str, feature: str, value: str, now: datetime | None = None) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(sa.insert(commands).values(site=site, device=device, feature=feature, value=value,
-                                                    sent_at=now or now_utc()))
-            conn.execute(sa.update(screens).where((screens.c.site == site) & (screens.c.device == device))
-                         .values(updated_at=now or now_utc()))
 
 
 def day_range(first: date, last: date) -> tuple[datetime, datetime]:

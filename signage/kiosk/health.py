@@ -11,7 +11,7 @@ import time
 
 from signage import __version__, build
 from signage.playlist.watcher import MAX_BACKOFF_S as WATCHER_BACKOFF_S
-from signage.telemetry.messages import Status
+from signage.telemetry.messages import STATUS_CREATIVES, Status
 
 TELEMETRY_STARTING = {"broker": "connecting", "spool": "ok", "spool_depth": 0, "spool_held": 0, "spool_dropped": 0}
 
@@ -27,6 +27,7 @@ def status_of(kiosk, health) -> Status:
         playing=playing(kiosk),
         camera=kiosk.vision.camera_state(kiosk.privacy.on),
         playlist=kiosk.problems.get("playlist") or "ok",
+        creatives=sorted(kiosk.player.playlist.creatives)[:STATUS_CREATIVES] if kiosk.player else [],
         privacy=kiosk.privacy.on,
         display=renderer.stats.state if renderer else "starting",
         **(health.status_fields() if health else TELEMETRY_STARTING),

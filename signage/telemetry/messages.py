@@ -41,6 +41,7 @@ MAX_INFERENCE_MS = 3_600_000.0  # an hour for one frame: a stalled inference, cl
 MAX_IMPRESSIONS = 100  # creatives per interval; the kiosk folds the least played into OTHERS
 MAX_LABELS = 16  # keys of a breakdown (zones, expressions), buckets of a histogram
 MAX_PROBLEMS = 8
+STATUS_CREATIVES = 256  # creative ids a status lists at most (the fleet's "Play now" choices)
 # Texts are bounded in characters so that the largest status, every text in the characters
 # JSON escapes the most (12 bytes each), still fits MAX_MESSAGE_BYTES.
 MAX_ERROR_CHARS = 300
@@ -360,6 +361,9 @@ class Status(Envelope):
     edgetpu: str | None = text(200, default=None, description="'in use (...)' or 'not in use: <why>' when "
                                "vision.delegate is edgetpu; null otherwise.")
     playlist: str = text(600, description="'ok', or 'rejected: <messages>' while a broken edit is ignored.")
+    creatives: list[Id] = Field([], max_length=STATUS_CREATIVES, description="The creative ids of the running "
+                                f"playlist, sorted, the first {STATUS_CREATIVES}: what a `creative/set` command may "
+                                "play.")
     privacy: bool
     display: str = text(32, description="ok, off (power schedule), lost (display gone) or starting.")
     broker: str = text(200, description="connected, connecting, or why not; stopped (clean exit) or disconnected "

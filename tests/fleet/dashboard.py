@@ -1,4 +1,5 @@
-"""The dashboard in a test: a logged-in FastAPI TestClient over a store."""
+"""The dashboard in a test: logging in and reading its forms, through FastAPI's TestClient
+or an httpx client (they share the interface), and a logged-in TestClient over a store."""
 
 from __future__ import annotations
 
@@ -12,15 +13,23 @@ from signage.fleet.web import WebSettings, create_app
 PASSWORD = "correct horse battery"
 
 
-def login(client: TestClient, password: str = PASSWORD):
-    page = client.get("/login")
-    token = re.search(r'name="login_token" value="([^"]+)"', page.text).group(1)
-    return client.post("/login", data={"password": password, "login_token": token}, follow_redirects=False)
+def login_token(client) -> str:
+    """A fresh login form's token (its cookie stays in the client)."""
+    return re.search(r'name="login_token" value="([^"]+)"', client.get("/login").text).group(1)
+
+
+def login(client, password: str = PASSWORD):
+    return client.post("/login", data={"password": password, "login_token": login_token(client)},
+                       follow_redirects=False)
+
+
+def csrf_of(client, path: str = "/") -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', client.get(path).text).group(1)
 
 
 def logged_in(store, publisher=None) -> TestClient:
     app = create_app(WebSettings(store=store, login_hash=hash_password(PASSWORD), publisher=publisher,
-                                 poll_seconds=0.05))
+                                 live_seconds=0.05))
     client = TestClient(app, base_url="http://testserver")
     assert login(client).status_code == 303
     return client

@@ -45,8 +45,8 @@ def play(site="lab", device="a", creative="spring", start=T0, seconds=10.0, look
 
 def status(site="lab", device="a", **extra) -> dict:
     body = {"site": site, "device": device, "version": "0.1.0", "uptime_s": 10, "playing": "spring",
-            "camera": "ok", "playlist": "ok", "privacy": False, "display": "ok", "broker": "connected",
-            "spool_depth": 0, "spool_dropped": 0, "last_error": None} | extra
+            "camera": "ok", "playlist": "ok", "creatives": ["spring", "summer"], "privacy": False, "display": "ok",
+            "broker": "connected", "spool_depth": 0, "spool_dropped": 0, "last_error": None} | extra
     Status.model_validate(body)
     return body
 

@@ -231,14 +231,15 @@ def test_every_interval_the_kiosk_aggregates_is_accepted(passers, dwell, looked,
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @example(error="\x00" * 20_000, problems=["\U0001F600" * 20_000] * 50, playlist="\x1b[2J" * 5000, broker="b" * 20_000,
-         counts=10**7, huge=10**30, uptime=10.0**12, version="v" * 20_000)
+         counts=10**7, huge=10**30, uptime=10.0**12, version="v" * 20_000, creatives=2000)
 @given(error=texts, problems=st.lists(texts, max_size=50), playlist=texts, broker=texts, counts=people,
-       huge=st.integers(0, 10**30), uptime=st.floats(0, 10**12), version=texts)
+       huge=st.integers(0, 10**30), uptime=st.floats(0, 10**12), version=texts, creatives=st.integers(0, 2000))
 def test_every_status_and_refusal_the_kiosk_builds_is_accepted(error, problems, playlist, broker, counts, huge,
-                                                               uptime, version):
+                                                               uptime, version, creatives):
     """The kiosk's own status builder (health.status_of, over a kiosk that holds these
     values): a long error text in any characters (controls, NULs, emoji), fifty problems,
-    counts and an uptime beyond any database integer."""
+    counts and an uptime beyond any database integer, a playlist of thousands of creatives
+    with the longest ids."""
     kiosk_problems = Problems()
     for i, text in enumerate(problems):
         kiosk_problems.set(f"topic-{i}", text)
@@ -249,7 +250,8 @@ def test_every_status_and_refusal_the_kiosk_builds_is_accepted(error, problems, 
         vision=SimpleNamespace(hardware=lambda: {"camera": version, "edgetpu": "not in use: " + error},
                                camera_state=lambda privacy: "error", faults=huge),
         scheduled_on_screen=None, problems=kiosk_problems, privacy=SimpleNamespace(on=False),
-        barrier=SimpleNamespace(total=counts), watcher_faults=huge, retired_faults=huge)
+        barrier=SimpleNamespace(total=counts), watcher_faults=huge, retired_faults=huge,
+        player=SimpleNamespace(playlist=SimpleNamespace(creatives={f"c{i:063d}": None for i in range(creatives)})))
     health = SimpleNamespace(pump_errors=huge, status_fields=lambda: {
         "broker": broker, "spool": "error: " + error, "spool_depth": huge, "spool_held": counts,
         "spool_dropped": huge})

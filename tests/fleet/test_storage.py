@@ -230,7 +230,7 @@ def test_availability_status_refusals_and_states_make_history(store):
     kinds = [h["kind"] for h in reversed(queries.history(store.reader, "lab", "a"))]
     assert kinds == ["available", "status", "status", "state", "refused", "available"]
     assert any("camera: ok → gone" in h["detail"] for h in queries.history(store.reader, "lab", "a"))
-    rows = queries.fleet(store.reader, today=f.T0.date())
+    rows = queries.fleet(store.reader, today=f.T0.date()).rows
     assert rows[0].health == "offline" and "camera gone" in rows[0].problems
     assert count(store, status_history) == 6
 
@@ -243,9 +243,9 @@ def test_fleet_page_orders_problems_first_and_filters_by_site(store):
         batch += [parse("signage", f"signage/{site}/{device}/available", availability),
                   incoming(f.status(site=site, device=device, **extra), "status")]
     store.write(batch, now=NOW)
-    order = [(r.device, r.health) for r in queries.fleet(store.reader)]
+    order = [(r.device, r.health) for r in queries.fleet(store.reader).rows]
     assert order == [("down", "offline"), ("err", "problem"), ("off", "stopped"), ("ok1", "ok")]
-    assert [r.device for r in queries.fleet(store.reader, site="north")] == ["down", "ok1"]
+    assert [r.device for r in queries.fleet(store.reader, site="north").rows] == ["down", "ok1"]
     assert queries.sites(store.reader) == ["north", "south"]
 
 

@@ -5,63 +5,14 @@ from __future__ import annotations
 
 import csv
 import io
-import re
-from datetime import timedelta
 
-import pytest
 from fastapi.testclient import TestClient
 
-from signage.fleet.commands import Publisher
-from signage.fleet.database import database_url
 from signage.fleet.parse import parse
 from signage.fleet.passwords import hash_password, verify_password
-from signage.fleet.store import Store, now_utc
-from signage.fleet.web import WebSettings, create_app
-from tests.commands import fleet_key
 from tests.fleet import factory as f
+from tests.fleet.dashboard import PASSWORD, csrf_of, login
 from tests.subscriber import Subscriber
-
-PASSWORD = "correct horse battery"
-
-
-@pytest.fixture
-def web(tmp_path, broker):
-    store = Store(database_url(str(tmp_path / "fleet.sqlite3")))
-    store.migrate()
-    today = now_utc().replace(minute=0, second=0, microsecond=0)
-    items = [parse("signage", "signage/lab/a/available", b"online"),
-             parse("signage", "signage/lab/a/status", f.encode(f.status())),
-             parse("signage", "signage/mall/b/available", b"offline")]
-    for i in range(3):
-        body = f.play(start=today + timedelta(minutes=i), creative="spring", looking=2.0 + i)
-        items.append(parse("signage", f.topic(body, "play"), f.encode(body)))
-    body = f.metrics(start=today)
-    items.append(parse("signage", f.topic(body, "metrics"), f.encode(body)))
-    quiet = f.metrics(start=today + timedelta(minutes=1)) | {
-        "passers": None, "viewers": None, "peak_faces": None, "conversion": None, "attraction": None,
-        "distance": {"suppressed": True}, "dwell": {"suppressed": True}, "attention": {"suppressed": True},
-        "expressions": {"suppressed": True}}
-    items.append(parse("signage", f.topic(quiet, "metrics"), f.encode(quiet)))
-    store.write(items)
-    publisher = Publisher(broker.url, fleet_key(tmp_path))
-    app = create_app(WebSettings(store=store, login_hash=hash_password(PASSWORD), publisher=publisher,
-                                 poll_seconds=0.05))
-    client = TestClient(app, base_url="http://testserver")
-    yield client, store, broker
-    client.close()
-    publisher.close()
-    store.close()
-
-
-def login(client: TestClient, password: str = PASSWORD):
-    page = client.get("/login")
-    token = re.search(r'name="login_token" value="([^"]+)"', page.text).group(1)
-    return client.post("/login", data={"password": password, "login_token": token}, follow_redirects=False)
-
-
-def csrf_of(client: TestClient, path: str = "/") -> str:
-    return re.search(r'name="csrf" value="([^"]+)"', client.get(path).text).group(1)
-
 
 def test_password_hashes():
     stored = hash_password("s3cret-pass")
@@ -135,7 +86,7 @@ def test_commands_for_unknown_screens_creatives_or_values_are_refused_with_a_mes
     token = csrf_of(client)
     unknown_screen = client.post("/screen/lab/zz/command", data={"feature": "privacy", "value": "ON", "csrf": token})
     assert unknown_screen.status_code == 400 and "unknown screen lab/zz" in unknown_screen.text
-    for feature, value, expected in [("creative", "nope", "has never played on lab/a"),
+    for feature, value, expected in [("creative", "nope", "is not in the current playlist of lab/a"),
                                      ("privacy", "MAYBE", "send ON or OFF"),
                                      ("camera", "ON", "unknown feature"),
                                      ("creative", "x" * 300, "payload of")]:

@@ -161,6 +161,9 @@ def test_a_fleet_team_watches_two_kiosks_switches_privacy_and_exports_proof_of_p
 
         # Privacy on for one screen: the device's state echo shows on the page.
         driver.get(base + "/screen/north/door")
+        # "Play now" offers the creatives of the screen's playlist, as its status lists them.
+        until(lambda: [o.text for o in driver.find_elements(By.CSS_SELECTOR, "#creative-choice option")] ==
+              ["idle-a", "idle-b", "look"], 10, "the playlist's creatives offered")
         driver.find_element(By.ID, "privacy-on").click()
         until(lambda: "Sent privacy ON" in driver.page_source, 10, "the command confirmation")
         until(lambda: driver.find_element(By.ID, "privacy").text == "ON", 30, "privacy ON from the device's status")
@@ -206,6 +209,20 @@ def test_a_fleet_team_watches_two_kiosks_switches_privacy_and_exports_proof_of_p
         assert "online" in row("door").find_element(By.CSS_SELECTOR, ".availability").text
         first = driver.find_element(By.CSS_SELECTOR, "table.fleet tbody tr").get_attribute("data-screen")
         assert first == "south/hall", "problems first"
+        # A screen that is away takes no command: the page says so, its buttons are off.
+        driver.get(base + "/screen/south/hall")
+        until(lambda: "commands are refused until it is back online" in
+              driver.find_element(By.ID, "commands-offline").text, 10, "the page says why")
+        until(lambda: not driver.find_element(By.ID, "privacy-on").is_enabled(), 10, "its buttons off")
+
+        # Logging out in one tab ends the live page in another: it goes to the login by itself.
+        driver.get(base + "/")
+        fleet_tab = driver.current_window_handle
+        driver.switch_to.new_window("tab")
+        driver.get(base + "/creatives")
+        driver.find_element(By.CSS_SELECTOR, "form.logout button").click()
+        driver.switch_to.window(fleet_tab)
+        until(lambda: driver.current_url.endswith("/login"), 30, "the live page sent to the login")
     finally:
         for child in kiosks.values():
             child.stop()
