@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 from pathlib import Path
 
@@ -24,9 +25,20 @@ def run(args: argparse.Namespace) -> int:
     # A playlist or scenario that does not load is a ProblemsError: every problem, exit 2.
     playlist = load_playlist([Path(args.playlist)], video_length=video_length)
     scenario = load_scenario(Path(args.audience))
-    logging.getLogger("signage.playlist").setLevel(logging.WARNING)  # the schedule says it all
     for note in overnight.notes(playlist.files):
         print(f"info: {note}")
-    switches, records = simulate(playlist, scenario, seed=args.seed)
+    with _quiet(logging.getLogger("signage.playlist")):  # the schedule says it all
+        switches, records = simulate(playlist, scenario, seed=args.seed)
     print(format_schedule(switches, records))
     return 0
+
+
+@contextlib.contextmanager
+def _quiet(logger: logging.Logger):
+    """WARNING and above only, for the block: the process (or a test) keeps its own level after."""
+    before = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(before)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 from signage.cli import main
@@ -33,6 +34,14 @@ def test_demo_schedule_reacts_to_the_scripted_audience(capsys):
 def test_same_seed_same_schedule(capsys):
     args = ("simulate", str(PROJECT_ROOT / "playlists"), "--audience", str(PROJECT_ROOT / "scenarios" / "demo.yaml"))
     assert run(capsys, *args) == run(capsys, *args)
+
+
+def test_simulate_leaves_the_callers_log_levels_alone(capsys):
+    """It quiets the engine for its own schedule only: a kiosk or a later test in the process still hears it."""
+    engine = logging.getLogger("signage.playlist")
+    before = engine.level
+    run(capsys, "simulate", str(PROJECT_ROOT / "playlists"), "--audience", str(PROJECT_ROOT / "scenarios" / "demo.yaml"))
+    assert engine.level == before
 
 
 def test_check_accepts_the_demo_and_lists_every_problem(capsys, tmp_path):
