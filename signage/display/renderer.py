@@ -135,8 +135,8 @@ class Renderer:
         self._lost_since = None
         self._unavailable_logged = False
         backend = self.screen.backend
-        logger.info("display open: %dx%d (%s, %s: %s), rotation %d", *self.screen.size, self.screen.driver,
-                    backend.kind, backend.driver, self.config.rotation)
+        logger.info("display open: %dx%d (%s, %s: %s%s), rotation %d", *self.screen.size, self.screen.driver,
+                    backend.kind, backend.driver, f", GL {backend.gl}" if backend.gl else "", self.config.rotation)
         if self._current is None:
             self.show_fallback()
 
