@@ -3,6 +3,7 @@ process and per-thread CPU time, and resident memory, all read from /proc or `re
 
 from __future__ import annotations
 
+import ctypes
 import os
 import resource
 import statistics
@@ -60,3 +61,50 @@ def rss_mb() -> float:
     """Resident memory of this process now, in MiB."""
     with open("/proc/self/statm") as handle:
         return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1048576
+
+
+class _MallInfo2(ctypes.Structure):  # glibc >= 2.33, struct mallinfo2
+    _fields_ = [(name, ctypes.c_size_t) for name in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
+                                                       "fsmblks", "uordblks", "fordblks", "keepcost")]
+
+
+@dataclass(frozen=True)
+class Malloc:
+    """glibc's heap, all arenas: bytes handed out (in_use) and bytes it holds free,
+    which RSS still counts until they are given back (free_held: fragmentation)."""
+
+    in_use: int
+    free_held: int
+
+
+def malloc_now() -> Malloc | None:
+    """glibc's mallinfo2(), or None where the C library has none (musl, glibc < 2.33)."""
+    try:
+        info = _libc().mallinfo2
+    except AttributeError:
+        return None
+    info.restype = _MallInfo2
+    value = info()
+    return Malloc(value.uordblks + value.hblkhd, value.fordblks)
+
+
+def malloc_trim() -> bool:
+    """Ask glibc to give the free memory it holds back to the system; whether it could."""
+    try:
+        return bool(_libc().malloc_trim(0))
+    except AttributeError:
+        return False
+
+
+def _libc() -> ctypes.CDLL:
+    return ctypes.CDLL(None)
+
+
+def open_files() -> int:
+    """File descriptors this process holds."""
+    return len(os.listdir("/proc/self/fd"))
+
+
+def threads() -> int:
+    """OS threads of this process, named by us or not (FFmpeg's, XNNPACK's, Mesa's)."""
+    return len(os.listdir("/proc/self/task"))

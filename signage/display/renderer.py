@@ -27,7 +27,7 @@ import os
 import threading
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 # SDL may present through OpenGL; Mesa would then cache compiled shaders under
@@ -100,6 +100,7 @@ class Renderer:
         self._guard = XLossGuard()
         self._unavailable_logged = False
         self._ever_opened = False
+        self._held: tuple[int, int, int] | None = None  # last told to the observer
 
     # ----- window -----------------------------------------------------------------
 
@@ -135,6 +136,7 @@ class Renderer:
         self._lost_since = None
         self._unavailable_logged = False
         backend = self.screen.backend
+        self.observer.opened(self.screen.driver, backend.kind, backend.driver, backend.gl)
         logger.info("display open: %dx%d (%s, %s: %s%s), rotation %d", *self.screen.size, self.screen.driver,
                     backend.kind, backend.driver, f", GL {backend.gl}" if backend.gl else "", self.config.rotation)
         if self._current is None:
@@ -166,6 +168,7 @@ class Renderer:
                 screen.close()
             except Exception:  # noqa: BLE001 - a dead display may refuse; it is gone either way
                 pass
+        self._report_held()
 
     # ----- what to show ---------------------------------------------------------------
 
@@ -208,6 +211,22 @@ class Renderer:
         """The fallback card from config: when nothing else can be shown."""
         self.show(_fallback_content(self.config))
 
+    def keep_only(self, contents: Iterable[Content]) -> None:
+        """Forget the cached pictures of everything but `contents` (the creatives of a new
+        playlist) and the fallback: a creative edited away, or an image file replaced, is
+        never shown again, and its texture would otherwise stay until the cache is full."""
+        keys: set[tuple] = {("card", _fallback_content(self.config), self.logical)}
+        for content in contents:
+            if content.type == "card":
+                keys.add(("card", content, self.logical))
+            elif content.type == "image" and content.path is not None:
+                try:
+                    keys.add((*file_key(content.path), content.fit, self.logical))
+                except OSError:
+                    continue  # gone: nothing of it to keep
+        self._cache.retain(keys)
+        self._report_held()
+
     def _prepare_card(self, showing: Showing) -> None:
         content = showing.content
         key = ("card", content, self.logical)
@@ -225,6 +244,7 @@ class Renderer:
             showing.colour = _colour(content.background)
             return
         self._cache.put(key, showing.picture, self.logical[0] * self.logical[1] * 4)
+        self._report_held()
 
     def set_notice_visible(self, visible: bool) -> None:
         """The measurement notice shows while the camera is in use."""
@@ -383,6 +403,7 @@ class Renderer:
             return
         self._cache.put(incoming.key, incoming.picture, pixels.shape[0] * pixels.shape[1] * 4)
         self._switch(incoming)
+        self._report_held()
 
     def _guarded(self, step: Callable[[], None]) -> None:
         """A creative that breaks while advanced or drawn (a video frame that cannot be
@@ -407,6 +428,7 @@ class Renderer:
             return
         if frame is not None:
             current.stream.update(frame)
+            self._report_held()
             if self._leaving is not None and self._fade is None:  # the first frame: now the switch shows
                 self._start_fade(current, self._clock())
             self._pacing.change(current.started + frame.pts)
@@ -434,6 +456,15 @@ class Renderer:
                 notice)
 
     # ----- helpers ------------------------------------------------------------------
+
+    def _report_held(self) -> None:
+        """Tell the observer what the screen holds, when that changed."""
+        videos = {id(s.video): s.video for s in (self._current, self._incoming, self._leaving)
+                  if s is not None and s.video is not None}
+        held = (self._cache.bytes, len(self._cache), sum(video.held_bytes for video in videos.values()))
+        if held != self._held:
+            self._held = held
+            self.observer.held(*held)
 
     def _upload_notice(self):
         if not self.config.notice.enabled:
