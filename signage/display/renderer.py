@@ -36,6 +36,7 @@ os.environ.setdefault("MESA_SHADER_CACHE_DISABLE", "true")
 
 import pygame  # noqa: E402
 
+from signage import heap  # noqa: E402
 from signage.config import DisplayConfig  # noqa: E402
 from signage.display.content import Content, rgb  # noqa: E402
 from signage.display.events import Ended, Failed, RenderObserver, WindowClosed  # noqa: E402,F401
@@ -168,6 +169,7 @@ class Renderer:
                 screen.close()
             except Exception:  # noqa: BLE001 - a dead display may refuse; it is gone either way
                 pass
+            heap.give_back()  # the window, its GL context and every texture were just freed at once
         self._report_held()
 
     # ----- what to show ---------------------------------------------------------------
