@@ -35,8 +35,9 @@ from pathlib import Path
 
 from signage import models
 from signage.cli.bench_kiosk import config_for
-from signage.cli.measure import Spread, malloc_now, malloc_trim, open_files, rss_mb, threads, verdict
+from signage.cli.measure import Spread, malloc_now, open_files, rss_mb, threads, verdict
 from signage.config import SourceConfig
+from signage.display.heap import give_back
 from signage.display.events import RenderObserver
 from signage.kiosk.app import Kiosk, Observer
 from signage.models import PROJECT_ROOT
@@ -202,7 +203,7 @@ def soak(seconds: float, reloads: int | None = None, losses: int | None = None, 
         faults = kiosk.status()["faults"] if kiosk.player else 0
     tracemalloc.stop()
     before_trim = rss_mb()
-    trimmed = malloc_trim()
+    trimmed = give_back()
     given_back = before_trim - rss_mb()
     return _report(spent, warm_up, samples, screen, done, accepted.count, deaths, faults,
                    (marks.get("warm"), marks.get("end")), given_back if trimmed else None)
@@ -247,7 +248,7 @@ def _report(spent, warm_up, samples, screen, done, accepted, deaths, faults, sna
     row("  tracemalloc's own bookkeeping", lambda s: s.tracing)
     row("  native (RSS - the two above)", lambda s: s.native)
     row("glibc heap in use", lambda s: s.malloc_in_use)
-    row("glibc heap free, held", lambda s: s.malloc_free)
+    row("glibc heap free (trimmed or not)", lambda s: s.malloc_free)
     row("picture cache (decoded)", lambda s: s.pictures)
     row("video frames decoded ahead", lambda s: s.frames)
     row("threads", lambda s: s.threads, "", ".0f")

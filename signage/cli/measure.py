@@ -1,5 +1,6 @@
 """What every `signage bench` measures with: the spread of repeated ratios and a verdict,
-process and per-thread CPU time, and resident memory, all read from /proc or `resource`."""
+process and per-thread CPU time, resident memory and glibc's heap, read from /proc,
+`resource` and glibc."""
 
 from __future__ import annotations
 
@@ -70,8 +71,9 @@ class _MallInfo2(ctypes.Structure):  # glibc >= 2.33, struct mallinfo2
 
 @dataclass(frozen=True)
 class Malloc:
-    """glibc's heap, all arenas: bytes handed out (in_use) and bytes it holds free,
-    which RSS still counts until they are given back (free_held: fragmentation)."""
+    """glibc's heap, all arenas: bytes handed out (in_use), and bytes it keeps free for
+    later (free_held: holes and tops; pages malloc_trim gave back count here too, so it
+    is what could be resident, not what is)."""
 
     in_use: int
     free_held: int
@@ -80,24 +82,12 @@ class Malloc:
 def malloc_now() -> Malloc | None:
     """glibc's mallinfo2(), or None where the C library has none (musl, glibc < 2.33)."""
     try:
-        info = _libc().mallinfo2
-    except AttributeError:
+        info = ctypes.CDLL(None).mallinfo2
+    except (OSError, AttributeError):
         return None
     info.restype = _MallInfo2
     value = info()
     return Malloc(value.uordblks + value.hblkhd, value.fordblks)
-
-
-def malloc_trim() -> bool:
-    """Ask glibc to give the free memory it holds back to the system; whether it could."""
-    try:
-        return bool(_libc().malloc_trim(0))
-    except AttributeError:
-        return False
-
-
-def _libc() -> ctypes.CDLL:
-    return ctypes.CDLL(None)
 
 
 def open_files() -> int:

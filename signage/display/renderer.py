@@ -36,8 +36,8 @@ os.environ.setdefault("MESA_SHADER_CACHE_DISABLE", "true")
 
 import pygame  # noqa: E402
 
-from signage import heap  # noqa: E402
 from signage.config import DisplayConfig  # noqa: E402
+from signage.display import heap  # noqa: E402
 from signage.display.content import Content, rgb  # noqa: E402
 from signage.display.events import Ended, Failed, RenderObserver, WindowClosed  # noqa: E402,F401
 from signage.display.failures import Failures, reason_of  # noqa: E402

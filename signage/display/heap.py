@@ -9,16 +9,13 @@ fill. malloc_trim(0) gives every free page back, from all arenas."""
 from __future__ import annotations
 
 import ctypes
-import logging
-
-logger = logging.getLogger(__name__)
 
 
-def give_back() -> None:
-    """malloc_trim(0) where the C library has it (glibc); elsewhere nothing to do."""
+def give_back() -> bool:
+    """malloc_trim(0) where the C library has it (glibc): whether memory was given back."""
     try:
         trim = ctypes.CDLL(None).malloc_trim
     except (OSError, AttributeError):
-        return
+        return False
     trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
-    trim(0)
+    return bool(trim(0))
