@@ -170,7 +170,6 @@ class Renderer:
             except Exception:  # noqa: BLE001 - a dead display may refuse; it is gone either way
                 pass
             heap.give_back()  # the window, its GL context and every texture were just freed at once
-        self._report_held()
 
     # ----- what to show ---------------------------------------------------------------
 
@@ -227,7 +226,6 @@ class Renderer:
                 except OSError:
                     continue  # gone: nothing of it to keep
         self._cache.retain(keys)
-        self._report_held()
 
     def _prepare_card(self, showing: Showing) -> None:
         content = showing.content
@@ -246,7 +244,6 @@ class Renderer:
             showing.colour = _colour(content.background)
             return
         self._cache.put(key, showing.picture, self.logical[0] * self.logical[1] * 4)
-        self._report_held()
 
     def set_notice_visible(self, visible: bool) -> None:
         """The measurement notice shows while the camera is in use."""
@@ -344,6 +341,7 @@ class Renderer:
                 self._step()
             elif powered is False:
                 self._sleep_until(self._clock() + IDLE_S)
+        self._report_held()
         events, self._events = self._events, []
         return events
 
@@ -405,7 +403,6 @@ class Renderer:
             return
         self._cache.put(incoming.key, incoming.picture, pixels.shape[0] * pixels.shape[1] * 4)
         self._switch(incoming)
-        self._report_held()
 
     def _guarded(self, step: Callable[[], None]) -> None:
         """A creative that breaks while advanced or drawn (a video frame that cannot be
@@ -430,7 +427,6 @@ class Renderer:
             return
         if frame is not None:
             current.stream.update(frame)
-            self._report_held()
             if self._leaving is not None and self._fade is None:  # the first frame: now the switch shows
                 self._start_fade(current, self._clock())
             self._pacing.change(current.started + frame.pts)
@@ -460,7 +456,7 @@ class Renderer:
     # ----- helpers ------------------------------------------------------------------
 
     def _report_held(self) -> None:
-        """Tell the observer what the screen holds, when that changed."""
+        """Tell the observer what the screen holds, when that changed (once a turn)."""
         videos = {id(s.video): s.video for s in (self._current, self._incoming, self._leaving)
                   if s is not None and s.video is not None}
         held = (self._cache.bytes, len(self._cache), sum(video.held_bytes for video in videos.values()))

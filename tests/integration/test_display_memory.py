@@ -129,6 +129,7 @@ def test_each_display_loss_releases_its_renderer_textures_threads_and_files(gl, 
         settle(picture)
         settle(card)
         settle(video)
+        assert watch.holding[1] >= 2 and watch.holding[2] > 0, "the cached pictures and the video's ring are told"
         return {"renderers": live(sdl2.Renderer), "textures": live(sdl2.Texture), "threads": threads(),
                 "files": open_files()}
 
