@@ -10,13 +10,14 @@ the observer it hands the renderer raises the display's error from its present h
 the path a dead X server or DRM device takes, and the renderer tears everything down
 and reopens.
 
-Every sample: RSS; Python's own allocations (tracemalloc); the rest of RSS, native
-(SDL, GL, FFmpeg, LiteRT/XNNPACK, numpy buffers); glibc's heap in use and the free
-memory it holds (fragmentation); the picture cache's decoded bytes and the decoded
-video frames the renderer reports through its hooks; threads and open files. Each is
-reported after warm-up and as growth after warm-up (min / median / max over the
-samples), with the allocation sites whose Python memory grew most, and what
-malloc_trim gives back at the end.
+Every sample: RSS; Python's own allocations (tracemalloc: objects and numpy arrays);
+the rest of RSS, native (SDL, GL, FFmpeg, LiteRT/XNNPACK, the libraries' code); glibc's
+heap in use and the free memory it keeps (fragmentation); the picture cache's decoded
+bytes and the decoded video frames the renderer reports through its hooks; threads and
+open files. Each is reported as its level at the end of warm-up and as growth after it
+(min / median / max over the samples, and the end's level); a level is a median over a
+window, because a display loss makes RSS swing. Then the allocation sites whose Python
+memory grew most, and what malloc_trim gives back at the end.
 """
 
 from __future__ import annotations
@@ -44,7 +45,6 @@ from signage.models import PROJECT_ROOT
 
 TARGET_MB = 20.0  # RSS growth after warm-up
 RELOADS_PER_2H, LOSSES_PER_2H = 1000, 100
-EDITED = "opening-hours"  # the demo card whose text every other reload changes
 MB = 1024 * 1024
 
 
@@ -112,7 +112,7 @@ def _edit(playlist: Path, number: int) -> None:
     """Change the edited card's text, written whole and renamed into place (as an
     operator's tool should)."""
     text = playlist.read_text()
-    marker = f'text: "Open every day\\n08:00 - 23:00'
+    marker = 'text: "Open every day\\n08:00 - 23:00'  # the demo's opening-hours card
     start = text.index(marker)
     end = text.index('"', start + len(marker))
     edited = text[:start] + f'{marker} (edit {number})' + text[end:]
@@ -221,7 +221,8 @@ def _report(spent, warm_up, samples, screen, done, accepted, deaths, faults, sna
              f"{screen.losses} display losses ({max(0, len(screen.opens) - 1)} reopened)"]
     if screen.opens:
         video, backend, render, gl = screen.opens[0]
-        lines.append(f"  display: SDL video driver {video}, {backend} ({render})" + (f", GL {gl}" if gl else ""))
+        path = f"GL {gl}" if gl else "not the GL path: set SDL_VIDEODRIVER=offscreen, or leave it unset"
+        lines.append(f"  display: SDL video driver {video}, {backend} ({render}), {path}")
     window = warm_up / 2  # a level is the median over a window: display losses make RSS swing
     before = [s for s in samples if warm_up - window <= s.t < warm_up]
     after = [s for s in samples if s.t >= warm_up]
