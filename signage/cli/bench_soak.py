@@ -36,7 +36,7 @@ from pathlib import Path
 
 from signage import models
 from signage.cli.bench_kiosk import config_for
-from signage.cli.measure import Spread, malloc_now, open_files, rss_mb, threads, verdict
+from signage.cli.measure import Spread, malloc_now, open_files, rss_mb, rss_parts_mb, threads, verdict
 from signage.config import SourceConfig
 from signage.display.heap import give_back
 from signage.display.events import RenderObserver
@@ -86,6 +86,8 @@ class _Watch(Observer):
 class _Sample:
     t: float
     rss: float
+    anonymous: float  # resident: heaps, stacks, buffers
+    mapped: float  # resident: the libraries' code, mapped from their files
     python: float  # tracemalloc: what Python's allocators hand out
     tracing: float  # tracemalloc's own bookkeeping
     malloc_in_use: float | None
@@ -103,7 +105,7 @@ class _Sample:
 def _sample(t: float, screen: _Screen) -> _Sample:
     heap = malloc_now()
     pictures, _, frames = screen.holding
-    return _Sample(t, rss_mb(), tracemalloc.get_traced_memory()[0] / MB, tracemalloc.get_tracemalloc_memory() / MB,
+    return _Sample(t, rss_mb(), *rss_parts_mb(), tracemalloc.get_traced_memory()[0] / MB, tracemalloc.get_tracemalloc_memory() / MB,
                    heap.in_use / MB if heap else None, heap.free_held / MB if heap else None,
                    pictures / MB, frames / MB, threads(), open_files())
 
@@ -211,7 +213,7 @@ def soak(seconds: float, reloads: int | None = None, losses: int | None = None, 
 
 def _progress(s: _Sample) -> str:
     heap = f"malloc in use {s.malloc_in_use:.0f} free {s.malloc_free:.0f}" if s.malloc_in_use is not None else ""
-    return (f"soak {s.t:6.0f} s: RSS {s.rss:.1f} MB, python {s.python:.1f}, native {s.native:.1f}, {heap}, "
+    return (f"soak {s.t:6.0f} s: RSS {s.rss:.1f} MB (anonymous {s.anonymous:.1f}, files {s.mapped:.1f}), python {s.python:.1f}, native {s.native:.1f}, {heap}, "
             f"pictures {s.pictures:.1f}, frames {s.frames:.1f}, threads {s.threads}, files {s.files}")
 
 
@@ -231,7 +233,7 @@ def _report(spent, warm_up, samples, screen, done, accepted, deaths, faults, sna
     last = [s for s in after if s.t >= after[-1].t - window]
     lines.append(f"  warm-up {warm_up:.0f} s; a level is the median over {window:.0f} s: the warm-up's second half, "
                  f"and the end; {len(after)} samples after warm-up")
-    lines.append(f"  {'':34}{'warm-up level':>14}{'growth after warm-up: min / median / max':>44}{'at the end':>12}")
+    lines.append(f"  {'':38}{'warm-up level':>14}{'growth after warm-up: min / median / max':>44}{'at the end':>12}")
 
     def level(value, group):
         return statistics.median(value(s) for s in group)
@@ -241,13 +243,15 @@ def _report(spent, warm_up, samples, screen, done, accepted, deaths, faults, sna
             return
         warm = level(value, before)
         growth = Spread.of([value(s) - warm for s in after])
-        lines.append(f"  {name:34}{format(warm, fmt):>10} {unit:3}{growth.format(fmt):>44}"
+        lines.append(f"  {name:38}{format(warm, fmt):>10} {unit:3}{growth.format(fmt):>44}"
                      f"{format(level(value, last) - warm, '+' + fmt):>12}")
 
     row("RSS", lambda s: s.rss)
+    row("  anonymous (heaps, stacks, buffers)", lambda s: s.anonymous)
+    row("  mapped files (libraries' code)", lambda s: s.mapped)
     row("  Python (tracemalloc)", lambda s: s.python)
     row("  tracemalloc's own bookkeeping", lambda s: s.tracing)
-    row("  native (RSS - the two above)", lambda s: s.native)
+    row("  native (RSS - Python - bookkeeping)", lambda s: s.native)
     row("glibc heap in use", lambda s: s.malloc_in_use)
     row("glibc heap free (trimmed or not)", lambda s: s.malloc_free)
     row("picture cache (decoded)", lambda s: s.pictures)

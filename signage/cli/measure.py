@@ -90,6 +90,17 @@ def malloc_now() -> Malloc | None:
     return Malloc(value.uordblks + value.hblkhd, value.fordblks)
 
 
+def rss_parts_mb() -> tuple[float, float]:
+    """Resident memory now as (anonymous: heaps, stacks, buffers; file-backed: the code of
+    the libraries loaded), in MiB, from /proc/self/status."""
+    parts = {}
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(("RssAnon:", "RssFile:")):
+                parts[line.split(":")[0]] = int(line.split()[1]) / 1024
+    return parts.get("RssAnon", 0.0), parts.get("RssFile", 0.0)
+
+
 def open_files() -> int:
     """File descriptors this process holds."""
     return len(os.listdir("/proc/self/fd"))
