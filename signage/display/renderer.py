@@ -102,6 +102,7 @@ class Renderer:
         self._unavailable_logged = False
         self._ever_opened = False
         self._held: tuple[int, int, int] | None = None  # last told to the observer
+        heap.map_large_buffers()  # pictures and frames given back when freed, not left as holes in the heap
 
     # ----- window -----------------------------------------------------------------
 
