@@ -77,6 +77,7 @@ class Malloc:
 
     in_use: int
     free_held: int
+    mapped: int  # of in_use: the buffers glibc mapped on their own (freed: unmapped at once)
 
 
 def malloc_now() -> Malloc | None:
@@ -87,7 +88,7 @@ def malloc_now() -> Malloc | None:
         return None
     info.restype = _MallInfo2
     value = info()
-    return Malloc(value.uordblks + value.hblkhd, value.fordblks)
+    return Malloc(value.uordblks + value.hblkhd, value.fordblks, value.hblkhd)
 
 
 def rss_parts_mb() -> tuple[float, float]:

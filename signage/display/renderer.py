@@ -9,7 +9,7 @@ until the next thing can change (pacing.py), so the controller's loop keeps
 turning (watchdog, status, rules) at almost no cost. Images are prepared by a
 worker thread and uploaded once (textures.py); videos decode in their own thread
 (video.py). Whatever fails, the fallback card is drawn: the screen is never black.
-Memory stays flat for months: buffers the size of a picture are mapped on their own,
+Memory does not creep: buffers the size of a picture are mapped on their own,
 and what a display loss frees is given back (heap.py); a new playlist makes the cache
 forget the pictures of creatives it no longer has (keep_only).
 

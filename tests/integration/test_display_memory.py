@@ -95,6 +95,19 @@ def test_presents_on_the_gl_path_do_not_pile_up_in_the_driver(gl):
     assert grown < QUEUED_BOUND_MB, f"{PRESENTS} presents left {grown:.1f} MB in the heap"
 
 
+def test_a_buffer_the_size_of_a_picture_is_mapped_on_its_own_every_time(headless):
+    """Once a renderer exists, a 2 MB buffer is mapped on its own each time it is made,
+    not only the first time (glibc's default raises its threshold to the size of the
+    first one freed, and the next ones leave holes in the heap)."""
+    make_renderer().close()
+    for attempt in range(3):
+        before = malloc_now()
+        buffer = bytearray(2 * MB)
+        mapped = malloc_now().mapped - before.mapped
+        del buffer
+        assert mapped >= 2 * MB, f"attempt {attempt + 1}: {mapped} bytes mapped for a 2 MB buffer"
+
+
 def live(kind) -> int:
     gc.collect()
     return sum(1 for thing in gc.get_objects() if isinstance(thing, kind))
