@@ -1,7 +1,8 @@
 """What the screen holds stays bounded: on the GL path (SDL's offscreen driver, Mesa's
-GL through EGL), presents do not pile up in the driver, a display loss releases its
-renderer, textures, threads and files, and a playlist edited again and again keeps
-only its own creatives' pictures. Counts of bytes, objects and handles, never time."""
+GL through EGL), presents do not pile up in the driver, a buffer the size of a picture
+is given back when freed, a display loss releases its renderer, textures, threads and
+files, and a playlist edited again and again keeps only its own creatives' pictures.
+Counts of bytes, objects and handles, never time."""
 
 from __future__ import annotations
 
