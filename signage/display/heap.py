@@ -5,8 +5,9 @@ are megabytes each, made and freed at every creative. glibc maps a buffer that l
 on its own only until the first one is freed: then it raises its threshold to that
 size (up to 32 MB) and later ones come from the heaps, where they leave holes that
 smaller allocations pin, one arena per thread that allocated at once. Over hours the
-heaps only grow. A fixed threshold (M_MMAP_THRESHOLD) keeps every buffer of a quarter
-megabyte or more mapped on its own, so freeing it gives it back at once.
+heaps only grow. A fixed threshold (M_MMAP_THRESHOLD) keeps it where it is: a buffer of
+a quarter megabyte or more that the heap has no free room for is mapped on its own, not
+carved from a growing heap, so freeing it gives it back at once.
 
 What a display loss frees (the window, its GL context and every texture at once) is
 given back too, with malloc_trim. Both are glibc's; elsewhere they do nothing.
@@ -21,8 +22,9 @@ MAPPED_FROM = 256 * 1024  # bytes: a 640x360 video frame is 0.9 MB, a 1080p pict
 
 
 def map_large_buffers() -> bool:
-    """Buffers of MAPPED_FROM bytes or more mapped on their own, for the whole process;
-    whether glibc took it."""
+    """Buffers of MAPPED_FROM bytes or more that the heap has no room for are mapped on
+    their own, for the whole process (the heap never grows for them); whether glibc
+    took it."""
     try:
         mallopt = ctypes.CDLL(None).mallopt
     except (OSError, AttributeError):
