@@ -19,7 +19,11 @@ def add(commands) -> None:
                         help="vision: repeats of every measurement (at least 3: a spread needs them)")
     parser.add_argument("--seconds", type=seconds(), default=None,
                         help="display: seconds per case (default 5); cpu: seconds per round (default 30); "
-                             "soak: length of the run (default 1800)")
+                             "soak: length of the run (default 7200)")
+    parser.add_argument("--reloads", type=whole(0, 1_000_000), default=None,
+                        help="soak: playlist reloads during the run (default 1000 per 2 h, in proportion)")
+    parser.add_argument("--losses", type=whole(0, 100_000), default=None,
+                        help="soak: display losses during the run (default 100 per 2 h, in proportion)")
     parser.add_argument("--rounds", type=whole(1, 1000), default=3,
                         help="display, cpu: how many times each case is repeated")
     parser.add_argument("--soak", type=seconds(), default=0.0, metavar="SECONDS",
@@ -47,9 +51,9 @@ def run(args: argparse.Namespace) -> int:
 
         print(e2e())
     elif args.what == "soak":
-        from signage.cli.bench_kiosk import soak
+        from signage.cli.bench_soak import soak
 
-        print(soak(args.seconds if args.seconds is not None else 1800.0))
+        print(soak(args.seconds if args.seconds is not None else 7200.0, reloads=args.reloads, losses=args.losses))
     elif args.what == "fleet":
         from signage.cli import bench_fleet as bench
 

@@ -1,9 +1,8 @@
-"""`signage bench e2e`, `signage bench soak` and `signage bench cpu`: the whole kiosk, measured.
+"""`signage bench e2e` and `signage bench cpu`: the whole kiosk, measured (`soak`: bench_soak.py).
 
 e2e: from the first frame with a confirmed face to the audience creative on screen,
 on noface_face.mov, as latency against the rule's hold time (target <= hold + 0.5 s).
-soak: the demo running at 15 analysed fps with video playback; RSS growth, thread
-deaths and CPU per thread group. cpu: the demo at 1920x1080 with analysis at 15 fps,
+cpu: the demo at 1920x1080 with analysis at 15 fps,
 CPU of the whole process in % of one core (target <= 30 %), repeated, per thread
 group. They watch through an Observer they inject.
 """
@@ -16,7 +15,7 @@ import time
 from pathlib import Path
 
 from signage import models
-from signage.cli.measure import Spread, cpu_by_thread, process_cpu_seconds, rss_mb, verdict
+from signage.cli.measure import Spread, cpu_by_thread, process_cpu_seconds, verdict
 from signage.config import Config, DisplayConfig, MqttConfig, NoticeConfig, PathsConfig, SourceConfig
 from signage.kiosk.app import Kiosk, Observer
 from signage.models import PROJECT_ROOT
@@ -49,7 +48,7 @@ class _Timings(Observer):
         self.shown.append((t, creative))
 
 
-def _config(folder: Path, source: SourceConfig, playlists: Path, max_fps: float = 15.0,
+def config_for(folder: Path, source: SourceConfig, playlists: Path, max_fps: float = 15.0,
             size: tuple[int, int] = (1280, 720)) -> Config:
     base = Config()
     return base.model_copy(update={
@@ -72,7 +71,7 @@ def e2e(runs: int = 3) -> str:
             (playlists / "e2e.yaml").write_text(E2E_PLAYLIST)
             source = SourceConfig(kind="video", path=str(sample), loop=False)
             timings = _Timings()
-            Kiosk(_config(Path(folder), source, playlists), observer=timings).run()
+            Kiosk(config_for(Path(folder), source, playlists), observer=timings).run()
             shown = next((t for t, creative in timings.shown if creative == "look"), None)
             if timings.first_confirmed is None or shown is None:
                 return "e2e: the face was never confirmed or the look creative never shown"
@@ -83,43 +82,6 @@ def e2e(runs: int = 3) -> str:
         lines.append(f"  latency {latency:.2f} s  (hold {hold:.1f} s)")
     lines.append(f"ratio to hold + 0.5 s (min / median / max): {ratios.format()}; "
                  f"target max <= 1.00: {verdict(ratios.high <= 1.0)}")
-    return "\n".join(lines)
-
-
-def soak(seconds: float) -> str:
-    sample = models.require(models.samples()["WolfgangLanger_Pexels.mp4"], models.samples_dir())
-    with tempfile.TemporaryDirectory(prefix="signage-soak-") as folder:
-        source = SourceConfig(kind="video", path=str(sample), loop=True)
-        kiosk = Kiosk(_config(Path(folder), source, PROJECT_ROOT / "playlists"), duration=seconds)
-        samples: list[tuple[float, float]] = []
-        stop = threading.Event()
-        deaths: list[str] = []
-        every = min(10.0, max(1.0, seconds / 10))
-
-        def watch():
-            start = time.monotonic()
-            while not stop.wait(every):
-                samples.append((time.monotonic() - start, rss_mb()))
-                stuck = None if kiosk.stop_requested.is_set() else kiosk.vision.stuck(60.0)
-                if stuck and "dead" in stuck and not deaths:
-                    deaths.append(f"{stuck} at {time.monotonic() - start:.0f} s")
-
-        cpu_before, started = cpu_by_thread(), time.monotonic()
-        watcher = threading.Thread(target=watch, daemon=True)
-        watcher.start()
-        kiosk.run()
-        stop.set()
-        spent = time.monotonic() - started
-        cpu = {k: v - cpu_before.get(k, 0.0) for k, v in cpu_by_thread().items()}
-        faults = kiosk.status()["faults"] if kiosk.player else 0
-    warm = next((rss for t, rss in samples if t >= min(120, seconds / 3)), samples[0][1] if samples else 0.0)
-    end = samples[-1][1] if samples else 0.0
-    lines = [f"soak: {spent:.0f} s of the demo (analysis capped at 15 fps, video creatives playing)",
-             f"  RSS after warm-up {warm:.0f} MB, at the end {end:.0f} MB, growth {end - warm:+.1f} MB (target < 20 MB)",
-             f"  thread deaths: {', '.join(deaths) or 'none'}; faults survived: {faults}",
-             "  CPU by thread group (% of one core): " + ", ".join(
-                 f"{name} {100 * value / spent:.0f}%" for name, value in sorted(cpu.items(), key=lambda kv: -kv[1])
-                 if value / spent >= 0.005)]
     return "\n".join(lines)
 
 
@@ -137,7 +99,7 @@ def cpu(seconds: float = 30.0, rounds: int = 3) -> str:
     for _ in range(rounds):
         with tempfile.TemporaryDirectory(prefix="signage-cpu-") as folder:
             source = SourceConfig(kind="video", path=str(sample), loop=True)
-            config = _config(Path(folder), source, PROJECT_ROOT / "playlists", size=(1920, 1080))
+            config = config_for(Path(folder), source, PROJECT_ROOT / "playlists", size=(1920, 1080))
             warm_up = 5.0  # models loaded, first creatives prepared: not what a kiosk costs for months
             kiosk = Kiosk(config, duration=warm_up + seconds)
             measured: dict = {}

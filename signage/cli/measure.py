@@ -1,8 +1,10 @@
 """What every `signage bench` measures with: the spread of repeated ratios and a verdict,
-process and per-thread CPU time, and resident memory, all read from /proc or `resource`."""
+process and per-thread CPU time, resident memory and glibc's heap, read from /proc,
+`resource` and glibc."""
 
 from __future__ import annotations
 
+import ctypes
 import os
 import resource
 import statistics
@@ -60,3 +62,51 @@ def rss_mb() -> float:
     """Resident memory of this process now, in MiB."""
     with open("/proc/self/statm") as handle:
         return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1048576
+
+
+class _MallInfo2(ctypes.Structure):  # glibc >= 2.33, struct mallinfo2
+    _fields_ = [(name, ctypes.c_size_t) for name in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
+                                                       "fsmblks", "uordblks", "fordblks", "keepcost")]
+
+
+@dataclass(frozen=True)
+class Malloc:
+    """glibc's heap, all arenas: bytes handed out (in_use), and bytes it keeps free for
+    later (free_held: holes and tops; pages malloc_trim gave back count here too, so it
+    is what could be resident, not what is)."""
+
+    in_use: int
+    free_held: int
+    mapped: int  # of in_use: the buffers glibc mapped on their own (freed: unmapped at once)
+
+
+def malloc_now() -> Malloc | None:
+    """glibc's mallinfo2(), or None where the C library has none (musl, glibc < 2.33)."""
+    try:
+        info = ctypes.CDLL(None).mallinfo2
+    except (OSError, AttributeError):
+        return None
+    info.restype = _MallInfo2
+    value = info()
+    return Malloc(value.uordblks + value.hblkhd, value.fordblks, value.hblkhd)
+
+
+def rss_parts_mb() -> tuple[float, float]:
+    """Resident memory now as (anonymous: heaps, stacks, buffers; file-backed: the code of
+    the libraries loaded), in MiB, from /proc/self/status."""
+    parts = {}
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(("RssAnon:", "RssFile:")):
+                parts[line.split(":")[0]] = int(line.split()[1]) / 1024
+    return parts.get("RssAnon", 0.0), parts.get("RssFile", 0.0)
+
+
+def open_files() -> int:
+    """File descriptors this process holds."""
+    return len(os.listdir("/proc/self/fd"))
+
+
+def threads() -> int:
+    """OS threads of this process, named by us or not (FFmpeg's, XNNPACK's, Mesa's)."""
+    return len(os.listdir("/proc/self/task"))

@@ -32,3 +32,13 @@ class RenderObserver:
 
     def video_frames(self, shown: int, dropped: int) -> None:
         """Video frames put on screen, and frames skipped because they were already late."""
+
+    def opened(self, video_driver: str, backend: str, render_driver: str, gl: str | None) -> None:
+        """The window opened (at start, and again after each display loss): SDL's video
+        driver, how pictures are drawn (textures, surface), SDL's render driver, and the
+        GL renderer's own name when it is a GL one."""
+
+    def held(self, pictures_bytes: int, pictures: int, frames_bytes: int) -> None:
+        """What the screen holds changed: the decoded bytes and entries of the picture
+        cache (images and cards, as textures), and the video frames decoded ahead (the
+        rings of the videos playing)."""

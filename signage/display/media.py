@@ -131,10 +131,24 @@ class ImageCache:
             old, _ = self._items.popitem(last=False)
             self._bytes -= self._sizes.pop(old)
 
+    def retain(self, keys: set) -> None:
+        """Forget every picture whose key is not in `keys`."""
+        for key in [key for key in self._items if key not in keys]:
+            del self._items[key]
+            self._bytes -= self._sizes.pop(key)
+
     def clear(self) -> None:
         self._items.clear()
         self._sizes.clear()
         self._bytes = 0
+
+    @property
+    def bytes(self) -> int:
+        """Decoded bytes of the pictures held (what their textures take)."""
+        return self._bytes
+
+    def __len__(self) -> int:
+        return len(self._items)
 
 
 class Loader:

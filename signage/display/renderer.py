@@ -9,6 +9,9 @@ until the next thing can change (pacing.py), so the controller's loop keeps
 turning (watchdog, status, rules) at almost no cost. Images are prepared by a
 worker thread and uploaded once (textures.py); videos decode in their own thread
 (video.py). Whatever fails, the fallback card is drawn: the screen is never black.
+Memory does not creep: buffers the size of a picture are mapped on their own,
+and what a display loss frees is given back (heap.py); a new playlist makes the cache
+forget the pictures of creatives it no longer has (keep_only).
 
 Fault barrier: any exception while preparing or drawing a creative (a card whose text
 cannot be rendered, an image that cannot be decoded or is too large, a video that
@@ -27,7 +30,8 @@ import logging
 import os
 import threading
 import time
-from typing import Callable
+from pathlib import Path
+from typing import Callable, Iterable
 
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 # SDL may present through OpenGL; Mesa would then cache compiled shaders under
@@ -37,6 +41,7 @@ os.environ.setdefault("MESA_SHADER_CACHE_DISABLE", "true")
 import pygame  # noqa: E402
 
 from signage.config import DisplayConfig  # noqa: E402
+from signage.display import heap  # noqa: E402
 from signage.display.content import Content, rgb  # noqa: E402
 from signage.display.events import Ended, Failed, RenderObserver, WindowClosed  # noqa: E402,F401
 from signage.display.failures import Failures, reason_of  # noqa: E402
@@ -100,6 +105,8 @@ class Renderer:
         self._guard = XLossGuard()
         self._unavailable_logged = False
         self._ever_opened = False
+        self._held: tuple[int, int, int] | None = None  # last told to the observer
+        heap.map_large_buffers()  # pictures and frames given back when freed, not left as holes in the heap
 
     # ----- window -----------------------------------------------------------------
 
@@ -135,8 +142,9 @@ class Renderer:
         self._lost_since = None
         self._unavailable_logged = False
         backend = self.screen.backend
-        logger.info("display open: %dx%d (%s, %s: %s), rotation %d", *self.screen.size, self.screen.driver,
-                    backend.kind, backend.driver, self.config.rotation)
+        self.observer.opened(self.screen.driver, backend.kind, backend.driver, backend.gl)
+        logger.info("display open: %dx%d (%s, %s: %s%s), rotation %d", *self.screen.size, self.screen.driver,
+                    backend.kind, backend.driver, f", GL {backend.gl}" if backend.gl else "", self.config.rotation)
         if self._current is None:
             self.show_fallback()
 
@@ -166,6 +174,7 @@ class Renderer:
                 screen.close()
             except Exception:  # noqa: BLE001 - a dead display may refuse; it is gone either way
                 pass
+            heap.give_back()  # the window, its GL context and every texture were just freed at once
 
     # ----- what to show ---------------------------------------------------------------
 
@@ -207,6 +216,21 @@ class Renderer:
     def show_fallback(self) -> None:
         """The fallback card from config: when nothing else can be shown."""
         self.show(_fallback_content(self.config))
+
+    def keep_only(self, contents: Iterable[Content]) -> None:
+        """Forget the cached pictures of everything but `contents` (the creatives of a new
+        playlist) and the fallback: a creative edited away, or an image file replaced, is
+        never shown again, and its texture would otherwise stay until the cache is full."""
+        keys: set[tuple] = {("card", _fallback_content(self.config), self.logical)}
+        for content in contents:
+            if content.type == "card":
+                keys.add(("card", content, self.logical))
+            elif content.type == "image" and content.path is not None:
+                try:
+                    keys.add((*file_key(content.path), content.fit, self.logical))
+                except OSError:
+                    continue  # gone: nothing of it to keep
+        self._cache.retain(keys)
 
     def _prepare_card(self, showing: Showing) -> None:
         content = showing.content
@@ -322,6 +346,7 @@ class Renderer:
                 self._step()
             elif powered is False:
                 self._sleep_until(self._clock() + IDLE_S)
+        self._report_held()
         events, self._events = self._events, []
         return events
 
@@ -434,6 +459,15 @@ class Renderer:
                 notice)
 
     # ----- helpers ------------------------------------------------------------------
+
+    def _report_held(self) -> None:
+        """Tell the observer what the screen holds, when that changed (once a turn)."""
+        videos = {id(s.video): s.video for s in (self._current, self._incoming, self._leaving)
+                  if s is not None and s.video is not None}
+        held = (self._cache.bytes, len(self._cache), sum(video.held_bytes for video in videos.values()))
+        if held != self._held:
+            self._held = held
+            self.observer.held(*held)
 
     def _upload_notice(self):
         if not self.config.notice.enabled:

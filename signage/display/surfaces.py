@@ -36,6 +36,7 @@ class SurfaceStream:
 class SurfaceBackend:
     kind = "surface"
     driver = "window surface"
+    gl = None
 
     def __init__(self, window, rotation: int, logical: tuple[int, int]):
         self.window, self.rotation, self.logical = window, rotation, logical

@@ -17,6 +17,7 @@ import numpy as np
 import pygame
 from pygame._sdl2 import video as sdl2
 
+from signage.display.gl import gl_calls
 from signage.display.layout import Rect, rotate_rect, turned
 
 logger = logging.getLogger(__name__)
@@ -64,6 +65,8 @@ class TextureBackend:
         self.window, self.rotation, self.logical = window, rotation, logical
         self.renderer = sdl2.Renderer(window)  # raises pygame.error where no render driver works
         self.driver = render_driver(window)
+        self._gl = gl_calls(self.driver)  # None on SDL's software renderer
+        self.gl = self._gl.describe() if self._gl is not None else None  # the GL renderer, for the log and benches
         # Opaque pictures as XRGB textures: SDL's software renderer fades those ~8x faster
         # than textures with an alpha channel (one alpha for the picture, none per pixel).
         self._opaque = pygame.Surface((1, 1), 0, 32)
@@ -104,6 +107,8 @@ class TextureBackend:
 
     def present(self) -> None:
         self.renderer.present()
+        if self._gl is not None:  # a swap that submits nothing (an EGL pbuffer) must not queue frames for ever
+            self._gl.flush()
 
     def read_pixels(self):
         """What was presented last, as (h, w, 3) RGB (tests, preview, screenshots)."""
@@ -117,6 +122,7 @@ class TextureBackend:
         """Every picture made here must be gone first (the renderer frees its textures)."""
         self.renderer = None
         self.window = None
+        self._gl = None  # its functions go with the GL library SDL unloads
 
 
 def render_driver(window) -> str:

@@ -78,6 +78,11 @@ class Canvases:
         self._next += 1
         return surface, pixels
 
+    @property
+    def bytes(self) -> int:
+        """What the ring holds: decoded frames, each a surface at the video's own size."""
+        return sum(surface.get_pitch() * surface.get_height() for surface, _, _ in list(self._ring))
+
 
 def to_canvas(image: np.ndarray, canvases: Canvases) -> tuple[object, np.ndarray]:
     """A decoded BGR frame converted into the next canvas (one pass, no other copy)."""
@@ -150,6 +155,7 @@ class VideoPlayback:
         self._frames: queue.Queue[VideoFrame | None] = queue.Queue(self.QUEUE)
         self._stop = threading.Event()
         self._pending: VideoFrame | None = None
+        self._canvases = Canvases(self.QUEUE + 2)  # the queue, the frame on screen, the one being written
         self._thread = threading.Thread(target=self._decode, name=f"video-{content.id}", daemon=True)
         self._thread.start()
 
@@ -168,7 +174,7 @@ class VideoPlayback:
     def _decode(self) -> None:
         name_os_thread("video")
         offset = 0.0
-        canvases = Canvases(self.QUEUE + 2)  # the queue, the frame on screen, the one being written
+        canvases = self._canvases
         try:
             capture, fps, expected = self._open()
             index = 0
@@ -232,6 +238,11 @@ class VideoPlayback:
             if due is not None:
                 self.dropped += 1
             due, self._pending = pending, None
+
+    @property
+    def held_bytes(self) -> int:
+        """Decoded frames this playback holds (its ring)."""
+        return self._canvases.bytes
 
     def next_due(self) -> float | None:
         """When (seconds from the start) the next decoded frame is due; None: not decoded yet."""

@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 
 from signage.config import Config
+from signage.kiosk.content import content_of
 from signage.kiosk.problems import Problems
 from signage.playlist.lastgood import save
 from signage.playlist.loader import Playlist
@@ -58,6 +59,8 @@ def adopt(kiosk, playlist: Playlist) -> None:
     boundary; problems about creatives are re-checked against it."""
     kiosk.player.replace_playlist(playlist, kiosk.now())
     kiosk.problems.clear_where(lambda topic: topic.startswith("creative:"))
+    if kiosk.renderer is not None:  # pictures of creatives edited away are never shown again
+        kiosk.renderer.keep_only(content_of(playlist, creative) for creative in playlist.creatives)
     if kiosk.telemetry is not None and kiosk.telemetry.state("creative") not in (None, "", *playlist.creatives):
         kiosk.telemetry.set_state("creative", "")  # the creative last asked for is gone
 
