@@ -27,6 +27,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -185,6 +186,26 @@ def command(web, value: str) -> None:
     assert f"Sent privacy {value}" in sent.text, sent.text[-2000:]
 
 
+@dataclass
+class Sent:
+    """What the gallery sent, and what must become of it."""
+
+    outcomes: Counter = field(default_factory=Counter)
+    stored: set[str] = field(default_factory=set)  # ids of the members valid at QoS 1: each stored once
+    stored_qos0: set[str] = field(default_factory=set)  # and at QoS 0: each stored once, or dropped and counted
+
+    def add(self, member: Member, messages: list[tuple[str, bytes]]) -> None:
+        self.outcomes.update({outcome: member.copies for outcome in member.outcomes})
+        if "stored" in member.outcomes:
+            (self.stored_qos0 if member.qos == 0 else self.stored).update(json.loads(p)["id"] for _, p in messages)
+
+    def __getitem__(self, outcome: str) -> int:
+        return self.outcomes[outcome]
+
+    def of(self, prefix: str) -> dict[str, int]:
+        return {name: n for name, n in self.outcomes.items() if name.startswith(prefix)}
+
+
 def test_the_hostile_broker_gallery(database, tmp_path, xvfb, samples):
     secured = secured_fleet(tmp_path / "fleet", [VICTIM, ATTACKER, PUBLISHER])
     wide_password = add_wide_identity(secured)
@@ -193,7 +214,8 @@ def test_the_hostile_broker_gallery(database, tmp_path, xvfb, samples):
                              "command_key": str(secured.fleet_config.parent / "command.key"),
                              "raw_payload_mb": RAW_BUDGET_MB}
     fleet = FleetServer(tmp_path / "server", url, db=database, **settings).started()
-    kiosk = KioskProcess(kiosk_config(tmp_path / "kiosk", secured, samples), tmp_path / "kiosk.log")
+    kiosk_conf = kiosk_config(tmp_path / "kiosk", secured, samples)
+    kiosk = KioskProcess(kiosk_conf, tmp_path / "kiosk.log")
     engine = sa.create_engine(database_url(database))
     credentials = {name: (conf["mqtt"]["username"], conf["mqtt"]["password"])
                    for name, conf in secured.kiosks.items()}
@@ -204,8 +226,8 @@ def test_the_hostile_broker_gallery(database, tmp_path, xvfb, samples):
                  "wide": Attacker(url, ca, "wide", wide_password)}
     valid = ValidScreen(Attacker(url, ca, *credentials[PUBLISHER]))
     assert not any(peer.refused for peer in [recorder, valid.peer, *attackers.values()])
-    captured = Captured()
-    expected: Counter = Counter()
+    captured, sent = Captured(), Sent()
+    peaks = {}
     try:
         with fleet.client() as web:
             assert login(web).status_code == 303
@@ -218,69 +240,84 @@ def test_the_hostile_broker_gallery(database, tmp_path, xvfb, samples):
                 captured.commands[value] = wait_for(lambda: next(
                     (p for t, p, _ in recorder.on("/privacy/set") if json.loads(p)["value"] == value), None),
                     f"the fleet's sealed privacy {value}")
-            expected["kiosk"] += 1
+            sent.outcomes["kiosk"] += 1
             for member in MEMBERS:
                 with holding(database, fleet) if member.hold_database else contextlib.nullcontext():
-                    expected.update(send(member, attackers[member.sender], captured, valid))
-            settled(engine, expected, valid, recorder)
+                    sent.add(member, send(member, attackers[member.sender], captured, valid))
+            settled(engine, sent, valid, recorder)
             walk_every_page(web, fleet_routes(tmp_path))
             page = web.get("/").text
             quarantined = re.search(r"(\d+) messages from\s+(\d+) unknown identities quarantined", page)
             assert quarantined and quarantined.groups() == (str(GHOSTS), str(GHOSTS)), page[-3000:]
-        peaks = {"fleet": peak_rss_mb(fleet.process.pid), "kiosk": peak_rss_mb(kiosk.process.pid)}
+        peaks["kiosk"] = peak_rss_mb(kiosk.process.pid)
+        assert kiosk.stop() == 0
+        # Started again: the retained commands are refused at boot, the camera stays off from the first frame.
+        kiosk = KioskProcess(kiosk_conf, tmp_path / "kiosk-again.log")
+        wait_for(lambda: sum("retained command ignored" in e for e in errors_of(recorder)) == sent["kiosk at boot"],
+                 "the retained commands refused at boot", 60)
+        peaks["fleet"] = peak_rss_mb(fleet.process.pid)
         assert kiosk.stop() == 0
         kiosk_ids = {json.loads(p)["id"] for t, p, _ in recorder.messages if t.endswith(("/play", "/metrics"))}
         wait_for(lambda: kiosk_ids <= stored_ids(engine), "the kiosk's last plays and metrics stored", 30)
-        errors = wait_for(lambda: (lambda e: e if any("more commands" in x for x in e) else None)(
-            [json.loads(p)["error"] for t, p, _ in recorder.on("/error")]), "the kiosk's count of the held back")
     finally:
         for peer in [recorder, valid.peer, *attackers.values()]:
             peer.close()
         kiosk.stop()
         fleet.stop()
         secured.broker.stop()
-    size = database_mb(engine, database)
-    ids = stored_ids(engine)
+    counts, size, ids = counter_values(engine), database_mb(engine, database), stored_ids(engine)
     print(f"gallery on {engine.dialect.name}: fleet peak RSS {peaks['fleet']:.0f} MB, kiosk {peaks['kiosk']:.0f} MB, "
           f"database {size:.1f} MB; {valid.rounds} rounds of valid messages, {len(kiosk_ids)} from the kiosk; "
-          f"{len(ids - valid.ids - kiosk_ids)} of {QOS0_FLOOD} QoS 0 metrics stored; the counters {counter_values(engine)}")
+          f"{len(ids & sent.stored_qos0)} of {len(sent.stored_qos0)} QoS 0 metrics stored; the counters {counts}")
 
-    # Every valid message stored exactly once, nothing forged.
-    assert valid.ids | kiosk_ids <= ids
-    flood = ids - valid.ids - kiosk_ids
+    # Every valid message stored exactly once; nothing else.
+    assert valid.ids | kiosk_ids | sent.stored <= ids
+    assert ids <= valid.ids | kiosk_ids | sent.stored | sent.stored_qos0, "nothing forged"
+    assert len(ids & sent.stored_qos0) + counts.get("qos0_dropped", 0) == len(sent.stored_qos0) == QOS0_FLOOD
+    assert counts["duplicates"] == sent["duplicate"] and counts["expired"] == sent["expired"]
     with engine.begin() as conn:
-        k2_rows = conn.execute(sa.select(sa.func.count()).select_from(metrics).where(metrics.c.device == "k2")).scalar()
-        assert len(flood) == k2_rows, "only the QoS 0 flood's own metrics, each once"
-        assert k2_rows + counter_values(engine).get("qos0_dropped", 0) == QOS0_FLOOD, "stored or dropped, counted"
-        assert conn.execute(sa.select(sa.func.sum(creative_days.c.plays))).scalar() == \
-            conn.execute(sa.select(sa.func.count()).select_from(plays)).scalar(), "each play counted once"
-        assert conn.execute(sa.select(sa.func.sum(screen_hours.c.intervals))).scalar() == \
-            conn.execute(sa.select(sa.func.count()).select_from(metrics)).scalar(), "each interval counted once"
-        raw_bytes = conn.execute(sa.select(sa.func.sum(sa.func.length(metrics.c.payload)))).scalar()
-        assert raw_bytes <= RAW_BUDGET_MB * 2**20
-        assert conn.execute(sa.select(sa.func.count()).select_from(dead_letters)).scalar() == 0
+        def total(query) -> int:
+            return conn.execute(query).scalar()
+
+        assert total(sa.select(sa.func.sum(creative_days.c.plays))) == total(
+            sa.select(sa.func.count()).select_from(plays)), "each play counted once in the rollups"
+        assert total(sa.select(sa.func.sum(screen_hours.c.intervals))) == total(
+            sa.select(sa.func.count()).select_from(metrics)), "each interval counted once in the rollups"
+        assert total(sa.select(sa.func.sum(sa.func.length(metrics.c.payload)))) <= RAW_BUDGET_MB * 2**20
+        assert total(sa.select(sa.func.count()).select_from(dead_letters)) == 0
         history = conn.execute(sa.select(status_history.c.kind, status_history.c.detail)
                                .where((status_history.c.site == "lab") & (status_history.c.device == "k1"))).all()
-    # The poison, reason by reason; the kiosk's refusals, told or counted.
-    invalid = {name: n for name, n in counter_values(engine).items() if name.startswith("invalid.")}
-    assert invalid == {name: n for name, n in expected.items() if name.startswith("invalid.")}
+    # The poison, reason by reason; the forged screens quarantined (above); the kiosk's
+    # refusals, each told or counted.
+    assert {name: n for name, n in counts.items() if name.startswith("invalid.")} == sent.of("invalid.")
+    errors = errors_of(recorder)
     held = sum(int(re.search(r"refused ([\d,]+) more", e).group(1).replace(",", "")) for e in errors
                if "more commands" in e)
-    assert held + sum("more commands" not in e for e in errors) == expected["kiosk"]
+    assert held + sum("more commands" not in e for e in errors) == sent["kiosk"] + sent["kiosk at boot"]
     assert sum(kind == "refused" for kind, _ in history) == len(errors), "each refusal told is in the history"
     # The camera never opened.
     statuses = [json.loads(p) for t, p, _ in recorder.messages if t.endswith("/status")]
     assert statuses and all(s["privacy"] and s["camera"] == "off" and s["version"] != "forged" for s in statuses)
     assert {p for t, p, _ in recorder.messages if t.endswith("/privacy/state")} == {b"ON"}
     assert not [d for kind, d in history if kind == "status" and ("camera: off" in d or "privacy: True" in d)]
-    log = (tmp_path / "kiosk.log").read_text()
-    assert set(re.findall(r"status: camera (\w+)", log)) == {"off"}
-    assert "privacy mode off" not in log and "XNNPACK" not in log, "the camera and the models never opened"
+    logs = {"kiosk": kiosk_log(tmp_path), "fleet": fleet.output()}
+    assert set(re.findall(r"status: camera (\w+)", logs["kiosk"])) == {"off"}
+    assert "privacy mode off" not in logs["kiosk"] and "XNNPACK" not in logs["kiosk"], "no camera, no models"
     # Memory, disk, tracebacks.
     assert peaks["fleet"] < FLEET_PEAK_RSS_MB and peaks["kiosk"] < KIOSK_PEAK_RSS_MB, peaks
     assert size < DATABASE_MB
-    for name, text in (("kiosk", log), ("fleet", fleet.output())):
+    assert fleet.process.returncode == 0
+    for name, text in logs.items():
         assert "Traceback" not in text, f"{name}: {text[text.index('Traceback') - 2000:][:6000]}"
+
+
+def errors_of(recorder: Peer) -> list[str]:
+    """The kiosk's refusals, as it published them on its error topic."""
+    return [json.loads(p)["error"] for t, p, _ in recorder.on(f"{VICTIM}/error")]
+
+
+def kiosk_log(folder: Path) -> str:
+    return (folder / "kiosk.log").read_text() + (folder / "kiosk-again.log").read_text()
 
 
 def test_the_documented_broker_keeps_what_arrives_while_the_fleet_is_away(tmp_path):
@@ -337,14 +374,15 @@ def holding(db: str, fleet: FleetServer):
     engine.dispose()
 
 
-def send(member: Member, attacker: Attacker, captured: Captured, valid: ValidScreen) -> Counter:
-    """The member's messages, a chunk at a time with valid ones between; what it must cost."""
-    for chunk in chunks(member.messages(captured)):
+def send(member: Member, attacker: Attacker, captured: Captured, valid: ValidScreen) -> list[tuple[str, bytes]]:
+    """The member's messages, a chunk at a time with valid ones between; what was sent."""
+    messages = member.messages(captured)
+    for chunk in chunks(messages):
         answers = attacker.send(chunk, qos=member.qos, retain=member.retain)
         wanted = "Not authorized" if "broker" in member.outcomes else "Success"
         assert answers == Counter({wanted: len(chunk)}), f"{member.name}: {answers}"
         valid.send()
-    return Counter({outcome: member.copies for outcome in member.outcomes})
+    return messages
 
 
 def stored_ids(engine: sa.Engine) -> set[str]:
@@ -357,18 +395,18 @@ def counter_values(engine: sa.Engine) -> dict[str, int]:
         return {name: int(value) for name, value in conn.execute(sa.select(counters.c.name, counters.c.value))}
 
 
-def settled(engine: sa.Engine, expected: Counter, valid: ValidScreen, recorder: Peer) -> None:
+def settled(engine: sa.Engine, sent: Sent, valid: ValidScreen, recorder: Peer) -> None:
     """Until the fleet has taken everything: the valid stored, the poison counted."""
-    invalid = sum(n for name, n in expected.items() if name.startswith("invalid."))
     kiosk = {json.loads(p)["id"] for t, p, _ in recorder.messages if t.endswith(("/play", "/metrics"))}
-    wanted = valid.ids | kiosk
+    wanted = valid.ids | kiosk | sent.stored
     try:
         wait_for(lambda: wanted <= stored_ids(engine), "the valid messages stored", 60)
     except AssertionError:
         missing = wanted - stored_ids(engine)
         raise AssertionError(f"{len(missing)} of {len(wanted)} valid messages never stored ({len(missing & kiosk)} of "
                              f"the kiosk's); the fleet's counters: {counter_values(engine)}") from None
-    wait_for(lambda: counter_values(engine).get("invalid", 0) >= invalid, "the poison counted", 60)
+    wait_for(lambda: counter_values(engine).get("invalid", 0) >= sum(sent.of("invalid.").values()),
+             "the poison counted", 60)
 
 
 def fleet_routes(folder: Path) -> list[tuple[str, list[str]]]:

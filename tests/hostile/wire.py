@@ -9,7 +9,10 @@ member is named, sent by one attacker, and says what must become of it:
   told on `<root>/<site>/<device>/error` a few at a time, the rest as one count.
 - `quarantined`: from an identity the fleet never provisioned; counted, never a screen.
 - `stored`: valid under the sender's own identity (the fleet cannot know its figures are
-  false); stored at most once each, within the raw payload budget.
+  false); stored once each (at QoS 0: stored or dropped and counted), within the raw
+  payload budget. `duplicate`: an id already stored, counted and not stored again;
+  `expired`: older than the fleet's retention, counted and not stored.
+- `kiosk at boot`: a retained command, refused again when the kiosk next starts.
 
 The attackers hold what a stolen device or host would give them; the broker refuses
 anonymous clients (tests/hostile/test_authority.py):
@@ -152,6 +155,7 @@ def command_flood(captured: Captured, n: int) -> bytes:
 
 K1, K2 = "lab/k1", "lab/k2"
 FORGED_IDS = {"play": str(uuid.uuid4()), "metrics": str(uuid.uuid4())}
+SENT_TWICE = _json(play())
 
 # A kiosk's credentials, another screen's topics: the ACL refuses each.
 FORGED = [
@@ -215,6 +219,16 @@ POISON = [
     Member("unknown-kind", "kiosk", f"{K2}/firmware", b'{"url": "http://evil.example/fw.bin"}', "invalid.kind"),
     Member("available-garbage", "kiosk", f"{K2}/available", b"pwned", "invalid.value"),
     Member("state-escape", "kiosk", f"{K2}/privacy/state", b"\x1b[2JOFF", "invalid.value"),
+    Member("topic-60-kb", "kiosk", f"{K2}/{'x' * 60_000}", _json(status()), "invalid.kind"),
+    Member("wide-site-name-too-long", "wide", f"{'l' * 100}/ghost/status", _json(status(device="ghost")),
+           "invalid.topic"),
+    Member("wide-device-name-not-ascii", "wide", "lab/gh\u00f6st/status", _json(status() | {"device": "gh\u00f6st"}),
+           "invalid.topic"),
+    # Valid, and still not stored twice nor past the retention.
+    Member("play", "kiosk", f"{K2}/play", SENT_TWICE, "stored"),
+    Member("play-sent-again", "kiosk", f"{K2}/play", SENT_TWICE, "duplicate"),
+    Member("play-200-days-old", "kiosk", f"{K2}/play",
+           _json(f.play(device="k2", start=RECENT - dt.timedelta(days=200))), "expired"),
     Member("poison-above-the-in-flight-window", "kiosk", f"{K2}/play",
            lambda c, n: _json(play(peak_viewers=10**30 + n)), "invalid.bounds", copies=ABOVE_WINDOW),
 ]
@@ -234,6 +248,12 @@ COMMANDS = [
     Member("command-oversized", "fleet", f"{K1}/creative/set", b"x" * 100_000, ("kiosk", "invalid.size")),
     Member("command-unknown-feature", "fleet", f"{K1}/camera/set", b"ON", ("kiosk", "invalid.kind")),
     Member("command-flood", "fleet", f"{K1}/privacy/set", command_flood, "kiosk", copies=COMMAND_FLOOD),
+    # Refused when sent, and again at the kiosk's next start: a command acts once, never
+    # retained (the broker keeps one retained message a topic).
+    Member("retained-unsigned-reload", "fleet", f"{K1}/playlist/set", b"RELOAD", ("kiosk", "kiosk at boot"),
+           retain=True),
+    Member("retained-replay-of-the-fleets-on", "fleet", f"{K1}/privacy/set", lambda c, n: c.sealed("ON"),
+           ("kiosk", "kiosk at boot"), retain=True),
 ]
 
 FLOODS = [
