@@ -19,6 +19,7 @@ attackers they name. Afterwards:
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import os
 import re
@@ -26,6 +27,7 @@ import signal
 import subprocess
 import sys
 import time
+import tracemalloc
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -35,6 +37,7 @@ import pytest
 import sqlalchemy as sa
 
 from signage.fleet.database import database_url
+from signage.fleet.parse import RAW_KEPT, parse
 from signage.fleet.provision import new_password, password_line
 from signage.fleet.schema import counters, creative_days, dead_letters, metrics, plays, screen_hours, status_history
 from signage.fleet.tempdb import TempPostgres
@@ -45,7 +48,7 @@ from tests.fleet.server import FleetServer
 from tests.fleet.test_answers import answer, get_routes
 from tests.hostile.test_authority import within_now
 from tests.hostile.wire import (ATTACKER, GHOSTS, MEMBERS, PUBLISHER, QOS0_FLOOD, RAW_BUDGET_MB, RECENT, VICTIM,
-                                Captured, Member)
+                                Captured, Member, largest_metrics, largest_play, largest_status)
 from tests.kiosk import make_config, wait_for
 from tests.secured import Peer, SecuredFleet, secured_fleet
 
@@ -60,6 +63,8 @@ KIOSK_PEAK_RSS_MB = 250  # a kiosk in privacy (no models loaded) under a command
 # database is about 8 MB of that.
 DATABASE_MB = 48
 
+# What one message waiting in the ingest holds at most (the largest valid status, parsed).
+WAITING_KB = 48
 CHUNK = 1_000  # a flood goes out in chunks, with valid messages between them
 
 
@@ -353,6 +358,30 @@ def test_the_documented_broker_keeps_what_arrives_while_the_fleet_is_away(tmp_pa
         screen.peer.close()
         store.close()
         secured.broker.stop()
+
+
+@pytest.mark.parametrize("kind,largest", [("metrics", largest_metrics), ("status", largest_status),
+                                          ("play", largest_play)])
+def test_a_message_waiting_for_the_database_holds_what_the_store_reads(kind, largest):
+    """Thousands of messages wait in the ingest (RECEIVE_MAXIMUM in flight, QUEUED_QOS0 at
+    QoS 0). On main each held its whole payload and, for metrics, up to MAX_IMPRESSIONS
+    small models: 135 KB for the largest valid metrics, and a full QoS 0 queue of them took
+    the fleet to 715 MB. Now at most RAW_KEPT bytes of the payload (what a dead letter
+    shows) and the fields the store reads, with the metrics' row text made once."""
+    payloads = [largest(n) for n in range(200)]
+    gc.collect()
+    tracemalloc.start()
+    try:
+        items = [parse("signage", f"signage/{ATTACKER}/{kind}", payload) for payload in payloads]
+        held_kb = tracemalloc.get_traced_memory()[0] / len(items) / 1024
+    finally:
+        tracemalloc.stop()
+    assert held_kb < WAITING_KB, f"{kind}: {held_kb:.0f} KB a message"
+    item = items[0]
+    assert item.size == len(payloads[0]) and item.raw == payloads[0][:RAW_KEPT]
+    if kind == "metrics":
+        kept, sent = json.loads(item.kept), json.loads(payloads[0])
+        assert kept["impressions"] == sent["impressions"] and len(kept) == len(sent) + 1, "and the schema version"
 
 
 @contextlib.contextmanager

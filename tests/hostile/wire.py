@@ -53,7 +53,8 @@ from typing import Callable
 
 from signage.fleet.identities import QUARANTINE_MAX
 from signage.fleet.ingest import QUEUED_QOS0, RECEIVE_MAXIMUM
-from signage.telemetry.messages import MAX_IMPRESSIONS, MAX_MESSAGE_BYTES
+from signage.telemetry.messages import (MAX_ERROR_CHARS, MAX_IMPRESSIONS, MAX_LABELS, MAX_MESSAGE_BYTES,
+                                        MAX_PROBLEMS, STATUS_CREATIVES)
 from signage.telemetry.refusals import BURST as TOLD_PER_WINDOW
 from tests.fleet import factory as f
 
@@ -105,6 +106,18 @@ def largest_metrics(n: int = 0) -> bytes:
                    end=f.iso(RECENT + dt.timedelta(seconds=n + 60)))
     text = json.dumps(body)
     return (text[:-1] + " " * (MAX_MESSAGE_BYTES - 100 - len(text)) + "}").encode()
+
+
+def largest_status(n: int = 0) -> bytes:
+    """A valid status of lab/k2 with every list and text at its bound: the heaviest message
+    once parsed."""
+    return _json(status(creatives=[f"c{i:03d}-{'x' * 59}" for i in range(STATUS_CREATIVES)],
+                        problems=["p" * MAX_ERROR_CHARS] * MAX_PROBLEMS, last_error="e" * MAX_ERROR_CHARS,
+                        playlist="q" * 600, uptime_s=n))
+
+
+def largest_play(n: int = 0) -> bytes:
+    return _json(play(id=str(uuid.uuid4()), expressions={f"e{i:02d}": 0.1 for i in range(MAX_LABELS)}))
 
 
 def nested(depth: int) -> bytes:
