@@ -130,7 +130,7 @@ class Member:
     sender: str  # kiosk, fleet or wide (see the module's docstring)
     topic: str  # under the root; "{n}" is the copy's number
     payload: bytes | Callable[["Captured", int], bytes]
-    expect: str | tuple[str, ...]  # broker, invalid.<reason>, kiosk, quarantined or stored; or several
+    expect: str | tuple[str, ...]  # one outcome of the module's docstring, or several
     copies: int = 1
     qos: int = 1
     retain: bool = False
@@ -166,7 +166,7 @@ def command_flood(captured: Captured, n: int) -> bytes:
     return [captured.sealed("ON"), captured.tampered("ON", "OFF"), b"OFF", b"\xff{OFF"][n % 4]
 
 
-K1, K2 = "lab/k1", "lab/k2"
+K1, K2 = VICTIM, ATTACKER
 FORGED_IDS = {"play": str(uuid.uuid4()), "metrics": str(uuid.uuid4())}
 SENT_TWICE = _json(play())
 
