@@ -99,7 +99,9 @@ class Ingest:
         self._queue: queue.Queue[tuple[Incoming, int, int]] = queue.Queue()
         self._stopping = threading.Event()
         self._invalid_log = RateLimitedLog()
+        self._flood_log = RateLimitedLog()
         self._pending_invalid: Counter[str] = Counter()  # by reason, counted in the database by the writer
+        self._pending_dropped = 0  # QoS 0 messages dropped, likewise
         self._lock = threading.Lock()
         self._writer: threading.Thread | None = None
         self._host, self._port, tls = broker_address(broker)
@@ -191,8 +193,10 @@ class Ingest:
             client.ack(message.mid, message.qos)
             return
         if message.qos == 0 and self._queue.qsize() >= QUEUED_QOS0:
-            self.stats.overflow += 1  # QoS 0 promises nothing, and a flood must not grow memory
-            self._invalid_log.warning("QoS 0 flood: message dropped, the queue holds %d", QUEUED_QOS0)
+            with self._lock:  # QoS 0 promises nothing, and a flood must not grow memory
+                self.stats.overflow += 1
+                self._pending_dropped += 1
+            self._flood_log.warning("QoS 0 flood: message dropped, the queue holds %d", QUEUED_QOS0)
             return
         self._queue.put((item, message.mid, message.qos))
 
@@ -224,7 +228,7 @@ class Ingest:
                     last_purge = time.monotonic()
                     self._purge()
                 batch = self._take_batch()
-                self._flush_invalid_count()
+                self._flush_counts()
                 if batch:
                     self._store(batch)
             except Exception:  # noqa: BLE001 - keep the writer alive whatever happens
@@ -237,15 +241,17 @@ class Ingest:
         except Exception as exc:  # noqa: BLE001 - housekeeping waits for the next round
             logger.warning("retention purge failed (%s); next try in %.0f s", _first_line(exc), PURGE_EVERY)
 
-    def _flush_invalid_count(self) -> None:
+    def _flush_counts(self) -> None:
         with self._lock:
             pending, self._pending_invalid = self._pending_invalid, Counter()
-        if pending:
+            dropped, self._pending_dropped = self._pending_dropped, 0
+        if pending or dropped:
             try:
-                self.store.count_invalid(pending.elements())
+                self.store.count_unstored(pending.elements(), dropped)
             except Exception:  # noqa: BLE001 - the database is away: count them next time
                 with self._lock:
                     self._pending_invalid.update(pending)
+                    self._pending_dropped += dropped
 
     def _store(self, batch: list[tuple[Incoming, int, int]]) -> None:
         """Store a batch, or isolate what fails: every message ends stored, a duplicate or

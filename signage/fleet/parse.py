@@ -17,6 +17,7 @@ from signage.telemetry.messages import (MAX_MESSAGE_BYTES, Error, Inconsistent, 
                                         received_at, utc)
 
 MAX_PAYLOAD = MAX_MESSAGE_BYTES
+RAW_KEPT = 8 * 1024  # bytes of a payload a parsed message keeps: what a dead letter shows of it
 AVAILABILITY = ("online", "stopped", "offline")
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
 MODELS: dict[str, type[BaseModel]] = {"status": Status, "metrics": Metrics, "play": Play, "error": Error}
@@ -61,7 +62,22 @@ class Incoming:
     start: datetime | None = None  # metrics and plays: their interval, naive UTC
     end: datetime | None = None
     topic: str = ""  # as received: what a dead letter keeps
-    raw: bytes = b""
+    raw: bytes = b""  # the payload as received, its first RAW_KEPT bytes
+    size: int = -1  # the payload's length as received (default: the length of `raw` given)
+    kept: str = ""  # metrics: the message as its row keeps it (canonical JSON)
+
+    def __post_init__(self):
+        # Thousands of messages wait in the ingest's queues: what they hold is what the store
+        # reads. Only a dead letter reads the payload, and only its start; a metrics message's
+        # impressions (up to MAX_IMPRESSIONS small models) only go into the text its row keeps.
+        # Whole payloads and impressions were most of the ingest's memory.
+        if self.size < 0:
+            object.__setattr__(self, "size", len(self.raw))
+        if len(self.raw) > RAW_KEPT:
+            object.__setattr__(self, "raw", self.raw[:RAW_KEPT])
+        if self.kind == "metrics" and not self.kept:
+            object.__setattr__(self, "kept", self.data.model_dump_json(by_alias=True))
+            object.__setattr__(self, "data", self.data.model_copy(update={"impressions": {}}))
 
 
 def _name(value: str, what: str) -> str:

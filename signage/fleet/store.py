@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from signage.fleet import database, forget
-from signage.fleet.parse import Incoming, metrics_expressions, play_expressions
+from signage.fleet.parse import RAW_KEPT, Incoming, metrics_expressions, play_expressions
 from signage.fleet.schema import (commands, counters, creative_day_expressions, creative_days,
                                   creative_site_day_expressions, creative_site_days, dead_letters, metrics, plays,
                                   screen_hour_expressions, screen_hours, screen_states, screens, status_history)
@@ -37,7 +37,7 @@ logger = logging.getLogger(__name__)
 
 RAW_MAX_BYTES = 16 * 1024  # a metrics payload kept: above the largest the model's bounds allow (a test checks)
 RAW_BUDGET_MB = 1024  # default: all the raw metrics payloads kept, together
-DEAD_LETTER_PAYLOAD = 8 * 1024
+DEAD_LETTER_PAYLOAD = RAW_KEPT
 DEAD_LETTER_ROWS = 10_000
 
 STATUS_FIELDS = ("camera", "display", "broker", "playlist", "privacy", "last_error")
@@ -125,18 +125,20 @@ class Store:
         used = conn.execute(sa.select(counters.c.value).where(counters.c.name == "raw_bytes")).scalar() or 0
         kept = {}
         for item in items:
-            text = item.data.model_dump_json(by_alias=True)
+            text = item.kept
             if len(text) > RAW_MAX_BYTES or used + len(text) > self.raw_budget_bytes:
                 text = ""
             used += len(text)
             kept[item.data.id] = text
         return kept
 
-    def count_invalid(self, reasons: Iterable[str]) -> None:
-        """Invalid messages: in all ("invalid") and by reason ("invalid.<reason>")."""
+    def count_unstored(self, reasons: Iterable[str], dropped: int = 0) -> None:
+        """What the ingest did not store: invalid messages, in all ("invalid") and by reason
+        ("invalid.<reason>"), and the QoS 0 messages it dropped in a flood ("qos0_dropped")."""
         by_reason = Counter(reasons)
         with self.engine.begin() as conn:
-            self._count(conn, {"invalid": sum(by_reason.values())} | {f"invalid.{r}": n for r, n in by_reason.items()})
+            self._count(conn, {"invalid": sum(by_reason.values()), "qos0_dropped": dropped}
+                        | {f"invalid.{r}": n for r, n in by_reason.items()})
 
     def dead_letter(self, item: Incoming, reason: str, now: datetime | None = None) -> None:
         """Keep a valid message the database would not store, with the reason."""
@@ -144,7 +146,7 @@ class Store:
         with self.engine.begin() as conn:
             conn.execute(sa.insert(dead_letters).values(
                 received_at=now or now_utc(), site=item.site, device=item.device, kind=item.kind[:16],
-                topic=item.topic[:200], reason=reason.replace("\x00", "")[:500], size=len(item.raw),
+                topic=item.topic[:200], reason=reason.replace("\x00", "")[:500], size=item.size,
                 payload=text[:DEAD_LETTER_PAYLOAD]))
             self._count(conn, {"dead_letters": 1})
 

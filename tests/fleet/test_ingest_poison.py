@@ -230,6 +230,7 @@ def test_a_qos0_flood_while_the_writer_is_busy_is_bounded_in_memory(fleet, monke
     assert ingest.stats.overflow == 2000  # the writer holds one message; the queue the next QUEUED_QOS0
     release.set()
     wait_for(lambda: stored(store) == len(flood) + 1 - ingest.stats.overflow, timeout=60, what="the rest stored")
+    wait_for(lambda: queries.counter_values(store.reader).get("qos0_dropped") == 2000, what="the dropped counted")
     ingest.stop()
     sender.close()
 

@@ -326,7 +326,8 @@ def test_dead_letters_are_kept_bounded_and_purged(store, monkeypatch):
     bodies = [f.play(start=f.T0 + timedelta(seconds=i)) for i in range(5)]
     for i, body in enumerate(bodies):
         item = incoming(body, "play")
-        store.dead_letter(replace(item, raw=item.raw + b" " * 20_000), f"Refused #{i}\x00", now=NOW)
+        received = item.raw + b" " * 20_000
+        store.dead_letter(replace(item, raw=received, size=len(received)), f"Refused #{i}\x00", now=NOW)
     with store.engine.begin() as conn:
         rows = conn.execute(sa.select(dead_letters).order_by(dead_letters.c.row)).mappings().all()
     assert all(r["size"] > 20_000 and len(r["payload"]) == DEAD_LETTER_PAYLOAD and "\x00" not in r["reason"]
