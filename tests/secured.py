@@ -17,9 +17,9 @@ import yaml
 
 from signage.config import TlsConfig
 from signage.models import PROJECT_ROOT
-from signage.telemetry.client import new_client
-from signage.telemetry.envelope import Signer
 from signage.telemetry.mqtt import broker_address
+from signage.wire.client import new_client
+from signage.wire.envelope import Signer
 from tests.broker import Broker, free_port, self_signed_tls
 
 SECURITY_DOC = PROJECT_ROOT / "docs" / "security.md"

@@ -76,8 +76,8 @@ def replay(screens: int, minutes: int, start: datetime, seed: int = 0) -> list[t
 
 def publish_file(url: str, path: str) -> None:
     """Child process: publish every `topic\\tpayload` line with QoS 1, wait for all PUBACKs."""
-    from signage.telemetry.client import new_client
     from signage.telemetry.mqtt import broker_address
+    from signage.wire.client import new_client
 
     host, port, _ = broker_address(url)
     client = new_client(protocol="5")
@@ -158,8 +158,14 @@ def seed_rollups(store, screens: int, days: int, last: date, seed: int = 1) -> N
     """`days` of rollups for N screens, straight into the rollup tables."""
     import sqlalchemy as sa
 
-    from signage.fleet.schema import (creative_day_expressions, creative_days, creative_site_day_expressions,
-                                      creative_site_days, screen_hours, screens as screen_table)
+    from signage.fleet.schema import (
+        creative_day_expressions,
+        creative_days,
+        creative_site_day_expressions,
+        creative_site_days,
+        screen_hours,
+    )
+    from signage.fleet.schema import screens as screen_table
 
     rng = random.Random(seed)
     first = last - timedelta(days=days - 1)

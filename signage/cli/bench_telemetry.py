@@ -20,11 +20,11 @@ from pathlib import Path
 from signage.cli.bench_broker import start_mosquitto
 from signage.cli.measure import Spread, verdict
 from signage.config import MqttConfig
-from signage.telemetry.client import new_client
-from signage.telemetry.messages import Metrics
 from signage.telemetry.metrics import Aggregator
 from signage.telemetry.mqtt import WINDOW, Telemetry, broker_address
 from signage.telemetry.spool import Spool
+from signage.wire.client import new_client
+from signage.wire.messages import Metrics
 
 
 def _message() -> dict:

@@ -170,7 +170,7 @@ def _provision(path: Path, config, args: argparse.Namespace) -> int:
     from signage.fleet import provision
     from signage.fleet.config import load, save
     from signage.fleet.identities import Provisioned, load_devices, save_devices
-    from signage.telemetry.envelope import Signer
+    from signage.wire.envelope import Signer
 
     if not args.name:
         raise SignageError("provision what? `signage fleet provision SITE/DEVICE` for a kiosk, "
@@ -301,7 +301,7 @@ def _run(store, config, path: Path) -> int:
         config = stored
         print(f"First start: the dashboard password is {password}\n"
               f"(its hash is in {path}; change it with `signage fleet passwd`)", flush=True)
-    from signage.telemetry.envelope import Signer
+    from signage.wire.envelope import Signer
 
     try:
         signer = Signer.load_or_create(config.command_key_path(path))

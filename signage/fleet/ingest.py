@@ -28,8 +28,8 @@ from signage.config import TlsConfig
 from signage.fleet.identities import Identities
 from signage.fleet.parse import Ignored, Incoming, Invalid, parse
 from signage.fleet.store import Store, Written
-from signage.telemetry.client import new_client, session_properties
 from signage.telemetry.mqtt import broker_address
+from signage.wire.client import new_client, session_properties
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")

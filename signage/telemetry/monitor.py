@@ -9,8 +9,8 @@ import time
 from dataclasses import dataclass
 
 from signage.errors import ConfigError
-from signage.telemetry.client import new_client
 from signage.telemetry.mqtt import broker_address
+from signage.wire.client import new_client
 
 
 @dataclass

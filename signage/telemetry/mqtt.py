@@ -53,13 +53,13 @@ from typing import Callable
 
 from signage.config import MqttConfig
 from signage.errors import ConfigError
-from signage.telemetry.client import NOT_CONNECTED, PUBLISHED, new_client
-from signage.telemetry.commands import Command, CommandRejected
 from signage.telemetry.inbox import Inbox
-from signage.telemetry.messages import Error
 from signage.telemetry.refusals import Refusals
 from signage.telemetry.spool import Spool, SpoolUnavailable, classify, describe
 from signage.threads import SupervisedThread
+from signage.wire.client import NOT_CONNECTED, PUBLISHED, new_client
+from signage.wire.commands import Command, CommandRejected
+from signage.wire.messages import Error
 
 logger = logging.getLogger(__name__)
 

@@ -19,9 +19,9 @@ import pytest
 
 from signage.config import MqttConfig
 from signage.models import PROJECT_ROOT
-from signage.telemetry.messages import Error, Status
 from signage.telemetry.mqtt import Telemetry
 from signage.telemetry.spool import Spool
+from signage.wire.messages import Error, Status
 from tests.hostile import spools
 from tests.integration.test_telemetry_mqtt import metrics_payload, received_in_order, wait
 from tests.subscriber import Subscriber

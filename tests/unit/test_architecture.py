@@ -76,15 +76,15 @@ def test_no_module_is_left_loose_at_the_top():
 # images and videos (and says how long a video is, display/videoinfo.py, so that the
 # playlist checks need no decoder of their own). The benches prepare real frames and media
 # as a camera or a creative would deliver them, so cli/bench_*.py may use it too.
-# paho has one home, telemetry/client.py, checked here like the others (issue 10's rework).
+# paho has one home, wire/client.py, checked here like the others (issue 10's rework).
 HOMES = {
     "argparse": ("cli/*",),
     "pygame": ("display/*",),
     "cv2": ("vision/*", "display/*", "cli/bench_*.py"),
-    # Every MQTT client, of the kiosk, its tools and the fleet dashboard, is made in telemetry/client.py.
-    "paho": ("telemetry/client.py",),
-    # Signing and checking commands (the fleet's key, the kiosks' checks) in one module, movable to wire/.
-    "cryptography": ("telemetry/envelope.py",),
+    # Every MQTT client, of the kiosk, its tools and the fleet dashboard, is made in wire/client.py.
+    "paho": ("wire/client.py",),
+    # Signing and checking commands (the fleet's key, the kiosks' checks) in one module.
+    "cryptography": ("wire/envelope.py",),
 }
 
 
