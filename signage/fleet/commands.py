@@ -11,10 +11,9 @@ import threading
 
 import sqlalchemy as sa
 
-from signage.config import TlsConfig
+from signage.config import TlsConfig, parse_broker_url
 from signage.fleet import queries
 from signage.fleet.operator import OperatorWrites
-from signage.telemetry.mqtt import broker_address
 from signage.wire.client import new_client
 from signage.wire.commands import CommandRejected, parse
 from signage.wire.envelope import Signer
@@ -97,7 +96,7 @@ class Publisher:
 
     def __init__(self, broker: str, signer: Signer, client_id: str | None = None, username: str | None = None,
                  password: str | None = None, tls_files: TlsConfig | None = None):
-        host, port, tls = broker_address(broker)
+        host, port, tls = parse_broker_url(broker)
         self.signer = signer
         self.connected = threading.Event()
         self.client = new_client(client_id=client_id or "", protocol="5", username=username, password=password,

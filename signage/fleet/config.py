@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from signage.config import TlsConfig
+from signage.config import BROKER_FORM, TlsConfig, parse_broker_url
 from signage.errors import SignageError
 
 
@@ -19,7 +19,7 @@ class FleetConfig(BaseModel):
 
     db: str | None = Field(None, description="SQLite file or postgresql://user:pass@host/db; default "
                                              "~/.local/share/signage/fleet.sqlite3")
-    broker: str = "mqtt://localhost:1883"
+    broker: str = Field("mqtt://localhost:1883", description=BROKER_FORM)
     username: str | None = None
     password: str | None = Field(None, description="MQTT password")
     topic_root: str = "signage"
@@ -45,6 +45,12 @@ class FleetConfig(BaseModel):
     trusted_proxies: list[str] = Field([], description="addresses or networks (10.0.0.0/8) of the reverse proxies "
                                        "whose X-Forwarded-For and X-Forwarded-Proto are believed; none by default, "
                                        "so no client can choose the address the login back-off counts")
+
+    @field_validator("broker")
+    @classmethod
+    def _broker_url(cls, value: str) -> str:
+        parse_broker_url(value)  # the kiosk's rules: refused here, not when the ingest connects
+        return value
 
     @field_validator("trusted_proxies")
     @classmethod

@@ -24,11 +24,10 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Callable, TypeVar
 
-from signage.config import TlsConfig
+from signage.config import TlsConfig, parse_broker_url
 from signage.fleet.identities import Identities
 from signage.fleet.parse import Ignored, Incoming, Invalid, parse
 from signage.fleet.store import Store, Written
-from signage.telemetry.mqtt import broker_address
 from signage.wire.client import new_client, session_properties
 
 logger = logging.getLogger(__name__)
@@ -102,7 +101,7 @@ class Ingest:
         self._pending_invalid: Counter[str] = Counter()  # by reason, counted in the database by the writer
         self._lock = threading.Lock()
         self._writer: threading.Thread | None = None
-        self._host, self._port, tls = broker_address(broker)
+        self._host, self._port, tls = parse_broker_url(broker)
         self._keepalive, self._expiry = keepalive, session_expiry
         self.client = new_client(client_id=client_id or default_client_id(), protocol="5",
                                  username=username, password=password, tls=tls, tls_files=tls_files)

@@ -46,12 +46,11 @@ import logging
 import sqlite3
 import threading
 import time
-import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from signage.config import MqttConfig
+from signage.config import MqttConfig, parse_broker_url
 from signage.errors import ConfigError
 from signage.telemetry.inbox import Inbox
 from signage.telemetry.refusals import Refusals
@@ -71,21 +70,6 @@ REOPEN_S = 10.0  # between attempts to open a spool that could not be opened
 # A failing SD card can damage each new spool soon after the last rebuild: rebuild at most
 # once per gap, the gap doubling while damage keeps coming back (messages wait in memory).
 REBUILD_GAP_S = (30.0, 3600.0)
-
-
-def broker_address(url: str) -> tuple[str, int, bool]:
-    """(host, port, tls) from mqtt://host:port or mqtts://host:port; ValueError says what is wrong."""
-    parsed = urllib.parse.urlparse(url if "://" in url else f"mqtt://{url}")
-    if parsed.scheme not in ("mqtt", "mqtts", "tcp", "ssl"):
-        raise ValueError(f"{url!r}: use mqtt://host:port or mqtts://host:port")
-    try:
-        port = parsed.port
-    except ValueError as exc:  # 'abc' or 70000
-        raise ValueError(f"{url!r}: the port must be a number from 1 to 65535") from exc
-    if not parsed.hostname or any(c.isspace() for c in url):
-        raise ValueError(f"{url!r}: no host name; use mqtt://host:port or mqtts://host:port")
-    tls = parsed.scheme in ("mqtts", "ssl")
-    return parsed.hostname, port or (8883 if tls else 1883), tls
 
 
 @dataclass(frozen=True)
@@ -148,7 +132,7 @@ class Telemetry:
         self.hold_max, self.hold_max_bytes = hold_max, hold_max_bytes
         self._clock = clock
         try:
-            host, port, tls = broker_address(config.url)
+            host, port, tls = parse_broker_url(config.url)
         except ValueError as exc:
             raise ConfigError(f"mqtt.url {exc}") from exc
         self._host, self._port = host, port
@@ -763,32 +747,3 @@ class Telemetry:
         return Health(broker=broker, spool=spool_state, spool_depth=spool.depth if spool else 0,
                       spool_dropped=(spool.dropped if spool else 0) + held_dropped, held=held,
                       held_dropped=held_dropped, pump_errors=pump.errors if pump else 0, problem=problem)
-
-
-def probe_broker(config: MqttConfig, timeout: float = 5.0) -> str | None:
-    """Connect once (for `signage doctor`): None when the broker accepts us, else why not."""
-    host, port, tls = broker_address(config.url)
-    try:
-        probe = new_client(protocol=config.protocol, username=config.username, password=config.password,
-                           tls=tls, tls_files=config.tls)
-    except ConfigError as exc:
-        return str(exc)
-    answered, result = threading.Event(), []
-
-    def on_connect(client, userdata, flags, reason_code, properties):
-        result.append(None if not reason_code.is_failure else f"the broker refused the connection: {reason_code}")
-        answered.set()
-
-    probe.on_connect = on_connect
-    try:
-        probe.connect(host, port, keepalive=max(5, int(timeout)))
-    except (OSError, ValueError) as exc:
-        return f"cannot reach {host}:{port}: {exc}"
-    probe.loop_start()
-    try:
-        if not answered.wait(timeout):
-            return f"{host}:{port} did not answer within {timeout:g} s"
-        return result[0]
-    finally:
-        probe.disconnect()
-        probe.loop_stop()

@@ -190,7 +190,7 @@ def test_a_process_killed_mid_write_leaves_a_sound_spool(tmp_path):
 
 @pytest.mark.parametrize("url,reason", [
     ("ftp://x", "use mqtt://host:port"), ("mqtt://h:70000", "1 to 65535"), ("mqtt://h:abc", "1 to 65535"),
-    ("not a url at all", "no host name"), ("mqtt://", "no host name"),
+    ("not a url at all", "is not a host name"), ("mqtt://", "is not a host name"),
 ])
 def test_bad_broker_urls_are_a_config_error(url, reason, tmp_path):
     from signage.config import MqttConfig
