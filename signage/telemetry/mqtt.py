@@ -43,7 +43,6 @@ import collections
 import itertools
 import json
 import logging
-import sqlite3
 import threading
 import time
 from dataclasses import dataclass
@@ -54,7 +53,8 @@ from signage.config import MqttConfig, parse_broker_url
 from signage.errors import ConfigError
 from signage.telemetry.inbox import Inbox
 from signage.telemetry.refusals import Refusals
-from signage.telemetry.spool import Spool, SpoolUnavailable, classify, describe
+from signage.telemetry.spool import Spool, SpoolFault, SpoolUnavailable
+from signage.telemetry.spool.faults import describe
 from signage.threads import SupervisedThread
 from signage.wire.client import NOT_CONNECTED, PUBLISHED, new_client
 from signage.wire.commands import Command, CommandRejected
@@ -558,7 +558,7 @@ class Telemetry:
             return
         try:
             copied = spool.append_from(previous)
-        except (sqlite3.Error, SpoolUnavailable, OSError) as exc:
+        except (SpoolFault, OSError) as exc:
             self._previous_retry_at = self._clock() + REOPEN_S
             if self._previous_error != describe(exc):
                 self._previous_error = describe(exc)
@@ -599,7 +599,7 @@ class Telemetry:
             return
         try:
             spool.write([(m.topic, m.payload, m.qos, m.retain) for m in batch], acked)
-        except sqlite3.Error as exc:
+        except SpoolFault as exc:
             with self._lock:
                 self._acked[:0] = acked
             self._spool_failed(exc)
@@ -615,8 +615,8 @@ class Telemetry:
             logger.info("the spool accepts messages again after %.0f s", self._clock() - self._fault.since)
             self._fault = None
 
-    def _spool_failed(self, exc: sqlite3.Error) -> None:
-        kind = classify(exc)
+    def _spool_failed(self, exc: SpoolFault) -> None:
+        kind = exc.kind
         if kind == "corrupt":
             self._rebuild_spool(describe(exc))
             return
@@ -678,7 +678,7 @@ class Telemetry:
         if self._spool is not None and not (self._fault and self._fault.kind == "corrupt"):
             try:
                 rows = self._spool.oldest(room, after=self._sent_up_to)
-            except sqlite3.Error as exc:
+            except SpoolFault as exc:
                 self._spool_failed(exc)
                 return
         try:

@@ -19,9 +19,9 @@ import pytest
 
 from signage.config import MqttConfig
 from signage.telemetry import mqtt
-from signage.telemetry import salvage as salvage_module
 from signage.telemetry.mqtt import Telemetry
-from signage.telemetry.spool import MAX_ASIDE, PENDING, Spool, SpoolUnavailable
+from signage.telemetry.spool import MAX_ASIDE, PENDING, Spool, SpoolDamaged, SpoolFull, SpoolUnavailable, damaged
+from signage.telemetry.spool import salvage as salvage_module
 from tests.fakes import FakeClock
 from tests.hostile import spools
 from tests.integration.test_telemetry_faults import fill
@@ -158,7 +158,7 @@ class AlwaysDamaged(Spool):
     rebuilds = 0
 
     def write(self, messages=(), acked=()):
-        raise sqlite3.DatabaseError("database disk image is malformed")
+        raise SpoolDamaged("database disk image is malformed")
 
     def rebuild(self, reason):
         AlwaysDamaged.rebuilds += 1
@@ -208,7 +208,7 @@ def damaged_writes(monkeypatch) -> None:
 
     def write(self, messages=(), acked=()):
         if getattr(self, "damaged", False):
-            raise sqlite3.DatabaseError("database disk image is malformed")
+            raise SpoolDamaged("database disk image is malformed")
         return real_write(self, messages, acked)
 
     def rebuild(self, reason):
@@ -228,22 +228,22 @@ def test_an_os_error_during_a_rebuild_leaves_a_spool_that_is_opened_again(error,
     device = Telemetry(MqttConfig(url="mqtt://127.0.0.1:9"), "lab", "kiosk-1", path, clock=clock)
     damaged_writes(monkeypatch)
     failing = [True]
-    real_move, real_list = Spool._move_aside, Spool._aside_files
+    real_move, real_list = damaged.move_aside, damaged.files
 
     def move_aside(target):
         if failing[0]:
             raise OSError(error, os.strerror(error), str(target))
         return real_move(target)
 
-    def list_aside(self, pending):
+    def list_aside(path, pending):
         if failing[0]:
             raise OSError(error, os.strerror(error), str(tmp_path))
-        return real_list(self, pending)
+        return real_list(path, pending)
 
     if where == "move aside":
-        monkeypatch.setattr(Spool, "_move_aside", staticmethod(move_aside))
+        monkeypatch.setattr(damaged, "move_aside", move_aside)
     else:  # the folder cannot be listed once the rows are copied
-        monkeypatch.setattr(Spool, "_aside_files", list_aside)
+        monkeypatch.setattr(damaged, "files", list_aside)
     first = device.spool
     first.damaged = True
     for i in range(20):
@@ -395,7 +395,7 @@ def test_a_stop_within_the_rebuild_gap_makes_one_more_spool_for_the_hold(tmp_pat
 
         def write(self, messages=(), acked=()):
             if DamagedUntilRebuiltTwice.rebuilds < 2:
-                raise sqlite3.DatabaseError("database disk image is malformed")
+                raise SpoolDamaged("database disk image is malformed")
             return super().write(messages, acked)
 
         def rebuild(self, reason):
@@ -469,7 +469,7 @@ def test_every_pending_file_is_copied_at_one_open_oldest_first(tmp_path):
 
 class DiskFull(Spool):
     def write(self, messages=(), acked=()):
-        raise sqlite3.OperationalError("database or disk is full")
+        raise SpoolFull("database or disk is full")
 
 
 def link(spool, clock, **kwargs) -> Telemetry:
@@ -555,7 +555,7 @@ def test_how_long_the_spool_failed_is_told_on_the_injected_clock(tmp_path, caplo
 
     def write(self, messages=(), acked=()):
         if full[0]:
-            raise sqlite3.OperationalError("database or disk is full")
+            raise SpoolFull("database or disk is full")
         return real_write(self, messages, acked)
 
     monkeypatch.setattr(Spool, "write", write)
@@ -576,7 +576,7 @@ def test_the_rebuild_gap_resets_after_an_hour_without_damage(tmp_path):
 
         def write(self, messages=(), acked=()):
             if DamagedWhileFailing.failing:
-                raise sqlite3.DatabaseError("database disk image is malformed")
+                raise SpoolDamaged("database disk image is malformed")
             return super().write(messages, acked)
 
         def rebuild(self, reason):

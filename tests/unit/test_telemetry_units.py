@@ -240,9 +240,9 @@ def test_send_never_raises_even_for_a_message_json_cannot_encode(tmp_path, caplo
 
 def test_spool_writes_are_durable_and_grouped(tmp_path):
     spool = Spool(tmp_path / "s.sqlite3")
-    assert spool._db.execute("PRAGMA synchronous").fetchone() == (2,), "FULL: fsync on every commit"
+    assert spool._file.db.execute("PRAGMA synchronous").fetchone() == (2,), "FULL: fsync on every commit"
     changes = []
-    spool._db.set_trace_callback(changes.append)
+    spool._file.db.set_trace_callback(changes.append)
     rows = spool.put_many([("t", b"%d" % i, 1, False) for i in range(100)])
     spool.write([("t", b"more", 1, False)], acked=rows[:50])
     assert [c for c in changes if c == "COMMIT"] == ["COMMIT", "COMMIT"], "one transaction per call"
@@ -250,11 +250,11 @@ def test_spool_writes_are_durable_and_grouped(tmp_path):
 
 
 def test_a_failed_write_changes_nothing(tmp_path):
-    import sqlite3
+    from signage.telemetry.spool import SpoolFault
 
     spool = Spool(tmp_path / "s.sqlite3")
     first = spool.put("t", b"a")
-    with pytest.raises(sqlite3.Error):
+    with pytest.raises(SpoolFault):
         spool.write([("t", b"b", 1, False), ("t", None, 1, False)], acked=[first])  # NOT NULL fails mid-way
     assert spool.depth == 1 and [m.payload for m in spool.oldest(5)] == [b"a"]
     assert spool.put("t", b"c") > first
