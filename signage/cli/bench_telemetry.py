@@ -20,8 +20,9 @@ from pathlib import Path
 from signage.cli.bench_broker import start_mosquitto
 from signage.cli.measure import Spread, verdict
 from signage.config import MqttConfig, parse_broker_url
+from signage.telemetry.link import WINDOW
 from signage.telemetry.metrics import Aggregator
-from signage.telemetry.mqtt import WINDOW, Telemetry
+from signage.telemetry.mqtt import Telemetry
 from signage.telemetry.spool import Spool
 from signage.wire.client import new_client
 from signage.wire.messages import Metrics

@@ -135,7 +135,7 @@ def test_stop_while_the_disk_is_full_and_no_broker_keeps_trying_the_spool(broker
     wait(lambda: device.health().spool == "disk full")
 
     def free_space_once_stopping():
-        wait(lambda: device._stopping)  # noqa: SLF001 - the test acts during stop()
+        wait(lambda: device._pump.stopping)  # noqa: SLF001 - the test acts during stop()
         filler.unlink()
 
     helper = threading.Thread(target=free_space_once_stopping)

@@ -15,7 +15,8 @@ import pytest
 
 from signage.config import MqttConfig, TlsConfig
 from signage.models import PROJECT_ROOT
-from signage.telemetry.mqtt import WINDOW, Telemetry
+from signage.telemetry.link import WINDOW
+from signage.telemetry.mqtt import Telemetry
 from signage.telemetry.spool import Spool
 from signage.wire.commands import Command, CommandRejected
 from signage.wire.homeassistant import COMMON, REQUIRED

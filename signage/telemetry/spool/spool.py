@@ -38,8 +38,8 @@ from typing import Iterable, Sequence
 
 import signage.telemetry.spool.damaged as damaged
 from signage.telemetry.spool.faults import SpoolIOError, SpoolUnavailable, describe, is_damage, translated
-from signage.telemetry.spool.file import Message, SpoolFile
-from signage.telemetry.spool.salvage import MAGIC, Salvaged, salvage
+from signage.telemetry.spool.file import Message, SpoolFile, problem_of
+from signage.telemetry.spool.salvage import Salvaged, salvage
 
 logger = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ class Spool:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise SpoolUnavailable(f"cannot create the spool folder {path.parent}: {exc.strerror}") from exc
-        problem = self._problem_of(path)
+        problem = problem_of(path)
         if problem is None:
             try:
                 self._connect()
@@ -118,21 +118,6 @@ class Spool:
         else:
             self._adopt_pending()
             self._raise_sequence_or_close(self._min_row)
-
-    @staticmethod
-    def _problem_of(path: Path) -> str | None:
-        if path.is_dir():
-            return "a directory is in the way"
-        try:
-            with open(path, "rb") as handle:
-                start = handle.read(16)
-        except FileNotFoundError:
-            return None
-        except OSError as exc:
-            raise SpoolUnavailable(f"cannot read the spool {path}: {exc.strerror}") from exc
-        if start and start != MAGIC:
-            return "not an SQLite file"
-        return None
 
     def _connect(self) -> None:
         self._file = SpoolFile(self.path)
