@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import getpass
+import importlib.util
 import logging
 import secrets
 import signal
@@ -85,12 +86,10 @@ def main(args: argparse.Namespace) -> int:
         return _provision(path, config, args)
     if args.name:
         raise SignageError(f"{args.name!r}: only `signage fleet provision` takes a name")
-    try:
-        import fastapi  # noqa: F401
-        import sqlalchemy  # noqa: F401
-    except ImportError as exc:
-        raise SignageError(f"the dashboard needs the fleet extra ({exc.name} is missing): "
-                           "pip install 'signage[fleet]'") from None
+    missing = [name for name in ("fastapi", "sqlalchemy") if importlib.util.find_spec(name) is None]
+    if missing:  # looked up, not imported: the database library's one home is fleet/
+        raise SignageError(f"the dashboard needs the fleet extra ({missing[0]} is missing): "
+                           "pip install 'signage[fleet]'")
     path, config = _settings(args)
     if args.action == "passwd":
         return _passwd(path, args.password_stdin)

@@ -7,11 +7,10 @@ import ipaddress
 import os
 from pathlib import Path
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from signage import yamlfile
 from signage.config import BROKER_FORM, TlsConfig, parse_broker_url
-from signage.errors import SignageError
 
 
 class FleetConfig(BaseModel):
@@ -76,16 +75,12 @@ def default_config_path() -> Path:
 
 
 def load(path: Path) -> FleetConfig:
+    """The settings in `path`; the defaults when it is missing or empty. ConfigError with
+    file:line:col for what is wrong."""
     if not path.exists():
         return FleetConfig()
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-        return FleetConfig.model_validate(data)
-    except yaml.YAMLError as exc:
-        raise SignageError(f"{path}: not valid YAML: {exc}") from None
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise SignageError(f"{path}: {problems}") from None
+    document = yamlfile.load(path, empty_ok=True)
+    return FleetConfig() if document.data is None else yamlfile.validate(FleetConfig, document)
 
 
 def save(path: Path, config: FleetConfig) -> None:
@@ -94,5 +89,5 @@ def save(path: Path, config: FleetConfig) -> None:
     temporary = path.with_suffix(".tmp")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
-        yaml.safe_dump(config.model_dump(exclude_defaults=True), handle, sort_keys=False)
+        handle.write(yamlfile.dump(config.model_dump(exclude_defaults=True)))
     os.replace(temporary, path)
