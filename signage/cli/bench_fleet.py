@@ -158,14 +158,8 @@ def seed_rollups(store, screens: int, days: int, last: date, seed: int = 1) -> N
     """`days` of rollups for N screens, straight into the rollup tables."""
     import sqlalchemy as sa
 
-    from signage.fleet.schema import (
-        creative_day_expressions,
-        creative_days,
-        creative_site_day_expressions,
-        creative_site_days,
-        screen_hours,
-    )
-    from signage.fleet.schema import screens as screen_table
+    from signage.fleet.schema import (creative_day_expressions, creative_days, creative_site_day_expressions,
+                                      creative_site_days, screen_hours, screens as screen_table)
 
     rng = random.Random(seed)
     first = last - timedelta(days=days - 1)

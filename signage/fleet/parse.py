@@ -13,18 +13,8 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from signage.wire.commands import FEATURES
-from signage.wire.messages import (
-    MAX_MESSAGE_BYTES,
-    Error,
-    Inconsistent,
-    Metrics,
-    Play,
-    Status,
-    TimeError,
-    fit,
-    received_at,
-    utc,
-)
+from signage.wire.messages import (MAX_MESSAGE_BYTES, Error, Inconsistent, Metrics, Play, Status, TimeError, fit,
+                                   received_at, utc)
 
 MAX_PAYLOAD = MAX_MESSAGE_BYTES
 AVAILABILITY = ("online", "stopped", "offline")
