@@ -25,9 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Literal
 
-import yaml
-
-from signage.errors import ModelError
+from signage import yamlfile
+from signage.errors import ConfigError, ModelError
 
 logger = logging.getLogger(__name__)
 
@@ -107,9 +106,9 @@ def load_manifest(path: Path | None = None) -> dict[str, dict]:
     """Return {"models": {...}, "samples": {...}, "derived": {...}} from models.yaml."""
     path = path or manifest_path()
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ModelError(f"{path}: cannot read the model manifest: {exc}") from exc
+        raw = yamlfile.load(path).data
+    except ConfigError as exc:  # says file:line:col
+        raise ModelError(f"cannot read the model manifest: {exc}") from exc
     manifest: dict[str, dict[str, Asset]] = {}
     for section in ("models", "samples"):
         entries = (raw or {}).get(section) or {}

@@ -5,7 +5,8 @@ Public surface: `load` (a file) and `parse` (text) give a `Document`; `validate`
 into a model or raises `ProblemsError` holding every `Problem` (file:line:col, the key
 path, what is wrong and what is allowed, with a did-you-mean for unknown keys);
 `describe` words one pydantic error; `PATTERN_HINTS` names the patterns fields use;
-`read_bounded` reads a regular file no larger than a limit.
+`read_bounded` reads a regular file no larger than a limit; `dump` writes YAML. The one
+module that imports PyYAML: every file signage reads or writes as YAML goes through here.
 
 Reading. Operators edit YAML by hand, so every message names file:line:col (1-based). We
 compose PyYAML's node graph with the safe loader, then build plain Python values
@@ -227,10 +228,13 @@ class _TooDeep(Exception):
         self.mark = mark
 
 
-def parse(text: str, file: str) -> Document:
-    """Parse one YAML document; raises ProblemsError with positions."""
+def parse(text: str, file: str, empty_ok: bool = False) -> Document:
+    """Parse one YAML document; raises ProblemsError with positions. `empty_ok`: a file
+    with no value (empty, or comments only) is a Document whose data is None."""
     document = Document(file=file, data=None)
     if not text.strip():
+        if empty_ok:
+            return document
         raise ProblemsError([Problem(file, 1, 1, "", "the file is empty")])
     try:
         loader = _Loader(text)  # the reader checks every character here
@@ -239,6 +243,8 @@ def parse(text: str, file: str) -> Document:
         finally:
             loader.dispose()
         if node is None:
+            if empty_ok:
+                return document
             raise ProblemsError([Problem(file, 1, 1, "", "the file holds only comments")])
         document.data = _Builder(document).build(node, ())
     except _TooDeep as exc:
@@ -291,7 +297,7 @@ def _mib(size: int) -> str:
     return f"{size / 1048576:g} MiB"
 
 
-def load(path: Path, display_name: str | None = None, follow: bool = True) -> Document:
+def load(path: Path, display_name: str | None = None, follow: bool = True, empty_ok: bool = False) -> Document:
     """Read and parse a file, refusing files that are unreadable, too large or not regular."""
     name = display_name or str(path)
     try:
@@ -305,7 +311,12 @@ def load(path: Path, display_name: str | None = None, follow: bool = True) -> Do
     except UnicodeDecodeError as exc:
         line = raw[:exc.start].count(b"\n") + 1
         raise ProblemsError([Problem(name, line, 1, "", "the file is not UTF-8 text")]) from None
-    return parse(text, name)
+    return parse(text, name, empty_ok)
+
+
+def dump(data: Any) -> str:
+    """`data` (plain values) as YAML that `load` reads back, keys in their given order."""
+    return yaml.safe_dump(data, sort_keys=False)
 
 
 def _yaml_problem(file: str, exc: yaml.YAMLError) -> Problem:

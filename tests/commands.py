@@ -1,4 +1,4 @@
-"""Commands as the fleet sends them, for tests: its key (telemetry/envelope.py) and the
+"""Commands as the fleet sends them, for tests: its key (wire/envelope.py) and the
 kiosk settings that trust it."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from signage.config import CommandsConfig
-from signage.telemetry.envelope import Signer
+from signage.wire.envelope import Signer
 
 
 def fleet_key(folder: Path) -> Signer:

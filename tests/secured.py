@@ -15,11 +15,10 @@ from pathlib import Path
 
 import yaml
 
-from signage.config import TlsConfig
+from signage.config import TlsConfig, parse_broker_url
 from signage.models import PROJECT_ROOT
-from signage.telemetry.client import new_client
-from signage.telemetry.envelope import Signer
-from signage.telemetry.mqtt import broker_address
+from signage.wire.client import new_client
+from signage.wire.envelope import Signer
 from tests.broker import Broker, free_port, self_signed_tls
 
 SECURITY_DOC = PROJECT_ROOT / "docs" / "security.md"
@@ -89,7 +88,7 @@ class Peer:
 
     def __init__(self, url: str, ca: Path, username: str | None = None, password: str | None = None,
                  subscribe: str | None = None):
-        host, port, _ = broker_address(url)
+        host, port, _ = parse_broker_url(url)
         self.messages: list[tuple[str, bytes, bool]] = []
         self.lock = threading.Lock()
         self._acks: dict[int, str] = {}

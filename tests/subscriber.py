@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
-from signage.telemetry.mqtt import broker_address
+from signage.config import parse_broker_url
 
 
 @dataclass
@@ -27,7 +27,7 @@ class Received:
 class Subscriber:
     def __init__(self, url: str, topic: str = "#", client_id: str | None = None, persistent: bool = False,
                  **tls):
-        host, port, use_tls = broker_address(url)
+        host, port, use_tls = parse_broker_url(url)
         self.messages: list[Received] = []
         self.lock = threading.Lock()
         self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id or "",

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import argparse
 
-from signage.cli.options import listed, one_of, seconds, whole
+from signage.cli.options import broker_url, listed, one_of, seconds, whole
 
 
 def add(commands) -> None:
     parser = commands.add_parser("bench", help="measure performance as ratios within one run")
     parser.add_argument("what", nargs="?", default="vision",
                         choices=["vision", "display", "telemetry", "e2e", "soak", "cpu", "fleet"])
-    parser.add_argument("--broker", help="telemetry: an MQTT broker URL (default: a temporary local mosquitto)")
+    parser.add_argument("--broker", type=broker_url,
+                        help="telemetry: an MQTT broker URL (default: a temporary local mosquitto)")
     parser.add_argument("--frames", type=whole(1, 100_000), default=60,
                         help="vision: frames per configuration and repeat")
     parser.add_argument("--repeats", type=whole(3, 1000), default=5,

@@ -76,10 +76,10 @@ def replay(screens: int, minutes: int, start: datetime, seed: int = 0) -> list[t
 
 def publish_file(url: str, path: str) -> None:
     """Child process: publish every `topic\\tpayload` line with QoS 1, wait for all PUBACKs."""
-    from signage.telemetry.client import new_client
-    from signage.telemetry.mqtt import broker_address
+    from signage.config import parse_broker_url
+    from signage.wire.client import new_client
 
-    host, port, _ = broker_address(url)
+    host, port, _ = parse_broker_url(url)
     client = new_client(protocol="5")
     client.max_inflight_messages_set(1000)
     client.max_queued_messages_set(0)

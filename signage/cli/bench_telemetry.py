@@ -19,12 +19,13 @@ from pathlib import Path
 
 from signage.cli.bench_broker import start_mosquitto
 from signage.cli.measure import Spread, verdict
-from signage.config import MqttConfig
-from signage.telemetry.client import new_client
-from signage.telemetry.messages import Metrics
+from signage.config import MqttConfig, parse_broker_url
+from signage.telemetry.link import WINDOW
 from signage.telemetry.metrics import Aggregator
-from signage.telemetry.mqtt import WINDOW, Telemetry, broker_address
+from signage.telemetry.mqtt import Telemetry
 from signage.telemetry.spool import Spool
+from signage.wire.client import new_client
+from signage.wire.messages import Metrics
 
 
 def _message() -> dict:
@@ -43,7 +44,7 @@ DRAIN_S = 120.0  # for one round's messages to be acknowledged
 
 
 def _raw_paho(url: str, count: int, payload: bytes) -> float:
-    host, port, _ = broker_address(url)
+    host, port, _ = parse_broker_url(url)
     connected, done, acked = threading.Event(), threading.Event(), [0]
     client = new_client(protocol="5")
     client.max_inflight_messages_set(WINDOW)

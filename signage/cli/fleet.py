@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import getpass
+import importlib.util
 import logging
 import secrets
 import signal
@@ -85,12 +86,10 @@ def main(args: argparse.Namespace) -> int:
         return _provision(path, config, args)
     if args.name:
         raise SignageError(f"{args.name!r}: only `signage fleet provision` takes a name")
-    try:
-        import fastapi  # noqa: F401
-        import sqlalchemy  # noqa: F401
-    except ImportError as exc:
-        raise SignageError(f"the dashboard needs the fleet extra ({exc.name} is missing): "
-                           "pip install 'signage[fleet]'") from None
+    missing = [name for name in ("fastapi", "sqlalchemy") if importlib.util.find_spec(name) is None]
+    if missing:  # looked up, not imported: the database library's one home is fleet/
+        raise SignageError(f"the dashboard needs the fleet extra ({missing[0]} is missing): "
+                           "pip install 'signage[fleet]'")
     path, config = _settings(args)
     if args.action == "passwd":
         return _passwd(path, args.password_stdin)
@@ -170,7 +169,7 @@ def _provision(path: Path, config, args: argparse.Namespace) -> int:
     from signage.fleet import provision
     from signage.fleet.config import load, save
     from signage.fleet.identities import Provisioned, load_devices, save_devices
-    from signage.telemetry.envelope import Signer
+    from signage.wire.envelope import Signer
 
     if not args.name:
         raise SignageError("provision what? `signage fleet provision SITE/DEVICE` for a kiosk, "
@@ -301,7 +300,7 @@ def _run(store, config, path: Path) -> int:
         config = stored
         print(f"First start: the dashboard password is {password}\n"
               f"(its hash is in {path}; change it with `signage fleet passwd`)", flush=True)
-    from signage.telemetry.envelope import Signer
+    from signage.wire.envelope import Signer
 
     try:
         signer = Signer.load_or_create(config.command_key_path(path))

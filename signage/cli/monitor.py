@@ -1,17 +1,17 @@
-"""`signage monitor`: a live table of the fleet from MQTT (signage/telemetry/monitor.py)."""
+"""`signage monitor`: a live table of the fleet from MQTT (signage/fleet/monitor.py)."""
 
 from __future__ import annotations
 
 import argparse
 
-from signage.cli.options import matching, seconds
+from signage.cli.options import broker_url, matching, seconds
 from signage.config import TOPIC_PATTERN
 from signage.fields import NAME_PATTERN
 
 
 def add(commands) -> None:
     parser = commands.add_parser("monitor", help="live table of the fleet from MQTT")
-    parser.add_argument("--broker", default="mqtt://localhost:1883", help="mqtt://host:port or mqtts://host:port")
+    parser.add_argument("--broker", type=broker_url, default="mqtt://localhost:1883", help="mqtt://host:port or mqtts://host:port")
     parser.add_argument("--site", type=matching(NAME_PATTERN), help="only this site")
     parser.add_argument("--root", type=matching(TOPIC_PATTERN), default="signage", help="topic root (mqtt.topic_root)")
     parser.add_argument("--json", action="store_true", help="stream the raw messages as JSON lines")
@@ -20,6 +20,6 @@ def add(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from signage.telemetry.monitor import monitor
+    from signage.fleet.monitor import monitor
 
     return monitor(args.broker, args.site, args.root, args.json, args.duration)

@@ -62,6 +62,17 @@ def one_of(*allowed: str) -> Callable[[str], str]:
     return parse
 
 
+def broker_url(text: str) -> str:
+    """An argparse type: a broker URL, checked by the one parser the config uses."""
+    from signage.config import parse_broker_url
+
+    try:
+        parse_broker_url(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
 def matching(pattern: str) -> Callable[[str], str]:
     """An argparse type: text matching one of the config's patterns (NAME_PATTERN...),
     refused with the same words a config file gets."""

@@ -1,5 +1,5 @@
 """`signage fleet`: the central dashboard. Ingests the MQTT contract
-(`signage/telemetry/messages.py`, docs/mqtt.md) into SQLite or PostgreSQL and serves
+(`signage/wire/messages.py`, docs/mqtt.md) into SQLite or PostgreSQL and serves
 the fleet, screen and creative pages.
 
 Never imports the kiosk (controller, vision, display, playlist): it only knows what the

@@ -1,8 +1,8 @@
 """Commands from the dashboard to a screen, on the documented topics
 (`<root>/<site>/<device>/<feature>/set`, docs/mqtt.md), checked with the device's own
-validation (signage/telemetry/commands.py) and what only the fleet knows (the screen is
+validation (signage/wire/commands.py) and what only the fleet knows (the screen is
 online, the creative is in its playlist), recorded before anything is published, and
-sealed with the fleet's command key (signage/telemetry/envelope.py) as they go out."""
+sealed with the fleet's command key (signage/wire/envelope.py) as they go out."""
 
 from __future__ import annotations
 
@@ -11,13 +11,12 @@ import threading
 
 import sqlalchemy as sa
 
-from signage.config import TlsConfig
+from signage.config import TlsConfig, parse_broker_url
 from signage.fleet import queries
 from signage.fleet.operator import OperatorWrites
-from signage.telemetry.commands import CommandRejected, parse
-from signage.telemetry.client import new_client
-from signage.telemetry.envelope import Signer
-from signage.telemetry.mqtt import broker_address
+from signage.wire.client import new_client
+from signage.wire.commands import CommandRejected, parse
+from signage.wire.envelope import Signer
 
 logger = logging.getLogger(__name__)
 
@@ -97,7 +96,7 @@ class Publisher:
 
     def __init__(self, broker: str, signer: Signer, client_id: str | None = None, username: str | None = None,
                  password: str | None = None, tls_files: TlsConfig | None = None):
-        host, port, tls = broker_address(broker)
+        host, port, tls = parse_broker_url(broker)
         self.signer = signer
         self.connected = threading.Event()
         self.client = new_client(client_id=client_id or "", protocol="5", username=username, password=password,

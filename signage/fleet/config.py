@@ -7,11 +7,10 @@ import ipaddress
 import os
 from pathlib import Path
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from signage.config import TlsConfig
-from signage.errors import SignageError
+from signage import yamlfile
+from signage.config import BROKER_FORM, TlsConfig, parse_broker_url
 
 
 class FleetConfig(BaseModel):
@@ -19,7 +18,7 @@ class FleetConfig(BaseModel):
 
     db: str | None = Field(None, description="SQLite file or postgresql://user:pass@host/db; default "
                                              "~/.local/share/signage/fleet.sqlite3")
-    broker: str = "mqtt://localhost:1883"
+    broker: str = Field("mqtt://localhost:1883", description=BROKER_FORM)
     username: str | None = None
     password: str | None = Field(None, description="MQTT password")
     topic_root: str = "signage"
@@ -46,6 +45,12 @@ class FleetConfig(BaseModel):
                                        "whose X-Forwarded-For and X-Forwarded-Proto are believed; none by default, "
                                        "so no client can choose the address the login back-off counts")
 
+    @field_validator("broker")
+    @classmethod
+    def _broker_url(cls, value: str) -> str:
+        parse_broker_url(value)  # the kiosk's rules: refused here, not when the ingest connects
+        return value
+
     @field_validator("trusted_proxies")
     @classmethod
     def _networks(cls, value: list[str]) -> list[str]:
@@ -70,16 +75,12 @@ def default_config_path() -> Path:
 
 
 def load(path: Path) -> FleetConfig:
+    """The settings in `path`; the defaults when it is missing or empty. ConfigError with
+    file:line:col for what is wrong."""
     if not path.exists():
         return FleetConfig()
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-        return FleetConfig.model_validate(data)
-    except yaml.YAMLError as exc:
-        raise SignageError(f"{path}: not valid YAML: {exc}") from None
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise SignageError(f"{path}: {problems}") from None
+    document = yamlfile.load(path, empty_ok=True)
+    return FleetConfig() if document.data is None else yamlfile.validate(FleetConfig, document)
 
 
 def save(path: Path, config: FleetConfig) -> None:
@@ -88,5 +89,5 @@ def save(path: Path, config: FleetConfig) -> None:
     temporary = path.with_suffix(".tmp")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
-        yaml.safe_dump(config.model_dump(exclude_defaults=True), handle, sort_keys=False)
+        handle.write(yamlfile.dump(config.model_dump(exclude_defaults=True)))
     os.replace(temporary, path)

@@ -19,9 +19,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
+from signage import yamlfile
 from signage.errors import SignageError
 from signage.fields import NAME_PATTERN
 
@@ -58,15 +58,12 @@ class DevicesFile(BaseModel):
 
 
 def load_devices(path: Path) -> list[Provisioned]:
+    """The devices in `path`; none when it is missing or empty. ConfigError with
+    file:line:col for what is wrong."""
     if not path.exists():
         return []
-    try:
-        return DevicesFile.model_validate(yaml.safe_load(path.read_text()) or {}).devices
-    except yaml.YAMLError as exc:
-        raise SignageError(f"{path}: not valid YAML: {exc}") from None
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:5])
-        raise SignageError(f"{path}: {problems}") from None
+    document = yamlfile.load(path, empty_ok=True)
+    return [] if document.data is None else yamlfile.validate(DevicesFile, document).devices
 
 
 def save_devices(path: Path, devices: list[Provisioned]) -> None:
@@ -75,7 +72,7 @@ def save_devices(path: Path, devices: list[Provisioned]) -> None:
     temporary = path.with_suffix(".tmp")
     ordered = sorted(devices, key=lambda d: (d.site, d.device))
     with open(temporary, "w") as handle:
-        yaml.safe_dump({"devices": [d.model_dump(mode="json") for d in ordered]}, handle, sort_keys=False)
+        handle.write(yamlfile.dump({"devices": [d.model_dump(mode="json") for d in ordered]}))
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(temporary, path)

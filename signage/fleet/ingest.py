@@ -24,12 +24,11 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Callable, TypeVar
 
-from signage.config import TlsConfig
+from signage.config import TlsConfig, parse_broker_url
 from signage.fleet.identities import Identities
 from signage.fleet.parse import Ignored, Incoming, Invalid, parse
 from signage.fleet.store import Store, Written
-from signage.telemetry.client import new_client, session_properties
-from signage.telemetry.mqtt import broker_address
+from signage.wire.client import new_client, session_properties
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -104,7 +103,7 @@ class Ingest:
         self._pending_dropped = 0  # QoS 0 messages dropped, likewise
         self._lock = threading.Lock()
         self._writer: threading.Thread | None = None
-        self._host, self._port, tls = broker_address(broker)
+        self._host, self._port, tls = parse_broker_url(broker)
         self._keepalive, self._expiry = keepalive, session_expiry
         self.client = new_client(client_id=client_id or default_client_id(), protocol="5",
                                  username=username, password=password, tls=tls, tls_files=tls_files)

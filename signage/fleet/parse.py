@@ -1,7 +1,7 @@
 """MQTT messages in, validated records out: a topic and payload either become one
 `Incoming` value or raise `Invalid` saying what is wrong, and why in one word (its
 `reason`, counted per reason on the dashboard). Validation uses the device's own message
-models (signage/telemetry/messages.py), with their bounds and the window of time around
+models (signage/wire/messages.py), with their bounds and the window of time around
 the fleet's clock, so the dashboard and the contract cannot drift apart."""
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from signage.telemetry.commands import FEATURES
-from signage.telemetry.messages import (MAX_MESSAGE_BYTES, Error, Inconsistent, Metrics, Play, Status, TimeError, fit,
-                                        received_at, utc)
+from signage.wire.commands import FEATURES
+from signage.wire.messages import (MAX_MESSAGE_BYTES, Error, Inconsistent, Metrics, Play, Status, TimeError, fit,
+                                   received_at, utc)
 
 MAX_PAYLOAD = MAX_MESSAGE_BYTES
 RAW_KEPT = 8 * 1024  # bytes of a payload a parsed message keeps: what a dead letter shows of it

@@ -17,7 +17,7 @@ import secrets
 from pathlib import Path
 
 from signage.fleet.identities import Provisioned
-from signage.telemetry.homeassistant import node_id
+from signage.wire.homeassistant import node_id
 
 PASSWORD_BYTES = 24  # 192 random bits: no dictionary, no brute force
 SALT_BYTES = 12  # what mosquitto_passwd uses

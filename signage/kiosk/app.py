@@ -57,8 +57,8 @@ from signage.kiosk.watchdog import Watchdog
 from signage.playlist.loader import Playlist
 from signage.playlist.player import Player
 from signage.playlist.rules import Now
-from signage.telemetry.commands import Command, CommandRejected
 from signage.telemetry.metrics import Aggregator
+from signage.wire.commands import Command, CommandRejected
 
 logger = logging.getLogger(__name__)
 

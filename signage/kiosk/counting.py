@@ -5,8 +5,8 @@ models. Main thread only."""
 from __future__ import annotations
 
 from signage.audience import AudienceState
-from signage.telemetry.messages import Message
 from signage.telemetry.metrics import play_message
+from signage.wire.messages import Message
 
 
 def count_audience(kiosk) -> AudienceState:

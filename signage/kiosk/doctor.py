@@ -96,7 +96,7 @@ def edgetpu_check(config: Config) -> Check:
 
 
 def broker_check(config: Config) -> Check:
-    from signage.telemetry.mqtt import probe_broker
+    from signage.wire.client import probe_broker
 
     problem = probe_broker(config.mqtt)
     if problem:

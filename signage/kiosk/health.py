@@ -11,7 +11,7 @@ import time
 
 from signage import __version__, build
 from signage.playlist.watcher import MAX_BACKOFF_S as WATCHER_BACKOFF_S
-from signage.telemetry.messages import STATUS_CREATIVES, Status
+from signage.wire.messages import STATUS_CREATIVES, Status
 
 TELEMETRY_STARTING = {"broker": "connecting", "spool": "ok", "spool_depth": 0, "spool_held": 0, "spool_dropped": 0}
 

@@ -28,8 +28,8 @@ def make(config: Config, on_command, privacy_on: bool, open_spool: bool = True):
     """A telemetry link for `config`, not started: nothing is sent, no thread runs (with
     open_spool=False not even the spool is opened: the pump opens it once started).
     Raises ConfigError when the configuration cannot make one (broker URL, TLS files)."""
-    from signage.telemetry.homeassistant import discovery
     from signage.telemetry.mqtt import Telemetry
+    from signage.wire.homeassistant import discovery
 
     telemetry = Telemetry(config.mqtt, config.site, config.device, config.paths.spool,
                           spool_max_bytes=int(config.paths.spool_max_mb * 1024 * 1024), on_command=on_command,

@@ -10,8 +10,8 @@ import time
 from typing import Callable
 
 from signage.config import CommandsConfig
-from signage.telemetry.commands import FEATURES, Command, CommandRejected, parse
-from signage.telemetry.envelope import SealRefused, Verifier, public_key
+from signage.wire.commands import FEATURES, Command, CommandRejected, parse
+from signage.wire.envelope import SealRefused, Verifier, public_key
 
 BURST = 5  # commands of one kind taken at once (an operator's quick clicks)
 EVERY_S = 2.0  # then one more per this many seconds

@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 
 from signage.audience import EXPRESSIONS, ZONES, AudienceSnapshot
 from signage.clock import utc_iso
-from signage.telemetry.messages import (MAX_COUNT, MAX_IMPRESSIONS, MAX_IN_VIEW, MAX_INFERENCE_MS, MAX_PEOPLE,
-                                        MAX_PLAY_SECONDS, OTHERS, Histogram, Impressions, InferenceMs, Metrics, Play,
-                                        Suppressed, clamp, utc)
+from signage.wire.messages import (MAX_COUNT, MAX_IMPRESSIONS, MAX_IN_VIEW, MAX_INFERENCE_MS, MAX_PEOPLE,
+                                   MAX_PLAY_SECONDS, OTHERS, Histogram, Impressions, InferenceMs, Metrics, Play,
+                                   Suppressed, clamp, utc)
 
 DWELL_BUCKETS = (0, 1, 3, 10, 30, 60)  # seconds: 0-1, 1-3, 3-10, 10-30, 30-60, 60+
 ATTENTION_BUCKETS = (1, 3, 10, 30, 60)  # viewers looked at least 1 s

@@ -11,7 +11,7 @@ from contextlib import closing
 from pathlib import Path
 
 from signage.models import PROJECT_ROOT
-from signage.telemetry.messages import Metrics, Play, Status
+from signage.wire.messages import Metrics, Play, Status
 from tests.arm64.pi import on_x86
 from tests.kiosk import wait_for
 from tests.subscriber import Subscriber

@@ -1,4 +1,4 @@
-"""Valid device messages (checked against signage/telemetry/messages.py) for the fleet tests."""
+"""Valid device messages (checked against signage/wire/messages.py) for the fleet tests."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 import uuid
 from datetime import datetime, timedelta, timezone
 
-from signage.telemetry.messages import Metrics, Play, Status
+from signage.wire.messages import Metrics, Play, Status
 
 # Two weeks ago at 09:00 UTC: messages well inside the window of time the fleet accepts
 # (old but not expired), whatever day the tests run.

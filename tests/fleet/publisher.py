@@ -8,8 +8,8 @@ import paho.mqtt.client as paho
 import sqlalchemy as sa
 from paho.mqtt.enums import CallbackAPIVersion
 
+from signage.config import parse_broker_url
 from signage.fleet.schema import metrics, plays
-from signage.telemetry.mqtt import broker_address
 from tests.fleet import factory as f
 
 
@@ -17,7 +17,7 @@ class Publisher:
     """Publishes QoS 1 and waits for every PUBACK."""
 
     def __init__(self, url: str):
-        host, port, _ = broker_address(url)
+        host, port, _ = parse_broker_url(url)
         self.client = paho.Client(CallbackAPIVersion.VERSION2, protocol=paho.MQTTv5)
         self.client.connect(host, port)
         self.client.loop_start()

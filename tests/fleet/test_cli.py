@@ -78,9 +78,11 @@ def test_passwd_and_migrate(home):
 
 
 @pytest.mark.parametrize("content, expected", [
-    ("port: [1\n", "not valid YAML"),
+    ("port: [1\n", "YAML syntax"),
     ("port: 99999\n", "port"),
     ("colour: blue\n", "colour"),
+    ("port: 8080\nport: 8081\n", "fleet.yaml:2:1: port: duplicate key 'port' (first defined at line 1)"),
+    ("broker: ftp://broker\n", "fleet.yaml:1:9: broker: 'ftp://broker': the scheme 'ftp://' is not a broker's"),
 ])
 def test_a_broken_settings_file_is_a_clear_error(home, content, expected):
     folder, env = home
@@ -89,6 +91,25 @@ def test_a_broken_settings_file_is_a_clear_error(home, content, expected):
     result = fleet(env, "migrate", "--config", str(path), "--db", str(folder / "x.sqlite3"))
     assert result.returncode == 2 and expected in result.stderr and str(path) in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("content", ["", "\n\n", "# settings come later\n"])
+def test_an_empty_settings_file_or_devices_list_holds_the_defaults(tmp_path, content):
+    from signage.fleet.config import FleetConfig, load
+    from signage.fleet.identities import load_devices
+
+    (tmp_path / "fleet.yaml").write_text(content)
+    (tmp_path / "devices.yaml").write_text(content)
+    assert load(tmp_path / "fleet.yaml") == FleetConfig()
+    assert load_devices(tmp_path / "devices.yaml") == []
+
+
+def test_settings_written_are_read_back_the_same(tmp_path):
+    from signage.fleet.config import FleetConfig, load, save
+
+    config = FleetConfig(broker="mqtts://broker.lan", port=8443, trusted_proxies=["10.0.0.0/8"], share_group="dash")
+    save(tmp_path / "fleet.yaml", config)
+    assert load(tmp_path / "fleet.yaml") == config
 
 
 def test_an_unreachable_database_is_a_clear_error(home):

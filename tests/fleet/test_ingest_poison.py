@@ -23,7 +23,7 @@ from signage.fleet.ingest import QUEUED_QOS0, RECEIVE_MAXIMUM, Ingest
 from signage.fleet.parse import Incoming, Invalid, parse, utc
 from signage.fleet.schema import dead_letters, plays
 from signage.fleet.store import Store
-from signage.telemetry.messages import MESSAGES
+from signage.wire.messages import MESSAGES
 from tests.fleet import factory as f
 from tests.fleet.postgres import Postgres, wait_for
 from tests.fleet.publisher import Publisher, stored

@@ -19,8 +19,8 @@ from signage.fleet.parse import Invalid, parse
 from signage.kiosk.health import status_of
 from signage.kiosk.problems import Problems
 from signage.playlist.player import PlayRecord
-from signage.telemetry.messages import MAX_MESSAGE_BYTES, Error, Status
 from signage.telemetry.metrics import Aggregator, play_message
+from signage.wire.messages import MAX_MESSAGE_BYTES, Error, Status
 from tests.fleet import factory as f
 
 NOW = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)

@@ -20,7 +20,7 @@ from signage.fleet.schema import (creative_day_expressions, creative_days, creat
                                   creative_site_days, dead_letters, metadata, metrics, plays, screen_hours,
                                   status_history)
 from signage.fleet.store import DEAD_LETTER_PAYLOAD, RAW_MAX_BYTES, now_utc
-from signage.telemetry.messages import MAX_IMPRESSIONS
+from signage.wire.messages import MAX_IMPRESSIONS
 from tests.fleet import factory as f
 
 NOW = f.T0.replace(tzinfo=None) + timedelta(hours=2)

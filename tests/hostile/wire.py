@@ -53,7 +53,7 @@ from typing import Callable
 
 from signage.fleet.identities import QUARANTINE_MAX
 from signage.fleet.ingest import QUEUED_QOS0, RECEIVE_MAXIMUM
-from signage.telemetry.messages import (MAX_ERROR_CHARS, MAX_IMPRESSIONS, MAX_LABELS, MAX_MESSAGE_BYTES,
+from signage.wire.messages import (MAX_ERROR_CHARS, MAX_IMPRESSIONS, MAX_LABELS, MAX_MESSAGE_BYTES,
                                         MAX_PROBLEMS, STATUS_CREATIVES)
 from signage.telemetry.refusals import BURST as TOLD_PER_WINDOW
 from tests.fleet import factory as f

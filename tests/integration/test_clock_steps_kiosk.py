@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 
 from signage.kiosk.app import Kiosk
-from signage.telemetry.messages import Metrics, Play
+from signage.wire.messages import Metrics, Play
 from tests.kiosk import make_config, run_with, wait_for
 from tests.subscriber import Subscriber
 

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from signage.models import PROJECT_ROOT
-from signage.telemetry.messages import Metrics, Play, Status
+from signage.wire.messages import Metrics, Play, Status
 from tests.screen import dominant, screenshot
 from tests.subscriber import Subscriber
 

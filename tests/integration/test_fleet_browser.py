@@ -20,8 +20,8 @@ import pytest
 import yaml
 
 from signage.fleet.passwords import hash_password
-from signage.telemetry.envelope import Signer
 from signage.models import PROJECT_ROOT
+from signage.wire.envelope import Signer
 from tests.broker import free_port
 from tests.subscriber import Subscriber
 

@@ -3,7 +3,7 @@ import json
 import threading
 
 from signage.config import MqttConfig
-from signage.telemetry.monitor import monitor
+from signage.fleet.monitor import monitor
 from signage.telemetry.mqtt import Telemetry
 from signage.telemetry.spool import Spool
 
@@ -38,9 +38,10 @@ import pytest  # noqa: E402
 
 
 @pytest.mark.parametrize("url,code,message", [
-    ("ftp://x", 2, "--broker 'ftp://x': use mqtt://host:port or mqtts://host:port"),
-    ("mqtt://127.0.0.1:70000", 2, "the port must be a number from 1 to 65535"),
-    ("not a url", 2, "no host name"),
+    ("ftp://x", 2, "--broker 'ftp://x': the scheme 'ftp://' is not a broker's; use mqtt://host:port or "
+                   "mqtts://host:port"),
+    ("mqtt://127.0.0.1:70000", 2, "the port '70000' is not a number from 1 to 65535"),
+    ("not a url", 2, "'not a url' is not a host name or IP address"),
 ])
 def test_monitor_with_a_bad_broker_url_says_so(url, code, message):
     out, err = io.StringIO(), io.StringIO()

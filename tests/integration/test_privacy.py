@@ -89,8 +89,8 @@ def test_a_published_interval_says_nothing_about_fewer_than_min_group_people(bro
     subscriber of the real broker. Below min_group each is null, 0 included (null beside
     0 would tell one or two people from nobody), and so is everything drawn from them."""
     from signage.config import MqttConfig
-    from signage.telemetry.messages import Metrics
     from signage.telemetry.mqtt import Telemetry
+    from signage.wire.messages import Metrics
     from tests.subscriber import Subscriber
 
     subscriber = Subscriber(broker.url, "signage/#")

@@ -18,10 +18,11 @@ from pathlib import Path
 import pytest
 
 from signage.config import MqttConfig
-from signage.telemetry import mqtt
-from signage.telemetry import salvage as salvage_module
+from signage.telemetry import keeper
 from signage.telemetry.mqtt import Telemetry
-from signage.telemetry.spool import MAX_ASIDE, PENDING, Spool, SpoolUnavailable
+from signage.telemetry.spool import MAX_ASIDE, PENDING, Spool, SpoolDamaged, SpoolFull, SpoolUnavailable, damaged
+from signage.telemetry.spool import salvage as salvage_module
+from signage.wire.client import PUBLISHED
 from tests.fakes import FakeClock
 from tests.hostile import spools
 from tests.integration.test_telemetry_faults import fill
@@ -158,7 +159,7 @@ class AlwaysDamaged(Spool):
     rebuilds = 0
 
     def write(self, messages=(), acked=()):
-        raise sqlite3.DatabaseError("database disk image is malformed")
+        raise SpoolDamaged("database disk image is malformed")
 
     def rebuild(self, reason):
         AlwaysDamaged.rebuilds += 1
@@ -177,12 +178,12 @@ def test_storage_that_keeps_damaging_spools_is_rebuilt_with_a_growing_gap(tmp_pa
     start = clock.now
     while clock.now - start < 6 * 3600:  # six hours of pump steps, 0.7 simulated seconds apart
         before = AlwaysDamaged.rebuilds
-        device._step()
+        device._pump.step()
         if AlwaysDamaged.rebuilds > before:
             rebuild_times.append(clock.now)
         clock.now += step
     gaps = [b - a for a, b in zip(rebuild_times, rebuild_times[1:])]
-    first, most = mqtt.REBUILD_GAP_S
+    first, most = keeper.REBUILD_GAP_S
     # a rebuild comes at the first step after its gap: measured gaps carry up to a step
     assert gaps[0] >= first and all(b >= min(most, 2 * a) - 2 * step for a, b in zip(gaps, gaps[1:])), str(gaps)
     assert all(b >= a - step for a, b in zip(gaps, gaps[1:])), \
@@ -208,7 +209,7 @@ def damaged_writes(monkeypatch) -> None:
 
     def write(self, messages=(), acked=()):
         if getattr(self, "damaged", False):
-            raise sqlite3.DatabaseError("database disk image is malformed")
+            raise SpoolDamaged("database disk image is malformed")
         return real_write(self, messages, acked)
 
     def rebuild(self, reason):
@@ -228,33 +229,33 @@ def test_an_os_error_during_a_rebuild_leaves_a_spool_that_is_opened_again(error,
     device = Telemetry(MqttConfig(url="mqtt://127.0.0.1:9"), "lab", "kiosk-1", path, clock=clock)
     damaged_writes(monkeypatch)
     failing = [True]
-    real_move, real_list = Spool._move_aside, Spool._aside_files
+    real_move, real_list = damaged.move_aside, damaged.files
 
     def move_aside(target):
         if failing[0]:
             raise OSError(error, os.strerror(error), str(target))
         return real_move(target)
 
-    def list_aside(self, pending):
+    def list_aside(path, pending):
         if failing[0]:
             raise OSError(error, os.strerror(error), str(tmp_path))
-        return real_list(self, pending)
+        return real_list(path, pending)
 
     if where == "move aside":
-        monkeypatch.setattr(Spool, "_move_aside", staticmethod(move_aside))
+        monkeypatch.setattr(damaged, "move_aside", move_aside)
     else:  # the folder cannot be listed once the rows are copied
-        monkeypatch.setattr(Spool, "_aside_files", list_aside)
+        monkeypatch.setattr(damaged, "files", list_aside)
     first = device.spool
     first.damaged = True
     for i in range(20):
         device.send("metrics", {"schema": 1, "id": f"m-{i}"})
-    device._step()  # the write finds damage, the rebuild meets the OSError
+    device._pump.step()  # the write finds damage, the rebuild meets the OSError
     health = device.health()
     assert device.spool is None and health.spool.startswith("unusable"), health
     assert health.held == 20
     failing[0] = False
-    clock.now += mqtt.REOPEN_S
-    device._step()  # opened again, the hold written into it
+    clock.now += keeper.REOPEN_S
+    device._pump.step()  # opened again, the hold written into it
     assert device.spool is not None and device.spool is not first
     assert device.health().spool in ("ok",) or device.health().spool.startswith("recovered"), device.health()
     assert device.health().held == 0
@@ -320,7 +321,7 @@ def test_a_damaged_file_that_could_not_be_read_for_lack_of_room_stays_pending(fa
 
 class FakeInfo:
     def __init__(self, mid):
-        self.mid, self.rc = mid, mqtt.PUBLISHED
+        self.mid, self.rc = mid, PUBLISHED
 
 
 class FakePaho:
@@ -345,12 +346,12 @@ def test_late_acknowledgements_never_delete_messages_of_a_new_spool(tmp_path, mo
     clock = FakeClock()
     path = tmp_path / "spool.sqlite3"
     device = Telemetry(MqttConfig(url="mqtt://127.0.0.1:9"), "lab", "kiosk-1", path, clock=clock)
-    device.client = paho = FakePaho()
-    device._set_link(True, None)
+    device._link.client = paho = FakePaho()
+    device._link._set_state(True, None)
     damaged_writes(monkeypatch)
     for i in range(5):
         device.send("metrics", {"schema": 1, "id": f"old-{i}"})
-    device._step()
+    device._pump.step()
     assert [mid for mid, _ in paho.published] == [1, 2, 3, 4, 5] and device.spool.depth == 5
     device.spool.damaged = True
 
@@ -361,28 +362,28 @@ def test_late_acknowledgements_never_delete_messages_of_a_new_spool(tmp_path, mo
 
     monkeypatch.setattr(Spool, "_adopt", cannot_copy)
     device.send("metrics", {"schema": 1, "id": "new-0"})
-    device._step()  # damaged: the rebuild cannot copy the old rows
+    device._pump.step()  # damaged: the rebuild cannot copy the old rows
     assert device.spool is None
-    clock.now += mqtt.REOPEN_S
-    device._step()  # a new file; the pending file cannot be copied either; new-0 goes in and out
+    clock.now += keeper.REOPEN_S
+    device._pump.step()  # a new file; the pending file cannot be copied either; new-0 goes in and out
     assert device.spool is not None and device.spool.depth == 1
     [new_row] = device.spool.oldest(10)
     assert new_row.row > 5, "a row number the broker has not seen"
     assert json.loads(paho.published[-1][1])["id"] == "new-0"
     for mid in range(1, 6):  # the broker acknowledges the old rows, late
-        device._on_publish(paho, None, mid, PUBACK, None)
-    device._step()
+        device._link._on_publish(paho, None, mid, PUBACK, None)
+    device._pump.step()
     assert [json.loads(m.payload)["id"] for m in device.spool.oldest(10)] == ["new-0"], "not deleted"
 
     # The new file is damaged in its turn, and this time the old file's rows can be copied:
     # they come in below the rows already handed out, and are handed out again.
     monkeypatch.setattr(Spool, "_adopt", real_adopt)
     device.spool.damaged = True
-    clock.now += 4 * mqtt.REBUILD_GAP_S[0]
+    clock.now += 4 * keeper.REBUILD_GAP_S[0]
     device.send("metrics", {"schema": 1, "id": "new-1"})
     handed = len(paho.published)
-    device._step()  # rebuilt in place; the pending file's rows copied in
-    device._step()
+    device._pump.step()  # rebuilt in place; the pending file's rows copied in
+    device._pump.step()
     again = [json.loads(payload)["id"] for _, payload in paho.published[handed:]]
     assert [i for i in again if i.startswith("old-")] == [f"old-{i}" for i in range(5)], again
     assert "new-1" in again
@@ -395,7 +396,7 @@ def test_a_stop_within_the_rebuild_gap_makes_one_more_spool_for_the_hold(tmp_pat
 
         def write(self, messages=(), acked=()):
             if DamagedUntilRebuiltTwice.rebuilds < 2:
-                raise sqlite3.DatabaseError("database disk image is malformed")
+                raise SpoolDamaged("database disk image is malformed")
             return super().write(messages, acked)
 
         def rebuild(self, reason):
@@ -408,8 +409,8 @@ def test_a_stop_within_the_rebuild_gap_makes_one_more_spool_for_the_hold(tmp_pat
                        clock=clock)
     for i in range(30):
         device.send("metrics", {"schema": 1, "id": f"m-{i}"})
-    device._step()  # damaged: rebuilt once
-    device._step()  # damaged again at once: within the gap, held in memory
+    device._pump.step()  # damaged: rebuilt once
+    device._pump.step()  # damaged again at once: within the gap, held in memory
     assert DamagedUntilRebuiltTwice.rebuilds == 1 and device.health().spool.startswith("error: damaged again")
     device.stop(timeout=5)  # the broker is away: a last fresh spool keeps the hold
     assert DamagedUntilRebuiltTwice.rebuilds == 2
@@ -469,7 +470,7 @@ def test_every_pending_file_is_copied_at_one_open_oldest_first(tmp_path):
 
 class DiskFull(Spool):
     def write(self, messages=(), acked=()):
-        raise sqlite3.OperationalError("database or disk is full")
+        raise SpoolFull("database or disk is full")
 
 
 def link(spool, clock, **kwargs) -> Telemetry:
@@ -483,7 +484,7 @@ def test_a_reload_hands_what_the_old_link_holds_to_the_new_one(new_path, tmp_pat
     old = link(DiskFull(old_path), clock)
     for i in range(25):
         old.send("metrics", {"schema": 1, "id": f"m-{i}"})
-    old._step()
+    old._pump.step()
     assert old.health().spool == "disk full" and old.health().held == 25
     new = link(old_path if new_path == "same file" else tmp_path / "elsewhere" / "spool.sqlite3", clock,
                open_spool=False)
@@ -491,7 +492,7 @@ def test_a_reload_hands_what_the_old_link_holds_to_the_new_one(new_path, tmp_pat
     old.stop(timeout=0.2)
     assert "are lost" not in caplog.text and "go to the new link" in caplog.text
     assert new.health().held == 25
-    new._step()  # the new link's pump: opens its spool, writes the hold
+    new._pump.step()  # the new link's pump: opens its spool, writes the hold
     assert new.health().held == 0
     assert [json.loads(m.payload)["id"] for m in new.spool.oldest(100)] == [f"m-{i}" for i in range(25)]
     new.spool.close()
@@ -504,17 +505,17 @@ def test_a_reload_that_moves_the_spool_copies_the_unsent_rows(tmp_path, caplog):
     old = link(old_path, clock)
     for i in range(40):  # the broker is away: spooled, unsent
         old.send("metrics", {"schema": 1, "id": f"old-{i}"})
-    old._step()
+    old._pump.step()
     assert old.spool.depth == 40
     new = link(new_path, clock, open_spool=False)
     old.hand_over_to(new)
     old.stop(timeout=1)
     new.send("metrics", {"schema": 1, "id": "new-0"})
-    new._step()
+    new._pump.step()
     ids = [json.loads(m.payload)["id"] for m in new.spool.oldest(100)]
     assert ids == [f"old-{i}" for i in range(40)] + ["new-0"], "the old rows first, each once"
     assert "copied 40 unsent messages from the previous spool" in caplog.text
-    new._step()
+    new._pump.step()
     assert new.spool.depth == 41, "copied once"
     new.spool.close()
     left = Spool(old_path)
@@ -534,14 +535,14 @@ def test_rows_of_a_previous_spool_that_cannot_be_read_yet_are_copied_later(tmp_p
     old_path.mkdir()  # someone's folder is in the way: the old spool cannot be opened now
     (old_path / "theirs.txt").write_text("not ours")
     new.adopt_spool_rows(str(old_path))
-    new._step()
+    new._pump.step()
     assert new.spool.depth == 0 and "cannot be copied" in caplog.text
     shutil.rmtree(old_path)
     hidden.rename(old_path)
-    new._step()
+    new._pump.step()
     assert new.spool.depth == 0, "not before REOPEN_S"
-    clock.now += mqtt.REOPEN_S
-    new._step()
+    clock.now += keeper.REOPEN_S
+    new._pump.step()
     assert new.spool.depth == 10
     new.spool.close()
 
@@ -555,16 +556,16 @@ def test_how_long_the_spool_failed_is_told_on_the_injected_clock(tmp_path, caplo
 
     def write(self, messages=(), acked=()):
         if full[0]:
-            raise sqlite3.OperationalError("database or disk is full")
+            raise SpoolFull("database or disk is full")
         return real_write(self, messages, acked)
 
     monkeypatch.setattr(Spool, "write", write)
     device.send("metrics", {"schema": 1, "id": "m-0"})
-    device._step()
+    device._pump.step()
     assert device.health().spool == "disk full"
     clock.now += 3600
     full[0] = False
-    device._step()
+    device._pump.step()
     assert device.health().spool == "ok" and "the spool accepts messages again after 3600 s" in caplog.text
     device.spool.close()
 
@@ -576,7 +577,7 @@ def test_the_rebuild_gap_resets_after_an_hour_without_damage(tmp_path):
 
         def write(self, messages=(), acked=()):
             if DamagedWhileFailing.failing:
-                raise sqlite3.DatabaseError("database disk image is malformed")
+                raise SpoolDamaged("database disk image is malformed")
             return super().write(messages, acked)
 
         def rebuild(self, reason):
@@ -590,18 +591,18 @@ def test_the_rebuild_gap_resets_after_an_hour_without_damage(tmp_path):
         end = clock.now + seconds
         while clock.now < end:
             device.send("metrics", {"schema": 1, "id": f"m-{clock.now}"})
-            device._step()
+            device._pump.step()
             clock.now += step
 
     run(500)  # failing storage: rebuilds 30, 60, 120 s... apart
     growing = DamagedWhileFailing.rebuilt_at[:]
-    assert len(growing) >= 4 and growing[3] - growing[2] > 2 * mqtt.REBUILD_GAP_S[0]
+    assert len(growing) >= 4 and growing[3] - growing[2] > 2 * keeper.REBUILD_GAP_S[0]
     DamagedWhileFailing.failing = False
-    run(max(mqtt.REBUILD_GAP_S[1], 2 * growing[-1]) + 60, step=5.0)  # well past the gap, then a calm hour
+    run(max(keeper.REBUILD_GAP_S[1], 2 * growing[-1]) + 60, step=5.0)  # well past the gap, then a calm hour
     assert device.health().problem is None and device.health().held == 0, device.health()
     DamagedWhileFailing.failing = True
     before = len(DamagedWhileFailing.rebuilt_at)
     run(120)
     again = DamagedWhileFailing.rebuilt_at[before:]
-    assert len(again) >= 2 and again[1] - again[0] < 2 * mqtt.REBUILD_GAP_S[0] + 1, "back to the first gap"
+    assert len(again) >= 2 and again[1] - again[0] < 2 * keeper.REBUILD_GAP_S[0] + 1, "back to the first gap"
     device.spool.close()

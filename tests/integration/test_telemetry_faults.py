@@ -19,9 +19,9 @@ import pytest
 
 from signage.config import MqttConfig
 from signage.models import PROJECT_ROOT
-from signage.telemetry.messages import Error, Status
 from signage.telemetry.mqtt import Telemetry
 from signage.telemetry.spool import Spool
+from signage.wire.messages import Error, Status
 from tests.hostile import spools
 from tests.integration.test_telemetry_mqtt import metrics_payload, received_in_order, wait
 from tests.subscriber import Subscriber
@@ -135,7 +135,7 @@ def test_stop_while_the_disk_is_full_and_no_broker_keeps_trying_the_spool(broker
     wait(lambda: device.health().spool == "disk full")
 
     def free_space_once_stopping():
-        wait(lambda: device._stopping)  # noqa: SLF001 - the test acts during stop()
+        wait(lambda: device._pump.stopping)  # noqa: SLF001 - the test acts during stop()
         filler.unlink()
 
     helper = threading.Thread(target=free_space_once_stopping)

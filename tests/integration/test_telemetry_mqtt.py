@@ -15,11 +15,12 @@ import pytest
 
 from signage.config import MqttConfig, TlsConfig
 from signage.models import PROJECT_ROOT
-from signage.telemetry.commands import Command, CommandRejected
-from signage.telemetry.homeassistant import COMMON, REQUIRED
-from signage.telemetry.messages import Metrics
-from signage.telemetry.mqtt import WINDOW, Telemetry
+from signage.telemetry.link import WINDOW
+from signage.telemetry.mqtt import Telemetry
 from signage.telemetry.spool import Spool
+from signage.wire.commands import Command, CommandRejected
+from signage.wire.homeassistant import COMMON, REQUIRED
+from signage.wire.messages import Metrics
 from tests.broker import Broker, self_signed_tls
 from tests.subscriber import Subscriber
 
@@ -188,7 +189,7 @@ def test_wrong_password_is_a_clear_error_and_retries(tls_broker, tmp_path, caplo
 
 
 def test_home_assistant_discovery(broker, tmp_path):
-    from signage.telemetry.homeassistant import discovery
+    from signage.wire.homeassistant import discovery
 
     subscriber = Subscriber(broker.url, "homeassistant/#")
     device = telemetry(broker.url, tmp_path)

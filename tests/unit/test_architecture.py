@@ -1,7 +1,8 @@
 """The dependency directions docs/architecture.md promises, checked on the source: the
-tiers (cli -> kiosk -> domain packages -> foundations), vision imports nothing of the
-rest, the display never sees the audience, telemetry never sees vision, and each
-outside world (argparse, pygame, cv2) is imported only in its homes."""
+tiers (cli -> kiosk and fleet -> domain packages -> wire -> foundations), vision imports
+nothing of the rest, the display never sees the audience, telemetry never sees vision,
+the fleet knows the kiosk only through the MQTT contract (wire/), and each outside world
+(argparse, pygame, cv2, paho, SQL, YAML) is imported only in its homes."""
 
 from __future__ import annotations
 
@@ -12,15 +13,25 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "signage"
 
-ABOVE_DOMAIN = ("signage.kiosk", "signage.cli")
+ABOVE_DOMAIN = ("signage.kiosk", "signage.fleet", "signage.cli")
 FORBIDDEN = {
-    "vision": ("signage.playlist", "signage.display", "signage.telemetry", *ABOVE_DOMAIN),
-    "display": ("signage.vision", "signage.audience", "signage.playlist", "signage.telemetry", *ABOVE_DOMAIN),
+    "vision": ("signage.playlist", "signage.display", "signage.telemetry", "signage.wire", *ABOVE_DOMAIN),
+    "display": ("signage.vision", "signage.audience", "signage.playlist", "signage.telemetry", "signage.wire",
+                *ABOVE_DOMAIN),
     "telemetry": ("signage.vision", "signage.display", "signage.playlist", *ABOVE_DOMAIN),
-    "playlist": ("signage.vision", "signage.display", "signage.telemetry", *ABOVE_DOMAIN),
-    "kiosk": ("signage.cli",),
+    "playlist": ("signage.vision", "signage.display", "signage.telemetry", "signage.wire", *ABOVE_DOMAIN),
+    "kiosk": ("signage.fleet", "signage.cli"),
 }
 FOUNDATIONS = {"audience", "clock", "config", "fields", "yamlfile", "models", "errors", "threads", "imageinfo", "build"}
+# What a package may import of signage, when that is shorter said than what it may not.
+# The fleet runs on another machine and knows the kiosks only by what they publish: the
+# contract (wire/) and the foundations, never the kiosk, its uplink, vision, display or
+# playlists. The contract sits just above the foundations: kiosk, fleet and telemetry
+# import it, it imports none of them.
+ONLY = {
+    "fleet": ("signage.fleet", "signage.wire"),
+    "wire": ("signage.wire",),
+}
 
 
 def imports(path: Path) -> set[str]:
@@ -35,9 +46,22 @@ def imports(path: Path) -> set[str]:
 
 @pytest.mark.parametrize("package", sorted(FORBIDDEN))
 def test_dependencies_point_one_way(package):
-    for path in (PACKAGE / package).glob("*.py"):
+    for path in (PACKAGE / package).rglob("*.py"):
         for name in imports(path):
             assert not name.startswith(FORBIDDEN[package]), f"{path.relative_to(PACKAGE)} imports {name}"
+
+
+@pytest.mark.parametrize("package", sorted(ONLY))
+def test_the_fleet_and_the_contract_import_only_what_is_below_them(package):
+    allowed = (*ONLY[package], *(f"signage.{name}" for name in FOUNDATIONS))
+    for path in (PACKAGE / package).rglob("*.py"):
+        for name in imports(path):
+            if name.startswith("signage."):  # `from signage import __version__` is the package's own
+                assert inside(name, allowed), f"{path.relative_to(PACKAGE)} imports {name}"
+
+
+def inside(name: str, modules: tuple[str, ...]) -> bool:
+    return any(name == module or name.startswith(module + ".") for module in modules)
 
 
 def test_nothing_outside_vision_and_display_writes_or_encodes_pixels():
@@ -76,15 +100,23 @@ def test_no_module_is_left_loose_at_the_top():
 # images and videos (and says how long a video is, display/videoinfo.py, so that the
 # playlist checks need no decoder of their own). The benches prepare real frames and media
 # as a camera or a creative would deliver them, so cli/bench_*.py may use it too.
-# paho has one home, telemetry/client.py, checked here like the others (issue 10's rework).
+# paho has one home, wire/client.py, checked here like the others (issue 10's rework).
 HOMES = {
     "argparse": ("cli/*",),
     "pygame": ("display/*",),
     "cv2": ("vision/*", "display/*", "cli/bench_*.py"),
-    # Every MQTT client, of the kiosk, its tools and the fleet dashboard, is made in telemetry/client.py.
-    "paho": ("telemetry/client.py",),
-    # Signing and checking commands (the fleet's key, the kiosks' checks) in one module, movable to wire/.
-    "cryptography": ("telemetry/envelope.py",),
+    # Every MQTT client, of the kiosk, its tools and the fleet dashboard, is made in wire/client.py.
+    "paho": ("wire/client.py",),
+    # Signing and checking commands (the fleet's key, the kiosks' checks) in one module.
+    "cryptography": ("wire/envelope.py",),
+    # The kiosk's spool is its only SQLite file; the fleet speaks SQL through SQLAlchemy.
+    "sqlite3": ("telemetry/spool/*",),
+    # The fleet's database, in fleet/ (migrations included). The fleet bench seeds, measures
+    # and clears the stores it compares with SQL of its own, beside the store's code paths
+    # it times: a bench's fixture, until the bench writes through fleet/demo's writer.
+    "sqlalchemy": ("fleet/*", "fleet/migrations/*", "fleet/migrations/versions/*", "cli/bench_fleet.py"),
+    # YAML is read with positions, bounded and without duplicate keys, and written, in one module.
+    "yaml": ("yamlfile.py",),
 }
 
 

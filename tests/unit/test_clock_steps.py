@@ -15,8 +15,8 @@ from signage.playlist.loader import Playlist
 from signage.playlist.player import Player
 from signage.playlist.rules import Now
 from signage.playlist.schema import Creative, PlayItem
-from signage.telemetry.messages import Metrics, Play
 from signage.telemetry.metrics import Aggregator, play_message
+from signage.wire.messages import Metrics, Play
 
 T0 = dt.datetime(2026, 11, 23, 10, 0, tzinfo=dt.timezone.utc)
 STEPS = st.floats(-40 * 86400, 40 * 86400).filter(lambda s: abs(s) >= 1)  # an RTC-less Pi can be off by weeks

@@ -1,4 +1,4 @@
-"""Signed commands (telemetry/envelope.py), the kiosk's door (telemetry/inbox.py) and the
+"""Signed commands (wire/envelope.py), the kiosk's door (telemetry/inbox.py) and the
 throttle on refusals (telemetry/refusals.py), with clocks the tests move."""
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ import stat
 import pytest
 
 from signage.config import CommandsConfig
-from signage.telemetry.commands import CommandRejected, parse
-from signage.telemetry.envelope import Signer
 from signage.telemetry.inbox import BURST, EVERY_S, Inbox
 from signage.telemetry.refusals import Refusals
+from signage.wire.commands import CommandRejected, parse
+from signage.wire.envelope import Signer
 
 ROOT = "signage/lab/kiosk-1"
 NOW = 1_800_000_000.0

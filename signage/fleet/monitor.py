@@ -1,4 +1,5 @@
-"""`signage monitor`: the fleet at a glance, live in the terminal."""
+"""`signage monitor`: the fleet at a glance, live in the terminal. Like the dashboard it
+reads only the MQTT contract (signage/wire/), and it keeps nothing."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ import threading
 import time
 from dataclasses import dataclass
 
+from signage.config import parse_broker_url
 from signage.errors import ConfigError
-from signage.telemetry.client import new_client
-from signage.telemetry.mqtt import broker_address
+from signage.wire.client import new_client
 
 
 @dataclass
@@ -76,7 +77,7 @@ def monitor(broker: str, site: str | None, root: str, as_json: bool, duration: f
     must not publish before that)."""
     out, err = out or sys.stdout, err or sys.stderr
     try:
-        host, port, tls = broker_address(broker)
+        host, port, tls = parse_broker_url(broker)
     except ValueError as exc:
         print(f"signage monitor: --broker {exc}", file=err)
         return 2

@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
-from signage.telemetry.envelope import SEALED_KEYS, Seal
+from signage.wire.envelope import SEALED_KEYS, Seal
 
 MAX_PAYLOAD = 256  # bytes; every valid command is far shorter
 

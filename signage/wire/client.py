@@ -1,11 +1,14 @@
 """The one module that imports paho-mqtt (2.x): every MQTT client of the kiosk and its
 tools is made here, with the same callback API version, protocol, credentials and TLS
 set-up, and with paho's result codes under names that say what they mean. The fleet
-dashboard's clients (MQTT 5, a persistent session) are made here too."""
+dashboard's clients (MQTT 5, a persistent session) are made here too, and the one
+connection `signage doctor` tries (`probe_broker`). Broker URLs are read by the one
+parser, config.parse_broker_url."""
 
 from __future__ import annotations
 
 import ssl
+import threading
 from typing import Literal
 
 import paho.mqtt.client as paho
@@ -13,7 +16,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from signage.config import TlsConfig
+from signage.config import MqttConfig, TlsConfig, parse_broker_url
 from signage.errors import ConfigError
 
 PUBLISHED = paho.MQTT_ERR_SUCCESS  # publish() took the message
@@ -49,3 +52,32 @@ def session_properties(expiry_s: int, receive_maximum: int) -> Properties:
     properties.SessionExpiryInterval = expiry_s
     properties.ReceiveMaximum = receive_maximum
     return properties
+
+
+def probe_broker(config: MqttConfig, timeout: float = 5.0) -> str | None:
+    """Connect once (for `signage doctor`): None when the broker accepts us, else why not."""
+    host, port, tls = parse_broker_url(config.url)
+    try:
+        probe = new_client(protocol=config.protocol, username=config.username, password=config.password,
+                           tls=tls, tls_files=config.tls)
+    except ConfigError as exc:
+        return str(exc)
+    answered, result = threading.Event(), []
+
+    def on_connect(client, userdata, flags, reason_code, properties):
+        result.append(None if not reason_code.is_failure else f"the broker refused the connection: {reason_code}")
+        answered.set()
+
+    probe.on_connect = on_connect
+    try:
+        probe.connect(host, port, keepalive=max(5, int(timeout)))
+    except (OSError, ValueError) as exc:
+        return f"cannot reach {host}:{port}: {exc}"
+    probe.loop_start()
+    try:
+        if not answered.wait(timeout):
+            return f"{host}:{port} did not answer within {timeout:g} s"
+        return result[0]
+    finally:
+        probe.disconnect()
+        probe.loop_stop()

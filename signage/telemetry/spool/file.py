@@ -1,0 +1,165 @@
+"""One SQLite spool file: its schema, its durability, its counters, its transactions.
+
+SQLite in WAL mode with `synchronous=FULL`: a transaction that commits is fsync'd and
+survives a power cut. Rows are numbered by AUTOINCREMENT, so a number is never reused.
+The message count and size are kept in memory, so status never needs a query; the count
+of messages dropped at the size cap is kept in the file, so it survives a restart.
+
+Raises `sqlite3.Error`: the Spool around it sorts them into its faults.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from signage.telemetry.spool.faults import SpoolUnavailable
+from signage.telemetry.spool.salvage import MAGIC, Salvaged
+
+_SIZE = "LENGTH(payload) + LENGTH(topic)"
+Message = tuple[str, bytes, int, bool]  # topic, payload, qos, retain
+
+
+def problem_of(path: Path) -> str | None:
+    """Why the file at `path` cannot be a spool, from a look at it (no SQLite); None if it may be."""
+    if path.is_dir():
+        return "a directory is in the way"
+    try:
+        with open(path, "rb") as handle:
+            start = handle.read(16)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise SpoolUnavailable(f"cannot read the spool {path}: {exc.strerror}") from exc
+    if start and start != MAGIC:
+        return "not an SQLite file"
+    return None
+
+
+class SpoolFile:
+    def __init__(self, path: str):
+        self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        try:
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=FULL")  # an acknowledged write survives a power cut
+            self.db.execute("CREATE TABLE IF NOT EXISTS messages (row INTEGER PRIMARY KEY AUTOINCREMENT,"
+                            " topic TEXT NOT NULL, payload BLOB NOT NULL, qos INTEGER NOT NULL,"
+                            " retain INTEGER NOT NULL)")
+            self.db.execute("CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL)")
+            self.count = self.size = self.dropped = self.sequence = 0
+            self.load_counters()
+        except BaseException:
+            self.close()
+            raise
+
+    def load_counters(self) -> None:
+        """From what is on disk: messages, their size, the dropped count, the highest row."""
+        db = self.db
+        self.count, self.size = db.execute(f"SELECT COUNT(*), COALESCE(SUM({_SIZE}), 0) FROM messages").fetchone()
+        found = db.execute("SELECT value FROM counters WHERE name = 'dropped'").fetchone()
+        self.dropped = found[0] if found else 0
+        sequence = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'messages'").fetchone()
+        self.sequence = sequence[0] if sequence else 0
+
+    def quick_check(self) -> str | None:
+        """None when SQLite finds the file sound, else its first complaint."""
+        check = self.db.execute("PRAGMA quick_check").fetchall()
+        return None if check == [("ok",)] else f"quick_check: {check[0][0]}"[:200]
+
+    def raise_sequence(self, highest: int) -> None:
+        """New rows are numbered above `highest`."""
+        self.db.execute("UPDATE sqlite_sequence SET seq = MAX(seq, ?) WHERE name = 'messages'", (highest,))
+        if self.db.execute("SELECT changes()").fetchone()[0] == 0 and highest:
+            self.db.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('messages', ?)", (highest,))
+        self.sequence = max(self.sequence, highest)
+
+    def write(self, messages: Sequence[Message], acked: Iterable[int], max_bytes: int) -> tuple[list[int], int]:
+        """Delete `acked`, insert `messages`, then drop the oldest rows while the file holds
+        more than `max_bytes`: one transaction. (new row numbers, rows dropped); on an
+        error nothing has changed."""
+        acked = list(acked)
+        db = self.db
+        rows, count, size, dropped = [], self.count, self.size, 0
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            for start in range(0, len(acked), 500):  # a statement per chunk, not per row
+                chunk = acked[start:start + 500]
+                marks = ",".join("?" * len(chunk))
+                found, found_size = db.execute(f"SELECT COUNT(*), COALESCE(SUM({_SIZE}), 0) FROM messages"
+                                               f" WHERE row IN ({marks})", chunk).fetchone()
+                db.execute(f"DELETE FROM messages WHERE row IN ({marks})", chunk)
+                count, size = count - found, size - found_size
+            for topic, payload, qos, retain in messages:
+                cursor = db.execute("INSERT INTO messages (topic, payload, qos, retain) VALUES (?, ?, ?, ?)",
+                                    (topic, payload, qos, int(retain)))
+                rows.append(cursor.lastrowid)
+                count, size = count + 1, size + len(payload) + len(topic)  # as SQL LENGTH() counts
+            if size > max_bytes:
+                dropped, count, size = self._drop_oldest(count, size, max_bytes)
+            db.execute("COMMIT")
+        except BaseException:
+            self.rollback()
+            raise
+        self.count, self.size, self.dropped = count, size, self.dropped + dropped
+        if rows:
+            self.sequence = max(self.sequence, rows[-1])
+        return rows, dropped
+
+    def _drop_oldest(self, count: int, size: int, max_bytes: int) -> tuple[int, int, int]:
+        dropped = 0
+        for row, row_size in self.db.execute(f"SELECT row, {_SIZE} FROM messages ORDER BY row").fetchall():
+            if size <= max_bytes * 0.9:  # leave headroom so we do not drop on every put
+                break
+            self.db.execute("DELETE FROM messages WHERE row = ?", (row,))
+            count, size, dropped = count - 1, size - row_size, dropped + 1
+        self.db.execute("INSERT INTO counters (name, value) VALUES ('dropped', ?) "
+                        "ON CONFLICT(name) DO UPDATE SET value = value + excluded.value", (dropped,))
+        return dropped, count, size
+
+    def copy_in(self, found: Salvaged) -> list[int]:
+        """The rows salvaged from a damaged file, in one transaction; the numbers inserted.
+        A row number already taken by the same message (a copy interrupted after its
+        commit) is skipped; taken by another message, the salvaged one gets a new number:
+        nothing readable is lost, nothing is sent twice from here."""
+        db = self.db
+        inserted = []
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            for row in sorted(found.rows):
+                topic, payload, qos, retain = found.rows[row]
+                there = db.execute("SELECT topic, payload, qos, retain FROM messages WHERE row = ?",
+                                   (row,)).fetchone()
+                if there is None:
+                    db.execute("INSERT INTO messages (row, topic, payload, qos, retain) VALUES (?, ?, ?, ?, ?)",
+                               (row, topic, payload, qos, retain))
+                    inserted.append(row)
+                elif tuple(there) != (topic, payload, qos, int(retain)):
+                    inserted.append(db.execute("INSERT INTO messages (topic, payload, qos, retain) "
+                                               "VALUES (?, ?, ?, ?)", (topic, payload, qos, retain)).lastrowid)
+            if found.dropped:
+                db.execute("INSERT INTO counters (name, value) VALUES ('dropped', ?) "
+                           "ON CONFLICT(name) DO UPDATE SET value = MAX(value, excluded.value)", (found.dropped,))
+            db.execute("COMMIT")
+        except BaseException:
+            self.rollback()
+            raise
+        return inserted
+
+    def oldest(self, limit: int, after: int) -> list[tuple[int, str, bytes, int, bool]]:
+        return [(row, topic, bytes(payload), qos, bool(retain)) for row, topic, payload, qos, retain in
+                self.db.execute("SELECT row, topic, payload, qos, retain FROM messages WHERE row > ?"
+                                " ORDER BY row LIMIT ?", (after, limit)).fetchall()]
+
+    def rollback(self) -> None:
+        if self.db.in_transaction:
+            try:
+                self.db.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass  # SQLite rolls back by itself when it cannot
+
+    def close(self) -> None:
+        try:
+            self.db.close()
+        except sqlite3.Error:
+            pass
