@@ -20,7 +20,8 @@ FORBIDDEN = {
     "playlist": ("signage.vision", "signage.display", "signage.telemetry", *ABOVE_DOMAIN),
     "kiosk": ("signage.cli",),
 }
-FOUNDATIONS = {"audience", "clock", "config", "fields", "yamlfile", "models", "errors", "threads", "imageinfo", "build"}
+FOUNDATIONS = {"audience", "clock", "config", "fields", "yamlfile", "models", "errors", "faults", "threads", "imageinfo",
+               "build"}
 
 
 def imports(path: Path) -> set[str]:
