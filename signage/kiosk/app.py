@@ -170,8 +170,10 @@ class Kiosk:
             began = time.monotonic()
             staged = reload.prepare(self)
             if staged is not None:
-                old, self.config = self.config, staged.config
-                reload.commit(self, old, staged)
+                reload.retire(self, staged)  # under the running names
+                reload.commit(self, staged)
+                self.config = staged.config  # every part has it: status shows all of it at once
+                self.barrier.run("reload: status", self.publish_status, True)
             logger.info("the configuration reload held the screen for %.2f s", time.monotonic() - began)
         self.playlists.request_reload()
         if not self.privacy.on and self.problems.get("vision"):
@@ -200,10 +202,9 @@ class Kiosk:
     def _status_changed(self) -> None:
         self.publish_status(force=True)
 
-    def status(self, config: Config | None = None) -> dict:
-        """The status message as published (any thread may ask: building it changes
-        nothing); `config`: the names it is published under, if not the running ones."""
-        return status_of(self, self.uplink.health(), config or self.config).payload()
+    def status(self) -> dict:
+        """The status message as published (any thread may ask: building it changes nothing)."""
+        return status_of(self, self.uplink.health()).payload()
 
     def stuck(self, stale: float) -> str | None:
         """A thread that made no progress within `stale` seconds, or None."""

@@ -11,7 +11,6 @@ import time
 from typing import TYPE_CHECKING
 
 from signage import __version__, build
-from signage.config import Config
 from signage.kiosk.playlists import Playlists
 from signage.kiosk.uplink import Uplink
 from signage.kiosk.vision import VisionStage
@@ -25,14 +24,13 @@ if TYPE_CHECKING:
 TELEMETRY_STARTING = {"broker": "connecting", "spool": "ok", "spool_depth": 0, "spool_held": 0, "spool_dropped": 0}
 
 
-def status_of(kiosk: Kiosk, health: Health | None, config: Config) -> Status:
-    """`health`: telemetry's `Health` snapshot, or None before telemetry started;
-    `config`: the names to publish under. Texts and counts are fitted to the message's
-    bounds (a long error, a huge spool)."""
+def status_of(kiosk: Kiosk, health: Health | None) -> Status:
+    """`health`: telemetry's `Health` snapshot, or None before telemetry started. Texts
+    and counts are fitted to the message's bounds (a long error, a huge spool)."""
     renderer = kiosk.screen.renderer
     hardware = kiosk.vision.hardware()
     return Status.fitted(
-        device=config.device, site=config.site, version=__version__, lock=build.lock_hash(),
+        device=kiosk.config.device, site=kiosk.config.site, version=__version__, lock=build.lock_hash(),
         uptime_s=int(kiosk.clock() - kiosk.started),
         playing=kiosk.screen.scheduled,
         camera=kiosk.vision.camera_state(kiosk.privacy.on),

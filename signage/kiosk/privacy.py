@@ -66,9 +66,13 @@ class Privacy:
         turns_on = settings.start_in_privacy and not self.settings.start_in_privacy
         self.settings = settings
         if turns_on and not self.on:
-            self.switch(True)
+            self._turn(True)  # the reload publishes the status once it is done
 
     def switch(self, on: bool) -> None:
+        self._turn(on)
+        self._publish_status()
+
+    def _turn(self, on: bool) -> None:
         self.on = on
         logger.info("privacy mode %s", "on: camera released, no audience data" if on else "off")
         if on:
@@ -76,4 +80,3 @@ class Privacy:
         else:
             self._vision.start()
         self._uplink.set_state("privacy", "ON" if on else "OFF")
-        self._publish_status()

@@ -12,9 +12,10 @@ and may hold secrets, and status is published and retained); the log says what i
 All of it runs on the main thread, so the screen holds its last picture (a video
 pauses) while the new parts are built; only what changed is built (`signage bench`
 measures how long that takes). The kiosk (`Kiosk.reload_config`) asks `prepare` for
-the new parts, takes the new configuration, and `commit` hands the parts over: each
-step runs behind the kiosk's fault barrier, so a step that fails unexpectedly is
-counted and shown in status, and the steps after it still run.
+the new parts, `retire`s what ends with the running configuration, has `commit` hand
+the new parts to their owners, and then takes the new configuration itself: each step
+runs behind the kiosk's fault barrier, so a step that fails unexpectedly is counted and
+shown in status, and the steps after it still run.
 """
 
 from __future__ import annotations
@@ -28,7 +29,9 @@ from typing import TYPE_CHECKING
 from signage.config import Config, check_runtime_paths, remove_created
 from signage.errors import ConfigError, SignageError
 from signage.kiosk import playlists
-from signage.kiosk.vision import Prepared
+from signage.kiosk.problems import Problems
+from signage.kiosk.uplink import Uplink
+from signage.kiosk.vision import Prepared, VisionStage
 from signage.playlist.loader import Playlist
 from signage.playlist.watcher import PlaylistWatcher
 from signage.telemetry.mqtt import Telemetry
@@ -75,13 +78,13 @@ def prepare(kiosk: Kiosk) -> Staged | None:
     try:
         config = kiosk.reread()  # the file again, with the same command-line overrides
     except SignageError as exc:
-        reject(kiosk, where_only(exc), "does not load", str(exc))
+        reject(kiosk.problems, where_only(exc), "does not load", str(exc))
         return None
     try:
-        staged = stage(kiosk, config)
+        staged = stage(kiosk.config, config, kiosk.uplink, kiosk.vision, kiosk.privacy.on)
         switch_display(kiosk, staged)
     except Rejected as exc:
-        reject(kiosk, where_key(kiosk.config_path, exc.key), exc.why, exc.detail)
+        reject(kiosk.problems, where_key(kiosk.config_path, exc.key), exc.why, exc.detail)
         return None
     kiosk.problems.clear("config")
     if not staged.changed and staged.telemetry is None:
@@ -90,8 +93,8 @@ def prepare(kiosk: Kiosk) -> Staged | None:
     return staged
 
 
-def reject(kiosk: Kiosk, where: str, why: str, detail: str) -> None:
-    kiosk.problems.set("config", f"config reload rejected: {where}: {why}; the running configuration stays "
+def reject(problems: Problems, where: str, why: str, detail: str) -> None:
+    problems.set("config", f"config reload rejected: {where}: {why}; the running configuration stays "
                        "(the log says what is wrong)")
     logger.error("config reload rejected; keeping the running configuration:\n%s", detail)
 
@@ -100,9 +103,8 @@ def changed_sections(old: Config, new: Config) -> list[str]:
     return [name for name in Config.model_fields if getattr(old, name) != getattr(new, name)]
 
 
-def stage(kiosk: Kiosk, config: Config) -> Staged:
-    """Every new part `config` needs, built beside the running ones; Rejected if one cannot be."""
-    old = kiosk.config
+def stage(old: Config, config: Config, uplink: Uplink, vision: VisionStage, privacy_on: bool) -> Staged:
+    """Every new part `config` needs, built beside the running ones (`old`'s); Rejected if one cannot be."""
     staged = Staged(config, changed_sections(old, config))
     try:
         relink = new_link(old, config)
@@ -113,15 +115,15 @@ def stage(kiosk: Kiosk, config: Config) -> Staged:
                 match = _KEY.match(str(exc))
                 raise Rejected(match.group(1) if match else "paths", "this user cannot create or write it",
                                str(exc)) from None
-        if relink or kiosk.uplink.unstarted:  # a link that could not be made is tried again (its files may be fixed)
+        if relink or uplink.unstarted:  # a link that could not be made is tried again (its files may be fixed)
             try:
-                staged.telemetry = kiosk.uplink.make(config, kiosk.privacy.on, open_spool=False)
+                staged.telemetry = uplink.make(config, privacy_on, open_spool=False)
             except Exception as exc:  # noqa: BLE001 - ConfigError, or whatever else the files break
                 if relink:
                     raise Rejected("mqtt", "the MQTT link cannot be made with it", str(exc)) from None
                 logger.error("telemetry still cannot start (%s)", exc)  # unchanged settings: nothing to refuse
-        if new_vision(old, config) and not kiosk.privacy.on and not turns_privacy_on(old, config):
-            staged.vision = prepare_vision(kiosk, old, config, "vision" in staged.changed)
+        if new_vision(old, config) and not privacy_on and not turns_privacy_on(old, config):
+            staged.vision = prepare_vision(vision, old, config, "vision" in staged.changed)
         if new_playlists(old, config):
             watcher = playlists.watcher_for(config, keep_last_good=False)
             loaded = watcher.boot()
@@ -135,19 +137,19 @@ def stage(kiosk: Kiosk, config: Config) -> Staged:
     return staged
 
 
-def prepare_vision(kiosk: Kiosk, old: Config, config: Config, vision_changed: bool) -> Prepared:
+def prepare_vision(vision: VisionStage, old: Config, config: Config, vision_changed: bool) -> Prepared:
     """The pipeline and, unless it is the device running now, the frame source; Rejected
     naming the part that failed."""
-    same_device = kiosk.vision.running and config.source.spec() == old.source.spec()
+    same_device = vision.running and config.source.spec() == old.source.spec()
     pipeline_changed = old.vision != config.vision or old.paths.models != config.paths.models
     part = "vision" if vision_changed and pipeline_changed else "paths.models"
     prepared = None
     try:
-        prepared = kiosk.vision.prepare(config, with_source=False)
+        prepared = vision.prepare(config, with_source=False)
         if same_device:
             return prepared
         part = "source"  # the models loaded: now the source is the part that can fail
-        return Prepared(prepared.pipeline, kiosk.vision.open_source(config))
+        return Prepared(prepared.pipeline, vision.open_source(config))
     except Exception as exc:  # noqa: BLE001 - a driver's own error (cv2.error, RuntimeError) too
         if prepared is not None:
             prepared.close()
@@ -194,26 +196,36 @@ def switch_display(kiosk: Kiosk, staged: Staged) -> None:
     kiosk.barrier.run("reload: display show", screen.show, creative)
 
 
-def commit(kiosk: Kiosk, old: Config, staged: Staged) -> None:
-    """Hand the staged parts to their owners (the window already is, and the kiosk runs
-    `staged.config` now, `old` before): nothing here is refused. Each step runs behind
-    the fault barrier: one that fails unexpectedly shows in status (fault:reload: ...)
-    and costs that step only; the others still run, so no part is left half-swapped (a
-    watcher that never started would read as a dead thread)."""
-    config, changed = staged.config, staged.changed
+def retire(kiosk: Kiosk, staged: Staged) -> None:
+    """What ends with the running configuration, under its names: the interval counted so
+    far, and a link the staged one replaces (what it cannot save and its spool's unsent
+    rows go on to the new one; then its final status). Behind the fault barrier."""
     step = kiosk.barrier.run
-    logger.info("configuration changed: %s", ", ".join(changed) or "none (the telemetry link is made again)")
-    recount = staged.telemetry is not None or old.privacy.min_group != config.privacy.min_group
-    if recount:
+    logger.info("configuration changed: %s", ", ".join(staged.changed) or "none (the telemetry link is made again)")
+    if recounts(kiosk.config, staged):
         step("reload: count", kiosk.counter.count, kiosk.vision.dropped_since_last())
         step("reload: metrics", kiosk.counter.send_metrics)  # the old interval, under the old name
     if staged.telemetry is not None:
-        # what the old link cannot save, and its spool's unsent rows, go on to the new one;
-        # its final status under the old names
-        step("reload: telemetry stop", kiosk.uplink.hand_over_to, staged.telemetry, lambda: kiosk.status(old))
-        if step("reload: telemetry start", kiosk.uplink.adopt, staged.telemetry, config):
-            step("reload: status", kiosk.publish_status, True)  # the new link's first status, at once
-    step("reload: counting", kiosk.counter.follow, config, recount)
+        step("reload: telemetry stop", kiosk.uplink.hand_over_to, staged.telemetry, kiosk.status)
+
+
+def recounts(old: Config, staged: Staged) -> bool:
+    """The interval begins again: under a new link's names, or with another minimum group."""
+    return staged.telemetry is not None or old.privacy.min_group != staged.config.privacy.min_group
+
+
+def commit(kiosk: Kiosk, staged: Staged) -> None:
+    """Hand the staged parts to their owners, each with the new configuration (the window
+    already is, the old link retired): nothing here is refused. The kiosk takes the new
+    configuration once all of them have, so status shows it all at once. Each step runs
+    behind the fault barrier: one that fails unexpectedly shows in status (fault:reload:
+    ...) and costs that step only; the others still run, so no part is left half-swapped
+    (a watcher that never started would read as a dead thread)."""
+    config = staged.config
+    step = kiosk.barrier.run
+    if staged.telemetry is not None:
+        step("reload: telemetry start", kiosk.uplink.adopt, staged.telemetry, config)
+    step("reload: counting", kiosk.counter.follow, config, recounts(kiosk.config, staged))
     step("reload: privacy", kiosk.privacy.follow_settings, config.privacy)  # first: no frame analysed meanwhile
     step("reload: vision settings", kiosk.vision.follow, config)
     if staged.vision is not None:
@@ -229,7 +241,6 @@ def commit(kiosk: Kiosk, old: Config, staged: Staged) -> None:
              config.paths.last_good_playlist)
         kiosk.problems.clear("playlist")
         step("reload: playlists", kiosk.playlists.adopt, staged.playlist)
-    step("reload: status", kiosk.publish_status, True)
 
 
 def where_only(exc: SignageError) -> str:

@@ -245,9 +245,9 @@ def test_every_status_and_refusal_the_kiosk_builds_is_accepted(error, problems, 
         kiosk_problems.set(f"topic-{i}", text)
     kiosk_problems.set("playlist", "rejected: " + playlist)
     kiosk_problems.set("vision", error)
-    config = SimpleNamespace(site="lab", device="kiosk-1")
     kiosk = SimpleNamespace(
-        screen=SimpleNamespace(renderer=None, scheduled=None), started=0.0, clock=lambda: uptime,
+        config=SimpleNamespace(site="lab", device="kiosk-1"), screen=SimpleNamespace(renderer=None, scheduled=None),
+        started=0.0, clock=lambda: uptime,
         vision=SimpleNamespace(hardware=lambda: {"camera": version, "edgetpu": "not in use: " + error},
                                camera_state=lambda privacy: "error", faults=huge),
         problems=kiosk_problems, privacy=SimpleNamespace(on=False),
@@ -257,6 +257,6 @@ def test_every_status_and_refusal_the_kiosk_builds_is_accepted(error, problems, 
     health = SimpleNamespace(pump_errors=huge, status_fields=lambda: {
         "broker": broker, "spool": "error: " + error, "spool_depth": huge, "spool_held": counts,
         "spool_dropped": huge})
-    fleet_accepts("status", status_of(kiosk, health, config), NOW)
+    fleet_accepts("status", status_of(kiosk, health), NOW)
     fleet_accepts("error", Error.fitted(site="lab", device="kiosk-1", topic="signage/lab/kiosk-1/" + broker,
                                         error=error), NOW)
