@@ -27,24 +27,6 @@ HOLD_MAX = 10_000  # messages kept while there is no link (an interval's metrics
 _KEY = re.compile(r"^(mqtt(?:\.[a-z_]+)*|paths\.spool)\b")
 
 
-def make(config: Config, on_command, privacy_on: bool, open_spool: bool = True):
-    """A telemetry link for `config`, not started: nothing is sent, no thread runs (with
-    open_spool=False not even the spool is opened: the pump opens it once started).
-    Raises ConfigError when the configuration cannot make one (broker URL, TLS files)."""
-    from signage.telemetry.homeassistant import discovery
-
-    telemetry = Telemetry(config.mqtt, config.site, config.device, config.paths.spool,
-                          spool_max_bytes=int(config.paths.spool_max_mb * 1024 * 1024), on_command=on_command,
-                          open_spool=open_spool)
-    if config.mqtt.homeassistant:
-        for topic, payload in discovery(telemetry.root, config.site, config.device, __version__,
-                                        config.mqtt.discovery_prefix,
-                                        switch=config.mqtt.commands.accept_unsigned).items():
-            telemetry.publish_retained(topic, payload)
-    telemetry.set_state("privacy", "ON" if privacy_on else "OFF")
-    return telemetry
-
-
 def reason_of(exc: Exception) -> str:
     """Why a link cannot be made, for status: the key and the kind of fault, never the
     message (it names files and quotes what the TLS library read in them)."""
@@ -158,8 +140,22 @@ class Uplink:
         return isinstance(self.link, Unstarted)
 
     def make(self, config: Config, privacy_on: bool, open_spool: bool = True) -> Telemetry:
-        """A link for `config`, not started (see `make`); raises when none can be made."""
-        return make(config, self._on_command, privacy_on, open_spool=open_spool)
+        """A link for `config`, not started: nothing is sent, no thread runs (with
+        open_spool=False not even the spool is opened: the pump opens it once started),
+        with Home Assistant discovery and the privacy state to publish. Raises
+        ConfigError when the configuration cannot make one (broker URL, TLS files)."""
+        from signage.telemetry.homeassistant import discovery
+
+        telemetry = Telemetry(config.mqtt, config.site, config.device, config.paths.spool,
+                              spool_max_bytes=int(config.paths.spool_max_mb * 1024 * 1024),
+                              on_command=self._on_command, open_spool=open_spool)
+        if config.mqtt.homeassistant:
+            for topic, payload in discovery(telemetry.root, config.site, config.device, __version__,
+                                            config.mqtt.discovery_prefix,
+                                            switch=config.mqtt.commands.accept_unsigned).items():
+                telemetry.publish_retained(topic, payload)
+        telemetry.set_state("privacy", "ON" if privacy_on else "OFF")
+        return telemetry
 
     def start(self, config: Config, privacy_on: bool) -> None:
         """At boot: a started link for `config`, else an `Unstarted` one (retried). Never raises."""
