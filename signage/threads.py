@@ -1,4 +1,5 @@
-"""Thread helpers: OS thread names, and a supervised loop that survives its own bugs.
+"""Thread helpers: OS thread names, and a supervised loop that survives its own bugs
+(behind the one fault barrier, faults.py).
 
 `name_os_thread` names the OS thread after the Python thread (Python < 3.14 does not),
 so `top -H`, /proc and `signage bench soak` can tell capture from analysis from telemetry."""
@@ -10,8 +11,9 @@ import ctypes.util
 import logging
 import threading
 import time
-import traceback
 from typing import Callable
+
+from signage.faults import Barrier
 
 logger = logging.getLogger(__name__)
 
@@ -33,12 +35,12 @@ class SupervisedThread:
     """A long-lived loop that survives its own bugs.
 
     `step()` runs over and over until `stop()`; between steps the thread waits up to
-    `interval` seconds (less when `wake()` is called). An exception in `step` is logged
-    with its traceback the first time it is seen (the same type at the same place is
-    only counted after that), counted in `errors`, and followed by a back-off that
-    doubles up to `max_backoff`; then the loop carries on. `on_error(exc)`, if given,
-    runs after each failure (e.g. to reset state the step left half-done); its own
-    failure is logged, never fatal.
+    `interval` seconds (less when `wake()` is called). Each step runs behind the one
+    fault barrier (faults.py): an exception is counted in `errors`, logged with its
+    traceback once per kind, and followed by a back-off that doubles up to
+    `max_backoff`; then the loop carries on. `on_error(exc)`, if given, runs after each
+    failure (e.g. to reset state the step left half-done); its own failure is logged,
+    never fatal.
 
     Health: `stuck(stale)` is true only while one call of `step` has been running for
     more than `stale` seconds; a thread that failed and recovered is not stuck.
@@ -50,13 +52,22 @@ class SupervisedThread:
                  clock: Callable[[], float] = time.monotonic):
         self.name, self.interval, self.max_backoff = name, interval, max_backoff
         self._step, self._on_error, self._clock = step, on_error, clock
+        self._barrier = Barrier(logger, report=self._failed)
+        self._cleanup = Barrier(logger)  # on_error's own faults: logged, not the loop's errors
         self._stop, self._wake = threading.Event(), threading.Event()
         self._thread: threading.Thread | None = None
-        self._seen: set[tuple] = set()
         self._busy_since: float | None = None
-        self.errors = 0  # unexpected exceptions so far
-        self.last_error: str | None = None  # the most recent one, one line; None after a good step
         self.steps = 0
+
+    @property
+    def errors(self) -> int:
+        """Unexpected exceptions so far."""
+        return self._barrier.total
+
+    @property
+    def last_error(self) -> str | None:
+        """The most recent one, one line; None after a good step."""
+        return self._barrier.last_error
 
     def start(self) -> "SupervisedThread":
         self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
@@ -91,42 +102,23 @@ class SupervisedThread:
 
     def _run(self) -> None:
         name_os_thread()
-        failures = 0
         while not self._stop.is_set():
             self._busy_since = self._clock()
             try:
-                self._step()
-            except Exception as exc:  # noqa: BLE001 - the point of this class
-                failures += 1
-                self._failed(exc)
-                wait = min(self.max_backoff, self.interval * 2 ** min(failures, 16))
-            else:
-                if failures:
-                    logger.info("%s: working again after %d failed step(s)", self.name, failures)
-                    self.last_error = None
-                failures = 0
-                wait = self.interval
+                self._barrier.run(self.name, self._step)
             finally:
                 self._busy_since = None
                 self.steps += 1
             if self._stop.is_set():
                 break
-            if failures:
-                self._stop.wait(wait)  # back off: a wake-up does not cut it short
+            failures = self._barrier.failing(self.name)
+            if failures:  # back off: a wake-up does not cut it short
+                self._stop.wait(min(self.max_backoff, self.interval * 2 ** min(failures, 16)))
             else:
-                self._wake.wait(wait)
+                self._wake.wait(self.interval)
             self._wake.clear()
 
-    def _failed(self, exc: Exception) -> None:
-        self.errors += 1
-        self.last_error = f"{type(exc).__name__}: {exc}"[:300]
-        frame = traceback.extract_tb(exc.__traceback__)[-1:] or [None]
-        where = (type(exc), frame[0].filename, frame[0].lineno) if frame[0] else (type(exc),)
-        if where not in self._seen:
-            self._seen.add(where)
-            logger.error("%s: unexpected error (thread keeps running, backing off)", self.name, exc_info=exc)
-        if self._on_error is not None:
-            try:
-                self._on_error(exc)
-            except Exception:  # noqa: BLE001
-                logger.exception("%s: on_error failed", self.name)
+    def _failed(self, step: str, exc: BaseException | None) -> None:
+        """The barrier's report: after a failed step, `on_error` (behind a barrier of its own)."""
+        if exc is not None and self._on_error is not None:
+            self._cleanup.run(f"{self.name}: on_error", self._on_error, exc)

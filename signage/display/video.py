@@ -33,6 +33,7 @@ import pygame
 
 from signage.display.content import Content
 from signage.display.media import MediaError, check_pixel_budget, first_line
+from signage.faults import Barrier, LogOnce
 from signage.imageinfo import DEFAULT_MAX_PIXELS
 from signage.threads import name_os_thread
 
@@ -46,6 +47,7 @@ OPTIONS_VARIABLE = "OPENCV_FFMPEG_CAPTURE_OPTIONS"
 
 _open_lock = threading.Lock()  # the options variable is process-wide: one open with it set at a time
 _hardware_refused: list[str] = []  # why the hardware decoder did not open, once per process
+_decoder_faults = LogOnce()  # one log for every video's decoding thread: a decoder's bug is one kind
 
 
 @dataclass
@@ -172,7 +174,23 @@ class VideoPlayback:
         return capture, self.fps, int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
 
     def _decode(self) -> None:
+        """The decoding thread, behind the one fault barrier: whatever the decoder raises
+        is this video's failure (the renderer skips it), never the thread's end unmarked."""
         name_os_thread("video")
+        try:
+            Barrier(logger, report=self._failed, log_once=_decoder_faults).run("video decoding", self._decode_all)
+        finally:
+            try:
+                self._frames.put(None, timeout=1.0)  # end marker
+            except queue.Full:
+                pass
+            self._on_frame()
+
+    def _failed(self, step: str, exc: BaseException | None) -> None:
+        if exc is not None:
+            self.error = f"{self.content.path.name} cannot be decoded as a video ({first_line(exc)})"
+
+    def _decode_all(self) -> None:
         offset = 0.0
         canvases = self._canvases
         try:
@@ -206,16 +224,8 @@ class VideoPlayback:
                     except queue.Full:
                         continue
             capture.release()
-        except MediaError as exc:
+        except MediaError as exc:  # the video's own fault, said plainly (no traceback)
             self.error = str(exc)
-        except Exception as exc:  # noqa: BLE001 - fault barrier: any decoder failure is the video's
-            self.error = f"{self.content.path.name} cannot be decoded as a video ({first_line(exc)})"
-        finally:
-            try:
-                self._frames.put(None, timeout=1.0)  # end marker
-            except queue.Full:
-                pass
-            self._on_frame()
 
     def _peek(self) -> VideoFrame | None:
         if self._pending is None:

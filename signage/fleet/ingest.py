@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Callable, TypeVar
 
 from signage.config import TlsConfig, parse_broker_url
+from signage.faults import Barrier
 from signage.fleet.identities import Identities
 from signage.fleet.parse import Ignored, Incoming, Invalid, parse
 from signage.fleet.store import Store, Written
@@ -103,6 +104,8 @@ class Ingest:
         self._pending_dropped = 0  # QoS 0 messages dropped, likewise
         self._lock = threading.Lock()
         self._writer: threading.Thread | None = None
+        self._writer_barrier = Barrier(logger)  # the writer thread's: whatever happens, it stays alive
+        self._last_purge = -float("inf")  # the writer thread's
         self._host, self._port, tls = parse_broker_url(broker)
         self._keepalive, self._expiry = keepalive, session_expiry
         self.client = new_client(client_id=client_id or default_client_id(), protocol="5",
@@ -220,19 +223,19 @@ class Ingest:
         return batch
 
     def _write_loop(self) -> None:
-        last_purge = -float("inf")
         while not (self._stopping.is_set() and self._queue.empty()):
-            try:
-                if time.monotonic() - last_purge > PURGE_EVERY:
-                    last_purge = time.monotonic()
-                    self._purge()
-                batch = self._take_batch()
-                self._flush_counts()
-                if batch:
-                    self._store(batch)
-            except Exception:  # noqa: BLE001 - keep the writer alive whatever happens
-                logger.exception("fleet ingest writer: unexpected error; continuing")
+            self._writer_barrier.run("fleet ingest writer", self._write_round)
+            if self._writer_barrier.failing("fleet ingest writer"):
                 time.sleep(1.0)
+
+    def _write_round(self) -> None:
+        if time.monotonic() - self._last_purge > PURGE_EVERY:
+            self._last_purge = time.monotonic()
+            self._purge()
+        batch = self._take_batch()
+        self._flush_counts()
+        if batch:
+            self._store(batch)
 
     def _purge(self) -> None:
         try:

@@ -1,40 +1,83 @@
-"""What the kiosk counts and sends: the audience into the metrics aggregator, proof of
-play and the interval's metrics out to telemetry, as payloads built from the message
-models. Main thread only."""
+"""What the kiosk counts and sends: the audience from vision into the rules and the
+interval's metrics, and proof of play and the metrics out to the uplink, as messages
+built from the message models."""
 
 from __future__ import annotations
 
-from signage.audience import AudienceState
-from signage.telemetry.metrics import play_message
+import datetime as dt
+from typing import Callable
+
+from signage.audience import AudienceSnapshot, AudienceState
+from signage.config import Config
+from signage.faults import Barrier
+from signage.kiosk.handoff import AudienceHandoff
+from signage.playlist.player import Player
 from signage.wire.messages import Message
+from signage.telemetry.metrics import Aggregator, play_message
+
+Send = Callable[[str, Message], None]
 
 
-def count_audience(kiosk) -> AudienceState:
-    """The snapshots vision handed over since the last call into the aggregator; the
-    newest smoothed audience state for the rules."""
-    state, snapshots = kiosk.handoff.take()
-    for snapshot in snapshots:
-        kiosk.aggregator.add_snapshot(snapshot)
-    kiosk.aggregator.add_dropped_frames(kiosk.vision.dropped_since_last() + kiosk.handoff.take_lost())
-    return state
+class AudienceCounter:
+    """Vision -> rules and metrics. Owns the handoff (the one lock between the analysis
+    thread and the main thread: `put` is the analysis thread's) and the interval's
+    aggregator; everything else is the main thread's. `send` takes the messages (the
+    kiosk's uplink); `barrier` keeps a fault in counting from costing a play."""
 
+    def __init__(self, config: Config, barrier: Barrier, send: Send, clock: Callable[[], float],
+                 wall: Callable[[], dt.datetime]):
+        self.handoff = AudienceHandoff()
+        self._barrier, self._send, self._clock, self._wall = barrier, send, clock, wall
+        self._site, self._device, self._min_group = config.site, config.device, config.privacy.min_group
+        self._interval_s = config.mqtt.interval
+        self._interval_began = clock()
+        self.aggregator = self._new_aggregator()
 
-def send_plays(kiosk) -> None:
-    records, kiosk.player.records = kiosk.player.records, []
-    config = kiosk.config
-    for record in records:  # the proof of play first: a fault in counting must not lose it
-        message = play_message(record, config.site, config.device, config.privacy.min_group)
-        send(kiosk, "play", message)
-        # Impressions count the creative under the name the play was published with: a
-        # withheld audience play counts as "audience", never under its creative's name.
-        kiosk.barrier.run("impressions", kiosk.aggregator.add_play, message.creative, record.peak_looking >= 1)
+    def put(self, snapshot: AudienceSnapshot) -> None:
+        """The analysis thread: a new snapshot."""
+        self.handoff.put(snapshot)
 
+    def count(self, dropped_frames: int = 0) -> AudienceState:
+        """The snapshots vision handed over since the last call, and the frames it dropped,
+        into the aggregator; the newest smoothed audience state, for the rules."""
+        state, snapshots = self.handoff.take()
+        for snapshot in snapshots:
+            self.aggregator.add_snapshot(snapshot)
+        self.aggregator.add_dropped_frames(dropped_frames + self.handoff.take_lost())
+        return state
 
-def send_metrics(kiosk) -> None:
-    """The interval so far, as a metrics message; a new interval begins."""
-    send(kiosk, "metrics", kiosk.aggregator.flush(kiosk.wall(), kiosk.clock()))
+    def vision_stopped(self, dropped_frames: int) -> None:
+        """Vision stopped: what it saw last is counted, and nobody is in front of the screen for the rules."""
+        self.count(dropped_frames)
+        self.handoff.clear()
 
+    def send_plays(self, player: Player) -> None:
+        """The plays the player finished since the last call, as proof of play."""
+        for record in player.take_records():  # the proof of play first: a fault in counting must not lose it
+            message = play_message(record, self._site, self._device, self._min_group)
+            self._send("play", message)
+            # Impressions count the creative under the name the play was published with: a
+            # withheld audience play counts as "audience", never under its creative's name.
+            self._barrier.run("impressions", self.aggregator.add_play, message.creative, record.peak_looking >= 1)
 
-def send(kiosk, kind: str, message: Message) -> None:
-    if kiosk.telemetry is not None:
-        kiosk.telemetry.send(kind, message.payload())  # never raises: telemetry holds what it cannot spool
+    def interval_over(self) -> bool:
+        """True once per metrics interval (mqtt.interval); the next one begins now."""
+        if self._clock() - self._interval_began < self._interval_s:
+            return False
+        self._interval_began = self._clock()
+        return True
+
+    def send_metrics(self) -> None:
+        """The interval so far, as a metrics message; a new interval begins."""
+        self._send("metrics", self.aggregator.flush(self._wall(), self._clock()))
+
+    def follow(self, config: Config, renew: bool) -> None:
+        """A reload: the new interval; with `renew` (after the old interval was sent), the
+        names and the minimum group the next metrics and plays are published with."""
+        self._interval_s = config.mqtt.interval
+        if renew:
+            self._site, self._device, self._min_group = config.site, config.device, config.privacy.min_group
+            self.aggregator = self._new_aggregator()
+
+    def _new_aggregator(self) -> Aggregator:
+        return Aggregator(self._site, self._device, self._min_group, now=self._wall(), t=self._clock())

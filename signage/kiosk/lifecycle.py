@@ -6,41 +6,44 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from typing import TYPE_CHECKING, Any
 
-from signage.kiosk import uplink
-from signage.kiosk.counting import count_audience, send_metrics, send_plays
+if TYPE_CHECKING:
+    from signage.kiosk.app import Kiosk
 
 logger = logging.getLogger(__name__)
 
+Handlers = dict[int, Any]
 
-def install_signals(kiosk) -> None:
-    """Only the main thread may set handlers (a test runs the kiosk elsewhere: none then)."""
+
+def install_signals(stop: threading.Event, reload: threading.Event) -> Handlers:
+    """The handlers that were there before, to put back at the end. Only the main thread
+    may set handlers (a test runs the kiosk elsewhere: none then)."""
     if threading.current_thread() is not threading.main_thread():
-        return
-    handlers = {signal.SIGTERM: lambda *_: kiosk.stop_requested.set(),
-                signal.SIGINT: lambda *_: kiosk.stop_requested.set(),
-                signal.SIGHUP: lambda *_: kiosk.reload_requested.set()}
-    kiosk.previous_handlers = {number: signal.signal(number, handler) for number, handler in handlers.items()}
+        return {}
+    handlers = {signal.SIGTERM: lambda *_: stop.set(), signal.SIGINT: lambda *_: stop.set(),
+                signal.SIGHUP: lambda *_: reload.set()}
+    return {number: signal.signal(number, handler) for number, handler in handlers.items()}
 
 
-def shutdown(kiosk, clean: bool) -> None:
+def restore_signals(previous: Handlers) -> None:
+    for number, handler in previous.items():
+        signal.signal(number, handler)
+
+
+def shutdown(kiosk: Kiosk, clean: bool) -> None:
     """Stop capture (the frame in analysis finishes), flush metrics and plays into the
     spool, publish the final status and `stopped` (a crash leaves the will, `offline`),
     close the window. Each step runs behind the barrier: one failing loses no other."""
     step = kiosk.barrier.run
     step("shutdown", kiosk.watchdog.notifier.stopping)
-    if kiosk.watcher is not None:
-        step("shutdown: playlist watcher", kiosk.watcher.stop)
+    step("shutdown: playlist watcher", kiosk.playlists.stop)
     step("shutdown: vision", kiosk.vision.stop)
-    if kiosk.player is not None and kiosk.telemetry is not None:
-        step("shutdown: audience", count_audience, kiosk)
+    if kiosk.uplink.link is not None:
+        step("shutdown: audience", kiosk.counter.count)
         step("shutdown: player", lambda: kiosk.player.stop(kiosk.now()))
-        step("shutdown: plays", send_plays, kiosk)
-        step("shutdown: metrics", send_metrics, kiosk)
-    if kiosk.telemetry is not None:
-        step("shutdown: telemetry", uplink.stop, kiosk.telemetry, kiosk.status, clean)
-    if kiosk.renderer is not None:
-        step("shutdown: display", kiosk.renderer.close)
-    for number, handler in kiosk.previous_handlers.items():
-        signal.signal(number, handler)
+        step("shutdown: plays", kiosk.counter.send_plays, kiosk.player)
+        step("shutdown: metrics", kiosk.counter.send_metrics)
+    step("shutdown: telemetry", kiosk.uplink.stop, kiosk.status, clean)
+    step("shutdown: display", kiosk.screen.close)
     logger.info("stopped" if clean else "stopped after an unexpected fault")

@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Callable, Iterator
 
 from signage.config import Config
-from signage.kiosk.content import content_of
 from signage.kiosk.problems import Problems
+from signage.kiosk.screen import Screen
+from signage.kiosk.uplink import Uplink
 from signage.playlist.lastgood import save
 from signage.playlist.loader import Playlist
-from signage.playlist.watcher import PlaylistAccepted, PlaylistRejected, PlaylistWatcher, WatcherFault
+from signage.playlist.player import Player
+from signage.playlist.rules import Now
+from signage.playlist.watcher import Event, PlaylistAccepted, PlaylistRejected, PlaylistWatcher, WatcherFault
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +32,7 @@ def watcher_for(config: Config, keep_last_good: bool = True) -> PlaylistWatcher:
 
 def keep_last_good(watcher: PlaylistWatcher, playlist: Playlist, state_file: Path) -> None:
     """From now on the watcher saves each playlist it accepts; this one is saved now."""
-    watcher.state_file = state_file
+    watcher.save_last_good_to(state_file)
     try:
         save(playlist, state_file)
     except OSError as exc:
@@ -54,25 +58,71 @@ def boot(watcher: PlaylistWatcher, problems: Problems) -> Playlist:
     return loaded.playlist if loaded.playlist is not None else Playlist.nothing()
 
 
-def adopt(kiosk, playlist: Playlist) -> None:
+def adopt(player: Player, problems: Problems, uplink: Uplink, screen: Screen, playlist: Playlist, now: Now) -> None:
     """A new playlist (at boot, from the watcher or a reload): swapped in at the next
     boundary; problems about creatives are re-checked against it."""
-    kiosk.player.replace_playlist(playlist, kiosk.now())
-    kiosk.problems.clear_where(lambda topic: topic.startswith("creative:"))
-    if kiosk.renderer is not None:  # pictures of creatives edited away are never shown again
-        kiosk.renderer.keep_only(content_of(playlist, creative) for creative in playlist.creatives)
-    if kiosk.telemetry is not None and kiosk.telemetry.state("creative") not in (None, "", *playlist.creatives):
-        kiosk.telemetry.set_state("creative", "")  # the creative last asked for is gone
+    player.replace_playlist(playlist, now)
+    problems.clear_where(lambda topic: topic.startswith("creative:"))
+    screen.keep_only(playlist)  # pictures of creatives edited away are never shown again
+    if uplink.state("creative") not in (None, "", *playlist.creatives):
+        uplink.set_state("creative", "")  # the creative last asked for is gone
 
 
-def take_event(kiosk, event) -> None:
-    if isinstance(event, PlaylistAccepted):
-        kiosk.problems.clear("playlist")
-        kiosk.problems.clear("playlist watcher")
-        adopt(kiosk, event.playlist)
-    elif isinstance(event, PlaylistRejected):
-        kiosk.problems.clear("playlist watcher")  # it works again: a rejection is an answer
-        kiosk.problems.set("playlist", f"rejected: {event.problems}")
-    elif isinstance(event, WatcherFault):
-        kiosk.watcher_faults = event.count
-        kiosk.problems.set("playlist watcher", event.message)
+class Playlists:
+    """The playlist watcher (its own thread; a reload may replace it) and what it
+    reports, for the player. `faults` counts the watchers' faults since the start."""
+
+    def __init__(self, problems: Problems, player: Player, uplink: Uplink, screen: Screen, now: Callable[[], Now]):
+        self._problems, self._player, self._uplink, self._screen, self._now = problems, player, uplink, screen, now
+        self.watcher: PlaylistWatcher | None = None
+        self._faults = 0  # of the running watcher, as its newest fault event counted them
+        self._retired_faults = 0  # of the watchers a reload replaced
+
+    @property
+    def faults(self) -> int:
+        return self._retired_faults + self._faults
+
+    def boot(self, config: Config) -> None:
+        """The watcher for `config`, and its first playlist adopted (not started yet)."""
+        self.watcher = watcher_for(config)
+        self.adopt(boot(self.watcher, self._problems))
+
+    def adopt(self, playlist: Playlist) -> None:
+        adopt(self._player, self._problems, self._uplink, self._screen, playlist, self._now())
+
+    def start(self) -> None:
+        self.watcher.start()
+
+    def request_reload(self) -> None:
+        self.watcher.request_reload()
+
+    def events(self) -> Iterator[Event]:
+        """What the watcher reported since the last look (each taken by `take`)."""
+        while self.watcher is not None and not self.watcher.events.empty():
+            yield self.watcher.events.get()
+
+    def take(self, event: Event) -> None:
+        if isinstance(event, PlaylistAccepted):
+            self._problems.clear("playlist")
+            self._problems.clear("playlist watcher")
+            self.adopt(event.playlist)
+        elif isinstance(event, PlaylistRejected):
+            self._problems.clear("playlist watcher")  # it works again: a rejection is an answer
+            self._problems.set("playlist", f"rejected: {event.problems}")
+        elif isinstance(event, WatcherFault):
+            self._faults = event.count
+            self._problems.set("playlist watcher", event.message)
+
+    def replace(self, watcher: PlaylistWatcher) -> PlaylistWatcher | None:
+        """A reload: `watcher` (booted) starts and becomes the watcher; the old one is
+        returned, to stop. If the new one cannot start, the old one goes on with the old
+        playlists (and the fault shows in status)."""
+        watcher.start()
+        old, self.watcher = self.watcher, watcher
+        self._retired_faults += self._faults  # the new watcher counts from zero
+        self._faults = 0
+        return old
+
+    def stop(self) -> None:
+        if self.watcher is not None:
+            self.watcher.stop()

@@ -8,66 +8,75 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import dataclass
+from typing import Callable
 
 from signage.config import PrivacyConfig
 from signage.fields import within
+from signage.kiosk.uplink import Uplink
+from signage.kiosk.vision import VisionStage
 
 logger = logging.getLogger(__name__)
 
 
-@dataclass
 class Privacy:
-    on: bool
-    remote_on: bool = False  # a remote ON is in force (until a remote OFF or a restart)
+    """The mode, its settings and a remote ON in force; it switches the camera (the
+    vision stage) itself, echoes the state on the uplink and has the status published.
+    Main thread only (a test may set `remote_on` from its own)."""
 
-    @classmethod
-    def at_start(cls, config: PrivacyConfig, moment: dt.datetime) -> "Privacy":
-        """Inside the schedule from the first frame: the camera never opens for a moment at boot."""
-        privacy = cls(on=False)
-        privacy.on = privacy.wanted(config, moment)
-        return privacy
+    def __init__(self, settings: PrivacyConfig, moment: dt.datetime, vision: VisionStage, uplink: Uplink,
+                 publish_status: Callable[[], None]):
+        self.settings = settings
+        self._vision, self._uplink, self._publish_status = vision, uplink, publish_status
+        self.remote_on = False  # a remote ON is in force (until a remote OFF or a restart)
+        self.on = self.wanted(moment)  # inside the schedule from the first frame: the camera never opens at boot
 
-    def local(self, config: PrivacyConfig, moment: dt.datetime) -> str | None:
+    def local(self, moment: dt.datetime) -> str | None:
         """Why the kiosk's own settings want privacy now, or None."""
-        if config.start_in_privacy:
+        if self.settings.start_in_privacy:
             return "privacy.start_in_privacy is set"
-        if within(config.schedule, moment):
+        if within(self.settings.schedule, moment):
             return "privacy.schedule has the camera off now"
         return None
 
-    def wanted(self, config: PrivacyConfig, moment: dt.datetime) -> bool:
-        return self.remote_on or self.local(config, moment) is not None
+    def wanted(self, moment: dt.datetime) -> bool:
+        return self.remote_on or self.local(moment) is not None
 
+    def follow_schedule(self, moment: dt.datetime) -> None:
+        """A loop step: switch when a command or the settings want the other mode."""
+        wanted = self.wanted(moment)
+        if wanted != self.on:
+            self.switch(wanted)
 
-def follow_schedule(kiosk) -> None:
-    """A loop step: switch when a command or the settings want the other mode."""
-    wanted = kiosk.privacy.wanted(kiosk.config.privacy, kiosk.wall())
-    if wanted != kiosk.privacy.on:
-        switch(kiosk, wanted)
+    def remote(self, value: str, moment: dt.datetime) -> str | None:
+        """A remote privacy command (ON or OFF), applied now; the state is echoed. Returns why
+        an OFF left privacy on (the kiosk's own settings), else None."""
+        self.remote_on = value == "ON"
+        wanted = self.wanted(moment)
+        if wanted != self.on:
+            self.switch(wanted)  # echoes the new state
+        else:
+            self._uplink.set_state("privacy", "ON" if wanted else "OFF")
+        if value == "OFF" and self.on:
+            return self.local(moment)
+        return None
 
+    def follow_settings(self, settings: PrivacyConfig) -> None:
+        """A reload: the new settings; privacy goes on at once when they now start in privacy
+        (no frame is analysed with privacy asked for). The schedule step does the rest."""
+        turns_on = settings.start_in_privacy and not self.settings.start_in_privacy
+        self.settings = settings
+        if turns_on and not self.on:
+            self._turn(True)  # the reload publishes the status once it is done
 
-def remote(kiosk, value: str) -> str | None:
-    """A remote privacy command (ON or OFF), applied now; the state is echoed. Returns why
-    an OFF left privacy on (the kiosk's own settings), else None."""
-    kiosk.privacy.remote_on = value == "ON"
-    wanted = kiosk.privacy.wanted(kiosk.config.privacy, kiosk.wall())
-    if wanted != kiosk.privacy.on:
-        switch(kiosk, wanted)  # echoes the new state
-    elif kiosk.telemetry:
-        kiosk.telemetry.set_state("privacy", "ON" if wanted else "OFF")
-    if value == "OFF" and kiosk.privacy.on:
-        return kiosk.privacy.local(kiosk.config.privacy, kiosk.wall())
-    return None
+    def switch(self, on: bool) -> None:
+        self._turn(on)
+        self._publish_status()
 
-
-def switch(kiosk, on: bool) -> None:
-    kiosk.privacy.on = on
-    logger.info("privacy mode %s", "on: camera released, no audience data" if on else "off")
-    if on:
-        kiosk.stop_vision()
-    else:
-        kiosk.start_vision()
-    if kiosk.telemetry:
-        kiosk.telemetry.set_state("privacy", "ON" if on else "OFF")
-    kiosk.publish_status(force=True)
+    def _turn(self, on: bool) -> None:
+        self.on = on
+        logger.info("privacy mode %s", "on: camera released, no audience data" if on else "off")
+        if on:
+            self._vision.stop()
+        else:
+            self._vision.start()
+        self._uplink.set_state("privacy", "ON" if on else "OFF")

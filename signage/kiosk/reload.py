@@ -3,34 +3,41 @@
 A reload first builds every new part the new configuration needs (the telemetry link
 and its spool folder, the vision pipeline and a new frame source, the playlist folder's
 playlists) while the running ones keep going; only when all of them are ready does it
-swap them in. The window is the one part that cannot exist twice: it is reopened with
-the new settings first, and if that fails the old window comes back. Any failure
-keeps the running configuration and parts, and status says where (file:line:col and
-the key, never a value: the file lies outside the playlist folder and may hold
-secrets, and status is published and retained); the log says what is wrong.
+hand each to its owner. The window is the one part that cannot exist twice: it is
+reopened with the new settings first, and if that fails the old window comes back.
+Any failure keeps the running configuration and parts, and status says where
+(file:line:col and the key, never a value: the file lies outside the playlist folder
+and may hold secrets, and status is published and retained); the log says what is wrong.
 
 All of it runs on the main thread, so the screen holds its last picture (a video
-pauses) while the new parts are built. Only what changed is built: on the 2-core x86
-development machine loading the vision models and opening the sample video took
-0.03 s (0.17 s the first time) and booting the e2e playlists 3 ms; opening a USB
-camera or probing a folder of videos takes longer, and a Pi is slower. The swap
-itself (`commit`) runs each step behind the kiosk's fault barrier: a step that fails
-unexpectedly is counted and shown in status, and the steps after it still run.
+pauses) while the new parts are built; only what changed is built (`signage bench`
+measures how long that takes). The kiosk (`Kiosk.reload_config`) asks `prepare` for
+the new parts, `retire`s what ends with the running configuration, has `commit` hand
+the new parts to their owners, and then takes the new configuration itself: each step
+runs behind the kiosk's fault barrier, so a step that fails unexpectedly is counted and
+shown in status, and the steps after it still run.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from signage.config import Config, check_runtime_paths, remove_created
 from signage.errors import ConfigError, SignageError
-from signage.kiosk import playlists, privacy, uplink
-from signage.kiosk.counting import count_audience, send_metrics
-from signage.telemetry.metrics import Aggregator
+from signage.kiosk import playlists
+from signage.kiosk.problems import Problems
+from signage.kiosk.uplink import Uplink
+from signage.kiosk.vision import Prepared, VisionStage
+from signage.playlist.loader import Playlist
+from signage.playlist.watcher import PlaylistWatcher
+from signage.telemetry.mqtt import Telemetry
+
+if TYPE_CHECKING:
+    from signage.kiosk.app import Kiosk
 
 logger = logging.getLogger(__name__)
 
@@ -49,10 +56,10 @@ class Staged:
 
     config: Config
     changed: list[str]
-    telemetry: object | None = None
-    vision: object | None = None  # kiosk.vision.Prepared
-    watcher: object | None = None
-    playlist: object | None = None
+    telemetry: Telemetry | None = None
+    vision: Prepared | None = None
+    watcher: PlaylistWatcher | None = None
+    playlist: Playlist | None = None
     created: list[Path] = field(default_factory=list)  # folders the paths check made
 
     def discard(self) -> None:
@@ -64,33 +71,30 @@ class Staged:
         remove_created(self.created)
 
 
-def reload_config(kiosk) -> None:
-    """A loop step: re-read config.yaml and apply every change, or none; then the playlists."""
-    logger.info("SIGHUP: reloading the configuration and playlists")
-    began = time.monotonic()
-    if kiosk.reread is not None:
-        try:
-            config = kiosk.reread()  # the file again, with the same command-line overrides
-        except SignageError as exc:
-            reject(kiosk, where_only(exc), "does not load", str(exc))
-        else:
-            try:
-                staged = stage(kiosk, config)
-                switch_display(kiosk, staged)
-            except Rejected as exc:
-                reject(kiosk, where_key(kiosk.config_path, exc.key), exc.why, exc.detail)
-            else:
-                kiosk.problems.clear("config")
-                commit(kiosk, staged)
-        logger.info("the configuration reload held the screen for %.2f s", time.monotonic() - began)
-    kiosk.watcher.request_reload()
-    if not kiosk.privacy.on and kiosk.problems.get("vision"):
-        kiosk.stop_vision()  # a vision stage that failed is retried (the model may be fixed)
-        kiosk.start_vision()
+def prepare(kiosk: Kiosk) -> Staged | None:
+    """The configuration file again, with every new part it needs built (the window
+    already switched); None when it is rejected (status says where, the log what) or
+    changes nothing."""
+    try:
+        config = kiosk.reread()  # the file again, with the same command-line overrides
+    except SignageError as exc:
+        reject(kiosk.problems, where_only(exc), "does not load", str(exc))
+        return None
+    try:
+        staged = stage(kiosk.config, config, kiosk.uplink, kiosk.vision, kiosk.privacy.on)
+        switch_display(kiosk, staged)
+    except Rejected as exc:
+        reject(kiosk.problems, where_key(kiosk.config_path, exc.key), exc.why, exc.detail)
+        return None
+    kiosk.problems.clear("config")
+    if not staged.changed and staged.telemetry is None:
+        logger.info("configuration unchanged")
+        return None
+    return staged
 
 
-def reject(kiosk, where: str, why: str, detail: str) -> None:
-    kiosk.problems.set("config", f"config reload rejected: {where}: {why}; the running configuration stays "
+def reject(problems: Problems, where: str, why: str, detail: str) -> None:
+    problems.set("config", f"config reload rejected: {where}: {why}; the running configuration stays "
                        "(the log says what is wrong)")
     logger.error("config reload rejected; keeping the running configuration:\n%s", detail)
 
@@ -99,9 +103,8 @@ def changed_sections(old: Config, new: Config) -> list[str]:
     return [name for name in Config.model_fields if getattr(old, name) != getattr(new, name)]
 
 
-def stage(kiosk, config: Config) -> Staged:
-    """Every new part `config` needs, built beside the running ones; Rejected if one cannot be."""
-    old = kiosk.config
+def stage(old: Config, config: Config, uplink: Uplink, vision: VisionStage, privacy_on: bool) -> Staged:
+    """Every new part `config` needs, built beside the running ones (`old`'s); Rejected if one cannot be."""
     staged = Staged(config, changed_sections(old, config))
     try:
         relink = new_link(old, config)
@@ -112,29 +115,15 @@ def stage(kiosk, config: Config) -> Staged:
                 match = _KEY.match(str(exc))
                 raise Rejected(match.group(1) if match else "paths", "this user cannot create or write it",
                                str(exc)) from None
-        unstarted = isinstance(kiosk.telemetry, uplink.Unstarted)
-        if relink or unstarted:  # a link that could not be made is tried again (its files may be fixed)
+        if relink or uplink.unstarted:  # a link that could not be made is tried again (its files may be fixed)
             try:
-                staged.telemetry = uplink.make(config, kiosk.on_command, kiosk.privacy.on, open_spool=False)
+                staged.telemetry = uplink.make(config, privacy_on, open_spool=False)
             except Exception as exc:  # noqa: BLE001 - ConfigError, or whatever else the files break
                 if relink:
                     raise Rejected("mqtt", "the MQTT link cannot be made with it", str(exc)) from None
                 logger.error("telemetry still cannot start (%s)", exc)  # unchanged settings: nothing to refuse
-        if new_vision(old, config) and not kiosk.privacy.on and not turns_privacy_on(old, config):
-            same_device = kiosk.vision.running and config.source.spec() == old.source.spec()
-            part = "paths.models"
-            try:
-                pipeline_changed = old.vision != config.vision or old.paths.models != config.paths.models
-                part = "vision" if "vision" in staged.changed and pipeline_changed else part
-                staged.vision = kiosk.vision.prepare(config, with_source=False)
-                if not same_device:
-                    part = "source"  # the models loaded: now the source is the part that can fail
-                    staged.vision.source = kiosk.vision.open_source(config)
-            except Exception as exc:  # noqa: BLE001 - a driver's own error (cv2.error, RuntimeError) too
-                if staged.vision is not None:
-                    staged.vision.close()
-                    staged.vision = None
-                raise Rejected(part, "vision cannot start with it", f"{part}: {type(exc).__name__}: {exc}") from None
+        if new_vision(old, config) and not privacy_on and not turns_privacy_on(old, config):
+            staged.vision = prepare_vision(vision, old, config, "vision" in staged.changed)
         if new_playlists(old, config):
             watcher = playlists.watcher_for(config, keep_last_good=False)
             loaded = watcher.boot()
@@ -146,6 +135,25 @@ def stage(kiosk, config: Config) -> Staged:
         staged.discard()
         raise
     return staged
+
+
+def prepare_vision(vision: VisionStage, old: Config, config: Config, vision_changed: bool) -> Prepared:
+    """The pipeline and, unless it is the device running now, the frame source; Rejected
+    naming the part that failed."""
+    same_device = vision.running and config.source.spec() == old.source.spec()
+    pipeline_changed = old.vision != config.vision or old.paths.models != config.paths.models
+    part = "vision" if vision_changed and pipeline_changed else "paths.models"
+    prepared = None
+    try:
+        prepared = vision.prepare(config, with_source=False)
+        if same_device:
+            return prepared
+        part = "source"  # the models loaded: now the source is the part that can fail
+        return Prepared(prepared.pipeline, vision.open_source(config))
+    except Exception as exc:  # noqa: BLE001 - a driver's own error (cv2.error, RuntimeError) too
+        if prepared is not None:
+            prepared.close()
+        raise Rejected(part, "vision cannot start with it", f"{part}: {type(exc).__name__}: {exc}") from None
 
 
 def turns_privacy_on(old: Config, new: Config) -> bool:
@@ -166,84 +174,73 @@ def new_playlists(old: Config, new: Config) -> bool:
         or old.display.max_image_pixels != new.display.max_image_pixels
 
 
-def switch_display(kiosk, staged: Staged) -> None:
+def switch_display(kiosk: Kiosk, staged: Staged) -> None:
     """The window with the new display settings; if it cannot open, the old one again and Rejected."""
     if "display" not in staged.changed:
         return
+    screen, notice = kiosk.screen, kiosk.vision.running
     current = kiosk.player.current
     creative = current.play.creative if current and current.play.creative else None
-    kiosk.renderer.close()
-    renderer = kiosk.new_renderer(staged.config.display)
     try:
-        renderer.open()
-    except Exception as exc:  # noqa: BLE001 - whatever the new settings break, the old window comes back
-        try:
-            renderer.close()
-            kiosk.open_display()  # kiosk.config is still the running one
-            kiosk.renderer.set_notice_visible(kiosk.vision.running)
-            kiosk.show(creative)
-        finally:  # even if the old window fails too (the frame loop's display step retries it)
-            staged.discard()
-        raise Rejected("display", "the display cannot be opened with it", f"{type(exc).__name__}: {exc}") from None
-    kiosk.renderer = renderer
-    kiosk.barrier.run("reload: display notice", renderer.set_notice_visible, kiosk.vision.running)
-    kiosk.barrier.run("reload: display show", kiosk.show, creative)
+        refused = screen.reopen_with(staged.config.display, kiosk.config.display)
+        if refused is not None:  # the old window is back: its notice and picture too
+            screen.set_notice(notice)
+            screen.show(creative)
+    except BaseException:  # even if the old window fails too (the frame loop's display step retries it)
+        staged.discard()
+        raise
+    if refused is not None:
+        staged.discard()
+        raise Rejected("display", "the display cannot be opened with it", f"{type(refused).__name__}: {refused}")
+    kiosk.barrier.run("reload: display notice", screen.set_notice, notice)
+    kiosk.barrier.run("reload: display show", screen.show, creative)
 
 
-def commit(kiosk, staged: Staged) -> None:
-    """Swap the staged parts in (the window already is): nothing here is refused. Each
-    step runs behind the fault barrier: one that fails unexpectedly shows in status
-    (fault:reload: ...) and costs that step only; the others still run, so no part is
-    left half-swapped (a watcher that never started would read as a dead thread)."""
-    old, config, changed = kiosk.config, staged.config, staged.changed
+def retire(kiosk: Kiosk, staged: Staged) -> None:
+    """What ends with the running configuration, under its names: the interval counted so
+    far, and a link the staged one replaces (what it cannot save and its spool's unsent
+    rows go on to the new one; then its final status). Behind the fault barrier."""
     step = kiosk.barrier.run
-    if not changed and staged.telemetry is None:
-        logger.info("configuration unchanged")
-        return
-    logger.info("configuration changed: %s", ", ".join(changed) or "none (the telemetry link is made again)")
-    recount = staged.telemetry is not None or old.privacy.min_group != config.privacy.min_group
-    if recount:
-        step("reload: count", count_audience, kiosk)
-        step("reload: metrics", send_metrics, kiosk)  # the old interval, under the old name
-    if staged.telemetry is not None and kiosk.telemetry is not None \
-            and not isinstance(kiosk.telemetry, uplink.Unstarted):
-        # what the old link cannot save, and its spool's unsent rows, go on to the new one
-        step("reload: telemetry hand-over", kiosk.telemetry.hand_over_to, staged.telemetry)
-        step("reload: telemetry stop", uplink.stop, kiosk.telemetry, kiosk.status, True)  # its final status: old names
-    kiosk.config = config
+    logger.info("configuration changed: %s", ", ".join(staged.changed) or "none (the telemetry link is made again)")
+    if recounts(kiosk.config, staged):
+        step("reload: count", kiosk.counter.count, kiosk.vision.dropped_since_last())
+        step("reload: metrics", kiosk.counter.send_metrics)  # the old interval, under the old name
     if staged.telemetry is not None:
-        step("reload: telemetry start", uplink.adopt, kiosk, staged.telemetry)
-    if recount:
-        kiosk.aggregator = Aggregator(config.site, config.device, config.privacy.min_group, now=kiosk.wall(),
-                                      t=kiosk.clock())
-    if turns_privacy_on(old, config):  # first: no frame is analysed with privacy asked for
-        if not kiosk.privacy.on:
-            step("reload: privacy", privacy.switch, kiosk, True)
+        step("reload: telemetry stop", kiosk.uplink.hand_over_to, staged.telemetry, kiosk.status)
+
+
+def recounts(old: Config, staged: Staged) -> bool:
+    """The interval begins again: under a new link's names, or with another minimum group."""
+    return staged.telemetry is not None or old.privacy.min_group != staged.config.privacy.min_group
+
+
+def commit(kiosk: Kiosk, staged: Staged) -> None:
+    """Hand the staged parts to their owners, each with the new configuration (the window
+    already is, the old link retired): nothing here is refused. The kiosk takes the new
+    configuration once all of them have, so status shows it all at once. Each step runs
+    behind the fault barrier: one that fails unexpectedly shows in status (fault:reload:
+    ...) and costs that step only; the others still run, so no part is left half-swapped
+    (a watcher that never started would read as a dead thread)."""
+    config = staged.config
+    step = kiosk.barrier.run
+    if staged.telemetry is not None:
+        step("reload: telemetry start", kiosk.uplink.adopt, staged.telemetry, config)
+    step("reload: counting", kiosk.counter.follow, config, recounts(kiosk.config, staged))
+    step("reload: privacy", kiosk.privacy.follow_settings, config.privacy)  # first: no frame analysed meanwhile
+    step("reload: vision settings", kiosk.vision.follow, config)
     if staged.vision is not None:
         if kiosk.privacy.on:
             step("reload: vision close", staged.vision.close)
         else:
-            step("reload: vision stop", kiosk.stop_vision)
-            step("reload: vision start", kiosk.start_vision, staged.vision)
-    replaced = step("reload: playlist watcher", swap_watcher, kiosk, staged) if staged.watcher else None
+            step("reload: vision stop", kiosk.vision.stop)
+            step("reload: vision start", kiosk.vision.start, staged.vision)
+    replaced = step("reload: playlist watcher", kiosk.playlists.replace, staged.watcher) if staged.watcher else None
     if replaced is not None:
         step("reload: old playlist watcher", replaced.stop)
-        step("reload: last good playlist", playlists.keep_last_good, kiosk.watcher, staged.playlist,
+        step("reload: last good playlist", playlists.keep_last_good, kiosk.playlists.watcher, staged.playlist,
              config.paths.last_good_playlist)
         kiosk.problems.clear("playlist")
-        step("reload: playlists", playlists.adopt, kiosk, staged.playlist)
-    step("reload: status", kiosk.publish_status, True)
-
-
-def swap_watcher(kiosk, staged: Staged):
-    """The new watcher, started, becomes the kiosk's; the old one is returned, to stop.
-    If the new one cannot start, the old one goes on with the old playlists (and the
-    fault shows in status)."""
-    staged.watcher.start()
-    old, kiosk.watcher = kiosk.watcher, staged.watcher
-    kiosk.retired_faults += kiosk.watcher_faults  # the new watcher counts from zero; status, since start
-    kiosk.watcher_faults = 0
-    return old
+        step("reload: playlists", kiosk.playlists.adopt, staged.playlist)
 
 
 def where_only(exc: SignageError) -> str:

@@ -16,31 +16,15 @@ from typing import Callable
 
 from signage import __version__
 from signage.config import Config
+from signage.wire.commands import Command
+from signage.wire.messages import Message
+from signage.telemetry.mqtt import Health, Telemetry
 
 logger = logging.getLogger(__name__)
 
 RETRY_S = 30.0
 HOLD_MAX = 10_000  # messages kept while there is no link (an interval's metrics and plays are a few)
 _KEY = re.compile(r"^(mqtt(?:\.[a-z_]+)*|paths\.spool)\b")
-
-
-def make(config: Config, on_command, privacy_on: bool, open_spool: bool = True):
-    """A telemetry link for `config`, not started: nothing is sent, no thread runs (with
-    open_spool=False not even the spool is opened: the pump opens it once started).
-    Raises ConfigError when the configuration cannot make one (broker URL, TLS files)."""
-    from signage.telemetry.mqtt import Telemetry
-    from signage.wire.homeassistant import discovery
-
-    telemetry = Telemetry(config.mqtt, config.site, config.device, config.paths.spool,
-                          spool_max_bytes=int(config.paths.spool_max_mb * 1024 * 1024), on_command=on_command,
-                          open_spool=open_spool)
-    if config.mqtt.homeassistant:
-        for topic, payload in discovery(telemetry.root, config.site, config.device, __version__,
-                                        config.mqtt.discovery_prefix,
-                                        switch=config.mqtt.commands.accept_unsigned).items():
-            telemetry.publish_retained(topic, payload)
-    telemetry.set_state("privacy", "ON" if privacy_on else "OFF")
-    return telemetry
 
 
 def reason_of(exc: Exception) -> str:
@@ -69,6 +53,19 @@ class Unstarted:
                              "status)", HOLD_MAX)
             self.dropped += 1
 
+    def due(self, now: float) -> bool:
+        """Time to try again (the next try is then RETRY_S later, whatever happens)."""
+        if now < self.retry_at:
+            return False
+        self.retry_at = now + RETRY_S
+        return True
+
+    def still_failing(self, exc: Exception) -> None:
+        """Tried again, in vain: one log line per distinct reason."""
+        if str(exc) != self.detail:
+            logger.error("telemetry still cannot start (%s); retrying every %g s", exc, RETRY_S)
+            self.reason, self.detail = reason_of(exc), str(exc)
+
     def set_status(self, status: dict) -> None:
         """Nowhere to publish it: the link, once made, publishes the status of that moment."""
 
@@ -78,9 +75,7 @@ class Unstarted:
     def state(self, feature: str) -> str | None:
         return self._states.get(feature)
 
-    def health(self):
-        from signage.telemetry.mqtt import Health
-
+    def health(self) -> Health:
         # The held messages are "spool_held": accepted and not yet in the spool.
         return Health(broker=f"not started: {self.reason}", spool="not opened", spool_depth=0,
                       spool_dropped=self.dropped, held=len(self.held), held_dropped=self.dropped, pump_errors=0,
@@ -129,55 +124,123 @@ class Unstarted:
         self.held.clear()
 
 
-def start(kiosk, config: Config):
-    """A started link for `config`; an `Unstarted` one (retried) when it cannot be made."""
-    try:
-        telemetry = make(config, kiosk.on_command, kiosk.privacy.on)
-        telemetry.start()
-    except Exception as exc:  # noqa: BLE001 - whatever the files break, the counts are kept
-        logger.error("telemetry cannot start (%s); holding messages, retrying every %g s", exc, RETRY_S)
-        return Unstarted(reason_of(exc), str(exc), kiosk.clock() + RETRY_S, config)
-    return telemetry
+class Uplink:
+    """The kiosk's telemetry link, whichever it is now: none before the start, a started
+    `Telemetry`, or an `Unstarted` one while none can be made (retried every RETRY_S).
+    Everything the kiosk sends, echoes and refuses goes through here, and a reload hands
+    it the new link. Main thread only (`on_command` is called on paho's thread)."""
 
+    def __init__(self, on_command: Callable[[Command], str | None], clock: Callable[[], float]):
+        self._on_command, self._clock = on_command, clock
+        self.link: Telemetry | Unstarted | None = None
+        self.retired_faults = 0  # pump faults of the links replaced (status counts since the start)
 
-def retry(kiosk) -> None:
-    """A loop step: while the link is unstarted, try to make it every RETRY_S (one log
-    line per distinct reason)."""
-    waiting = kiosk.telemetry
-    if not isinstance(waiting, Unstarted) or kiosk.clock() < waiting.retry_at:
-        return
-    waiting.retry_at = kiosk.clock() + RETRY_S  # whatever happens below, the next try is then
-    try:
-        telemetry = make(kiosk.config, kiosk.on_command, kiosk.privacy.on)
-    except Exception as exc:  # noqa: BLE001 - still cannot: the next try in RETRY_S
-        if str(exc) != waiting.detail:
-            logger.error("telemetry still cannot start (%s); retrying every %g s", exc, RETRY_S)
-            waiting.reason, waiting.detail = reason_of(exc), str(exc)
-        return
-    adopt(kiosk, telemetry)
+    @property
+    def unstarted(self) -> bool:
+        return isinstance(self.link, Unstarted)
 
+    def make(self, config: Config, privacy_on: bool, open_spool: bool = True) -> Telemetry:
+        """A link for `config`, not started: nothing is sent, no thread runs (with
+        open_spool=False not even the spool is opened: the pump opens it once started),
+        with Home Assistant discovery and the privacy state to publish. Raises
+        ConfigError when the configuration cannot make one (broker URL, TLS files)."""
+        from signage.wire.homeassistant import discovery
 
-def adopt(kiosk, telemetry) -> None:
-    """`telemetry` (made, not started) becomes the kiosk's link, with what an unstarted
-    one held. If it does not start, the kiosk goes on with an unstarted link (retried)."""
-    previous = kiosk.telemetry
-    try:
-        telemetry.start()
-    except Exception as exc:  # noqa: BLE001 - never a stopped link left in place: counts would be lost
-        logger.error("telemetry cannot start (%s); holding messages, retrying every %g s", exc, RETRY_S)
-        if not isinstance(previous, Unstarted):
-            kiosk.telemetry = Unstarted(reason_of(exc), str(exc), kiosk.clock() + RETRY_S, kiosk.config)
-        return
-    if isinstance(previous, Unstarted):
-        previous.hand_over(telemetry)
-    elif previous is not None:  # status counts faults since start: the old link's stay counted
-        kiosk.retired_faults += previous.health().pump_errors
-    kiosk.telemetry = telemetry
-    logger.info("telemetry link started")
-    kiosk.publish_status(force=True)
+        telemetry = Telemetry(config.mqtt, config.site, config.device, config.paths.spool,
+                              spool_max_bytes=int(config.paths.spool_max_mb * 1024 * 1024),
+                              on_command=self._on_command, open_spool=open_spool)
+        if config.mqtt.homeassistant:
+            for topic, payload in discovery(telemetry.root, config.site, config.device, __version__,
+                                            config.mqtt.discovery_prefix,
+                                            switch=config.mqtt.commands.accept_unsigned).items():
+                telemetry.publish_retained(topic, payload)
+        telemetry.set_state("privacy", "ON" if privacy_on else "OFF")
+        return telemetry
 
+    def start(self, config: Config, privacy_on: bool) -> None:
+        """At boot: a started link for `config`, else an `Unstarted` one (retried). Never raises."""
+        try:
+            telemetry = self.make(config, privacy_on)
+            telemetry.start()
+        except Exception as exc:  # noqa: BLE001 - whatever the files break, the counts are kept
+            logger.error("telemetry cannot start (%s); holding messages, retrying every %g s", exc, RETRY_S)
+            self.link = Unstarted(reason_of(exc), str(exc), self._clock() + RETRY_S, config)
+            return
+        self.link = telemetry
 
-def stop(telemetry, final_status: Callable[[], dict], clean: bool) -> None:
-    """Drain, publish the true final status, then `stopped` (clean) or nothing (the
-    broker's will says `offline` for a crash)."""
-    telemetry.stop(timeout=2.0, final_status=final_status, clean=clean)
+    def retry(self, config: Config, privacy_on: bool) -> bool:
+        """A loop step: while the link is unstarted, try to make it every RETRY_S (one log
+        line per distinct reason). True when a link started."""
+        waiting = self.link
+        if not isinstance(waiting, Unstarted) or not waiting.due(self._clock()):
+            return False
+        try:
+            telemetry = self.make(config, privacy_on)
+        except Exception as exc:  # noqa: BLE001 - still cannot: the next try in RETRY_S
+            waiting.still_failing(exc)
+            return False
+        return self.adopt(telemetry, config)
+
+    def adopt(self, telemetry: Telemetry, config: Config) -> bool:
+        """`telemetry` (made, not started) becomes the link, with what an unstarted one
+        held; True once started. If it does not start, an unstarted link (retried) holds
+        what is sent meanwhile: never a stopped link, to which counts would be lost."""
+        previous = self.link
+        try:
+            telemetry.start()
+        except Exception as exc:  # noqa: BLE001 - whatever stops it, the counts are kept
+            logger.error("telemetry cannot start (%s); holding messages, retrying every %g s", exc, RETRY_S)
+            if not isinstance(previous, Unstarted):
+                self.link = Unstarted(reason_of(exc), str(exc), self._clock() + RETRY_S, config)
+            return False
+        if isinstance(previous, Unstarted):
+            previous.hand_over(telemetry)
+        elif previous is not None:
+            self.retired_faults += previous.health().pump_errors
+        self.link = telemetry
+        logger.info("telemetry link started")
+        return True
+
+    def hand_over_to(self, successor: Telemetry, final_status: Callable[[], dict]) -> None:
+        """A reload: what the started link cannot save, and its spool's unsent rows, go on
+        to `successor` (made, not started); then it stops with its true final status."""
+        if self.link is None or self.unstarted:
+            return
+        self.link.hand_over_to(successor)
+        self.stop(final_status, clean=True)
+
+    def stop(self, final_status: Callable[[], dict], clean: bool) -> None:
+        """Drain, publish the true final status, then `stopped` (clean) or nothing (the
+        broker's will says `offline` for a crash)."""
+        if self.link is not None:
+            self.link.stop(timeout=2.0, final_status=final_status, clean=clean)
+
+    # ----- what the kiosk sends -----------------------------------------------------------------
+
+    def send(self, kind: str, message: Message) -> None:
+        if self.link is not None:
+            self.link.send(kind, message.payload())  # never raises: the link holds what it cannot spool
+
+    def set_status(self, status: dict) -> None:
+        if self.link is not None:
+            self.link.set_status(status)
+
+    def set_state(self, feature: str, value: str) -> None:
+        if self.link is not None:
+            self.link.set_state(feature, value)
+
+    def state(self, feature: str) -> str | None:
+        return self.link.state(feature) if self.link is not None else None
+
+    def refuse(self, command: Command, reason: str) -> None:
+        if isinstance(self.link, Telemetry):  # an unstarted link receives no commands to refuse
+            self.link.refuse(command, reason)
+
+    # ----- health -------------------------------------------------------------------------------
+
+    def health(self) -> Health | None:
+        """The link's health snapshot; None before the start."""
+        return self.link.health() if self.link is not None else None
+
+    def alive(self, stale: float) -> bool:
+        return self.link is None or self.link.alive(stale)

@@ -1,18 +1,21 @@
 """The kiosk's side of the vision stage: start and stop it with the configuration,
 and say how the camera is doing. Frames stay inside `signage/vision/`; what comes
-out is AudienceSnapshots, through the handoff."""
+out is AudienceSnapshots, through the audience counter's handoff."""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from signage.audience import AudienceSnapshot
 from signage.config import Config
 from signage.errors import SignageError
 from signage.kiosk.problems import Problems
+
+if TYPE_CHECKING:
+    from signage.vision.worker import VisionWorker
 
 logger = logging.getLogger(__name__)
 
@@ -41,10 +44,17 @@ class Prepared:
 
 
 class VisionStage:
-    def __init__(self, problems: Problems, on_snapshot: Callable[[AudienceSnapshot], None],
+    """The vision worker the running configuration asks for, while the camera may be on.
+    `on_snapshot` (the analysis thread's) takes each snapshot; `on_stopped(dropped)` hears
+    that vision stopped, with the frames dropped since the last count; `notice(visible)`
+    tells the screen whether audience measurement is active. Main thread only."""
+
+    def __init__(self, config: Config, problems: Problems, on_snapshot: Callable[[AudienceSnapshot], None],
+                 on_stopped: Callable[[int], None], notice: Callable[[bool], None],
                  open_source: Callable[[Config], object] = open_configured_source):
-        self.problems, self.on_snapshot, self.open_source = problems, on_snapshot, open_source
-        self.worker = None
+        self.config, self.problems, self.open_source = config, problems, open_source
+        self._on_snapshot, self._on_stopped, self._notice = on_snapshot, on_stopped, notice
+        self.worker: VisionWorker | None = None
         self._counted_dropped = 0
         self._retired_faults = 0  # of the workers stopped before: `faults` counts since start
 
@@ -67,12 +77,21 @@ class VisionStage:
             pipeline.close()
             raise
 
-    def start(self, config: Config, prepared: "Prepared | None" = None) -> None:
+    def follow(self, config: Config) -> None:
+        """A reload: the configuration the next start uses."""
+        self.config = config
+
+    def start(self, prepared: "Prepared | None" = None) -> None:
         """Start capture and analysis (from `prepared` parts when given: a reload built
         them first); a model or source fault leaves vision off, reported, and the rules
-        that need no audience keep playing."""
+        that need no audience keep playing. The notice follows."""
+        self._start(prepared)
+        self._notice(self.running)
+
+    def _start(self, prepared: "Prepared | None") -> None:
         from signage.vision.worker import VisionWorker
 
+        config = self.config
         try:
             prepared = prepared or self.prepare(config)
             source = prepared.source or self.open_source(config)
@@ -85,15 +104,20 @@ class VisionStage:
             logger.error("vision is off: %s; playing the rules that need no audience", exc)
             return
         self.problems.clear("vision")
-        self.worker = VisionWorker(prepared.pipeline, source, self.on_snapshot, max_fps=config.vision.max_fps)
+        self.worker = VisionWorker(prepared.pipeline, source, self._on_snapshot, max_fps=config.vision.max_fps)
         self._counted_dropped = 0  # a new worker counts its dropped frames from zero
         self.worker.start()
 
     def stop(self) -> None:
+        """Stop capture and analysis (the frame in analysis finishes); what they saw last
+        is counted, and the notice goes off."""
         if self.worker is not None:
+            dropped = self.dropped_since_last()
             worker, self.worker = self.worker, None
             worker.stop()
             self._retired_faults += worker.faults
+            self._on_stopped(dropped)
+        self._notice(False)
 
     def camera_state(self, privacy: bool) -> str:
         if privacy:

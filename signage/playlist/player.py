@@ -133,6 +133,11 @@ class Player:
     def stop(self, now: Now) -> None:
         self._finish(now, "stopped")
 
+    def take_records(self) -> list[PlayRecord]:
+        """The plays finished since the last call (proof of play, for the caller to send)."""
+        records, self.records = self.records, []
+        return records
+
     def _swap_playlist(self) -> None:
         self.engine = Engine(self._pending, self.seed)
         self.history = replace(self.history, bad=frozenset())  # new media: nothing is bad yet

@@ -24,8 +24,9 @@ Threads: the watcher thread alone owns the watcher's state (what was seen, loade
 rejected). It tells the main thread through `events` (a queue of PlaylistAccepted,
 PlaylistRejected, WatcherFault); the main thread asks for a forced reload (SIGHUP,
 MQTT RELOAD) with `request_reload()`, which the watcher thread services once the
-files have settled. Any unexpected exception in a poll is logged with its traceback,
-counted, reported as a WatcherFault, and the thread carries on after a back-off.
+files have settled. Each poll runs behind the one fault barrier (faults.py): an
+unexpected exception is logged with its traceback once per kind, counted, reported as
+a WatcherFault, and the thread carries on after a back-off.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from signage.faults import Barrier, describe
 from signage.imageinfo import DEFAULT_MAX_PIXELS
 from signage.playlist.lastgood import BootPlaylist, boot_from, save
 from signage.playlist.loader import (LoadResult, Playlist, VideoLength, load_playlist_set, playlist_files,
@@ -108,7 +110,7 @@ class PlaylistWatcher:
         self.boot_wait = boot_wait
         self.clock, self.wall = clock, wall
         self.events: queue.Queue[Event] = queue.Queue()
-        self.faults = 0  # unexpected exceptions survived (written by the watcher thread only)
+        self._barrier = Barrier(logger, report=self._report)
         self.last_progress = time.monotonic()  # end of the newest poll, for the watchdog
         self._stop = threading.Event()
         self._reload = threading.Event()
@@ -121,7 +123,6 @@ class PlaylistWatcher:
         self._confirmed = False  # _seen was seen again (or its ctime is old): not a one-off look
         self._forced = False  # a reload was requested and waits for the files to settle
         self._rejected = False
-        self._last_fault: str | None = None
 
     # ----- the main thread's side -------------------------------------------------------------
 
@@ -173,6 +174,15 @@ class PlaylistWatcher:
     def alive(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
+    @property
+    def faults(self) -> int:
+        """Unexpected exceptions survived."""
+        return self._barrier.total
+
+    def save_last_good_to(self, state_file: Path | None) -> None:
+        """From now on each playlist accepted is saved there (None: not saved)."""
+        self.state_file = state_file
+
     # ----- the watcher thread -----------------------------------------------------------------
 
     def _run(self) -> None:
@@ -184,18 +194,15 @@ class PlaylistWatcher:
                 break
             if forced:  # cleared only when it woke us: a request that lands after a timeout is kept
                 self._reload.clear()
-            try:
-                self.poll(force=forced)
-                wait = self.interval
-            except Exception as exc:  # the fault barrier: the watcher never dies
-                self.faults += 1
-                message = f"playlist watcher: {type(exc).__name__}: {exc}"
-                if message != self._last_fault:  # once per distinct fault, with the traceback
-                    logger.exception("playlist watcher failed (%d so far); retrying", self.faults)
-                self._last_fault = message
-                wait = min(max(wait, self.interval) * 2, MAX_BACKOFF_S)
-                self.events.put(WatcherFault(message, self.faults))
+            self._barrier.run("playlist watcher", self.poll, forced)
+            failures = self._barrier.failing("playlist watcher")
+            wait = min(self.interval * 2 ** min(failures, 16), MAX_BACKOFF_S) if failures else self.interval
             self.last_progress = time.monotonic()
+
+    def _report(self, step: str, exc: BaseException | None) -> None:
+        """The barrier's report: a fault goes to the main thread as an event."""
+        if exc is not None:
+            self.events.put(WatcherFault(f"{step}: {describe(exc)}", self.faults))
 
     def fingerprint(self) -> dict[Path, tuple[Stat, Stat]]:
         try:

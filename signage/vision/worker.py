@@ -16,11 +16,14 @@ from typing import Callable
 import numpy as np
 
 from signage.audience import AudienceSnapshot
+from signage.faults import Barrier
 from signage.threads import name_os_thread
 from signage.vision.pipeline import Pipeline
 from signage.vision.sources import FrameSource, SourceState
 
 logger = logging.getLogger(__name__)
+
+FAULT_PAUSE_S = 0.5  # after a fault: a fault that repeats must not spin a core
 
 
 class _NewestFrame:
@@ -59,11 +62,11 @@ class VisionWorker:
         self.stall_after_s = stall_after_s if stall_after_s is not None else \
             getattr(pipeline.config, "inference_timeout", 10.0)
         self._busy_since: float | None = None  # monotonic start of the inference under way
+        self._next_at = 0.0  # the analysis thread's: no frame is taken before (max_fps)
         self._stalled_logged = False
         self.slot = _NewestFrame()
         self.last_progress = {"capture": time.monotonic(), "analysis": time.monotonic()}
-        self.faults = 0  # unexpected exceptions survived by the two loops
-        self._logged: set[str] = set()
+        self._barrier = Barrier(logger)  # both loops' steps: "capture", "analysis"
         self._stop = threading.Event()
         self._threads = [threading.Thread(target=self._capture, name="capture", daemon=True),
                          threading.Thread(target=self._analyse, name="analysis", daemon=True)]
@@ -96,6 +99,11 @@ class VisionWorker:
         elif not stalled and self._stalled_logged:
             logger.info("inference results again")
         self._stalled_logged = stalled
+
+    @property
+    def faults(self) -> int:
+        """Unexpected exceptions the two loops survived."""
+        return self._barrier.total
 
     @property
     def ended(self) -> bool:
@@ -134,50 +142,41 @@ class VisionWorker:
                 return f"the {thread.name} thread"
         return None
 
-    def _survive(self, loop: str, exc: Exception) -> None:
-        """An unexpected exception costs one turn of the loop, never the thread: logged
-        with its traceback once per kind, counted, then a pause so a fault that repeats
-        does not spin."""
-        self.faults += 1
-        kind = f"{loop}: {type(exc).__name__}: {exc}"[:300]
-        if kind not in self._logged and len(self._logged) < 100:
-            self._logged.add(kind)
-            logger.error("unexpected fault in the %s loop; it carries on", loop, exc_info=exc)
-        self._stop.wait(0.5)
-
     def _capture(self) -> None:
         name_os_thread()
         while not self._stop.is_set():
-            try:
-                frame = self.source.read()  # a failing camera retries inside
-                self.last_progress["capture"] = time.monotonic()
-                self._log_stall()
-                if frame is not None:
-                    self.slot.put(frame.image, frame.t)
-                    del frame
-            except Exception as exc:  # noqa: BLE001 - the fault barrier of this thread
-                self._survive("capture", exc)
+            self._barrier.run("capture", self._capture_one)
+            if self._barrier.failing("capture"):
+                self._stop.wait(FAULT_PAUSE_S)
+
+    def _capture_one(self) -> None:
+        frame = self.source.read()  # a failing camera retries inside
+        self.last_progress["capture"] = time.monotonic()
+        self._log_stall()
+        if frame is not None:
+            self.slot.put(frame.image, frame.t)
 
     def _analyse(self) -> None:
         name_os_thread()
-        next_at = 0.0
         while not self._stop.is_set():
             self.last_progress["analysis"] = time.monotonic()
-            wait = next_at - time.monotonic()
+            wait = self._next_at - time.monotonic()
             if wait > 0:
                 self._stop.wait(wait)
                 continue
             taken = self.slot.take(timeout=0.2)
             if taken is None:
                 continue
-            image, t = taken
-            self._busy_since = time.monotonic()
-            try:
-                snapshot = self.pipeline.process(image, t)
-                next_at = time.monotonic() + self.min_interval
-                self.on_snapshot(snapshot)
-            except Exception as exc:  # noqa: BLE001 - a model fault must not kill the thread
-                self._survive("analysis", exc)
-            finally:
-                self._busy_since = None
-                del image, taken  # the pixels stop here
+            self._barrier.run("analysis", self._analyse_one, *taken)
+            del taken  # the pixels stop here
+            if self._barrier.failing("analysis"):
+                self._stop.wait(FAULT_PAUSE_S)
+
+    def _analyse_one(self, image: np.ndarray, t: float) -> None:
+        self._busy_since = time.monotonic()
+        try:
+            snapshot = self.pipeline.process(image, t)
+        finally:
+            self._busy_since = None
+        self._next_at = time.monotonic() + self.min_interval
+        self.on_snapshot(snapshot)

@@ -246,11 +246,13 @@ def test_every_status_and_refusal_the_kiosk_builds_is_accepted(error, problems, 
     kiosk_problems.set("playlist", "rejected: " + playlist)
     kiosk_problems.set("vision", error)
     kiosk = SimpleNamespace(
-        config=SimpleNamespace(site="lab", device="kiosk-1"), renderer=None, started=0.0, clock=lambda: uptime,
+        config=SimpleNamespace(site="lab", device="kiosk-1"), screen=SimpleNamespace(renderer=None, scheduled=None),
+        started=0.0, clock=lambda: uptime,
         vision=SimpleNamespace(hardware=lambda: {"camera": version, "edgetpu": "not in use: " + error},
                                camera_state=lambda privacy: "error", faults=huge),
-        scheduled_on_screen=None, problems=kiosk_problems, privacy=SimpleNamespace(on=False),
-        barrier=SimpleNamespace(total=counts), watcher_faults=huge, retired_faults=huge,
+        problems=kiosk_problems, privacy=SimpleNamespace(on=False),
+        barrier=SimpleNamespace(total=counts), playlists=SimpleNamespace(faults=huge),
+        uplink=SimpleNamespace(retired_faults=huge),
         player=SimpleNamespace(playlist=SimpleNamespace(creatives={f"c{i:063d}": None for i in range(creatives)})))
     health = SimpleNamespace(pump_errors=huge, status_fields=lambda: {
         "broker": broker, "spool": "error: " + error, "spool_depth": huge, "spool_held": counts,

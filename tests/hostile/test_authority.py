@@ -134,8 +134,8 @@ def test_no_remote_command_turns_the_camera_on_where_the_kiosk_wants_it_off(loca
                                mqtt=secured.kiosk_mqtt("lab/k1", interval=1, keepalive=5))
     kiosk = Kiosk(config, config_path=path)
     camera_started = []
-    real_start = kiosk.start_vision
-    monkeypatch.setattr(kiosk, "start_vision", lambda *a: camera_started.append(a) or real_start(*a))
+    real_start = kiosk.vision.start
+    monkeypatch.setattr(kiosk.vision, "start", lambda *a: camera_started.append(a) or real_start(*a))
     k2_conf, fleet_conf = secured.kiosks["lab/k2"]["mqtt"], secured.fleet
     fleet = Peer(secured.broker.url, secured.ca, fleet_conf["username"], fleet_conf["password"],
                  subscribe=f"{ROOT}/#")

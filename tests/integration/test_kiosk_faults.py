@@ -25,13 +25,14 @@ def flaky(real, failures: int, exc: Exception):
     return call
 
 
-# Each member of the class "a step of the main loop raises something nobody foresaw".
+# Each member of the class "a step of the main loop raises something nobody foresaw":
+# the step's name, and the part and method it calls.
 STEPS = {
-    "rules": lambda c: ("player", "tick"),
-    "display": lambda c: ("renderer", "frame"),
-    "status": lambda c: ("status_publisher", "maybe_publish"),
-    "impressions": lambda c: ("aggregator", "add_play"),  # once per play: every 3 s
-    "watchdog": lambda c: ("watchdog", "feed"),
+    "rules": lambda c: (c.player, "tick"),
+    "display": lambda c: (c.screen.renderer, "frame"),
+    "status": lambda c: (c.status_publisher, "maybe_publish"),
+    "impressions": lambda c: (c.counter.aggregator, "add_play"),  # once per play: every 3 s
+    "watchdog": lambda c: (c.watchdog, "feed"),
 }
 ERRORS = [RuntimeError("boom"), KeyError("gone"), ValueError("A null character was found in the text"),
           ZeroDivisionError("division by zero"), MemoryError()]
@@ -42,8 +43,7 @@ def test_a_step_that_raises_costs_the_step_not_the_kiosk(controller_for, step, e
     controller = controller_for()
 
     def script(c):
-        owner_name, method = STEPS[step](c)
-        owner = getattr(c, owner_name)
+        owner, method = STEPS[step](c)
         setattr(owner, method, flaky(getattr(owner, method), 1 if step == "impressions" else 40, error))
         wait_for(lambda: any(step in p for p in c.status()["problems"]), f"{step} fault in status")
         assert c.status()["faults"] >= 1

@@ -301,7 +301,7 @@ def test_a_fault_while_the_old_window_comes_back_still_releases_the_staged_parts
     closed = counting(monkeypatch, Pipeline, "close")
     restoring = threading.Event()
     controller = kiosk(tmp_path, broker.url)
-    real_show = controller.show
+    real_show = controller.screen.show
 
     def show(creative):
         if restoring.is_set():
@@ -309,7 +309,7 @@ def test_a_fault_while_the_old_window_comes_back_still_releases_the_staged_parts
             raise RuntimeError("injected: the old picture cannot be shown")
         real_show(creative)
 
-    controller.show = show
+    controller.screen.show = show
 
     def script(c):
         wait_for(lambda: on_screen(c) in PLAYLIST and c.status()["camera"] == "ok", "playing, vision running")
