@@ -11,7 +11,7 @@ The traffic is the simulated fleet's (fleet/demo.py), as kiosks publish it.
   the fleet page, a screen's day page and the 30-day creatives report, through the real
   app (in process, logged in). The history is a few screen-days of simulated traffic
   summed by the store's own rollups, then repeated over the screens and days (storing
-  30 days of every screen's messages would take hours).
+  30 days of every screen's messages is beyond a bench's run).
 """
 
 from __future__ import annotations

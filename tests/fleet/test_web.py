@@ -165,3 +165,21 @@ def test_each_screen_shows_its_build_and_a_fleet_of_mixed_builds_says_so(web):
     fleet = client.get("/").text
     assert "2 builds in this fleet" in fleet
     assert "0.1.0 · lock 25eae7c3ad2e: 1" in fleet and "0.1.0 · lock 0123456789ab: 1" in fleet
+
+
+def test_a_url_no_route_has_answers_like_one_that_exists(web):
+    """Nothing tells a stranger which URLs exist: without a login an unknown URL asks for
+    one, a cross-site form to it is refused, and only a person logged in learns it is not
+    there."""
+    client, _, _ = web
+    for path in ("/nowhere", "/screen/lab/a/nothing", "/api/none"):
+        page = client.get(path, headers={"accept": "text/html"}, follow_redirects=False)
+        assert page.status_code == 303 and page.headers["location"] == "/login", path
+        assert client.get(path).status_code == 401 and client.post(path).status_code == 401
+        assert client.post(path, headers={"origin": "http://evil.example"}).status_code == 403
+    assert client.get("/static/fleet.css").status_code == 200
+    assert client.get("/static/nothing.css").status_code == 404  # public: no login asked
+    login(client)
+    missing = client.get("/nowhere", headers={"accept": "text/html"})
+    assert missing.status_code == 404 and "Request refused" in missing.text
+    assert client.delete("/").status_code == 405

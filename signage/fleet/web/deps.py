@@ -22,7 +22,13 @@ class LoginRequired(Exception):
     """No session, or one that ended."""
 
 
+def public(path: str) -> bool:
+    """What answers without a login: the login itself and the static files."""
+    return path == "/login" or path.startswith("/static/")
+
+
 async def dashboard(request: Request) -> Dashboard:
+    """What the routes share (made by create_app)."""
     return request.app.state.dashboard
 
 

@@ -17,15 +17,10 @@ from starlette.exceptions import HTTPException
 
 from signage.fleet import params
 from signage.fleet.database import UNAVAILABLE
-from signage.fleet.web.deps import CrossSite, LoginRequired, current_session, same_origin
+from signage.fleet.web.deps import CrossSite, LoginRequired, current_session, public, same_origin
 from signage.fleet.web.pages import wants_html
 
 RETRY_SECONDS = 5  # what a 503 asks the browser to wait
-
-
-def public(path: str) -> bool:
-    """What answers without a login: the login itself and the static files."""
-    return path == "/login" or path.startswith("/static/")
 
 
 def add_handlers(app: FastAPI) -> None:

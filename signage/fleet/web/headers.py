@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from fastapi import Request
 
-from signage.fleet.web.handlers import public
+from signage.fleet.web.deps import public
 
 SECURITY = {
     "X-Frame-Options": "DENY",
