@@ -81,15 +81,16 @@ class SimulatedFleet:
                     yield self._topic(screen, "play"), play
             t += timedelta(minutes=1)
 
-    def states(self, problems: dict = PROBLEMS, availability: dict = AVAILABILITY) -> Iterator[tuple[str, object]]:
-        """Each screen's availability and status (most online and fine)."""
+    def states(self) -> Iterator[tuple[str, object]]:
+        """Each screen's availability and status: online and fine unless PROBLEMS or
+        AVAILABILITY name it."""
         for s in self.screens:
-            yield self._topic(s, "available"), availability.get((s.site, s.device), "online")
+            yield self._topic(s, "available"), AVAILABILITY.get((s.site, s.device), "online")
             yield self._topic(s, "status"), {
                 "site": s.site, "device": s.device, "version": "0.1.0", "uptime_s": 86000, "playing": "spring-sale",
                 "camera": "ok", "playlist": "ok", "creatives": sorted(CREATIVES), "privacy": False, "display": "ok",
                 "broker": "connected", "spool_depth": 0, "spool_dropped": 0,
-                "last_error": None} | problems.get((s.site, s.device), {})
+                "last_error": None} | PROBLEMS.get((s.site, s.device), {})
 
     def _topic(self, screen: Screen, kind: str) -> str:
         return f"{self.root}/{screen.site}/{screen.device}/{kind}"
