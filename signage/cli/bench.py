@@ -31,8 +31,12 @@ def add(commands) -> None:
                         help="display: also cycle 50 4K images and 3 videos this long and report memory growth")
     parser.add_argument("--screens", type=listed(whole(1, 100_000)), default=[50, 500],
                         help="fleet: simulated screens, comma-separated (default 50,500)")
-    parser.add_argument("--stores", type=listed(one_of("sqlite", "postgresql")), default=["sqlite", "postgresql"],
-                        help="fleet: sqlite, postgresql or both, comma-separated")
+    parser.add_argument("--stores", type=listed(one_of("sqlite", "postgresql")), default=None,
+                        help="fleet: sqlite, postgresql or both, comma-separated (default: sqlite, and postgresql "
+                             "with --db)")
+    parser.add_argument("--db", metavar="URL",
+                        help="fleet: a PostgreSQL database to measure too (postgresql://user:pass@host/db), empty: "
+                             "the bench fills and empties it")
     parser.add_argument("--messages", type=whole(1, 10_000_000), default=20000,
                         help="fleet: messages per ingest round")
     parser.set_defaults(handler=run)
@@ -58,7 +62,8 @@ def run(args: argparse.Namespace) -> int:
     elif args.what == "fleet":
         from signage.cli import bench_fleet as bench
 
-        print(bench.run(screens=args.screens, backends=args.stores, messages=args.messages))
+        stores = args.stores or (["sqlite", "postgresql"] if args.db else ["sqlite"])
+        print(bench.run(screens=args.screens, backends=stores, messages=args.messages, db=args.db))
     elif args.what == "display":
         from signage.cli.bench_display import run as display
 

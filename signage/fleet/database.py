@@ -8,15 +8,20 @@ import os
 from pathlib import Path
 
 import sqlalchemy as sa
+import sqlalchemy.exc
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy.dialects import postgresql, sqlite
 
 logger = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 CONNECT_SECONDS = 10
+# What a database that is down, restarting or locked raises: not a bug but a wait (the
+# pages answer 503 and work again by themselves once it is back).
+UNAVAILABLE = (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError, sqlalchemy.exc.TimeoutError)
 
 
 def default_db_path() -> Path:
@@ -79,17 +84,16 @@ def create(url: str, writer: bool = True, busy_seconds: float | None = None) -> 
     return sa.create_engine(url, pool_pre_ping=True, connect_args=connect_args)
 
 
+def insert_for(engine: sa.Engine):
+    """The dialect's INSERT, which has ON CONFLICT (both SQLite and PostgreSQL spell it alike)."""
+    return sqlite.insert if engine.dialect.name == "sqlite" else postgresql.insert
+
+
 def _alembic_config(connection: sa.Connection) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection
     return config
-
-
-def head_revision() -> str:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    return ScriptDirectory.from_config(config).get_current_head()
 
 
 def current_revision(engine: sa.Engine) -> str | None:

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from signage.fleet import database, forget
 from signage.fleet.schema import commands, screens
-from signage.fleet.store import now_utc
+from signage.fleet.times import now_utc
 
 logger = logging.getLogger(__name__)
 

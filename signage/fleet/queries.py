@@ -14,7 +14,7 @@ from signage.fleet import forget
 from signage.fleet.schema import (commands, counters, creative_day_expressions, creative_days,
                                   creative_site_day_expressions, creative_site_days, plays,
                                   screen_hour_expressions, screen_hours, screen_states, screens, status_history)
-from signage.fleet.store import day_range, now_utc
+from signage.fleet.times import day_range, now_utc
 
 # Order of the fleet page: what needs a person first.
 SEVERITY = {"offline": 0, "problem": 1, "stopped": 2, "unknown": 3, "ok": 4}

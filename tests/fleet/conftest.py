@@ -10,14 +10,14 @@ import pytest
 
 from tests.fleet import factory as f
 from tests.fleet.dashboard import PASSWORD
-from tests.fleet.postgres import Postgres
+from tests.support.postgres import TempPostgres
 
 _names = itertools.count()
 
 
 @pytest.fixture(scope="session")
 def postgres():
-    server = Postgres().start()
+    server = TempPostgres().start()
     yield server
     server.stop()
 
@@ -50,7 +50,8 @@ def web(tmp_path, broker):
     from signage.fleet.database import database_url
     from signage.fleet.parse import parse
     from signage.fleet.passwords import hash_password
-    from signage.fleet.store import Store, now_utc
+    from signage.fleet.store import Store
+    from signage.fleet.times import now_utc
     from signage.fleet.web import WebSettings, create_app
     from tests.commands import fleet_key
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
 
 from signage.fleet.passwords import hash_password
@@ -25,6 +26,12 @@ def login(client, password: str = PASSWORD):
 
 def csrf_of(client, path: str = "/") -> str:
     return re.search(r'name="csrf" value="([^"]+)"', client.get(path).text).group(1)
+
+
+def routes(app) -> list:
+    """Every route the app serves, with its path, methods and parameters (`dependant`).
+    FastAPI keeps included routers as a tree in `app.routes`; this flattens it."""
+    return [route for route in iter_route_contexts(app.routes) if route.methods]
 
 
 def logged_in(store, publisher=None) -> TestClient:

@@ -17,7 +17,7 @@ from signage.fleet.passwords import hash_password
 from signage.models import PROJECT_ROOT
 from tests.broker import free_port
 from tests.fleet.dashboard import PASSWORD
-from tests.fleet.postgres import wait_for
+from tests.fleet.polling import wait_for
 
 
 class FleetServer:

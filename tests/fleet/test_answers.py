@@ -12,10 +12,10 @@ from signage.fleet.database import database_url
 from signage.fleet.parse import parse
 from signage.fleet.passwords import hash_password
 from signage.fleet.store import Store
-from signage.fleet.tempdb import TempPostgres
 from signage.fleet.web import WebSettings, create_app
 from tests.fleet import factory as f
-from tests.fleet.dashboard import PASSWORD, csrf_of, login
+from tests.fleet.dashboard import PASSWORD, csrf_of, login, routes
+from tests.support.postgres import TempPostgres
 
 HOSTILE = ["9999-12-31", "0001-01-01", "2000-01-01", "2026-02-30", "not-a-date", "", "-1", "0", "7", "month",
            "99999999999999999999", "1e308", "NaN", "\x00", "é" * 300, "../../etc/passwd", "<script>x</script>"]
@@ -25,8 +25,8 @@ EXAMPLES = {"site": "lab", "device": "a"}
 def get_routes(app) -> list[tuple[str, list[str]]]:
     """(path with lab/a for its {site}/{device}, its query parameters) of every GET route."""
     found = []
-    for route in app.routes:
-        if "GET" in getattr(route, "methods", ()) and hasattr(route, "dependant"):
+    for route in routes(app):
+        if "GET" in route.methods and hasattr(route, "dependant"):
             path = route.path.replace("{site}", "lab").replace("{device}", "a")
             found.append((path, [p.name for p in route.dependant.query_params]))
     return found

@@ -17,7 +17,7 @@ import pytest
 from signage.fleet import database
 from signage.models import PROJECT_ROOT
 from tests.broker import free_port
-from tests.fleet.postgres import wait_for
+from tests.fleet.polling import wait_for
 
 
 @pytest.fixture

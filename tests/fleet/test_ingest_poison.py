@@ -25,8 +25,9 @@ from signage.fleet.schema import dead_letters, plays
 from signage.fleet.store import Store
 from signage.wire.messages import MESSAGES
 from tests.fleet import factory as f
-from tests.fleet.postgres import Postgres, wait_for
+from tests.fleet.polling import wait_for
 from tests.fleet.publisher import Publisher, stored
+from tests.support.postgres import TempPostgres
 
 _clients = itertools.count()
 
@@ -238,7 +239,7 @@ def test_a_qos0_flood_while_the_writer_is_busy_is_bounded_in_memory(fleet, monke
 def test_a_database_outage_holds_the_messages_and_dead_letters_none(broker):
     """Only an unreachable database holds acknowledgements: its messages are stored when
     it is back, none taken for poison."""
-    server = Postgres().start()
+    server = TempPostgres().start()
     store = Store(database_url(server.create_database("outage")))
     store.migrate()
     ingest = Ingest(store, broker.url, client_id="fleet-outage").start()

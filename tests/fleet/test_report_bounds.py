@@ -13,10 +13,10 @@ import pytest
 
 from signage.fleet.ingest import Ingest, IngestStats
 from signage.fleet.parse import parse
-from signage.fleet.store import now_utc
+from signage.fleet.times import now_utc
 from tests.fleet import factory as f
 from tests.fleet.dashboard import logged_in
-from tests.fleet.postgres import wait_for
+from tests.fleet.polling import wait_for
 from tests.fleet.publisher import Publisher
 
 TODAY = now_utc().replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)

@@ -16,7 +16,7 @@ from signage.fleet.passwords import hash_password
 from signage.fleet.schema import (commands, creative_day_expressions, creative_days, creative_site_day_expressions,
                                   creative_site_days, metrics, plays, screen_hours, screen_states, screens,
                                   status_history)
-from signage.fleet.store import now_utc
+from signage.fleet.times import now_utc
 from signage.fleet.web import WebSettings, create_app
 from tests.fleet import factory as f
 from tests.fleet.dashboard import PASSWORD, csrf_of, login

@@ -14,12 +14,14 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from signage.fleet import database, queries
-from signage.fleet import store as store_module
+from signage.fleet.store import housekeeping
 from signage.fleet.parse import parse
 from signage.fleet.schema import (creative_day_expressions, creative_days, creative_site_day_expressions,
                                   creative_site_days, dead_letters, metadata, metrics, plays, screen_hours,
                                   status_history)
-from signage.fleet.store import DEAD_LETTER_PAYLOAD, RAW_MAX_BYTES, now_utc
+from signage.fleet.store.facts import RAW_MAX_BYTES
+from signage.fleet.store.housekeeping import DEAD_LETTER_PAYLOAD
+from signage.fleet.times import now_utc
 from signage.wire.messages import MAX_IMPRESSIONS
 from tests.fleet import factory as f
 
@@ -189,7 +191,7 @@ def test_a_batch_that_fails_midway_stores_nothing(store, monkeypatch):
     def broken(*args):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(store, "_roll_up", broken)
+    monkeypatch.setattr(store.rollups, "add", broken)
     with pytest.raises(RuntimeError):
         store.write(batch, now=NOW)
     assert count(store, metrics) == count(store, plays) == count(store, screen_hours) == 0
@@ -322,7 +324,7 @@ def test_the_largest_metrics_message_the_bounds_allow_is_kept_whole(store):
 
 
 def test_dead_letters_are_kept_bounded_and_purged(store, monkeypatch):
-    monkeypatch.setattr(store_module, "DEAD_LETTER_ROWS", 3)
+    monkeypatch.setattr(housekeeping, "DEAD_LETTER_ROWS", 3)
     bodies = [f.play(start=f.T0 + timedelta(seconds=i)) for i in range(5)]
     for i, body in enumerate(bodies):
         item = incoming(body, "play")

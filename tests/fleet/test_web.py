@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from signage.fleet.parse import parse
 from signage.fleet.passwords import hash_password, verify_password
 from tests.fleet import factory as f
-from tests.fleet.dashboard import PASSWORD, csrf_of, login
+from tests.fleet.dashboard import PASSWORD, csrf_of, login, routes
 from tests.subscriber import Subscriber
 
 def test_password_hashes():
@@ -23,7 +23,7 @@ def test_password_hashes():
 
 def test_nothing_is_reachable_without_login(web):
     client, _, _ = web
-    paths = {route.path for route in client.app.routes if hasattr(route, "methods")}
+    paths = {route.path for route in routes(client.app)}
     concrete = {p.replace("{site}", "lab").replace("{device}", "a") for p in paths}
     assert {"/", "/creatives", "/export/plays.csv", "/events", "/screen/lab/a/command"} <= concrete
     for path in sorted(concrete - {"/login"}):
@@ -165,3 +165,21 @@ def test_each_screen_shows_its_build_and_a_fleet_of_mixed_builds_says_so(web):
     fleet = client.get("/").text
     assert "2 builds in this fleet" in fleet
     assert "0.1.0 · lock 25eae7c3ad2e: 1" in fleet and "0.1.0 · lock 0123456789ab: 1" in fleet
+
+
+def test_a_url_no_route_has_answers_like_one_that_exists(web):
+    """Nothing tells a stranger which URLs exist: without a login an unknown URL asks for
+    one, a cross-site form to it is refused, and only a person logged in learns it is not
+    there."""
+    client, _, _ = web
+    for path in ("/nowhere", "/screen/lab/a/nothing", "/api/none"):
+        page = client.get(path, headers={"accept": "text/html"}, follow_redirects=False)
+        assert page.status_code == 303 and page.headers["location"] == "/login", path
+        assert client.get(path).status_code == 401 and client.post(path).status_code == 401
+        assert client.post(path, headers={"origin": "http://evil.example"}).status_code == 403
+    assert client.get("/static/fleet.css").status_code == 200
+    assert client.get("/static/nothing.css").status_code == 404  # public: no login asked
+    login(client)
+    missing = client.get("/nowhere", headers={"accept": "text/html"})
+    assert missing.status_code == 404 and "Request refused" in missing.text
+    assert client.delete("/").status_code == 405

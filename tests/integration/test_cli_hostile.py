@@ -93,6 +93,10 @@ GALLERY = {
     "bench fleet on screens abc": (["bench", "fleet", "--screens", "abc"], "'abc' is not a whole number"),
     "bench an unknown store": (["bench", "fleet", "--stores", "sqlite,oracle"],
                                "'oracle' is not one of sqlite, postgresql"),
+    "bench postgresql without one": (["bench", "fleet", "--stores", "postgresql"],
+                                     "bench fleet on postgresql: give --db postgresql://"),
+    "bench a sqlite file as the postgresql": (["bench", "fleet", "--db", "{tmp}/fleet.sqlite3"],
+                                              "give --db postgresql://user:pass@host/db, an empty database"),
     "bench for minus a second": (["bench", "display", "--seconds", "-1", "--rounds", "0"],
                                  "give a number of seconds above 0"),
 }

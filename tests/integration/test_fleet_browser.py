@@ -119,12 +119,17 @@ def test_a_fleet_team_watches_two_kiosks_switches_privacy_and_exports_proof_of_p
     wire = Subscriber(broker.url, "signage/#")
     fleet = Child(["fleet", "--config", str(fleet_config), "--db", str(tmp_path / "fleet.sqlite3"),
                    "--broker", broker.url, "--port", str(port)], env, tmp_path / "fleet.log")
-    kiosks = {device: Child(["run", "--config", str(kiosk_config(tmp_path, site, device, samples, broker.url, public_key)),
-                             "--playlists", str(PROJECT_ROOT / "tests" / "playlists" / "e2e")],
-                            env, tmp_path / f"{device}.log") for site, device in KIOSKS}
+    kiosks = {}
     driver = chromium
     try:
-        until(lambda: "dashboard on" in fleet.output(), 60, "the dashboard started")
+        # The kiosks start once the dashboard listens and has its subscription: a play sent
+        # before that is on the wire but was never the dashboard's to store.
+        until(lambda: "dashboard on" in fleet.output() and "subscribed to" in fleet.output(), 60,
+              "the dashboard started")
+        kiosks = {device: Child(["run", "--config", str(kiosk_config(tmp_path, site, device, samples, broker.url,
+                                                                     public_key)),
+                                 "--playlists", str(PROJECT_ROOT / "tests" / "playlists" / "e2e")],
+                                env, tmp_path / f"{device}.log") for site, device in KIOSKS}
         # Log in.
         driver.get(base + "/")
         assert driver.current_url.endswith("/login")

@@ -179,3 +179,13 @@ def test_no_import_loops():
     for name in sorted(graph):
         if name not in state:
             visit(name, [name])
+
+
+def test_the_fleet_routes_build_no_sql():
+    """A route asks queries.py or web/present.py for what it shows; SQL lives in the queries,
+    the store and the operator's writes."""
+    routes = list((PACKAGE / "fleet" / "web" / "routes").glob("*.py"))
+    assert len(routes) > 5
+    for path in routes:
+        for name in imports(path):
+            assert name.split(".")[0] != "sqlalchemy", f"fleet/web/routes/{path.name} imports {name}"

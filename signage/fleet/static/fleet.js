@@ -26,8 +26,26 @@
   if (!live || !window.EventSource) { return; }
   var source = new EventSource(live.getAttribute("data-live"));
   function updated() { showAgo(); live.setAttribute("data-updated", String(Date.now())); }
+  // The whole fragment. Its first event repeats what the page was made with: parts that
+  // did not change stay in place, so a button being clicked or a choice being made is not
+  // swapped away from under the person.
   source.addEventListener("live", function (event) {
-    if (event.data) { live.innerHTML = event.data; updated(); }
+    if (!event.data) { return; }
+    var fresh = document.createElement("template");
+    fresh.innerHTML = event.data;
+    var shown = live.querySelectorAll("[data-part]"), parts = fresh.content.querySelectorAll("[data-part]");
+    var same = shown.length > 0 && shown.length === parts.length;
+    for (var i = 0; same && i < shown.length; i++) {
+      same = shown[i].getAttribute("data-part") === parts[i].getAttribute("data-part");
+    }
+    if (!same) {
+      live.innerHTML = event.data;
+    } else {
+      for (i = 0; i < shown.length; i++) {
+        if (!shown[i].isEqualNode(parts[i])) { shown[i].replaceWith(parts[i]); }
+      }
+    }
+    updated();
   });
   source.addEventListener("patch", function (event) {
     var changed = JSON.parse(event.data);

@@ -1,6 +1,6 @@
-"""A throw-away PostgreSQL cluster (Debian's `postgresql` package) for the tests and
-`signage bench fleet`: a temp dir, 127.0.0.1 on a free port, trust auth, no fsync.
-PostgreSQL refuses to run as root, so as root it runs as the `postgres` user."""
+"""A throw-away PostgreSQL cluster (Debian's `postgresql` package) for the tests: a temp
+dir, 127.0.0.1 on a free port, trust auth, no fsync; it can be paused and resumed (an
+outage). PostgreSQL refuses to run as root, so as root it runs as the `postgres` user."""
 
 from __future__ import annotations
 

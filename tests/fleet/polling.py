@@ -1,12 +1,8 @@
-"""A real PostgreSQL server for the fleet storage tests (see signage/fleet/tempdb.py)."""
+"""Polling for a condition in the fleet tests."""
 
 from __future__ import annotations
 
 import time
-
-from signage.fleet.tempdb import TempPostgres as Postgres
-
-__all__ = ["Postgres", "wait_for"]
 
 
 def wait_for(predicate, timeout: float = 30.0, what: str = "condition"):

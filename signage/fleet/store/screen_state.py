@@ -1,0 +1,82 @@
+"""What a screen says about itself: when it was last heard, its availability, its status,
+its echoes of commands (`<feature>/state`) and its refusals. Each change that a person
+would want to see later is also a line of the screen's history."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Callable
+
+import sqlalchemy as sa
+
+from signage.fleet.parse import Incoming
+from signage.fleet.schema import screen_states, screens, status_history
+
+STATUS_FIELDS = ("camera", "display", "broker", "playlist", "privacy", "last_error")  # a change is history
+
+
+class ScreenStates:
+    def __init__(self, insert: Callable[[sa.Table], sa.Insert]):
+        self._insert = insert  # the dialect's INSERT, which has ON CONFLICT (database.insert_for)
+
+    def touch(self, conn: sa.Connection, seen: set[tuple[str, str]], now: datetime) -> None:
+        """These screens were heard from now (a screen is made by its first message)."""
+        if not seen:
+            return
+        stmt = self._insert(screens)
+        conn.execute(stmt.on_conflict_do_update(index_elements=["site", "device"],
+                                                set_={"last_seen": stmt.excluded.last_seen,
+                                                      "updated_at": stmt.excluded.updated_at}),
+                     [{"site": s, "device": d, "last_seen": now, "updated_at": now} for s, d in sorted(seen)])
+
+    def apply(self, conn: sa.Connection, item: Incoming, now: datetime) -> None:
+        """An availability, status, refusal or state echo (after `touch`: the screen exists)."""
+        where = (screens.c.site == item.site) & (screens.c.device == item.device)
+        current = conn.execute(sa.select(screens).where(where)).mappings().first() or {}
+        changes: dict = {}
+        history: list[tuple[str, str]] = []
+        if item.kind == "available":
+            if current.get("availability") != item.data:
+                changes = {"availability": item.data, "availability_since": now}
+                history.append(("available", item.data))
+        elif item.kind == "status":
+            changes = _status(item.data, now)
+            history += _status_history(current, changes)
+        elif item.kind == "error":
+            changes = {"refusal": item.data.error, "refusal_topic": item.data.topic[:200], "refusal_at": now}
+            history.append(("refused", f"{item.data.topic}: {item.data.error}"))
+        elif item.kind == "state":
+            history.append(self._echo(conn, item, now))
+        changes["updated_at"] = now
+        conn.execute(sa.update(screens).where(where).values(**changes))
+        for kind, detail in history:
+            conn.execute(sa.insert(status_history).values(site=item.site, device=item.device, at=now, kind=kind,
+                                                          detail=detail))
+
+    def _echo(self, conn: sa.Connection, item: Incoming, now: datetime) -> tuple[str, str]:
+        """The screen's own word on a feature's value (the answer to a command)."""
+        feature, value = item.data
+        stmt = self._insert(screen_states).values(site=item.site, device=item.device, feature=feature, value=value,
+                                                  at=now)
+        conn.execute(stmt.on_conflict_do_update(index_elements=["site", "device", "feature"],
+                                                set_={"value": stmt.excluded.value, "at": stmt.excluded.at}))
+        return "state", f"{feature} = {value}"
+
+
+def _status(s, now: datetime) -> dict:
+    return {"version": s.version[:32], "lock": s.lock, "uptime_s": s.uptime_s,
+            "playing": (s.playing or None) and s.playing[:64], "camera": s.camera[:32], "display": s.display[:32],
+            "broker": s.broker[:200], "playlist": s.playlist, "privacy": s.privacy, "spool_depth": s.spool_depth,
+            "spool_dropped": s.spool_dropped, "last_error": s.last_error, "status_at": now,
+            # null: a kiosk older than the field does not say (an empty list is an empty playlist)
+            "creatives": json.dumps(s.creatives) if "creatives" in s.model_fields_set else None}
+
+
+def _status_history(current, changes: dict) -> list[tuple[str, str]]:
+    if current.get("status_at") is None:
+        return [("status", "first status: " + ", ".join(
+            f"{name} {changes[name]}" for name in STATUS_FIELDS if changes[name] is not None))]
+    diff = [f"{name}: {current.get(name)} → {changes[name]}" for name in STATUS_FIELDS
+            if current.get(name) != changes[name]]
+    return [("status", "; ".join(diff))] if diff else []

@@ -1,0 +1,1 @@
+"""The dashboard's routes, an APIRouter per area (web/__init__.py includes them)."""
