@@ -16,7 +16,7 @@ from pathlib import Path
 import yaml
 
 from signage.config import TlsConfig
-from signage.models import PROJECT_ROOT
+from signage.modelfiles import PROJECT_ROOT
 from signage.telemetry.client import new_client
 from signage.telemetry.envelope import Signer
 from signage.telemetry.mqtt import broker_address

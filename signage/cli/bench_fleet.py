@@ -158,7 +158,7 @@ def seed_rollups(store, screens: int, days: int, last: date, seed: int = 1) -> N
     """`days` of rollups for N screens, straight into the rollup tables."""
     import sqlalchemy as sa
 
-    from signage.fleet.schema import (creative_day_expressions, creative_days, creative_site_day_expressions,
+    from signage.fleet.tables import (creative_day_expressions, creative_days, creative_site_day_expressions,
                                       creative_site_days, screen_hours, screens as screen_table)
 
     rng = random.Random(seed)
@@ -297,7 +297,7 @@ def _clear(store) -> None:
     """Empty the tables the latency seeding fills (the ingest rounds wrote into them)."""
     import sqlalchemy as sa
 
-    from signage.fleet.schema import metadata
+    from signage.fleet.tables import metadata
 
     with store.engine.begin() as conn:
         for table in reversed(metadata.sorted_tables):

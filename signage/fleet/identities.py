@@ -23,7 +23,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from signage.errors import SignageError
-from signage.fields import NAME_PATTERN
+from signage.patterns import NAME_PATTERN
 
 logger = logging.getLogger(__name__)
 

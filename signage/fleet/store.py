@@ -29,7 +29,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from signage.fleet import database, forget
 from signage.fleet.parse import Incoming, metrics_expressions, play_expressions
-from signage.fleet.schema import (commands, counters, creative_day_expressions, creative_days,
+from signage.fleet.tables import (commands, counters, creative_day_expressions, creative_days,
                                   creative_site_day_expressions, creative_site_days, dead_letters, metrics, plays,
                                   screen_hour_expressions, screen_hours, screen_states, screens, status_history)
 

@@ -33,7 +33,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from signage import __version__
 from signage.fleet import charts, params, queries
 from signage.fleet.auth import LOGIN_COOKIE, SESSION_COOKIE, LoginLimiter, Session, Sessions, same_token
-from signage.fleet.commands import CommandRefused, Outbox, Publisher
+from signage.fleet.outbox import CommandRefused, Outbox, Publisher
 from signage.fleet.identities import Identities
 from signage.fleet.ingest import RateLimitedLog
 from signage.fleet.live import LiveFeed, event

@@ -8,7 +8,7 @@ import paho.mqtt.client as paho
 import sqlalchemy as sa
 from paho.mqtt.enums import CallbackAPIVersion
 
-from signage.fleet.schema import metrics, plays
+from signage.fleet.tables import metrics, plays
 from signage.telemetry.mqtt import broker_address
 from tests.fleet import factory as f
 

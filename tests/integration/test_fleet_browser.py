@@ -21,7 +21,7 @@ import yaml
 
 from signage.fleet.passwords import hash_password
 from signage.telemetry.envelope import Signer
-from signage.models import PROJECT_ROOT
+from signage.modelfiles import PROJECT_ROOT
 from tests.broker import free_port
 from tests.subscriber import Subscriber
 

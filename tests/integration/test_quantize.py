@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from signage import models
+from signage import modelfiles
 from signage.errors import ModelError
 from signage.vision import quantize
 from signage.vision.runtime import Model
@@ -11,7 +11,7 @@ from signage.vision.runtime import Model
 
 @pytest.mark.parametrize("name", ["blazeface_full", "blazeface_short"])
 def test_folding_and_fusing_change_no_result(models_dir, name):
-    original = (models_dir / models.model(name).file).read_bytes()
+    original = (models_dir / modelfiles.model(name).file).read_bytes()
     prepared = quantize.prepare_float(original)
     graph = quantize.load(prepared)
     ops = {graph.op_name(op) for op in graph.subgraph.operators}
@@ -25,7 +25,7 @@ def test_folding_and_fusing_change_no_result(models_dir, name):
 def test_int8_model_is_integer_inside_and_keeps_the_logit_range(models_dir, samples):
     from signage.cli.models import make_int8_models
 
-    asset = models.derived()["blazeface_full_int8"]
+    asset = modelfiles.derived()["blazeface_full_int8"]
     make_int8_models([asset], models_dir, samples)
     graph = quantize.load((models_dir / asset.file).read_bytes())
     schema = graph.schema
@@ -37,6 +37,6 @@ def test_int8_model_is_integer_inside_and_keeps_the_logit_range(models_dir, samp
 
 
 def test_an_unknown_op_is_refused_by_name(models_dir):
-    emotion = (models_dir / models.model("fer_mini_xception").file).read_bytes()
+    emotion = (models_dir / modelfiles.model("fer_mini_xception").file).read_bytes()
     with pytest.raises(ModelError, match="does not know the ops"):
         quantize.load(emotion)

@@ -14,7 +14,7 @@ import time
 import pytest
 
 from signage.config import MqttConfig, TlsConfig
-from signage.models import PROJECT_ROOT
+from signage.modelfiles import PROJECT_ROOT
 from signage.telemetry.commands import Command, CommandRejected
 from signage.telemetry.homeassistant import COMMON, REQUIRED
 from signage.telemetry.messages import Metrics

@@ -110,10 +110,10 @@ def first_confirmed(snapshots):
 @pytest.fixture(scope="module")
 def int8_models(models_dir, samples):
     """The full-integer models, made by the pinned recipe and verified by sha256."""
-    from signage import models
+    from signage import modelfiles
     from signage.cli.models import make_int8_models
 
-    make_int8_models(models.derived().values(), models_dir, samples)
+    make_int8_models(modelfiles.derived().values(), models_dir, samples)
     return models_dir
 
 

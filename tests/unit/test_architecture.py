@@ -20,7 +20,8 @@ FORBIDDEN = {
     "playlist": ("signage.vision", "signage.display", "signage.telemetry", *ABOVE_DOMAIN),
     "kiosk": ("signage.cli",),
 }
-FOUNDATIONS = {"audience", "clock", "config", "fields", "yamlfile", "models", "errors", "threads", "imageinfo", "build"}
+FOUNDATIONS = {"audience", "clock", "config", "fields", "patterns", "yamlread", "validation", "modelfiles", "errors", "threads",
+               "imageinfo", "build"}
 
 
 def imports(path: Path) -> set[str]:
@@ -105,7 +106,7 @@ def test_the_playlist_package_needs_no_decoder():
 
 def test_vision_takes_plain_settings_and_model_files_not_the_config_tree_or_the_manifest():
     """Vision is told what it needs (vision/settings.py) and given its model files as
-    paths: it never reads the kiosk's config tree or the model manifest (signage.models,
+    paths: it never reads the kiosk's config tree or the model manifest (signage.modelfiles,
     which its callers use to resolve and verify the files)."""
     allowed = ("signage.audience", "signage.errors", "signage.fields", "signage.threads", "signage.vision")
     for path in (PACKAGE / "vision").glob("*.py"):

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from ai_edge_litert import schema_py_generated as schema
 
-from signage import models
+from signage import modelfiles
 from signage.config import VisionConfig
 from signage.vision.pipeline import Pipeline, compiled_path
 from signage.vision.runtime import EDGETPU_OP, Model, compiled_for_edgetpu
@@ -27,10 +27,10 @@ def int8_dir(models_dir, samples, tmp_path_factory):
     """A models folder with the float and int8 full-range models only."""
     from signage.cli.models import make_int8_models
 
-    make_int8_models([models.derived()["blazeface_full_int8"]], models_dir, samples)
+    make_int8_models([modelfiles.derived()["blazeface_full_int8"]], models_dir, samples)
     folder = tmp_path_factory.mktemp("models")
     for name in ("blazeface_full", "blazeface_full_int8"):
-        shutil.copy(models_dir / models.model(name).file, folder)
+        shutil.copy(models_dir / modelfiles.model(name).file, folder)
     return folder
 
 
