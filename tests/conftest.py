@@ -30,6 +30,17 @@ def samples() -> Path:
 
 
 @pytest.fixture(scope="session")
+def int8_models(models_dir, samples) -> Path:
+    """The models folder with the full-integer models too, made by the pinned recipe
+    (calibrated on the sample media) and verified by sha256; made once a session, as
+    quantizing is the slow part, and skipped when already there and verified."""
+    from signage.cli.models import make_int8_models
+
+    make_int8_models(modelfiles.derived().values(), models_dir, samples)
+    return models_dir
+
+
+@pytest.fixture(scope="session")
 def xvfb():
     """A real X server (Xvfb) for the display tests; `.ci/run` installs it."""
     import shutil

@@ -22,16 +22,13 @@ def test_folding_and_fusing_change_no_result(models_dir, name):
         assert np.allclose(before, after, atol=1e-3)
 
 
-def test_int8_model_is_integer_inside_and_keeps_the_logit_range(models_dir, samples):
-    from signage.cli.models import make_int8_models
-
+def test_int8_model_is_integer_inside_and_keeps_the_logit_range(int8_models):
     asset = modelfiles.derived()["blazeface_full_int8"]
-    make_int8_models([asset], models_dir, samples)
-    graph = quantize.load((models_dir / asset.file).read_bytes())
+    graph = quantize.load((int8_models / asset.file).read_bytes())
     schema = graph.schema
     types = {graph.subgraph.tensors[i].type for op in graph.subgraph.operators for i in op.inputs if i >= 0}
     assert types <= {schema.TensorType.INT8, schema.TensorType.INT32}, "no float tensor left"
-    logits = graph.subgraph.tensors[quantize.classifier_output_index((models_dir / asset.file).read_bytes())]
+    logits = graph.subgraph.tensors[quantize.classifier_output_index((int8_models / asset.file).read_bytes())]
     scale, zero = logits.quantization.scale[0], logits.quantization.zeroPoint[0]
     assert (127 - zero) * scale == pytest.approx(quantize.LOGIT_RANGE, rel=0.01)
 

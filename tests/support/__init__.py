@@ -1,0 +1,1 @@
+"""Helpers the tests share: throwaway servers and the like, never a test themselves."""
