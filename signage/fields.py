@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from signage.patterns import CLOCK_PATTERN, COLOUR_PATTERN, ID_PATTERN, NAME_PATTERN
+from signage.patterns import CLOCK_PATTERN, COLOUR_PATTERN, ID_PATTERN
 
 Id = Annotated[str, Field(pattern=ID_PATTERN, description="Letters, digits, '-', '_' and '.', at most 64 characters.")]
 Colour = Annotated[str, Field(pattern=COLOUR_PATTERN, description="#rrggbb")]
