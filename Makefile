@@ -1,4 +1,4 @@
-# Two commands on a fresh Debian/Ubuntu machine: `make run` and `make test` (see README.md).
+# Two commands on a fresh Debian/Ubuntu machine: `make run` and `make test` (README.md, docs/install.md).
 # Each installs what it needs: system packages (tools/system-packages) and the Python packages
 # of the lock (uv.lock), exactly, so what a machine gets never depends on the day it installs.
 PYTHON ?= python3
@@ -12,7 +12,7 @@ export UV_PYTHON := $(PYTHON)
 export UV_PYTHON_DOWNLOADS := never
 
 .PHONY: setup setup-fleet setup-dev lock-check lock models quantize system-run system-test run test test-fast \
-	test-latest test-arm64 bench clean
+	test-latest test-arm64 bench docs clean
 
 # On a Raspberry Pi the camera library (picamera2, over libcamera's Python bindings) comes
 # from apt (python3-picamera2), not PyPI: the venv must see the system's site-packages.
@@ -76,7 +76,7 @@ system-test:
 run: system-run models
 	$(BIN)/signage run --config config.yaml
 
-test: system-test setup-dev models
+test: system-test setup-dev models docs
 	$(BIN)/python -m pytest
 
 # The unit tests only: seconds, for people working on the code.
@@ -95,5 +95,10 @@ test-arm64: setup-dev models
 bench: models
 	$(BIN)/signage bench vision
 
+# The docs site (mkdocs.yml, docs/) into site/. Strict: a page missing from the nav, a link or
+# an anchor that leads nowhere fails the build. Material's notice about MkDocs 2 is silenced.
+docs: setup-dev
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
 clean:
-	rm -rf $(VENV) .uv .venv-latest models/*.tflite samples
+	rm -rf $(VENV) .uv .venv-latest models/*.tflite samples site

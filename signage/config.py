@@ -49,12 +49,12 @@ class VisionConfig(Section):
     model: DetectorModel = Field(
         "full", description="BlazeFace variant: full range for viewers 1-6 m away, short range for selfie distance; "
         "*_int8: the full-integer models `signage models quantize` makes (litert backend; the Edge TPU needs them "
-        "compiled, see README).")
+        "compiled, see docs/cameras.md).")
     threads: int = Field(2, ge=1, le=16, description="Interpreter threads (XNNPACK).")
     delegate: Literal["none", "edgetpu"] = Field(
         "none", description="edgetpu: run the detector on a Coral Edge TPU. It needs an *_int8 model compiled "
-        "with edgetpu_compiler (<model>_edgetpu.tflite in the models folder, see README); without one, or when "
-        "the device does not open, the CPU model runs and status says why.")
+        "with edgetpu_compiler (<model>_edgetpu.tflite in the models folder, see docs/cameras.md); without one, "
+        "or when the device does not open, the CPU model runs and status says why.")
     edgetpu_device: str = Field(
         "auto", pattern=EDGETPU_DEVICE_PATTERN,
         description="Which Edge TPU: auto (the first found), usb, pci, or usb:N / pci:N for the N-th of that kind.")

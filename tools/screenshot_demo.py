@@ -1,5 +1,5 @@
 """Render the demo playlist under Xvfb and tile the frames into docs/demo.png (the
-README's screenshot). Run from the repository root: `python tools/screenshot_demo.py`.
+screenshot of README.md and docs/display.md). Run from the repository root: `python tools/screenshot_demo.py`.
 Needs Xvfb (apt-get install xvfb)."""
 
 from __future__ import annotations

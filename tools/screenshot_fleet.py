@@ -1,4 +1,4 @@
-"""The README's dashboard screenshots: `signage fleet demo` into a temp database, the
+"""The dashboard screenshots of docs/fleet.md: `signage fleet demo` into a temp database, the
 dashboard on it, Debian's headless Chromium (through /usr/bin/chromedriver) on the fleet,
 screen and creatives pages, into docs/fleet-*.png. Run from the repository root:
 `python tools/screenshot_fleet.py`. Needs chromium and chromium-driver."""

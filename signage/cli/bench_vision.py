@@ -31,7 +31,7 @@ from signage.vision.runtime import Model
 SIZE = (640, 480)
 BACKENDS = ("litert", "mediapipe")
 DETECTORS = ("short", "full", "full_sparse")
-# Targets (README, Performance). Our pre/post-processing, tracking and attention may add
+# Targets (docs/performance.md). Our pre/post-processing, tracking and attention may add
 # at most half of the model invokes' own time with five faces in view; the litert backend
 # (ours) must run the full-range model at least twice as fast as MediaPipe's own graph.
 OVERHEAD_TARGET = 1.5  # litert pipeline ms / ms inside its model invokes, 5 faces

@@ -1,7 +1,7 @@
 """`signage vision`: run a source through the pipeline and print what it sees.
 
 Human mode prints one line per second; `--json` prints one object per analysed
-frame (a stable interface documented in README.md), then one summary object. Track
+frame (a stable interface documented in docs/vision.md), then one summary object. Track
 numbers are never printed: they do not leave the process.
 """
 
@@ -82,7 +82,7 @@ def add(commands) -> None:
     parser.add_argument("--loop", action="store_true", help="loop a video file or image folder")
     parser.add_argument("--fast", action="store_true",
                         help="process files as fast as possible instead of at their frame rate (default with --json)")
-    parser.add_argument("--json", action="store_true", help="one JSON object per analysed frame (see README)")
+    parser.add_argument("--json", action="store_true", help="one JSON object per analysed frame (see docs/vision.md)")
     parser.set_defaults(handler=run)
 
 

@@ -18,7 +18,7 @@ names for the first time. A load during which the files
 changed is neither accepted nor rejected: they are still being written. Only a
 settled read is accepted, and so only a settled read is saved as the last good
 playlist. A writer that pauses longer than `settle` cannot be told from a finished
-one: operators write a temporary file and rename it onto the playlist (README).
+one: operators write a temporary file and rename it onto the playlist (docs/playlists.md).
 
 Threads: the watcher thread alone owns the watcher's state (what was seen, loaded,
 rejected). It tells the main thread through `events` (a queue of PlaylistAccepted,

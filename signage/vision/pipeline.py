@@ -55,10 +55,10 @@ def _edgetpu_detector(detector_class, config: VisionSettings, path: Path, load_d
     if not config.model.endswith("_int8"):
         reason = (f"vision.model: {config.model} is a float model and the Edge TPU runs only full-integer models"
                   f" compiled for it; set vision.model: {config.model.split('_')[0]}_int8 and compile it"
-                  " with edgetpu_compiler (README: Coral Edge TPU)")
+                  " with edgetpu_compiler (docs/cameras.md: Coral Edge TPU)")
     elif not compiled.is_file():
         reason = (f"no {compiled.name} in {compiled.parent}: compile {path.name} with edgetpu_compiler"
-                  " (README: Coral Edge TPU)")
+                  " (docs/cameras.md: Coral Edge TPU)")
     else:
         try:
             detector = detector_class(compiled, min_score=config.min_score, num_threads=config.threads,

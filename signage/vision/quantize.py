@@ -3,7 +3,7 @@
 Why our own quantiser: the published BlazeFace files keep float16 weights behind
 DEQUANTIZE ops and have no signature def; ai-edge-quantizer needs both patched first,
 and its default static recipe then clipped the classifier logits (scores stuck at 0.61)
-and left a model that XNNPACK ran ten times slower than the float one. The graph uses
+and left a model that XNNPACK ran far slower than the float one (docs/models.md). The graph uses
 nine ops (CONV_2D, DEPTHWISE_CONV_2D, ADD, RELU, PAD, MAX_POOL_2D, RESIZE_BILINEAR,
 RESHAPE, CONCATENATION), all with int8 kernels in TFLite, XNNPACK and the Edge TPU, so
 the recipe is short enough to write over the flatbuffer schema LiteRT ships:

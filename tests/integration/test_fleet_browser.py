@@ -2,7 +2,7 @@
 sample video (under Xvfb), `signage fleet`, and Debian's headless Chromium driven by
 Selenium through /usr/bin/chromedriver (no browser download).
 
-Set SIGNAGE_FLEET_SCREENSHOTS=docs to refresh the README's screenshots."""
+Set SIGNAGE_FLEET_SCREENSHOTS=docs to refresh the screenshots of docs/fleet.md."""
 
 from __future__ import annotations
 

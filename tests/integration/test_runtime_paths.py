@@ -1,4 +1,4 @@
-"""A spool or state folder the service cannot create or write (the README install's
+"""A spool or state folder the service cannot create or write (docs/install.md's
 default under a read-only /opt/signage with ProtectSystem=strict) is one clear
 message naming the key and the fix, exit 2, no traceback. The read-only filesystem is
 real: a tmpfs mounted read-only, as systemd does."""
