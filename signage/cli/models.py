@@ -36,7 +36,8 @@ def run(args: argparse.Namespace) -> int:
         modelfiles.fetch(manifest["models"].values(), modelfiles.models_dir())
         modelfiles.fetch(manifest["samples"].values(), modelfiles.samples_dir())
         repin = modelfiles.manifest_path() if args.repin else None
-        for line in make_int8_models(manifest["derived"].values(), modelfiles.models_dir(), modelfiles.samples_dir(), repin):
+        for line in make_int8_models(manifest["derived"].values(), modelfiles.models_dir(), modelfiles.samples_dir(),
+                                     repin):
             print(line)
         return 0
     groups = [("models", modelfiles.models_dir()), ("derived", modelfiles.models_dir())]

@@ -20,8 +20,8 @@ FORBIDDEN = {
     "playlist": ("signage.vision", "signage.display", "signage.telemetry", *ABOVE_DOMAIN),
     "kiosk": ("signage.cli",),
 }
-FOUNDATIONS = {"audience", "clock", "config", "fields", "patterns", "yamlread", "validation", "modelfiles", "errors", "threads",
-               "imageinfo", "build"}
+FOUNDATIONS = {"audience", "clock", "config", "fields", "patterns", "yamlread", "validation", "modelfiles", "errors",
+               "threads", "imageinfo", "build"}
 
 
 def imports(path: Path) -> set[str]:

@@ -68,7 +68,8 @@ def test_offline_with_files_present_needs_no_download(tmp_path):
     (tmp_path / "models").mkdir()
     (tmp_path / "models" / "model.tflite").write_bytes(content)
     # The cache is empty: any download attempt would fail.
-    assert modelfiles.fetch([asset(content)], tmp_path / "models", cache=tmp_path / "empty") == ["ok       model.tflite"]
+    assert modelfiles.fetch([asset(content)], tmp_path / "models", cache=tmp_path / "empty") == \
+        ["ok       model.tflite"]
 
 
 def test_offline_without_files_is_one_clear_error(tmp_path, monkeypatch):
