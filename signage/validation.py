@@ -67,7 +67,7 @@ def problems(model: type[BaseModel], document: Document, error: ValidationError)
         if kind == "missing" and path and isinstance(path[-1], int):  # a short fixed-length list
             shape = _shape(_field_at(model, path[:-1]))
             if shape:
-                found.append(document.problem(path[:-1], f"must be {shape}; got {_values(path[-1])}"))
+                found.append(document.problem(path[:-1], f"must be {shape}; got {_value_count(path[-1])}"))
                 continue
         if kind == "missing":
             found.append(document.problem(path[:-1], f"missing required key '{path[-1]}'"))
@@ -79,7 +79,7 @@ def problems(model: type[BaseModel], document: Document, error: ValidationError)
 def _allowed(model: type[BaseModel], path: KeyPath, item: dict) -> str | None:
     """The error worded with what the field at `path` allows (its bounds, its length and
     example, its keys), when the model says more than pydantic's error item does."""
-    kind, shown = item["type"], _show(item.get("input"))
+    kind, shown = item["type"], _quote(item.get("input"))
     field = _field_at(model, path)
     if field is None:
         return None
@@ -89,7 +89,7 @@ def _allowed(model: type[BaseModel], path: KeyPath, item: dict) -> str | None:
     if kind in ("tuple_type", "too_long", "too_short"):
         shape = _shape(field)
         if shape:
-            got = _values(item["ctx"]["actual_length"]) if kind != "tuple_type" else shown
+            got = _value_count(item["ctx"]["actual_length"]) if kind != "tuple_type" else shown
             return f"must be {shape}; got {got}"
     if kind in ("model_type", "model_attributes_type", "dict_type"):
         keys = fields_at(model, path)
@@ -102,7 +102,7 @@ def _allowed(model: type[BaseModel], path: KeyPath, item: dict) -> str | None:
     return None
 
 
-def _values(count: int) -> str:
+def _value_count(count: int) -> str:
     return "1 value" if count == 1 else f"{count} values"
 
 
@@ -186,7 +186,7 @@ def _shape(field: _Field | None) -> str | None:
 def describe(item: dict) -> str:
     """What is wrong with one pydantic error item and what is allowed, in plain words."""
     kind, value, ctx = item["type"], item.get("input"), item.get("ctx") or {}
-    shown = _show(value)
+    shown = _quote(value)
     if kind == "literal_error":
         expected = ctx.get("expected", "").replace("'", "").replace(" or ", ", ")
         return f"{shown} is not one of {expected}"
@@ -216,7 +216,7 @@ def describe(item: dict) -> str:
     return item["msg"]
 
 
-def _show(value: Any) -> str:
+def _quote(value: Any) -> str:
     """A short quote of the value, for the problem's message. A playlist's messages may
     reach status (its files are inside the playlist folder: the loader refuses symlinks
     that leave it); a config file's messages go to the log and `signage check` only:
