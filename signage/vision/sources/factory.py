@@ -34,7 +34,7 @@ def _picamera_number(spec: str) -> int | None:
 
 
 def working_picamera(width: int | None, height: int | None, fps: float | None, backoff: Backoff,
-                      picamera2_class: type | None = None) -> PicameraSource | None:
+                     picamera2_class: type | None = None) -> PicameraSource | None:
     """A Pi camera that delivers a frame, for `auto` on a Raspberry Pi (where camera 0
     under V4L2 is libcamera's raw node and does not open); None without picamera2."""
     try:
