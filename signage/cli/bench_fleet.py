@@ -235,7 +235,7 @@ def postgresql(db: str | None) -> str:
 
 
 def _fleet_tables() -> set[str]:
-    from signage.fleet.schema import metadata
+    from signage.fleet.tables import metadata
 
     return set(metadata.tables)
 

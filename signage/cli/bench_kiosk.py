@@ -14,11 +14,11 @@ import threading
 import time
 from pathlib import Path
 
-from signage import models
+from signage import modelfiles
 from signage.cli.measure import Spread, cpu_by_thread, process_cpu_seconds, verdict
 from signage.config import Config, DisplayConfig, MqttConfig, NoticeConfig, PathsConfig, SourceConfig
 from signage.kiosk.app import Kiosk, Observer
-from signage.models import PROJECT_ROOT
+from signage.modelfiles import PROJECT_ROOT
 
 # The e2e playlist: an idle loop, and a "look" creative once someone has looked for 1 s.
 E2E_PLAYLIST = """\
@@ -61,7 +61,7 @@ def config_for(folder: Path, source: SourceConfig, playlists: Path, max_fps: flo
 
 
 def e2e(runs: int = 3) -> str:
-    sample = models.require(models.samples()["noface_face.mov"], models.samples_dir())
+    sample = modelfiles.require(modelfiles.samples()["noface_face.mov"], modelfiles.samples_dir())
     hold = 1.0
     latencies = []
     for _ in range(runs):
@@ -92,7 +92,7 @@ def cpu(seconds: float = 30.0, rounds: int = 3) -> str:
     """The demo (its playlists, the sample video as the camera) at 1920x1080 with
     analysis at 15 fps: CPU of the process in % of one core, per round, and by thread
     group over all rounds."""
-    sample = models.require(models.samples()["WolfgangLanger_Pexels.mp4"], models.samples_dir())
+    sample = modelfiles.require(modelfiles.samples()["WolfgangLanger_Pexels.mp4"], modelfiles.samples_dir())
     totals: list[float] = []
     groups: dict[str, float] = {}
     spent_all = 0.0

@@ -34,14 +34,14 @@ import tracemalloc
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from signage import models
+from signage import modelfiles
 from signage.cli.bench_kiosk import config_for
 from signage.cli.measure import Spread, malloc_now, open_files, rss_mb, rss_parts_mb, threads, verdict
 from signage.config import SourceConfig
 from signage.display.heap import give_back
 from signage.display.events import RenderObserver
 from signage.kiosk.app import Kiosk, Observer
-from signage.models import PROJECT_ROOT
+from signage.modelfiles import PROJECT_ROOT
 
 TARGET_MB = 20.0  # RSS growth after warm-up
 RELOADS_PER_2H, LOSSES_PER_2H = 1000, 100
@@ -141,7 +141,7 @@ def soak(seconds: float, reloads: int | None = None, losses: int | None = None, 
     losses = scaled(LOSSES_PER_2H, seconds) if losses is None else losses
     every = every or min(30.0, max(2.0, seconds / 60))
     warm_up = min(600.0, seconds / 4)
-    sample = models.require(models.samples()["WolfgangLanger_Pexels.mp4"], models.samples_dir())
+    sample = modelfiles.require(modelfiles.samples()["WolfgangLanger_Pexels.mp4"], modelfiles.samples_dir())
     screen = _Screen()
     accepted = _Accepted()
     watcher_log = logging.getLogger("signage.playlist.watcher")

@@ -19,7 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from signage import models
+from signage import modelfiles
 from signage.cli.measure import Spread, verdict
 from signage.config import VisionConfig
 from signage.errors import ModelError
@@ -99,7 +99,7 @@ class Timed:
 
     @classmethod
     def build(cls, settings: VisionConfig) -> "Timed":
-        pipeline = Pipeline.from_config(settings, *models.vision_files(settings.model, settings.expressions))
+        pipeline = Pipeline.from_config(settings, *modelfiles.vision_files(settings.model, settings.expressions))
         timed = cls(pipeline)
         model = getattr(pipeline.detector, "model", None)
         if isinstance(model, Model):
@@ -157,9 +157,9 @@ def warm_up(timed: Timed, sets: dict[str, list[np.ndarray]], clock: Clock) -> No
 
 
 def load_frames(video_frames: int) -> dict[str, list[np.ndarray]]:
-    for asset in models.samples().values():
-        models.require(asset, models.samples_dir())
-    return frame_sets(models.samples_dir(), video_frames)
+    for asset in modelfiles.samples().values():
+        modelfiles.require(asset, modelfiles.samples_dir())
+    return frame_sets(modelfiles.samples_dir(), video_frames)
 
 
 # ----- backends x models -------------------------------------------------------------------

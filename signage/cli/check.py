@@ -19,8 +19,8 @@ from signage.display.videoinfo import video_length
 from signage.imageinfo import DEFAULT_MAX_PIXELS
 from signage.playlist import overnight
 from signage.playlist.loader import load_playlist
-from signage.playlist.schema import PlaylistFile
-from signage.yamlfile import Problem, ProblemsError, load
+from signage.playlist.fileformat import PlaylistFile
+from signage.yamlread import Problem, ProblemsError, load
 
 logger = logging.getLogger(__name__)
 

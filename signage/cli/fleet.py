@@ -15,8 +15,8 @@ import threading
 from pathlib import Path
 
 from signage.cli.options import matching, validated
-from signage.config import TOPIC_PATTERN
 from signage.errors import ConfigError, SignageError
+from signage.patterns import TOPIC_PATTERN
 
 logger = logging.getLogger(__name__)
 
@@ -284,7 +284,7 @@ def _run(store, config, path: Path) -> int:
                 logger.info("dashboard on http://%s:%d/ (ingesting %s from %s)", config.listen, config.port,
                             config.topic_root, config.broker)
 
-    from signage.fleet.commands import Publisher
+    from signage.fleet.outbox import Publisher
     from signage.fleet.config import save
     from signage.fleet.passwords import hash_password
     from signage.fleet.web import WebSettings, create_app

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Iterable
 
-from signage import models
+from signage import modelfiles
 
 
 def add(commands) -> None:
@@ -20,39 +20,40 @@ def add(commands) -> None:
     parser.set_defaults(handler=run)
 
 
-def make_int8_models(assets: Iterable[models.Derived], directory: Path, samples: Path,
+def make_int8_models(assets: Iterable[modelfiles.Derived], directory: Path, samples: Path,
                      repin: Path | None = None) -> list[str]:
     """Make the pinned int8 models in `directory`, calibrated on the pinned sample media:
     the manifest resolves and verifies the files, vision's recipe is given their paths."""
     from signage.vision.quantize import RECIPE, int8_maker
 
-    calibration = [models.require(sample, samples) for sample in models.samples().values()]
-    return models.derive(assets, directory, RECIPE, int8_maker(calibration), repin=repin)
+    calibration = [modelfiles.require(sample, samples) for sample in modelfiles.samples().values()]
+    return modelfiles.derive(assets, directory, RECIPE, int8_maker(calibration), repin=repin)
 
 
 def run(args: argparse.Namespace) -> int:
-    manifest = models.load_manifest()
+    manifest = modelfiles.load_manifest()
     if args.action == "quantize":
-        models.fetch(manifest["models"].values(), models.models_dir())
-        models.fetch(manifest["samples"].values(), models.samples_dir())
-        repin = models.manifest_path() if args.repin else None
-        for line in make_int8_models(manifest["derived"].values(), models.models_dir(), models.samples_dir(), repin):
+        modelfiles.fetch(manifest["models"].values(), modelfiles.models_dir())
+        modelfiles.fetch(manifest["samples"].values(), modelfiles.samples_dir())
+        repin = modelfiles.manifest_path() if args.repin else None
+        for line in make_int8_models(manifest["derived"].values(), modelfiles.models_dir(), modelfiles.samples_dir(),
+                                     repin):
             print(line)
         return 0
-    groups = [("models", models.models_dir()), ("derived", models.models_dir())]
+    groups = [("models", modelfiles.models_dir()), ("derived", modelfiles.models_dir())]
     if args.samples:
-        groups.append(("samples", models.samples_dir()))
+        groups.append(("samples", modelfiles.samples_dir()))
     failed = False
     for section, directory in groups:
         assets = manifest[section].values()
         if args.action == "fetch" and section == "derived":
             continue  # made, not fetched: `signage models quantize`
         if args.action == "fetch":
-            for line in models.fetch(assets, directory):
+            for line in modelfiles.fetch(assets, directory):
                 print(line)
         else:
             for asset in assets:
-                state = models.status(asset, directory)
+                state = modelfiles.status(asset, directory)
                 failed |= state != "ok"
                 if args.action == "list":
                     print(f"{state:9}{asset.file:42}{asset.origin:36}{asset.licence}")
@@ -61,6 +62,6 @@ def run(args: argparse.Namespace) -> int:
             if args.action == "verify" and not failed:
                 print(f"ok: {len(assets)} {section} verified in {directory}")
     if failed:
-        print(f"some files are missing or corrupt: {models.FETCH_HINT}; int8 models: {models.DERIVE_HINT}",
+        print(f"some files are missing or corrupt: {modelfiles.FETCH_HINT}; int8 models: {modelfiles.DERIVE_HINT}",
               file=sys.stderr)
     return 1 if failed else 0

@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 
 from signage.cli.options import broker_url, matching, seconds
-from signage.config import TOPIC_PATTERN
-from signage.fields import NAME_PATTERN
+from signage.patterns import NAME_PATTERN, TOPIC_PATTERN
 
 
 def add(commands) -> None:

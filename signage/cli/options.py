@@ -15,6 +15,7 @@ from typing import Any, Callable
 from pydantic import BaseModel, ValidationError
 
 from signage.errors import ConfigError
+from signage.patterns import PATTERN_HINTS
 
 
 def seconds(low: float = 0.0, high: float = math.inf) -> Callable[[str], float]:
@@ -76,7 +77,6 @@ def broker_url(text: str) -> str:
 def matching(pattern: str) -> Callable[[str], str]:
     """An argparse type: text matching one of the config's patterns (NAME_PATTERN...),
     refused with the same words a config file gets."""
-    from signage.yamlfile import PATTERN_HINTS
 
     def parse(text: str) -> str:
         if not re.match(pattern, text):
@@ -88,7 +88,7 @@ def matching(pattern: str) -> Callable[[str], str]:
 def validated(model: type[BaseModel], values: dict[str, Any], options: dict[str, str]):
     """`model(**values)`, or ConfigError naming each bad value by the option the operator
     typed and its key: `--mqtt (mqtt.url): ...`."""
-    from signage.yamlfile import describe
+    from signage.validation import describe
 
     try:
         return model.model_validate(values)

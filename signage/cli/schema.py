@@ -9,7 +9,7 @@ from pathlib import Path
 from signage.cli.options import output_folder
 from signage.config import Config
 from signage.errors import ConfigError
-from signage.playlist.schema import PlaylistFile
+from signage.playlist.fileformat import PlaylistFile
 from signage.playlist.simulate import Scenario
 
 SCHEMAS = {"playlist.schema.json": PlaylistFile, "scenario.schema.json": Scenario, "config.schema.json": Config}

@@ -99,12 +99,12 @@ def run(args: argparse.Namespace) -> int:
 
 def watch(spec: str, config: VisionConfig, *, loop: bool = False, fast: bool = False, as_json: bool = False,
           out: TextIO | None = None) -> int:
-    from signage import models
+    from signage import modelfiles
     from signage.vision.pipeline import Pipeline
     from signage.vision.sources import SourceState, open_source
 
     out = out or sys.stdout
-    pipeline = Pipeline.from_config(config, *models.vision_files(config.model, config.expressions))
+    pipeline = Pipeline.from_config(config, *modelfiles.vision_files(config.model, config.expressions))
     is_still = Path(spec).is_dir() or Path(spec).suffix.lower() in IMAGE_SUFFIXES
     paced = not (fast or as_json)
     source = open_source(spec, loop=loop, paced=paced)

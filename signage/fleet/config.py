@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from signage import yamlfile
+from signage import validation, yamlread
 from signage.config import BROKER_FORM, TlsConfig, parse_broker_url
 
 
@@ -79,8 +79,8 @@ def load(path: Path) -> FleetConfig:
     file:line:col for what is wrong."""
     if not path.exists():
         return FleetConfig()
-    document = yamlfile.load(path, empty_ok=True)
-    return FleetConfig() if document.data is None else yamlfile.validate(FleetConfig, document)
+    document = yamlread.load(path, empty_ok=True)
+    return FleetConfig() if document.data is None else validation.validate(FleetConfig, document)
 
 
 def save(path: Path, config: FleetConfig) -> None:
@@ -89,5 +89,5 @@ def save(path: Path, config: FleetConfig) -> None:
     temporary = path.with_suffix(".tmp")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
-        handle.write(yamlfile.dump(config.model_dump(exclude_defaults=True)))
+        handle.write(yamlread.dump(config.model_dump(exclude_defaults=True)))
     os.replace(temporary, path)

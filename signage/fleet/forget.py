@@ -19,7 +19,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from signage.fleet.schema import (commands, creative_day_expressions, creative_days, creative_site_day_expressions,
+from signage.fleet.tables import (commands, creative_day_expressions, creative_days, creative_site_day_expressions,
                                   creative_site_days, dead_letters, metrics, plays, screen_hour_expressions,
                                   screen_hours, screen_states, screens, status_history)
 

@@ -21,9 +21,9 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from signage import yamlfile
+from signage import validation, yamlread
 from signage.errors import SignageError
-from signage.fields import NAME_PATTERN
+from signage.patterns import NAME_PATTERN
 
 logger = logging.getLogger(__name__)
 
@@ -62,8 +62,8 @@ def load_devices(path: Path) -> list[Provisioned]:
     file:line:col for what is wrong."""
     if not path.exists():
         return []
-    document = yamlfile.load(path, empty_ok=True)
-    return [] if document.data is None else yamlfile.validate(DevicesFile, document).devices
+    document = yamlread.load(path, empty_ok=True)
+    return [] if document.data is None else validation.validate(DevicesFile, document).devices
 
 
 def save_devices(path: Path, devices: list[Provisioned]) -> None:
@@ -72,7 +72,7 @@ def save_devices(path: Path, devices: list[Provisioned]) -> None:
     temporary = path.with_suffix(".tmp")
     ordered = sorted(devices, key=lambda d: (d.site, d.device))
     with open(temporary, "w") as handle:
-        handle.write(yamlfile.dump({"devices": [d.model_dump(mode="json") for d in ordered]}))
+        handle.write(yamlread.dump({"devices": [d.model_dump(mode="json") for d in ordered]}))
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(temporary, path)

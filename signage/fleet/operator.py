@@ -11,7 +11,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from signage.fleet import database, forget
-from signage.fleet.schema import commands, screens
+from signage.fleet.tables import commands, screens
 from signage.fleet.times import now_utc
 
 logger = logging.getLogger(__name__)

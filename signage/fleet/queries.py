@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 import sqlalchemy as sa
 
 from signage.fleet import forget
-from signage.fleet.schema import (commands, counters, creative_day_expressions, creative_days,
+from signage.fleet.tables import (commands, counters, creative_day_expressions, creative_days,
                                   creative_site_day_expressions, creative_site_days, plays,
                                   screen_hour_expressions, screen_hours, screen_states, screens, status_history)
 from signage.fleet.times import day_range, now_utc

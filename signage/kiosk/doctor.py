@@ -74,13 +74,13 @@ def camera_check(config: Config) -> Check:
 
 
 def models_check(config: Config) -> Check:
-    from signage import models
+    from signage import modelfiles
 
-    directory = Path(config.paths.models) if config.paths.models else models.models_dir()
-    bad = [f"{asset.file} {state}" for asset in models.models().values()
-           if (state := models.status(asset, directory)) != "ok"]
+    directory = Path(config.paths.models) if config.paths.models else modelfiles.models_dir()
+    bad = [f"{asset.file} {state}" for asset in modelfiles.models().values()
+           if (state := modelfiles.status(asset, directory)) != "ok"]
     if bad:
-        return Check("models", False, f"in {directory}: {', '.join(bad)}", models.FETCH_HINT)
+        return Check("models", False, f"in {directory}: {', '.join(bad)}", modelfiles.FETCH_HINT)
     return Check("models", True, f"every pinned model verified in {directory}")
 
 

@@ -258,7 +258,7 @@ def where_key(config_path: Path | None, key: str) -> str:
     not written there: a default, or a command-line override)."""
     if config_path is None:
         return key
-    from signage.yamlfile import load
+    from signage.yamlread import load
 
     try:
         line, column = load(config_path).position(tuple(key.split(".")), key=True)
@@ -275,7 +275,7 @@ def key_of(path: str) -> str:
     are fields of the config models (and list indices); past that, "unknown key" (a
     typo such as `password:hunter2` is one key, secret and all) or nothing (a key
     inside a free-form value)."""
-    from signage.yamlfile import fields_at
+    from signage.validation import fields_at
 
     shown, walked = "", []
     for match in _SEGMENT.finditer(path):

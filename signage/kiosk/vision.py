@@ -65,11 +65,11 @@ class VisionStage:
     def prepare(self, config: Config, with_source: bool = True) -> "Prepared":
         """The pipeline (models loaded) and, with_source, the opened frame source that
         `config` asks for, not started. Raises SignageError; closes what it opened then."""
-        from signage import models
+        from signage import modelfiles
         from signage.vision.pipeline import Pipeline
 
         models_dir = Path(config.paths.models) if config.paths.models else None
-        files = models.vision_files(config.vision.model, config.vision.expressions, models_dir)
+        files = modelfiles.vision_files(config.vision.model, config.vision.expressions, models_dir)
         pipeline = Pipeline.from_config(config.vision, *files)
         try:
             return Prepared(pipeline, self.open_source(config) if with_source else None)

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import NamedTuple
 
 from signage.playlist.loader import Playlist
-from signage.playlist.schema import Creative, PlayItem, Rule
-from signage.yamlfile import read_bounded
+from signage.playlist.fileformat import Creative, PlayItem, Rule
+from signage.yamlread import read_bounded
 
 logger = logging.getLogger(__name__)
 

@@ -25,10 +25,10 @@ from typing import Callable
 
 from signage.imageinfo import DEFAULT_MAX_PIXELS, ImageError, image_size, megapixels
 from signage.fields import IMAGE_SUFFIXES, VIDEO_SUFFIXES
-from signage.playlist.schema import (DEFAULT_DURATION, Creative, PlayItem,
+from signage.playlist.fileformat import (DEFAULT_DURATION, Creative, PlayItem,
                                      PlaylistFile, Rule)
-from signage.yamlfile import validate
-from signage.yamlfile import Document, Problem, ProblemsError, load
+from signage.validation import validate
+from signage.yamlread import Document, Problem, ProblemsError, load
 
 logger = logging.getLogger(__name__)
 

@@ -5,8 +5,9 @@ and `signage simulate` print these notes, so nobody has to guess."""
 from __future__ import annotations
 
 from signage.playlist.rules import spans
-from signage.playlist.schema import PlaylistFile
-from signage.yamlfile import Problem, load, validate
+from signage.playlist.fileformat import PlaylistFile
+from signage.validation import validate
+from signage.yamlread import Problem, load
 
 
 def notes(files) -> list[Problem]:

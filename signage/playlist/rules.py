@@ -25,7 +25,7 @@ from typing import Literal
 
 from signage.audience import EXPRESSIONS, AudienceState, Sample
 from signage.fields import DailyWindow
-from signage.playlist.schema import DAYS, PlayItem, Rule, When
+from signage.playlist.fileformat import DAYS, PlayItem, Rule, When
 
 DEFAULT_RULE = "default"
 _EXPRESSION_INDEX = {name: index for index, name in enumerate(EXPRESSIONS)}

@@ -32,9 +32,9 @@ from signage.config import Section
 from signage.playlist.loader import Playlist
 from signage.playlist.player import Player, PlayRecord
 from signage.playlist.rules import Now
-from signage.playlist.schema import DAYS, Expression
-from signage.yamlfile import validate
-from signage.yamlfile import load
+from signage.playlist.fileformat import DAYS, Expression
+from signage.validation import validate
+from signage.yamlread import load
 
 MAX_SECONDS = 7 * 86400
 # Every simulated moment (start + up to MAX_SECONDS, in any time zone) must be a date Python can hold.

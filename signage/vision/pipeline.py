@@ -1,7 +1,7 @@
 """Frame in, AudienceSnapshot out. The frame is not kept: nothing here stores it.
 
 The model files are given (the caller resolves and verifies them with the model
-manifest, `signage.models.vision_files`): vision reads no manifest and no config tree."""
+manifest, `signage.modelfiles.vision_files`): vision reads no manifest and no config tree."""
 
 from __future__ import annotations
 

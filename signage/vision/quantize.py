@@ -24,7 +24,7 @@ the recipe is short enough to write over the flatbuffer schema LiteRT ships:
 
 Ranges are rounded outward to a coarse grid (RANGE_STEPS per power of two) so that
 last-bit differences between machines cannot change the bytes: the result's sha256 is
-pinned in models/models.yaml and checked like any fetched file (`signage.models.derive`;
+pinned in models/models.yaml and checked like any fetched file (`signage.modelfiles.derive`;
 this module is given paths and bytes, never the manifest).
 """
 

@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from signage.models import PROJECT_ROOT
+from signage.modelfiles import PROJECT_ROOT
 
 TOOLS = PROJECT_ROOT / "tools" / "arm64"
 PI4, PI5 = "cortex-a72", "cortex-a76"  # the cores of a Raspberry Pi 4 and 5, as qemu names them

@@ -7,7 +7,7 @@ from __future__ import annotations
 import subprocess
 from importlib import metadata
 
-from signage.models import PROJECT_ROOT
+from signage.modelfiles import PROJECT_ROOT
 from tests.arm64.pi import on_x86
 
 # What the kiosk imports: each must be among the locked packages and import on arm64.

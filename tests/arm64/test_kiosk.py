@@ -10,7 +10,7 @@ import sqlite3
 from contextlib import closing
 from pathlib import Path
 
-from signage.models import PROJECT_ROOT
+from signage.modelfiles import PROJECT_ROOT
 from signage.wire.messages import Metrics, Play, Status
 from tests.arm64.pi import on_x86
 from tests.kiosk import wait_for

@@ -10,7 +10,7 @@ import signal
 
 import pytest
 
-from signage import models
+from signage import modelfiles
 from signage.cli.models import make_int8_models
 from tests.arm64.pi import PI4, PI5, on_x86
 
@@ -31,7 +31,7 @@ def stills(samples, tmp_path_factory):
 @pytest.fixture(scope="module")
 def int8_models(models_dir, samples):
     """The int8 models, as `make quantize` makes them (on x86, from the pinned float models)."""
-    make_int8_models(models.derived().values(), models_dir, samples)
+    make_int8_models(modelfiles.derived().values(), models_dir, samples)
     return models_dir
 
 
@@ -109,7 +109,7 @@ def test_mediapipe_still_needs_armv8_1_upstream(pi, models_dir):
     """The limit itself, upstream: making mediapipe's face detector on the Pi 4's core, past our
     refusal, dies of SIGILL. When a mediapipe release runs on ARMv8.0 this fails: then compare it
     as on the Pi 5, drop the refusal (signage/vision/mediapipe.py: lacks_atomics), update README."""
-    model = models_dir / models.model("blazeface_full").file
+    model = models_dir / modelfiles.model("blazeface_full").file
     result = pi.on(PI4).run("-c", "from pathlib import Path; from signage.vision import mediapipe as backend;"
                                   " backend.lacks_atomics = lambda: False;"
                                   f" backend.MediaPipeDetector(Path({str(model)!r}))")

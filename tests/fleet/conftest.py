@@ -46,7 +46,7 @@ def web(tmp_path, broker):
     """(TestClient, store, broker): lab/a online with a status and plays, mall/b offline."""
     from fastapi.testclient import TestClient
 
-    from signage.fleet.commands import Publisher
+    from signage.fleet.outbox import Publisher
     from signage.fleet.database import database_url
     from signage.fleet.parse import parse
     from signage.fleet.passwords import hash_password

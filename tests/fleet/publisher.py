@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from paho.mqtt.enums import CallbackAPIVersion
 
 from signage.config import parse_broker_url
-from signage.fleet.schema import metrics, plays
+from signage.fleet.tables import metrics, plays
 from tests.fleet import factory as f
 
 

@@ -14,7 +14,7 @@ import httpx
 import yaml
 
 from signage.fleet.passwords import hash_password
-from signage.models import PROJECT_ROOT
+from signage.modelfiles import PROJECT_ROOT
 from tests.broker import free_port
 from tests.fleet.dashboard import PASSWORD
 from tests.fleet.polling import wait_for

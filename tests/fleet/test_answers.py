@@ -81,7 +81,7 @@ def halting_postgres():
 
 def test_a_database_that_is_down_is_a_503_page_and_the_pages_come_back_by_themselves(halting_postgres, broker,
                                                                                     tmp_path):
-    from signage.fleet.commands import Publisher
+    from signage.fleet.outbox import Publisher
     from tests.commands import fleet_key
     from tests.subscriber import Subscriber
 

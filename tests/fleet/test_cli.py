@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from signage.fleet import database
-from signage.models import PROJECT_ROOT
+from signage.modelfiles import PROJECT_ROOT
 from tests.broker import free_port
 from tests.fleet.polling import wait_for
 

@@ -11,7 +11,7 @@ import sys
 import sqlalchemy as sa
 
 from signage.fleet.parse import parse
-from signage.fleet.schema import commands
+from signage.fleet.tables import commands
 from tests.fleet import factory as f
 from tests.fleet.dashboard import csrf_of, login
 from tests.subscriber import Subscriber

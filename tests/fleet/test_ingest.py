@@ -14,7 +14,7 @@ import pytest
 from signage.fleet.database import database_url
 from signage.fleet.ingest import Ingest, RateLimitedLog, subscriptions
 from signage.fleet.store import Store
-from signage.models import PROJECT_ROOT
+from signage.modelfiles import PROJECT_ROOT
 from tests.fleet import factory as f
 from tests.fleet.polling import wait_for
 from tests.fleet.publisher import Publisher, messages, stored

@@ -21,7 +21,7 @@ from signage.fleet import queries
 from signage.fleet.database import database_url
 from signage.fleet.ingest import QUEUED_QOS0, RECEIVE_MAXIMUM, Ingest
 from signage.fleet.parse import Incoming, Invalid, parse, utc
-from signage.fleet.schema import dead_letters, plays
+from signage.fleet.tables import dead_letters, plays
 from signage.fleet.store import Store
 from signage.wire.messages import MESSAGES
 from tests.fleet import factory as f

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from signage.fleet.provision import password_line
-from signage.models import PROJECT_ROOT
+from signage.modelfiles import PROJECT_ROOT
 
 
 def provision(folder, *args) -> subprocess.CompletedProcess:

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from signage.fleet import queries
 from signage.fleet.parse import parse
 from signage.fleet.passwords import hash_password
-from signage.fleet.schema import (commands, creative_day_expressions, creative_days, creative_site_day_expressions,
+from signage.fleet.tables import (commands, creative_day_expressions, creative_days, creative_site_day_expressions,
                                   creative_site_days, metrics, plays, screen_hours, screen_states, screens,
                                   status_history)
 from signage.fleet.times import now_utc

@@ -16,7 +16,7 @@ from alembic.runtime.migration import MigrationContext
 from signage.fleet import database, queries
 from signage.fleet.store import housekeeping
 from signage.fleet.parse import parse
-from signage.fleet.schema import (creative_day_expressions, creative_days, creative_site_day_expressions,
+from signage.fleet.tables import (creative_day_expressions, creative_days, creative_site_day_expressions,
                                   creative_site_days, dead_letters, metadata, metrics, plays, screen_hours,
                                   status_history)
 from signage.fleet.store.facts import RAW_MAX_BYTES

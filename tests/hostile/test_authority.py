@@ -316,7 +316,7 @@ def test_the_fleet_commands_a_kiosk_through_tls_and_the_acl_and_a_replay_is_refu
 
     from signage.fleet.passwords import hash_password
     from signage.kiosk.app import Kiosk
-    from signage.models import PROJECT_ROOT
+    from signage.modelfiles import PROJECT_ROOT
     from tests.broker import free_port
 
     secured = secured_fleet(tmp_path / "fleet", ["lab/k1"])

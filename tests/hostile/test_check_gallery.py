@@ -14,9 +14,9 @@ import pytest
 
 from signage.config import load_config
 from signage.display.videoinfo import video_length
-from signage.models import PROJECT_ROOT
+from signage.modelfiles import PROJECT_ROOT
 from signage.playlist.loader import load_playlist
-from signage.yamlfile import ProblemsError
+from signage.yamlread import ProblemsError
 from tests.hostile.gallery import EXPECTED, HERE, OUTSIDE_SECRET, build, config_members, playlist_members
 
 

@@ -39,9 +39,9 @@ from signage.fleet.database import database_url
 from signage.fleet.ingest import QUEUED_QOS0
 from signage.fleet.parse import RAW_KEPT, parse
 from signage.fleet.provision import new_password, password_line
-from signage.fleet.schema import counters, creative_days, dead_letters, metrics, plays, screen_hours, status_history
-from signage.fleet.tempdb import TempPostgres
-from signage.models import PROJECT_ROOT
+from signage.fleet.tables import counters, creative_days, dead_letters, metrics, plays, screen_hours, status_history
+from tests.support.postgres import TempPostgres
+from signage.modelfiles import PROJECT_ROOT
 from tests.fleet import factory as f
 from tests.fleet.dashboard import csrf_of, login
 from tests.fleet.server import FleetServer

@@ -43,11 +43,7 @@ def test_a_mediapipe_pipeline_has_no_detector_timer_and_no_second_interpreter(mo
         timed.pipeline.close()
 
 
-def test_every_ratio_is_a_spread_over_repeats_with_a_verdict(models_dir, samples):
-    from signage import models
-    from signage.cli.models import make_int8_models
-
-    make_int8_models(models.derived().values(), models_dir, samples)  # the int8 report needs them
+def test_every_ratio_is_a_spread_over_repeats_with_a_verdict(int8_models):  # the int8 report needs them
     text = bench_vision.main(frames=3, repeats=3)
     rows = [line for line in text.splitlines() if re.match(r"(short|full|full_sparse) +(5 faces|1 person)", line)]
     assert len(rows) == 6 and all(len(re.findall(SPREAD, row)) == 5 for row in rows)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from signage.cli import main
-from signage.models import PROJECT_ROOT
+from signage.modelfiles import PROJECT_ROOT
 
 PLAYLISTS = str(PROJECT_ROOT / "playlists")
 

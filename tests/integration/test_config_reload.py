@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 
 from signage.errors import SignageError
-from signage.models import PROJECT_ROOT
+from signage.modelfiles import PROJECT_ROOT
 from tests.kiosk import DEFAULT_LOOP, make_config, on_screen, refuse_display_size, run_with, wait_for
 from tests.subscriber import Subscriber
 

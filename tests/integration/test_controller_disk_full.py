@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 
-from signage.models import PROJECT_ROOT
+from signage.modelfiles import PROJECT_ROOT
 from tests.integration.test_telemetry_faults import fill
 from tests.integration.test_telemetry_mqtt import wait
 from tests.subscriber import Subscriber

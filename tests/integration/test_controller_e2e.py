@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from signage.models import PROJECT_ROOT
+from signage.modelfiles import PROJECT_ROOT
 from signage.wire.messages import Metrics, Play, Status
 from tests.screen import dominant, screenshot
 from tests.subscriber import Subscriber

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from signage.models import PROJECT_ROOT
+from signage.modelfiles import PROJECT_ROOT
 from tests.screen import dominant, screenshot
 from tests.subscriber import Subscriber
 

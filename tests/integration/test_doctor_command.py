@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 
-from signage.models import PROJECT_ROOT
+from signage.modelfiles import PROJECT_ROOT
 
 
 def test_broker_check_against_a_real_broker_and_a_closed_port(broker):

@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from signage.fleet.passwords import hash_password
-from signage.models import PROJECT_ROOT
+from signage.modelfiles import PROJECT_ROOT
 from signage.wire.envelope import Signer
 from tests.broker import free_port
 from tests.subscriber import Subscriber

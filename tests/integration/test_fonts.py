@@ -75,7 +75,7 @@ def test_check_warns_about_characters_no_font_draws(tmp_path):
     import subprocess
     import sys
 
-    from signage.models import PROJECT_ROOT
+    from signage.modelfiles import PROJECT_ROOT
 
     (tmp_path / "p.yaml").write_text('creatives:\n  - {id: odd, type: card, text: "Hello \\ue000 \\u4f60\\u597d"}\n'
                                      'default: [odd]\n')

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from signage.models import PROJECT_ROOT
+from signage.modelfiles import PROJECT_ROOT
 from tests.kiosk import wait_for
 from tests.hostile.creatives import CARD_BACKGROUND, CHECK_PASSES, MEMBERS
 from tests.screen import dominant, screenshot

@@ -64,7 +64,7 @@ def test_monitor_cli_exit_codes_without_traceback():
     import subprocess
     import sys
 
-    from signage.models import PROJECT_ROOT
+    from signage.modelfiles import PROJECT_ROOT
 
     result = subprocess.run([sys.executable, "-m", "signage.cli", "monitor", "--broker", "ftp://x", "--duration", "1"],
                             cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from signage import yamlfile
+from signage import yamlread
 from signage.display.videoinfo import video_length
 from signage.playlist import watcher as watcher_module
 from signage.playlist.lastgood import restore
@@ -111,13 +111,13 @@ def test_polls_read_nothing_while_nothing_changes(folder, monkeypatch):
     with (folder / "huge.yaml").open("wb") as handle:
         handle.truncate(1 << 30)
     reads = []  # files whose content was read
-    real = yamlfile.read_bounded
+    real = yamlread.read_bounded
 
     def counted(path, *args, **kwargs):
         data = real(path, *args, **kwargs)
         reads.append(path)
         return data
-    monkeypatch.setattr(yamlfile, "read_bounded", counted)
+    monkeypatch.setattr(yamlread, "read_bounded", counted)
     watcher = PlaylistWatcher([folder], base=folder, settle=0, video_length=video_length)  # two looks alike
     boot = watcher.boot()
     assert boot.playlist is None and "huge.yaml:1:1: the file is 1024.0 MiB" in boot.problems

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from signage.models import PROJECT_ROOT
+from signage.modelfiles import PROJECT_ROOT
 
 
 def claims_60000(path):

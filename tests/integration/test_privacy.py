@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from signage.models import PROJECT_ROOT
+from signage.modelfiles import PROJECT_ROOT
 from tests.kiosk import wait_for
 
 IGNORED_PARTS = {".git", ".pytest_cache", "__pycache__", ".hypothesis"}

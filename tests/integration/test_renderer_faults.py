@@ -214,7 +214,7 @@ print(json.dumps(peaks))
 def test_peak_memory_of_the_gallery_stays_bounded(xvfb, tmp_path):
     """ru_maxrss (the process's peak) in a child: before these bounds, the 20000x20000
     PNG alone took the process to 2.68 GB and the 1000 px card to 1 GB."""
-    from signage.models import PROJECT_ROOT
+    from signage.modelfiles import PROJECT_ROOT
 
     for name in GALLERY:  # the media is written here, so the child measures showing it only
         hostile(tmp_path, name)

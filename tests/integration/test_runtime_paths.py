@@ -13,7 +13,7 @@ import pytest
 
 from signage.config import Config, PathsConfig, check_runtime_paths
 from signage.errors import ConfigError
-from signage.models import PROJECT_ROOT
+from signage.modelfiles import PROJECT_ROOT
 from tests.disks import tmpfs
 
 

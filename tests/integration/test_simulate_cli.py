@@ -7,7 +7,7 @@ import logging
 from pathlib import Path
 
 from signage.cli import main
-from signage.models import PROJECT_ROOT
+from signage.modelfiles import PROJECT_ROOT
 from signage.cli.schema import SCHEMAS, schema_text
 
 

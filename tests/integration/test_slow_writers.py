@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from signage.display.videoinfo import video_length
-from signage.models import PROJECT_ROOT
+from signage.modelfiles import PROJECT_ROOT
 from signage.playlist.lastgood import restore
 from signage.playlist.watcher import SETTLE_S, PlaylistAccepted, PlaylistWatcher
 from tests.kiosk import run_with, wait_for

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from signage.models import PROJECT_ROOT
+from signage.modelfiles import PROJECT_ROOT
 from signage.kiosk.systemd import Notifier
 from tests.subscriber import Subscriber
 

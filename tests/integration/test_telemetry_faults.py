@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from signage.config import MqttConfig
-from signage.models import PROJECT_ROOT
+from signage.modelfiles import PROJECT_ROOT
 from signage.telemetry.mqtt import Telemetry
 from signage.telemetry.spool import Spool
 from signage.wire.messages import Error, Status

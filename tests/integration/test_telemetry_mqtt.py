@@ -14,7 +14,7 @@ import time
 import pytest
 
 from signage.config import MqttConfig, TlsConfig
-from signage.models import PROJECT_ROOT
+from signage.modelfiles import PROJECT_ROOT
 from signage.telemetry.link import WINDOW
 from signage.telemetry.mqtt import Telemetry
 from signage.telemetry.spool import Spool

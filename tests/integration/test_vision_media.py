@@ -107,16 +107,6 @@ def first_confirmed(snapshots):
     return next(i for i, s in enumerate(snapshots) if s.confirmed)
 
 
-@pytest.fixture(scope="module")
-def int8_models(models_dir, samples):
-    """The full-integer models, made by the pinned recipe and verified by sha256."""
-    from signage import models
-    from signage.cli.models import make_int8_models
-
-    make_int8_models(models.derived().values(), models_dir, samples)
-    return models_dir
-
-
 @pytest.mark.parametrize("backend, model", [("litert", "full"), ("mediapipe", "full"), ("litert", "full_int8")])
 def test_tracker_on_real_videos(models_dir, samples, backend, model, request):
     if model.endswith("_int8"):

@@ -261,14 +261,14 @@ def test_config_and_open_source_reach_the_picamera():
 
 
 def test_auto_finds_a_pi_camera_when_no_v4l2_camera_delivers(picamera2):
-    from signage.vision.sources import _working_picamera
+    from signage.vision.sources.factory import working_picamera
 
-    found = _working_picamera(640, 480, 30, Backoff(), picamera2_class=picamera2)
+    found = working_picamera(640, 480, 30, Backoff(), picamera2_class=picamera2)
     assert isinstance(found, PicameraSource) and found.state == SourceState.OK
     found.close()
     picamera2.cameras = []
-    assert _working_picamera(640, 480, 30, Backoff(), picamera2_class=picamera2) is None
-    assert _working_picamera(640, 480, 30, Backoff()) is None, "no picamera2 installed here"
+    assert working_picamera(640, 480, 30, Backoff(), picamera2_class=picamera2) is None
+    assert working_picamera(640, 480, 30, Backoff()) is None, "no picamera2 installed here"
 
 
 @pytest.mark.parametrize("failure, said", [
@@ -280,11 +280,11 @@ def test_auto_finds_a_pi_camera_when_no_v4l2_camera_delivers(picamera2):
 ])
 def test_a_picamera2_that_does_not_import_is_one_clear_message_whatever_it_raises(tmp_path, monkeypatch, failure,
                                                                                   said):
-    from signage.vision.sources import _picamera2_class
+    from signage.vision.sources.picamera import import_picamera2
 
     (tmp_path / "picamera2").mkdir()
     (tmp_path / "picamera2" / "__init__.py").write_text(failure + "\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     with pytest.raises(SourceUnavailable, match="picamera2") as refused:
-        _picamera2_class()
+        import_picamera2()
     assert said in str(refused.value)

@@ -14,7 +14,7 @@ from signage.audience import AudienceState
 from signage.playlist.loader import Playlist
 from signage.playlist.player import Player
 from signage.playlist.rules import Now
-from signage.playlist.schema import Creative, PlayItem
+from signage.playlist.fileformat import Creative, PlayItem
 from signage.telemetry.metrics import Aggregator, play_message
 from signage.wire.messages import Metrics, Play
 

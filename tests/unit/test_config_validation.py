@@ -97,8 +97,8 @@ def test_every_pattern_an_operator_can_meet_has_words():
     """A pattern mismatch says what is allowed in words, never 'the expected form'."""
     import re
 
-    from signage.playlist.schema import PlaylistFile
-    from signage.yamlfile import PATTERN_HINTS
+    from signage.playlist.fileformat import PlaylistFile
+    from signage.patterns import PATTERN_HINTS
 
     for model in (Config, PlaylistFile):
         patterns = re.findall(r"'pattern': '([^']*)'", str(model.model_json_schema()))
@@ -133,7 +133,8 @@ def test_every_pattern_an_operator_can_meet_has_words():
 def test_config_errors_say_what_is_allowed(text, message):
     """Shape, range and keys come from the model, for every field that has them: the
     operator reads what to write, not only that the value is wrong."""
-    from signage.yamlfile import ProblemsError, parse, validate
+    from signage.validation import validate
+    from signage.yamlread import ProblemsError, parse
 
     with pytest.raises(ProblemsError) as caught:
         validate(Config, parse(text, "config.yaml"))

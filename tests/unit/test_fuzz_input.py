@@ -8,9 +8,9 @@ from hypothesis import strategies as st
 
 from signage.config import Config
 from signage.imageinfo import ImageError, image_size
-from signage.playlist.schema import PlaylistFile
-from signage.yamlfile import validate
-from signage.yamlfile import ProblemsError, parse
+from signage.playlist.fileformat import PlaylistFile
+from signage.validation import validate
+from signage.yamlread import ProblemsError, parse
 
 TOKENS = list("[]{}:,-&*!<>|'\"#\n\t ?%@`abc01.\\") + [
     "\0", "\x85", "\u2028", "\ufeff", "\x1b", "!!int ", "!!float ", "!!bool ", "!!binary ", "!!timestamp ",

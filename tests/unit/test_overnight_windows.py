@@ -15,7 +15,7 @@ from signage.audience import AudienceState
 from signage.cli import main
 from signage.playlist.loader import Playlist
 from signage.playlist.rules import Engine, History, Now, _time_ok, time_conditions
-from signage.playlist.schema import DAYS, Creative, PlayItem, Rule, When
+from signage.playlist.fileformat import DAYS, Creative, PlayItem, Rule, When
 
 FRIDAY = dt.date(2026, 11, 27)
 UTC = dt.timezone.utc

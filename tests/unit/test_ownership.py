@@ -18,7 +18,7 @@ ALLOWED = {
     ("display/textures.py", "texture"): "pygame's Texture takes its blend mode and alpha as attributes",
     ("fleet/", "dbapi_connection"): "SQLAlchemy's connect event hands over the driver's connection to set up",
     ("fleet/", "request"): "Starlette keeps per-request values on request.state",
-    ("telemetry/salvage.py", "found"): "one salvage's findings, filled in by the readers of that salvage",
+    ("telemetry/spool/salvage.py", "found"): "one salvage's findings, filled in by the readers of that salvage",
     ("vision/quantize.py", "graph"): "the flatbuffer model being rewritten is built by assigning its fields",
     ("vision/quantize.py", "sub"): "a subgraph of that model",
 }

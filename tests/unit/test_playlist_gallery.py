@@ -12,7 +12,7 @@ import yaml
 from signage.display.videoinfo import video_length
 from signage.playlist.loader import load_playlist
 from signage.playlist.watcher import PlaylistAccepted, PlaylistRejected, PlaylistWatcher
-from signage.yamlfile import ProblemsError
+from signage.yamlread import ProblemsError
 
 HERE = Path(__file__).resolve().parents[1] / "playlists"
 BROKEN = HERE / "broken"

@@ -1,36 +1,10 @@
-import flatbuffers
 import numpy as np
 import pytest
 from ai_edge_litert import schema_py_generated as schema
 
 from signage.errors import ModelError
 from signage.vision.runtime import Model
-
-
-def requantise_model(in_scale=0.5, in_zero=3, out_scale=0.25, out_zero=-2, dtype=schema.TensorType.INT8) -> bytes:
-    """A one-op TFLite model with quantised input and output (QUANTIZE requantises),
-    built here so the test needs no converter."""
-    def tensor(name, buffer, scale, zero):
-        t = schema.TensorT()
-        t.name, t.shape, t.type, t.buffer = name, [1, 4], dtype, buffer
-        t.quantization = schema.QuantizationParametersT()
-        t.quantization.scale, t.quantization.zeroPoint = [scale], [zero]
-        return t
-
-    code = schema.OperatorCodeT()
-    code.builtinCode = code.deprecatedBuiltinCode = schema.BuiltinOperator.QUANTIZE
-    code.version = 1
-    op = schema.OperatorT()
-    op.opcodeIndex, op.inputs, op.outputs = 0, [0], [1]
-    graph = schema.SubGraphT()
-    graph.tensors = [tensor("in", 1, in_scale, in_zero), tensor("out", 2, out_scale, out_zero)]
-    graph.inputs, graph.outputs, graph.operators = [0], [1], [op]
-    model = schema.ModelT()
-    model.version, model.operatorCodes, model.subgraphs = 3, [code], [graph]
-    model.buffers = [schema.BufferT() for _ in range(3)]
-    builder = flatbuffers.Builder(0)
-    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
-    return bytes(builder.Output())
+from tests.support.tflite import as_compiled, requantise_model
 
 
 def test_int8_model_takes_and_returns_floats():
@@ -61,16 +35,9 @@ def test_edgetpu_with_an_uncompiled_model_runs_on_the_cpu_and_says_why():
 
 
 def test_compiled_model_without_libedgetpu_is_a_model_error_that_says_what_to_check():
-    compiled = requantise_model()  # a model ...
-    tree = schema.ModelT.InitFromObj(schema.Model.GetRootAs(compiled, 0))
-    code = schema.OperatorCodeT()
-    code.builtinCode = code.deprecatedBuiltinCode = schema.BuiltinOperator.CUSTOM
-    code.customCode, code.version = "edgetpu-custom-op", 1
-    tree.operatorCodes.append(code)  # ... that edgetpu_compiler has been over
-    builder = flatbuffers.Builder(0)
-    builder.Finish(tree.Pack(builder), file_identifier=b"TFL3")
+    compiled = as_compiled(requantise_model())  # a model that edgetpu_compiler has been over
     with pytest.raises(ModelError, match="needs the Edge TPU, which could not be opened") as caught:
-        Model(bytes(builder.Output()), num_threads=1, delegate="edgetpu", device="usb")
+        Model(compiled, num_threads=1, delegate="edgetpu", device="usb")
     assert "libedgetpu.so.1" in str(caught.value) and "vision.edgetpu_device: usb" in str(caught.value)
 
 

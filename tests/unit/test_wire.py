@@ -93,7 +93,7 @@ def test_home_assistant_shows_a_count_below_min_group_as_unknown():
 
 
 def test_mqtt_docs_are_up_to_date():
-    from signage.models import PROJECT_ROOT
+    from signage.modelfiles import PROJECT_ROOT
     from signage.wire.docs import render
 
     assert (PROJECT_ROOT / "docs" / "mqtt.md").read_text() == render(), \

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from signage.fleet.schema import metadata
+from signage.fleet.tables import metadata
 
 connection = context.config.attributes["connection"]
 context.configure(connection=connection, target_metadata=metadata,

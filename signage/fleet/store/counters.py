@@ -8,7 +8,7 @@ from typing import Callable
 
 import sqlalchemy as sa
 
-from signage.fleet.schema import counters
+from signage.fleet.tables import counters
 
 
 class Counters:

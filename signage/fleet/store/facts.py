@@ -21,7 +21,7 @@ from typing import Callable, Iterable
 import sqlalchemy as sa
 
 from signage.fleet.parse import Incoming, play_expressions
-from signage.fleet.schema import metrics, plays
+from signage.fleet.tables import metrics, plays
 from signage.fleet.store.counters import Counters
 
 RAW_MAX_BYTES = 16 * 1024  # a metrics payload kept: above the largest the model's bounds allow (a test checks)

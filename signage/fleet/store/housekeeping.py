@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from signage.fleet import forget
 from signage.fleet.parse import RAW_KEPT, Incoming
-from signage.fleet.schema import commands, dead_letters, metrics, plays, status_history
+from signage.fleet.tables import commands, dead_letters, metrics, plays, status_history
 from signage.fleet.store.counters import Counters
 
 DEAD_LETTER_PAYLOAD = RAW_KEPT

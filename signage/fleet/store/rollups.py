@@ -17,7 +17,7 @@ from typing import Callable
 import sqlalchemy as sa
 
 from signage.fleet.parse import Incoming, metrics_expressions, play_expressions
-from signage.fleet.schema import (creative_day_expressions, creative_days, creative_site_day_expressions,
+from signage.fleet.tables import (creative_day_expressions, creative_days, creative_site_day_expressions,
                                   creative_site_days, screen_hour_expressions, screen_hours)
 
 HOUR_SUMS = ["intervals", "withheld_intervals", "viewers_withheld_intervals", "passers", "viewers",

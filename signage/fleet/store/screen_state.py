@@ -11,7 +11,7 @@ from typing import Callable
 import sqlalchemy as sa
 
 from signage.fleet.parse import Incoming
-from signage.fleet.schema import screen_states, screens, status_history
+from signage.fleet.tables import screen_states, screens, status_history
 
 STATUS_FIELDS = ("camera", "display", "broker", "playlist", "privacy", "last_error")  # a change is history
 

@@ -8,7 +8,7 @@ import threading
 from dataclasses import dataclass, field
 
 from signage.fleet.auth import LoginLimiter, Sessions
-from signage.fleet.commands import Outbox, Publisher
+from signage.fleet.outbox import Outbox, Publisher
 from signage.fleet.identities import Identities
 from signage.fleet.ingest import RateLimitedLog
 from signage.fleet.operator import OperatorWrites

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse
 
 from signage.fleet import queries
-from signage.fleet.commands import CommandRefused
+from signage.fleet.outbox import CommandRefused
 from signage.fleet.web.deps import CsrfChecked, DashboardDep, current_session
 
 logger = logging.getLogger(__name__)

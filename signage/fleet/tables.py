@@ -1,4 +1,4 @@
-"""The database schema (SQLAlchemy Core). Changes go with a migration in migrations/versions.
+"""The database tables (SQLAlchemy Core). Changes go with a migration in migrations/versions.
 
 Raw rows (metrics, plays, status history) are kept for `retention_days`; the rollups
 (per screen per hour, per creative per screen per day) are kept for good and are what

@@ -2,8 +2,8 @@ import os
 
 import pytest
 
-from signage import yamlfile
-from signage.yamlfile import ProblemsError, parse
+from signage import yamlread
+from signage.yamlread import ProblemsError, parse
 
 
 def test_positions_are_one_based_for_keys_and_values():
@@ -61,13 +61,13 @@ def test_aliases_to_values_outside_are_fine():
 
 
 def test_forty_levels_are_allowed():
-    depth = yamlfile.MAX_DEPTH
+    depth = yamlread.MAX_DEPTH
     assert parse("[" * depth + "]" * depth, "f.yaml").data is not None
 
 
 def test_the_last_barrier_turns_recursion_into_a_problem(monkeypatch):
     """If the depth bound were gone, RecursionError still becomes a Problem, not a crash."""
-    monkeypatch.setattr(yamlfile, "MAX_DEPTH", 10**9)
+    monkeypatch.setattr(yamlread, "MAX_DEPTH", 10**9)
     with pytest.raises(ProblemsError, match=r"f.yaml:1:1: the file is too deeply nested or too large to read"
                                             r" \(RecursionError\)"):
         parse("[" * 5000 + "]" * 5000, "f.yaml")
@@ -83,20 +83,20 @@ def test_reads_are_bounded_and_only_of_regular_files(tmp_path):
     fifo = tmp_path / "pipe.yaml"
     os.mkfifo(fifo)
     with pytest.raises(ProblemsError, match="not a regular file"):
-        yamlfile.load(fifo)  # would block forever if opened for a plain read
+        yamlread.load(fifo)  # would block forever if opened for a plain read
     big = tmp_path / "big.yaml"
     with big.open("wb") as handle:
-        handle.truncate(yamlfile.MAX_BYTES + 1)
+        handle.truncate(yamlread.MAX_BYTES + 1)
     with pytest.raises(ProblemsError, match="1.0 MiB; at most 1 MiB"):
-        yamlfile.load(big)
+        yamlread.load(big)
     with pytest.raises(ValueError, match="at most 1 MiB"):
-        yamlfile.read_bounded(big)
+        yamlread.read_bounded(big)
 
 
 def test_a_file_checked_as_plain_cannot_be_a_link_when_opened(tmp_path):
     target = tmp_path / "target.yaml"
     target.write_text("a: 1\n")
     (tmp_path / "link.yaml").symlink_to(target)
-    assert yamlfile.read_bounded(tmp_path / "link.yaml") == b"a: 1\n"
+    assert yamlread.read_bounded(tmp_path / "link.yaml") == b"a: 1\n"
     with pytest.raises(ProblemsError, match="link.yaml:1:1: cannot read the file"):
-        yamlfile.load(tmp_path / "link.yaml", follow=False)
+        yamlread.load(tmp_path / "link.yaml", follow=False)

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Literal
 
-from signage import yamlfile
+from signage import yamlread
 from signage.errors import ConfigError, ModelError
 
 logger = logging.getLogger(__name__)
@@ -106,7 +106,7 @@ def load_manifest(path: Path | None = None) -> dict[str, dict]:
     """Return {"models": {...}, "samples": {...}, "derived": {...}} from models.yaml."""
     path = path or manifest_path()
     try:
-        raw = yamlfile.load(path).data
+        raw = yamlread.load(path).data
     except ConfigError as exc:  # says file:line:col
         raise ModelError(f"cannot read the model manifest: {exc}") from exc
     manifest: dict[str, dict[str, Asset]] = {}
