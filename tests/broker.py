@@ -17,9 +17,11 @@ def free_port() -> int:
 
 class Broker:
     def __init__(self, folder: Path, password: tuple[str, str] | None = None, tls: dict | None = None,
-                 settings: str | None = None, port: int | None = None):
+                 settings: str | None = None, port: int | None = None,
+                 max_queued: int = 10000):
         """`settings`: a whole configuration of our own (its listener on `port`, 127.0.0.1),
-        to which only the test's log file and user are added."""
+        to which only the test's log file and user are added. `max_queued`: messages held per
+        client past its in-flight window before the broker drops them (0: no limit)."""
         if shutil.which("mosquitto") is None:
             raise RuntimeError("mosquitto is not installed: apt-get install mosquitto (the CI script does)")
         self.folder, self.port = folder, port or free_port()
@@ -30,7 +32,7 @@ class Broker:
             return
         lines = [f"listener {self.port} 127.0.0.1", "user root", "persistence true",
                  f"persistence_location {folder}/", f"log_dest file {folder}/mosquitto.log",
-                 "max_queued_messages 10000"]
+                 f"max_queued_messages {max_queued}"]
         if password:
             passwords = folder / "passwords"
             passwords.write_text("")

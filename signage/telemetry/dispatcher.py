@@ -32,6 +32,7 @@ class Dispatcher:
         self.inbox, self._handler = inbox, handler
         self._site, self._device, self._echo, self._publish = site, device, echo, publish
         self._refusals = Refusals(self._tell)
+        self.received = 0  # messages on command topics so far (paho's thread is the only writer)
 
     @property
     def refused(self) -> int:
@@ -40,6 +41,7 @@ class Dispatcher:
 
     def receive(self, topic: str, payload: bytes, retained: bool) -> None:
         """A message on a command topic (paho's thread)."""
+        self.received += 1
         try:
             command = self.inbox.admit(topic, payload, retained)
         except CommandRejected as exc:

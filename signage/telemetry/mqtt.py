@@ -112,6 +112,11 @@ class Telemetry:
         """Commands refused since this link started (each told, or counted in a summary)."""
         return self._inbox.refused
 
+    @property
+    def commands_received(self) -> int:
+        """Messages on this device's command topics since this link started."""
+        return self._inbox.received
+
     def health(self) -> Health:
         """What status needs, as one snapshot (cheap: no query)."""
         keeper, pump = self._pump.keeper, self._pump
