@@ -6,6 +6,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 UV := .uv/bin/uv
 
+# `make test` spreads the suite's files over this many workers (pytest-xdist): most tests wait on a
+# broker, a window or a database, so more workers than cores still shortens the run.
+TEST_WORKERS ?= 4
+
 # uv installs into $(VENV) with $(PYTHON), never with a Python it downloads itself.
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 export UV_PYTHON := $(PYTHON)
@@ -77,7 +81,7 @@ run: system-run models
 	$(BIN)/signage run --config config.yaml
 
 test: system-test setup-dev models docs
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 # The unit tests only: seconds, for people working on the code.
 test-fast: setup-dev models

@@ -33,28 +33,41 @@ def samples() -> Path:
 def int8_models(models_dir, samples) -> Path:
     """The models folder with the full-integer models too, made by the pinned recipe
     (calibrated on the sample media) and verified by sha256; made once a session, as
-    quantizing is the slow part, and skipped when already there and verified."""
+    quantizing is the slow part, and skipped when already there and verified. The suite's
+    workers (pytest-xdist) take turns: the first makes them, the others find them made."""
+    import fcntl
+
     from signage.cli.models import make_int8_models
 
-    make_int8_models(modelfiles.derived().values(), models_dir, samples)
+    with open(models_dir / ".int8.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        make_int8_models(modelfiles.derived().values(), models_dir, samples)
     return models_dir
 
 
 @pytest.fixture(scope="session")
 def xvfb():
-    """A real X server (Xvfb) for the display tests; `.ci/run` installs it."""
+    """A real X server (Xvfb) for the display tests; `.ci/run` installs it. Xvfb picks a
+    free display number itself and writes it to a pipe (-displayfd), so the suite's workers
+    and other users of the machine never collide."""
     import shutil
     import subprocess
     import time
 
     if shutil.which("Xvfb") is None:
         pytest.fail("Xvfb is not installed: apt-get install xvfb (the CI script does)")
-    number = 90 + os.getpid() % 500
-    server = subprocess.Popen(["Xvfb", f":{number}", "-screen", "0", "1920x1080x24", "-nolisten", "tcp"],
+    read_end, write_end = os.pipe()
+    server = subprocess.Popen(["Xvfb", "-displayfd", str(write_end), "-screen", "0", "1920x1080x24",
+                               "-nolisten", "tcp"], pass_fds=(write_end,),
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    socket = Path(f"/tmp/.X11-unix/X{number}")
+    os.close(write_end)
+    with os.fdopen(read_end) as told:
+        number = told.readline().strip()  # written once the server accepts connections
+    if not number.isdigit():
+        server.kill()
+        pytest.fail(f"Xvfb did not start (exit {server.wait()})")
     deadline = time.monotonic() + 10
-    while not socket.exists():
+    while not Path(f"/tmp/.X11-unix/X{number}").exists():
         if server.poll() is not None or time.monotonic() > deadline:
             pytest.fail(f"Xvfb :{number} did not start")
         time.sleep(0.05)
