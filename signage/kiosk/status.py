@@ -33,8 +33,10 @@ class StatusPublisher:
         if not (force or changed or now - self._last_sent >= STATUS_EVERY_S):
             return
         if changed:
-            logger.info("status: camera %s, playlist %s, display %s, broker %s%s", status.get("camera"),
-                        str(status.get("playlist"))[:60], status.get("display"), status.get("broker"),
+            broker = str(status.get("broker"))  # "connected", or a reason that may name the broker itself
+            logger.info("status: camera %s, playlist %s, display %s, %s%s", status.get("camera"),
+                        str(status.get("playlist"))[:60], status.get("display"),
+                        broker if "broker" in broker else f"broker {broker}",
                         f", error: {status['last_error']}" if status.get("last_error") else "")
         self._last_sent, self._last_shown = now, steady
         publish(status)
