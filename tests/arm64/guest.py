@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import platform
 import sys
 import sysconfig
 from importlib import metadata
@@ -50,7 +51,8 @@ def installed(requirements: str) -> dict:
         location = Path(distribution.locate_file("")).resolve()
         found[name] = {"locked": version, "installed": distribution.version,
                        "in_venv": location == VENV_SITE.resolve()}
-    return {"packages": found, "unlocked": sorted(set(venv_distributions()) - set(pins))}
+    return {"packages": found, "unlocked": sorted(set(venv_distributions()) - set(pins)),
+            "python": platform.python_version()}
 
 
 def imports() -> dict[str, str | None]:
