@@ -132,7 +132,7 @@ class AudienceState:
     def now(self) -> Sample:
         return self.samples[-1] if self.samples else Sample(t=0.0)
 
-    def update(self, sample: Sample) -> "AudienceState":
+    def update(self, sample: Sample) -> AudienceState:
         horizon = sample.t - self.window
         kept = tuple(s for s in self.samples if s.t >= horizon and s.t <= sample.t)
         return AudienceState(samples=kept + (sample,), window=self.window)

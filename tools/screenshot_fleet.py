@@ -58,7 +58,7 @@ def main() -> int:
             time.sleep(1)
             yesterday = (datetime.now(timezone.utc) - timedelta(days=1)).date().isoformat()
             pages = {"fleet": "/", "screen": f"/screen/station/hall-1?day={yesterday}",
-                     "creatives": f"/creatives?span=week"}
+                     "creatives": "/creatives?span=week"}
             for name, path in pages.items():
                 driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
                 driver.get(base + path)

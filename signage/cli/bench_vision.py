@@ -98,7 +98,7 @@ class Timed:
     expressions: InvokeTimer = field(default_factory=InvokeTimer)
 
     @classmethod
-    def build(cls, settings: VisionConfig) -> "Timed":
+    def build(cls, settings: VisionConfig) -> Timed:
         pipeline = Pipeline.from_config(settings, *modelfiles.vision_files(settings.model, settings.expressions))
         timed = cls(pipeline)
         model = getattr(pipeline.detector, "model", None)
@@ -318,12 +318,14 @@ def int8_report(results: list[Int8Result], frames: int, repeats: int) -> str:
         detector = Spread.of(r.detector_ratios())
         faces = (statistics.median(b.faces for b in r.float_blocks), statistics.median(b.faces for b in r.int8_blocks))
         agree = min(r.ious, default=0.0) >= 0.8 and faces[0] == faces[1]
+        partitions = f"{r.partitions[0]:d}/{r.partitions[1]:d}"
+        face_counts = f"{faces[0]:.1f}/{faces[1]:.1f}"
+        ious = f"{min(r.ious, default=0):.2f}/{statistics.median(r.ious or [0]):.2f}"
         lines.append(
             f"{r.model:12}{statistics.median(b.detector_invoke for b in r.float_blocks):13.2f}"
             f"{statistics.median(b.detector_invoke for b in r.int8_blocks):13.2f}"
-            f"{detector.format():>21}{Spread.of(r.pipeline_ratios()).format():>21}{'%d/%d' % r.partitions:>15}"
-            f"{'%.1f/%.1f' % faces:>11}"
-            f"{'%.2f/%.2f' % (min(r.ious, default=0), statistics.median(r.ious or [0])):>16}"
+            f"{detector.format():>21}{Spread.of(r.pipeline_ratios()).format():>21}{partitions:>15}"
+            f"{face_counts:>11}{ious:>16}"
             f"  {verdict(detector.median >= INT8_TARGET)}"
             + (", boxes agree" if agree else ", boxes differ (IoU < 0.8 or face counts differ)"))
     lines.append(f"target: int8 detector invoke >= {INT8_TARGET}x faster than float (median); {_cpu_int8_note()}")

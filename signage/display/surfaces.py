@@ -22,7 +22,7 @@ class SurfacePicture:
 
 
 class SurfaceStream:
-    def __init__(self, backend: "SurfaceBackend"):
+    def __init__(self, backend: SurfaceBackend):
         self._backend = backend
         self.picture: SurfacePicture | None = None
 

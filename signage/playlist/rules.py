@@ -73,7 +73,7 @@ class History:
             return self.current.play
         return dict(self.last).get(rule)
 
-    def finish(self, play: Play, horizon: float) -> "History":
+    def finish(self, play: Play, horizon: float) -> History:
         """With `play` finished and plays that ended before `horizon` forgotten."""
         first = 0
         while first < len(self.plays) and (self.plays[first].end or 0.0) < horizon:

@@ -63,7 +63,8 @@ class ExpressionClassifier:
         tensor -= 1.0
         return tensor
 
-    def classify(self, frame_bgr: np.ndarray, boxes: list[tuple[float, float, float, float]]) -> list[tuple[float, ...]]:
+    def classify(self, frame_bgr: np.ndarray,
+                 boxes: list[tuple[float, float, float, float]]) -> list[tuple[float, ...]]:
         """One probability tuple per box (boxes past MAX_FACES get none)."""
         if not boxes:
             return []

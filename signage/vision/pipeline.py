@@ -91,7 +91,7 @@ class Pipeline:
 
     @classmethod
     def from_config(cls, config: VisionSettings, detector_file: Path,
-                    expression_file: Path | None = None) -> "Pipeline":
+                    expression_file: Path | None = None) -> Pipeline:
         """The pipeline `config` describes on the given model files; the expression
         model is needed (and loaded) only when `config.expressions` is on."""
         if config.expressions and expression_file is None:
