@@ -9,8 +9,10 @@ embeddings or landmarks: the privacy test walks these fields and fails on any ar
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal, get_args
 
-EXPRESSIONS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+Expression = Literal["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]  # the classifier's order
+EXPRESSIONS: tuple[Expression, ...] = get_args(Expression)
 ZONES = ("near", "mid", "far")
 
 

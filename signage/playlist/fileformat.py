@@ -6,16 +6,15 @@ from __future__ import annotations
 
 import datetime as dt
 from functools import cached_property
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
-from signage.audience import EXPRESSIONS
+from signage.audience import Expression
 from signage.fields import Colour, DailyWindow, Id, Section, printable_text
 
-Expression = Literal[EXPRESSIONS]  # the classifier's classes, named once (signage.audience)
 Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-DAYS = Day.__args__  # type: ignore[attr-defined]
+DAYS: tuple[Day, ...] = get_args(Day)
 DEFAULT_DURATION = 10.0
 
 
@@ -70,12 +69,13 @@ class Creative(Section):
         return None if self.type == "video" else DEFAULT_DURATION
 
 
-class CountRange(Section):
-    min: int | None = Field(None, ge=0, description="At least this many.")
-    max: int | None = Field(None, ge=0, description="At most this many.")
+class _Range(Section):
+    # min, max or both (each range declares its own with its unit)
+    min: float | None
+    max: float | None
 
     @model_validator(mode="after")
-    def _ordered(self) -> CountRange:
+    def _ordered(self) -> _Range:
         if self.min is None and self.max is None:
             raise ValueError("give `min`, `max` or both")
         if self.min is not None and self.max is not None and self.min > self.max:
@@ -86,7 +86,12 @@ class CountRange(Section):
         return (self.min is None or value >= self.min) and (self.max is None or value <= self.max)
 
 
-class SecondsRange(CountRange):
+class CountRange(_Range):
+    min: int | None = Field(None, ge=0, description="At least this many.")
+    max: int | None = Field(None, ge=0, description="At most this many.")
+
+
+class SecondsRange(_Range):
     min: float | None = Field(None, ge=0, description="At least this many seconds.")
     max: float | None = Field(None, ge=0, description="At most this many seconds.")
 

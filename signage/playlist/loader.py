@@ -197,8 +197,8 @@ def _combine(parsed: list[tuple[Path, Document, PlaylistFile]], complete: bool, 
                 defined[creative.id] = f"{document.file}:{line}"
                 creatives[creative.id] = creative
             if creative.media is not None:
-                found = _check_media(creative, path.parent, document, ("creatives", i, "media"), max_image_pixels,
-                                     watched)
+                found = _check_media(creative, creative.media, path.parent, document, ("creatives", i, "media"),
+                                     max_image_pixels, watched)
                 if isinstance(found, Problem):
                     problems.append(found)
                     continue
@@ -256,9 +256,9 @@ def _unknown(items: list[PlayItem], where: tuple, document: Document, known: lis
     return problems
 
 
-def _check_media(creative: Creative, folder: Path, document: Document, where: tuple, max_image_pixels: int,
-                 watched: list[Path]) -> Path | Problem:
-    relative = Path(creative.media)
+def _check_media(creative: Creative, media: str, folder: Path, document: Document, where: tuple,
+                 max_image_pixels: int, watched: list[Path]) -> Path | Problem:
+    relative = Path(media)
     root = folder.resolve()
     if relative.is_absolute():
         return document.problem(where, f"'{creative.media}' is absolute; give a path relative to the playlist's folder")
