@@ -110,7 +110,7 @@ def load_manifest(path: Path | None = None) -> dict[str, dict]:
         raw = yamlread.load(path).data
     except ConfigError as exc:  # says file:line:col
         raise ModelError(f"cannot read the model manifest: {exc}") from exc
-    manifest: dict[str, dict[str, Asset]] = {}
+    manifest: dict[str, dict[str, Asset | Derived]] = {}
     for section in ("models", "samples"):
         entries = (raw or {}).get(section) or {}
         manifest[section] = {}
