@@ -26,8 +26,8 @@ PASSWORD = "screenshot-password"
 
 def main() -> int:
     root = Path(__file__).resolve().parents[1]
-    with tempfile.TemporaryDirectory(prefix="signage-fleet-shots-") as folder:
-        folder = Path(folder)
+    with tempfile.TemporaryDirectory(prefix="signage-fleet-shots-") as name:
+        folder = Path(name)
         (folder / "fleet.yaml").write_text(yaml.safe_dump({"login_hash": hash_password(PASSWORD)}))
         env = dict(os.environ, PYTHONPATH=str(root))
         base_args = [sys.executable, "-m", "signage.cli", "--log-level", "WARNING", "fleet", "--config",
