@@ -16,7 +16,7 @@ export UV_PYTHON := $(PYTHON)
 export UV_PYTHON_DOWNLOADS := never
 
 .PHONY: setup setup-fleet setup-dev lock-check lock models quantize system-run system-test run test test-fast \
-	test-latest test-arm64 bench docs clean
+	test-latest test-arm64 lint format bench docs clean
 
 # On a Raspberry Pi the camera library (picamera2, over libcamera's Python bindings) comes
 # from apt (python3-picamera2), not PyPI: the venv must see the system's site-packages.
@@ -95,6 +95,22 @@ test-latest: system-test $(UV)
 # The Raspberry Pi's userland (Debian Bookworm arm64, Python 3.11) under qemu-user.
 test-arm64: setup-dev models
 	@bash tools/arm64/test
+
+# Where the Python is: the package, its tests and the tools.
+PY_PATHS := signage tests tools
+
+# ruff's rules and mypy's settings are in pyproject.toml; CI fails on any finding.
+# `ruff format --check $(PY_PATHS)` joins this once `make format` has run over the tree, when the
+# branches now open are merged (the lead adds it then: until that run, the check would fail
+# on 241 of the 310 files).
+lint: setup-dev
+	$(BIN)/ruff check $(PY_PATHS)
+	$(BIN)/mypy
+
+# For people, before a commit: the formatter, then the lint fixes ruff can make itself.
+format: setup-dev
+	$(BIN)/ruff format $(PY_PATHS)
+	$(BIN)/ruff check --fix $(PY_PATHS)
 
 bench: models
 	$(BIN)/signage bench vision

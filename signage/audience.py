@@ -9,8 +9,10 @@ embeddings or landmarks: the privacy test walks these fields and fails on any ar
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal, get_args
 
-EXPRESSIONS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+Expression = Literal["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]  # the classifier's order
+EXPRESSIONS: tuple[Expression, ...] = get_args(Expression)
 ZONES = ("near", "mid", "far")
 
 
@@ -132,7 +134,7 @@ class AudienceState:
     def now(self) -> Sample:
         return self.samples[-1] if self.samples else Sample(t=0.0)
 
-    def update(self, sample: Sample) -> "AudienceState":
+    def update(self, sample: Sample) -> AudienceState:
         horizon = sample.t - self.window
         kept = tuple(s for s in self.samples if s.t >= horizon and s.t <= sample.t)
         return AudienceState(samples=kept + (sample,), window=self.window)

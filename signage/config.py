@@ -62,17 +62,20 @@ class VisionConfig(Section):
         10.0, ge=1, le=600, description="Seconds a frame may wait for its inference result before the camera "
         "state becomes 'stalled' (a stuck USB accelerator does this); the systemd watchdog restarts the kiosk "
         "if it lasts.")
-    min_score: float = Field(0.5, gt=0, lt=1, description="Detections below this are ignored; faces are counted from it.")
-    start_score: float = Field(0.7, gt=0, lt=1, description="A person's track starts only from a detection this confident.")
+    min_score: float = Field(0.5, gt=0, lt=1,
+                             description="Detections below this are ignored; faces are counted from it.")
+    start_score: float = Field(0.7, gt=0, lt=1,
+                               description="A person's track starts only from a detection this confident.")
     expressions: bool = Field(
         True, description="Classify facial expressions. Switch off where emotion recognition is not allowed "
         "(workplaces and schools under the EU AI Act): the model is then not even loaded.")
-    camera_hfov: float = Field(66.0, gt=10, lt=180, description="Camera horizontal field of view in degrees, for distance.")
+    camera_hfov: float = Field(66.0, gt=10, lt=180,
+                               description="Camera horizontal field of view in degrees, for distance.")
     attention: AttentionConfig = AttentionConfig()
     tracker: TrackerSettings = TrackerSettings()
 
     @model_validator(mode="after")
-    def _start_above_min(self) -> "VisionConfig":
+    def _start_above_min(self) -> VisionConfig:
         if self.start_score < self.min_score:
             raise ValueError(f"vision.start_score ({self.start_score}) must be >= vision.min_score ({self.min_score})")
         if self.backend == "mediapipe" and self.model.endswith("_int8"):
@@ -91,7 +94,8 @@ class NoticeConfig(Section):
 
 
 class FallbackConfig(Section):
-    text: str = Field("Welcome", max_length=200, description="Shown when nothing else can be: the screen is never black.")
+    text: str = Field("Welcome", max_length=200,
+                      description="Shown when nothing else can be: the screen is never black.")
     background: str = Field("#202020", pattern=COLOUR_PATTERN)
     color: str = Field("#ffffff", pattern=COLOUR_PATTERN)
     _printable = field_validator("text")(printable_text)
@@ -254,7 +258,7 @@ class SourceConfig(Section):
         "640x480 at 30 fps (raw YUYV over USB 2 cannot carry more), else the camera's default.")
 
     @model_validator(mode="after")
-    def _picamera_number(self) -> "SourceConfig":
+    def _picamera_number(self) -> SourceConfig:
         if self.kind == "picamera" and not self.device.isdigit():
             raise ValueError(f"source.device: {self.device!r} is not a Pi camera number; write 0 (or 1 on a "
                              "Compute Module with two cameras)")

@@ -39,8 +39,9 @@ Status = Literal["ok", "missing", "mismatch"]
 # `vision.model` values (the config's choices) and the manifest entries they name; the
 # expression model is one.
 DetectorModel = Literal["short", "full", "full_sparse", "full_int8", "short_int8"]
-DETECTOR_MODELS: dict[str, str] = {"short": "blazeface_short", "full": "blazeface_full", "full_sparse": "blazeface_full_sparse",
-                   "full_int8": "blazeface_full_int8", "short_int8": "blazeface_short_int8"}
+DETECTOR_MODELS: dict[str, str] = {"short": "blazeface_short", "full": "blazeface_full",
+                                   "full_sparse": "blazeface_full_sparse", "full_int8": "blazeface_full_int8",
+                                   "short_int8": "blazeface_short_int8"}
 EXPRESSION_MODEL = "fer_mini_xception"
 
 
@@ -109,7 +110,7 @@ def load_manifest(path: Path | None = None) -> dict[str, dict]:
         raw = yamlread.load(path).data
     except ConfigError as exc:  # says file:line:col
         raise ModelError(f"cannot read the model manifest: {exc}") from exc
-    manifest: dict[str, dict[str, Asset]] = {}
+    manifest: dict[str, dict[str, Asset | Derived]] = {}
     for section in ("models", "samples"):
         entries = (raw or {}).get(section) or {}
         manifest[section] = {}
@@ -134,7 +135,8 @@ def load_manifest(path: Path | None = None) -> dict[str, dict]:
                               sha256=entry["sha256"].lower(), licence=entry["licence"],
                               made_with={str(k): str(v) for k, v in entry["made_with"].items()})
         except (KeyError, AttributeError, TypeError) as exc:
-            raise ModelError(f"{path}: derived.{name}: needs file, from, recipe, sha256, made_with and licence") from exc
+            raise ModelError(f"{path}: derived.{name}: needs file, from, recipe, sha256, made_with and "
+                             "licence") from exc
         if derived.source not in manifest["models"]:
             raise ModelError(f"{path}: derived.{name}: from: {derived.source!r} is not one of models: "
                              f"{', '.join(manifest['models'])}")

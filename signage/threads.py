@@ -69,7 +69,7 @@ class SupervisedThread:
         """The most recent one, one line; None after a good step."""
         return self._barrier.last_error
 
-    def start(self) -> "SupervisedThread":
+    def start(self) -> SupervisedThread:
         self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
         self._thread.start()
         return self

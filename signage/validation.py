@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from signage.patterns import PATTERN_HINTS
 from signage.yamlread import Document, KeyPath, Problem, ProblemsError
@@ -76,7 +77,7 @@ def problems(model: type[BaseModel], document: Document, error: ValidationError)
     return sorted(set(found), key=lambda p: (p.file, p.line, p.column, p.message))
 
 
-def _allowed(model: type[BaseModel], path: KeyPath, item: dict) -> str | None:
+def _allowed(model: type[BaseModel], path: KeyPath, item: ErrorDetails) -> str | None:
     """The error worded with what the field at `path` allows (its bounds, its length and
     example, its keys), when the model says more than pydantic's error item does."""
     kind, shown = item["type"], _quote(item.get("input"))
@@ -183,7 +184,7 @@ def _shape(field: _Field | None) -> str | None:
     return shape + (f", e.g. {json.dumps(field.examples[0])}" if field.examples else "")
 
 
-def describe(item: dict) -> str:
+def describe(item: ErrorDetails) -> str:
     """What is wrong with one pydantic error item and what is allowed, in plain words."""
     kind, value, ctx = item["type"], item.get("input"), item.get("ctx") or {}
     shown = _quote(value)

@@ -45,7 +45,7 @@ class Broker:
         (folder / "mosquitto.conf").write_text("\n".join(lines) + "\n")
         self.url = f"{'mqtts' if tls else 'mqtt'}://127.0.0.1:{self.port}"
 
-    def start(self) -> "Broker":
+    def start(self) -> Broker:
         self.process = subprocess.Popen(["mosquitto", "-c", str(self.folder / "mosquitto.conf")],
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 10
@@ -55,7 +55,7 @@ class Broker:
                     return self
             except OSError:
                 if self.process.poll() is not None:
-                    raise RuntimeError((self.folder / "mosquitto.log").read_text()[-2000:])
+                    raise RuntimeError((self.folder / "mosquitto.log").read_text()[-2000:]) from None
                 time.sleep(0.05)
         raise RuntimeError("mosquitto did not start")
 

@@ -47,7 +47,7 @@ def poster(name: str, background: tuple, accent: tuple, title: str, subtitle: st
 def promo_video(name: str, seconds: int = 4, fps: int = 25) -> None:
     """A short looping animation: a ball crossing a coloured field (mp4, no audio)."""
     width, height = 640, 360
-    writer = cv2.VideoWriter(str(OUT / name), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
+    writer = cv2.VideoWriter(str(OUT / name), cv2.VideoWriter.fourcc(*"mp4v"), fps, (width, height))
     for i in range(seconds * fps):
         phase = i / (seconds * fps)
         frame = np.zeros((height, width, 3), np.uint8)

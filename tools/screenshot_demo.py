@@ -39,9 +39,10 @@ def render(creative: str) -> np.ndarray:
     from signage.config import DisplayConfig
     from signage.kiosk.content import content_of
     from signage.display.renderer import Renderer
+    from signage.display.videoinfo import video_length
     from signage.playlist.loader import load_playlist
 
-    playlist = load_playlist([Path("playlists")])
+    playlist = load_playlist([Path("playlists")], video_length=video_length)
     renderer = Renderer(DisplayConfig(fullscreen=False, size=SIZE))  # the notice on, as on a kiosk
     renderer.open()
     try:

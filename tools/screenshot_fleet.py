@@ -26,8 +26,8 @@ PASSWORD = "screenshot-password"
 
 def main() -> int:
     root = Path(__file__).resolve().parents[1]
-    with tempfile.TemporaryDirectory(prefix="signage-fleet-shots-") as folder:
-        folder = Path(folder)
+    with tempfile.TemporaryDirectory(prefix="signage-fleet-shots-") as name:
+        folder = Path(name)
         (folder / "fleet.yaml").write_text(yaml.safe_dump({"login_hash": hash_password(PASSWORD)}))
         env = dict(os.environ, PYTHONPATH=str(root))
         base_args = [sys.executable, "-m", "signage.cli", "--log-level", "WARNING", "fleet", "--config",
@@ -58,7 +58,7 @@ def main() -> int:
             time.sleep(1)
             yesterday = (datetime.now(timezone.utc) - timedelta(days=1)).date().isoformat()
             pages = {"fleet": "/", "screen": f"/screen/station/hall-1?day={yesterday}",
-                     "creatives": f"/creatives?span=week"}
+                     "creatives": "/creatives?span=week"}
             for name, path in pages.items():
                 driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
                 driver.get(base + path)

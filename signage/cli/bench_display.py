@@ -21,12 +21,16 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from signage.cli.measure import Spread, process_cpu_seconds, rss_mb, verdict
 from signage.config import DisplayConfig, NoticeConfig
 from signage.display.content import Content
 from signage.display.events import RenderObserver
 from signage.display.synthetic import encode_h264, gradient_jpeg
+
+if TYPE_CHECKING:
+    from signage.display.video import Decode
 
 SIZE = (1920, 1080)
 FPS = 60
@@ -113,7 +117,7 @@ def _crossfades(renderer, watch: _Watch, a: Path, b: Path, seconds: float) -> _F
     return _Figures(during / fading, 100 * (process_cpu_seconds() - cpu) / spent, watch.late)
 
 
-def _decode_alone(path: Path, decode: str, seconds: float) -> float:
+def _decode_alone(path: Path, decode: Decode, seconds: float) -> float:
     """CPU % of one core to decode the video alone at its own rate, as the player
     decodes it: frame after frame at VIDEO_FPS for `seconds`, each converted once into
     the screen's pixel format (what the player's decoding thread does), nothing drawn."""
@@ -145,14 +149,16 @@ def run(seconds: float = 5.0, rounds: int = 3, soak: float = 0.0) -> str:
     figures: dict[str, list[_Figures]] = {case: [] for case in ("image", "card", "crossfade", "video")}
     decode: list[float] = []
     lines = []
-    with tempfile.TemporaryDirectory(prefix="signage-bench-") as folder:
-        folder = Path(folder)
+    with tempfile.TemporaryDirectory(prefix="signage-bench-") as name:
+        folder = Path(name)
         a, b = gradient_jpeg(folder / "a.jpg", SIZE, 1), gradient_jpeg(folder / "b.jpg", SIZE, 2)
         video = encode_h264(folder / "clip.mp4", seconds + 2, SIZE, VIDEO_FPS)
         renderer = Renderer(config, observer=watch)
         renderer.open()
-        backend = renderer.screen.backend
-        lines.append(f"display: {SIZE[0]}x{SIZE[1]} on SDL video driver {renderer.screen.driver}, "
+        screen = renderer.screen
+        assert screen is not None  # open() made it
+        backend = screen.backend
+        lines.append(f"display: {SIZE[0]}x{SIZE[1]} on SDL video driver {screen.driver}, "
                      f"{backend.kind} ({backend.driver}), display rate {FPS}, notice on; "
                      f"{rounds} rounds of {seconds:.0f} s per case")
         lines.append(f"video: {VIDEO_FPS} fps {SIZE[0]}x{SIZE[1]} H.264 (libx264, yuv420p), "
@@ -197,7 +203,7 @@ def _report(figures: dict[str, list[_Figures]], decode: list[float]) -> list[str
     alone = Spread.of(decode)
     lines.append(f"{'decode only':11}{'-':>22}{alone.format('.1f'):>24}")
     ratios = Spread.of([r.cpu_percent / d for r, d in zip(figures["video"], decode)])
-    dropped = Spread.of([r.dropped_percent for r in figures["video"]])
+    video_dropped = Spread.of([r.dropped_percent for r in figures["video"]])
     fade = Spread.of([r.presents_per_s / FPS for r in figures["crossfade"]])
     image_cpu, card_cpu = (Spread.of([r.cpu_percent for r in figures[c]]) for c in ("image", "card"))
     lines += [
@@ -208,8 +214,8 @@ def _report(figures: dict[str, list[_Figures]], decode: list[float]) -> list[str
         f"{verdict(card_cpu.median <= STILL_CPU_TARGET)}",
         f"  video CPU / decode-alone CPU <= {VIDEO_RATIO_TARGET}: {ratios.format()} -> "
         f"{verdict(ratios.median <= VIDEO_RATIO_TARGET)}",
-        f"  video frames dropped < {DROPPED_TARGET:.0f} %: {dropped.format('.2f')} % -> "
-        f"{verdict(dropped.median < DROPPED_TARGET)}",
+        f"  video frames dropped < {DROPPED_TARGET:.0f} %: {video_dropped.format('.2f')} % -> "
+        f"{verdict(video_dropped.median < DROPPED_TARGET)}",
         f"  crossfade presents during the fade >= {FADE_TARGET} x {FPS}/s: {fade.format('.3f')} -> "
         f"{verdict(fade.median >= FADE_TARGET)}",
     ]

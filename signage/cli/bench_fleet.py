@@ -188,7 +188,10 @@ def latencies(store, last: date, requests: int = 20) -> dict[str, list[float]]:
     app = create_app(WebSettings(store=store, login_hash=hash_password("bench-password")))
     timings: dict[str, list[float]] = {"fleet page": [], "screen day": [], "30-day creatives": []}
     with TestClient(app) as client:
-        token = re.search(r'name="login_token" value="([^"]+)"', client.get("/login").text).group(1)
+        found = re.search(r'name="login_token" value="([^"]+)"', client.get("/login").text)
+        if found is None:
+            raise RuntimeError("the login page has no login_token")
+        token = found.group(1)
         client.post("/login", data={"password": "bench-password", "login_token": token})
         paths = {"fleet page": "/", "screen day": f"/screen/site0/screen000?day={last.isoformat()}",
                  "30-day creatives": f"/creatives?span=month&end={last.isoformat()}"}
@@ -269,9 +272,13 @@ def run(screens: list[int], backends: list[str], messages: int = 20000, rounds: 
     verdicts = []
     for backend in backends:
         for n in screens:
-            with tempfile.TemporaryDirectory(prefix="signage-bench-fleet-") as folder:
-                folder = Path(folder)
-                url = database_url(str(folder / "fleet.sqlite3")) if backend == "sqlite" else postgres
+            with tempfile.TemporaryDirectory(prefix="signage-bench-fleet-") as name:
+                folder = Path(name)
+                if backend == "sqlite":
+                    url = database_url(str(folder / "fleet.sqlite3"))
+                else:
+                    assert postgres is not None  # made above for the backend postgresql
+                    url = postgres
                 store = Store(url, retention_days=36500)
                 try:
                     _reset(store)

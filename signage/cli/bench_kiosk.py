@@ -88,6 +88,21 @@ def e2e(runs: int = 3) -> str:
 CPU_TARGET = 30.0  # % of one core for the whole controller
 
 
+# (monotonic time, CPU seconds of the process, CPU seconds by thread group)
+CpuReading = tuple[float, float, dict[str, float]]
+
+
+def _read_cpu_twice(stop: threading.Event, warm_up: float, seconds: float, measured: dict[str, CpuReading]) -> None:
+    """Fill measured["start"] after the warm-up and measured["end"] just before the run ends,
+    unless the kiosk stops first."""
+    if stop.wait(warm_up):
+        return
+    measured["start"] = (time.monotonic(), process_cpu_seconds(), cpu_by_thread())
+    if stop.wait(seconds - 0.5):
+        return
+    measured["end"] = (time.monotonic(), process_cpu_seconds(), cpu_by_thread())
+
+
 def cpu(seconds: float = 30.0, rounds: int = 3) -> str:
     """The demo (its playlists, the sample video as the camera) at 1920x1080 with
     analysis at 15 fps: CPU of the process in % of one core, per round, and by thread
@@ -96,23 +111,15 @@ def cpu(seconds: float = 30.0, rounds: int = 3) -> str:
     totals: list[float] = []
     groups: dict[str, float] = {}
     spent_all = 0.0
+    warm_up = 5.0  # models loaded, first creatives prepared: not what a kiosk costs for months
     for _ in range(rounds):
         with tempfile.TemporaryDirectory(prefix="signage-cpu-") as folder:
             source = SourceConfig(kind="video", path=str(sample), loop=True)
             config = config_for(Path(folder), source, PROJECT_ROOT / "playlists", size=(1920, 1080))
-            warm_up = 5.0  # models loaded, first creatives prepared: not what a kiosk costs for months
             kiosk = Kiosk(config, duration=warm_up + seconds)
-            measured: dict = {}
-
-            def watch():
-                if kiosk.stop_requested.wait(warm_up):
-                    return
-                measured["start"] = (time.monotonic(), process_cpu_seconds(), cpu_by_thread())
-                if kiosk.stop_requested.wait(seconds - 0.5):
-                    return
-                measured["end"] = (time.monotonic(), process_cpu_seconds(), cpu_by_thread())
-
-            watcher = threading.Thread(target=watch, daemon=True)
+            measured: dict[str, CpuReading] = {}
+            watcher = threading.Thread(target=_read_cpu_twice, args=(kiosk.stop_requested, warm_up, seconds, measured),
+                                       daemon=True)
             watcher.start()
             kiosk.run()
             watcher.join(timeout=5)

@@ -105,7 +105,8 @@ class _Sample:
 def _sample(t: float, screen: _Screen) -> _Sample:
     heap = malloc_now()
     pictures, _, frames = screen.holding
-    return _Sample(t, rss_mb(), *rss_parts_mb(), tracemalloc.get_traced_memory()[0] / MB, tracemalloc.get_tracemalloc_memory() / MB,
+    return _Sample(t, rss_mb(), *rss_parts_mb(), tracemalloc.get_traced_memory()[0] / MB,
+                   tracemalloc.get_tracemalloc_memory() / MB,
                    heap.in_use / MB if heap else None, heap.free_held / MB if heap else None,
                    pictures / MB, frames / MB, threads(), open_files())
 
@@ -213,7 +214,8 @@ def soak(seconds: float, reloads: int | None = None, losses: int | None = None, 
 
 def _progress(s: _Sample) -> str:
     heap = f"malloc in use {s.malloc_in_use:.0f} free {s.malloc_free:.0f}" if s.malloc_in_use is not None else ""
-    return (f"soak {s.t:6.0f} s: RSS {s.rss:.1f} MB (anonymous {s.anonymous:.1f}, files {s.mapped:.1f}), python {s.python:.1f}, native {s.native:.1f}, {heap}, "
+    return (f"soak {s.t:6.0f} s: RSS {s.rss:.1f} MB (anonymous {s.anonymous:.1f}, files {s.mapped:.1f}), "
+            f"python {s.python:.1f}, native {s.native:.1f}, {heap}, "
             f"pictures {s.pictures:.1f}, frames {s.frames:.1f}, threads {s.threads}, files {s.files}")
 
 

@@ -116,8 +116,8 @@ RATIO_TARGET, RATE_TARGET = 0.5, 2000.0
 def run(count: int = 5000, rounds: int = 5, broker: str | None = None) -> str:
     message = _message()
     payload = json.dumps(message, separators=(",", ":")).encode()
-    with tempfile.TemporaryDirectory(prefix="signage-bench-") as folder:
-        folder = Path(folder)
+    with tempfile.TemporaryDirectory(prefix="signage-bench-") as name:
+        folder = Path(name)
         process, url = (None, broker) if broker else start_mosquitto(folder)
         try:
             raw, spooled = [], []

@@ -23,6 +23,7 @@ from signage import modelfiles
 from signage.cli.measure import Spread, verdict
 from signage.config import VisionConfig
 from signage.errors import ModelError
+from signage.vision.blazeface import BlazeFaceDetector
 from signage.vision.detection import iou
 from signage.vision.expression import MAX_FACES
 from signage.vision.pipeline import Pipeline
@@ -54,8 +55,10 @@ def fit_640x480(image: np.ndarray) -> np.ndarray:
 def frame_sets(samples: Path, video_frames: int) -> dict[str, list[np.ndarray]]:
     """Two sets of real 640x480 frames: five faces (one still) and one person (video)."""
     multi = cv2.imread(str(samples / "multi_face.jpg"))
+    if multi is None:
+        raise ModelError(f"{samples / 'multi_face.jpg'} cannot be read: run `signage models fetch --samples`")
     capture = cv2.VideoCapture(str(samples / "WolfgangLanger_Pexels.mp4"))
-    video = []
+    video: list[np.ndarray] = []
     while len(video) < video_frames:
         ok, image = capture.read()
         if not ok:
@@ -81,7 +84,7 @@ class InvokeTimer:
             finally:
                 self._ms += (time.perf_counter() - start) * 1000
 
-        model.run = timed  # this instance only: the bench's own pipeline
+        model.run = timed  # type: ignore[method-assign]  # this instance only: the bench's own pipeline
 
     def take(self) -> float:
         ms, self._ms = self._ms, 0.0
@@ -98,7 +101,7 @@ class Timed:
     expressions: InvokeTimer = field(default_factory=InvokeTimer)
 
     @classmethod
-    def build(cls, settings: VisionConfig) -> "Timed":
+    def build(cls, settings: VisionConfig) -> Timed:
         pipeline = Pipeline.from_config(settings, *modelfiles.vision_files(settings.model, settings.expressions))
         timed = cls(pipeline)
         model = getattr(pipeline.detector, "model", None)
@@ -244,6 +247,20 @@ def report(rows: list[Row], frames: int, repeats: int, threads: int = 2) -> str:
 
 # ----- int8 vs float ----------------------------------------------------------------------
 
+def _invoke_ms(block: Block) -> float:
+    """The detector's invoke time of a block: LiteRT detectors, which the int8 comparison runs, have one."""
+    if block.detector_invoke is None:
+        raise ModelError("the int8 comparison timed a detector without LiteRT invokes")
+    return block.detector_invoke
+
+
+def _partitions(pipeline: Pipeline) -> int:
+    """The delegate partitions of the pipeline's LiteRT detector."""
+    if not isinstance(pipeline.detector, BlazeFaceDetector):
+        raise ModelError(f"the int8 comparison needs LiteRT detectors, not {pipeline.detector.name}")
+    return pipeline.detector.model.delegated_partitions()
+
+
 @dataclass
 class Int8Result:
     model: str
@@ -253,7 +270,7 @@ class Int8Result:
     ious: list[float]  # best int8 IoU of every float face
 
     def detector_ratios(self) -> list[float]:
-        return [f.detector_invoke / i.detector_invoke for f, i in zip(self.float_blocks, self.int8_blocks)]
+        return [_invoke_ms(f) / _invoke_ms(i) for f, i in zip(self.float_blocks, self.int8_blocks)]
 
     def pipeline_ratios(self) -> list[float]:
         return [f.pipeline / i.pipeline for f, i in zip(self.float_blocks, self.int8_blocks)]
@@ -287,7 +304,7 @@ def run_int8(frames: int, repeats: int, threads: int = 2) -> list[Int8Result]:
             floats, ints = (timed.pipeline for timed in pair)
             results.append(Int8Result(
                 int8_model, *blocks,
-                (floats.detector.model.delegated_partitions(), ints.detector.model.delegated_partitions()),
+                (_partitions(floats), _partitions(ints)),
                 _agreement(floats, ints, mixed)))
         finally:
             for timed in pair:
@@ -318,12 +335,14 @@ def int8_report(results: list[Int8Result], frames: int, repeats: int) -> str:
         detector = Spread.of(r.detector_ratios())
         faces = (statistics.median(b.faces for b in r.float_blocks), statistics.median(b.faces for b in r.int8_blocks))
         agree = min(r.ious, default=0.0) >= 0.8 and faces[0] == faces[1]
+        partitions = f"{r.partitions[0]:d}/{r.partitions[1]:d}"
+        face_counts = f"{faces[0]:.1f}/{faces[1]:.1f}"
+        ious = f"{min(r.ious, default=0):.2f}/{statistics.median(r.ious or [0]):.2f}"
         lines.append(
-            f"{r.model:12}{statistics.median(b.detector_invoke for b in r.float_blocks):13.2f}"
-            f"{statistics.median(b.detector_invoke for b in r.int8_blocks):13.2f}"
-            f"{detector.format():>21}{Spread.of(r.pipeline_ratios()).format():>21}{'%d/%d' % r.partitions:>15}"
-            f"{'%.1f/%.1f' % faces:>11}"
-            f"{'%.2f/%.2f' % (min(r.ious, default=0), statistics.median(r.ious or [0])):>16}"
+            f"{r.model:12}{statistics.median(_invoke_ms(b) for b in r.float_blocks):13.2f}"
+            f"{statistics.median(_invoke_ms(b) for b in r.int8_blocks):13.2f}"
+            f"{detector.format():>21}{Spread.of(r.pipeline_ratios()).format():>21}{partitions:>15}"
+            f"{face_counts:>11}{ious:>16}"
             f"  {verdict(detector.median >= INT8_TARGET)}"
             + (", boxes agree" if agree else ", boxes differ (IoU < 0.8 or face counts differ)"))
     lines.append(f"target: int8 detector invoke >= {INT8_TARGET}x faster than float (median); {_cpu_int8_note()}")

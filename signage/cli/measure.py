@@ -21,7 +21,7 @@ class Spread:
     high: float
 
     @classmethod
-    def of(cls, values: list[float]) -> "Spread":
+    def of(cls, values: list[float]) -> Spread:
         if not values:
             raise ValueError("a spread needs at least one value")
         return cls(min(values), statistics.median(values), max(values))

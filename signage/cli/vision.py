@@ -21,7 +21,7 @@ from signage.config import VisionConfig
 from signage.fields import IMAGE_SUFFIXES
 
 
-def snapshot_json(snapshot: AudienceSnapshot, frame: int, name: str | None) -> dict:
+def snapshot_json(snapshot: AudienceSnapshot, frame: int | None, name: str | None) -> dict:
     """The documented per-frame JSON object."""
     record: dict = {"frame": frame}
     if name is not None:

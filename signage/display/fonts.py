@@ -94,7 +94,7 @@ def _bundled_font() -> Path | None:
     return path if path.exists() else None
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _coverage(path: Path) -> Coverage:
     return Coverage(path)
 

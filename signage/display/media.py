@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from signage.display.content import Content, rgb
-from signage.display.layout import fitted
+from signage.display.layout import Fit, fitted
 from signage.imageinfo import DEFAULT_MAX_PIXELS, ImageError, image_size, megapixels
 
 logger = logging.getLogger(__name__)
@@ -39,7 +39,7 @@ def file_key(path: Path) -> tuple[str, int, int]:
     return str(path), stat.st_mtime_ns, stat.st_size
 
 
-def fit_pixels(image: np.ndarray, target: tuple[int, int], fit: str, background=(0, 0, 0)) -> np.ndarray:
+def fit_pixels(image: np.ndarray, target: tuple[int, int], fit: Fit, background=(0, 0, 0)) -> np.ndarray:
     """BGR image fitted into target (w, h): contain with bars, cover cropped, stretch."""
     height, width = image.shape[:2]
     w, h, crop_x, crop_y, dest_x, dest_y = fitted((width, height), target, fit)
@@ -72,7 +72,7 @@ def check_pixel_budget(name: str, width: int, height: int, max_pixels: int, what
                          f"{megapixels(max_pixels)} MP is accepted (display.max_image_pixels)")
 
 
-def reduction(source: tuple[int, int], target: tuple[int, int], fit: str) -> int:
+def reduction(source: tuple[int, int], target: tuple[int, int], fit: Fit) -> int:
     """The largest power-of-two factor (1, 2, 4, 8) the image can be decoded smaller by
     and still be at least as large as it will appear on screen."""
     sw, sh = source
@@ -88,7 +88,7 @@ _REDUCED = {1: cv2.IMREAD_COLOR, 2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_RE
             8: cv2.IMREAD_REDUCED_COLOR_8}
 
 
-def prepare_image(path: Path, logical: tuple[int, int], fit: str,
+def prepare_image(path: Path, logical: tuple[int, int], fit: Fit,
                   max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
     """BGRA pixels of an image file (the byte order of an ARGB8888 texture), fitted to
     the logical layout. The header's size is checked against the pixel budget before anything is
@@ -157,7 +157,7 @@ class Loader:
     def __init__(self):
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="media")
 
-    def submit(self, path: Path, logical: tuple[int, int], fit: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> Future:
+    def submit(self, path: Path, logical: tuple[int, int], fit: Fit, max_pixels: int = DEFAULT_MAX_PIXELS) -> Future:
         return self._pool.submit(prepare_image, path, logical, fit, max_pixels)
 
     def close(self) -> None:

@@ -6,19 +6,24 @@ from __future__ import annotations
 
 from concurrent.futures import Future
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from signage.display.content import Content
 from signage.display.layout import placement
 from signage.display.video import VideoPlayback
+
+if TYPE_CHECKING:
+    from signage.display.surfaces import SurfacePicture, SurfaceStream
+    from signage.display.textures import TexturePicture, TextureStream
 
 
 @dataclass
 class Showing:
     """A creative on (or on its way to) the screen, and what it is drawn from."""
     content: Content
-    picture: object = None  # an uploaded image or card
+    picture: TexturePicture | SurfacePicture | None = None  # an uploaded image or card
     colour: tuple[int, int, int] | None = None  # a plain colour (a fallback whose text cannot be drawn)
-    stream: object = None  # a video's texture (textures.TextureStream or surfaces.SurfaceStream)
+    stream: TextureStream | SurfaceStream | None = None  # a video's texture
     video: VideoPlayback | None = None
     future: Future | None = None  # an image being prepared
     key: tuple | None = None  # its cache key (file version, fit, layout)

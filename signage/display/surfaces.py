@@ -22,7 +22,7 @@ class SurfacePicture:
 
 
 class SurfaceStream:
-    def __init__(self, backend: "SurfaceBackend"):
+    def __init__(self, backend: SurfaceBackend):
         self._backend = backend
         self.picture: SurfacePicture | None = None
 
@@ -47,7 +47,9 @@ class SurfaceBackend:
 
     def upload(self, pixels: np.ndarray) -> SurfacePicture:
         height, width = pixels.shape[:2]
-        surface = pygame.image.frombuffer(pixels, (width, height), "BGRA").convert(self.surface)
+        # ignored below: the stubs give ndarray its buffer protocol (__buffer__) from Python 3.12 only
+        surface = pygame.image.frombuffer(pixels, (width, height), "BGRA").convert(  # type: ignore[arg-type]
+            self.surface)
         return SurfacePicture(self._turned(surface), (width, height), False)
 
     def upload_surface(self, surface, alpha: bool = False) -> SurfacePicture:

@@ -63,7 +63,8 @@ class TextureBackend:
 
     def __init__(self, window, rotation: int, logical: tuple[int, int]):
         self.window, self.rotation, self.logical = window, rotation, logical
-        self.renderer = sdl2.Renderer(window)  # raises pygame.error where no render driver works
+        # raises pygame.error where no render driver works; None once closed
+        self.renderer: sdl2.Renderer | None = sdl2.Renderer(window)
         self.driver = render_driver(window)
         self._gl = gl_calls(self.driver)  # None on SDL's software renderer
         self.gl = self._gl.describe() if self._gl is not None else None  # the GL renderer, for the log and benches
@@ -71,28 +72,36 @@ class TextureBackend:
         # than textures with an alpha channel (one alpha for the picture, none per pixel).
         self._opaque = pygame.Surface((1, 1), 0, 32)
 
+    def _renderer(self) -> sdl2.Renderer:
+        if self.renderer is None:
+            raise RuntimeError("the texture backend is closed")
+        return self.renderer
+
     # ----- pictures -----------------------------------------------------------------
 
     def upload(self, pixels: np.ndarray) -> TexturePicture:
         """A (h, w, 4) BGRA image, opaque."""
         height, width = pixels.shape[:2]
-        return self.upload_surface(pygame.image.frombuffer(pixels, (width, height), "BGRA").convert(self._opaque))
+        # ignored below: the stubs give ndarray its buffer protocol (__buffer__) from Python 3.12 only
+        surface = pygame.image.frombuffer(pixels, (width, height), "BGRA")  # type: ignore[arg-type]
+        return self.upload_surface(surface.convert(self._opaque))
 
     def upload_surface(self, surface, alpha: bool = False) -> TexturePicture:
         if not alpha and surface.get_flags() & pygame.SRCALPHA:
             surface = surface.convert(self._opaque)
-        texture = sdl2.Texture.from_surface(self.renderer, surface)
+        texture = sdl2.Texture.from_surface(self._renderer(), surface)
         texture.blend_mode = BLEND_ALPHA if alpha else BLEND_NONE
         return TexturePicture(texture, surface.get_size(), alpha)
 
     def stream(self) -> TextureStream:
-        return TextureStream(self.renderer)
+        return TextureStream(self._renderer())
 
     # ----- a frame ------------------------------------------------------------------
 
     def clear(self, colour=(0, 0, 0)) -> None:
-        self.renderer.draw_color = (*colour, 255)
-        self.renderer.clear()
+        renderer = self._renderer()
+        renderer.draw_color = (*colour, 255)
+        renderer.clear()
 
     def draw(self, picture: TexturePicture, rect: Rect, opacity: float = 1.0, source: Rect | None = None) -> None:
         """`picture` (or its `source` part) into the logical `rect`, at `opacity`."""
@@ -106,13 +115,13 @@ class TextureBackend:
         texture.draw(srcrect=source, dstrect=turned(rect, self.logical, self.rotation), angle=self.rotation)
 
     def present(self) -> None:
-        self.renderer.present()
+        self._renderer().present()
         if self._gl is not None:  # a swap that submits nothing (an EGL pbuffer) must not queue frames for ever
             self._gl.flush()
 
     def read_pixels(self):
         """What was presented last, as (h, w, 3) RGB (tests, preview, screenshots)."""
-        surface = self.renderer.to_surface()
+        surface = self._renderer().to_surface()
         return pygame.surfarray.array3d(surface).swapaxes(0, 1)
 
     def screen_rect(self, rect: Rect) -> Rect:

@@ -64,17 +64,19 @@ class Canvases:
 
     def __init__(self, count: int):
         self.count = count
-        self._ring: list[tuple[object, object, np.ndarray]] = []
+        self._ring: list[tuple[pygame.Surface, pygame.BufferProxy, np.ndarray]] = []
         self._next = 0
         self._size: tuple[int, int] | None = None
 
-    def next(self, width: int, height: int) -> tuple[object, np.ndarray]:
+    def next(self, width: int, height: int) -> tuple[pygame.Surface, np.ndarray]:
         if self._size != (width, height):
             self._ring, self._size = [], (width, height)
         if len(self._ring) < self.count:
             surface = pygame.Surface((width, height), 0, 32, masks=(0xFF0000, 0xFF00, 0xFF, 0))
             buffer = surface.get_buffer()  # held: the numpy view below writes into the surface itself
-            pixels = np.frombuffer(buffer, np.uint8).reshape(height, surface.get_pitch() // 4, 4)[:, :width]
+            # ignored below: the stubs give BufferProxy its buffer protocol (__buffer__) from Python 3.12 only
+            view = np.frombuffer(buffer, np.uint8)  # type: ignore[call-overload]
+            pixels = view.reshape(height, surface.get_pitch() // 4, 4)[:, :width]
             self._ring.append((surface, buffer, pixels))
         surface, _, pixels = self._ring[self._next % len(self._ring)]
         self._next += 1
@@ -86,7 +88,7 @@ class Canvases:
         return sum(surface.get_pitch() * surface.get_height() for surface, _, _ in list(self._ring))
 
 
-def to_canvas(image: np.ndarray, canvases: Canvases) -> tuple[object, np.ndarray]:
+def to_canvas(image: np.ndarray, canvases: Canvases) -> tuple[pygame.Surface, np.ndarray]:
     """A decoded BGR frame converted into the next canvas (one pass, no other copy)."""
     surface, pixels = canvases.next(image.shape[1], image.shape[0])
     cv2.cvtColor(image, cv2.COLOR_BGR2BGRA, dst=pixels)
@@ -147,7 +149,9 @@ class VideoPlayback:
 
     def __init__(self, content: Content, max_pixels: int = DEFAULT_MAX_PIXELS, decode: Decode = "auto",
                  on_frame: Callable[[], None] = lambda: None):
-        self.content, self.max_pixels, self.decode = content, max_pixels, decode
+        if content.path is None:
+            raise MediaError(f"{content.id}: a video needs its file")
+        self.content, self.path, self.max_pixels, self.decode = content, content.path, max_pixels, decode
         self.error: str | None = None
         self.ended = False  # decoded to the end and not looping
         self.dropped = 0
@@ -162,10 +166,10 @@ class VideoPlayback:
         self._thread.start()
 
     def _open(self) -> tuple[cv2.VideoCapture, float, int]:
-        capture, self.decoder = open_capture(self.content.path, self.decode)
+        capture, self.decoder = open_capture(self.path, self.decode)
         width, height = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
         try:
-            check_pixel_budget(self.content.path.name, width, height, self.max_pixels, "video")
+            check_pixel_budget(self.path.name, width, height, self.max_pixels, "video")
         except MediaError:
             capture.release()
             raise
@@ -188,7 +192,7 @@ class VideoPlayback:
 
     def _failed(self, step: str, exc: BaseException | None) -> None:
         if exc is not None:
-            self.error = f"{self.content.path.name} cannot be decoded as a video ({first_line(exc)})"
+            self.error = f"{self.path.name} cannot be decoded as a video ({first_line(exc)})"
 
     def _decode_all(self) -> None:
         offset = 0.0
@@ -201,7 +205,7 @@ class VideoPlayback:
                 if not ok:
                     capture.release()
                     if index == 0 or (expected > 0 and index < expected * 0.9):
-                        raise MediaError(f"{self.content.path.name}: decoding stopped at frame {index}"
+                        raise MediaError(f"{self.path.name}: decoding stopped at frame {index}"
                                          f" of {expected}")
                     if not self.content.loop:
                         break
@@ -210,7 +214,7 @@ class VideoPlayback:
                     index = 0
                     continue
                 if image.shape[0] * image.shape[1] > self.max_pixels:  # a header that lied
-                    check_pixel_budget(self.content.path.name, image.shape[1], image.shape[0], self.max_pixels,
+                    check_pixel_budget(self.path.name, image.shape[1], image.shape[0], self.max_pixels,
                                        "video")
                 frame = VideoFrame(offset + index / fps, *to_canvas(image, canvases))
                 index += 1

@@ -32,7 +32,7 @@ _fallback_logged = [False]
 
 @dataclass
 class Screen:
-    window: object  # pygame Window
+    window: sdl2.Window | None
     backend: TextureBackend | SurfaceBackend
     size: tuple[int, int]  # the panel's pixels
     logical: tuple[int, int]  # the layout creatives are drawn in (turned for portrait panels)
@@ -69,6 +69,7 @@ def open_screen(config: DisplayConfig) -> Screen:
     window = _window(config)
     size = tuple(window.size)
     logical = logical_size(size, config.rotation)
+    backend: TextureBackend | SurfaceBackend
     try:
         backend = TextureBackend(window, config.rotation, logical)
     except pygame.error as exc:

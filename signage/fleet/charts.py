@@ -3,6 +3,7 @@ Every text is escaped; sizes are in CSS pixels."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from html import escape
 
@@ -47,7 +48,7 @@ def bars(values: list[float], labels: list[str], title: str, unit: str = "", wid
     return Markup("".join(parts))
 
 
-def mix(shares: dict[str, float], title: str, width: int = 360, height: int = 44) -> Markup:
+def mix(shares: Mapping[str, float], title: str, width: int = 360, height: int = 44) -> Markup:
     """A 100 % stacked bar with a legend; empty when there is no published breakdown."""
     parts = [f'<svg class="chart mix" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
              f'aria-label="{escape(title)}"><title>{escape(title)}</title>']

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -84,7 +85,11 @@ def create(url: str, writer: bool = True, busy_seconds: float | None = None) -> 
     return sa.create_engine(url, pool_pre_ping=True, connect_args=connect_args)
 
 
-def insert_for(engine: sa.Engine):
+# The dialect's INSERT, which has ON CONFLICT (both SQLite and PostgreSQL spell it alike).
+InsertFor = Callable[[sa.Table], sqlite.Insert | postgresql.Insert]
+
+
+def insert_for(engine: sa.Engine) -> InsertFor:
     """The dialect's INSERT, which has ON CONFLICT (both SQLite and PostgreSQL spell it alike)."""
     return sqlite.insert if engine.dialect.name == "sqlite" else postgresql.insert
 

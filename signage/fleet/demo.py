@@ -31,8 +31,9 @@ CREATIVES = {"spring-sale": (6.0, 0.45, 15), "coffee-2for1": (4.5, 0.35, 10), "n
 MIN_GROUP = 3  # the kiosks' privacy.min_group: a figure about fewer people is withheld
 SUPPRESSED = {"suppressed": True}
 # The demo's screens in trouble, and the availability of those not online.
-PROBLEMS = {("station", "gate-b"): {"camera": "gone", "last_error": "camera /dev/video0 unplugged"},
-            ("mall", "food-court"): {"privacy": True, "camera": "off"}}
+PROBLEMS: dict[tuple[str, str], dict[str, object]] = {
+    ("station", "gate-b"): {"camera": "gone", "last_error": "camera /dev/video0 unplugged"},
+    ("mall", "food-court"): {"privacy": True, "camera": "off"}}
 AVAILABILITY = {("mall", "east"): "offline", ("campus", "sports"): "stopped"}
 BATCH = 2000  # messages per store transaction while seeding
 
@@ -57,11 +58,11 @@ class SimulatedFleet:
         self.screens = [Screen(site, device, self.rng.uniform(0.5, 1.6)) for site, device in names]
 
     @classmethod
-    def demo(cls, seed: int = 7) -> "SimulatedFleet":
+    def demo(cls, seed: int = 7) -> SimulatedFleet:
         return cls([(site, device) for site, devices in SITES.items() for device in devices], seed)
 
     @classmethod
-    def numbered(cls, screens: int, seed: int = 0, sites: int = 10) -> "SimulatedFleet":
+    def numbered(cls, screens: int, seed: int = 0, sites: int = 10) -> SimulatedFleet:
         """site0/screen000, site1/screen001, …: many screens over `sites` sites."""
         return cls([(f"site{n % sites}", f"screen{n:03d}") for n in range(screens)], seed)
 

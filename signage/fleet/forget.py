@@ -37,7 +37,7 @@ def unseen_since(before: datetime) -> sa.ColumnElement[bool]:
 
 
 def count_unseen(conn: sa.Connection, before: datetime) -> int:
-    return conn.execute(sa.select(sa.func.count()).select_from(screens).where(unseen_since(before))).scalar()
+    return conn.execute(sa.select(sa.func.count()).select_from(screens).where(unseen_since(before))).scalar_one()
 
 
 def retire(conn: sa.Connection, before: datetime) -> int:

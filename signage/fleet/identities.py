@@ -159,7 +159,9 @@ class Identities:
         if known is None:
             return "unknown"
         now = now or dt.datetime.now(dt.timezone.utc)
-        provisioned = known.provisioned if known.provisioned.tzinfo else known.provisioned.replace(tzinfo=dt.timezone.utc)
+        provisioned = known.provisioned
+        if not provisioned.tzinfo:
+            provisioned = provisioned.replace(tzinfo=dt.timezone.utc)
         return "new" if now - provisioned < NEW_FOR else None
 
     def _maybe_reload(self) -> None:

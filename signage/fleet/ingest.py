@@ -121,7 +121,7 @@ class Ingest:
 
     # ----- life cycle --------------------------------------------------------------------
 
-    def start(self) -> "Ingest":
+    def start(self) -> Ingest:
         self.client.connect_async(self._host, self._port, keepalive=self._keepalive, clean_start=False,
                                   properties=session_properties(self._expiry, RECEIVE_MAXIMUM))
         self._writer = threading.Thread(target=self._write_loop, name="fleet-ingest", daemon=True)

@@ -8,19 +8,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 from signage.wire.commands import FEATURES
-from signage.wire.messages import (MAX_MESSAGE_BYTES, Error, Inconsistent, Metrics, Play, Status, TimeError, fit,
-                                   received_at, utc)
+from signage.wire.messages import (MAX_MESSAGE_BYTES, Envelope, Error, Inconsistent, Interval, Metrics, Play, Status,
+                                   TimeError, fit, received_at, utc)
 
 MAX_PAYLOAD = MAX_MESSAGE_BYTES
 RAW_KEPT = 8 * 1024  # bytes of a payload a parsed message keeps: what a dead letter shows of it
 AVAILABILITY = ("online", "stopped", "offline")
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
-MODELS: dict[str, type[BaseModel]] = {"status": Status, "metrics": Metrics, "play": Play, "error": Error}
+MODELS: dict[str, type[Envelope]] = {"status": Status, "metrics": Metrics, "play": Play, "error": Error}
 
 # Why a message is invalid, in one word each (counters "invalid.<reason>"):
 REASONS = {
@@ -66,6 +67,12 @@ class Incoming:
     size: int = -1  # the payload's length as received (default: the length of `raw` given)
     kept: str = ""  # metrics: the message as its row keeps it (canonical JSON)
 
+    def interval(self) -> tuple[datetime, datetime]:
+        """A metrics message's or a play's start and end."""
+        if self.start is None or self.end is None:
+            raise ValueError(f"a {self.kind} message has no interval")
+        return self.start, self.end
+
     def __post_init__(self):
         # Thousands of messages wait in the ingest's queues: what they hold is what the store
         # reads. Only a dead letter reads the payload, and only its start; a metrics message's
@@ -86,7 +93,7 @@ def _name(value: str, what: str) -> str:
     return value
 
 
-def _reason(error: dict) -> str:
+def _reason(error: ErrorDetails) -> str:
     cause = (error.get("ctx") or {}).get("error")
     if isinstance(cause, TimeError):
         return "time"
@@ -99,7 +106,10 @@ def _reason(error: dict) -> str:
     return "fields"
 
 
-def _model(model: type[BaseModel], payload: bytes, kind: str, now: datetime) -> BaseModel:
+M = TypeVar("M", bound=Envelope)
+
+
+def _model(model: type[M], payload: bytes, kind: str, now: datetime) -> M:
     try:
         return model.model_validate_json(payload, context=received_at(now))
     except ValidationError as exc:
@@ -137,7 +147,7 @@ def parse(root: str, topic: str, payload: bytes, now: datetime | None = None) ->
         value = getattr(message, field)
         if value != expected:
             raise Invalid(f"{kind}: {field} {value!r} does not match the topic's {expected!r}", "mismatch")
-    if kind in ("metrics", "play"):
+    if isinstance(message, Interval):  # metrics, play
         return Incoming(kind, site, device, message, utc(message.start), utc(message.end), topic, payload)
     return Incoming(kind, site, device, message, topic=topic, raw=payload)
 

@@ -71,6 +71,7 @@ from signage.playlist.watcher import PlaylistWatcher
 from signage.wire.commands import Command
 
 if TYPE_CHECKING:
+    from signage.display.events import RenderObserver
     from signage.display.renderer import Renderer
     from signage.kiosk.uplink import Unstarted
     from signage.telemetry.mqtt import Telemetry
@@ -82,7 +83,7 @@ class Observer:
     """Hooks a bench or a test injects to watch the kiosk; production runs this no-op.
     `screen`: a display RenderObserver to hand to the renderer (what is presented)."""
 
-    screen = None
+    screen: RenderObserver | None = None
 
     def snapshot(self, snapshot: AudienceSnapshot) -> None:
         """Called on the analysis thread for every analysed frame."""

@@ -91,10 +91,15 @@ class Playlists:
         adopt(self._player, self._problems, self._uplink, self._screen, playlist, self._now())
 
     def start(self) -> None:
-        self.watcher.start()
+        self._booted().start()
 
     def request_reload(self) -> None:
-        self.watcher.request_reload()
+        self._booted().request_reload()
+
+    def _booted(self) -> PlaylistWatcher:
+        if self.watcher is None:
+            raise RuntimeError("the playlists are not booted yet (Playlists.boot)")
+        return self.watcher
 
     def events(self) -> Iterator[Event]:
         """What the watcher reported since the last look (each taken by `take`)."""

@@ -75,6 +75,8 @@ def prepare(kiosk: Kiosk) -> Staged | None:
     """The configuration file again, with every new part it needs built (the window
     already switched); None when it is rejected (status says where, the log what) or
     changes nothing."""
+    if kiosk.reread is None:  # started without a configuration file: nothing to read again
+        return None
     try:
         config = kiosk.reread()  # the file again, with the same command-line overrides
     except SignageError as exc:
@@ -277,7 +279,8 @@ def key_of(path: str) -> str:
     inside a free-form value)."""
     from signage.validation import fields_at
 
-    shown, walked = "", []
+    shown = ""
+    walked: list[str | int] = []
     for match in _SEGMENT.finditer(path):
         index, name = match.groups()
         if index is not None:

@@ -34,6 +34,11 @@ class Screen:
         self.renderer: Renderer | None = None
         self.scheduled: str | None = None  # what status says is playing (see `show`)
 
+    def _open_renderer(self) -> Renderer:
+        if self.renderer is None:
+            raise RuntimeError("the screen is not open yet (Screen.open)")
+        return self.renderer
+
     def new_renderer(self, display: DisplayConfig) -> Renderer:
         """A renderer for `display` settings, watched by the injected observer (not open yet)."""
         from signage.display.renderer import Renderer
@@ -64,9 +69,9 @@ class Screen:
         if not (current and current.audience):
             self.scheduled = creative if creative in playlist.creatives else None
         if creative is None or creative not in playlist.creatives:
-            self.renderer.show_fallback()
+            self._open_renderer().show_fallback()
         else:
-            self.renderer.show(content_of(playlist, creative))
+            self._open_renderer().show(content_of(playlist, creative))
         self._showing(creative, self._clock())
 
     def keep_only(self, playlist: Playlist) -> None:
@@ -75,7 +80,7 @@ class Screen:
             self.renderer.keep_only(content_of(playlist, creative) for creative in playlist.creatives)
 
     def show_fallback(self) -> None:
-        self.renderer.show_fallback()
+        self._open_renderer().show_fallback()
 
     def set_notice(self, visible: bool) -> None:
         """The notice that audience measurement is active."""
@@ -86,7 +91,8 @@ class Screen:
         """A loop step: one turn of the window; what it reports goes to the player."""
         from signage.display.renderer import Ended, Failed, WindowClosed
 
-        for event in self.renderer.frame():
+        renderer = self._open_renderer()
+        for event in renderer.frame():
             current = self._player.current
             if isinstance(event, Failed):
                 self._problems.set(f"creative:{event.content_id}", f"creative {event.content_id}: {event.reason}")
@@ -96,14 +102,14 @@ class Screen:
                 self._player.finished(self._now(), "duration")
             elif isinstance(event, WindowClosed):
                 logger.warning("the window was closed; opening it again")
-                self.renderer.reopen()
+                renderer.reopen()
 
     def reopen_with(self, display: DisplayConfig, running: DisplayConfig) -> Exception | None:
         """A reload: the window again with `display` settings (the window cannot exist
         twice: the running one closes first). Why the new one cannot open, with the window
         of the `running` settings back (blank: the caller puts the picture back); None
         when it opened."""
-        self.renderer.close()
+        self._open_renderer().close()
         renderer = self.new_renderer(display)
         try:
             renderer.open()

@@ -204,7 +204,7 @@ class Uplink:
     def hand_over_to(self, successor: Telemetry, final_status: Callable[[], dict]) -> None:
         """A reload: what the started link cannot save, and its spool's unsent rows, go on
         to `successor` (made, not started); then it stops with its true final status."""
-        if self.link is None or self.unstarted:
+        if self.link is None or isinstance(self.link, Unstarted):
             return
         self.link.hand_over_to(successor)
         self.stop(final_status, clean=True)

@@ -15,12 +15,14 @@ from signage.errors import SignageError
 from signage.kiosk.problems import Problems
 
 if TYPE_CHECKING:
+    from signage.vision.pipeline import Pipeline
+    from signage.vision.sources.base import FrameSource
     from signage.vision.worker import VisionWorker
 
 logger = logging.getLogger(__name__)
 
 
-def open_configured_source(config: Config):
+def open_configured_source(config: Config) -> FrameSource:
     """The frame source `source:` describes (the production factory; tests inject theirs)."""
     from signage.vision.sources import Backoff, open_source
 
@@ -34,8 +36,8 @@ def open_configured_source(config: Config):
 class Prepared:
     """What a vision stage runs on, built and not started."""
 
-    pipeline: object
-    source: object | None  # None: opened at start (the running source holds the same device)
+    pipeline: Pipeline
+    source: FrameSource | None  # None: opened at start (the running source holds the same device)
 
     def close(self) -> None:
         for part in (self.source, self.pipeline):
@@ -51,7 +53,7 @@ class VisionStage:
 
     def __init__(self, config: Config, problems: Problems, on_snapshot: Callable[[AudienceSnapshot], None],
                  on_stopped: Callable[[int], None], notice: Callable[[bool], None],
-                 open_source: Callable[[Config], object] = open_configured_source):
+                 open_source: Callable[[Config], FrameSource] = open_configured_source):
         self.config, self.problems, self.open_source = config, problems, open_source
         self._on_snapshot, self._on_stopped, self._notice = on_snapshot, on_stopped, notice
         self.worker: VisionWorker | None = None
@@ -62,7 +64,7 @@ class VisionStage:
     def running(self) -> bool:
         return self.worker is not None
 
-    def prepare(self, config: Config, with_source: bool = True) -> "Prepared":
+    def prepare(self, config: Config, with_source: bool = True) -> Prepared:
         """The pipeline (models loaded) and, with_source, the opened frame source that
         `config` asks for, not started. Raises SignageError; closes what it opened then."""
         from signage import modelfiles
@@ -81,14 +83,14 @@ class VisionStage:
         """A reload: the configuration the next start uses."""
         self.config = config
 
-    def start(self, prepared: "Prepared | None" = None) -> None:
+    def start(self, prepared: Prepared | None = None) -> None:
         """Start capture and analysis (from `prepared` parts when given: a reload built
         them first); a model or source fault leaves vision off, reported, and the rules
         that need no audience keep playing. The notice follows."""
         self._start(prepared)
         self._notice(self.running)
 
-    def _start(self, prepared: "Prepared | None") -> None:
+    def _start(self, prepared: Prepared | None) -> None:
         from signage.vision.worker import VisionWorker
 
         config = self.config

@@ -6,16 +6,15 @@ from __future__ import annotations
 
 import datetime as dt
 from functools import cached_property
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
-from signage.audience import EXPRESSIONS
+from signage.audience import Expression
 from signage.fields import Colour, DailyWindow, Id, Section, printable_text
 
-Expression = Literal[EXPRESSIONS]  # the classifier's classes, named once (signage.audience)
 Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-DAYS = Day.__args__  # type: ignore[attr-defined]
+DAYS: tuple[Day, ...] = get_args(Day)
 DEFAULT_DURATION = 10.0
 
 
@@ -35,18 +34,21 @@ class Creative(Section):
     text: str | None = Field(None, max_length=500, description="Card text; a line break starts a new line.")
     background: Colour = Field("#000000", description="Card background colour.")
     color: Colour = Field("#ffffff", description="Card text colour.")
-    font_size: int | None = Field(None, ge=8, le=1000, description="Card text size in pixels; omitted: as large as fits.")
+    font_size: int | None = Field(None, ge=8, le=1000,
+                                  description="Card text size in pixels; omitted: as large as fits.")
     duration: float | None = Field(None, gt=0, le=86400, description=(
         f"Seconds on screen. Images and cards default to {DEFAULT_DURATION:g}; videos to their own length."))
     fit: Literal["contain", "cover", "stretch"] = Field(
         "contain", description="contain: whole image, bars around; cover: fill, crop edges; stretch: fill, distort.")
-    transition: Annotated[Transition, BeforeValidator(_transition_shorthand, json_schema_input_type=Transition | Literal["cut", "fade"])] = Field(
-        Transition(), description="How this creative replaces the previous one: cut, fade, or {type: fade, seconds: 1}.")
+    transition: Annotated[Transition, BeforeValidator(
+        _transition_shorthand, json_schema_input_type=Transition | Literal["cut", "fade"])] = Field(
+        Transition(),
+        description="How this creative replaces the previous one: cut, fade, or {type: fade, seconds: 1}.")
 
     _printable = field_validator("text")(printable_text)
 
     @model_validator(mode="after")
-    def _fields_match_type(self) -> "Creative":
+    def _fields_match_type(self) -> Creative:
         if self.type in ("image", "video"):
             if not self.media:
                 raise ValueError(f"{'an' if self.type == 'image' else 'a'} {self.type} needs `media`: the file to show")
@@ -67,12 +69,13 @@ class Creative(Section):
         return None if self.type == "video" else DEFAULT_DURATION
 
 
-class CountRange(Section):
-    min: int | None = Field(None, ge=0, description="At least this many.")
-    max: int | None = Field(None, ge=0, description="At most this many.")
+class _Range(Section):
+    # min, max or both (each range declares its own with its unit)
+    min: float | None
+    max: float | None
 
     @model_validator(mode="after")
-    def _ordered(self) -> "CountRange":
+    def _ordered(self) -> _Range:
         if self.min is None and self.max is None:
             raise ValueError("give `min`, `max` or both")
         if self.min is not None and self.max is not None and self.min > self.max:
@@ -83,7 +86,12 @@ class CountRange(Section):
         return (self.min is None or value >= self.min) and (self.max is None or value <= self.max)
 
 
-class SecondsRange(CountRange):
+class CountRange(_Range):
+    min: int | None = Field(None, ge=0, description="At least this many.")
+    max: int | None = Field(None, ge=0, description="At most this many.")
+
+
+class SecondsRange(_Range):
     min: float | None = Field(None, ge=0, description="At least this many seconds.")
     max: float | None = Field(None, ge=0, description="At most this many seconds.")
 
@@ -98,7 +106,7 @@ class DateRange(Section):
     end: dt.date = Field(description="Last day, inclusive.")
 
     @model_validator(mode="after")
-    def _ordered(self) -> "DateRange":
+    def _ordered(self) -> DateRange:
         if self.end < self.start:
             raise ValueError(f"end ({self.end}) is before start ({self.start})")
         return self
@@ -110,7 +118,8 @@ class When(Section):
     expression: ExpressionCondition | None = Field(None, description="Dominant expression of those looking.")
     dwell: SecondsRange | None = Field(None, description="Seconds the longest-present person has been in view.")
     attention: SecondsRange | None = Field(None, description="Seconds the most attentive person has looked.")
-    hold: float = Field(1.0, ge=0, le=60, description="Seconds the audience conditions must hold before the rule triggers.")
+    hold: float = Field(1.0, ge=0, le=60,
+                        description="Seconds the audience conditions must hold before the rule triggers.")
     days: list[Day] | None = Field(None, min_length=1, description=(
         "Days of the week: mon ... sun. With `hours`, the day a window starts: fri with 22:00-02:00 is "
         "Friday 22:00 to Saturday 02:00."))
@@ -156,7 +165,7 @@ class Rule(Section):
         "Seconds this rule's creative stays before a higher-priority audience rule may interrupt it."))
 
     @model_validator(mode="after")
-    def _weights_need_random(self) -> "Rule":
+    def _weights_need_random(self) -> Rule:
         if self.order == "sequence" and any(item.weight != 1.0 for item in self.play):
             raise ValueError("`weight` only applies with `order: random`")
         return self

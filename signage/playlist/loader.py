@@ -52,7 +52,7 @@ class Playlist:
     files: tuple[Path, ...] = field(default=())
 
     @classmethod
-    def nothing(cls) -> "Playlist":
+    def nothing(cls) -> Playlist:
         """Nothing playable: the renderer shows the fallback card (no files, or all broken)."""
         return cls(creatives={}, media={}, video_seconds={}, default=[], default_min_show=0.0, rules=[])
 
@@ -190,14 +190,15 @@ def _combine(parsed: list[tuple[Path, Document, PlaylistFile]], complete: bool, 
             where = ("creatives", i, "id")
             duplicate = creative.id in defined
             if duplicate:
-                problems.append(document.problem(where, f"creative '{creative.id}' is already defined at {defined[creative.id]}"))
+                problems.append(document.problem(
+                    where, f"creative '{creative.id}' is already defined at {defined[creative.id]}"))
             else:
                 line, _ = document.position(where)
                 defined[creative.id] = f"{document.file}:{line}"
                 creatives[creative.id] = creative
             if creative.media is not None:
-                found = _check_media(creative, path.parent, document, ("creatives", i, "media"), max_image_pixels,
-                                     watched)
+                found = _check_media(creative, creative.media, path.parent, document, ("creatives", i, "media"),
+                                     max_image_pixels, watched)
                 if isinstance(found, Problem):
                     problems.append(found)
                     continue
@@ -214,7 +215,8 @@ def _combine(parsed: list[tuple[Path, Document, PlaylistFile]], complete: bool, 
         for i, rule in enumerate(content.rules):
             where = ("rules", i, "id")
             if rule.id in rule_ids or rule.id == "default":
-                already = "is reserved for the default loop" if rule.id == "default" else f"is already used at {rule_ids[rule.id]}"
+                already = ("is reserved for the default loop" if rule.id == "default"
+                           else f"is already used at {rule_ids[rule.id]}")
                 problems.append(document.problem(where, f"rule id '{rule.id}' {already}"))
             rule_ids[rule.id] = f"{document.file}:{document.position(where)[0]}"
 
@@ -222,7 +224,7 @@ def _combine(parsed: list[tuple[Path, Document, PlaylistFile]], complete: bool, 
     default: list[PlayItem] = []
     rules: list[tuple[int, int, Rule]] = []
     default_min_show = 0.0
-    for path, document, content in parsed:
+    for _path, document, content in parsed:
         if content.default:
             default += content.default
             default_min_show = max(default_min_show, content.default_min_show)
@@ -254,9 +256,9 @@ def _unknown(items: list[PlayItem], where: tuple, document: Document, known: lis
     return problems
 
 
-def _check_media(creative: Creative, folder: Path, document: Document, where: tuple, max_image_pixels: int,
-                 watched: list[Path]) -> Path | Problem:
-    relative = Path(creative.media)
+def _check_media(creative: Creative, media: str, folder: Path, document: Document, where: tuple,
+                 max_image_pixels: int, watched: list[Path]) -> Path | Problem:
+    relative = Path(media)
     root = folder.resolve()
     if relative.is_absolute():
         return document.problem(where, f"'{creative.media}' is absolute; give a path relative to the playlist's folder")

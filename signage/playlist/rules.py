@@ -21,7 +21,7 @@ import datetime as dt
 import random
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Literal
+from typing import Callable, Literal, TypedDict
 
 from signage.audience import EXPRESSIONS, AudienceState, Sample
 from signage.fields import DailyWindow
@@ -73,13 +73,17 @@ class History:
             return self.current.play
         return dict(self.last).get(rule)
 
-    def finish(self, play: Play, horizon: float) -> "History":
+    def finish(self, play: Play, horizon: float) -> History:
         """With `play` finished and plays that ended before `horizon` forgotten."""
         first = 0
         while first < len(self.plays) and (self.plays[first].end or 0.0) < horizon:
             first += 1
         last = tuple((rule, old) for rule, old in self.last if rule != play.rule) + ((play.rule, play),)
         return History(self.plays[first:] + (play,), None, self.bad, last)
+
+
+# Why a rule did not win: the words, or a function that words them when asked (the hot path).
+Why = str | Callable[[], str | None]
 
 
 @dataclass(frozen=True)
@@ -100,6 +104,18 @@ class Decision:
         """(rule id, why it did not win) for every rule tried before the winner. Worded
         only when asked: a simulated day makes tens of thousands of decisions."""
         return tuple((rule, why() if callable(why) else why) for rule, why in self.reasons)
+
+
+class _Chosen(TypedDict):
+    """A Decision's fields besides action, reason and recheck_at."""
+
+    creative: str | None
+    rule: str
+    index: int
+    reasons: tuple
+    priority: float
+    audience: bool
+    min_show: float
 
 
 @dataclass(frozen=True)
@@ -219,7 +235,7 @@ class Engine:
         recheck: list[float] = []
         winner: Candidate | None = None
         for rule in self.playlist.rules:
-            why = None if _time_ok(rule.when, now.local) else partial(time_conditions, rule.when, now.local)
+            why: Why | None = None if _time_ok(rule.when, now.local) else partial(time_conditions, rule.when, now.local)
             if why is None and rule.when.audience:
                 why = self._audience_why(rule, state, now, recheck)
             if why is None:
@@ -233,7 +249,7 @@ class Engine:
             winner = self._default(history, now)
         return self._decide(winner, history, now, tuple(rejected), recheck)
 
-    def _audience_why(self, rule: Rule, state: AudienceState, now: Now, recheck: list[float]):
+    def _audience_why(self, rule: Rule, state: AudienceState, now: Now, recheck: list[float]) -> Why | None:
         held = state.held_for(self._conditions[rule.id], now.t, enough=rule.when.hold)
         if held <= 0:
             return partial(_audience_reason, rule.when, state.now)
@@ -263,7 +279,7 @@ class Engine:
                     continue
             eligible.append(index)
         if not eligible:
-            if cooling:
+            if cooling and rule is not None:  # only a rule cools down
                 recheck.append(min(cooling))
                 return f"every creative is cooling down (cooldown {rule.cooldown:g} s)"
             return "every creative failed to load"
@@ -272,8 +288,8 @@ class Engine:
             chooser = random.Random(f"{self.seed}:{rule_id}:{plays}")
             index = chooser.choices(eligible, weights=[items[i].weight for i in eligible])[0]
             return Candidate(rule, items[index], index, "weighted random")
-        last = history.last_by(rule_id)
-        start = (last.index + 1) % len(items) if last else 0
+        previous = history.last_by(rule_id)
+        start = (previous.index + 1) % len(items) if previous else 0
         index = min(eligible, key=lambda i: (i - start) % len(items))
         return Candidate(rule, items[index], index, "next in sequence")
 
@@ -296,7 +312,7 @@ class Engine:
                 recheck: list[float]) -> Decision:
         rule = winner.rule
         creative = winner.item.creative if winner.item is not None else None
-        fields = dict(
+        fields = _Chosen(
             creative=creative, rule=rule.id if rule else DEFAULT_RULE, index=winner.index, reasons=rejected,
             priority=rule.priority if rule else float("-inf"), audience=bool(rule and rule.when.audience),
             min_show=rule.min_show if rule else self.playlist.default_min_show,
@@ -304,8 +320,9 @@ class Engine:
         current = history.current
         if current is None:
             return Decision("start", reason=self._reason(winner, now), recheck_at=min(recheck, default=None), **fields)
-        keep = dict(fields, creative=current.play.creative, rule=current.play.rule, index=current.play.index,
-                    priority=current.priority, audience=current.audience, min_show=current.min_show)
+        keep = _Chosen(creative=current.play.creative, rule=current.play.rule, index=current.play.index,
+                       reasons=rejected, priority=current.priority, audience=current.audience,
+                       min_show=current.min_show)
         if fields["rule"] == current.play.rule:
             return Decision("keep", reason="the playing rule still wins", recheck_at=min(recheck, default=None), **keep)
         if fields["audience"] and fields["priority"] > current.priority:

@@ -60,7 +60,7 @@ class Moment(Section):
     expressions: dict[Expression, float] | None = Field(None, description="Shares among looking faces.")
 
     @model_validator(mode="after")
-    def _consistent(self) -> "Moment":
+    def _consistent(self) -> Moment:
         if self.looking > self.faces:
             raise ValueError(f"looking ({self.looking}) cannot exceed faces ({self.faces})")
         if self.expression and self.expressions:
@@ -98,7 +98,7 @@ class Scenario(Section):
         return start
 
     @model_validator(mode="after")
-    def _in_order(self) -> "Scenario":
+    def _in_order(self) -> Scenario:
         times = [m.at for m in self.timeline]
         if times != sorted(times):
             raise ValueError("timeline moments must be in order of `at`")

@@ -80,6 +80,8 @@ class WatcherFault:
 Event = PlaylistAccepted | PlaylistRejected | WatcherFault
 Stat = tuple[int, int, int, int, int] | None  # inode, size, mtime, ctime (ns), mode
 LISTING = Path("<files>")  # the fingerprint's entry for which playlist files there are
+# A file -> its Stat and its target's (a link); LISTING -> the files listed, or why they cannot be.
+Fingerprint = dict[Path, tuple]
 
 
 def _stat(path: Path) -> tuple[Stat, Stat]:
@@ -117,8 +119,8 @@ class PlaylistWatcher:
         self._thread: threading.Thread | None = None
         # Owned by the watcher thread once started:
         self._media: tuple[Path, ...] = ()
-        self._loaded: dict | None = None  # fingerprint of what was last loaded (or rejected)
-        self._seen: dict | None = None  # fingerprint at the newest look
+        self._loaded: Fingerprint | None = None  # fingerprint of what was last loaded (or rejected)
+        self._seen: Fingerprint = {}  # fingerprint at the newest look (none yet: empty)
         self._since = 0.0  # clock() when the files last changed, as far as the watcher can tell
         self._confirmed = False  # _seen was seen again (or its ctime is old): not a one-off look
         self._forced = False  # a reload was requested and waits for the files to settle
@@ -204,7 +206,7 @@ class PlaylistWatcher:
         if exc is not None:
             self.events.put(WatcherFault(f"{step}: {describe(exc)}", self.faults))
 
-    def fingerprint(self) -> dict[Path, tuple[Stat, Stat]]:
+    def fingerprint(self) -> Fingerprint:
         try:
             files = playlist_files(self.paths)
         except OSError as exc:  # a folder the service may not list: the load reports it, with the fix
@@ -244,7 +246,7 @@ class PlaylistWatcher:
 
     # ----- settling -----------------------------------------------------------------------------
 
-    def _look(self) -> dict:
+    def _look(self) -> Fingerprint:
         """The files now; when they differ from the newest look, they changed now."""
         fingerprint = self.fingerprint()
         if fingerprint != self._seen:
@@ -262,7 +264,7 @@ class PlaylistWatcher:
     def _settled(self) -> bool:
         return self._confirmed and self.clock() - self._since >= self.settle
 
-    def _quiet_for(self, fingerprint: dict) -> float:
+    def _quiet_for(self, fingerprint: Fingerprint) -> float:
         """Seconds since the newest change (ctime) of these files by the wall clock; 0
         when that change lies in the future (the clock stepped back: watch instead)."""
         changes = [stat[3] for path, stats in fingerprint.items() if path != LISTING

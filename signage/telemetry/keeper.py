@@ -133,7 +133,9 @@ class SpoolKeeper:
 
     def write(self, messages: Sequence[tuple[str, bytes, int, bool]], acked: list[int]) -> bool:
         """Messages in and acknowledged rows out, one transaction; False when the spool
-        failed (nothing changed: the caller keeps both and tries again)."""
+        failed or is not open (nothing changed: the caller keeps both and tries again)."""
+        if self.spool is None:
+            return False
         try:
             self.spool.write(messages, acked)
         except SpoolFault as exc:
@@ -211,6 +213,7 @@ class SpoolKeeper:
         self._last_rebuild, self._first_damage = now, None
         self._rebuilt_while_stopping = self.stopping
         spool = self.spool
+        assert spool is not None, "only an open spool reports damage"
         self._highest_row = max(self._highest_row, spool.highest_row)
         try:
             spool.rebuild(reason)  # logs one line; keeps row numbers

@@ -55,7 +55,8 @@ class Reservoir:
     equal inputs give equal messages."""
 
     def __init__(self, size: int = TIMING_SAMPLES):
-        self.size, self.seen, self.values = size, 0, []
+        self.size, self.seen = size, 0
+        self.values: list[float] = []
         self._random = random.Random(0)
 
     def add(self, value: float) -> None:

@@ -62,7 +62,7 @@ class Letterbox:
     size: int
 
     @classmethod
-    def fit(cls, width: int, height: int, size: int) -> "Letterbox":
+    def fit(cls, width: int, height: int, size: int) -> Letterbox:
         scale = size / max(width, height)
         return cls(scale, (size - width * scale) / 2, (size - height * scale) / 2, size)
 

@@ -41,18 +41,21 @@ class ExpressionClassifier:
     def __init__(self, model_path: Path, expand: float = 1.4, num_threads: int = 2,
                  delegate: Delegate = "none"):
         self.expand = expand
-        self._settings = dict(num_threads=num_threads, delegate=delegate)
+        self._num_threads, self._delegate = num_threads, delegate
         self._bytes = model_path.read_bytes()
         # One interpreter per batch size, made on first use: the face count changes from
         # frame to frame, and re-allocating one interpreter's tensors each time costs more
         # than the invoke itself.
-        self._models: dict[int, Model] = {1: Model(self._bytes, **self._settings)}
+        self._models: dict[int, Model] = {1: self._model()}
 
     def model_for(self, batch: int) -> Model:
         """The interpreter sized for `batch` faces (at most MAX_FACES of them)."""
         if batch not in self._models:
-            self._models[batch] = Model(self._bytes, batch=batch, **self._settings)
+            self._models[batch] = self._model(batch)
         return self._models[batch]
+
+    def _model(self, batch: int | None = None) -> Model:
+        return Model(self._bytes, num_threads=self._num_threads, delegate=self._delegate, batch=batch)
 
     def batch(self, frame_bgr: np.ndarray, boxes: list[tuple[float, float, float, float]]) -> np.ndarray:
         """Model input (N, 64, 64, 1) in [-1, 1] for the first MAX_FACES boxes."""
@@ -63,7 +66,8 @@ class ExpressionClassifier:
         tensor -= 1.0
         return tensor
 
-    def classify(self, frame_bgr: np.ndarray, boxes: list[tuple[float, float, float, float]]) -> list[tuple[float, ...]]:
+    def classify(self, frame_bgr: np.ndarray,
+                 boxes: list[tuple[float, float, float, float]]) -> list[tuple[float, ...]]:
         """One probability tuple per box (boxes past MAX_FACES get none)."""
         if not boxes:
             return []

@@ -77,6 +77,15 @@ def _edgetpu_detector(detector_class, config: VisionSettings, path: Path, load_d
     return detector
 
 
+class _Closed:
+    """The detector of a closed pipeline: processing after close says so."""
+
+    name = "closed"
+
+    def detect(self, frame_bgr: np.ndarray) -> list[Detection]:
+        raise RuntimeError("the vision pipeline is closed")
+
+
 class Pipeline:
     """Detect, classify, estimate attention and track, one frame at a time."""
 
@@ -91,14 +100,14 @@ class Pipeline:
 
     @classmethod
     def from_config(cls, config: VisionSettings, detector_file: Path,
-                    expression_file: Path | None = None) -> "Pipeline":
+                    expression_file: Path | None = None) -> Pipeline:
         """The pipeline `config` describes on the given model files; the expression
         model is needed (and loaded) only when `config.expressions` is on."""
         if config.expressions and expression_file is None:
             raise ModelError("vision.expressions is on, but no expression model file was given")
         detector = make_detector(config, detector_file)
         classifier = None
-        if config.expressions:
+        if config.expressions and expression_file is not None:  # (checked above)
             # On the CPU even with a Coral: the expression model is not compiled for it, and one
             # Edge TPU holds one model's parameters at a time (two would swap on every frame).
             classifier = ExpressionClassifier(expression_file, num_threads=config.threads)
@@ -159,4 +168,4 @@ class Pipeline:
             close = getattr(model, "close", None)
             if close:
                 close()
-        self.detector = self.classifier = None
+        self.detector, self.classifier = _Closed(), None

@@ -34,7 +34,7 @@ import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
 import cv2
 import flatbuffers
@@ -76,8 +76,8 @@ def _interpreter_module():
 class Graph:
     """The model as mutable objects, plus name lookups used below."""
 
-    model: object
-    schema: object
+    model: Any  # schema_py_generated.ModelT: LiteRT's generated schema has no types
+    schema: Any  # the schema_py_generated module
 
     @property
     def subgraph(self):
@@ -99,6 +99,14 @@ class Graph:
         dtype = {self.schema.TensorType.FLOAT32: np.float32, self.schema.TensorType.FLOAT16: np.float16,
                  self.schema.TensorType.INT32: np.int32, self.schema.TensorType.INT8: np.int8}[tensor.type]
         return np.frombuffer(np.asarray(data, np.uint8).tobytes(), dtype).reshape(tensor.shape)
+
+    def constant_array(self, tensor_index: int) -> np.ndarray:
+        """A convolution's weights or bias: data the model holds."""
+        array = self.buffer_array(tensor_index)
+        if array is None:
+            raise ModelError(f"tensor {tensor_index} has no data in the model: the int8 recipe needs the weights "
+                             "and bias of every convolution there")
+        return array
 
     def set_buffer(self, tensor_index: int, array: np.ndarray, tensor_type: int) -> None:
         tensor = self.subgraph.tensors[tensor_index]
@@ -330,7 +338,7 @@ def quantize(float_bytes: bytes, ranges: dict[int, tuple[float, float]], classif
         name = graph.op_name(op)
         if name not in ("CONV_2D", "DEPTHWISE_CONV_2D"):
             continue
-        weights = graph.buffer_array(op.inputs[1]).astype(np.float64)
+        weights = graph.constant_array(op.inputs[1]).astype(np.float64)
         axis = 0 if name == "CONV_2D" else 3
         reduce_axes = tuple(a for a in range(weights.ndim) if a != axis)
         w_scale = np.abs(weights).max(axis=reduce_axes) / 127.0
@@ -341,7 +349,7 @@ def quantize(float_bytes: bytes, ranges: dict[int, tuple[float, float]], classif
         graph.set_buffer(op.inputs[1], q_weights, T.INT8)
         set_quant(op.inputs[1], w_scale, np.zeros_like(w_scale, np.int64), axis)
         if len(op.inputs) > 2 and op.inputs[2] >= 0:
-            bias = graph.buffer_array(op.inputs[2]).astype(np.float64)
+            bias = graph.constant_array(op.inputs[2]).astype(np.float64)
             b_scale = params[op.inputs[0]][0] * w_scale.astype(np.float64)
             q_bias = np.clip(np.round(bias / b_scale), -2**31, 2**31 - 1).astype(np.int32)
             graph.set_buffer(op.inputs[2], q_bias, T.INT32)

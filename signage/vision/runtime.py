@@ -89,10 +89,13 @@ class Model:
                  load_delegate: Callable[..., object] | None = None):
         module = _interpreter_module()
         self.name = source.name if isinstance(source, Path) else "<memory>"
-        try:
-            content = source.read_bytes() if isinstance(source, Path) else source
-        except OSError as exc:
-            raise ModelError(f"cannot read model {source}: {exc}") from exc
+        if isinstance(source, Path):
+            try:
+                content = source.read_bytes()
+            except OSError as exc:
+                raise ModelError(f"cannot read model {source}: {exc}") from exc
+        else:
+            content = source
         delegates = []
         self.edgetpu = EdgeTpu(requested=delegate == "edgetpu")
         if delegate == "edgetpu":

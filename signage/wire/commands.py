@@ -23,6 +23,8 @@ MAX_PAYLOAD = 256  # bytes; every valid command is far shorter
 class _Command(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
+    value: str  # each feature narrows it
+
 
 class PrivacyCommand(_Command):
     value: Literal["ON", "OFF"]

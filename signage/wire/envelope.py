@@ -87,7 +87,7 @@ class Signer:
         self.public_text = public_text(key.public_key())
 
     @classmethod
-    def load_or_create(cls, path: Path) -> "Signer":
+    def load_or_create(cls, path: Path) -> Signer:
         """The key in `path` (PEM, PKCS#8), made there with mode 0600 if there is none.
         ValueError when the file is not a private key or others may read it."""
         if not path.exists():

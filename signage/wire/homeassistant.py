@@ -48,7 +48,7 @@ def discovery(root: str, site: str, device: str, version: str, prefix: str = "ho
     # template folds the three into the two Home Assistant knows.
     availability = {"availability_topic": f"{root}/available", "availability_template": AVAILABILITY_TEMPLATE,
                     "payload_available": "online", "payload_not_available": "offline"}
-    entities = {
+    entities: dict[tuple[str, str], dict[str, object]] = {
         ("sensor", "viewers"): {"name": "Viewers", "state_topic": f"{root}/metrics",
                                 "value_template": count_template("viewers"), "unit_of_measurement": "people",
                                 "state_class": "measurement", "icon": "mdi:eye", **availability},

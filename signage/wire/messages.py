@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import unicodedata
-from typing import Annotated, Any, Literal, get_args
+from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 
 from annotated_types import Le, MaxLen
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator, model_validator
@@ -140,18 +140,19 @@ class Message(BaseModel):
                 values[key] = fit(value, limit)
             elif isinstance(value, int) and not isinstance(value, bool) and limit is not None:
                 values[key] = clamp(value, limit)
-            elif isinstance(value, list):  # the newest `limit` (lists are oldest first)
+            elif isinstance(value, list) and limit is not None:  # the newest `limit` (lists are oldest first)
                 item_limit = _bound(getattr(get_args(field.annotation)[0], "__metadata__", ()))
                 values[key] = [fit(item, item_limit) for item in value[-limit:]]
         return cls(**values)
 
 
 def _bound(metadata) -> int | None:
-    """The upper bound (max_length, le) among a field's constraints."""
+    """The upper bound (max_length, le) among a field's constraints (the bounds of texts,
+    counts and lists are whole numbers)."""
     for item in metadata:
         if isinstance(item, MaxLen):
             return item.max_length
-        if isinstance(item, Le):
+        if isinstance(item, Le) and isinstance(item.le, int):
             return item.le
         if isinstance(item, FieldInfo) and (inner := _bound(item.metadata)) is not None:
             return inner
@@ -188,6 +189,10 @@ class Envelope(Message):
 
 class Interval(Envelope):
     """A message about a span of time: `end >= start`, both inside the receiver's window."""
+
+    if TYPE_CHECKING:  # each message declares them, with its own place in its schema
+        start: Timestamp
+        end: Timestamp
 
     @model_validator(mode="after")
     def _times_in_order_and_window(self, info: ValidationInfo):
@@ -393,4 +398,4 @@ class Error(Envelope):
                       "refused: commands act once.")
 
 
-MESSAGES = {"metrics": Metrics, "play": Play, "status": Status, "error": Error}
+MESSAGES: dict[str, type[Envelope]] = {"metrics": Metrics, "play": Play, "status": Status, "error": Error}

@@ -24,7 +24,7 @@ class Pi:
     venv: Path
     cpu: str = PI4
 
-    def on(self, cpu: str) -> "Pi":
+    def on(self, cpu: str) -> Pi:
         return dataclasses.replace(self, cpu=cpu)
 
     def command(self, *args: str) -> list[str]:

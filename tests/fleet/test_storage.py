@@ -104,7 +104,8 @@ def test_an_interval_that_withholds_its_counts_is_counted_as_withheld_and_never_
         stored = conn.execute(sa.select(metrics.c.passers, metrics.c.viewers, metrics.c.peak_faces)
                               .order_by(metrics.c.start)).all()
         hour = conn.execute(sa.select(screen_hours.c.intervals, screen_hours.c.withheld_intervals,
-                                      screen_hours.c.viewers_withheld_intervals, screen_hours.c.passers, screen_hours.c.viewers, screen_hours.c.peak_faces,
+                                      screen_hours.c.viewers_withheld_intervals, screen_hours.c.passers,
+                                      screen_hours.c.viewers, screen_hours.c.peak_faces,
                                       screen_hours.c.viewers_unbroken)).one()
     assert stored == [(None, None, None), (5, None, 3), (6, 4, 4)]
     assert hour == (3, 1, 2, 11, 4, 4, 0)

@@ -144,7 +144,7 @@ def test_no_remote_command_turns_the_camera_on_where_the_kiosk_wants_it_off(loca
 
     def error_saying(text: str) -> str:
         def found():
-            for topic, payload, _ in fleet.on("/error"):
+            for _topic, payload, _ in fleet.on("/error"):
                 reason = json.loads(payload)["error"]
                 if text in reason and reason not in errors:
                     errors.append(reason)

@@ -58,7 +58,7 @@ def test_every_hostile_playlist_edit_leaves_the_controller_playing(controller_fo
             before = peak_rss_mb(reset=True)
             member = place(gallery / name, folder)
             try:
-                status = wait_for(lambda: (lambda s: s if f"{name}:" in s["playlist"] else None)(c.status()),
+                status = wait_for(lambda name=name: (lambda s: s if f"{name}:" in s["playlist"] else None)(c.status()),
                                   f"{name} rejected in status")
                 assert status["playlist"].startswith("rejected: "), name
                 assert not any(secret in str(status) for secret in private), name
@@ -97,7 +97,8 @@ def test_every_hostile_config_as_a_reload_changes_nothing(controller_for, tmp_pa
             named = f"{config_file}:{line}:{column}" + (f" ({key_of(key)})" if key else "")
             shutil.copy(HERE / "configs" / name, config_file)
             c.reload()
-            status = wait_for(lambda: (lambda s: s if named in (s["last_error"] or "") else None)(c.status()),
+            status = wait_for(lambda named=named: (lambda s: s if named in (s["last_error"] or "") else None)(
+                                  c.status()),
                               f"{name}: the reload rejected at {named}")
             assert status["last_error"].startswith("config reload rejected: "), name
             values = [v for problem in EXPECTED["configs"][name] for v in re.findall(r"'([^']{5,})'", problem)]

@@ -242,7 +242,7 @@ def test_the_hostile_broker_gallery(database, tmp_path, xvfb, samples):
             # clears the ON and privacy stays on (one refusal). The attackers replay both.
             for value in ("ON", "OFF"):
                 command(web, value)
-                captured.commands[value] = wait_for(lambda: next(
+                captured.commands[value] = wait_for(lambda value=value: next(
                     (p for t, p, _ in recorder.on("/privacy/set") if json.loads(p)["value"] == value), None),
                     f"the fleet's sealed privacy {value}")
             sent.outcomes["kiosk"] += 1

@@ -129,7 +129,7 @@ class Member:
     name: str
     sender: str  # kiosk, fleet or wide (see the module's docstring)
     topic: str  # under the root; "{n}" is the copy's number
-    payload: bytes | Callable[["Captured", int], bytes]
+    payload: bytes | Callable[[Captured, int], bytes]
     expect: str | tuple[str, ...]  # one outcome of the module's docstring, or several
     copies: int = 1
     qos: int = 1
@@ -140,7 +140,7 @@ class Member:
     def outcomes(self) -> tuple[str, ...]:
         return (self.expect,) if isinstance(self.expect, str) else self.expect
 
-    def messages(self, captured: "Captured") -> list[tuple[str, bytes]]:
+    def messages(self, captured: Captured) -> list[tuple[str, bytes]]:
         return [(f"{ROOT}/{self.topic.format(n=n)}",
                  self.payload if isinstance(self.payload, bytes) else self.payload(captured, n))
                 for n in range(self.copies)]

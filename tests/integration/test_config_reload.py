@@ -78,7 +78,8 @@ def test_a_config_that_cannot_run_changes_nothing_and_a_good_one_applies(control
             # member's rejection may read the same, so status is read after, not waited for).
             wait_for(lambda: not c.reload_requested.is_set(), f"{name}: the reload taken")
             ticks = c.renderer.stats.ticks
-            wait_for(lambda: c.renderer.stats.ticks > ticks + 2, f"{name}: the loop turned after the reload")
+            wait_for(lambda ticks=ticks: c.renderer.stats.ticks > ticks + 2,
+                     f"{name}: the loop turned after the reload")
             status = c.status()
             assert re.match(where, status["last_error"] or ""), \
                 f"{name}: rejected, naming file:line:col and {key}: {status['last_error']}"
@@ -87,7 +88,7 @@ def test_a_config_that_cannot_run_changes_nothing_and_a_good_one_applies(control
             assert c.config is running and set(c.player.playlist.creatives) == creatives, name
             assert on_screen(c) in PLAYLIST, f"{name}: the same creatives keep playing"
             assert status["broker"] == "connected" and c.telemetry.alive(), f"{name}: the running link stays"
-            wait_for(lambda: len(subscriber.on("lab/faults/status")) > published,
+            wait_for(lambda published=published: len(subscriber.on("lab/faults/status")) > published,
                      f"{name}: status still published under the old name")
             assert subscriber.on("lab/faults/status")[-1].json()["last_error"].startswith("config reload rejected")
         make_config(tmp_path, broker.url, device="renamed")

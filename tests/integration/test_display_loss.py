@@ -86,8 +86,8 @@ def test_x_server_killed_and_back(broker, tmp_path):
         for cycle in (1, 2):  # twice: the guard is installed again on every reopened window
             server.kill()
             server.wait()
-            wait_for(lambda: display_states(subscriber).count("lost") == cycle, f"status display: lost #{cycle}",
-                     process)
+            wait_for(lambda cycle=cycle: display_states(subscriber).count("lost") == cycle,
+                     f"status display: lost #{cycle}", process)
             assert process.poll() is None
             server = start_xvfb(number)
             wait_for(lambda: shows_card(display), f"the card on new server #{cycle}", process)

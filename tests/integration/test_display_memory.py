@@ -205,7 +205,7 @@ def test_a_playlist_edited_again_and_again_keeps_only_its_own_pictures(tmp_path)
     def script(kiosk):
         for version in range(1, 9):
             write(version)
-            wait_for(lambda: f"offer-{version}" in shown, f"version {version} on screen")
+            wait_for(lambda version=version: f"offer-{version}" in shown, f"version {version} on screen")
 
     run_with(Kiosk(config, config_path=path, observer=Watching()), script)
     assert 2 <= most["pictures"] <= 3, f"the cache held up to {most['pictures']} pictures"

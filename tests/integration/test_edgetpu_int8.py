@@ -44,7 +44,8 @@ def test_compiled_model_whose_device_does_not_open_falls_back_to_the_int8_cpu_mo
         compiled.unlink()
     assert asked == [("libedgetpu.so.1", {} if device == "auto" else {"device": device})]
     reason = detector.edgetpu.reason
-    assert not detector.edgetpu.in_use and "Failed to load delegate" in reason and f"vision.edgetpu_device: {device}" in reason
+    assert not detector.edgetpu.in_use and "Failed to load delegate" in reason \
+        and f"vision.edgetpu_device: {device}" in reason
     assert "1a6e:089a" in reason and "USB 3" in reason and "running face_detection_full_range_int8.tflite on the CPU" \
         in reason
     assert len(detector.detect(cv2.imread(str(samples / "multi_face.jpg")))) == 5

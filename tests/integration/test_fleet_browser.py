@@ -111,7 +111,8 @@ def test_a_fleet_team_watches_two_kiosks_switches_privacy_and_exports_proof_of_p
     (tmp_path / "cfg").mkdir()
     fleet_config = tmp_path / "cfg" / "fleet.yaml"
     fleet_config.write_text(yaml.safe_dump({"login_hash": hash_password(PASSWORD)}))
-    public_key = Signer.load_or_create(tmp_path / "cfg" / "command.key").public_text  # the fleet's, as provision makes it
+    # the fleet's, as provision makes it
+    public_key = Signer.load_or_create(tmp_path / "cfg" / "command.key").public_text
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = dict(os.environ, PYTHONPATH=str(PROJECT_ROOT), DISPLAY=xvfb, SDL_VIDEODRIVER="x11",
@@ -143,8 +144,8 @@ def test_a_fleet_team_watches_two_kiosks_switches_privacy_and_exports_proof_of_p
             return driver.find_element(By.CSS_SELECTOR, f'tr[data-screen$="/{device}"]')
 
         for site, device in KIOSKS:
-            until(lambda: "online" in row(device).find_element(By.CSS_SELECTOR, ".availability").text, 120,
-                  f"{site}/{device} online")
+            until(lambda device=device: "online" in row(device).find_element(By.CSS_SELECTOR, ".availability").text,
+                  120, f"{site}/{device} online")
         until(lambda: all(int(row(d).find_element(By.CSS_SELECTOR, ".plays").text) >= 1 for _, d in KIOSKS), 60,
               "plays counted for both screens")
         until(lambda: int(row("door").find_element(By.CSS_SELECTOR, ".passers").text) >= 1, 90,

@@ -105,7 +105,8 @@ def test_a_fault_in_one_commit_step_costs_that_step_only(xvfb, broker, tmp_path,
                 patch.setattr(playlists, name, injected)
                 make_config(tmp_path, broker.url, device=f"renamed-{number}", playlists=str(folder))
                 c.reload()
-                status = wait_for(lambda: (lambda s: s if s["device"] == f"renamed-{number}" else None)(c.status()),
+                status = wait_for(lambda number=number: (
+                                      lambda s: s if s["device"] == f"renamed-{number}" else None)(c.status()),
                                   f"{name}: the rest of the reload applies")
                 assert c.watcher.alive() and c.watcher.paths == [folder], f"{name}: the new watcher runs"
                 assert c.stuck(3600) is None, f"{name}: no thread reads as dead to the watchdog"

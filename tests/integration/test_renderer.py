@@ -116,7 +116,8 @@ def test_a_corrupt_png_falls_back_within_a_second(window, tmp_path):
     pixels = settle(renderer, "fallback")
     assert time.monotonic() - started < 1.0
     assert tuple(pixels[5, 5]) == (0, 255, 0)
-    assert renderer.stats.errors == ["broken: broken.png cannot be decoded as an image (a PNG file without its IHDR header)"]
+    assert renderer.stats.errors == [
+        "broken: broken.png cannot be decoded as an image (a PNG file without its IHDR header)"]
     # marked bad until the file changes: asking again fails at once, without a reload
     renderer.show(Content(id="broken", type="image", path=broken))
     assert renderer.stats.showing == "fallback"
@@ -125,7 +126,7 @@ def test_a_corrupt_png_falls_back_within_a_second(window, tmp_path):
 def test_a_truncated_video_falls_back_within_a_second(window, tmp_path):
     source = tmp_path / "full.avi"
     writer = cv2.VideoWriter(str(source), cv2.VideoWriter_fourcc(*"MJPG"), 25, (160, 90))
-    for i in range(100):
+    for _ in range(100):
         writer.write(np.full((90, 160, 3), (0, 0, 255), np.uint8))
     writer.release()
     truncated = tmp_path / "truncated.avi"
@@ -143,7 +144,7 @@ def test_video_plays_and_reports_its_end(window, tmp_path):
 
     path = tmp_path / "short.avi"
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25, (160, 90))
-    for i in range(15):
+    for _ in range(15):
         writer.write(np.full((90, 160, 3), (255, 0, 0), np.uint8))  # blue
     writer.release()
     renderer = window()

@@ -41,7 +41,7 @@ def test_a_crossfade_presents_during_the_fade_only(window):
     assert presents.count == still, "a card stands still: nothing more is presented"
     renderer.show(Content(id="blue", type="card", text=" ", background="#0000ff", transition="fade",
                           fade_seconds=1.0))
-    for step in range(10):  # ten display frames into the one-second fade
+    for _ in range(10):  # ten display frames into the one-second fade
         clock.now += 1 / 60
         renderer.frame()
     assert presents.count - still >= 10, "every display frame of the fade is presented"
@@ -97,7 +97,7 @@ def test_h264_frames_advance_at_the_video_rate_and_the_last_is_held(window, h264
     for index in range(1, H264_FRAMES):
         clock.now = start + index / H264_FPS + 0.001  # just after frame `index` is due
         shown = presents.video_shown
-        events += turn_until(renderer, lambda: presents.video_shown > shown, f"frame {index}")
+        events += turn_until(renderer, lambda shown=shown: presents.video_shown > shown, f"frame {index}")
         assert index_of(grey_on_screen(renderer), decoded) == index
         before = presents.count
         events += renderer.frame()  # the clock stands still: frame index+1 is not due
@@ -202,7 +202,7 @@ class WatchdogSocket:
         while not self._stop.is_set():
             try:
                 self.pings += b"WATCHDOG=1" in self.socket.recv(4096)
-            except socket.timeout:
+            except TimeoutError:
                 continue
 
     def close(self):

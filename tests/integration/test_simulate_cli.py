@@ -40,7 +40,8 @@ def test_simulate_leaves_the_callers_log_levels_alone(capsys):
     """It quiets the engine for its own schedule only: a kiosk or a later test in the process still hears it."""
     engine = logging.getLogger("signage.playlist")
     before = engine.level
-    run(capsys, "simulate", str(PROJECT_ROOT / "playlists"), "--audience", str(PROJECT_ROOT / "scenarios" / "demo.yaml"))
+    run(capsys, "simulate", str(PROJECT_ROOT / "playlists"),
+        "--audience", str(PROJECT_ROOT / "scenarios" / "demo.yaml"))
     assert engine.level == before
 
 

@@ -51,7 +51,7 @@ class NotifySocket:
         while time.monotonic() < deadline:
             try:
                 self.received.append((time.monotonic(), self.socket.recv(4096).decode()))
-            except socket.timeout:
+            except TimeoutError:
                 pass
 
     def times(self, field: str) -> list[float]:

@@ -218,8 +218,9 @@ def test_home_assistant_discovery(broker, tmp_path):
 
 def hostile_payloads(count: int, seed: int = 1):
     rng = random.Random(seed)
-    samples = [b"", b"on", b"off", b"ON ", b"Off", b"1", b"true", b"null", b"{", b'{"value": 1}', b'{"value":"ON","x":1}',
-               b"[]", b'["ON"]', b"\xff\xfe\xfd", b"RELOAD\x00", b"A" * 5000, b'"../../etc/passwd"', b"welcome; rm -rf /",
+    samples = [b"", b"on", b"off", b"ON ", b"Off", b"1", b"true", b"null", b"{", b'{"value": 1}',
+               b'{"value":"ON","x":1}', b"[]", b'["ON"]', b"\xff\xfe\xfd", b"RELOAD\x00", b"A" * 5000,
+               b'"../../etc/passwd"', b"welcome; rm -rf /",
                "ÖN".encode(), b'{"value": {"$ne": null}}']
     features = ["privacy", "playlist", "creative", "bogus", "", "privacy/extra", "..", "PRIVACY", "creative "]
     for i in range(count):

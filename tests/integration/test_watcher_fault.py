@@ -21,7 +21,8 @@ def test_a_watcher_fault_is_reported_and_recovered(controller_for, monkeypatch):
     def script(c):
         broken["on"] = True
         c.reload()  # as MQTT RELOAD / SIGHUP: a request the watcher thread services
-        wait_for(lambda: c.status()["last_error"] == "playlist watcher: RuntimeError: injected fault", "fault in status")
+        wait_for(lambda: c.status()["last_error"] == "playlist watcher: RuntimeError: injected fault",
+                 "fault in status")
         assert c.watcher.alive() and c.stuck(60) is None
         broken["on"] = False
         c.reload()

@@ -9,8 +9,8 @@ import pytest
 
 from signage.config import SourceConfig
 from signage.errors import SourceUnavailable
-from signage.vision.sources import (Backoff, CameraSource, Negotiated, PicameraSource, SourceState, fourcc_code, fourcc_text,
-                                    open_source, wanted_fourcc)
+from signage.vision.sources import (Backoff, CameraSource, Negotiated, PicameraSource, SourceState, fourcc_code,
+                                    fourcc_text, open_source, wanted_fourcc)
 from tests.fakes import FakeClock
 
 
@@ -121,7 +121,8 @@ def test_what_the_camera_negotiated_is_logged_once_with_what_was_asked(caplog):
 
 
 def test_a_camera_that_reports_no_fourcc_says_so():
-    assert fourcc_text(0) == "?" and fourcc_text(fourcc_code("MJPG")) == "MJPG" == fourcc_text(cv2.VideoWriter_fourcc(*"MJPG"))
+    assert fourcc_text(0) == "?"
+    assert fourcc_text(fourcc_code("MJPG")) == "MJPG" == fourcc_text(cv2.VideoWriter_fourcc(*"MJPG"))
 
 
 # ----- Pi Camera Module (picamera2) -------------------------------------------------------

@@ -37,7 +37,8 @@ def test_any_text_gives_a_document_or_problems(text):
             assert exc.problems and all(str(p).startswith("f.yaml:") for p in exc.problems)
 
 
-HEADERS = [b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", b"\xff\xd8", b"\xff\xd8\xff\xc0\x00\x11\x08", b"RIFF\x00\x00\x00\x00WEBP",
+HEADERS = [b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", b"\xff\xd8", b"\xff\xd8\xff\xc0\x00\x11\x08",
+           b"RIFF\x00\x00\x00\x00WEBP",
            b"RIFF\x00\x00\x00\x00WEBPVP8 ", b"RIFF\x00\x00\x00\x00WEBPVP8L", b"RIFF\x00\x00\x00\x00WEBPVP8X", b"BM",
            b"GIF89a", b""]
 

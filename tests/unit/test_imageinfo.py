@@ -61,7 +61,8 @@ def test_broken_headers_say_why(tmp_path, name, message):
         image_size(path)
 
 
-@pytest.mark.parametrize("data", [b"\xff\xd8", b"\xff\xd8\xff\xe0\x00", b"BM" + b"\x00" * 14, b"RIFF\x00\x00\x00\x00WEBPVP8 ",
+@pytest.mark.parametrize("data", [b"\xff\xd8", b"\xff\xd8\xff\xe0\x00", b"BM" + b"\x00" * 14,
+                                  b"RIFF\x00\x00\x00\x00WEBPVP8 ",
                                   b"\xff\xd8" + b"\xff\xe0\x00\x01" * 10])
 def test_truncated_files_are_errors_not_crashes(tmp_path, data):
     path = tmp_path / "short"

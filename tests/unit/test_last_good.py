@@ -46,7 +46,8 @@ def test_written_only_when_the_playlist_changed(folder, tmp_path, monkeypatch):
     real_replace = os.replace
     monkeypatch.setattr(lastgood.os, "replace", lambda a, b: (writes.append(b), real_replace(a, b)))
     playlist = load_playlist([folder], video_length=video_length)
-    assert save(playlist, state) and not save(load_playlist([folder], video_length=video_length), state), "an equal playlist is not rewritten"
+    assert save(playlist, state) and not save(load_playlist([folder], video_length=video_length), state), \
+        "an equal playlist is not rewritten"
     lobby = folder / "lobby.yaml"
     lobby.write_text(lobby.read_text().replace("text: Hello", "text: Hello again"))
     assert save(load_playlist([folder], video_length=video_length), state)

@@ -17,6 +17,7 @@ from signage.playlist.rules import Now
 from signage.playlist.simulate import Moment, Scenario, simulate
 
 MONDAY_9 = dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.timezone.utc)
+MONDAY_15 = MONDAY_9.replace(hour=15)
 
 PLAYLIST = """
 creatives:
@@ -74,7 +75,7 @@ def neutral():
 class Run:
     """Drive a Player second by second with a scripted audience."""
 
-    def __init__(self, playlist, start=MONDAY_9.replace(hour=15), seed=0):
+    def __init__(self, playlist, start=MONDAY_15, seed=0):
         self.player = Player(playlist, seed=seed)
         self.state = AudienceState()
         self.start = start

@@ -161,7 +161,7 @@ def test_spool_put_and_ack_from_two_threads(tmp_path):
 
     thread = threading.Thread(target=acker)
     thread.start()
-    for i in range(2000):
+    for _ in range(2000):
         spool.put("t", b"x")
     done.set()
     thread.join(timeout=10)

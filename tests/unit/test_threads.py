@@ -13,7 +13,7 @@ def test_a_failing_step_is_logged_once_counted_and_the_loop_carries_on(caplog):
     def step():
         calls.append(1)
         if len(calls) <= 4:
-            raise ValueError("bug number %d" % len(calls))
+            raise ValueError(f"bug number {len(calls)}")
         if len(calls) >= 6:
             done.set()
 

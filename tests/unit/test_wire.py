@@ -2,6 +2,7 @@
 discovery, the error envelope, and docs/mqtt.md generated from the message models."""
 
 import pytest
+from pydantic import ValidationError
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -130,5 +131,5 @@ def test_refusals_carry_the_envelope():
 
     Error.model_validate({"schema": 1, "site": "lab", "device": "kiosk-1", "topic": f"{ROOT}/privacy/set",
                           "error": "retained command ignored"})
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError):
         Error.model_validate({"topic": "x", "error": "no envelope"})

@@ -94,7 +94,7 @@ class Store:
             result.screens.add((item.site, item.device))
             if item.kind not in facts:
                 states.append(item)
-            elif item.end < cutoff:
+            elif item.interval()[1] < cutoff:
                 result.expired += 1
             elif item.data.id in facts[item.kind]:
                 result.duplicates += 1

@@ -4,15 +4,14 @@ transaction, so a total moves with the rows it counts."""
 
 from __future__ import annotations
 
-from typing import Callable
-
 import sqlalchemy as sa
 
+from signage.fleet.database import InsertFor
 from signage.fleet.tables import counters
 
 
 class Counters:
-    def __init__(self, insert: Callable[[sa.Table], sa.Insert]):
+    def __init__(self, insert: InsertFor):
         self._insert = insert  # the dialect's INSERT, which has ON CONFLICT (database.insert_for)
 
     def add(self, conn: sa.Connection, amounts: dict[str, int]) -> None:

@@ -16,10 +16,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable, Iterable
+from typing import Iterable
 
 import sqlalchemy as sa
 
+from signage.fleet.database import InsertFor
 from signage.fleet.parse import Incoming, play_expressions
 from signage.fleet.tables import metrics, plays
 from signage.fleet.store.counters import Counters
@@ -39,7 +40,7 @@ class NewFacts:
 
 
 class Facts:
-    def __init__(self, insert: Callable[[sa.Table], sa.Insert]):
+    def __init__(self, insert: InsertFor):
         self._insert = insert  # the dialect's INSERT, which has ON CONFLICT (database.insert_for)
 
     def insert(self, conn: sa.Connection, new_metrics: dict[str, Incoming], new_plays: dict[str, Incoming],

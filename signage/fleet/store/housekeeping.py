@@ -41,7 +41,7 @@ class Housekeeping:
         for `retire_after_days`. Rows deleted, by table."""
         cutoff = now - timedelta(days=retention_days)
         freed = conn.execute(sa.select(sa.func.coalesce(sa.func.sum(sa.func.length(metrics.c.payload)), 0))
-                             .where(metrics.c.end < cutoff)).scalar()
+                             .where(metrics.c.end < cutoff)).scalar_one()
         deleted = {table.name: conn.execute(sa.delete(table).where(column < cutoff)).rowcount
                    for table, column in AGING}
         newest = conn.execute(sa.select(sa.func.max(dead_letters.c.row))).scalar() or 0

@@ -11,11 +11,12 @@ re-derive them.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Callable
 
 import sqlalchemy as sa
 
+from signage.fleet.database import InsertFor
 from signage.fleet.parse import Incoming, metrics_expressions, play_expressions
 from signage.fleet.tables import (creative_day_expressions, creative_days, creative_site_day_expressions,
                                   creative_site_days, screen_hour_expressions, screen_hours)
@@ -54,7 +55,7 @@ def summed(new_metrics: list[Incoming], new_plays: list[Incoming]) -> Sums:
 
 
 def _hour(item: Incoming) -> tuple:
-    return (item.site, item.device, item.start.replace(minute=0, second=0, microsecond=0))
+    return (item.site, item.device, item.interval()[0].replace(minute=0, second=0, microsecond=0))
 
 
 def _add_metrics(sums: Sums, item: Incoming) -> None:
@@ -86,7 +87,7 @@ def _add_play(sums: Sums, item: Incoming) -> None:
     row = sums.hours[_hour(item)]
     row["plays"] += 1
     row["play_seconds"] += p.seconds
-    key = (item.site, item.device, item.start.date(), p.creative)
+    key = (item.site, item.device, item.interval()[0].date(), p.creative)
     day = sums.days[key]
     day["plays"] += 1
     day["seconds"] += p.seconds
@@ -120,7 +121,7 @@ def per_site(sums: Sums) -> tuple[dict[tuple, dict[str, float]], dict[tuple, flo
 
 
 class Rollups:
-    def __init__(self, insert: Callable[[sa.Table], sa.Insert]):
+    def __init__(self, insert: InsertFor):
         self._insert = insert  # the dialect's INSERT, which has ON CONFLICT (database.insert_for)
 
     def add(self, conn: sa.Connection, sums: Sums) -> None:
@@ -138,7 +139,7 @@ class Rollups:
                      ["seconds"])
 
     def _upsert(self, conn: sa.Connection, table: sa.Table, rows: list[dict], add: list[str],
-                maximum: list[str] = ()) -> None:
+                maximum: Sequence[str] = ()) -> None:
         if not rows:
             return
         stmt = self._insert(table)
@@ -152,9 +153,10 @@ def _rows(table: sa.Table, groups: dict, columns: list[str] | None = None) -> li
     """Rows in key order: the key's columns, then each of `columns` (0 where nothing was
     added), or, for a table of one value, that value."""
     keys = [c.name for c in table.primary_key.columns]
-    value = next(c.name for c in table.columns if not c.primary_key) if columns is None else None
-    out = []
-    for key in sorted(groups):
-        values = {value: groups[key]} if columns is None else {c: groups[key].get(c, 0) for c in columns}
-        out.append(dict(zip(keys, key)) | {k: int(v) if k in INTEGERS else v for k, v in values.items()})
-    return out
+    if columns is None:  # a table of one value
+        only = next(c.name for c in table.columns if not c.primary_key)
+        each = [{only: groups[key]} for key in sorted(groups)]
+    else:
+        each = [{c: groups[key].get(c, 0) for c in columns} for key in sorted(groups)]
+    return [dict(zip(keys, key)) | {k: int(v) if k in INTEGERS else v for k, v in values.items()}
+            for key, values in zip(sorted(groups), each)]

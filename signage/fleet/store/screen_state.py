@@ -5,11 +5,13 @@ would want to see later is also a line of the screen's history."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Callable
+from typing import Any
 
 import sqlalchemy as sa
 
+from signage.fleet.database import InsertFor
 from signage.fleet.parse import Incoming
 from signage.fleet.tables import screen_states, screens, status_history
 
@@ -17,7 +19,7 @@ STATUS_FIELDS = ("camera", "display", "broker", "playlist", "privacy", "last_err
 
 
 class ScreenStates:
-    def __init__(self, insert: Callable[[sa.Table], sa.Insert]):
+    def __init__(self, insert: InsertFor):
         self._insert = insert  # the dialect's INSERT, which has ON CONFLICT (database.insert_for)
 
     def touch(self, conn: sa.Connection, seen: set[tuple[str, str]], now: datetime) -> None:
@@ -33,7 +35,7 @@ class ScreenStates:
     def apply(self, conn: sa.Connection, item: Incoming, now: datetime) -> None:
         """An availability, status, refusal or state echo (after `touch`: the screen exists)."""
         where = (screens.c.site == item.site) & (screens.c.device == item.device)
-        current = conn.execute(sa.select(screens).where(where)).mappings().first() or {}
+        current: Mapping[Any, Any] = conn.execute(sa.select(screens).where(where)).mappings().first() or {}
         changes: dict = {}
         history: list[tuple[str, str]] = []
         if item.kind == "available":

@@ -24,11 +24,12 @@ RETRY_SECONDS = 5  # what a 503 asks the browser to wait
 
 
 def add_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(CrossSite, cross_site)
-    app.add_exception_handler(LoginRequired, login_required)
-    app.add_exception_handler(HTTPException, http_error)
-    app.add_exception_handler(params.BadParameter, bad_parameter)
-    app.add_exception_handler(RequestValidationError, invalid_request)
+    # The decorator, called: add_exception_handler's type takes only handlers of Exception itself.
+    app.exception_handler(CrossSite)(cross_site)
+    app.exception_handler(LoginRequired)(login_required)
+    app.exception_handler(HTTPException)(http_error)
+    app.exception_handler(params.BadParameter)(bad_parameter)
+    app.exception_handler(RequestValidationError)(invalid_request)
     for kind in UNAVAILABLE:
         app.add_exception_handler(kind, unavailable)
 

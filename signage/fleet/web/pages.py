@@ -64,6 +64,7 @@ class Pages:
     def refused(self, request: Request, status: int, title: str, message: str,
                 headers: dict | None = None) -> Response:
         """A page for a browser, plain text for a script; it reads nothing from the database."""
+        response: Response
         if wants_html(request):
             response = self.render(request, "message.html", status=status, title=title, message=message, sites=[])
         else:

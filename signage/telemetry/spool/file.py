@@ -80,7 +80,8 @@ class SpoolFile:
         error nothing has changed."""
         acked = list(acked)
         db = self.db
-        rows, count, size, dropped = [], self.count, self.size, 0
+        rows: list[int] = []
+        count, size, dropped = self.count, self.size, 0
         try:
             db.execute("BEGIN IMMEDIATE")
             for start in range(0, len(acked), 500):  # a statement per chunk, not per row
@@ -93,7 +94,7 @@ class SpoolFile:
             for topic, payload, qos, retain in messages:
                 cursor = db.execute("INSERT INTO messages (topic, payload, qos, retain) VALUES (?, ?, ?, ?)",
                                     (topic, payload, qos, int(retain)))
-                rows.append(cursor.lastrowid)
+                rows.append(_row_of(cursor))
                 count, size = count + 1, size + len(payload) + len(topic)  # as SQL LENGTH() counts
             if size > max_bytes:
                 dropped, count, size = self._drop_oldest(count, size, max_bytes)
@@ -135,8 +136,8 @@ class SpoolFile:
                                (row, topic, payload, qos, retain))
                     inserted.append(row)
                 elif tuple(there) != (topic, payload, qos, int(retain)):
-                    inserted.append(db.execute("INSERT INTO messages (topic, payload, qos, retain) "
-                                               "VALUES (?, ?, ?, ?)", (topic, payload, qos, retain)).lastrowid)
+                    inserted.append(_row_of(db.execute("INSERT INTO messages (topic, payload, qos, retain) "
+                                                       "VALUES (?, ?, ?, ?)", (topic, payload, qos, retain))))
             if found.dropped:
                 db.execute("INSERT INTO counters (name, value) VALUES ('dropped', ?) "
                            "ON CONFLICT(name) DO UPDATE SET value = MAX(value, excluded.value)", (found.dropped,))
@@ -163,3 +164,10 @@ class SpoolFile:
             self.db.close()
         except sqlite3.Error:
             pass
+
+
+def _row_of(cursor: sqlite3.Cursor) -> int:
+    """The row number an INSERT just gave (sqlite3 leaves lastrowid None only before one)."""
+    if cursor.lastrowid is None:
+        raise sqlite3.InterfaceError("no row number after an INSERT")
+    return cursor.lastrowid

@@ -106,7 +106,7 @@ class Spool:
         if problem is None:
             try:
                 self._connect()
-                problem = self._file.quick_check()
+                problem = self._opened().quick_check()
             except sqlite3.Error as exc:
                 if not is_damage(exc):
                     self._close_file()

@@ -63,13 +63,13 @@ def open_source(spec: str, *, loop: bool = False, paced: bool = True, fallback: 
         device = _camera_device(spec)
         return CameraSource(device if device is not None else spec, width, height, fps, backoff, format=format)
     if spec == "auto":
-        camera = CameraSource(0, width, height, fps, backoff, format=format)
-        if fallback is None or camera.read() is not None:
-            return camera
-        camera.close()
-        picamera = working_picamera(width, height, fps, backoff)
-        if picamera is not None:
-            return picamera
+        first = CameraSource(0, width, height, fps, backoff, format=format)
+        if fallback is None or first.read() is not None:
+            return first
+        first.close()
+        pi_camera = working_picamera(width, height, fps, backoff)
+        if pi_camera is not None:
+            return pi_camera
         logger.info("no camera opened; using the fallback video %s", fallback)
         return open_source(fallback, loop=True, paced=paced)
     device = _camera_device(spec)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -59,8 +59,8 @@ class PicameraSource(RetryingCamera):
         self.description = f"picamera {camera}"
         # Resolved before anything is opened: a missing picamera2 is a configuration
         # error for the operator, not a camera to retry.
-        self._class = picamera2_class or import_picamera2()
-        self._camera = None
+        self._class: Any = picamera2_class or import_picamera2()  # picamera2 (from apt) has no types
+        self._camera: Any | None = None
         self._open()
 
     def _open(self) -> bool:
@@ -75,7 +75,7 @@ class PicameraSource(RetryingCamera):
         picam = None
         try:
             picam = self._class(self.camera)
-            main = {"format": self.PIXEL_FORMAT}
+            main: dict[str, object] = {"format": self.PIXEL_FORMAT}
             if self.width and self.height:
                 main["size"] = (self.width, self.height)
             # libcamera's own control, in microseconds per frame (min, max): a fixed rate.
@@ -106,6 +106,7 @@ class PicameraSource(RetryingCamera):
         if self._camera is None:
             if not self._wait_for_retry() or not self._open():
                 return None
+        assert self._camera is not None  # _open() made it
         try:
             image = self._camera.capture_array("main")
         except Exception as exc:  # a camera unplugged or a pipeline error: reopen

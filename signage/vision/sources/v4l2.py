@@ -97,6 +97,7 @@ class CameraSource(RetryingCamera):
         if self._capture is None:
             if not self._wait_for_retry() or not self._open():
                 return None
+        assert self._capture is not None  # _open() made it
         try:
             ok, image = self._capture.read()
         except cv2.error as exc:  # some drivers raise instead of returning False

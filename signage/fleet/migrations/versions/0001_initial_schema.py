@@ -1,7 +1,7 @@
 """Initial schema: screens, states, status history, raw metrics and plays, rollups, commands, counters.
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-22
 """
 from __future__ import annotations
