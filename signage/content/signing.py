@@ -24,6 +24,7 @@ from signage.fields import ed25519_public_bytes
 DOMAIN = b"signage-release/1\n"
 SIGNATURE_CHARS = 86  # 64 bytes, base64url without padding
 PublicKey = Ed25519PublicKey  # for the modules that hold a key but import no cryptography
+PrivateKey = Ed25519PrivateKey
 
 
 class SignatureRefused(Exception):
