@@ -343,6 +343,46 @@ class Play(Interval):
         return self
 
 
+ROLLOUT_STATES = ("none", "pending", "downloading", "active", "expired", "refused")
+MAX_CONTENT_VERSION = 2**53  # a release's version (signage/content/manifest.py), exact in every JSON reader
+
+
+class ContentState(Message):
+    """A screen's content from the fleet (docs/content.md), in its status."""
+
+    version: int | None = Field(None, ge=1, le=MAX_CONTENT_VERSION, description="The release playing; null: none "
+                                "yet (local playlists).")
+    target: str | None = text(140, default=None, description="Which of its targets: fleet, site/<site> or "
+                              "screen/<site>/<device>.")
+    state: Literal[ROLLOUT_STATES] = Field(description="none, pending (a newer release is announced), downloading, "
+                                           "active, expired (the release playing is past its expiry: publish "
+                                           "again), refused (the newest release was not taken; see reason).")
+    next_version: int | None = Field(None, ge=1, le=MAX_CONTENT_VERSION, description="The release being fetched "
+                                     "or refused.")
+    done_bytes: int = Field(0, ge=0, le=1 << 44, description="Bytes of next_version downloaded.")
+    total_bytes: int = Field(0, ge=0, le=1 << 44, description="Bytes of next_version to download.")
+    reason: str | None = text(MAX_ERROR_CHARS, default=None, description="Why the newest release was refused, or "
+                              "why it is not downloaded yet.")
+
+
+class ContentAnnouncement(Message):
+    """Topic <root>/content/fleet, <root>/content/site/<site> or <root>/content/screen/<site>/<device>
+    (`content_topics`), retained, QoS 1: a release is published. Only a hint (anyone who may
+    publish there could lie): the kiosk fetches the signed manifest and checks it."""
+
+    version: int = Field(ge=1, le=MAX_CONTENT_VERSION, description="The newest release's version.")
+
+
+MAX_ANNOUNCEMENT_BYTES = 128
+
+
+def content_topics(topic_root: str, site: str, device: str) -> tuple[str, str, str]:
+    """The announcement topics a screen reads, the most specific first. `content` is not a
+    site name the fleet provisions, so no kiosk's own topics overlap them."""
+    return (f"{topic_root}/content/screen/{site}/{device}", f"{topic_root}/content/site/{site}",
+            f"{topic_root}/content/fleet")
+
+
 class Status(Envelope):
     """Topic <root>/<site>/<device>/status, retained, QoS 1."""
 
@@ -382,6 +422,8 @@ class Status(Envelope):
         "(the newest of all is last_error).")
     faults: int = Field(0, ge=0, le=MAX_COUNT, description="Unexpected faults survived since start (logged with a "
                         "traceback).")
+    content: ContentState | None = Field(None, description="Releases from the fleet; null when content.url is not "
+                                         "set.")
 
 
 class Error(Envelope):
