@@ -438,6 +438,8 @@ def check_runtime_paths(config: Config, created: list[Path] | None = None) -> No
                           f" (chown) or " + WRITABLE_HINT.format(key="paths.spool",
                                                                  example="/var/lib/signage/telemetry.sqlite3"))
     _writable_folder(paths.state_dir, "paths.state", "/var/lib/signage", created)
+    if config.content.url is not None:
+        _writable_folder(config.content_folder, "content.folder", "/var/lib/signage/content", created)
 
 
 def remove_created(created: list[Path]) -> None:

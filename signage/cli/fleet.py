@@ -315,6 +315,11 @@ def _run(store, config, path: Path) -> int:
                            secure_cookies=config.secure_cookies, identities=identities,
                            retire_after_days=config.retire_after_days, releases=config.releases)
     app = create_app(settings)
+    announcer = None
+    if config.releases:
+        from signage.fleet.announcer import Announcer
+
+        announcer = Announcer(Path(config.releases), config.topic_root, publisher.publish_retained).start()
     server = _Server(server_config(app, config))
     def stop(*_):
         settings.stopping.set()  # live pages end their streams, so the server can close them
@@ -325,6 +330,8 @@ def _run(store, config, path: Path) -> int:
     try:
         server.run()
     finally:
+        if announcer is not None:
+            announcer.stop()
         publisher.close()
         app.state.writes.close()
         ingest.stop()

@@ -370,10 +370,17 @@ class ContentAnnouncement(Message):
     (`content_topics`), retained, QoS 1: a release is published. Only a hint (anyone who may
     publish there could lie): the kiosk fetches the signed manifest and checks it."""
 
+    model_config = ConfigDict(strict=True)  # added to Message's
+
     version: int = Field(ge=1, le=MAX_CONTENT_VERSION, description="The newest release's version.")
 
 
 MAX_ANNOUNCEMENT_BYTES = 128
+
+
+def announcement_topic(topic_root: str, target: str) -> str:
+    """Where a release for `target` (fleet, site/<site>, screen/<site>/<device>) is announced."""
+    return f"{topic_root}/content/{target}"
 
 
 def content_topics(topic_root: str, site: str, device: str) -> tuple[str, str, str]:

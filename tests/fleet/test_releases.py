@@ -98,3 +98,24 @@ def test_a_retained_announcement_reaches_the_kiosk_and_its_own_commands_still_do
         telemetry.stop()
         publisher.loop_stop()
         publisher.disconnect()
+
+
+def test_the_fleet_announces_each_release_to_its_targets_retained(fleet, published, broker, tmp_path):
+    from tests.subscriber import Subscriber
+
+    key, releases = published
+    watching = Subscriber(broker.url, "signage/content/#")
+    try:
+        first = watching.wait_for(lambda m: m.topic == "signage/content/site/hq", timeout=30)
+        assert first.json() == {"version": 1}
+        assert watching.wait_for(lambda m: m.topic == "signage/content/fleet").json() == {"version": 1}
+        release.republish(releases, 1, key)
+        assert watching.wait_for(lambda m: m.topic == "signage/content/site/hq" and m.json() == {"version": 2},
+                                 timeout=30)
+    finally:
+        watching.close()
+    late = Subscriber(broker.url, "signage/content/#")  # a screen that comes online later
+    try:
+        assert late.wait_for(lambda m: m.topic == "signage/content/fleet").retain
+    finally:
+        late.close()
