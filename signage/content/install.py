@@ -123,7 +123,10 @@ class ContentFolder:
             for path, entry in target.files.items():
                 destination = staging / path
                 destination.parent.mkdir(parents=True, exist_ok=True)
-                os.link(self.objects / entry.sha256, destination)
+                try:
+                    os.link(self.objects / entry.sha256, destination)
+                except OSError:  # a filesystem without hard links: a copy (it costs the space twice)
+                    shutil.copyfile(self.objects / entry.sha256, destination)
             result = load_playlist_set([staging], staging, max_image_pixels, video_length=video_length)
             if result.playlist is None:
                 raise InstallRefused(f"version {version} fails the checks on this screen:\n"

@@ -34,6 +34,7 @@ logger = logging.getLogger(__name__)
 
 NICE = 10  # below the screen's threads: the download waits, a video frame does not
 LATEST_BYTES = 32
+MAX_REFUSED = 100  # versions remembered as refused for good
 
 
 @dataclass(frozen=True)
@@ -211,6 +212,8 @@ class ContentUpdater:
         text = f"version {version}: {reason}" if not reason.startswith("version") else reason
         if final:
             self._refused[version] = text
+            while len(self._refused) > MAX_REFUSED:  # the oldest first: only new versions are asked about
+                del self._refused[min(self._refused)]
             logger.error("content refused: %s; the last good keeps playing", text)
             self.events.put(ContentRefused(version, text))
             self.state = replace(self.state, state="refused", next_version=version, reason=text)

@@ -118,7 +118,7 @@ class Kiosk:
                                   self.screen.set_notice, open_source)
         self.privacy = Privacy(config.privacy, wall(), self.vision, self.uplink, self._status_changed)
         self.playlists = Playlists(self.problems, self.player, self.uplink, self.screen, self.now)
-        self.releases = Releases(config, self.problems, self.uplink.refuse)
+        self.releases = Releases(config, self.problems, self.uplink.refuse, self.playlists.request_reload)
         self.commands = Commands(self.player, self.privacy, self.playlists, self.screen, self.uplink, self.now, wall)
         self.watchdog = Watchdog(Notifier(), clock)
         self.status_publisher = StatusPublisher(clock)

@@ -1,7 +1,8 @@
 """The kiosk's releases from the fleet (signage/content/): the updater thread when
 content.url is set, its announcements from MQTT, and what it reports to the main
 thread (a refusal goes to status and `<root>/error`; an installed release clears it).
-The playlist watcher plays what the updater swaps in, like any edit."""
+The playlist watcher plays what the updater swaps in: told to read it at once, as the
+release may share every playlist file with the one before and differ only in media."""
 
 from __future__ import annotations
 
@@ -35,10 +36,13 @@ def settings_of(config: Config) -> Settings | None:
 class Releases:
     """Main thread, except `announced` (paho's thread) and `state` (any thread)."""
 
-    def __init__(self, config: Config, problems: Problems, refuse: Callable[[str, str], None]):
+    def __init__(self, config: Config, problems: Problems, refuse: Callable[[str, str], None],
+                 reload: Callable[[], None]):
+        """`reload` asks the playlist watcher to read the playlists again: a release may change
+        only media, whose new files the watcher (which watches the files it loaded) cannot see."""
         from signage.display.videoinfo import video_length
 
-        self._problems, self._refuse = problems, refuse
+        self._problems, self._refuse, self._reload = problems, refuse, reload
         settings = settings_of(config)
         self.updater = ContentUpdater(settings, video_length) if settings is not None else None
         self.topics = content_topics(config.mqtt.topic_root, config.site, config.device) if settings else ()
@@ -74,6 +78,7 @@ class Releases:
             self._refuse("content", event.reason)
         else:
             self._problems.clear("content")
+            self._reload()
 
     def state(self) -> ContentState | None:
         if self.updater is None:

@@ -21,9 +21,10 @@ def releases(tmp_path) -> Releases:
     config = Config(site="hq", device="door", playlists=str(folder / "current"),
                     content=ContentConfig(url="http://127.0.0.1:9/releases", folder=str(folder),
                                           public_key=public_text(Ed25519PrivateKey.generate().public_key())))
-    refused: list = []
-    made = Releases(config, Problems(), lambda topic, reason: refused.append((topic, reason)))
-    made.refused = refused
+    refused, reloads = [], []
+    made = Releases(config, Problems(), lambda topic, reason: refused.append((topic, reason)),
+                    lambda: reloads.append(True))
+    made.refused, made.reloads = refused, reloads
     return made
 
 
@@ -48,11 +49,13 @@ def test_a_refusal_is_a_problem_and_an_error_until_a_release_is_installed(releas
     releases.take(ContentRefused(3, "version 3: bad signature"))
     assert "bad signature" in releases._problems.get("content")
     assert releases.refused == [("content", "version 3: bad signature")]
+    assert releases.reloads == []
     releases.take(ContentInstalled(4, "fleet"))
     assert releases._problems.get("content") is None
+    assert releases.reloads == [True], "the watcher reads the new release at once (it may differ in media only)"
     assert releases.state().state == "none"
 
 
 def test_without_content_url_there_is_no_updater_and_no_status(tmp_path):
-    quiet = Releases(Config(), Problems(), lambda topic, reason: None)
+    quiet = Releases(Config(), Problems(), lambda topic, reason: None, lambda: None)
     assert quiet.updater is None and quiet.state() is None and quiet.topics == ()
