@@ -119,3 +119,24 @@ def test_the_fleet_announces_each_release_to_its_targets_retained(fleet, publish
         assert late.wait_for(lambda m: m.topic == "signage/content/fleet").retain
     finally:
         late.close()
+
+
+def test_the_fleet_page_shows_each_screens_rollout(store):
+    from signage.fleet import queries
+    from signage.fleet.parse import parse
+    from tests.fleet import factory as f
+
+    def status(device: str, content: dict | None) -> None:
+        body = f.status(device=device) | ({"content": content} if content is not None else {})
+        store.write([parse("signage", f"signage/lab/{device}/status", f.encode(body))])
+
+    status("a", {"state": "active", "version": 3, "target": "site/lab"})
+    status("b", {"state": "downloading", "version": 3, "target": "site/lab", "next_version": 4,
+                 "done_bytes": 40, "total_bytes": 100})
+    status("c", {"state": "refused", "version": 3, "target": "site/lab", "next_version": 4,
+                 "reason": "version 4: bad signature"})
+    status("d", None)
+    rows = {row.device: row.content for row in queries.fleet(store.reader).rows}
+    assert rows == {"a": "v3 (site/lab)", "b": "v3 (site/lab) · v4 downloading 40%",
+                    "c": "v3 (site/lab) · v4 refused: version 4: bad signature", "d": None}
+    assert queries.screen(store.reader, "lab", "c")["content_summary"].endswith("bad signature")
