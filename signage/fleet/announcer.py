@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Callable
 
 from signage.threads import SupervisedThread
-from signage.wire.messages import MAX_CONTENT_VERSION, announcement_topic
+from signage.wire.announcements import announcement_topic
+from signage.wire.messages import MAX_CONTENT_VERSION
 
 logger = logging.getLogger(__name__)
 

@@ -29,7 +29,7 @@ logger = logging.getLogger(__name__)
 
 NEW_FOR = dt.timedelta(days=7)  # a provisioned identity is shown as new this long
 RELOAD_EVERY_S = 5.0  # the file is looked at (one stat) at most this often
-RESERVED_SITE = "content"  # <root>/content/... is the content announcements' (wire/messages.py content_topics)
+RESERVED_SITE = "content"  # <root>/content/... is the content announcements' (wire/announcements.py)
 QUARANTINE_MAX = 500  # identities listed; past it only counted
 LOG_EVERY_S = 60.0  # one line about new strangers per minute at most: forged identities come by thousands
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from signage.fleet.identities import Provisioned
 from signage.wire.homeassistant import node_id
-from signage.wire.messages import content_topics
+from signage.wire.announcements import content_topics
 
 PASSWORD_BYTES = 24  # 192 random bits: no dictionary, no brute force
 SALT_BYTES = 12  # what mosquitto_passwd uses

@@ -16,7 +16,8 @@ from signage.config import Config
 from signage.content.signing import public_key
 from signage.content.updater import ContentInstalled, ContentRefused, ContentUpdater, Settings
 from signage.kiosk.problems import Problems
-from signage.wire.messages import MAX_ANNOUNCEMENT_BYTES, ContentAnnouncement, ContentState, content_topics, fit
+from signage.wire.announcements import MAX_ANNOUNCEMENT_BYTES, ContentAnnouncement, content_topics
+from signage.wire.messages import ContentState, fit
 
 logger = logging.getLogger(__name__)
 

@@ -147,7 +147,7 @@ class Uplink:
         with Home Assistant discovery and the privacy state to publish. Raises
         ConfigError when the configuration cannot make one (broker URL, TLS files)."""
         from signage.wire.homeassistant import discovery
-        from signage.wire.messages import content_topics
+        from signage.wire.announcements import content_topics
 
         announcements = content_topics(config.mqtt.topic_root, config.site, config.device) \
             if config.content.url is not None and self._on_announcement is not None else ()

@@ -7,7 +7,8 @@ import inspect
 import json
 
 from signage.wire.commands import MAX_PAYLOAD
-from signage.wire.messages import MAX_AGE, MAX_MESSAGE_BYTES, MAX_SKEW, MESSAGES, ContentAnnouncement
+from signage.wire.announcements import ContentAnnouncement
+from signage.wire.messages import MAX_AGE, MAX_MESSAGE_BYTES, MAX_SKEW, MESSAGES
 
 INTRO = f"""# MQTT interface
 

@@ -19,7 +19,7 @@ from signage.content.updater import ContentUpdater, Settings
 from signage.display.videoinfo import video_length
 from signage.telemetry.mqtt import Telemetry
 from signage.wire.client import new_client
-from signage.wire.messages import content_topics
+from signage.wire.announcements import content_topics
 from tests.fleet.server import FleetServer
 
 PROJECT = Path(__file__).resolve().parents[2]
