@@ -183,7 +183,7 @@ class ContentFolder:
                 named.add(int(parts[len(root.parts)]))
         return named
 
-    def clean(self, keep_objects: set[str] = frozenset()) -> None:
+    def clean(self, keep_objects: set[str] | frozenset[str] = frozenset()) -> None:
         """Releases no one may show, then objects no release links, then stale partial downloads."""
         kept = self.kept()
         for version in self._versions():

@@ -101,7 +101,7 @@ class Target(_Model):
 
 
 class Manifest(_Model):
-    format: Literal[1] = FORMAT
+    format: Literal[1] = Field(1, description="The manifest format (FORMAT).")
     version: int = Field(ge=1, le=MAX_VERSION, description="Grows with every release; a kiosk takes only a "
                          "higher one than it plays.")
     issued: int = Field(ge=0, le=MAX_TIME, description="Unix seconds when it was published.")

@@ -29,7 +29,7 @@ from pydantic import ValidationError
 from signage.content import signing
 from signage.content.checks import Verdict, check_targets
 from signage.content.layers import layered
-from signage.content.manifest import FORMAT, Manifest, ManifestError, Target, parse
+from signage.content.manifest import Manifest, ManifestError, Target, parse
 from signage.content.signing import PrivateKey
 from signage.imageinfo import DEFAULT_MAX_PIXELS
 from signage.playlist.loader import VideoLength
@@ -192,7 +192,7 @@ def _store_objects(releases: Path, sources: dict[str, Path]) -> int:
 def _write(releases: Path, key: PrivateKey, targets: dict, expires_days: float, now: float | None) -> Manifest:
     issued = int(now if now is not None else time.time())
     version = max(versions(releases), default=0) + 1
-    manifest = Manifest(format=FORMAT, version=version, issued=issued, expires=issued + int(expires_days * 86400),
+    manifest = Manifest(format=1, version=version, issued=issued, expires=issued + int(expires_days * 86400),
                         key_id=signing.key_id(key.public_key()),
                         targets=targets)  # type: ignore[arg-type]  # validated from plain dicts
     data = manifest.canonical()
