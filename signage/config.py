@@ -345,8 +345,15 @@ class ContentConfig(Section):
     @classmethod
     def _ed25519_public_key(cls, value: str | None) -> str | None:
         if value is not None:
-            ed25519_public_bytes(value)
+            ed25519_public_bytes(value, printed_by="signage keygen")
         return value
+
+    @model_validator(mode="after")
+    def _a_key_to_verify_with(self) -> "ContentConfig":
+        if self.url is not None and self.public_key is None:
+            raise ValueError("url is set but public_key is not: a screen plays only releases it "
+                             "can verify; add the public key `signage keygen` printed")
+        return self
 
 
 def content_url(url: str) -> str:
@@ -394,9 +401,6 @@ class Config(Section):
     def _content_plays_from_its_folder(self) -> "Config":
         if self.content.url is None:
             return self
-        if self.content.public_key is None:
-            raise ValueError("content.url is set but content.public_key is not: a screen plays only releases it "
-                             "can verify; add the public key `signage keygen` printed")
         current = self.content_folder / "current"
         if Path(self.playlists) != current:
             raise ValueError(f"playlists is {self.playlists!r}, but with content.url the screen plays the releases "

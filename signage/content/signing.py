@@ -42,7 +42,7 @@ def public_text(key: Ed25519PublicKey) -> str:
 
 def public_key(text: str) -> Ed25519PublicKey:
     """A public key from config.yaml's text; ValueError saying what is wrong."""
-    return Ed25519PublicKey.from_public_bytes(ed25519_public_bytes(text))
+    return Ed25519PublicKey.from_public_bytes(ed25519_public_bytes(text, printed_by="signage keygen"))
 
 
 def key_id(key: Ed25519PublicKey) -> str:

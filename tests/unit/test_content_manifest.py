@@ -229,7 +229,7 @@ def test_the_config_takes_the_printed_public_key_and_checks_the_content_folder(t
     assert config.content_folder == folder
     with pytest.raises(ValueError, match=f"set playlists: {folder / 'current'}"):
         Config(content=ContentConfig(url="http://fleet/releases", public_key=text, folder=str(folder)))
-    with pytest.raises(ValueError, match="content.public_key is not"):
+    with pytest.raises(ValueError, match="url is set but public_key is not"):
         Config(playlists=str(folder / "current"), content=ContentConfig(url="http://fleet/r", folder=str(folder)))
     for url in ("ftp://fleet/r", "http://user:pw@fleet/r", "http:///r", "http://fleet:99999/r", "http://f/r?x=1"):
         with pytest.raises(ValueError, match="content URL|use http"):
