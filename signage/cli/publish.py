@@ -35,6 +35,9 @@ def add(commands) -> None:
     parser.add_argument("--simulate", type=_days, default=7.0, metavar="DAYS",
                         help="days of each target's rules to rehearse on a simulated clock (default 7, at most 7)")
     parser.add_argument("--no-simulate", action="store_true", help="skip the rehearsal")
+    parser.add_argument("--objects-url", metavar="URL",
+                        help="where screens fetch the files from, if not from the releases folder's objects/ (a CDN "
+                             "or static host you copy objects/ to): http(s)://host/path")
     parser.add_argument("--max-image-pixels", type=whole(1_000_000, 400_000_000), default=None,
                         help="the screens' display.max_image_pixels, if not the default")
     parser.set_defaults(handler=run)
@@ -55,14 +58,21 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise ConfigError(f"--key {exc}") from None
     releases = output_folder("--releases", Path(args.releases))
+    if args.objects_url is not None:
+        from signage.config import content_url
+
+        try:
+            content_url(args.objects_url)
+        except ValueError as exc:
+            raise ConfigError(f"--objects-url {exc}") from None
     try:
         if args.again is not None:
-            published = republish(releases, args.again, key, expires_days=args.expires)
+            published = republish(releases, args.again, key, expires_days=args.expires, objects_url=args.objects_url)
         else:
             repo = Path(args.repo)
             published = publish(repo, releases, key, video_length=video_length, expires_days=args.expires,
                                 max_image_pixels=args.max_image_pixels or DEFAULT_MAX_PIXELS,
-                                simulate_days=0 if args.no_simulate else args.simulate)
+                                simulate_days=0 if args.no_simulate else args.simulate, objects_url=args.objects_url)
     except PublishRefused as exc:
         for line in exc.lines:
             print(line)

@@ -24,6 +24,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from signage.config import content_url
 from signage.patterns import NAME_PATTERN
 
 FORMAT = 1
@@ -36,6 +37,7 @@ MAX_DEPTH = 8
 MAX_FILE_BYTES = 16 << 30  # one file (a long 4K video is a few GB)
 MAX_VERSION = 2**53  # exact in every JSON reader
 MAX_TIME = 1 << 40  # Unix seconds
+MAX_URL_CHARS = 300
 
 SHA256_PATTERN = r"^[0-9a-f]{64}$"
 KEY_ID_PATTERN = r"^[0-9a-f]{16}$"
@@ -109,6 +111,14 @@ class Manifest(_Model):
     key_id: Annotated[str, StringConstraints(pattern=KEY_ID_PATTERN)] = Field(
         description="The publisher's key: the first 16 hex digits of the sha256 of its raw public key.")
     targets: dict[str, Target] = Field(min_length=1, max_length=MAX_TARGETS)
+    objects_url: str | None = Field(None, max_length=MAX_URL_CHARS, description=(
+        "Where the files are fetched from (<objects_url>/<sha256>), when not from the releases folder's "
+        "objects/: a CDN or any static host. Signed like the rest, and each file is checked by its sha256."))
+
+    @field_validator("objects_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        return content_url(value) if value is not None else None
 
     @field_validator("targets")
     @classmethod
@@ -119,7 +129,7 @@ class Manifest(_Model):
         return targets
 
     def canonical(self) -> bytes:
-        return canonical(self.model_dump(mode="json"))
+        return canonical(self.model_dump(mode="json", exclude_none=True))  # an unset field is absent
 
     def target_for(self, site: str, device: str) -> str | None:
         """The most specific target that names this screen, or None."""

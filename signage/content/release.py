@@ -5,6 +5,7 @@ releases folder that any static web server (or `signage fleet`) serves as it is:
     <version>/manifest.json     canonical bytes (manifest.py)
     <version>/manifest.sig      its signature (signing.py)
     objects/<sha256>            every file once, by content: a creative in ten targets is stored once
+                                (or copied to another static host the manifest names: objects_url)
 
 Old releases are kept. Rollback is `republish`: an earlier release's targets under a
 new version (kiosks refuse any version that is not newer). One publisher at a time:
@@ -111,7 +112,7 @@ def read_release(releases: Path, version: int, key: PrivateKey) -> Manifest:
 
 
 def publish(repo: Path, releases: Path, key: PrivateKey, *, video_length: VideoLength, expires_days: float = 30,
-            max_image_pixels: int = DEFAULT_MAX_PIXELS, simulate_days: float = 7,
+            max_image_pixels: int = DEFAULT_MAX_PIXELS, simulate_days: float = 7, objects_url: str | None = None,
             now: float | None = None) -> Published:
     """Check every target of `repo` and write the release; PublishRefused if any target fails."""
     found = layered(repo)
@@ -139,14 +140,14 @@ def publish(repo: Path, releases: Path, key: PrivateKey, *, video_length: VideoL
         targets[name] = {"files": entries}
     with locked(releases):
         new_bytes = _store_objects(releases, {digest: source for source, (digest, _) in hashes.items()})
-        published = _write(releases, key, targets, expires_days, now)
+        published = _write(releases, key, targets, expires_days, now, objects_url)
     return Published(published.version, releases / str(published.version),
                      {name: target.total_bytes for name, target in published.targets.items()}, new_bytes,
                      verdict.warnings)
 
 
 def republish(releases: Path, version: int, key: PrivateKey, *, expires_days: float = 30,
-              now: float | None = None) -> Published:
+              objects_url: str | None = None, now: float | None = None) -> Published:
     """Rollback: release `version`'s targets again, as the newest version."""
     with locked(releases):
         earlier = read_release(releases, version, key)
@@ -156,7 +157,7 @@ def republish(releases: Path, version: int, key: PrivateKey, *, expires_days: fl
             raise PublishRefused([f"release {version} needs {len(missing)} file(s) no longer in "
                                   f"{releases / OBJECTS}, e.g. {missing[0]}"])
         targets = {name: target.model_dump(mode="json") for name, target in earlier.targets.items()}
-        published = _write(releases, key, targets, expires_days, now)
+        published = _write(releases, key, targets, expires_days, now, objects_url or earlier.objects_url)
     return Published(published.version, releases / str(published.version),
                      {name: target.total_bytes for name, target in published.targets.items()}, 0, [])
 
@@ -189,11 +190,12 @@ def _store_objects(releases: Path, sources: dict[str, Path]) -> int:
     return written
 
 
-def _write(releases: Path, key: PrivateKey, targets: dict, expires_days: float, now: float | None) -> Manifest:
+def _write(releases: Path, key: PrivateKey, targets: dict, expires_days: float, now: float | None,
+           objects_url: str | None = None) -> Manifest:
     issued = int(now if now is not None else time.time())
     version = max(versions(releases), default=0) + 1
     manifest = Manifest(format=1, version=version, issued=issued, expires=issued + int(expires_days * 86400),
-                        key_id=signing.key_id(key.public_key()),
+                        key_id=signing.key_id(key.public_key()), objects_url=objects_url,
                         targets=targets)  # type: ignore[arg-type]  # validated from plain dicts
     data = manifest.canonical()
     staging = Path(tempfile.mkdtemp(dir=releases, prefix=f".{version}."))

@@ -192,8 +192,11 @@ class ContentUpdater:
         need = self.folder.need(target)
         self.folder.make_room(target, need)
         self.state = replace(self.state, state="downloading", next_version=version, total_bytes=need.bytes)
+        source, prefix = self.fetcher, "objects/"
+        if accepted.manifest.objects_url is not None:  # another host the signed manifest names
+            source, prefix = Fetcher(accepted.manifest.objects_url, settings.rate_bytes_s, self._stopping), ""
         for digest, (_, size) in need.files.items():
-            self.fetcher.file(f"objects/{digest}", self.folder.partial / digest, size, digest, self._progress)
+            source.file(f"{prefix}{digest}", self.folder.partial / digest, size, digest, self._progress)
             self.folder.adopt_object(digest)
         self.folder.stage(version, target, video_length=self._video_length,
                           max_image_pixels=settings.max_image_pixels)

@@ -248,3 +248,16 @@ def test_an_older_version_announced_or_served_changes_nothing(tmp_path, repo, ke
     updater.step()
     assert updater.state.state == "active" and updater.state.version == 2
     assert os.readlink(folder / "current") == "releases/2"
+
+
+def test_files_come_from_the_host_the_signed_manifest_names(tmp_path, repo, key, server):
+    elsewhere = ReleaseServer(server.releases / "objects").start()  # a CDN holding a copy of objects/
+    try:
+        publish(repo, server.releases, key, objects_url=f"{elsewhere.url}/")
+        updater = updater_for(key, tmp_path / "content", server.url)
+        updater.step()
+        assert updater.state.state == "active"
+        assert not [path for path, _ in server.requests if path.startswith("objects/")]
+        assert len(elsewhere.requests) == 3 and all(len(path) == 64 for path, _ in elsewhere.requests)
+    finally:
+        elsewhere.stop()

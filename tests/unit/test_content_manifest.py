@@ -234,3 +234,10 @@ def test_the_config_takes_the_printed_public_key_and_checks_the_content_folder(t
     for url in ("ftp://fleet/r", "http://user:pw@fleet/r", "http:///r", "http://fleet:99999/r", "http://f/r?x=1"):
         with pytest.raises(ValueError, match="content URL|use http"):
             ContentConfig(url=url)
+
+
+@pytest.mark.parametrize("url", ["ftp://cdn/x", "http://user:pw@cdn/x", "http://cdn/x?y=1", "x" * 400])
+def test_an_objects_url_that_is_not_a_plain_http_base_is_refused(key, url):
+    data, sig = sealed(key, document(key, objects_url=url))
+    with pytest.raises(ReleaseRefused, match="objects_url"):
+        take(key, data, sig)
