@@ -35,6 +35,7 @@ logger = logging.getLogger(__name__)
 NICE = 10  # below the screen's threads: the download waits, a video frame does not
 LATEST_BYTES = 32
 MAX_REFUSED = 100  # versions remembered as refused for good
+RETRY_S = 60.0  # after a download broke off, or a clock not set yet
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,8 @@ class ContentUpdater:
         self._refused: dict[int, str] = {}  # versions refused for good: not fetched again
         self._thread = SupervisedThread("content", self.step, settings.check_every)
         self._niced = False
+        self._retry: threading.Timer | None = None  # wakes the thread after a failure that may pass
+        self._retry_s = min(RETRY_S, settings.check_every)
 
     # ----- any thread ---------------------------------------------------------------------------
 
@@ -109,6 +112,8 @@ class ContentUpdater:
 
     def stop(self, timeout: float = 5.0) -> bool:
         self._stopping.set()
+        if self._retry is not None:
+            self._retry.cancel()
         return self._thread.stop(timeout)
 
     def alive(self, stale: float | None = None) -> bool:
@@ -173,7 +178,9 @@ class ContentUpdater:
             self._take(version, active)
         except Stopped:
             logger.info("content download of version %s paused: the kiosk is stopping", version)
-        except (ReleaseRefused, InstallRefused) as exc:
+        except ReleaseRefused as exc:
+            self._refuse(version, str(exc), final=exc.final)
+        except InstallRefused as exc:
             self._refuse(version, str(exc), final=True)
         except FetchFailed as exc:
             self._refuse(version, str(exc), final=exc.final)
@@ -221,5 +228,14 @@ class ContentUpdater:
             self.events.put(ContentRefused(version, text))
             self.state = replace(self.state, state="refused", next_version=version, reason=text)
         else:
-            logger.warning("content not fetched yet: %s; trying again", text)
+            logger.warning("content not fetched yet: %s; trying again in %g s", text, self._retry_s)
             self.state = replace(self.state, state="pending", next_version=version, reason=text)
+            self._retry_soon()
+
+    def _retry_soon(self) -> None:
+        """A download that broke off is resumed sooner than at the next regular look."""
+        if self._retry is not None and self._retry.is_alive():
+            return
+        self._retry = threading.Timer(self._retry_s, self._thread.wake)
+        self._retry.daemon = True
+        self._retry.start()

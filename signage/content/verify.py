@@ -21,7 +21,12 @@ MAX_AHEAD_S = 86400  # issued later than this ahead of the kiosk's clock: the cl
 
 
 class ReleaseRefused(Exception):
-    """A release this screen will not play; the message says why (it goes to status and <root>/error)."""
+    """A release this screen will not play; the message says why (it goes to status and <root>/error).
+    `final`: the same release will never pass here; not final: it may once this screen's clock is set."""
+
+    def __init__(self, reason: str, final: bool = True):
+        super().__init__(reason)
+        self.final = final
 
 
 @dataclass(frozen=True)
@@ -59,7 +64,7 @@ def accept(data: bytes, signature: bytes, key: PublicKey, *, site: str, device: 
                              "it again to renew it")
     if manifest.issued > now + MAX_AHEAD_S:
         raise ReleaseRefused(f"version {manifest.version} was issued {manifest.issued - now:.0f} s ahead of this "
-                             "screen's clock; is its clock set (NTP)?")
+                             "screen's clock; is its clock set (NTP)?", final=False)
     target = manifest.target_for(site, device)
     if target is None:
         raise ReleaseRefused(f"version {manifest.version} has no target for {site}/{device} (neither "

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -220,8 +221,6 @@ def test_a_release_larger_than_the_free_disk_is_refused_before_downloading(tmp_p
 
 
 def test_an_expired_release_is_refused_and_an_expired_active_one_is_reported(tmp_path, repo, key, server):
-    import time
-
     folder = tmp_path / "content"
     publish(repo, server.releases, key, now=time.time() - 40 * 86400)  # expired 10 days ago
     updater = updater_for(key, folder, server.url)
@@ -261,3 +260,15 @@ def test_files_come_from_the_host_the_signed_manifest_names(tmp_path, repo, key,
         assert len(elsewhere.requests) == 3 and all(len(path) == 64 for path, _ in elsewhere.requests)
     finally:
         elsewhere.stop()
+
+
+def test_a_screen_whose_clock_is_not_set_takes_the_release_once_it_is(tmp_path, repo, key, server):
+    publish(repo, server.releases, key)
+    updater = updater_for(key, tmp_path / "content", server.url)
+    updater._wall = lambda: 86400.0  # a Pi without a real-time clock, before NTP: 2 January 1970
+    updater.step()
+    assert updater.state.state == "pending" and "is its clock set (NTP)?" in updater.state.reason
+    assert events(updater) == [], "not refused for good"
+    updater._wall = time.time  # NTP has set it
+    updater.step()
+    assert updater.state.state == "active" and updater.state.version == 1
