@@ -349,7 +349,7 @@ class ContentConfig(Section):
         return value
 
     @model_validator(mode="after")
-    def _a_key_to_verify_with(self) -> "ContentConfig":
+    def _a_key_to_verify_with(self) -> ContentConfig:
         if self.url is not None and self.public_key is None:
             raise ValueError("url is set but public_key is not: a screen plays only releases it "
                              "can verify; add the public key `signage keygen` printed")
@@ -398,7 +398,7 @@ class Config(Section):
                                    "media, downloaded, checked and swapped in (docs/content.md).")
 
     @model_validator(mode="after")
-    def _content_plays_from_its_folder(self) -> "Config":
+    def _content_plays_from_its_folder(self) -> Config:
         if self.content.url is None:
             return self
         current = self.content_folder / "current"

@@ -151,7 +151,7 @@ def _screen_round(key, url: str, folder: Path, mb: int, rate_mb_s: float) -> lis
         idle = _frames_while(renderer, watch, min(seconds, 30))
         kiosk = _updater(key, url, folder / "kiosk", mb, rate_mb_s)
         busy = _frames_while(renderer, watch, 0, during=kiosk.step)
-        driver = renderer.screen.driver
+        driver = renderer.screen.driver if renderer.screen is not None else "none"
     finally:
         renderer.close()
     lines = [f"screen: SDL video driver {driver}, a 30 fps 1080p H.264 video; the download at {rate_mb_s:g} MB/s, "
@@ -186,10 +186,11 @@ def run(screens: int = 50, mb: int = 200, rate_mb_s: float = 4.0, screen: bool =
             cpu = _cpu_seconds(fleet.pid) - cpu
             peak = _peak_rss_mb(fleet.pid)
             shutil.rmtree(folder / "screens", ignore_errors=True)
+            alone = (mb << 20) / (rate_mb_s * 1e6)  # one screen's download at the cap
             lines = [f"rollout: {screens} screens fetch a {mb} MB release from one signage fleet, each capped at "
                      f"{rate_mb_s:g} MB/s",
-                     f"  time to full rollout {spent:.1f} s ({spent / ((mb << 20) / (rate_mb_s * 1e6)):.2f} x one screen's "
-                     f"download at the cap); {screens - len(failed)} of {screens} screens active",
+                     f"  time to full rollout {spent:.1f} s ({spent / alone:.2f} x one screen's download at the "
+                     f"cap); {screens - len(failed)} of {screens} screens active",
                      f"  signage fleet: CPU {100 * cpu / spent:.0f} % of one core during the rollout, peak "
                      f"resident memory {peak:.0f} MiB"]
             lines += [f"  not active: {line}" for line in failed[:5]]

@@ -196,7 +196,7 @@ def _write(releases: Path, key: PrivateKey, targets: dict, expires_days: float, 
     version = max(versions(releases), default=0) + 1
     manifest = Manifest(format=1, version=version, issued=issued, expires=issued + int(expires_days * 86400),
                         key_id=signing.key_id(key.public_key()), objects_url=objects_url,
-                        targets=targets)  # type: ignore[arg-type]  # validated from plain dicts
+                        targets=targets)  # plain dicts, validated into Targets
     data = manifest.canonical()
     staging = Path(tempfile.mkdtemp(dir=releases, prefix=f".{version}."))
     try:

@@ -47,7 +47,7 @@ class Announcer:
         self.announced: int | None = None  # the version every target was told of
         self._thread = SupervisedThread("announcer", self.step, interval)
 
-    def start(self) -> "Announcer":
+    def start(self) -> Announcer:
         self._thread.start()
         return self
 

@@ -343,7 +343,7 @@ class Play(Interval):
         return self
 
 
-ROLLOUT_STATES = ("none", "pending", "downloading", "active", "expired", "refused")
+RolloutState = Literal["none", "pending", "downloading", "active", "expired", "refused"]
 MAX_CONTENT_VERSION = 2**53  # a release's version (signage/content/manifest.py), exact in every JSON reader
 
 
@@ -354,7 +354,7 @@ class ContentState(Message):
                                 "yet (local playlists).")
     target: str | None = text(140, default=None, description="Which of its targets: fleet, site/<site> or "
                               "screen/<site>/<device>.")
-    state: Literal[ROLLOUT_STATES] = Field(description="none, pending (a newer release is announced), downloading, "
+    state: RolloutState = Field(description="none, pending (a newer release is announced), downloading, "
                                            "active, expired (the release playing is past its expiry: publish "
                                            "again), refused (the newest release was not taken; see reason).")
     next_version: int | None = Field(None, ge=1, le=MAX_CONTENT_VERSION, description="The release being fetched "

@@ -33,7 +33,8 @@ def test_provisioning_again_rotates_the_password_and_keeps_one_line_per_user(tmp
     assert stat.S_IMODE((mosquitto / "passwd").stat().st_mode) == 0o600
     acl = (mosquitto / "acl").read_text()
     assert acl.count("user lab/k1\n") == 1 and "topic read signage/lab/k2/+/set" in acl
-    assert "user signage-fleet\ntopic read signage/#\ntopic write signage/+/+/+/set\ntopic write signage/content/#" in acl
+    assert ("user signage-fleet\ntopic read signage/#\ntopic write signage/+/+/+/set\n"
+            "topic write signage/content/#") in acl
     assert ("user lab/k2\ntopic write signage/lab/k2/#\ntopic read signage/lab/k2/+/set\n"
             "topic read signage/content/screen/lab/k2\ntopic read signage/content/site/lab\n"
             "topic read signage/content/fleet") in acl, "each kiosk reads the content announcements for it only"

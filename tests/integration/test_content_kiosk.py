@@ -38,6 +38,12 @@ def content_of(status) -> dict:
     return status.json().get("content") or {}
 
 
+def ours(message, **fields) -> bool:
+    """A status of the first kiosk (lab/content) whose content has these fields."""
+    return message.topic == "signage/lab/content/status" and all(
+        content_of(message).get(name) == value for name, value in fields.items())
+
+
 def start_kiosk(folder: Path, site: str, device: str, size: str, broker_url: str, fleet_url: str, key, xvfb: str,
                 models_dir: Path, samples: Path) -> subprocess.Popen:
     folder.mkdir()
@@ -91,22 +97,20 @@ def test_two_kiosks_get_their_own_target_and_one_switches_without_a_black_frame_
 
     try:
         watch(lambda seen: seen and seen[-1] == RED, 90, "release 1 on screen")
-        subscriber.wait_for(lambda m: m.topic == "signage/lab/content/status" and content_of(m).get("version") == 1, 30)
+        subscriber.wait_for(lambda m: ours(m, version=1), 30)
         site_playlist(repo, "#0000aa")
         assert publish() == 2  # the fleet announces it within seconds; the kiosk looks at once
         seen = watch(lambda seen: seen and seen[-1] == BLUE, 90, "release 2 on screen")
         first = seen.index(RED) if RED in seen else 0
         assert set(seen[first:]) <= {RED, BLUE}, f"a frame that was neither release: {sorted(set(seen[first:]))}"
-        status = subscriber.wait_for(lambda m: m.topic == "signage/lab/content/status" and content_of(m).get("version") == 2,
-                                     30)
+        status = subscriber.wait_for(lambda m: ours(m, version=2), 30)
         assert content_of(status)["state"] == "active" and content_of(status)["target"] == "site/lab"
 
         site_playlist(repo, "#00aa00")
         assert publish() == 3
         lobby = release.read_release(releases, 3, key).targets["site/lab"].files["lobby.yaml"]
         (releases / "objects" / lobby.sha256).write_bytes(b"x" * lobby.size)  # a compromised web server
-        status = subscriber.wait_for(lambda m: m.topic == "signage/lab/content/status" and content_of(m).get("state") ==
-                                     "refused", 60)
+        status = subscriber.wait_for(lambda m: ours(m, state="refused"), 60)
         assert "sha256" in content_of(status)["reason"] and content_of(status)["version"] == 2
         error = subscriber.wait_for(lambda m: m.topic == "signage/lab/content/error", 30).json()
         assert error["topic"] == "content" and "version 3" in error["error"]
