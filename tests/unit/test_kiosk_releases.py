@@ -1,5 +1,7 @@
-"""What the kiosk makes of a content announcement (kiosk/releases.py): a valid one wakes
-the updater with its version; anything else is ignored, never fatal."""
+"""The kiosk's side of content releases (kiosk/releases.py, kiosk/status.py): a valid
+announcement wakes the updater with its version, anything else is ignored, never fatal;
+a refusal is a problem and an error until a release is installed; download progress does
+not flood the status topic."""
 
 from __future__ import annotations
 
@@ -59,3 +61,27 @@ def test_a_refusal_is_a_problem_and_an_error_until_a_release_is_installed(releas
 def test_without_content_url_there_is_no_updater_and_no_status(tmp_path):
     quiet = Releases(Config(), Problems(), lambda topic, reason: None, lambda: None)
     assert quiet.updater is None and quiet.state() is None and quiet.topics == ()
+
+
+def test_download_progress_does_not_publish_a_status_each_look_but_a_change_of_state_does():
+    from signage.kiosk.status import STATUS_EVERY_S, StatusPublisher
+
+    now = [0.0]
+    published: list[dict] = []
+    publisher = StatusPublisher(lambda: now[0])
+    status = {"camera": "ok", "content": {"state": "downloading", "version": 1, "done_bytes": 0}}
+
+    def look(seconds: float, **content) -> None:
+        now[0] += seconds
+        status["content"] = status["content"] | content
+        publisher.maybe_publish(lambda: dict(status), published.append)
+
+    look(1)
+    assert len(published) == 1
+    for done in range(1, 8):  # progress, looked at every half second
+        look(0.5, done_bytes=done * 1000)
+    assert len(published) == 1, "progress alone waits for the periodic status"
+    look(STATUS_EVERY_S, done_bytes=9000)
+    assert len(published) == 2 and published[-1]["content"]["done_bytes"] == 9000
+    look(0.5, state="active", version=2)
+    assert len(published) == 3, "a new state is published at once"
