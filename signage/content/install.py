@@ -131,10 +131,13 @@ class ContentFolder:
             if result.playlist is None:
                 raise InstallRefused(f"version {version} fails the checks on this screen:\n"
                                      f"{summary(result.problems, 5)}")
+            for here, _, _ in os.walk(staging):  # its entries survive a power cut before `current` names it
+                _fsync_folder(Path(here))
             final = self.releases / str(version)
             if final.exists():
                 shutil.rmtree(final)  # an earlier attempt that never became current
             os.rename(staging, final)
+            _fsync_folder(self.releases)
             return final
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
