@@ -99,7 +99,11 @@ class Fetcher:
         """(bytes now in `partial`, the digest over them)."""
         headers = {"Range": f"bytes={have}-"} if have else {}
         with self._open(path, headers) as answer:
-            if have and answer.status != 206:  # the server ignores Range: it all comes again
+            resumed = answer.status == 206 and (answer.headers.get("Content-Range") or "").startswith(f"bytes {have}-")
+            if have and not resumed:  # the server ignores Range (or answers another one): it all comes again
+                if answer.status == 206:  # not the part asked for: start afresh next time
+                    partial.unlink(missing_ok=True)
+                    raise FetchFailed(f"{path}: the server answered another range than bytes={have}-")
                 have, digest = 0, hashlib.sha256()
             return self._receive(answer, path, partial, have, size, digest, progress, "ab" if have else "wb"), digest
 
