@@ -23,7 +23,7 @@ class ReleaseServer:
         self.url = f"http://127.0.0.1:{self.port}"
         self._thread: threading.Thread | None = None
 
-    def start(self) -> "ReleaseServer":
+    def start(self) -> ReleaseServer:
         self._thread = threading.Thread(target=self._server.serve_forever, name="release-server", daemon=True)
         self._thread.start()
         return self
