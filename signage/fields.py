@@ -98,14 +98,14 @@ def _seconds_of_day(clock: str) -> int:
     return int(hours) * 3600 + int(minutes) * 60
 
 
-def ed25519_public_bytes(text: str) -> bytes:
-    """The 32 raw bytes of an Ed25519 public key written as `signage fleet provision`
-    prints it (base64); ValueError saying what is wrong."""
+def ed25519_public_bytes(text: str, printed_by: str = "signage fleet provision") -> bytes:
+    """The 32 raw bytes of an Ed25519 public key written as `printed_by` prints it
+    (base64); ValueError saying what is wrong."""
     try:
         raw = base64.b64decode(text.strip(), validate=True)
     except (binascii.Error, ValueError):
-        raise ValueError("not base64; paste the public_key line `signage fleet provision` printed") from None
+        raise ValueError(f"not base64; paste the public_key line `{printed_by}` printed") from None
     if len(raw) != 32:
         raise ValueError(f"{len(raw)} bytes; an Ed25519 public key is 32 bytes (44 base64 characters), as "
-                         "`signage fleet provision` prints it")
+                         f"`{printed_by}` prints it")
     return raw

@@ -21,7 +21,7 @@ from signage.errors import SignageError
 logger = logging.getLogger("signage")
 
 VERBS = ("run", "check", "doctor", "schema", "simulate", "preview", "vision", "models", "monitor", "fleet",
-         "bench")
+         "bench", "keygen", "publish")
 
 
 def build_parser() -> argparse.ArgumentParser:

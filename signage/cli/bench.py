@@ -11,7 +11,7 @@ from signage.cli.options import broker_url, listed, one_of, seconds, whole
 def add(commands) -> None:
     parser = commands.add_parser("bench", help="measure performance as ratios within one run")
     parser.add_argument("what", nargs="?", default="vision",
-                        choices=["vision", "display", "telemetry", "e2e", "soak", "cpu", "fleet"])
+                        choices=["vision", "display", "telemetry", "e2e", "soak", "cpu", "fleet", "content"])
     parser.add_argument("--broker", type=broker_url,
                         help="telemetry: an MQTT broker URL (default: a temporary local mosquitto)")
     parser.add_argument("--frames", type=whole(1, 100_000), default=60,
@@ -29,8 +29,15 @@ def add(commands) -> None:
                         help="display, cpu: how many times each case is repeated")
     parser.add_argument("--soak", type=seconds(), default=0.0, metavar="SECONDS",
                         help="display: also cycle 50 4K images and 3 videos this long and report memory growth")
-    parser.add_argument("--screens", type=listed(whole(1, 100_000)), default=[50, 500],
-                        help="fleet: simulated screens, comma-separated (default 50,500)")
+    parser.add_argument("--screens", type=listed(whole(1, 100_000)), default=None,
+                        help="fleet: simulated screens, comma-separated (default 50,500); content: how many "
+                             "screens fetch the release (default 50)")
+    parser.add_argument("--mb", type=whole(1, 100_000), default=200,
+                        help="content: the release's size in MB (default 200)")
+    parser.add_argument("--rate", type=seconds(0.0, 1000.0), default=4.0, metavar="MB_S",
+                        help="content: each screen's download cap, MB/s (default 4, content.rate_mb_s's default)")
+    parser.add_argument("--no-screen", action="store_true",
+                        help="content: skip the round that plays a video while downloading")
     parser.add_argument("--stores", type=listed(one_of("sqlite", "postgresql")), default=None,
                         help="fleet: sqlite, postgresql or both, comma-separated (default: sqlite, and postgresql "
                              "with --db)")
@@ -63,7 +70,11 @@ def run(args: argparse.Namespace) -> int:
         from signage.cli import bench_fleet as bench
 
         stores = args.stores or (["sqlite", "postgresql"] if args.db else ["sqlite"])
-        print(bench.run(screens=args.screens, backends=stores, messages=args.messages, db=args.db))
+        print(bench.run(screens=args.screens or [50, 500], backends=stores, messages=args.messages, db=args.db))
+    elif args.what == "content":
+        from signage.cli.bench_content import run as content
+
+        print(content(screens=(args.screens or [50])[0], mb=args.mb, rate_mb_s=args.rate, screen=not args.no_screen))
     elif args.what == "display":
         from signage.cli.bench_display import run as display
 

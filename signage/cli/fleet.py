@@ -192,9 +192,10 @@ def _provision(path: Path, config, args: argparse.Namespace) -> int:
         try:
             entry = Provisioned(site=site, device=device, provisioned=dt.datetime.now(dt.timezone.utc),
                                 homeassistant=args.homeassistant)
-        except ValidationError:
-            raise SignageError(f"{args.name!r}: write SITE/DEVICE, each 1-64 letters, digits, '_' or '-' (the "
-                               "kiosk's site and device settings)") from None
+        except ValidationError as exc:
+            reserved = [e["msg"].removeprefix("Value error, ") for e in exc.errors() if "reserved" in e["msg"]]
+            raise SignageError(f"{args.name!r}: " + (reserved[0] if reserved else "write SITE/DEVICE, each 1-64 "
+                               "letters, digits, '_' or '-' (the kiosk's site and device settings)")) from None
         devices = [d for d in devices if (d.site, d.device) != (site, device)] + [entry]
         save_devices(devices_path, devices)
         user, fleet_user = entry.username, config.username
@@ -312,8 +313,13 @@ def _run(store, config, path: Path) -> int:
                           tls_files=config.tls)
     settings = WebSettings(store=store, login_hash=config.login_hash, root=config.topic_root, publisher=publisher,
                            secure_cookies=config.secure_cookies, identities=identities,
-                           retire_after_days=config.retire_after_days)
+                           retire_after_days=config.retire_after_days, releases=config.releases)
     app = create_app(settings)
+    announcer = None
+    if config.releases:
+        from signage.fleet.announcer import Announcer
+
+        announcer = Announcer(Path(config.releases), config.topic_root, publisher.publish_retained).start()
     server = _Server(server_config(app, config))
     def stop(*_):
         settings.stopping.set()  # live pages end their streams, so the server can close them
@@ -324,6 +330,8 @@ def _run(store, config, path: Path) -> int:
     try:
         server.run()
     finally:
+        if announcer is not None:
+            announcer.stop()
         publisher.close()
         app.state.writes.close()
         ingest.stop()

@@ -41,6 +41,8 @@ class FleetConfig(BaseModel):
                                     "start, mode 0600); default command.key beside this file")
     devices: str | None = Field(None, description="the devices `signage fleet provision` made identities for; "
                                 "default devices.yaml beside this file")
+    releases: str | None = Field(None, description="the folder `signage publish --releases` writes, served "
+                                 "read-only at /releases for the kiosks' content.url; none: not served")
     trusted_proxies: list[str] = Field([], description="addresses or networks (10.0.0.0/8) of the reverse proxies "
                                        "whose X-Forwarded-For and X-Forwarded-Proto are believed; none by default, "
                                        "so no client can choose the address the login back-off counts")

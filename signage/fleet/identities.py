@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from signage import validation, yamlread
 from signage.errors import SignageError
@@ -29,6 +29,7 @@ logger = logging.getLogger(__name__)
 
 NEW_FOR = dt.timedelta(days=7)  # a provisioned identity is shown as new this long
 RELOAD_EVERY_S = 5.0  # the file is looked at (one stat) at most this often
+RESERVED_SITE = "content"  # <root>/content/... is the content announcements' (wire/announcements.py)
 QUARANTINE_MAX = 500  # identities listed; past it only counted
 LOG_EVERY_S = 60.0  # one line about new strangers per minute at most: forged identities come by thousands
 
@@ -40,6 +41,14 @@ class Provisioned(BaseModel):
     device: str = Field(pattern=NAME_PATTERN)
     provisioned: dt.datetime = Field(description="When `signage fleet provision` made its credentials (UTC).")
     homeassistant: bool = Field(False, description="May publish Home Assistant discovery.")
+
+    @field_validator("site")
+    @classmethod
+    def _not_the_content_level(cls, site: str) -> str:
+        if site == RESERVED_SITE:
+            raise ValueError(f"'{RESERVED_SITE}' is reserved: <root>/{RESERVED_SITE}/... carries the content "
+                             "announcements; give the site another name")
+        return site
 
     @property
     def username(self) -> str:

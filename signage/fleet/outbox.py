@@ -125,6 +125,22 @@ class Publisher:
                                  "publish commands? See Securing a fleet in README")
         logger.info("command sent: %s %s", topic, payload.decode())
 
+    def publish_retained(self, topic: str, payload: bytes, timeout: float = 5.0) -> bool:
+        """A retained message as it is (content announcements: a hint, the release itself is
+        signed); False when the broker did not take it (not connected, or its ACL said no)."""
+        if not self.connected.wait(timeout):
+            return False
+        info = self.client.publish(topic, payload, qos=1, retain=True)
+        try:
+            info.wait_for_publish(timeout=timeout)
+        except (RuntimeError, ValueError):
+            return False
+        refused = self._refused.pop(info.mid, None)
+        if refused:
+            logger.warning("the broker refused %s (%s): does its ACL let the fleet's user publish content "
+                           "announcements? `signage fleet provision fleet` writes one that does", topic, refused)
+        return info.is_published() and not refused
+
     def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
         if reason_code.is_failure:
             self._refused[mid] = str(reason_code)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from signage.fleet.identities import Provisioned
 from signage.wire.homeassistant import node_id
+from signage.wire.announcements import content_topics
 
 PASSWORD_BYTES = 24  # 192 random bits: no dictionary, no brute force
 SALT_BYTES = 12  # what mosquitto_passwd uses
@@ -40,17 +41,19 @@ def password_line(user: str, password: str, salt: bytes | None = None) -> str:
 
 
 def kiosk_acl(root: str, device: Provisioned, discovery_prefix: str = "homeassistant") -> list[str]:
-    """Publish only under its own topics; read only its own commands."""
+    """Publish only under its own topics; read only its own commands and the content
+    announcements that concern it (fleet, its site, itself)."""
     own = f"{root}/{device.site}/{device.device}"
-    lines = [f"user {device.username}", f"topic write {own}/#", f"topic read {own}/+/set"]
+    lines = [f"user {device.username}", f"topic write {own}/#", f"topic read {own}/+/set",
+             *(f"topic read {topic}" for topic in content_topics(root, device.site, device.device))]
     if device.homeassistant:
         lines.append(f"topic write {discovery_prefix}/+/{node_id(device.site, device.device)}/+/config")
     return lines
 
 
 def fleet_acl(root: str, user: str) -> list[str]:
-    """Read everything under the root; publish only commands."""
-    return [f"user {user}", f"topic read {root}/#", f"topic write {root}/+/+/+/set"]
+    """Read everything under the root; publish only commands and content announcements."""
+    return [f"user {user}", f"topic read {root}/#", f"topic write {root}/+/+/+/set", f"topic write {root}/content/#"]
 
 
 def acl_text(root: str, fleet_user: str | None, devices: list[Provisioned]) -> str:

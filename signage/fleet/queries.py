@@ -48,11 +48,37 @@ class ScreenRow:
     lock: str | None
     refusal: str | None
     refusal_at: datetime | None
+    content: str | None = None  # the rollout, as the page says it (content_summary)
     health: str = "unknown"
     passers_today: int = 0
     viewers_today: int = 0
     plays_today: int = 0
     problems: list[str] = field(default_factory=list)
+
+
+def content_summary(stored: str | None) -> str | None:
+    """A screen's content rollout in a few words: `v3 (site/hq)`, `v3 · v4 downloading 40%`,
+    `v3 · v4 refused: <why>`; None for a screen without content from the fleet."""
+    if not stored:
+        return None
+    try:
+        state = json.loads(stored)
+        version, target, rollout = state.get("version"), state.get("target"), state.get("state")
+        done, total, upcoming = state.get("done_bytes") or 0, state.get("total_bytes") or 0, state.get("next_version")
+        reason = state.get("reason")
+    except (ValueError, AttributeError):
+        return None
+    playing = f"v{version}" + (f" ({target})" if target else "") if version else "none yet"
+    if rollout == "active":
+        return playing
+    if rollout == "expired":
+        return f"{playing} expired"
+    if rollout == "downloading" and upcoming:
+        share = f" {100 * done // total}%" if total else ""
+        return f"{playing} · v{upcoming} downloading{share}"
+    if rollout in ("pending", "refused") and upcoming:
+        return f"{playing} · v{upcoming} {rollout}" + (f": {reason}" if reason else "")
+    return playing
 
 
 def _problems(row) -> list[str]:
@@ -124,6 +150,7 @@ def fleet(engine: sa.Engine, site: str | None = None, health: str | None = None,
     rows = []
     for row in found:
         fields = {k: row[k] for k in ScreenRow.__dataclass_fields__ if k in row}
+        fields["content"] = content_summary(row["content"])
         passers, viewers, n = counts.get((row["site"], row["device"]), (0, 0, 0))
         rows.append(ScreenRow(**fields, health=HEALTH[row["severity"]], passers_today=int(passers),
                               viewers_today=int(viewers), plays_today=int(n), problems=_problems(row)))
@@ -146,6 +173,7 @@ def screen(engine: sa.Engine, site: str, device: str) -> dict | None:
         states = {r.feature: (r.value, r.at) for r in conn.execute(
             sa.select(screen_states).where(screen_states.c.site == site, screen_states.c.device == device))}
     return dict(row) | {"states": states, "problems": _problems(row), "health": HEALTH[row["severity"]],
+                        "content_summary": content_summary(row["content"]),
                         "creatives": json.loads(row["creatives"]) if row["creatives"] else None}
 
 

@@ -30,6 +30,7 @@ screens = sa.Table(
     sa.Column("broker", sa.String(200)),
     sa.Column("playlist", sa.Text),
     sa.Column("creatives", sa.Text),  # JSON list: the creative ids of the current playlist, from the status
+    sa.Column("content", sa.Text),  # JSON: the status's content rollout (wire/messages.py ContentState)
     sa.Column("privacy", sa.Boolean),
     sa.Column("spool_depth", sa.Integer),
     sa.Column("spool_dropped", sa.Integer),

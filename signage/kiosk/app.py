@@ -58,6 +58,7 @@ from signage.kiosk.health import status_of, stuck_thread
 from signage.kiosk.playlists import Playlists
 from signage.kiosk.privacy import Privacy
 from signage.kiosk.problems import Problems
+from signage.kiosk.releases import Releases
 from signage.kiosk.screen import Screen
 from signage.kiosk.status import StatusPublisher
 from signage.kiosk.systemd import Notifier
@@ -112,12 +113,13 @@ class Kiosk:
         self.player = Player(Playlist.nothing())
         self.screen = Screen(self.player, self.problems, clock, self.now, wall, self.observer.screen,
                              self.observer.showing)
-        self.uplink = Uplink(self.on_command, clock)
+        self.uplink = Uplink(self.on_command, clock, on_announcement=self._on_announcement)
         self.counter = AudienceCounter(config, self.barrier, self.uplink.send, clock, wall)
         self.vision = VisionStage(config, self.problems, self._on_snapshot, self.counter.vision_stopped,
                                   self.screen.set_notice, open_source)
         self.privacy = Privacy(config.privacy, wall(), self.vision, self.uplink, self._status_changed)
         self.playlists = Playlists(self.problems, self.player, self.uplink, self.screen, self.now)
+        self.releases = Releases(config, self.problems, self.uplink.refuse, self.playlists.request_reload)
         self.commands = Commands(self.player, self.privacy, self.playlists, self.screen, self.uplink, self.now, wall)
         self.watchdog = Watchdog(Notifier(), clock)
         self.status_publisher = StatusPublisher(clock)
@@ -137,6 +139,7 @@ class Kiosk:
             if not self.privacy.on:
                 self.barrier.run("start: vision", self.vision.start)
             self.barrier.run("start: playlist watcher", self.playlists.start)
+            self.barrier.run("start: content", self.releases.start)
             self.watchdog.notifier.ready(f"playing on {self.config.site}/{self.config.device}")
             logger.info("signage %s running: site %s, device %s", __version__, self.config.site, self.config.device)
             while not self.stop_requested.is_set():
@@ -190,6 +193,10 @@ class Kiosk:
         """The analysis thread: a snapshot for the counter (and the observer)."""
         self.counter.put(snapshot)
         self.observer.snapshot(snapshot)
+
+    def _on_announcement(self, topic: str, payload: bytes) -> None:
+        """paho's thread: a content release is announced (the updater looks at once)."""
+        self.releases.announced(topic, payload)
 
     def on_command(self, command: Command) -> None:
         """paho's thread: queued; the main thread checks it and answers (commands.py)."""

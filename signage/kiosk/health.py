@@ -44,7 +44,8 @@ def status_of(kiosk: Kiosk, health: Health | None) -> Status:
         last_error=kiosk.problems.last,
         problems=kiosk.problems.all(),
         faults=(kiosk.barrier.total + kiosk.vision.faults + kiosk.playlists.faults + kiosk.uplink.retired_faults
-                + (health.pump_errors if health else 0)),
+                + kiosk.releases.faults + (health.pump_errors if health else 0)),
+        content=kiosk.releases.state(),
     )
 
 

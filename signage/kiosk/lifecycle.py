@@ -38,6 +38,7 @@ def shutdown(kiosk: Kiosk, clean: bool) -> None:
     step = kiosk.barrier.run
     step("shutdown", kiosk.watchdog.notifier.stopping)
     step("shutdown: playlist watcher", kiosk.playlists.stop)
+    step("shutdown: content", kiosk.releases.stop)
     step("shutdown: vision", kiosk.vision.stop)
     if kiosk.uplink.link is not None:
         step("shutdown: audience", kiosk.counter.count)

@@ -26,6 +26,8 @@ def tick(kiosk: Kiosk) -> None:
     step("commands", kiosk.commands.apply)
     for event in kiosk.playlists.events():
         step("playlist", kiosk.playlists.take, event)
+    for release in kiosk.releases.events():
+        step("content", kiosk.releases.take, release)
     step("privacy schedule", kiosk.privacy.follow_schedule, kiosk.wall())
     state = step("audience", kiosk.counter.count, kiosk.vision.dropped_since_last())
     decision = step("rules", kiosk.player.tick, state, kiosk.now()) if state is not None else None

@@ -29,6 +29,8 @@ class StatusPublisher:
         self._last_check = now
         status = build()
         steady = {k: v for k, v in status.items() if k not in _MOVING}
+        if isinstance(steady.get("content"), dict):  # download progress moves too: shown every STATUS_EVERY_S
+            steady["content"] = {k: v for k, v in steady["content"].items() if k != "done_bytes"}
         changed = steady != self._last_shown
         if not (force or changed or now - self._last_sent >= STATUS_EVERY_S):
             return

@@ -130,8 +130,10 @@ class Uplink:
     Everything the kiosk sends, echoes and refuses goes through here, and a reload hands
     it the new link. Main thread only (`on_command` is called on paho's thread)."""
 
-    def __init__(self, on_command: Callable[[Command], str | None], clock: Callable[[], float]):
-        self._on_command, self._clock = on_command, clock
+    def __init__(self, on_command: Callable[[Command], str | None], clock: Callable[[], float],
+                 on_announcement: Callable[[str, bytes], None] | None = None):
+        """`on_announcement`: content release announcements (paho's thread), when content.url is set."""
+        self._on_command, self._clock, self._on_announcement = on_command, clock, on_announcement
         self.link: Telemetry | Unstarted | None = None
         self.retired_faults = 0  # pump faults of the links replaced (status counts since the start)
 
@@ -145,10 +147,14 @@ class Uplink:
         with Home Assistant discovery and the privacy state to publish. Raises
         ConfigError when the configuration cannot make one (broker URL, TLS files)."""
         from signage.wire.homeassistant import discovery
+        from signage.wire.announcements import content_topics
 
+        announcements = content_topics(config.mqtt.topic_root, config.site, config.device) \
+            if config.content.url is not None and self._on_announcement is not None else ()
         telemetry = Telemetry(config.mqtt, config.site, config.device, config.paths.spool,
                               spool_max_bytes=int(config.paths.spool_max_mb * 1024 * 1024),
-                              on_command=self._on_command, open_spool=open_spool)
+                              on_command=self._on_command, open_spool=open_spool,
+                              announcements=announcements, on_announcement=self._on_announcement)
         if config.mqtt.homeassistant:
             for topic, payload in discovery(telemetry.root, config.site, config.device, __version__,
                                             config.mqtt.discovery_prefix,
@@ -232,7 +238,7 @@ class Uplink:
     def state(self, feature: str) -> str | None:
         return self.link.state(feature) if self.link is not None else None
 
-    def refuse(self, command: Command, reason: str) -> None:
+    def refuse(self, command: Command | str, reason: str) -> None:
         if isinstance(self.link, Telemetry):  # an unstarted link receives no commands to refuse
             self.link.refuse(command, reason)
 

@@ -47,7 +47,8 @@ class LinkState:
 
 class Link:
     def __init__(self, config: MqttConfig, root: str, client_id: str,
-                 on_message: Callable[[str, bytes, bool], None], wake: Callable[[], None]):
+                 on_message: Callable[[str, bytes, bool], None], wake: Callable[[], None],
+                 subscriptions: tuple[str, ...] = ()):
         """`wake` tells the pump there is something for it (a connection, an acknowledgement).
         Raises ConfigError for a broker URL or TLS files that cannot make a client."""
         try:
@@ -55,6 +56,7 @@ class Link:
         except ValueError as exc:
             raise ConfigError(f"mqtt.url {exc}") from exc
         self.root, self._keepalive = root, config.keepalive
+        self._subscriptions = subscriptions  # beyond our commands: the content announcements
         self._on_message, self._wake = on_message, wake
         self._lock = threading.Lock()
         self._state = LinkState()
@@ -211,6 +213,8 @@ class Link:
         logger.info("connected to %s:%d", self._host, self._port)
         client.publish(f"{self.root}/available", "online", qos=1, retain=True)
         client.subscribe(f"{self.root}/+/set", qos=1)
+        for topic in self._subscriptions:
+            client.subscribe(topic, qos=1)
         with self._lock:
             retained, status = list(self._retained.items()), self._status
         for topic, payload in retained:

@@ -68,16 +68,19 @@ class Telemetry:
     def __init__(self, config: MqttConfig, site: str, device: str, spool: Spool | Path | str,
                  on_command: Handler | None = None, client_id: str | None = None,
                  spool_max_bytes: int = 64 << 20, hold_max: int = 10_000, hold_max_bytes: int = 16 << 20,
-                 clock: Callable[[], float] = time.monotonic, open_spool: bool = True):
+                 clock: Callable[[], float] = time.monotonic, open_spool: bool = True,
+                 announcements: tuple[str, ...] = (), on_announcement: Callable[[str, bytes], None] | None = None):
         """open_spool=False leaves the spool file to the pump, opened when started: a
-        reload makes the new link while the old one still owns the same file. Raises
+        reload makes the new link while the old one still owns the same file. Messages on
+        `announcements` (content releases) go to `on_announcement`, on paho's thread. Raises
         ConfigError when the settings cannot make a client (broker URL, TLS files)."""
         self.site, self.device = site, device
         self.root = f"{config.topic_root}/{site}/{device}"
         self._clock = clock
         self._hold = Hold(hold_max, hold_max_bytes)
+        self._announcements, self._on_announcement = frozenset(announcements), on_announcement
         self._link = Link(config, self.root, client_id or f"signage-{site}-{device}",
-                          on_message=self._receive, wake=self._wake_pump)
+                          on_message=self._receive, wake=self._wake_pump, subscriptions=tuple(announcements))
         self._inbox = Dispatcher(Inbox(self.root, config.commands), on_command, site, device,
                                  echo=self.set_state, publish=self._link.publish)
         keeper = SpoolKeeper(spool, spool_max_bytes, clock, on_new_spool=self._link.forget_spool_rows)
@@ -278,6 +281,10 @@ class Telemetry:
     # ----- wiring --------------------------------------------------------------------------------
 
     def _receive(self, topic: str, payload: bytes, retained: bool) -> None:
+        if topic in self._announcements:
+            if self._on_announcement is not None:
+                self._on_announcement(topic, payload)
+            return
         self._inbox.receive(topic, payload, retained)
 
     def _wake_pump(self) -> None:

@@ -7,6 +7,7 @@ import inspect
 import json
 
 from signage.wire.commands import MAX_PAYLOAD
+from signage.wire.announcements import ContentAnnouncement
 from signage.wire.messages import MAX_AGE, MAX_MESSAGE_BYTES, MAX_SKEW, MESSAGES
 
 INTRO = f"""# MQTT interface
@@ -30,6 +31,7 @@ it is `null` (0 included), and a breakdown drawn from fewer is `{{"suppressed": 
 | `<root>/error` | 1 | no | [error](#error), a refused command |
 | `<root>/<feature>/set` | 1 | no | command (device subscribes) |
 | `<root>/<feature>/state` | 1 | yes | the feature's value after a command |
+| `<mqtt.topic_root>/content/fleet`, `.../content/site/<site>`, `.../content/screen/<site>/<device>` | 1 | yes | [content](#content): a release is published (device subscribes when `content.url` is set) |
 
 Metrics and plays are written to an on-disk spool first (fsync'd, so a power cut keeps
 them) and deleted only when the broker acknowledges them; after an outage they arrive in
@@ -71,6 +73,14 @@ told a few at a time, then as one count a minute. Commands act once: a command p
 with the retain flag is refused (it would act again at every boot); clear it with an
 empty retained message (`mosquitto_pub -r -n -t <topic>`).
 
+## Content releases
+
+`signage publish` writes a signed release (docs/content.md); the announcement on the
+`content/...` topics only tells a device to look now (it also looks every
+`content.check_every` seconds). The device trusts the release's Ed25519 signature by the
+publisher's key (`content.public_key`), never the announcement, the broker or the web
+server. Its `status.content` says which version plays and how the newest one fares.
+
 ## Home Assistant
 
 With `mqtt.homeassistant: true` the device publishes MQTT discovery under
@@ -85,7 +95,7 @@ privacy mode: a switch when the device accepts unsigned commands
 
 def render() -> str:
     parts = [INTRO]
-    for name, model in MESSAGES.items():
+    for name, model in {**MESSAGES, "content": ContentAnnouncement}.items():
         schema = model.model_json_schema(by_alias=True)
         parts.append(f"## {name}\n\n{inspect.cleandoc(model.__doc__ or '')}\n\n```json\n"
                      f"{json.dumps(schema, indent=2, sort_keys=True)}\n```\n")

@@ -348,6 +348,28 @@ class Play(Interval):
         return self
 
 
+RolloutState = Literal["none", "pending", "downloading", "active", "expired", "refused"]
+MAX_CONTENT_VERSION = 2**53  # a release's version (signage/content/manifest.py), exact in every JSON reader
+
+
+class ContentState(Message):
+    """A screen's content from the fleet (docs/content.md), in its status."""
+
+    version: int | None = Field(None, ge=1, le=MAX_CONTENT_VERSION, description="The release playing; null: none "
+                                "yet (local playlists).")
+    target: str | None = text(140, default=None, description="Which of its targets: fleet, site/<site> or "
+                              "screen/<site>/<device>.")
+    state: RolloutState = Field(description="none, pending (a newer release is announced), downloading, "
+                                           "active, expired (the release playing is past its expiry: publish "
+                                           "again), refused (the newest release was not taken; see reason).")
+    next_version: int | None = Field(None, ge=1, le=MAX_CONTENT_VERSION, description="The release being fetched "
+                                     "or refused.")
+    done_bytes: int = Field(0, ge=0, le=1 << 44, description="Bytes of next_version downloaded.")
+    total_bytes: int = Field(0, ge=0, le=1 << 44, description="Bytes of next_version to download.")
+    reason: str | None = text(MAX_ERROR_CHARS, default=None, description="Why the newest release was refused, or "
+                              "why it is not downloaded yet.")
+
+
 class Status(Envelope):
     """Topic <root>/<site>/<device>/status, retained, QoS 1."""
 
@@ -387,6 +409,8 @@ class Status(Envelope):
         "(the newest of all is last_error).")
     faults: int = Field(0, ge=0, le=MAX_COUNT, description="Unexpected faults survived since start (logged with a "
                         "traceback).")
+    content: ContentState | None = Field(None, description="Releases from the fleet; null when content.url is not "
+                                         "set.")
 
 
 class Error(Envelope):

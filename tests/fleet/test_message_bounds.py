@@ -20,7 +20,7 @@ from signage.kiosk.health import status_of
 from signage.kiosk.problems import Problems
 from signage.playlist.player import PlayRecord
 from signage.telemetry.metrics import Aggregator, play_message
-from signage.wire.messages import MAX_MESSAGE_BYTES, Error, Status
+from signage.wire.messages import MAX_ERROR_CHARS, MAX_MESSAGE_BYTES, ContentState, Error, Status, fit
 from tests.fleet import factory as f
 
 NOW = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
@@ -253,6 +253,8 @@ def test_every_status_and_refusal_the_kiosk_builds_is_accepted(error, problems, 
         problems=kiosk_problems, privacy=SimpleNamespace(on=False),
         barrier=SimpleNamespace(total=counts), playlists=SimpleNamespace(faults=huge),
         uplink=SimpleNamespace(retired_faults=huge),
+        releases=SimpleNamespace(faults=huge, state=lambda: ContentState(state="refused", version=1, next_version=2,
+                                                                         reason=fit(error, MAX_ERROR_CHARS))),
         player=SimpleNamespace(playlist=SimpleNamespace(creatives={f"c{i:063d}": None for i in range(creatives)})))
     health = SimpleNamespace(pump_errors=huge, status_fields=lambda: {
         "broker": broker, "spool": "error: " + error, "spool_depth": huge, "spool_held": counts,

@@ -33,7 +33,11 @@ def test_provisioning_again_rotates_the_password_and_keeps_one_line_per_user(tmp
     assert stat.S_IMODE((mosquitto / "passwd").stat().st_mode) == 0o600
     acl = (mosquitto / "acl").read_text()
     assert acl.count("user lab/k1\n") == 1 and "topic read signage/lab/k2/+/set" in acl
-    assert "user signage-fleet\ntopic read signage/#\ntopic write signage/+/+/+/set" in acl
+    assert ("user signage-fleet\ntopic read signage/#\ntopic write signage/+/+/+/set\n"
+            "topic write signage/content/#") in acl
+    assert ("user lab/k2\ntopic write signage/lab/k2/#\ntopic read signage/lab/k2/+/set\n"
+            "topic read signage/content/screen/lab/k2\ntopic read signage/content/site/lab\n"
+            "topic read signage/content/fleet") in acl, "each kiosk reads the content announcements for it only"
     devices = yaml.safe_load((tmp_path / "cfg" / "signage" / "devices.yaml").read_text())["devices"]
     assert [(d["site"], d["device"]) for d in devices] == [("lab", "k1"), ("lab", "k2")]
     config = tmp_path / "cfg" / "signage" / "fleet.yaml"
@@ -56,6 +60,7 @@ def test_a_home_assistant_kiosk_may_also_publish_its_discovery(tmp_path):
     (("lab/k 1",), "'lab/k 1': write SITE/DEVICE, each 1-64 letters, digits, '_' or '-'"),
     (("lab/k1/x",), "write SITE/DEVICE"),
     (("../k1",), "write SITE/DEVICE"),
+    (("content/k1",), "'content' is reserved: <root>/content/... carries the content announcements"),
 ])
 def test_a_wrong_name_is_refused_with_what_to_write(tmp_path, args, message):
     done = provision(tmp_path, *args)

@@ -99,6 +99,20 @@ GALLERY = {
                                               "give --db postgresql://user:pass@host/db, an empty database"),
     "bench for minus a second": (["bench", "display", "--seconds", "-1", "--rounds", "0"],
                                  "give a number of seconds above 0"),
+    "keygen into a device": (["keygen", "--key", "/dev/full"], "--key /dev/full already exists; a release key is "
+                                                               "never overwritten"),
+    "keygen into a missing root": (["keygen", "--key", "/proc/nope/release.pem"], "--key /proc/nope/release.pem: "
+                                                                                   "cannot write it"),
+    "publish with no key": (["publish", "{tmp}/repo", "--key", "{tmp}/none.pem", "--releases", "{tmp}/releases"],
+                            "cannot read the release key (No such file or directory); make one with `signage keygen"),
+    "publish with a key others read": (["publish", "{tmp}/repo", "--key", "{tmp}/open.pem", "--releases",
+                                        "{tmp}/releases"], "the release key is readable by others (mode 644)"),
+    "publish into a file": (["publish", "{tmp}/repo", "--key", "{tmp}/release.pem", "--releases", "{tmp}/file.txt"],
+                            "--releases {tmp}/file.txt: it exists and is not a folder"),
+    "publish nothing": (["publish", "--key", "{tmp}/release.pem", "--releases", "{tmp}/releases"],
+                        "give the content repository, or --again VERSION"),
+    "publish for ten years": (["publish", "{tmp}/repo", "--key", "{tmp}/release.pem", "--releases", "{tmp}/releases",
+                               "--expires", "inf"], "'inf': give a number of days above 0, at most 3650"),
 }
 
 
@@ -107,6 +121,11 @@ def scratch(tmp_path) -> dict[str, str]:
     (tmp_path / "folder.png").mkdir()
     (tmp_path / "file.txt").write_text("not a folder")
     (tmp_path / "link.png").symlink_to("/dev/full")
+    from signage.content import signing
+
+    signing.generate(tmp_path / "release.pem")
+    signing.generate(tmp_path / "open.pem")
+    (tmp_path / "open.pem").chmod(0o644)
     return {"{tmp}": str(tmp_path), "{scenario-9999}": scenario(tmp_path, "9999-12-31T23:00:00"),
             "{scenario-0001}": scenario(tmp_path, "0001-01-01T00:30:00")}
 

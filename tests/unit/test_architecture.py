@@ -21,6 +21,8 @@ FORBIDDEN = {
     "telemetry": ("signage.vision", "signage.display", "signage.playlist", *ABOVE_DOMAIN),
     "playlist": ("signage.vision", "signage.display", "signage.telemetry", "signage.wire", *ABOVE_DOMAIN),
     "kiosk": ("signage.fleet", "signage.cli"),
+    # Releases: the playlist checks (their decoder injected) and the contract, nothing of the running parts.
+    "content": ("signage.vision", "signage.display", "signage.telemetry", *ABOVE_DOMAIN),
 }
 FOUNDATIONS = {"audience", "clock", "config", "fields", "patterns", "yamlread", "validation", "modelfiles", "errors",
                "faults", "threads", "imageinfo", "build"}
@@ -109,7 +111,7 @@ HOMES = {
     # Every MQTT client, of the kiosk, its tools and the fleet dashboard, is made in wire/client.py.
     "paho": ("wire/client.py",),
     # Signing and checking commands (the fleet's key, the kiosks' checks) in one module.
-    "cryptography": ("wire/envelope.py",),
+    "cryptography": ("wire/envelope.py", "content/signing.py"),  # content: the release key and its seal
     # The kiosk's spool is its only SQLite file; the fleet speaks SQL through SQLAlchemy.
     "sqlite3": ("telemetry/spool/*",),
     # The fleet's database, in fleet/ (its store, its pages' readers, migrations). The fleet

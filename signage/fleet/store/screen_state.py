@@ -72,7 +72,8 @@ def _status(s, now: datetime) -> dict:
             "broker": s.broker[:200], "playlist": s.playlist, "privacy": s.privacy, "spool_depth": s.spool_depth,
             "spool_dropped": s.spool_dropped, "last_error": s.last_error, "status_at": now,
             # null: a kiosk older than the field does not say (an empty list is an empty playlist)
-            "creatives": json.dumps(s.creatives) if "creatives" in s.model_fields_set else None}
+            "creatives": json.dumps(s.creatives) if "creatives" in s.model_fields_set else None,
+            "content": json.dumps(s.content.model_dump(mode="json")) if s.content is not None else None}
 
 
 def _status_history(current, changes: dict) -> list[tuple[str, str]]:

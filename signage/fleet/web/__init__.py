@@ -18,12 +18,12 @@ from signage.fleet.web.handlers import add_handlers
 from signage.fleet.web.headers import security_headers
 from signage.fleet.web.pages import FLEET
 from signage.fleet.web.routes import (api, creatives, exports, fleet_page, live_events, login, quarantine,
-                                      retire_delete, screen_commands, screen_page)
+                                      releases, retire_delete, screen_commands, screen_page)
 
 __all__ = ["WebSettings", "create_app"]
 
 ROUTERS = (login, fleet_page, quarantine, screen_page, screen_commands, retire_delete, creatives, exports, live_events,
-           api)
+           api, releases)
 
 
 def create_app(settings: WebSettings) -> FastAPI:

@@ -29,6 +29,7 @@ class WebSettings:
     retire_after_days: int | None = None  # the fleet page's default for retiring screens
     stopping: threading.Event = field(default_factory=threading.Event)  # ends the event streams
     identities: Identities | None = None  # provisioned devices and the quarantine (identities.py)
+    releases: str | None = None  # the content releases folder served at /releases (routes/releases.py)
 
 
 class Dashboard:

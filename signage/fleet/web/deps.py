@@ -23,8 +23,9 @@ class LoginRequired(Exception):
 
 
 def public(path: str) -> bool:
-    """What answers without a login: the login itself and the static files."""
-    return path == "/login" or path.startswith("/static/")
+    """What answers without a login: the login itself, the static files, and the content
+    releases the kiosks fetch (signed, for public screens: routes/releases.py)."""
+    return path == "/login" or path.startswith(("/static/", "/releases/"))
 
 
 async def dashboard(request: Request) -> Dashboard:

@@ -1,0 +1,241 @@
+"""The kiosk's content updater: its own supervised thread, at a low priority and a
+capped rate, that looks for a newer release (every content.check_every seconds, and
+at once when MQTT announces one), verifies it, downloads what it lacks, stages and
+checks it, and swaps it in. The playlist watcher then plays it; until then, and
+whenever a release is refused, the last good keeps playing.
+
+Threads: the updater thread alone owns the content folder and the download. Any thread
+may read `state` (an immutable snapshot, replaced whole) and call `announce` (paho's
+thread). What the main thread must act on (a refusal, for status and `<root>/error`)
+comes through `events`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Callable
+
+from signage.content.fetch import Fetcher, FetchFailed, Stopped
+from signage.content.install import ContentFolder, InstallRefused
+from signage.content.manifest import MAX_MANIFEST_BYTES, parse
+from signage.content.signing import PublicKey, SignatureRefused, check
+from signage.content.verify import Accepted, ReleaseRefused, accept, expired
+from signage.imageinfo import DEFAULT_MAX_PIXELS
+from signage.playlist.loader import VideoLength
+from signage.threads import SupervisedThread
+
+logger = logging.getLogger(__name__)
+
+NICE = 10  # below the screen's threads: the download waits, a video frame does not
+LATEST_BYTES = 32
+MAX_REFUSED = 100  # versions remembered as refused for good
+RETRY_S = 60.0  # after a download broke off, or a clock not set yet
+
+
+@dataclass(frozen=True)
+class Rollout:
+    """What status says of the content (wire/messages.py ContentState)."""
+
+    state: str = "none"
+    version: int | None = None
+    target: str | None = None
+    next_version: int | None = None
+    done_bytes: int = 0
+    total_bytes: int = 0
+    reason: str | None = None
+
+    def fields(self) -> dict:
+        return {"state": self.state, "version": self.version, "target": self.target,
+                "next_version": self.next_version, "done_bytes": self.done_bytes, "total_bytes": self.total_bytes,
+                "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class ContentRefused:
+    version: int | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class ContentInstalled:
+    version: int
+    target: str
+
+
+@dataclass(frozen=True)
+class Settings:
+    base_url: str
+    key: PublicKey
+    folder: Path
+    site: str
+    device: str
+    budget_bytes: int
+    check_every: float
+    rate_bytes_s: float
+    last_good: Path | None = None
+    max_image_pixels: int = DEFAULT_MAX_PIXELS
+
+
+class ContentUpdater:
+    def __init__(self, settings: Settings, video_length: VideoLength, wall: Callable[[], float] = time.time):
+        self.settings, self._video_length, self._wall = settings, video_length, wall
+        self._stopping = threading.Event()
+        self.fetcher = Fetcher(settings.base_url, settings.rate_bytes_s, self._stopping)
+        self.folder = ContentFolder(settings.folder, settings.budget_bytes, settings.last_good)
+        self.events: queue.Queue[ContentRefused | ContentInstalled] = queue.Queue()
+        self.state = Rollout()
+        self._announced: int | None = None  # the newest version MQTT announced (paho's thread writes)
+        self._refused: dict[int, str] = {}  # versions refused for good: not fetched again
+        self._thread = SupervisedThread("content", self.step, settings.check_every)
+        self._niced = False
+        self._retry: threading.Timer | None = None  # wakes the thread after a failure that may pass
+        self._retry_s = min(RETRY_S, settings.check_every)
+
+    # ----- any thread ---------------------------------------------------------------------------
+
+    def announce(self, version: int) -> None:
+        """MQTT says release `version` is out: look now."""
+        if self._announced is None or version > self._announced:
+            self._announced = version
+        self._thread.wake()
+
+    def start(self) -> None:
+        self.folder.prepare()
+        self._boot_state()
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> bool:
+        self._stopping.set()
+        if self._retry is not None:
+            self._retry.cancel()
+        return self._thread.stop(timeout)
+
+    def alive(self, stale: float | None = None) -> bool:
+        return self._thread.alive(stale)
+
+    @property
+    def faults(self) -> int:
+        return self._thread.errors
+
+    # ----- the updater thread --------------------------------------------------------------------
+
+    def _boot_state(self) -> None:
+        active = self.folder.active()
+        if active is None:
+            return
+        accepted = self._installed(active)
+        target = accepted.manifest.target_for(self.settings.site, self.settings.device) if accepted else None
+        self.state = Rollout("active", active, target)
+        self._check_expiry(accepted)
+
+    def _installed(self, version: int) -> Accepted | None:
+        """The installed release's manifest, its signature checked again (the disk is not trusted either)."""
+        stored = self.folder.manifest_of(version)
+        if stored is None:
+            return None
+        try:
+            check(self.settings.key, stored[0], stored[1])
+            manifest = parse(stored[0])
+        except (SignatureRefused, ValueError):
+            return None
+        target = manifest.target_for(self.settings.site, self.settings.device)
+        return Accepted(manifest, target, stored[0]) if target else None
+
+    def _check_expiry(self, accepted: Accepted | None) -> None:
+        if accepted is not None and expired(accepted.manifest, self._wall()) and self.state.state == "active":
+            self.state = replace(self.state, state="expired",
+                                 reason=f"version {accepted.manifest.version} expired; the fleet has published "
+                                        "nothing newer (publish again to renew it)")
+
+    def step(self) -> None:
+        if not self._niced:
+            self._niced = True
+            try:  # Linux: a thread's own nice value
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), NICE)
+            except OSError as exc:
+                logger.info("the content thread keeps its priority (%s)", exc)
+        active = self.folder.active()
+        try:
+            newest = int(self.fetcher.small("latest", LATEST_BYTES).strip())
+        except (FetchFailed, ValueError) as exc:
+            newest = None
+            if self._announced is None:
+                logger.info("no newer content known: %s", exc)
+        candidates = [v for v in (newest, self._announced) if v is not None]
+        if not candidates or (active is not None and max(candidates) <= active):
+            self._check_expiry(self._installed(active) if active is not None else None)
+            return
+        version = max(candidates)
+        if version in self._refused:
+            return  # said once, in status; a newer version is looked at when it comes
+        try:
+            self._take(version, active)
+        except Stopped:
+            logger.info("content download of version %s paused: the kiosk is stopping", version)
+        except ReleaseRefused as exc:
+            self._refuse(version, str(exc), final=exc.final)
+        except InstallRefused as exc:
+            self._refuse(version, str(exc), final=True)
+        except FetchFailed as exc:
+            self._refuse(version, str(exc), final=exc.final)
+
+    def _take(self, version: int, active: int | None) -> None:
+        self.state = replace(self.state, state="pending", next_version=version, reason=None, done_bytes=0,
+                             total_bytes=0)
+        path = f"{version}/manifest"
+        data = self.fetcher.small(f"{path}.json", MAX_MANIFEST_BYTES)
+        signature = self.fetcher.small(f"{path}.sig", 1024)
+        settings = self.settings
+        accepted = accept(data, signature, settings.key, site=settings.site, device=settings.device, active=active,
+                          now=self._wall(), budget_bytes=settings.budget_bytes)
+        version = accepted.manifest.version
+        target = accepted.files
+        need = self.folder.need(target)
+        self.folder.make_room(target, need)
+        self.state = replace(self.state, state="downloading", next_version=version, total_bytes=need.bytes)
+        source, prefix = self.fetcher, "objects/"
+        if accepted.manifest.objects_url is not None:  # another host the signed manifest names
+            source, prefix = Fetcher(accepted.manifest.objects_url, settings.rate_bytes_s, self._stopping), ""
+        for digest, (_, size) in need.files.items():
+            source.file(f"{prefix}{digest}", self.folder.partial / digest, size, digest, self._progress)
+            self.folder.adopt_object(digest)
+        self.folder.stage(version, target, video_length=self._video_length,
+                          max_image_pixels=settings.max_image_pixels)
+        self.folder.swap(version, data, signature)
+        self.folder.clean()
+        self.state = Rollout("active", version, accepted.target)
+        self.events.put(ContentInstalled(version, accepted.target))
+        logger.info("content version %d (%s) installed", version, accepted.target)
+
+    def _progress(self, count: int) -> None:
+        self.state = replace(self.state, done_bytes=self.state.done_bytes + count)
+
+    def _refuse(self, version: int, reason: str, final: bool) -> None:
+        """A refusal says why in status; a final one is not tried again, a passing one
+        (the network) is, at the next look."""
+        text = f"version {version}: {reason}" if not reason.startswith("version") else reason
+        if final:
+            self._refused[version] = text
+            while len(self._refused) > MAX_REFUSED:  # the oldest first: only new versions are asked about
+                del self._refused[min(self._refused)]
+            logger.error("content refused: %s; the last good keeps playing", text)
+            self.events.put(ContentRefused(version, text))
+            self.state = replace(self.state, state="refused", next_version=version, reason=text)
+        else:
+            logger.warning("content not fetched yet: %s; trying again in %g s", text, self._retry_s)
+            self.state = replace(self.state, state="pending", next_version=version, reason=text)
+            self._retry_soon()
+
+    def _retry_soon(self) -> None:
+        """A download that broke off is resumed sooner than at the next regular look."""
+        if self._retry is not None and self._retry.is_alive():
+            return
+        self._retry = threading.Timer(self._retry_s, self._thread.wake)
+        self._retry.daemon = True
+        self._retry.start()

@@ -1,0 +1,96 @@
+"""The kiosk's releases from the fleet (signage/content/): the updater thread when
+content.url is set, its announcements from MQTT, and what it reports to the main
+thread (a refusal goes to status and `<root>/error`; an installed release clears it).
+The playlist watcher plays what the updater swaps in: told to read it at once, as the
+release may share every playlist file with the one before and differ only in media."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Callable, Iterator
+
+from pydantic import ValidationError
+
+from signage.config import Config
+from signage.content.signing import public_key
+from signage.content.updater import ContentInstalled, ContentRefused, ContentUpdater, Settings
+from signage.kiosk.problems import Problems
+from signage.wire.announcements import MAX_ANNOUNCEMENT_BYTES, ContentAnnouncement, content_topics
+from signage.wire.messages import ContentState, fit
+
+logger = logging.getLogger(__name__)
+
+Event = ContentRefused | ContentInstalled
+
+
+def settings_of(config: Config) -> Settings | None:
+    content = config.content
+    if content.url is None or content.public_key is None:
+        return None
+    return Settings(base_url=content.url, key=public_key(content.public_key), folder=config.content_folder,
+                    site=config.site, device=config.device, budget_bytes=int(content.budget_mb * 1e6),
+                    check_every=float(content.check_every), rate_bytes_s=content.rate_mb_s * 1e6,
+                    last_good=config.paths.last_good_playlist, max_image_pixels=config.display.max_image_pixels)
+
+
+class Releases:
+    """Main thread, except `announced` (paho's thread) and `state` (any thread)."""
+
+    def __init__(self, config: Config, problems: Problems, refuse: Callable[[str, str], None],
+                 reload: Callable[[], None]):
+        """`reload` asks the playlist watcher to read the playlists again: a release may change
+        only media, whose new files the watcher (which watches the files it loaded) cannot see."""
+        from signage.display.videoinfo import video_length
+
+        self._problems, self._refuse, self._reload = problems, refuse, reload
+        settings = settings_of(config)
+        self.updater = ContentUpdater(settings, video_length) if settings is not None else None
+        self.topics = content_topics(config.mqtt.topic_root, config.site, config.device) if settings else ()
+
+    def start(self) -> None:
+        if self.updater is not None:
+            self.updater.start()
+
+    def stop(self) -> None:
+        if self.updater is not None:
+            self.updater.stop()
+
+    def announced(self, topic: str, payload: bytes) -> None:
+        """paho's thread: a release announcement (a hint; the manifest's signature decides)."""
+        if self.updater is None or not payload:  # an empty retained message clears the topic
+            return
+        try:
+            if len(payload) > MAX_ANNOUNCEMENT_BYTES:
+                raise ValueError(f"{len(payload)} bytes; at most {MAX_ANNOUNCEMENT_BYTES}")
+            announcement = ContentAnnouncement.model_validate(json.loads(payload))
+        except (ValueError, ValidationError) as exc:  # JSONDecodeError is a ValueError
+            logger.warning("ignored a malformed content announcement on %s: %s", topic, str(exc).splitlines()[0])
+            return
+        self.updater.announce(announcement.version)
+
+    def events(self) -> Iterator[Event]:
+        while self.updater is not None and not self.updater.events.empty():
+            yield self.updater.events.get()
+
+    def take(self, event: Event) -> None:
+        if isinstance(event, ContentRefused):
+            self._problems.set("content", f"content refused (the last good keeps playing): {event.reason}")
+            self._refuse("content", event.reason)
+        else:
+            self._problems.clear("content")
+            self._reload()
+
+    def state(self) -> ContentState | None:
+        if self.updater is None:
+            return None
+        fields = self.updater.state.fields()
+        fields["reason"] = fit(fields["reason"], 300)
+        return ContentState(**fields)
+
+    def alive(self, stale: float) -> bool:
+        return self.updater is None or self.updater.alive(stale)
+
+    @property
+    def faults(self) -> int:
+        return self.updater.faults if self.updater is not None else 0

@@ -1,0 +1,275 @@
+"""Releases delivered to a kiosk's content folder over real HTTP (content/updater.py,
+fetch.py, install.py): the happy path with deduplication and resumption, and every
+failure refused or retried with the last good left in place, nothing half-swapped."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from signage.content import release
+from signage.content.updater import ContentInstalled, ContentRefused, ContentUpdater, Settings
+from signage.display.videoinfo import video_length
+from signage.playlist.loader import load_playlist_set
+from tests.disks import tmpfs
+from tests.support.releases import ReleaseServer
+
+PROJECT = Path(__file__).resolve().parents[2]
+PNG = PROJECT / "playlists" / "creatives" / "welcome.png"
+FILLER = 600_000  # bytes of a media file big enough to be cut short
+
+
+def lobby(text: str) -> str:
+    return (f"creatives:\n  - id: hello\n    type: card\n    text: {text}\n  - id: logo\n    type: image\n"
+            f"    media: media/logo.png\ndefault: [hello, logo]\n")
+
+
+@pytest.fixture
+def repo(tmp_path) -> Path:
+    root = tmp_path / "repo"
+    (root / "fleet" / "media").mkdir(parents=True)
+    (root / "fleet" / "lobby.yaml").write_text(lobby("Welcome"))
+    shutil.copy(PNG, root / "fleet" / "media" / "logo.png")
+    (root / "fleet" / "media" / "filler.bin").write_bytes(os.urandom(FILLER))
+    return root
+
+
+@pytest.fixture
+def key() -> Ed25519PrivateKey:
+    return Ed25519PrivateKey.generate()
+
+
+@pytest.fixture
+def server(tmp_path):
+    running = ReleaseServer(tmp_path / "releases").start()
+    yield running
+    running.stop()
+
+
+def publish(repo: Path, releases: Path, key, **options) -> int:
+    return release.publish(repo, releases, key, video_length=video_length, simulate_days=0, **options).version
+
+
+def updater_for(key, folder: Path, url: str, budget: int = 100_000_000) -> ContentUpdater:
+    settings = Settings(base_url=url, key=key.public_key(), folder=folder, site="hq", device="door",
+                        budget_bytes=budget, check_every=3600, rate_bytes_s=50e6)
+    updater = ContentUpdater(settings, video_length)
+    updater.folder.prepare()
+    return updater
+
+
+def events(updater: ContentUpdater) -> list:
+    found = []
+    while not updater.events.empty():
+        found.append(updater.events.get())
+    return found
+
+
+def object_path(releases: Path, version: int, name: str) -> str:
+    import json
+
+    manifest = json.loads((releases / str(version) / "manifest.json").read_bytes())
+    return f"objects/{manifest['targets']['fleet']['files'][name]['sha256']}"
+
+
+def test_a_release_is_fetched_checked_and_swapped_in_and_the_next_one_fetches_only_what_changed(
+        tmp_path, repo, key, server):
+    folder = tmp_path / "kiosk" / "content"
+    publish(repo, server.releases, key)
+    updater = updater_for(key, folder, server.url)
+    updater.step()
+    assert updater.state.state == "active" and updater.state.version == 1 and updater.state.target == "fleet"
+    assert events(updater) == [ContentInstalled(1, "fleet")]
+    current = folder / "current"
+    assert os.readlink(current) == "releases/1"
+    loaded = load_playlist_set([current], current, video_length=video_length)
+    assert loaded.playlist is not None and set(loaded.playlist.creatives) == {"hello", "logo"}
+
+    (repo / "fleet" / "lobby.yaml").write_text(lobby("Welcome back"))
+    publish(repo, server.releases, key)
+    server.requests.clear()
+    updater.step()
+    assert updater.state.version == 2
+    fetched = [path for path, _ in server.requests if path.startswith("objects/")]
+    assert fetched == [object_path(server.releases, 2, "lobby.yaml")], "the logo and filler were not fetched again"
+    assert (current / "media" / "logo.png").stat().st_nlink == 3  # one file: the object and both releases
+    publish(repo, server.releases, key)  # 3: the same content
+    updater.step()
+    assert sorted(p.name for p in (folder / "releases").iterdir() if p.is_dir()) == ["2", "3"], \
+        "the release playing and the one before are kept, older ones go"
+    updater.step()  # nothing newer: nothing fetched
+    assert updater.state.state == "active" and updater.state.version == 3
+
+
+def test_a_truncated_download_resumes_with_range_and_only_then_swaps(tmp_path, repo, key, server):
+    folder = tmp_path / "content"
+    publish(repo, server.releases, key)
+    filler = object_path(server.releases, 1, "media/filler.bin")
+    server.faults[filler] = ("truncate", 200_000)
+    updater = updater_for(key, folder, server.url)
+    updater.step()
+    assert updater.state.state == "pending" and "truncated: 200000 of 600000 bytes" in updater.state.reason
+    assert not (folder / "current").exists(), "nothing swapped"
+    assert (folder / "partial" / filler.split("/")[1]).stat().st_size == 200_000
+    del server.faults[filler]
+    restarted = updater_for(key, folder, server.url)  # the kiosk restarted meanwhile: the partial file is kept
+    restarted.step()
+    assert restarted.state.state == "active" and restarted.state.version == 1
+    assert (filler, "bytes=200000-") in server.requests
+    assert not any((folder / "partial").iterdir())
+
+
+def test_a_server_that_dies_mid_file_is_resumed_when_it_is_back(tmp_path, repo, key, server):
+    folder = tmp_path / "content"
+    publish(repo, server.releases, key)
+    filler = object_path(server.releases, 1, "media/filler.bin")
+    server.faults[filler] = ("die", 300_000)
+    updater = updater_for(key, folder, server.url)
+    updater.step()
+    assert updater.state.state == "pending" and "300000 of 600000" in updater.state.reason
+    updater.step()  # the server is gone: nothing changes, nothing is refused for good
+    assert updater.state.state == "pending" and not (folder / "current").exists()
+    back = ReleaseServer(server.releases, port=server.port).start()
+    try:
+        updater.step()
+        assert updater.state.state == "active" and (filler, "bytes=300000-") in back.requests
+    finally:
+        back.stop()
+
+
+def test_a_tampered_file_is_refused_and_the_last_good_stays(tmp_path, repo, key, server):
+    folder = tmp_path / "content"
+    publish(repo, server.releases, key)
+    updater = updater_for(key, folder, server.url)
+    updater.step()
+    (repo / "fleet" / "lobby.yaml").write_text(lobby("Second"))
+    publish(repo, server.releases, key)
+    lobby_object = server.releases / object_path(server.releases, 2, "lobby.yaml")
+    lobby_object.write_bytes(lobby("Evil!!").encode())  # same size, other bytes
+    updater.step()
+    assert updater.state.state == "refused" and updater.state.version == 1 and updater.state.next_version == 2
+    assert "sha256 is not the one the signed manifest names" in updater.state.reason
+    refused = events(updater)
+    assert len(refused) == 2 and isinstance(refused[1], ContentRefused) and refused[1].version == 2
+    assert os.readlink(folder / "current") == "releases/1" and not (folder / "releases" / "2").exists()
+    assert not any((folder / "partial").iterdir())
+    server.requests.clear()
+    updater.step()  # refused for good: not fetched again
+    assert not [path for path, _ in server.requests if path.startswith("objects/")]
+
+
+def test_a_release_the_device_check_rejects_is_refused_when_forced_past_publish(tmp_path, repo, key, server):
+    folder = tmp_path / "content"
+    publish(repo, server.releases, key)
+    updater = updater_for(key, folder, server.url)
+    updater.step()
+    (repo / "fleet" / "lobby.yaml").write_text("creatives: []\ndefault: [ghost]\n")
+    with pytest.raises(release.PublishRefused):  # publish refuses it; one made by hand and signed is tried
+        publish(repo, server.releases, key)
+    digest = release.sha256_of(repo / "fleet" / "lobby.yaml")
+    release._store_objects(server.releases, {digest: repo / "fleet" / "lobby.yaml"})
+    first = release.read_release(server.releases, 1, key).targets["fleet"].model_dump(mode="json")
+    first["files"]["lobby.yaml"] = {"sha256": digest, "size": (repo / "fleet" / "lobby.yaml").stat().st_size}
+    release._write(server.releases, key, {"fleet": first}, 30, None)
+    updater.step()
+    assert updater.state.state == "refused" and "fails the checks on this screen" in updater.state.reason
+    assert "lobby.yaml:2:11: default[0]: unknown creative 'ghost'" in updater.state.reason
+    assert os.readlink(folder / "current") == "releases/1"
+    assert sorted(p.name for p in (folder / "releases").iterdir()) == ["1", "1.json", "1.sig"], "nothing half-made"
+
+
+def test_a_release_over_the_budget_is_refused_before_anything_is_downloaded(tmp_path, repo, key, server):
+    folder = tmp_path / "content"
+    publish(repo, server.releases, key)
+    updater = updater_for(key, folder, server.url, budget=300_000)
+    updater.step()
+    assert updater.state.state == "refused" and "content.budget_mb" in updater.state.reason
+    assert not [path for path, _ in server.requests if path.startswith("objects/")]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a tmpfs needs root")
+def test_a_disk_that_fills_during_the_download_is_refused_and_gives_the_space_back(tmp_path, repo, key, server):
+    disk = next(tmpfs(tmp_path / "disk", "size=1m"))
+    try:
+        folder = disk / "content"
+        publish(repo, server.releases, key)
+        filler = object_path(server.releases, 1, "media/filler.bin")
+        server.faults[filler] = ("fill", disk / "someone-else", 600_000)  # another writer takes the space
+        updater = updater_for(key, folder, server.url)
+        updater.step()
+        assert updater.state.state == "refused" and "the disk is full" in updater.state.reason
+        assert not (folder / "current").exists() and not any((folder / "partial").iterdir())
+    finally:
+        os.system(f"umount -l {disk}")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a tmpfs needs root")
+def test_a_release_larger_than_the_free_disk_is_refused_before_downloading(tmp_path, repo, key, server):
+    disk = next(tmpfs(tmp_path / "disk", "size=256k"))
+    try:
+        publish(repo, server.releases, key)
+        updater = updater_for(key, disk / "content", server.url)
+        updater.step()
+        assert updater.state.state == "refused" and "the disk has" in updater.state.reason
+        assert not [path for path, _ in server.requests if path.startswith("objects/")]
+    finally:
+        os.system(f"umount -l {disk}")
+
+
+def test_an_expired_release_is_refused_and_an_expired_active_one_is_reported(tmp_path, repo, key, server):
+    folder = tmp_path / "content"
+    publish(repo, server.releases, key, now=time.time() - 40 * 86400)  # expired 10 days ago
+    updater = updater_for(key, folder, server.url)
+    updater.step()
+    assert updater.state.state == "refused" and "expired" in updater.state.reason
+    publish(repo, server.releases, key, expires_days=1)
+    updater.step()
+    assert updater.state.state == "active" and updater.state.version == 2
+    later = updater_for(key, folder, server.url)
+    later._wall = lambda: time.time() + 2 * 86400  # two days on, nothing newer published (a frozen server)
+    later._boot_state()
+    assert later.state.state == "expired" and "version 2 expired" in later.state.reason
+
+
+def test_an_older_version_announced_or_served_changes_nothing(tmp_path, repo, key, server):
+    folder = tmp_path / "content"
+    publish(repo, server.releases, key)
+    publish(repo, server.releases, key)
+    updater = updater_for(key, folder, server.url)
+    updater.step()
+    assert updater.state.version == 2
+    (server.releases / "latest").write_text("1\n")  # a server replaying the past
+    updater.announce(1)
+    updater.step()
+    assert updater.state.state == "active" and updater.state.version == 2
+    assert os.readlink(folder / "current") == "releases/2"
+
+
+def test_files_come_from_the_host_the_signed_manifest_names(tmp_path, repo, key, server):
+    elsewhere = ReleaseServer(server.releases / "objects").start()  # a CDN holding a copy of objects/
+    try:
+        publish(repo, server.releases, key, objects_url=f"{elsewhere.url}/")
+        updater = updater_for(key, tmp_path / "content", server.url)
+        updater.step()
+        assert updater.state.state == "active"
+        assert not [path for path, _ in server.requests if path.startswith("objects/")]
+        assert len(elsewhere.requests) == 3 and all(len(path) == 64 for path, _ in elsewhere.requests)
+    finally:
+        elsewhere.stop()
+
+
+def test_a_screen_whose_clock_is_not_set_takes_the_release_once_it_is(tmp_path, repo, key, server):
+    publish(repo, server.releases, key)
+    updater = updater_for(key, tmp_path / "content", server.url)
+    updater._wall = lambda: 86400.0  # a Pi without a real-time clock, before NTP: 2 January 1970
+    updater.step()
+    assert updater.state.state == "pending" and "is its clock set (NTP)?" in updater.state.reason
+    assert events(updater) == [], "not refused for good"
+    updater._wall = time.time  # NTP has set it
+    updater.step()
+    assert updater.state.state == "active" and updater.state.version == 1
