@@ -6,8 +6,10 @@ from __future__ import annotations
 import inspect
 import json
 
-from signage.wire.commands import MAX_PAYLOAD
+from pydantic import BaseModel
+
 from signage.wire.announcements import ContentAnnouncement
+from signage.wire.commands import MAX_PAYLOAD
 from signage.wire.messages import MAX_AGE, MAX_MESSAGE_BYTES, MAX_SKEW, MESSAGES
 
 INTRO = f"""# MQTT interface
@@ -95,7 +97,8 @@ privacy mode: a switch when the device accepts unsigned commands
 
 def render() -> str:
     parts = [INTRO]
-    for name, model in {**MESSAGES, "content": ContentAnnouncement}.items():
+    documented: dict[str, type[BaseModel]] = {**MESSAGES, "content": ContentAnnouncement}
+    for name, model in documented.items():
         schema = model.model_json_schema(by_alias=True)
         parts.append(f"## {name}\n\n{inspect.cleandoc(model.__doc__ or '')}\n\n```json\n"
                      f"{json.dumps(schema, indent=2, sort_keys=True)}\n```\n")
