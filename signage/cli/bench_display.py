@@ -26,6 +26,7 @@ from signage.cli.measure import Spread, process_cpu_seconds, rss_mb, verdict
 from signage.config import DisplayConfig, NoticeConfig
 from signage.display.content import Content
 from signage.display.events import RenderObserver
+from signage.display.readback import has_video_frame
 from signage.display.synthetic import encode_h264, gradient_jpeg
 
 SIZE = (1920, 1080)
@@ -77,7 +78,7 @@ def _settle(renderer, content_id: str, video: bool = False, timeout: float = 20.
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         renderer.frame()
-        if renderer.stats.showing == content_id and (not video or renderer.has_video_frame()):
+        if renderer.stats.showing == content_id and (not video or has_video_frame(renderer)):
             _run_for(renderer, 0.3)
             return
     raise RuntimeError(f"{content_id} never came on screen: {renderer.stats.errors}")

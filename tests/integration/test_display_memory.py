@@ -12,6 +12,7 @@ import os
 import pytest
 
 from signage.cli.measure import malloc_now, open_files, threads
+from signage.display import readback
 from signage.display.content import Content
 from signage.display.events import RenderObserver
 from signage.display.gl import GL_RENDER_DRIVERS
@@ -142,7 +143,7 @@ def test_each_display_loss_releases_its_renderer_textures_threads_and_files(gl, 
             clock.now += 0.02
             renderer.frame()
             if renderer.stats.showing == content.id and renderer.screen is not None and \
-                    (content.type != "video" or renderer.has_video_frame()):
+                    (content.type != "video" or readback.has_video_frame(renderer)):
                 return
         raise AssertionError(f"{content.id} never came on screen: {renderer.stats.errors}")
 

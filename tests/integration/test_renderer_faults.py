@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 import pytest
 
+from signage.display import readback
 from signage.display.content import Content
 from tests.integration.test_renderer import H, W, settle
 
@@ -130,9 +131,9 @@ def test_hostile_creative_never_takes_the_renderer_down(window, tmp_path, name):
         assert not [e for e in events if isinstance(e, Failed)], renderer.stats.errors
         if content.type == "video":
             deadline = time.monotonic() + 5
-            while not renderer.has_video_frame() and time.monotonic() < deadline:
+            while not readback.has_video_frame(renderer) and time.monotonic() < deadline:
                 renderer.frame()
-            pixels = renderer.pixels()
+            pixels = readback.pixels(renderer)
         assert pixels.shape == (H, W, 3)
         assert tuple(pixels[5, 5]) != GREEN, "not the fallback"
         if content.type != "card":
