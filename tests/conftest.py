@@ -150,7 +150,7 @@ def h264_clip(tmp_path_factory) -> Path:
     at 25 fps, 320x180, frame i a flat grey of h264_grey(i)."""
     import numpy as np
 
-    from signage.display.synthetic import encode_h264
+    from tests.support.video import encode_frames
 
     frames = [np.full((180, 320, 3), h264_grey(i), np.uint8) for i in range(H264_FRAMES)]
-    return encode_h264(tmp_path_factory.mktemp("h264") / "grey.mp4", 0, fps=H264_FPS, frames=frames)
+    return encode_frames(tmp_path_factory.mktemp("h264") / "grey.mp4", frames, H264_FPS)
