@@ -16,8 +16,8 @@ from signage.fleet.ingest import Ingest, RateLimitedLog, subscriptions
 from signage.fleet.store import Store
 from signage.modelfiles import PROJECT_ROOT
 from tests.fleet import factory as f
-from tests.fleet.polling import wait_for
 from tests.fleet.publisher import Publisher, messages, stored
+from tests.support.waiting import wait_for
 
 
 @pytest.fixture

@@ -17,8 +17,8 @@ from signage.display import readback
 from signage.display.content import Content
 from tests.conftest import H264_FPS, H264_FRAMES, h264_grey
 from tests.fakes import FakeClock
-from tests.integration.test_renderer import H, Presents, W, image, settle
-from tests.kiosk import wait_for
+from tests.support.renderers import H, Presents, W, image, settle
+from tests.support.waiting import wait_for
 
 
 def turn_until(renderer, predicate, what: str, timeout: float = 10.0) -> list:
@@ -289,7 +289,7 @@ def test_the_loop_sleeps_while_the_screen_is_off_even_with_a_video_decoding(head
     import threading as threads
 
     from signage.config import DailyWindow, PowerConfig
-    from tests.integration.test_renderer import make_renderer
+    from tests.support.renderers import make_renderer
 
     class Recording(threads.Event):
         already_set = 0
