@@ -41,7 +41,8 @@ def run_with(controller, script) -> None:
 
     def scripted():
         try:
-            wait_for(lambda: getattr(controller, "renderer", None) and controller.renderer.stats.ticks > 5, "the loop turning")
+            wait_for(lambda: getattr(controller, "renderer", None) and controller.renderer.stats.ticks > 5,
+                     "the loop turning")
             script(controller)
         except BaseException as exc:  # reported after the controller stopped
             failure.append(exc)

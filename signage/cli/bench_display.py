@@ -173,7 +173,7 @@ def run(seconds: float = 5.0, rounds: int = 3, soak: float = 0.0) -> str:
                 _settle(renderer, "clip", video=True)
                 played = _measure(renderer, watch, seconds)
                 figures["video"].append(played)
-                decoder = renderer._current.video.decoder if renderer._current and renderer._current.video else "?"
+                decoder = renderer.current.video.decoder if renderer.current and renderer.current.video else "?"
                 renderer.show(Content(id="c", type="card", text="Fresh coffee\nuntil 11:00", background="#6f4518"))
                 _settle(renderer, "c")
                 decode.append(_decode_alone(video, config.video_decode, seconds))

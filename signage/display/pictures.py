@@ -9,6 +9,7 @@ version that failed is remembered (failures.py) and not tried again until it cha
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Callable, Iterable
 
 import pygame
@@ -40,42 +41,49 @@ class Pictures:
 
     def image(self, showing: Showing, logical: tuple[int, int]) -> None:
         """The image's picture from the cache, or its pixels asked of the loader."""
-        content = showing.content
-        try:
-            key = (*file_key(content.path), content.fit, logical)
-        except OSError as exc:
-            showing.failed = f"{content.path}: {exc.strerror}"
+        found = self._version(showing)
+        if found is None:
             return
-        if self.failures.known(key[:3]):
-            showing.failed = self.failures.known(key[:3])
-            return
-        showing.key = key
+        path, version = found
+        showing.key = key = (*version, showing.content.fit, logical)
         showing.picture = self._cache.get(key)
         if showing.picture is None:
-            showing.future = self._loader.submit(content.path, logical, content.fit, self._config.max_image_pixels)
-            showing.future.add_done_callback(lambda _: self._wake())
+            future = self._loader.submit(path, logical, showing.content.fit, self._config.max_image_pixels)
+            future.add_done_callback(lambda _: self._wake())
+            showing.future = future
 
     def video(self, showing: Showing, backend) -> None:
         """A texture to stream the video's frames into, and its decoder started."""
-        content = showing.content
-        try:
-            key = file_key(content.path)
-        except OSError as exc:
-            showing.failed = f"{content.path}: {exc.strerror}"
+        found = self._version(showing)
+        if found is None:
             return
-        if self.failures.known(key):
-            showing.failed = self.failures.known(key)
-            return
-        showing.key = key
+        showing.key = found[1]
         showing.stream = backend.stream()
-        showing.video = VideoPlayback(content, self._config.max_image_pixels, self._config.video_decode,
+        showing.video = VideoPlayback(showing.content, self._config.max_image_pixels, self._config.video_decode,
                                       on_frame=self._wake)
 
     def upload(self, showing: Showing, backend) -> None:
         """Upload the pixels the loader prepared for `showing` (raises what the decode raised)."""
-        pixels = showing.future.result()
+        future, key = showing.future, showing.key
+        assert future is not None and key is not None  # only an image given to the loader waits for this
+        pixels = future.result()
         showing.picture = backend.upload(pixels)
-        self._cache.put(showing.key, showing.picture, pixels.shape[0] * pixels.shape[1] * 4)
+        self._cache.put(key, showing.picture, pixels.shape[0] * pixels.shape[1] * 4)
+
+    def _version(self, showing: Showing) -> tuple[Path, tuple[str, int, int]] | None:
+        """The media file and its current version; None (and why, in showing.failed) when
+        there is none, it is gone, or this version failed before."""
+        path = showing.content.path
+        if path is None:
+            showing.failed = "no media file given"
+            return None
+        try:
+            version = file_key(path)
+        except OSError as exc:
+            showing.failed = f"{path}: {exc.strerror}"
+            return None
+        showing.failed = self.failures.known(version)
+        return None if showing.failed is not None else (path, version)
 
     def notice(self, backend, logical: tuple[int, int]) -> tuple | None:
         """The measurement notice as (picture, logical rect), or None when switched off."""

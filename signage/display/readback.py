@@ -14,6 +14,8 @@ if TYPE_CHECKING:
 
 def pixels(renderer: Renderer) -> np.ndarray:
     """What was presented last, as an (h, w, 3) RGB array, read back through SDL's renderer."""
+    if renderer.screen is None:
+        raise RuntimeError("the renderer has no window (not opened, or the display was lost): nothing to read back")
     return renderer.screen.backend.read_pixels()
 
 

@@ -255,7 +255,10 @@ class Renderer:
             if due is not None:
                 started = time.perf_counter()
                 stage.compose()
-                self.screen.backend.present()
+                screen = self.screen
+                if screen is None:  # a creative's failure found the display gone: reopened next turn
+                    return
+                screen.backend.present()
                 if self._guard.lost:
                     raise pygame.error("X server connection lost")
                 late = now - due > 1.5 * stage.due_period
@@ -280,7 +283,7 @@ class Renderer:
             self.stats.state = "ok" if on else "off"
             if on:
                 self._stage.changed()
-            else:
+            elif self.screen is not None:
                 self.screen.backend.clear((0, 0, 0))
                 self.screen.backend.present()
         return on

@@ -99,14 +99,15 @@ class Stage:
     def show(self, content: Content) -> None:
         """Switch to `content` once it is ready (Renderer.show says how)."""
         self._drop_incoming()
-        if self._screen is None:  # display lost: shown once it is back
+        screen = self._screen
+        if screen is None:  # display lost: shown once it is back
             if self._current is not None and self._current.video is not None:
                 self._current.video.close()
             self._current = Showing(content)
             return
         showing = Showing(content)
         try:
-            self._prepare(showing)
+            self._prepare(showing, screen)
         except Exception as exc:
             if self._display_gone(exc):
                 return
@@ -135,8 +136,8 @@ class Stage:
         """The picture must be presented again (uncovered, powered on, notice toggled)."""
         self.pacing.change(self._clock())
 
-    def _prepare(self, showing: Showing) -> None:
-        backend, logical = self._screen.backend, self._screen.logical
+    def _prepare(self, showing: Showing, screen: Screen) -> None:
+        backend, logical = screen.backend, screen.logical
         kind = showing.content.type
         if kind == "image":
             self.pictures.image(showing, logical)
@@ -202,12 +203,12 @@ class Stage:
 
     def collect_incoming(self) -> None:
         """Upload the image being prepared once its pixels are ready, and switch to it."""
-        incoming = self._incoming
-        if incoming is None or not incoming.future.done():
+        incoming, screen = self._incoming, self._screen
+        if incoming is None or screen is None or incoming.future is None or not incoming.future.done():
             return
         self._incoming = None
         try:
-            self.pictures.upload(incoming, self._screen.backend)
+            self.pictures.upload(incoming, screen.backend)
         except Exception as exc:
             if self._display_gone(exc):
                 raise pygame.error(reason_of(exc)) from exc
@@ -256,7 +257,7 @@ class Stage:
     def _advance(self) -> None:
         """Take the video frame that is due, if any (streamed into its texture)."""
         current = self._current
-        if current is None or current.video is None:
+        if current is None or current.video is None or current.stream is None:
             return
         video = current.video
         frame = video.frame_at(self._clock() - current.started)
@@ -277,6 +278,9 @@ class Stage:
             self._events.append(Ended(current.content.id))
 
     def _compose(self) -> None:
+        screen = self._screen
+        if screen is None:  # a creative's failure found the display gone: the renderer reopens
+            return
         waiting = self._leaving is not None and self._fade is None  # a video's first frame is not there yet
         over, opacity = None, 1.0
         if not waiting and self._fade is not None:
@@ -288,5 +292,4 @@ class Stage:
             else:  # the old picture fades out over the new one
                 over, opacity = self._leaving, 1 - progress
         notice = self._notice if self._notice_visible else None
-        compose(self._screen.backend, self._screen.logical, self._leaving if waiting else self._current, over,
-                opacity, notice)
+        compose(screen.backend, screen.logical, self._leaving if waiting else self._current, over, opacity, notice)

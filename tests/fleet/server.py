@@ -35,8 +35,9 @@ class FleetServer:
              db or str(folder / "fleet.sqlite3"), "--broker", broker_url, "--port", str(self.port)],
             env=env, cwd=PROJECT_ROOT, stdout=self._handle, stderr=subprocess.STDOUT)
 
-    def started(self) -> "FleetServer":
-        wait_for(lambda: "dashboard on" in self.output() or self.process.poll() is not None, "the dashboard", timeout=60)
+    def started(self) -> FleetServer:
+        wait_for(lambda: "dashboard on" in self.output() or self.process.poll() is not None, "the dashboard",
+                 timeout=60)
         if self.process.poll() is not None:
             raise AssertionError(f"signage fleet exited: {self.output()[-3000:]}")
         return self

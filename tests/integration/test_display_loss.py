@@ -16,7 +16,7 @@ import pytest
 from signage.modelfiles import PROJECT_ROOT
 from tests.screen import dominant, screenshot
 from tests.subscriber import Subscriber
-from tests.support.waiting import wait_for
+from tests.support import waiting
 
 CARD = (0xAA, 0x00, 0xAA)
 
@@ -33,14 +33,14 @@ def start_xvfb(number: int) -> subprocess.Popen:
     return server
 
 
-def wait_while_running(predicate, what: str, process: subprocess.Popen, timeout: float = 60.0):
-    """wait_for, failing at once (with its output) if `signage run` exits meanwhile."""
+def wait_for(predicate, what: str, process: subprocess.Popen, timeout: float = 60.0):
+    """waiting.wait_for, failing at once (with its output) if `signage run` exits meanwhile."""
     def running() -> None:
         if process.poll() is not None:
             raise AssertionError(f"signage run exited ({process.returncode}) while waiting for {what}:\n"
                                  + process.stdout.read()[-3000:])
 
-    return wait_for(predicate, what, timeout, every=0.1, watch=running)
+    return waiting.wait_for(predicate, what, timeout, every=0.1, watch=running)
 
 
 def shows_card(display: str) -> bool:
@@ -80,16 +80,16 @@ def test_x_server_killed_and_back(broker, tmp_path):
          "--playlists", str(playlists), "--windowed", "--duration", "300"],
         env=env, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        wait_while_running(lambda: shows_card(display), "the card on the first server", process)
+        wait_for(lambda: shows_card(display), "the card on the first server", process)
         for cycle in (1, 2):  # twice: the guard is installed again on every reopened window
             server.kill()
             server.wait()
-            wait_while_running(lambda: display_states(subscriber).count("lost") == cycle,
-                               f"status display: lost #{cycle}", process)
+            wait_for(lambda cycle=cycle: display_states(subscriber).count("lost") == cycle,
+                     f"status display: lost #{cycle}", process)
             assert process.poll() is None
             server = start_xvfb(number)
-            wait_while_running(lambda: shows_card(display), f"the card on new server #{cycle}", process)
-            wait_while_running(lambda: display_states(subscriber)[-1:] == ["ok"], "status display: ok", process)
+            wait_for(lambda: shows_card(display), f"the card on new server #{cycle}", process)
+            wait_for(lambda: display_states(subscriber)[-1:] == ["ok"], "status display: ok", process)
     finally:
         process.terminate()
         try:
