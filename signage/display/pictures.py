@@ -9,17 +9,23 @@ version that failed is remembered (failures.py) and not tried again until it cha
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 import pygame
 
 from signage.config import DisplayConfig
-from signage.display.content import Content, fallback_content
-from signage.display.failures import Failures
+from signage.display.content import FALLBACK_ID, Content, fallback_content, plain_colour
+from signage.display.failures import Failures, reason_of
 from signage.display.media import ImageCache, Loader, file_key, render_card, render_notice
 from signage.display.scene import Showing
 from signage.display.video import VideoPlayback
+
+if TYPE_CHECKING:
+    from signage.display.window import Screen
+
+logger = logging.getLogger(__name__)
 
 
 class Pictures:
@@ -30,7 +36,25 @@ class Pictures:
         self._loader = Loader()
         self.failures = Failures()
 
-    def card(self, showing: Showing, backend, logical: tuple[int, int]) -> None:
+    def prepare(self, showing: Showing, screen: Screen, display_gone: Callable[[BaseException], bool]) -> None:
+        """Give `showing` what it is drawn from (why not: showing.failed). Raises what drawing
+        a card or starting a video raised; the fallback card never fails: when its text
+        cannot be drawn, its background alone still says "alive" (unless the display went)."""
+        kind = showing.content.type
+        if kind == "image":
+            self._image(showing, screen.logical)
+        elif kind == "video":
+            self._video(showing, screen.backend)
+        elif kind == "card":
+            try:
+                self._card(showing, screen.backend, screen.logical)
+            except Exception as exc:
+                if showing.content.id != FALLBACK_ID or display_gone(exc):
+                    raise
+                logger.error("fallback card text cannot be drawn (%s); showing its background only", reason_of(exc))
+                showing.colour = plain_colour(showing.content.background)
+
+    def _card(self, showing: Showing, backend, logical: tuple[int, int]) -> None:
         """The card's picture, from the cache or drawn and uploaded now (raises if it cannot be)."""
         key = ("card", showing.content, logical)
         showing.picture = self._cache.get(key)
@@ -39,7 +63,7 @@ class Pictures:
             showing.picture = backend.upload_surface(surface)
             self._cache.put(key, showing.picture, logical[0] * logical[1] * 4)
 
-    def image(self, showing: Showing, logical: tuple[int, int]) -> None:
+    def _image(self, showing: Showing, logical: tuple[int, int]) -> None:
         """The image's picture from the cache, or its pixels asked of the loader."""
         found = self._version(showing)
         if found is None:
@@ -52,7 +76,7 @@ class Pictures:
             future.add_done_callback(lambda _: self._wake())
             showing.future = future
 
-    def video(self, showing: Showing, backend) -> None:
+    def _video(self, showing: Showing, backend) -> None:
         """A texture to stream the video's frames into, and its decoder started."""
         found = self._version(showing)
         if found is None:

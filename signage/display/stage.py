@@ -107,7 +107,7 @@ class Stage:
             return
         showing = Showing(content)
         try:
-            self._prepare(showing, screen)
+            self.pictures.prepare(showing, screen, self._display_gone)
         except Exception as exc:
             if self._display_gone(exc):
                 return
@@ -135,23 +135,6 @@ class Stage:
     def changed(self) -> None:
         """The picture must be presented again (uncovered, powered on, notice toggled)."""
         self.pacing.change(self._clock())
-
-    def _prepare(self, showing: Showing, screen: Screen) -> None:
-        backend, logical = screen.backend, screen.logical
-        kind = showing.content.type
-        if kind == "image":
-            self.pictures.image(showing, logical)
-        elif kind == "video":
-            self.pictures.video(showing, backend)
-        elif kind == "card":
-            try:
-                self.pictures.card(showing, backend, logical)
-            except Exception as exc:
-                if showing.content.id != FALLBACK_ID or self._display_gone(exc):
-                    raise
-                # the fallback card never fails: its background alone still says "alive"
-                logger.error("fallback card text cannot be drawn (%s); showing its background only", reason_of(exc))
-                showing.colour = plain_colour(showing.content.background)
 
     def _drop_incoming(self) -> None:
         incoming, self._incoming = self._incoming, None
