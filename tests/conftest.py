@@ -101,6 +101,25 @@ def broker(tmp_path):
 
 
 @pytest.fixture
+def tls_broker(tmp_path):
+    """Starts a Mosquitto that speaks TLS only (a self-signed CA), with a password if
+    asked: `tls_broker(password=(user, secret))` -> (broker, the CA's file)."""
+    from tests.broker import Broker, self_signed_tls
+
+    started = []
+
+    def start(password: tuple[str, str] | None = None):
+        folder = tmp_path / "tls"
+        folder.mkdir()
+        started.append(Broker(folder, password=password, tls=self_signed_tls(folder)).start())
+        return started[-1], folder / "ca.crt"
+
+    yield start
+    for running in started:
+        running.stop()
+
+
+@pytest.fixture
 def controller_for(xvfb, broker, tmp_path, models_dir, samples):
     from signage.kiosk.app import Kiosk
 
@@ -121,8 +140,8 @@ def small_disk(tmp_path):
 
 @pytest.fixture
 def window(xvfb):
-    """Renderers in a real window (tests/integration/test_renderer.py:make_renderer), closed after the test."""
-    from tests.integration.test_renderer import make_renderer
+    """Renderers in a real window (tests/support/renderers.py:make_renderer), closed after the test."""
+    from tests.support.renderers import make_renderer
 
     made = []
 
@@ -150,7 +169,7 @@ def h264_clip(tmp_path_factory) -> Path:
     at 25 fps, 320x180, frame i a flat grey of h264_grey(i)."""
     import numpy as np
 
-    from signage.display.synthetic import encode_h264
+    from tests.support.video import encode_frames
 
     frames = [np.full((180, 320, 3), h264_grey(i), np.uint8) for i in range(H264_FRAMES)]
-    return encode_h264(tmp_path_factory.mktemp("h264") / "grey.mp4", 0, fps=H264_FPS, frames=frames)
+    return encode_frames(tmp_path_factory.mktemp("h264") / "grey.mp4", frames, H264_FPS)

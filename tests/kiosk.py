@@ -4,13 +4,14 @@ builds one against the test's Xvfb and Mosquitto."""
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 import threading
-import time
 from pathlib import Path
 
 from signage.config import Config, load_config
 from signage.modelfiles import PROJECT_ROOT
+from tests.support.waiting import wait_for
 
 E2E = PROJECT_ROOT / "tests" / "playlists" / "e2e"
 DEFAULT_LOOP = {"idle-a", "idle-b"}
@@ -34,23 +35,14 @@ def make_config(tmp_path: Path, broker_url: str, **overrides) -> Config:
     return load_config(path), path
 
 
-def wait_for(predicate, what: str, timeout: float = 30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def run_with(controller, script) -> None:
     """The controller in this (main) thread, the fault script beside it."""
     failure = []
 
     def scripted():
         try:
-            wait_for(lambda: getattr(controller, "renderer", None) and controller.renderer.stats.ticks > 5, "the loop turning")
+            wait_for(lambda: getattr(controller, "renderer", None) and controller.renderer.stats.ticks > 5,
+                     "the loop turning")
             script(controller)
         except BaseException as exc:  # reported after the controller stopped
             failure.append(exc)
@@ -84,3 +76,10 @@ def refuse_display_size(monkeypatch, size: tuple[int, int]) -> None:
         real_open(renderer)
 
     monkeypatch.setattr(Renderer, "open", open_unless)
+
+
+def within_now(hours_before: int = 1, hours_after: int = 3) -> str:
+    """A privacy schedule (YAML) of one daily window around now."""
+    now = dt.datetime.now()
+    start, end = now - dt.timedelta(hours=hours_before), now + dt.timedelta(hours=hours_after)
+    return f"[{{start: '{start:%H:%M}', end: '{end:%H:%M}'}}]"

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from dataclasses import dataclass
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
 from signage.config import parse_broker_url
+from tests.support.waiting import wait_for
 
 
 @dataclass
@@ -53,14 +53,18 @@ class Subscriber:
             return [m for m in self.messages if m.topic.endswith(suffix)]
 
     def wait_for(self, predicate, timeout: float = 10.0):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        """The newest message `predicate` accepts, once one has arrived."""
+        def newest():
             with self.lock:
                 found = [m for m in self.messages if predicate(m)]
-            if found:
-                return found[-1]
-            time.sleep(0.02)
-        raise AssertionError(f"no matching message within {timeout} s; got {[m.topic for m in self.messages][-20:]}")
+            return found[-1] if found else None
+
+        try:
+            return wait_for(newest, "a matching message", timeout, every=0.02)
+        except AssertionError:
+            with self.lock:
+                topics = [m.topic for m in self.messages][-20:]
+            raise AssertionError(f"no matching message within {timeout} s; got {topics}") from None
 
     def close(self):
         self.client.disconnect()

@@ -38,6 +38,7 @@ def main() -> int:
 def render(creative: str) -> np.ndarray:
     from signage.config import DisplayConfig
     from signage.kiosk.content import content_of
+    from signage.display.readback import pixels
     from signage.display.renderer import Renderer
     from signage.display.videoinfo import video_length
     from signage.playlist.loader import load_playlist
@@ -52,7 +53,7 @@ def render(creative: str) -> np.ndarray:
             renderer.frame()
             if renderer.stats.showing == creative and time.monotonic() - renderer.stats.since > 1.0:
                 break
-        return renderer.pixels().copy()
+        return pixels(renderer).copy()
     finally:
         renderer.close()
 

@@ -124,6 +124,7 @@ def _screen_round(key, url: str, folder: Path, mb: int, rate_mb_s: float) -> lis
     from signage.config import DisplayConfig, NoticeConfig
     from signage.display.content import Content
     from signage.display.events import RenderObserver
+    from signage.display.readback import has_video_frame
     from signage.display.renderer import Renderer
     from signage.display.synthetic import encode_h264
 
@@ -146,7 +147,7 @@ def _screen_round(key, url: str, folder: Path, mb: int, rate_mb_s: float) -> lis
     try:
         renderer.show(Content(id="clip", type="video", path=video, loop=True))
         deadline = time.monotonic() + 20
-        while not renderer.has_video_frame() and time.monotonic() < deadline:
+        while not has_video_frame(renderer) and time.monotonic() < deadline:
             renderer.frame()
         idle = _frames_while(renderer, watch, min(seconds, 30))
         kiosk = _updater(key, url, folder / "kiosk", mb, rate_mb_s)

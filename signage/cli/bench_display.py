@@ -27,6 +27,7 @@ from signage.cli.measure import Spread, process_cpu_seconds, rss_mb, verdict
 from signage.config import DisplayConfig, NoticeConfig
 from signage.display.content import Content
 from signage.display.events import RenderObserver
+from signage.display.readback import has_video_frame
 from signage.display.synthetic import encode_h264, gradient_jpeg
 
 if TYPE_CHECKING:
@@ -81,7 +82,7 @@ def _settle(renderer, content_id: str, video: bool = False, timeout: float = 20.
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         renderer.frame()
-        if renderer.stats.showing == content_id and (not video or renderer.has_video_frame()):
+        if renderer.stats.showing == content_id and (not video or has_video_frame(renderer)):
             _run_for(renderer, 0.3)
             return
     raise RuntimeError(f"{content_id} never came on screen: {renderer.stats.errors}")
@@ -178,7 +179,7 @@ def run(seconds: float = 5.0, rounds: int = 3, soak: float = 0.0) -> str:
                 _settle(renderer, "clip", video=True)
                 played = _measure(renderer, watch, seconds)
                 figures["video"].append(played)
-                decoder = renderer._current.video.decoder if renderer._current and renderer._current.video else "?"
+                decoder = renderer.current.video.decoder if renderer.current and renderer.current.video else "?"
                 renderer.show(Content(id="c", type="card", text="Fresh coffee\nuntil 11:00", background="#6f4518"))
                 _settle(renderer, "c")
                 decode.append(_decode_alone(video, config.video_decode, seconds))

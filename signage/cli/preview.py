@@ -12,6 +12,7 @@ from pathlib import Path
 
 from signage.cli.options import output_file
 from signage.config import DisplayConfig, NoticeConfig
+from signage.display.readback import has_video_frame, screenshot_png
 from signage.display.videoinfo import video_length
 from signage.kiosk.content import content_of
 from signage.errors import ConfigError
@@ -91,7 +92,7 @@ def _screenshot(renderer, playlist, creative: str, path: Path) -> int:
     while time.monotonic() < deadline:
         renderer.frame()
         settled = renderer.stats.showing == creative and time.monotonic() - renderer.stats.since >= content.fade_seconds
-        if settled and (content.type != "video" or renderer.has_video_frame()):
+        if settled and (content.type != "video" or has_video_frame(renderer)):
             renderer.frame()
             _save(renderer, path)
             print(f"wrote {path}")
@@ -105,7 +106,7 @@ def _screenshot(renderer, playlist, creative: str, path: Path) -> int:
 
 def _save(renderer, path: Path) -> None:
     """Beside the target, synced, then renamed onto it: a full disk leaves no half-written PNG."""
-    data = renderer.screenshot_png()
+    data = screenshot_png(renderer)
     umask = os.umask(0)
     os.umask(umask)
     fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".png")

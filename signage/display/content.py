@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from signage.config import FallbackConfig
 
 
 @dataclass(frozen=True)
@@ -26,3 +29,20 @@ class Content:
 def rgb(colour: str) -> tuple[int, int, int]:
     value = colour.lstrip("#")
     return int(value[0:2], 16), int(value[2:4], 16), int(value[4:6], 16)
+
+
+FALLBACK_ID = "fallback"
+
+
+def fallback_content(fallback: FallbackConfig) -> Content:
+    """The card shown when nothing else can be (display.fallback in config)."""
+    return Content(id=FALLBACK_ID, type="card", text=fallback.text, background=fallback.background,
+                   color=fallback.color)
+
+
+def plain_colour(value: str) -> tuple[int, int, int]:
+    """A card's background as a colour to clear with; dark grey if it cannot be read."""
+    try:
+        return rgb(value)
+    except (ValueError, IndexError):
+        return (32, 32, 32)

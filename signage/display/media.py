@@ -195,8 +195,8 @@ def render_card(content: Content, logical: tuple[int, int], pygame):
 
     An explicit font_size is the largest size used: text that would not fit at it is
     set smaller, and text that does not fit even at the smallest size is cut with an
-    ellipsis. Nothing larger than the screen is ever rendered, so neither the size nor
-    the length of the text bounds memory (500 characters at 1000 px cost 1 GB before).
+    ellipsis. Nothing larger than the screen is ever rendered, so the memory a card takes
+    is bounded by the screen, never by the font size or the length of its text.
     """
     from signage.display.fonts import TextRenderer
 

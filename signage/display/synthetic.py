@@ -1,6 +1,10 @@
-"""Synthetic creatives for benches and tests, made when needed and never committed:
+"""The creatives `signage bench display` draws, made at bench time and never committed:
 a noisy gradient JPEG, and an H.264 video encoded by FFmpeg's libx264 (Debian's
-`ffmpeg`) from FFmpeg's moving test picture or from given frames."""
+`ffmpeg`) from FFmpeg's moving test picture.
+
+It ships because the bench ships (`signage bench display` runs on a kiosk), and it
+lives in display/ because only vision/ and display/ may write pixels (the privacy
+rule's test in tests/unit/test_architecture.py). Test-only media: tests/support/."""
 
 from __future__ import annotations
 
@@ -11,33 +15,29 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-SIZE = (1920, 1080)
+from signage.errors import SignageError
 
 
-class FfmpegMissing(RuntimeError):
-    """No `ffmpeg` to encode the H.264 video with."""
-
-
-def encode_h264(path: Path, seconds: float, size: tuple[int, int] = SIZE, fps: int = 30,
-                frames: list[np.ndarray] | None = None) -> Path:
-    """An H.264 (libx264, yuv420p) MP4 made with FFmpeg: FFmpeg's own moving test
-    picture, or the given BGR frames (nearly lossless: -qp 4, so flat colours come
-    back within a few levels). Nothing is kept beyond `path`."""
+def ffmpeg_binary() -> str:
+    """The `ffmpeg` to encode H.264 with; a clear error if there is none."""
     ffmpeg = shutil.which("ffmpeg") or "/usr/bin/ffmpeg"
     if not Path(ffmpeg).exists():
-        raise FfmpegMissing("ffmpeg is not installed: apt-get install ffmpeg (it encodes the H.264 test video)")
-    out = ["-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-movflags", "+faststart", str(path)]
-    if frames is None:
-        command = [ffmpeg, "-loglevel", "error", "-y", "-f", "lavfi", "-i",
-                   f"testsrc2=size={size[0]}x{size[1]}:rate={fps}", "-t", f"{seconds:.2f}", *out]
-        subprocess.run(command, check=True, capture_output=True, timeout=600)
-        return path
-    height, width = frames[0].shape[:2]
-    command = [ffmpeg, "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "bgr24", "-s", f"{width}x{height}",
-               "-r", str(fps), "-i", "-", "-qp", "4", *out]
-    subprocess.run(command, input=b"".join(np.ascontiguousarray(f).tobytes() for f in frames), check=True,
-                   capture_output=True, timeout=600)
+        raise SignageError("ffmpeg is not installed: apt-get install ffmpeg (it encodes the H.264 test video)")
+    return ffmpeg
+
+
+def encode_h264(path: Path, seconds: float, size: tuple[int, int] = (1920, 1080), fps: int = 30) -> Path:
+    """An H.264 (libx264, yuv420p) MP4 of FFmpeg's own moving test picture. Nothing is
+    kept beyond `path`."""
+    command = [ffmpeg_binary(), "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+               f"testsrc2=size={size[0]}x{size[1]}:rate={fps}", "-t", f"{seconds:.2f}", *h264_output(path)]
+    subprocess.run(command, check=True, capture_output=True, timeout=600)
     return path
+
+
+def h264_output(path: Path) -> list[str]:
+    """FFmpeg's output arguments for an H.264 MP4 every player and decoder here reads."""
+    return ["-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-movflags", "+faststart", str(path)]
 
 
 def gradient_jpeg(path: Path, size: tuple[int, int], seed: int) -> Path:

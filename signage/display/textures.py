@@ -39,7 +39,8 @@ class TextureStream:
     every frame from the decoder's own surface (SDL_UpdateTexture: the one copy, into
     the texture). It is an XRGB texture, not SDL's "streaming" kind: streaming only
     adds a lockable CPU copy we never use, and pygame-ce makes streaming textures
-    only with an alpha channel, which SDL's software renderer copies ~4x slower."""
+    only with an alpha channel, which SDL's software renderer copies more slowly than
+    an opaque one (docs/performance.md has the figures)."""
 
     def __init__(self, renderer):
         self._renderer = renderer
@@ -68,7 +69,7 @@ class TextureBackend:
         self.driver = render_driver(window)
         self._gl = gl_calls(self.driver)  # None on SDL's software renderer
         self.gl = self._gl.describe() if self._gl is not None else None  # the GL renderer, for the log and benches
-        # Opaque pictures as XRGB textures: SDL's software renderer fades those ~8x faster
+        # Opaque pictures as XRGB textures: SDL's software renderer fades those much faster
         # than textures with an alpha channel (one alpha for the picture, none per pixel).
         self._opaque = pygame.Surface((1, 1), 0, 32)
 

@@ -49,6 +49,9 @@ class Screen:
 def init_video(attempts: int = 3) -> None:
     """SDL's x11 driver occasionally fails to connect right after a previous shutdown
     ("x11 not available"); a moment later it works."""
+    # SDL may present through OpenGL; Mesa would then cache compiled shaders under
+    # ~/.cache. The kiosk writes nothing it does not need to.
+    os.environ.setdefault("MESA_SHADER_CACHE_DISABLE", "true")
     for attempt in range(attempts):
         try:
             pygame.display.init()

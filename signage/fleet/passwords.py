@@ -7,7 +7,7 @@ import hashlib
 import hmac
 import secrets
 
-N, R, P = 2 ** 14, 8, 1  # ~16 MB, ~50 ms: slow for a guesser, fine for one login
+N, R, P = 2 ** 14, 8, 1  # memory-hard and slow for a guesser, quick for one login (cost: docs/performance.md)
 
 
 def hash_password(password: str) -> str:

@@ -13,8 +13,8 @@ from pathlib import Path
 from signage.modelfiles import PROJECT_ROOT
 from signage.wire.messages import Metrics, Play, Status
 from tests.arm64.pi import on_x86
-from tests.kiosk import wait_for
 from tests.subscriber import Subscriber
+from tests.support.waiting import wait_for
 
 TOPICS = "signage/lab/arm64"
 SCHEMAS = {"status": Status, "metrics": Metrics, "play": Play}

@@ -34,6 +34,23 @@ def routes(app) -> list:
     return [route for route in iter_route_contexts(app.routes) if route.methods]
 
 
+def get_routes(app) -> list[tuple[str, list[str]]]:
+    """(path with lab/a for its {site}/{device}, its query parameters) of every GET route."""
+    found = []
+    for route in routes(app):
+        if "GET" in route.methods and hasattr(route, "dependant"):
+            path = route.path.replace("{site}", "lab").replace("{device}", "a")
+            found.append((path, [p.name for p in route.dependant.query_params]))
+    return found
+
+
+def answer(client, path: str, query: dict) -> tuple[int, str]:
+    with client.stream("GET", path, params=query, headers={"accept": "text/html"}) as response:
+        if response.headers.get("content-type", "").startswith("text/event-stream"):
+            return response.status_code, ""  # a live stream: its first answer is enough
+        return response.status_code, response.read().decode()
+
+
 def logged_in(store, publisher=None) -> TestClient:
     app = create_app(WebSettings(store=store, login_hash=hash_password(PASSWORD), publisher=publisher,
                                  live_seconds=0.05))

@@ -17,7 +17,7 @@ from signage.fleet.passwords import hash_password
 from signage.modelfiles import PROJECT_ROOT
 from tests.broker import free_port
 from tests.fleet.dashboard import PASSWORD
-from tests.fleet.polling import wait_for
+from tests.support.waiting import wait_for
 
 
 class FleetServer:
@@ -36,7 +36,8 @@ class FleetServer:
             env=env, cwd=PROJECT_ROOT, stdout=self._handle, stderr=subprocess.STDOUT)
 
     def started(self) -> FleetServer:
-        wait_for(lambda: "dashboard on" in self.output() or self.process.poll() is not None, 60, "the dashboard")
+        wait_for(lambda: "dashboard on" in self.output() or self.process.poll() is not None, "the dashboard",
+                 timeout=60)
         if self.process.poll() is not None:
             raise AssertionError(f"signage fleet exited: {self.output()[-3000:]}")
         return self

@@ -14,29 +14,12 @@ from signage.fleet.passwords import hash_password
 from signage.fleet.store import Store
 from signage.fleet.web import WebSettings, create_app
 from tests.fleet import factory as f
-from tests.fleet.dashboard import PASSWORD, csrf_of, login, routes
+from tests.fleet.dashboard import PASSWORD, answer, csrf_of, get_routes, login
 from tests.support.postgres import TempPostgres
 
 HOSTILE = ["9999-12-31", "0001-01-01", "2000-01-01", "2026-02-30", "not-a-date", "", "-1", "0", "7", "month",
            "99999999999999999999", "1e308", "NaN", "\x00", "é" * 300, "../../etc/passwd", "<script>x</script>"]
 EXAMPLES = {"site": "lab", "device": "a"}
-
-
-def get_routes(app) -> list[tuple[str, list[str]]]:
-    """(path with lab/a for its {site}/{device}, its query parameters) of every GET route."""
-    found = []
-    for route in routes(app):
-        if "GET" in route.methods and hasattr(route, "dependant"):
-            path = route.path.replace("{site}", "lab").replace("{device}", "a")
-            found.append((path, [p.name for p in route.dependant.query_params]))
-    return found
-
-
-def answer(client, path: str, query: dict) -> tuple[int, str]:
-    with client.stream("GET", path, params=query, headers={"accept": "text/html"}) as response:
-        if response.headers.get("content-type", "").startswith("text/event-stream"):
-            return response.status_code, ""  # a live stream: its first answer is enough
-        return response.status_code, response.read().decode()
 
 
 def test_every_parameter_of_every_url_is_checked_with_a_message_not_a_traceback(web):

@@ -17,7 +17,7 @@ import pytest
 from signage.fleet import database
 from signage.modelfiles import PROJECT_ROOT
 from tests.broker import free_port
-from tests.fleet.polling import wait_for
+from tests.support.waiting import wait_for
 
 
 @pytest.fixture
@@ -43,7 +43,7 @@ def test_no_arguments_on_a_fresh_machine_runs_with_defaults_and_a_printed_passwo
     reader = threading.Thread(target=lambda: lines.extend(iter(process.stdout.readline, "")), daemon=True)
     reader.start()
     try:
-        wait_for(lambda: any("dashboard on http://127.0.0.1:" in line for line in lines), 60, "the dashboard")
+        wait_for(lambda: any("dashboard on http://127.0.0.1:" in line for line in lines), "the dashboard", timeout=60)
         password = next(re.search(r"password is (\S+)", line).group(1) for line in lines if "password is" in line)
         config = folder / "cfg" / "signage" / "fleet.yaml"
         assert stat.S_IMODE(config.stat().st_mode) == 0o600 and "login_hash: scrypt$" in config.read_text()

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.unit.test_architecture import imports
+from tests.support.source import imports
 
 PACKAGE = Path(__file__).resolve().parents[2] / "signage"
 KIOSK = ("signage.kiosk", "signage.vision", "signage.display", "signage.playlist", "signage.audience", "signage.cli")

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -16,8 +17,8 @@ from signage.fleet.ingest import Ingest, RateLimitedLog, subscriptions
 from signage.fleet.store import Store
 from signage.modelfiles import PROJECT_ROOT
 from tests.fleet import factory as f
-from tests.fleet.polling import wait_for
 from tests.fleet.publisher import Publisher, messages, stored
+from tests.support.waiting import wait_for
 
 
 @pytest.fixture
@@ -148,6 +149,19 @@ class Process:
     def said(self, text: str) -> bool:
         return any(text in line for line in list(self.lines))
 
+    def running(self) -> None:
+        """Raises, with what it said, once the child has exited."""
+        if self.process.poll() is not None:
+            raise AssertionError(f"signage exited ({self.process.returncode}):\n" + "\n".join(self.lines[-30:]))
+
+    def cpu_ticks(self) -> int:
+        """The CPU time the child has used so far, in clock ticks (utime + stime)."""
+        try:
+            fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone: running() says so
+            return -1
+        return int(fields[11]) + int(fields[12])
+
     def stop(self) -> str:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
@@ -169,12 +183,23 @@ def test_two_ingest_processes_with_a_shared_subscription_split_the_load_without_
     env = dict(os.environ, PYTHONPATH=str(PROJECT_ROOT), XDG_CONFIG_HOME=str(tmp_path))
     processes = [Process(["fleet", "ingest", "--db", url, "--broker", broker.url, "--share-group", "dash",
                           "--client-id", f"ingest-{i}"], env) for i in range(2)]
+    # Each child first imports and migrates (CPU-bound: as slow as the machine is busy), then
+    # subscribes. The waits allow for that: they fail on a standstill (no fifth of a second
+    # of CPU used, no line said, no row stored for 30 s), not after a fixed wall-clock time.
+    def moving():
+        return [(p.cpu_ticks() // 20, len(p.lines)) for p in processes], stored(store)
+
+    def running():
+        for p in processes:
+            p.running()
+
     try:
-        wait_for(lambda: all(p.said("subscribed") for p in processes), what="both ingests subscribed")
+        wait_for(lambda: all(p.said("subscribed") for p in processes), "both ingests subscribed",
+                 watch=running, progress=moving)
         sender = Publisher(broker.url)
         sender.send(messages(600, device="a") + messages(600, device="b"))
         sender.close()
-        wait_for(lambda: stored(store) == 1200, timeout=60, what="1200 stored")
+        wait_for(lambda: stored(store) == 1200, "1200 stored", every=0.25, watch=running, progress=moving)
     finally:
         outputs = [p.stop() for p in processes]
     counts = [_numbers(next(line for line in output.splitlines() if "ingest stopped" in line)) for output in outputs]

@@ -25,9 +25,9 @@ from signage.fleet.tables import dead_letters, plays
 from signage.fleet.store import Store
 from signage.wire.messages import MESSAGES
 from tests.fleet import factory as f
-from tests.fleet.polling import wait_for
 from tests.fleet.publisher import Publisher, stored
 from tests.support.postgres import TempPostgres
+from tests.support.waiting import wait_for
 
 _clients = itertools.count()
 

@@ -16,8 +16,8 @@ from signage.fleet.parse import parse
 from signage.fleet.times import now_utc
 from tests.fleet import factory as f
 from tests.fleet.dashboard import logged_in
-from tests.fleet.polling import wait_for
 from tests.fleet.publisher import Publisher
+from tests.support.waiting import wait_for
 
 TODAY = now_utc().replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
 _clients = itertools.count()

@@ -16,8 +16,9 @@ import pytest
 
 from signage.telemetry.inbox import BURST, EVERY_S
 from signage.telemetry.refusals import BURST as TOLD_AT_ONCE
-from tests.kiosk import make_config, run_with, wait_for
+from tests.kiosk import make_config, run_with, within_now
 from tests.secured import Peer, secured_fleet
+from tests.support.waiting import wait_for
 
 ROOT = "signage/lab/k1"
 
@@ -81,7 +82,7 @@ def test_unknown_identities_are_quarantined_not_made_screens(tmp_path, broker):
     from signage.fleet.passwords import hash_password
     from signage.fleet.store import Store
     from signage.fleet.web import WebSettings, create_app
-    from tests.fleet.test_web import login
+    from tests.fleet.dashboard import login
     from tests.subscriber import Subscriber
 
     devices = tmp_path / "devices.yaml"
@@ -111,12 +112,6 @@ def test_unknown_identities_are_quarantined_not_made_screens(tmp_path, broker):
         sender.close()
         ingest.stop()
         store.close()
-
-
-def within_now(hours_before: int = 1, hours_after: int = 3) -> str:
-    now = dt.datetime.now()
-    start, end = now - dt.timedelta(hours=hours_before), now + dt.timedelta(hours=hours_after)
-    return f"[{{start: '{start:%H:%M}', end: '{end:%H:%M}'}}]"
 
 
 @pytest.mark.parametrize("local", ["schedule", "start_in_privacy"])

@@ -14,7 +14,8 @@ import stat
 from pathlib import Path
 
 from tests.hostile.gallery import OUTSIDE_SECRET, build, playlist_members
-from tests.kiosk import DEFAULT_LOOP, on_screen, run_with, wait_for
+from tests.kiosk import DEFAULT_LOOP, on_screen, run_with
+from tests.support.waiting import wait_for
 
 PLAYLIST = DEFAULT_LOOP | {"look"}
 MEMORY_BOUND_MB = 50  # measured: at most ~2 MB; a decoded 60000x60000 image would be 10 GB

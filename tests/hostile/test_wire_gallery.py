@@ -43,14 +43,13 @@ from signage.fleet.tables import counters, creative_days, dead_letters, metrics,
 from tests.support.postgres import TempPostgres
 from signage.modelfiles import PROJECT_ROOT
 from tests.fleet import factory as f
-from tests.fleet.dashboard import csrf_of, login
+from tests.fleet.dashboard import answer, csrf_of, get_routes, login
 from tests.fleet.server import FleetServer
-from tests.fleet.test_answers import answer, get_routes
-from tests.hostile.test_authority import within_now
 from tests.hostile.wire import (ATTACKER, GHOSTS, MEMBERS, PUBLISHER, QOS0_FLOOD, RAW_BUDGET_MB, RECENT, VICTIM,
                                 Captured, Member, largest_metrics, largest_play, largest_status)
-from tests.kiosk import make_config, wait_for
+from tests.kiosk import make_config, within_now
 from tests.secured import Peer, SecuredFleet, secured_fleet
+from tests.support.waiting import wait_for
 
 # The bounds (README, "Securing a fleet"). What one message waiting in the ingest holds at
 # most: the largest valid status, parsed (test below).

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 
-from tests.kiosk import DEFAULT_LOOP, on_screen, run_with, wait_for
+from tests.kiosk import DEFAULT_LOOP, on_screen, run_with
+from tests.support.waiting import wait_for
 
 PLAYLIST = DEFAULT_LOOP | {"look"}  # the video's person may look at the screen
 

@@ -9,8 +9,9 @@ import datetime as dt
 
 from signage.kiosk.app import Kiosk
 from signage.wire.messages import Metrics, Play
-from tests.kiosk import make_config, run_with, wait_for
+from tests.kiosk import make_config, run_with
 from tests.subscriber import Subscriber
+from tests.support.waiting import wait_for
 
 
 class SteppingWall:

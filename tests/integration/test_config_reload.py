@@ -14,8 +14,9 @@ import re
 
 from signage.errors import SignageError
 from signage.modelfiles import PROJECT_ROOT
-from tests.kiosk import DEFAULT_LOOP, make_config, on_screen, refuse_display_size, run_with, wait_for
+from tests.kiosk import DEFAULT_LOOP, make_config, on_screen, refuse_display_size, run_with
 from tests.subscriber import Subscriber
+from tests.support.waiting import wait_for
 
 PLAYLIST = DEFAULT_LOOP | {"look"}
 SECRET = "do-not-quote-4711"  # in every bad file: status must never show it

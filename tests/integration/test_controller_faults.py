@@ -8,7 +8,8 @@ import shutil
 import threading
 import time
 
-from tests.kiosk import DEFAULT_LOOP, on_screen, run_with, wait_for
+from tests.kiosk import DEFAULT_LOOP, on_screen, run_with
+from tests.support.waiting import wait_for
 
 
 def test_camera_unplugged_and_plugged_back(controller_for, samples, tmp_path):

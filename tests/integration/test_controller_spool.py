@@ -9,9 +9,10 @@ import json
 import pytest
 
 from tests.hostile import spools
-from tests.kiosk import on_screen, run_with, wait_for
-from tests.integration.test_telemetry_faults import subscribed
+from tests.kiosk import on_screen, run_with
 from tests.subscriber import Subscriber
+from tests.support.telemetry import subscribed
+from tests.support.waiting import wait_for
 
 
 # (A folder where the spool file should be is refused by the config itself: paths.spool.)

@@ -16,6 +16,7 @@ import pytest
 from signage.modelfiles import PROJECT_ROOT
 from tests.screen import dominant, screenshot
 from tests.subscriber import Subscriber
+from tests.support import waiting
 
 CARD = (0xAA, 0x00, 0xAA)
 
@@ -33,16 +34,13 @@ def start_xvfb(number: int) -> subprocess.Popen:
 
 
 def wait_for(predicate, what: str, process: subprocess.Popen, timeout: float = 60.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    """waiting.wait_for, failing at once (with its output) if `signage run` exits meanwhile."""
+    def running() -> None:
         if process.poll() is not None:
             raise AssertionError(f"signage run exited ({process.returncode}) while waiting for {what}:\n"
                                  + process.stdout.read()[-3000:])
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
+
+    return waiting.wait_for(predicate, what, timeout, every=0.1, watch=running)
 
 
 def shows_card(display: str) -> bool:

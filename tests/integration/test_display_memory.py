@@ -12,11 +12,12 @@ import os
 import pytest
 
 from signage.cli.measure import malloc_now, open_files, threads
+from signage.display import readback
 from signage.display.content import Content
 from signage.display.events import RenderObserver
 from signage.display.gl import GL_RENDER_DRIVERS
 from tests.fakes import FakeClock
-from tests.integration.test_renderer import make_renderer
+from tests.support.renderers import make_renderer
 
 MB = 1024 * 1024
 PRESENTS = 400
@@ -128,7 +129,7 @@ def test_each_display_loss_releases_its_renderer_textures_threads_and_files(gl, 
     from pygame._sdl2 import video as sdl2
 
     from signage.display.renderer import REOPEN_AFTER_S
-    from tests.integration.test_renderer import image
+    from tests.support.renderers import image
 
     clock, watch = FakeClock(), Watch()
     renderer = gl(clock=clock, observer=watch, notice=True)
@@ -142,7 +143,7 @@ def test_each_display_loss_releases_its_renderer_textures_threads_and_files(gl, 
             clock.now += 0.02
             renderer.frame()
             if renderer.stats.showing == content.id and renderer.screen is not None and \
-                    (content.type != "video" or renderer.has_video_frame()):
+                    (content.type != "video" or readback.has_video_frame(renderer)):
                 return
         raise AssertionError(f"{content.id} never came on screen: {renderer.stats.errors}")
 
@@ -174,7 +175,8 @@ def test_a_playlist_edited_again_and_again_keeps_only_its_own_pictures(tmp_path)
     screen, the one it replaces and the fallback. A picture edited away is forgotten, not
     kept until the cache's byte bound (256 MB by default) is full."""
     from signage.kiosk.app import Kiosk, Observer
-    from tests.kiosk import make_config, run_with, wait_for
+    from tests.kiosk import make_config, run_with
+    from tests.support.waiting import wait_for
 
     playlists = tmp_path / "playlists"
     playlists.mkdir()

@@ -13,7 +13,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -24,6 +23,7 @@ from signage.modelfiles import PROJECT_ROOT
 from signage.wire.envelope import Signer
 from tests.broker import free_port
 from tests.subscriber import Subscriber
+from tests.support.waiting import wait_for
 
 PASSWORD = "fleet-e2e-password"
 CHROMIUM, DRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
@@ -66,17 +66,20 @@ def kiosk_config(folder: Path, site: str, device: str, samples: Path, broker_url
 
 
 def until(predicate, timeout: float, what: str, every: float = 0.25):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
+    """wait_for, where an exception from the page (mid-update) means "not yet"."""
+    failed: list[Exception] = []
+
+    def attempt():
         try:
-            last = predicate()
+            return predicate()
         except Exception as exc:  # noqa: BLE001 - the page may be mid-update
-            last = exc
-        if last and not isinstance(last, Exception):
-            return last
-        time.sleep(every)
-    raise AssertionError(f"{what}: not within {timeout} s (last: {last!r})")
+            failed[:] = [exc]
+            return None
+
+    try:
+        return wait_for(attempt, what, timeout, every)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc} (last failure: {failed[-1]!r})" if failed else str(exc)) from None
 
 
 @pytest.fixture

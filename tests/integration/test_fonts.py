@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from signage.display.content import Content
-from tests.integration.test_renderer import settle
+from tests.support.renderers import settle
 
 SAMPLES = {"cjk": ("世界", "界世"), "emoji": ("😀🚀", "🚀😀"), "arabic": ("سلام", "مالس"),
            "hebrew": ("שלום", "םולש"), "devanagari": ("नमस्ते", "तेस्मन"), "greek": ("Γειά", "άιεΓ")}
@@ -15,7 +15,7 @@ SAMPLES = {"cjk": ("世界", "界世"), "emoji": ("😀🚀", "🚀😀"), "arab
 
 @pytest.fixture
 def pygame_window(xvfb):
-    from tests.integration.test_renderer import make_renderer
+    from tests.support.renderers import make_renderer
 
     renderer = make_renderer()
     from signage.display import renderer as module

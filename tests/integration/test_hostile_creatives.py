@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 
 from signage.modelfiles import PROJECT_ROOT
-from tests.kiosk import wait_for
 from tests.hostile.creatives import CARD_BACKGROUND, CHECK_PASSES, MEMBERS
 from tests.screen import dominant, screenshot
 from tests.subscriber import Subscriber
+from tests.support.waiting import wait_for
 
 GOOD = """\
 creatives:

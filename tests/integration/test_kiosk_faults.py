@@ -9,7 +9,8 @@ import shutil
 
 import pytest
 
-from tests.kiosk import DEFAULT_LOOP, E2E, on_screen, run_with, wait_for
+from tests.kiosk import DEFAULT_LOOP, E2E, on_screen, run_with
+from tests.support.waiting import wait_for
 
 
 def flaky(real, failures: int, exc: Exception):

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from signage.modelfiles import PROJECT_ROOT
-from tests.kiosk import wait_for
+from tests.support.waiting import wait_for
 
 IGNORED_PARTS = {".git", ".pytest_cache", "__pycache__", ".hypothesis"}
 

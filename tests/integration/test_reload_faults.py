@@ -15,9 +15,9 @@ from signage.kiosk import uplink
 from signage.kiosk.app import Kiosk, Observer
 from signage.vision.pipeline import Pipeline
 from signage.vision.worker import VisionWorker
-from tests.broker import Broker, self_signed_tls
-from tests.kiosk import DEFAULT_LOOP, E2E, make_config, on_screen, refuse_display_size, run_with, wait_for
+from tests.kiosk import DEFAULT_LOOP, E2E, make_config, on_screen, refuse_display_size, run_with
 from tests.subscriber import Subscriber
+from tests.support.waiting import wait_for
 
 PLAYLIST = DEFAULT_LOOP | {"look"}
 SECRET = "do-not-quote-4711"
@@ -185,15 +185,6 @@ def test_privacy_closes_the_pipeline_and_faults_never_go_down(xvfb, broker, tmp_
 
 # ----- D6: telemetry that cannot start at boot --------------------------------------------------
 
-@pytest.fixture
-def tls_broker(tmp_path):
-    folder = tmp_path / "tls"
-    folder.mkdir()
-    broker = Broker(folder, tls=self_signed_tls(folder)).start()
-    yield broker, folder / "ca.crt"
-    broker.stop()
-
-
 @pytest.mark.parametrize("how", ["retried by itself", "SIGHUP"])
 def test_telemetry_that_cannot_start_at_boot_keeps_the_counts_and_starts_once_the_file_is_fixed(
         how, xvfb, tls_broker, tmp_path, models_dir, samples, monkeypatch):
@@ -202,7 +193,7 @@ def test_telemetry_that_cannot_start_at_boot_keeps_the_counts_and_starts_once_th
     metrics of each interval are held; once the real CA is at the same path (no config
     change), the link is made (by its own retry, or by SIGHUP) and every held message
     reaches the broker."""
-    tls, real_ca = tls_broker
+    tls, real_ca = tls_broker()
     monkeypatch.setattr(uplink, "RETRY_S", 0.5 if how == "retried by itself" else 3600.0)
     ca = tmp_path / "ca.pem"
     ca.write_text(f"-----BEGIN CERTIFICATE-----\n{SECRET}\n-----END CERTIFICATE-----\n")

@@ -8,9 +8,10 @@ from __future__ import annotations
 import json
 
 from signage.telemetry.spool import Spool
-from tests.integration.test_telemetry_faults import subscribed
-from tests.kiosk import make_config, run_with, wait_for
+from tests.kiosk import make_config, run_with
 from tests.subscriber import Subscriber
+from tests.support.telemetry import subscribed
+from tests.support.waiting import wait_for
 
 
 def test_a_reload_that_moves_the_spool_delivers_the_old_spool_rows(controller_for, broker, tmp_path, caplog):
@@ -27,6 +28,8 @@ def test_a_reload_that_moves_the_spool_delivers_the_old_spool_rows(controller_fo
         c.reload()
         wait_for(lambda: c.status()["device"] == "renamed", "the new configuration applies")
         wait_for(lambda: c.telemetry.spool is not None and c.telemetry.spool.path == str(new_path), "the new spool")
+        # the new link's pump copies the old rows in its next turn, not when it opens its spool
+        wait_for(lambda: "unsent messages from the previous spool" in caplog.text, "the old rows copied")
         moved = Spool(old_path)  # the old link has stopped: its file is free
         try:
             assert moved.depth == 0, "every row moved out of the old spool"

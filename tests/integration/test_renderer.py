@@ -8,55 +8,11 @@ import time
 import cv2
 import numpy as np
 
-from signage.config import DisplayConfig, FallbackConfig, NoticeConfig, PowerConfig, DailyWindow
+from signage.config import DailyWindow, PowerConfig
+from signage.display import readback
 from signage.display.content import Content
-from signage.display.events import RenderObserver
 from tests.fakes import FakeClock
-
-W, H = 640, 360
-FALLBACK = FallbackConfig(text="Fallback", background="#00ff00", color="#000000")
-
-
-class Presents(RenderObserver):
-    """Counts what the renderer puts on screen (injected: production keeps no count)."""
-
-    def __init__(self):
-        self.count = self.late = self.video_shown = self.video_dropped = 0
-
-    def presented(self, t, spent_s, late):
-        self.count += 1
-        self.late += late
-
-    def video_frames(self, shown, dropped):
-        self.video_shown += shown
-        self.video_dropped += dropped
-
-
-def make_renderer(clock=time.monotonic, notice=False, fallback=FALLBACK, observer=None, **display):
-    from signage.display.renderer import Renderer
-
-    extra = {"wall": display.pop("wall")} if "wall" in display else {}
-    config = DisplayConfig(fullscreen=False, size=(W, H), fallback=fallback,
-                           notice=NoticeConfig(enabled=notice), **display)
-    renderer = Renderer(config, clock=clock, observer=observer, **extra)
-    renderer.open()
-    return renderer
-
-
-def settle(renderer, content_id, seconds=6.0):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        renderer.frame()
-        if renderer.stats.showing == content_id and renderer.screen is not None:
-            renderer.frame()
-            return renderer.pixels()
-    raise AssertionError(f"{content_id} not on screen; showing {renderer.stats.showing}, {renderer.stats.errors}")
-
-
-def image(tmp_path, name, width, height, bgr):
-    path = tmp_path / name
-    cv2.imwrite(str(path), np.full((height, width, 3), bgr, np.uint8))
-    return path
+from tests.support.renderers import H, Presents, W, image, make_renderer, settle
 
 
 def test_red_image_contained_with_bars(window, tmp_path, xvfb):
@@ -100,11 +56,11 @@ def test_crossfade_midway_blends_the_two(window):
                           fade_seconds=1.0))
     clock.now += 0.5
     renderer.frame()
-    r, g, b = (int(v) for v in renderer.pixels()[10, 10])
+    r, g, b = (int(v) for v in readback.pixels(renderer)[10, 10])
     assert 110 <= r <= 145 and g == 0 and 110 <= b <= 145
     clock.now += 0.6
     renderer.frame()
-    assert tuple(renderer.pixels()[10, 10]) == (0, 0, 255)
+    assert tuple(readback.pixels(renderer)[10, 10]) == (0, 0, 255)
 
 
 def test_a_corrupt_png_falls_back_within_a_second(window, tmp_path):
@@ -153,7 +109,7 @@ def test_video_plays_and_reports_its_end(window, tmp_path):
     while time.monotonic() < deadline and not any(isinstance(e, Ended) for e in events):
         events += renderer.frame()
     assert Ended("clip") in events
-    b = renderer.pixels()[H // 2, W // 2]
+    b = readback.pixels(renderer)[H // 2, W // 2]
     assert b[2] > 200 and b[0] < 60
 
 
@@ -165,7 +121,7 @@ def test_notice_is_drawn_and_hidden_in_privacy_mode(window):
     assert (corner != (255, 0, 0)).any(), "the notice box darkens the bottom-right corner"
     renderer.set_notice_visible(False)
     renderer.frame()
-    assert (renderer.pixels()[H - 30: H - 10, W - 60: W - 20] == (255, 0, 0)).all()
+    assert (readback.pixels(renderer)[H - 30: H - 10, W - 60: W - 20] == (255, 0, 0)).all()
 
 
 def test_power_schedule_blanks_and_runs_commands(headless, tmp_path):
@@ -180,14 +136,14 @@ def test_power_schedule_blanks_and_runs_commands(headless, tmp_path):
         settle(renderer, "card")
         clock["now"] = dt.datetime(2026, 11, 23, 23, 30)
         renderer.frame()
-        assert renderer.stats.state == "off" and (renderer.pixels() == 0).all()
+        assert renderer.stats.state == "off" and (readback.pixels(renderer) == 0).all()
         drawn = presents.count
         for _ in range(5):
             renderer.frame()
         assert presents.count == drawn, "nothing is drawn while off"
         clock["now"] = dt.datetime(2026, 11, 24, 7, 0)
         renderer.frame()
-        assert renderer.stats.state == "ok" and tuple(renderer.pixels()[5, 5]) == (255, 0, 0)
+        assert renderer.stats.state == "ok" and tuple(readback.pixels(renderer)[5, 5]) == (255, 0, 0)
         deadline = time.monotonic() + 2
         while not (off.exists() and on.exists()) and time.monotonic() < deadline:
             time.sleep(0.02)

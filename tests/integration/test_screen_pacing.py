@@ -13,11 +13,12 @@ import time
 
 import pytest
 
+from signage.display import readback
 from signage.display.content import Content
 from tests.conftest import H264_FPS, H264_FRAMES, h264_grey
 from tests.fakes import FakeClock
-from tests.integration.test_renderer import H, Presents, W, image, settle
-from tests.kiosk import wait_for
+from tests.support.renderers import H, Presents, W, image, settle
+from tests.support.waiting import wait_for
 
 
 def turn_until(renderer, predicate, what: str, timeout: float = 10.0) -> list:
@@ -45,11 +46,11 @@ def test_a_crossfade_presents_during_the_fade_only(window):
         clock.now += 1 / 60
         renderer.frame()
     assert presents.count - still >= 10, "every display frame of the fade is presented"
-    r, _, b = (int(v) for v in renderer.pixels()[10, 10])
+    r, _, b = (int(v) for v in readback.pixels(renderer)[10, 10])
     assert r > b, "early in the fade the old picture dominates"
     clock.now += 1.0  # past the end of the fade
     renderer.frame()
-    assert tuple(renderer.pixels()[10, 10]) == (0, 0, 255)
+    assert tuple(readback.pixels(renderer)[10, 10]) == (0, 0, 255)
     done = presents.count
     for _ in range(10):
         clock.now += 1 / 60
@@ -58,7 +59,7 @@ def test_a_crossfade_presents_during_the_fade_only(window):
 
 
 def grey_on_screen(renderer) -> int:
-    return int(renderer.pixels()[H // 2, W // 2].mean())
+    return int(readback.pixels(renderer)[H // 2, W // 2].mean())
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +92,7 @@ def test_h264_frames_advance_at_the_video_rate_and_the_last_is_held(window, h264
     clock, presents = FakeClock(), Presents()
     renderer = window(clock=clock, observer=presents)
     renderer.show(Content(id="clip", type="video", path=h264_clip, loop=False, fit="stretch"))
-    turn_until(renderer, renderer.has_video_frame, "the first frame")
+    turn_until(renderer, lambda: readback.has_video_frame(renderer), "the first frame")
     assert grey_on_screen(renderer) == decoded[0]
     start, events = clock.now, []
     for index in range(1, H264_FRAMES):
@@ -140,7 +141,7 @@ def test_the_surface_fallback_draws_when_no_renderer_can_be_made(window, tmp_pat
         renderer.frame()
     assert presents.count == still
     renderer.show(Content(id="clip", type="video", path=h264_clip, loop=True, fit="cover"))
-    turn_until(renderer, renderer.has_video_frame, "a video frame")
+    turn_until(renderer, lambda: readback.has_video_frame(renderer), "a video frame")
     renderer.frame()
     assert grey_on_screen(renderer) in decoded
     renderer.reopen()
@@ -288,7 +289,7 @@ def test_the_loop_sleeps_while_the_screen_is_off_even_with_a_video_decoding(head
     import threading as threads
 
     from signage.config import DailyWindow, PowerConfig
-    from tests.integration.test_renderer import make_renderer
+    from tests.support.renderers import make_renderer
 
     class Recording(threads.Event):
         already_set = 0
@@ -303,7 +304,7 @@ def test_the_loop_sleeps_while_the_screen_is_off_even_with_a_video_decoding(head
     try:
         renderer._wake = Recording()
         renderer.show(Content(id="clip", type="video", path=h264_clip, loop=True))
-        turn_until(renderer, renderer.has_video_frame, "a video frame")
+        turn_until(renderer, lambda: readback.has_video_frame(renderer), "a video frame")
         now["t"] = dt.datetime(2026, 11, 23, 23, 30)
         renderer.frame()
         assert renderer.stats.state == "off"

@@ -23,7 +23,8 @@ from signage.display.videoinfo import video_length
 from signage.modelfiles import PROJECT_ROOT
 from signage.playlist.lastgood import restore
 from signage.playlist.watcher import SETTLE_S, PlaylistAccepted, PlaylistWatcher
-from tests.kiosk import run_with, wait_for
+from tests.kiosk import run_with
+from tests.support.waiting import wait_for
 
 GOOD = Path(__file__).resolve().parents[1] / "playlists" / "good"
 WAIT_S = 30.0  # an upper bound for a loaded machine; events end every wait long before

@@ -23,9 +23,9 @@ from signage.telemetry.mqtt import Telemetry
 from signage.telemetry.spool import MAX_ASIDE, PENDING, Spool, SpoolDamaged, SpoolFull, SpoolUnavailable, damaged
 from signage.telemetry.spool import salvage as salvage_module
 from signage.wire.client import PUBLISHED
+from tests.disks import fill
 from tests.fakes import FakeClock
 from tests.hostile import spools
-from tests.integration.test_telemetry_faults import fill
 
 PAGE = spools.PAGE
 

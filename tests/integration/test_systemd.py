@@ -3,7 +3,6 @@ watchdog withheld when a thread hangs, and a clean exit on SIGTERM."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
 import socket
@@ -18,6 +17,7 @@ import pytest
 from signage.modelfiles import PROJECT_ROOT
 from signage.kiosk.systemd import Notifier
 from tests.subscriber import Subscriber
+from tests.support.controller import start_controller
 
 UNIT = PROJECT_ROOT / "systemd" / "signage.service"
 
@@ -68,18 +68,6 @@ def test_notifier_speaks_the_datagram_protocol(tmp_path, monkeypatch):
     monkeypatch.delenv("WATCHDOG_PID", raising=False)
     assert notifier.watchdog_interval() == 2.0
     assert not Notifier("").notify("READY=1"), "no socket, no error"
-
-
-def start_controller(tmp_path, broker_url, samples, models_dir, extra_env=None, args=(), extra_config=""):
-    config = tmp_path / "config.yaml"
-    config.write_text(f"site: lab\ndevice: sd\nplaylists: {PROJECT_ROOT / 'tests' / 'playlists' / 'e2e'}\n"
-                      f"paths: {{spool: {tmp_path / 'spool.sqlite3'}}}\n"
-                      "display: {fullscreen: false, size: [320, 180]}\n" + extra_config)
-    env = dict(os.environ, SDL_VIDEODRIVER="dummy", SIGNAGE_MODELS_DIR=str(models_dir), **(extra_env or {}))
-    return subprocess.Popen(
-        [sys.executable, "-m", "signage.cli", "run", "--config", str(config), "--mqtt", broker_url,
-         "--source", str(samples / "WolfgangLanger_Pexels.mp4"), *args],
-        env=env, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
 class HangingSource:

@@ -13,7 +13,6 @@ import signal
 import subprocess
 import sys
 import threading
-from pathlib import Path
 
 import pytest
 
@@ -22,49 +21,19 @@ from signage.modelfiles import PROJECT_ROOT
 from signage.telemetry.mqtt import Telemetry
 from signage.telemetry.spool import Spool
 from signage.wire.messages import Error, Status
+from tests.disks import fill
 from tests.hostile import spools
-from tests.integration.test_telemetry_mqtt import metrics_payload, received_in_order, wait
 from tests.subscriber import Subscriber
+from tests.support.telemetry import metrics_payload, received_in_order, subscribed
+from tests.support.waiting import wait_for
 
 ROOT = "signage/lab/kiosk-1"
-
-
-def fill(disk: Path) -> Path:
-    """Something else fills the disk to the last byte."""
-    filler = disk / "filler"
-    descriptor = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
-    try:
-        for size in (65536, 4096, 512, 1):
-            try:
-                while True:
-                    os.write(descriptor, b"\0" * size)
-            except OSError:
-                pass
-    finally:
-        os.close(descriptor)
-    return filler
 
 
 def device_on(url: str, spool, **kwargs) -> Telemetry:
     made = Telemetry(MqttConfig(url=url, keepalive=5), "lab", "kiosk-1", spool, **kwargs)
     made.start()
     return made
-
-
-def subscribed(subscriber: Subscriber, url: str) -> None:
-    """The subscription exists (a probe comes back) before the test goes on."""
-    probe = Subscriber(url, "nothing/here")
-    try:
-        for _ in range(40):  # until the subscription is in place (it is made on connect, asynchronously)
-            probe.client.publish(f"{ROOT}/metrics", json.dumps({"id": "probe"}), qos=1).wait_for_publish(5)
-            try:
-                subscriber.wait_for(lambda m: m.payload == b'{"id": "probe"}', timeout=0.5)
-                return
-            except AssertionError:
-                continue
-        raise AssertionError("the subscription never came up")
-    finally:
-        probe.close()
 
 
 def ids_of(count: int, start: int = 0) -> list[str]:
@@ -84,7 +53,7 @@ def test_disk_full_with_acks_in_flight_loses_nothing_and_recovers(broker, small_
         filler = fill(small_disk)
         for i in range(40, 80):  # the disk cannot take these: held in memory
             device.send("metrics", metrics_payload(i))
-        wait(lambda: device.health().spool == "disk full")
+        wait_for(lambda: device.health().spool == "disk full", "spool: disk full")
         assert device.health().held == 40
         broker.start()
         # The broker acknowledges the 40 spooled rows; deleting them needs the disk:
@@ -96,8 +65,8 @@ def test_disk_full_with_acks_in_flight_loses_nothing_and_recovers(broker, small_
         assert device.spool.depth == 40, "all 80 received, the 40 spooled rows not yet deleted: nothing lost"
         assert health.problem.startswith("spool: disk full") and health.spool_dropped == 0
         filler.unlink()  # space again
-        wait(lambda: device.health().spool == "ok" and device.health().held == 0 and device.spool.depth == 0,
-             timeout=30)
+        wait_for(lambda: device.health().spool == "ok" and device.health().held == 0 and device.spool.depth == 0,
+                 "the spool writable and drained", timeout=30)
         assert device.health().problem is None
         device.send("metrics", metrics_payload(80))
         assert [i for i in received_in_order(subscriber, 82) if i != "probe"] == ids_of(81)
@@ -113,7 +82,7 @@ def test_stop_while_the_disk_is_full_publishes_what_is_held(broker, small_disk, 
     subscriber = Subscriber(broker.url, f"{ROOT}/metrics", client_id="fleet-stop", persistent=True)
     subscribed(subscriber, broker.url)
     device = device_on(broker.url, small_disk / "spool.sqlite3")
-    wait(lambda: device.connected)
+    wait_for(lambda: device.connected, "the link up")
     fill(small_disk)
     for i in range(60):
         device.send("metrics", metrics_payload(i))
@@ -132,10 +101,10 @@ def test_stop_while_the_disk_is_full_and_no_broker_keeps_trying_the_spool(broker
     filler = fill(small_disk)
     for i in range(1, 30):
         device.send("metrics", metrics_payload(i))
-    wait(lambda: device.health().spool == "disk full")
+    wait_for(lambda: device.health().spool == "disk full", "spool: disk full")
 
     def free_space_once_stopping():
-        wait(lambda: device._pump.stopping)  # noqa: SLF001 - the test acts during stop()
+        wait_for(lambda: device._pump.stopping, "the pump stopping")  # noqa: SLF001 - acts during stop()
         filler.unlink()
 
     helper = threading.Thread(target=free_space_once_stopping)
@@ -218,7 +187,7 @@ def test_a_damaged_spool_is_moved_aside_and_its_readable_rows_delivered(kind, br
         ids = [i for i in received_in_order(subscriber, recovered + 2) if i != "probe"]
         assert ids[-1] == "after-recovery", "new messages come after the recovered ones"
         assert ids[:-1] == [i for i in written if i in set(ids)], "recovered rows in their order, nothing invented"
-        wait(lambda: device.spool.depth == 0)
+        wait_for(lambda: device.spool.depth == 0, "the spool drained")
     finally:
         device.stop()
         subscriber.close()
@@ -240,10 +209,10 @@ def test_a_spool_damaged_while_running_is_rebuilt_and_drained(broker, tmp_path):
             handle.write(os.urandom(spools.PAGE))
         broker.start()
         subscriber = Subscriber(broker.url, f"{ROOT}/metrics", client_id="fleet-running", persistent=True)
-        wait(lambda: device.health().spool.startswith("recovered:"), timeout=30)
+        wait_for(lambda: device.health().spool.startswith("recovered:"), "spool: recovered", timeout=30)
         recovered = device.health()
         assert device.alive() and recovered.pump_errors == 0
-        wait(lambda: device.spool.depth == 0, timeout=120)
+        wait_for(lambda: device.spool.depth == 0, "the spool drained", timeout=120)
         ids = [i for i in received_in_order(subscriber, 11900, timeout=120)]
         assert ids == [i for i in written if i in set(ids)], "in order"
         assert len(ids) >= 12000 - 60, "only the rows of the damaged page are lost"
@@ -273,7 +242,7 @@ def test_the_pump_survives_an_unexpected_exception(broker, tmp_path, caplog):
         ids = [i for i in received_in_order(subscriber, 51) if i != "probe"]
         assert ids == ids_of(50)
         assert device.alive(stale=60) and device.health().pump_errors == 3
-        wait(lambda: device.health().problem is None)
+        wait_for(lambda: device.health().problem is None, "no problem in health")
     finally:
         device.stop()
         subscriber.close()
@@ -301,7 +270,7 @@ def test_a_retained_command_is_refused_and_never_applied(broker, tmp_path):
         assert applied == []
         sender.client.publish(f"{ROOT}/privacy/set", key.seal(f"{ROOT}/privacy/set", "OFF"),
                               qos=1).wait_for_publish(5)  # not retained, sealed: applied
-        wait(lambda: len(applied) == 1)
+        wait_for(lambda: len(applied) == 1, "the command applied once")
         assert applied[0].value == "OFF"
     finally:
         device.stop()
@@ -319,7 +288,7 @@ def status_of(device: Telemetry) -> dict:
 @pytest.mark.parametrize("clean", [True, False])
 def test_the_final_status_tells_the_truth(clean, broker, tmp_path):
     device = device_on(broker.url, tmp_path / "spool.sqlite3")
-    wait(lambda: device.connected)
+    wait_for(lambda: device.connected, "the link up")
     device.set_status(status_of(device))
     for i in range(200):
         device.send("metrics", metrics_payload(i))

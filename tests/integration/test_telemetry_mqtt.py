@@ -21,8 +21,9 @@ from signage.telemetry.spool import Spool
 from signage.wire.commands import Command, CommandRejected
 from signage.wire.homeassistant import COMMON, REQUIRED
 from signage.wire.messages import Metrics
-from tests.broker import Broker, self_signed_tls
 from tests.subscriber import Subscriber
+from tests.support.telemetry import metrics_payload, received_in_order
+from tests.support.waiting import wait_for
 
 ROOT = "signage/lab/kiosk-1"
 
@@ -33,28 +34,11 @@ def telemetry(url, tmp_path, name="spool.sqlite3", **config):
     return made
 
 
-def wait(predicate, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    raise AssertionError("timed out")
-
-
-def metrics_payload(i: int) -> dict:
-    return {"schema": 1, "id": f"msg-{i:04d}", "site": "lab", "device": "kiosk-1",
-            "start": "2026-11-23T10:00:00Z", "end": "2026-11-23T10:01:00Z", "passers": i, "viewers": 0,
-            "conversion": None, "attraction": None, "peak_faces": 0, "distance": {"suppressed": True},
-            "dwell": {"suppressed": True}, "attention": {"suppressed": True}, "expressions": {"suppressed": True},
-            "impressions": {}, "frames": 0, "dropped_frames": 0, "inference_ms": None}
-
-
 def test_round_trip_schema_qos_and_retained_status(broker, tmp_path):
     subscriber = Subscriber(broker.url, "signage/#")
     device = telemetry(broker.url, tmp_path)
     try:
-        wait(lambda: device.connected)
+        wait_for(lambda: device.connected, "the link up")
         device.set_status({"device": "kiosk-1", "playing": "welcome"})
         device.send("metrics", metrics_payload(1))
         metrics = subscriber.wait_for(lambda m: m.topic == f"{ROOT}/metrics")
@@ -62,7 +46,7 @@ def test_round_trip_schema_qos_and_retained_status(broker, tmp_path):
         Metrics.model_validate(metrics.json())
         online = subscriber.wait_for(lambda m: m.topic == f"{ROOT}/available")
         assert online.payload == b"online"
-        wait(lambda: device.spool.depth == 0)
+        wait_for(lambda: device.spool.depth == 0, "the spool drained")
         # A client that connects later still gets the retained status and availability.
         late = Subscriber(broker.url, f"{ROOT}/#")
         status = late.wait_for(lambda m: m.topic == f"{ROOT}/status")
@@ -96,35 +80,20 @@ def test_last_will_says_offline_when_the_process_is_killed(broker, tmp_path):
         subscriber.close()
 
 
-def received_in_order(subscriber: Subscriber, count: int, timeout: float = 60) -> list[str]:
-    """Message ids in arrival order, duplicates (same id) removed."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        ids = []
-        for message in subscriber.on("/metrics"):
-            identifier = message.json()["id"]
-            if identifier not in ids:
-                ids.append(identifier)
-        if len(ids) >= count:
-            return ids
-        time.sleep(0.1)
-    raise AssertionError(f"received {len(ids)} of {count}")
-
-
 def test_outage_loses_nothing_and_keeps_order(broker, tmp_path):
     subscriber = Subscriber(broker.url, f"{ROOT}/metrics", client_id="fleet", persistent=True)  # SUBACK'd
     device = telemetry(broker.url, tmp_path)
     try:
-        wait(lambda: device.connected)
+        wait_for(lambda: device.connected, "the link up")
         broker.stop()
-        wait(lambda: not device.connected)
+        wait_for(lambda: not device.connected, "the link down")
         for i in range(1000):
             device.send("metrics", metrics_payload(i))
         assert device.flush() and device.spool.depth == 1000
         broker.start()
         ids = received_in_order(subscriber, 1000)
         assert ids == [f"msg-{i:04d}" for i in range(1000)]
-        wait(lambda: device.spool.depth == 0)
+        wait_for(lambda: device.spool.depth == 0, "the spool drained")
         duplicates = len(subscriber.on("/metrics")) - 1000
         assert duplicates <= WINDOW, "only what was in flight at the reconnect may come twice"
     finally:
@@ -145,38 +114,29 @@ def test_outage_and_a_controller_restart_lose_nothing(broker, tmp_path):
     try:
         ids = received_in_order(subscriber, 1000)
         assert ids == [f"msg-{i:04d}" for i in range(1000)]
-        wait(lambda: second.spool.depth == 0)
+        wait_for(lambda: second.spool.depth == 0, "the second kiosk's spool drained")
     finally:
         second.stop()
         subscriber.close()
 
 
-@pytest.fixture
-def tls_broker(tmp_path):
-    folder = tmp_path / "tls"
-    folder.mkdir()
-    broker = Broker(folder, password=("kiosk", "s3cret"), tls=self_signed_tls(folder)).start()
-    yield broker, folder / "ca.crt"
-    broker.stop()
-
-
 def test_tls_with_a_password(tls_broker, tmp_path):
-    broker, ca = tls_broker
+    broker, ca = tls_broker(password=("kiosk", "s3cret"))
     device = telemetry(broker.url, tmp_path, username="kiosk", password="s3cret", tls=TlsConfig(ca=str(ca)))
     try:
-        wait(lambda: device.connected)
+        wait_for(lambda: device.connected, "the link up")
         device.send("metrics", metrics_payload(7))
-        wait(lambda: device.spool.depth == 0)
+        wait_for(lambda: device.spool.depth == 0, "the spool drained")
         assert device.last_error is None
     finally:
         device.stop()
 
 
 def test_wrong_password_is_a_clear_error_and_retries(tls_broker, tmp_path, caplog):
-    broker, ca = tls_broker
+    broker, ca = tls_broker(password=("kiosk", "s3cret"))
     device = telemetry(broker.url, tmp_path, username="kiosk", password="wrong", tls=TlsConfig(ca=str(ca)))
     try:
-        wait(lambda: device.last_error is not None)
+        wait_for(lambda: device.last_error is not None, "a link error")
         assert "refused the connection" in device.last_error
         assert "password" in device.last_error.lower() or "authori" in device.last_error.lower()
         device.send("metrics", metrics_payload(1))
@@ -196,9 +156,9 @@ def test_home_assistant_discovery(broker, tmp_path):
     try:
         for topic, payload in discovery(device.root, "lab", "kiosk-1", "0.1.0").items():
             device.publish_retained(topic, payload)
-        wait(lambda: len(subscriber.messages) >= 6)
+        wait_for(lambda: len(subscriber.messages) >= 6, "six messages")
         late = Subscriber(broker.url, "homeassistant/#")  # sees what is retained
-        wait(lambda: len(late.messages) >= 6)
+        wait_for(lambda: len(late.messages) >= 6, "six messages for the late subscriber")
         assert all(m.retain for m in late.messages)
         late.close()
         unique = set()
@@ -255,7 +215,7 @@ def test_hostile_commands_change_nothing(broker, tmp_path):
     states = Subscriber(broker.url, f"{ROOT}/+/state")
     sender = Subscriber(broker.url, "nothing/here")
     try:
-        wait(lambda: device.connected)
+        wait_for(lambda: device.connected, "the link up")
         time.sleep(0.3)
         sent = 0
         for feature, payload in hostile_payloads(240):

@@ -4,7 +4,8 @@ watcher thread survives it, and the error clears once the watcher answers again.
 from __future__ import annotations
 
 from signage.playlist import watcher as watcher_module
-from tests.kiosk import run_with, wait_for
+from tests.kiosk import run_with
+from tests.support.waiting import wait_for
 
 
 def test_a_watcher_fault_is_reported_and_recovered(controller_for, monkeypatch):

@@ -42,7 +42,7 @@ class TempPostgres:
         prefix = ["runuser", "-u", self.user, "--"] if self.user else []
         subprocess.run(prefix + list(command), check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
-    def start(self) -> "TempPostgres":
+    def start(self) -> TempPostgres:
         data = self.folder / "data"
         self._run(_bin("initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8")
         self.resume()

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.source import imports
+
 PACKAGE = Path(__file__).resolve().parents[2] / "signage"
 
 ABOVE_DOMAIN = ("signage.kiosk", "signage.fleet", "signage.cli")
@@ -35,16 +37,6 @@ ONLY = {
     "fleet": ("signage.fleet", "signage.wire"),
     "wire": ("signage.wire",),
 }
-
-
-def imports(path: Path) -> set[str]:
-    found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            found |= {alias.name for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            found.add(node.module)
-    return found
 
 
 @pytest.mark.parametrize("package", sorted(FORBIDDEN))

@@ -19,17 +19,6 @@ def test_the_installed_sdl_has_kmsdrm_compiled_in():
     assert "x11" in drivers and "dummy" in drivers
 
 
-def test_pygame_ce_is_installed_and_pygame_is_not():
-    from importlib import metadata
-
-    assert metadata.version("pygame-ce")
-    try:
-        metadata.version("pygame")
-    except metadata.PackageNotFoundError:
-        return
-    raise AssertionError("pygame and pygame-ce are both installed: they overwrite each other's files")
-
-
 def test_sdl_without_kmsdrm_is_told_apart_from_no_device_and_no_permission():
     built_without = kmsdrm_check(["x11", "wayland", "offscreen", "dummy"], "2.28.4", [CARD], {CARD: True}, "signage")
     assert not built_without.ok and "built without the kmsdrm" in built_without.detail

@@ -18,6 +18,7 @@ from signage.vision.runtime import compiled_for_edgetpu
 from signage.vision.sources import ImageFolderSource, SourceState
 from signage.vision.worker import VisionWorker
 from tests.support.tflite import as_compiled, requantise_model
+from tests.support.waiting import wait_for
 from tests.vision import detector_for
 
 INT8_FILE = "face_detection_full_range_int8.tflite"  # the messages name it, and its compiled file beside it
@@ -87,15 +88,6 @@ class StuckDetector:
         return []
 
 
-def wait_for(condition, timeout=20.0):
-    done = threading.Event()
-    for _ in range(int(timeout / 0.02)):
-        if condition():
-            return True
-        done.wait(0.02)
-    return condition()
-
-
 def test_an_inference_that_does_not_return_is_a_stalled_camera(tmp_path, caplog):
     cv2.imwrite(str(tmp_path / "a.png"), np.zeros((48, 64, 3), np.uint8))
     detector = StuckDetector()
@@ -106,11 +98,12 @@ def test_an_inference_that_does_not_return_is_a_stalled_camera(tmp_path, caplog)
         worker.start()
         try:
             assert detector.entered.wait(20)
-            assert wait_for(lambda: worker.state == SourceState.STALLED)
+            assert wait_for(lambda: worker.state == SourceState.STALLED, "the camera stalled")
             assert worker.alive(), "the capture thread keeps running and reporting"
-            assert wait_for(lambda: any("no inference result" in r.getMessage() for r in caplog.records))
+            assert wait_for(lambda: any("no inference result" in r.getMessage() for r in caplog.records),
+                            "the stall logged")
             detector.release.set()
-            assert wait_for(lambda: worker.state == SourceState.OK)
+            assert wait_for(lambda: worker.state == SourceState.OK, "the camera ok again")
         finally:
             detector.release.set()
             worker.stop()

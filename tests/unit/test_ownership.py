@@ -14,7 +14,8 @@ PACKAGE = Path(__file__).resolve().parents[2] / "signage"
 # (where, under signage/; the name the assignment starts from): why it may.
 ALLOWED = {
     ("cli/bench_vision.py", "model"): "the bench times its own pipeline's model by wrapping that instance's run",
-    ("display/renderer.py", "showing"): "the renderer's own record of a creative on screen, passed to its helpers",
+    ("display/pictures.py", "showing"): "the stage's own record of a creative, handed over to be given its picture",
+    ("display/stage.py", "showing"): "the stage's own record of a creative on screen, passed to its helpers",
     ("display/textures.py", "texture"): "pygame's Texture takes its blend mode and alpha as attributes",
     ("fleet/", "dbapi_connection"): "SQLAlchemy's connect event hands over the driver's connection to set up",
     ("fleet/", "request"): "Starlette keeps per-request values on request.state",

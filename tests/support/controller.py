@@ -1,0 +1,27 @@
+"""`signage run` as its own process, as systemd starts it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from signage.modelfiles import PROJECT_ROOT
+
+
+def start_controller(folder: Path, broker_url: str, samples: Path, models_dir: Path, spool: Path | None = None,
+                     extra_env: dict | None = None, args=(), extra_config: str = "") -> subprocess.Popen:
+    """`signage run` on the e2e playlist and the sample video, drawing with SDL's dummy
+    driver, linked to `broker_url`, its spool at `spool` (else in `folder`); its output
+    (stdout and stderr together) in process.stdout. `extra_config`: YAML lines appended
+    to the config file written in `folder`."""
+    config = folder / "config.yaml"
+    config.write_text(f"site: lab\ndevice: sd\nplaylists: {PROJECT_ROOT / 'tests' / 'playlists' / 'e2e'}\n"
+                      f"paths: {{spool: {spool or folder / 'spool.sqlite3'}}}\n"
+                      "display: {fullscreen: false, size: [320, 180]}\n" + extra_config)
+    env = dict(os.environ, SDL_VIDEODRIVER="dummy", SIGNAGE_MODELS_DIR=str(models_dir), **(extra_env or {}))
+    return subprocess.Popen(
+        [sys.executable, "-m", "signage.cli", "run", "--config", str(config), "--mqtt", broker_url,
+         "--source", str(samples / "WolfgangLanger_Pexels.mp4"), *args],
+        env=env, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
