@@ -1,6 +1,7 @@
 """What a screen says about itself: when it was last heard, its availability, its status,
 its echoes of commands (`<feature>/state`) and its refusals. Each change that a person
-would want to see later is also a line of the screen's history."""
+would want to see later is also a line of the screen's history, and each change of its
+availability, display or camera a transition (the availability report's source)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,11 @@ from typing import Callable
 import sqlalchemy as sa
 
 from signage.fleet.parse import Incoming
-from signage.fleet.tables import commands, screen_states, screens, status_history
+from signage.fleet.tables import commands, screen_states, screen_transitions, screens, status_history
 from signage.fleet.times import ANSWER_SECONDS
 
 STATUS_FIELDS = ("camera", "display", "broker", "playlist", "privacy", "last_error")  # a change is history
+TRANSITIONS = ("display", "camera")  # a change is also a transition, for the availability report
 
 
 class ScreenStates:
@@ -37,13 +39,16 @@ class ScreenStates:
         current = conn.execute(sa.select(screens).where(where)).mappings().first() or {}
         changes: dict = {}
         history: list[tuple[str, str]] = []
+        transitions: list[tuple[str, str]] = []
         if item.kind == "available":
             if current.get("availability") != item.data:
                 changes = {"availability": item.data, "availability_since": now}
                 history.append(("available", item.data))
+                transitions.append(("availability", item.data))
         elif item.kind == "status":
             changes = _status(item.data, now)
             history += _status_history(current, changes)
+            transitions += [(name, changes[name]) for name in TRANSITIONS if current.get(name) != changes[name]]
         elif item.kind == "error":
             changes = {"refusal": item.data.error, "refusal_topic": item.data.topic[:200], "refusal_at": now}
             history.append(("refused", f"{item.data.topic}: {item.data.error}"))
@@ -54,6 +59,9 @@ class ScreenStates:
         for kind, detail in history:
             conn.execute(sa.insert(status_history).values(site=item.site, device=item.device, at=now, kind=kind,
                                                           detail=detail))
+        for feature, value in transitions:
+            conn.execute(sa.insert(screen_transitions).values(site=item.site, device=item.device, feature=feature,
+                                                              value=value, at=now))
 
     def _echo(self, conn: sa.Connection, item: Incoming, now: datetime) -> list[tuple[str, str]]:
         """The screen's own word on a feature's value (the answer to a command). A line of
