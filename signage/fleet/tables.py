@@ -234,3 +234,21 @@ screen_transitions = sa.Table(
     sa.Index("ix_screen_transitions_screen", "site", "device", "at"),
     sa.Index("ix_screen_transitions_at", "at"),
 )
+
+# Alerts (alerter.py): one row per alert of a screen and rule, open until its
+# condition ends (recovered_at). `notified`: the alert was sent (not within the quiet
+# period of the one before); `delivery`: how its notices went, channel by channel.
+alerts = sa.Table(
+    "alerts", metadata,
+    sa.Column("row", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("site", NAME, nullable=False),
+    sa.Column("device", NAME, nullable=False),
+    sa.Column("rule", sa.String(16), nullable=False),
+    sa.Column("detail", sa.String(500), nullable=False),
+    sa.Column("started_at", sa.DateTime, nullable=False),
+    sa.Column("recovered_at", sa.DateTime),
+    sa.Column("notified_at", sa.DateTime),
+    sa.Column("delivery", sa.String(500), nullable=False, server_default=""),
+    sa.Index("ix_alerts_screen_rule", "site", "device", "rule", "started_at"),
+    sa.Index("ix_alerts_started_at", "started_at"),
+)

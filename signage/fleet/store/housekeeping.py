@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from signage.fleet import forget
 from signage.fleet.parse import RAW_KEPT, Incoming
-from signage.fleet.tables import commands, dead_letters, metrics, plays, screen_transitions, status_history
+from signage.fleet.tables import alerts, commands, dead_letters, metrics, plays, screen_transitions, status_history
 from signage.fleet.store.counters import Counters
 
 DEAD_LETTER_PAYLOAD = RAW_KEPT
@@ -47,6 +47,7 @@ class Housekeeping:
         t = screen_transitions  # the newest of each screen and feature stays: a report starts from it
         latest = sa.select(sa.func.max(t.c.row)).group_by(t.c.site, t.c.device, t.c.feature).scalar_subquery()
         deleted[t.name] = conn.execute(sa.delete(t).where(t.c.at < cutoff, t.c.row.not_in(latest))).rowcount
+        deleted["alerts"] = conn.execute(sa.delete(alerts).where(alerts.c.recovered_at < cutoff)).rowcount  # open: kept
         newest = conn.execute(sa.select(sa.func.max(dead_letters.c.row))).scalar() or 0
         deleted["dead_letters"] += conn.execute(
             sa.delete(dead_letters).where(dead_letters.c.row <= newest - DEAD_LETTER_ROWS)).rowcount
