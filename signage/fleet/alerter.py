@@ -67,18 +67,26 @@ class Alerter:
         with self.reader.begin() as conn:
             rows = conn.execute(sa.select(*[screens.c[name] for name in SCREEN_COLUMNS])).mappings().all()
         holding = {c.key: c for c in conditions(rows, now, self.config)}
+        present = {(r["site"], r["device"]) for r in rows}
         with self.engine.begin() as conn:
-            notices = self._recoveries(conn, holding, now)
+            notices = self._recoveries(conn, holding, present, now)
             for condition in holding.values():
                 notices += self._raise(conn, condition, now)
         for notice in notices:
             self._send(notice)
         return notices
 
-    def _recoveries(self, conn: sa.Connection, holding: dict, now: datetime) -> list[Notice]:
+    def _recoveries(self, conn: sa.Connection, holding: dict, present: set, now: datetime) -> list[Notice]:
+        """Close the alerts whose condition ended: a recovery, sent if the alert was; a
+        screen that retired did not recover, so it is closed saying so, and not sent."""
         out = []
         for row in conn.execute(sa.select(alerts).where(alerts.c.recovered_at.is_(None))).mappings().all():
             if (row["site"], row["device"], row["rule"]) in holding:
+                continue
+            if (row["site"], row["device"]) not in present:
+                conn.execute(sa.update(alerts).where(alerts.c.row == row["row"])
+                             .values(recovered_at=now, delivery=(row["delivery"] + " | closed: the screen retired")
+                                     .lstrip(" |")[-500:]))
                 continue
             conn.execute(sa.update(alerts).where(alerts.c.row == row["row"]).values(recovered_at=now))
             logger.info("recovered: %s/%s %s", row["site"], row["device"], row["detail"])

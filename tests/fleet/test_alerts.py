@@ -180,6 +180,27 @@ def test_a_failing_receiver_is_retried_and_a_hanging_one_holds_back_no_evaluatio
         alerts.stop()
 
 
+def test_an_alert_of_a_screen_that_retires_closes_without_a_recovery(store, receivers):
+    hook, _ = receivers
+    clock = Clock()
+    online(store, "a")
+    said(store, "a", "available", b"offline", 1)
+    alerts = service(store, receivers, clock)
+    try:
+        clock.at(10)
+        assert [n.rule for n in alerts.alerter.evaluate()] == ["offline"]
+        wait_for(lambda: alerts_view(store.reader)["open_alerts"][0]["delivery"], what="the alert delivered")
+        store.retire_after_days = 1
+        assert store.purge(now=T + timedelta(days=2))["screens (retired)"] == 1
+        clock.at(60 * 24 * 2)
+        assert alerts.alerter.evaluate() == []
+        [closed] = alerts_view(store.reader)["history"]
+        assert closed["delivery"] == "alert: webhook delivered; email delivered | closed: the screen retired"
+        assert [b["event"] for b in hook.bodies] == ["alert"]
+    finally:
+        alerts.stop()
+
+
 def test_the_service_evaluates_on_its_own_thread(store, receivers):
     hook, _ = receivers
     online(store, "a", display="lost")
