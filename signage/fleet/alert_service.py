@@ -46,7 +46,10 @@ class AlertService:
         self.thread = SupervisedThread("fleet-alerts", self.alerter.evaluate, interval=config.every_s)
 
     def start(self) -> AlertService:
+        """The courier first, with what a stop left undelivered; then the evaluations."""
         self.courier.start()
+        for notice in self.alerter.undelivered():
+            self.courier.post(notice)
         self.thread.start()
         return self
 

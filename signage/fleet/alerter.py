@@ -76,6 +76,14 @@ class Alerter:
             self._send(notice)
         return notices
 
+    def undelivered(self) -> list[Notice]:
+        """Open alerts marked sent whose notice no courier delivered (the dashboard stopped
+        first): to send again at start."""
+        with self.reader.begin() as conn:
+            rows = conn.execute(sa.select(alerts).where(alerts.c.recovered_at.is_(None), alerts.c.notified_at.is_not(None),
+                                                        alerts.c.delivery == "").order_by(alerts.c.row)).mappings().all()
+        return [Notice("alert", r["row"], r["site"], r["device"], r["rule"], r["detail"], r["started_at"]) for r in rows]
+
     def _recoveries(self, conn: sa.Connection, holding: dict, present: set, now: datetime) -> list[Notice]:
         """Close the alerts whose condition ended: a recovery, sent if the alert was; a
         screen that retired did not recover, so it is closed saying so, and not sent."""

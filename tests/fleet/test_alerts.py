@@ -201,6 +201,24 @@ def test_an_alert_of_a_screen_that_retires_closes_without_a_recovery(store, rece
         alerts.stop()
 
 
+def test_an_alert_a_stop_left_undelivered_is_sent_at_the_next_start(store, receivers):
+    hook, _ = receivers
+    clock = Clock()
+    online(store, "a", display="lost")
+    config = AlertsConfig.model_validate({"webhook": {"url": hook.url}})
+    stopped = AlertService(store.engine, store.reader, config, clock=clock)  # its courier never runs
+    assert [n.rule for n in stopped.alerter.evaluate()] == ["display"]
+    assert hook.bodies == []
+    again = AlertService(store.engine, store.reader, config, clock=clock).start()
+    try:
+        wait_for(lambda: [b["rule"] for b in hook.bodies] == ["display"], what="the alert sent at start")
+        wait_for(lambda: alerts_view(store.reader)["open_alerts"][0]["delivery"] == "alert: webhook delivered",
+                 what="its delivery recorded")
+        assert len(hook.bodies) == 1, "sent once"
+    finally:
+        again.stop()
+
+
 def test_the_service_evaluates_on_its_own_thread(store, receivers):
     hook, _ = receivers
     online(store, "a", display="lost")
