@@ -309,6 +309,9 @@ def _run(store, config, path: Path) -> int:
         raise SignageError(str(exc)) from None
     identities = _identities(config, path)
     ingest = _make_ingest(store, config, identities).start()
+    from signage.fleet.alert_service import AlertService
+
+    alerts = AlertService(store.engine, store.reader, config.alerts).start()  # only here: one evaluator per fleet
     publisher = Publisher(config.broker, signer, username=config.username, password=config.password,
                           tls_files=config.tls)
     settings = WebSettings(store=store, login_hash=config.login_hash, root=config.topic_root, publisher=publisher,
@@ -334,6 +337,7 @@ def _run(store, config, path: Path) -> int:
             announcer.stop()
         publisher.close()
         app.state.writes.close()
+        alerts.stop()
         ingest.stop()
         s = ingest.stats
         logger.info("stopped: received %d, stored %d, duplicates %d, invalid %d, dead letters %d", s.received,

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from signage import validation, yamlread
 from signage.config import BROKER_FORM, TlsConfig, parse_broker_url
+from signage.fleet.alert_config import AlertsConfig
 
 
 class FleetConfig(BaseModel):
@@ -46,6 +47,8 @@ class FleetConfig(BaseModel):
     trusted_proxies: list[str] = Field([], description="addresses or networks (10.0.0.0/8) of the reverse proxies "
                                        "whose X-Forwarded-For and X-Forwarded-Proto are believed; none by default, "
                                        "so no client can choose the address the login back-off counts")
+    alerts: AlertsConfig = Field(AlertsConfig(), description="alert rules, quiet period, webhook and e-mail "
+                                 "(docs/fleet.md, Alerts)")
 
     @field_validator("broker")
     @classmethod

@@ -19,13 +19,15 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from signage.fleet.tables import (commands, creative_day_expressions, creative_days, creative_site_day_expressions,
-                                  creative_site_days, dead_letters, metrics, plays, screen_hour_expressions,
-                                  screen_hours, screen_states, screens, status_history)
+from signage.fleet.times import now_utc
+from signage.fleet.tables import (alerts, commands, creative_day_expressions, creative_days,
+                                  creative_site_day_expressions, creative_site_days, dead_letters, metrics, plays,
+                                  screen_hour_expressions, screen_hours, screen_states, screen_transitions, screens,
+                                  status_history)
 
 LIVE_STATE = (screen_states, status_history, commands)  # goes with the screen row
 REPORTED = (metrics, plays, screen_hours, screen_hour_expressions, creative_days, creative_day_expressions,
-            dead_letters)
+            dead_letters, screen_transitions, alerts)
 CHUNK = 500  # screens per DELETE … IN (…)
 
 
@@ -40,14 +42,18 @@ def count_unseen(conn: sa.Connection, before: datetime) -> int:
     return conn.execute(sa.select(sa.func.count()).select_from(screens).where(unseen_since(before))).scalar_one()
 
 
-def retire(conn: sa.Connection, before: datetime) -> int:
-    """Retire the screens not seen since `before`; how many."""
+def retire(conn: sa.Connection, before: datetime, now: datetime | None = None) -> int:
+    """Retire the screens not seen since `before`; how many. Their availability ends
+    with a "retired" transition: the availability report stops counting them."""
     gone = [tuple(row) for row in conn.execute(sa.delete(screens).where(unseen_since(before))
                                                .returning(screens.c.site, screens.c.device))]
     for offset in range(0, len(gone), CHUNK):
         chunk = gone[offset:offset + CHUNK]
         for table in LIVE_STATE:
             conn.execute(sa.delete(table).where(sa.tuple_(table.c.site, table.c.device).in_(chunk)))
+    if gone:
+        conn.execute(sa.insert(screen_transitions), [{"site": s, "device": d, "feature": "availability",
+                                                      "value": "retired", "at": now or now_utc()} for s, d in gone])
     return len(gone)
 
 

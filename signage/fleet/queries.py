@@ -14,7 +14,7 @@ from signage.fleet import forget
 from signage.fleet.tables import (commands, counters, creative_day_expressions, creative_days,
                                   creative_site_day_expressions, creative_site_days, plays,
                                   screen_hour_expressions, screen_hours, screen_states, screens, status_history)
-from signage.fleet.times import day_range, now_utc
+from signage.fleet.times import ANSWER_SECONDS, day_range, now_utc
 
 # Order of the fleet page: what needs a person first.
 SEVERITY = {"offline": 0, "problem": 1, "stopped": 2, "unknown": 3, "ok": 4}
@@ -24,7 +24,9 @@ SITES_LISTED = 200  # sites offered in the filters (more: type the name)
 
 # What each status field may say without being a problem (None: not reported yet). The
 # one definition of a problem, for the text on the page (_problems) and for the order and
-# counts the database computes (_has_problem).
+# counts the database computes (_has_problem). A screen that is not online is judged by
+# its availability alone: its status is its last word (a clean stop says broker
+# "stopped", and the status of a screen that died still says "connected").
 FINE = {"camera": ("ok", "off"), "display": ("ok", "off", "starting"), "broker": ("connected",), "playlist": ("ok",)}
 SPOOL_BEHIND = 1000
 
@@ -54,6 +56,15 @@ class ScreenRow:
     viewers_today: int = 0
     plays_today: int = 0
     problems: list[str] = field(default_factory=list)
+    link: str = "–"  # the broker link as it is now (see _link), never a dead screen's last word
+
+
+def _link(row) -> str:
+    """The screen's broker link now: what its status says while it is online; a screen
+    that stopped or went offline has none, whatever its last status said."""
+    if row["availability"] == "online":
+        return row["broker"] or "–"
+    return {"stopped": "stopped", "offline": "not connected"}.get(row["availability"] or "", "–")
 
 
 def content_summary(stored: str | None) -> str | None:
@@ -82,8 +93,11 @@ def content_summary(stored: str | None) -> str | None:
 
 
 def _problems(row) -> list[str]:
+    """What is wrong with a screen, in words; for a screen that is not online, what its
+    last status said was wrong (never its link: it has none)."""
     found = [f"{name} {row[name]}" if name != "broker" else f"broker: {row[name]}"
-             for name, fine in FINE.items() if row[name] is not None and row[name] not in fine]
+             for name, fine in FINE.items() if row[name] is not None and row[name] not in fine
+             and (name != "broker" or row["availability"] == "online")]
     if row["last_error"]:
         found.append(row["last_error"])
     if (row["spool_depth"] or 0) > SPOOL_BEHIND:
@@ -101,8 +115,10 @@ def _has_problem() -> sa.ColumnElement[bool]:
 def severity() -> sa.ColumnElement[int]:
     """SEVERITY of a screen, computed by the database (ScreenRow.health by name)."""
     c = screens.c
-    return sa.case((c.availability == "offline", SEVERITY["offline"]), (_has_problem(), SEVERITY["problem"]),
-                   (c.availability == "stopped", SEVERITY["stopped"]), (c.availability == "online", SEVERITY["ok"]),
+    online = c.availability == "online"
+    return sa.case((c.availability == "offline", SEVERITY["offline"]),
+                   (sa.and_(online, _has_problem()), SEVERITY["problem"]),
+                   (c.availability == "stopped", SEVERITY["stopped"]), (online, SEVERITY["ok"]),
                    else_=SEVERITY["unknown"])
 
 
@@ -153,7 +169,8 @@ def fleet(engine: sa.Engine, site: str | None = None, health: str | None = None,
         fields["content"] = content_summary(row["content"])
         passers, viewers, n = counts.get((row["site"], row["device"]), (0, 0, 0))
         rows.append(ScreenRow(**fields, health=HEALTH[row["severity"]], passers_today=int(passers),
-                              viewers_today=int(viewers), plays_today=int(n), problems=_problems(row)))
+                              viewers_today=int(viewers), plays_today=int(n), problems=_problems(row),
+                              link=_link(row)))
     builds = {f"{version} · lock {lock or 'unknown'}": n for version, lock, n in found_builds}
     return FleetPage(rows, total, page, pages, summary, builds)
 
@@ -174,6 +191,7 @@ def screen(engine: sa.Engine, site: str, device: str) -> dict | None:
             sa.select(screen_states).where(screen_states.c.site == site, screen_states.c.device == device))}
     return dict(row) | {"states": states, "problems": _problems(row), "health": HEALTH[row["severity"]],
                         "content_summary": content_summary(row["content"]),
+                        "link": _link(row),
                         "creatives": json.loads(row["creatives"]) if row["creatives"] else None}
 
 
@@ -231,14 +249,31 @@ def plays_between(engine: sa.Engine, start: datetime, end: datetime, site: str |
         return [dict(r) for r in conn.execute(query).mappings()]
 
 
+HISTORY_WORDS = {"available": {"online": "online", "stopped": "stopped (a clean stop)",
+                               "offline": "offline (the broker's last will: it died or lost its link)"}}
+
+
 def history(engine: sa.Engine, site: str, device: str, limit: int = 50) -> list[dict]:
+    """The screen's history, newest first, each line with `text`: what happened in words."""
     with engine.begin() as conn:
-        return [dict(r) for r in conn.execute(
+        rows = [dict(r) for r in conn.execute(
             sa.select(status_history).where(status_history.c.site == site, status_history.c.device == device)
             .order_by(status_history.c.at.desc(), status_history.c.row.desc()).limit(limit)).mappings()]
+    for row in rows:
+        row["text"] = history_text(row["kind"], row["detail"])
+    return rows
 
 
-ANSWER_SECONDS = 60  # a screen that has not answered a command by then will not
+def history_text(kind: str, detail: str) -> str:
+    if kind == "available":
+        return HISTORY_WORDS["available"].get(detail, detail)
+    if kind == "state":
+        feature, _, value = detail.partition(" = ")
+        return f"{feature} {value.lower()}: the screen's echo"
+    if kind == "refused":
+        topic, _, error = detail.partition(": ")
+        return f"refused {topic.rsplit('/', 2)[-2] if topic.count('/') >= 2 else topic}: {error}"
+    return detail
 
 
 def recent_commands(engine: sa.Engine, site: str, device: str, limit: int = 10,

@@ -219,3 +219,37 @@ dead_letters = sa.Table(
     sa.Column("payload", sa.Text, nullable=False),
     sa.Index("ix_dead_letters_received_at", "received_at"),
 )
+
+# What the availability report reads: each change of a screen's availability (online,
+# stopped, offline), display and camera, with the time the fleet heard it. Written at
+# ingest, only on a change; kept `retention_days`, but always the newest per screen and
+# feature (the state a report starts from). Stays when a screen retires (it is a report).
+screen_transitions = sa.Table(
+    "screen_transitions", metadata,
+    sa.Column("row", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("site", NAME, nullable=False),
+    sa.Column("device", NAME, nullable=False),
+    sa.Column("feature", sa.String(16), nullable=False),  # availability, display, camera
+    sa.Column("value", sa.String(32), nullable=False),
+    sa.Column("at", sa.DateTime, nullable=False),
+    sa.Index("ix_screen_transitions_screen", "site", "device", "at"),
+    sa.Index("ix_screen_transitions_at", "at"),
+)
+
+# Alerts (alerter.py): one row per alert of a screen and rule, open until its
+# condition ends (recovered_at). `notified`: the alert was sent (not within the quiet
+# period of the one before); `delivery`: how its notices went, channel by channel.
+alerts = sa.Table(
+    "alerts", metadata,
+    sa.Column("row", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("site", NAME, nullable=False),
+    sa.Column("device", NAME, nullable=False),
+    sa.Column("rule", sa.String(16), nullable=False),
+    sa.Column("detail", sa.String(500), nullable=False),
+    sa.Column("started_at", sa.DateTime, nullable=False),
+    sa.Column("recovered_at", sa.DateTime),
+    sa.Column("notified_at", sa.DateTime),
+    sa.Column("delivery", sa.String(500), nullable=False, server_default=""),
+    sa.Index("ix_alerts_screen_rule", "site", "device", "rule", "started_at"),
+    sa.Index("ix_alerts_started_at", "started_at"),
+)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
 
+ANSWER_SECONDS = 60  # a screen that has not answered a command by then will not
+
 
 def now_utc() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)

@@ -1,11 +1,13 @@
 """`signage doctor`: is this machine ready to run the kiosk unattended? One line per
-thing that must work on the kiosk — the display driver, the DRM device, the camera,
-the models, the Edge TPU, the broker and how it is secured — each ok or a problem with
-its fix, before the integrator enables the systemd unit."""
+thing that must work on the kiosk — the display it will use (x11, wayland, or kmsdrm and
+its DRM device), the camera, the models, the Edge TPU, the broker and how it is secured —
+each ok or a problem with its fix, before the integrator enables the systemd unit."""
 
 from __future__ import annotations
 
 import ctypes
+import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,13 +47,50 @@ def kmsdrm_check(drivers: list[str], sdl_version: str, cards: list[Path], usable
                  f"{', '.join(str(c) for c, ok in usable.items() if ok)} usable by {user}")
 
 
-def display_check(user: str | None) -> Check:
-    from signage.display.probe import compiled_video_drivers, drm_cards, os_user, sdl_version, usable_by
+def display_check(user: str | None, screen: int = 0, env: Mapping[str, str] | None = None) -> Check:
+    """The display the kiosk will use under this environment (probe.chosen_driver): a
+    desktop's x11 or wayland, asked for its displays; else kmsdrm, checked for its device."""
+    from signage.display.probe import (chosen_driver, compiled_video_drivers, desktop_sizes, drm_cards, os_user,
+                                       sdl_version, usable_by)
 
-    name, uid, groups = os_user(user)
-    cards = drm_cards()
-    return kmsdrm_check(compiled_video_drivers(), sdl_version(), cards,
-                        {card: usable_by(card, uid, groups) for card in cards}, name)
+    env = os.environ if env is None else env
+    driver, why = chosen_driver(env)
+    drivers, version = compiled_video_drivers(), sdl_version()
+    if driver == "kmsdrm":
+        name, uid, groups = os_user(user)
+        cards = drm_cards()
+        found = kmsdrm_check(drivers, version, cards, {card: usable_by(card, uid, groups) for card in cards}, name)
+        return Check(found.what, found.ok, f"kmsdrm ({why}): {found.detail}", found.fix)
+    return desktop_check(driver, why, drivers, version, screen, lambda: desktop_sizes(driver, env))
+
+
+def desktop_check(driver: str, why: str, drivers: list[str], version: str, screen: int,
+                  sizes: Callable[[], tuple[list[tuple[int, int]], str]]) -> Check:
+    """A driver other than kmsdrm: compiled in, drawing somewhere, and finding the
+    display `display.display` names."""
+    if driver not in drivers:
+        return Check("display", False, f"{why}: the installed SDL {version} has no '{driver}' video driver (it "
+                     f"has: {', '.join(drivers)})", "set SDL_VIDEODRIVER to one of those, or unset it")
+    if driver in HEADLESS:
+        return Check("display", False, f"{why}: SDL draws nowhere, nothing is shown on the screen",
+                     "unset SDL_VIDEODRIVER (kmsdrm without a desktop), or set it to x11 or wayland")
+    found, error = sizes()
+    if error or not found:
+        return Check("display", False, f"{driver} ({why}): SDL cannot open it: {error or 'no display found'}",
+                     FIXES.get(driver, "check the window system, or unset the variable to draw with kmsdrm"))
+    if screen >= len(found):
+        return Check("display", False, f"{driver} ({why}): display.display is {screen}, but {driver} has "
+                     f"{len(found)} display{'s' if len(found) > 1 else ''} (0 to {len(found) - 1})",
+                     f"set display.display to 0 to {len(found) - 1}")
+    width, height = found[screen]
+    return Check("display", True, f"{driver} ({why}): display {screen} is {width}x{height}")
+
+
+HEADLESS = ("dummy", "offscreen", "evdev")  # drivers that show nothing on a screen
+FIXES = {"x11": "start the X session, let the kiosk's user reach it (xhost +SI:localuser:signage), or unset "
+                "DISPLAY to draw with kmsdrm",
+         "wayland": "start the Wayland compositor and check WAYLAND_DISPLAY and XDG_RUNTIME_DIR, or unset "
+                    "WAYLAND_DISPLAY to draw with kmsdrm"}
 
 
 def camera_check(config: Config) -> Check:
@@ -126,7 +165,7 @@ def security_check(config: Config) -> Check:
 
 def diagnose(config: Config, user: str | None = None) -> list[Check]:
     checks = []
-    probes = {"display": lambda: display_check(user), "camera": lambda: camera_check(config),
+    probes = {"display": lambda: display_check(user, config.display.display), "camera": lambda: camera_check(config),
               "models": lambda: models_check(config), "edge tpu": lambda: edgetpu_check(config),
               "broker": lambda: broker_check(config), "security": lambda: security_check(config)}
     for what, probe in probes.items():

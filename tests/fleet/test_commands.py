@@ -40,7 +40,8 @@ def recorded(store) -> list[tuple[str, str, str]]:
 def outcomes(client, screen: str = "lab/a") -> list[str]:
     """The answers in the command log, newest first."""
     log = client.get(f"/screen/{screen}").text.split('id="command-log">', 1)[1].split("</tbody>", 1)[0]
-    return [re.sub(r"\s+", " ", cell).strip() for cell in re.findall(r'<td class="[^"]*">(.*?)</td></tr>', log, re.S)]
+    cells = re.findall(r'<td class="[^"]*"[^>]*>(.*?)</td></tr>', log, re.S)
+    return [re.sub(r"\s+", " ", cell).strip() for cell in cells]
 
 
 def test_a_command_that_cannot_be_recorded_is_not_published(web):

@@ -63,7 +63,7 @@ def test_the_live_stream_sends_only_what_changed(web):
         name, data = next(received)
     assert name == "patch"
     changed = json.loads(data)
-    assert list(changed) == ["screen lab/a"] and "<td>summer</td>" in changed["screen lab/a"]
+    assert list(changed) == ["screen lab/a"] and '<td data-label="Playing">summer</td>' in changed["screen lab/a"]
 
 
 def test_the_live_stream_ends_at_logout(web):

@@ -232,7 +232,7 @@ def test_availability_status_refusals_and_states_make_history(store):
     assert screen["states"]["privacy"][0] == "ON" and "unknown id" in screen["refusal"]
     kinds = [h["kind"] for h in reversed(queries.history(store.reader, "lab", "a"))]
     assert kinds == ["available", "status", "status", "state", "refused", "available"]
-    assert any("camera: ok → gone" in h["detail"] for h in queries.history(store.reader, "lab", "a"))
+    assert any("camera ok → gone" in h["detail"] for h in queries.history(store.reader, "lab", "a"))
     rows = queries.fleet(store.reader, today=f.T0.date()).rows
     assert rows[0].health == "offline" and "camera gone" in rows[0].problems
     assert count(store, status_history) == 6

@@ -1,6 +1,7 @@
 """The fleet dashboard as a user sees it: Mosquitto, two real `signage run` kiosks on a
-sample video (under Xvfb), `signage fleet`, and Debian's headless Chromium driven by
-Selenium through /usr/bin/chromedriver (no browser download).
+sample video (under Xvfb), `signage fleet` with its alerts on a local webhook, and
+Debian's headless Chromium driven by Selenium through /usr/bin/chromedriver (no browser
+download).
 
 Set SIGNAGE_FLEET_SCREENSHOTS=docs to refresh the screenshots of docs/fleet.md."""
 
@@ -22,6 +23,7 @@ from signage.fleet.passwords import hash_password
 from signage.modelfiles import PROJECT_ROOT
 from signage.wire.envelope import Signer
 from tests.broker import free_port
+from tests.fleet.receivers import WebhookReceiver
 from tests.subscriber import Subscriber
 from tests.support.waiting import wait_for
 
@@ -113,7 +115,9 @@ def test_a_fleet_team_watches_two_kiosks_switches_privacy_and_exports_proof_of_p
 
     (tmp_path / "cfg").mkdir()
     fleet_config = tmp_path / "cfg" / "fleet.yaml"
-    fleet_config.write_text(yaml.safe_dump({"login_hash": hash_password(PASSWORD)}))
+    hook = WebhookReceiver()  # the alerts' webhook: offline after a minute, checked every 5 s
+    fleet_config.write_text(yaml.safe_dump({"login_hash": hash_password(PASSWORD), "alerts": {
+        "every_s": 5, "offline_minutes": 1, "webhook": {"url": hook.url}}}))
     # the fleet's, as provision makes it
     public_key = Signer.load_or_create(tmp_path / "cfg" / "command.key").public_text
     port = free_port()
@@ -224,6 +228,33 @@ def test_a_fleet_team_watches_two_kiosks_switches_privacy_and_exports_proof_of_p
               driver.find_element(By.ID, "commands-offline").text, 10, "the page says why")
         until(lambda: not driver.find_element(By.ID, "privacy-on").is_enabled(), 10, "its buttons off")
 
+        # A minute offline: the webhook hears the alert; the kiosk returns: it hears the recovery.
+        def heard(event):
+            return [b for b in hook.bodies if b["event"] == event and b["device"] == "hall"]
+
+        until(lambda: heard("alert"), 120, "the offline alert on the webhook", every=1.0)
+        assert [(b["event"], b["rule"], b["site"]) for b in hook.bodies] == [("alert", "offline", "south")]
+        kiosks["hall"] = Child(["run", "--config", str(tmp_path / "hall.yaml"), "--playlists",
+                                str(PROJECT_ROOT / "tests" / "playlists" / "e2e")], env, tmp_path / "hall-2.log")
+        until(lambda: heard("recovered"), 120, "the recovery on the webhook", every=1.0)
+        driver.get(base + "/alerts")
+        history = driver.find_element(By.ID, "alert-history").text
+        assert "south / hall" in history and "offline for" in history
+        assert "alert: webhook delivered | recovered: webhook delivered" in history
+        shots["alerts"] = tmp_path / "alerts.png"
+        driver.save_screenshot(str(shots["alerts"]))
+
+        # The day's availability: the screen that stayed up was online all along, the other not.
+        driver.get(base + "/availability?span=day")
+        share = {d: driver.find_element(By.CSS_SELECTOR, f'tr[data-screen$="/{d}"] td.online').text
+                 for _, d in KIOSKS}
+        assert share["door"] == "100.00 %" and 0 < float(share["hall"].split()[0]) < 100, share
+        driver.find_element(By.ID, "export-availability").click()
+        path = until(lambda: next(driver.downloads.glob("availability*.csv"), None), 30, "the availability CSV")
+        assert {(r["site"], r["device"]) for r in csv.DictReader(path.open())} == set(KIOSKS)
+        shots["availability"] = tmp_path / "availability.png"
+        driver.save_screenshot(str(shots["availability"]))
+
         # Logging out in one tab ends the live page in another: it goes to the login by itself.
         driver.get(base + "/")
         fleet_tab = driver.current_window_handle
@@ -237,6 +268,7 @@ def test_a_fleet_team_watches_two_kiosks_switches_privacy_and_exports_proof_of_p
             child.stop()
         fleet.stop()
         wire.close()
+        hook.close()
     assert "Traceback" not in fleet.output(), fleet.output()[-3000:]
     target = os.environ.get("SIGNAGE_FLEET_SCREENSHOTS")
     if target:

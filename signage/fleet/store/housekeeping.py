@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from signage.fleet import forget
 from signage.fleet.parse import RAW_KEPT, Incoming
-from signage.fleet.tables import commands, dead_letters, metrics, plays, status_history
+from signage.fleet.tables import alerts, commands, dead_letters, metrics, plays, screen_transitions, status_history
 from signage.fleet.store.counters import Counters
 
 DEAD_LETTER_PAYLOAD = RAW_KEPT
@@ -44,10 +44,14 @@ class Housekeeping:
                              .where(metrics.c.end < cutoff)).scalar_one()
         deleted = {table.name: conn.execute(sa.delete(table).where(column < cutoff)).rowcount
                    for table, column in AGING}
+        t = screen_transitions  # the newest of each screen and feature stays: a report starts from it
+        latest = sa.select(sa.func.max(t.c.row)).group_by(t.c.site, t.c.device, t.c.feature).scalar_subquery()
+        deleted[t.name] = conn.execute(sa.delete(t).where(t.c.at < cutoff, t.c.row.not_in(latest))).rowcount
+        deleted["alerts"] = conn.execute(sa.delete(alerts).where(alerts.c.recovered_at < cutoff)).rowcount  # open: kept
         newest = conn.execute(sa.select(sa.func.max(dead_letters.c.row))).scalar() or 0
         deleted["dead_letters"] += conn.execute(
             sa.delete(dead_letters).where(dead_letters.c.row <= newest - DEAD_LETTER_ROWS)).rowcount
         self.counters.add(conn, {"raw_bytes": -int(freed)})
         if retire_after_days:
-            deleted["screens (retired)"] = forget.retire(conn, now - timedelta(days=retire_after_days))
+            deleted["screens (retired)"] = forget.retire(conn, now - timedelta(days=retire_after_days), now)
         return deleted

@@ -17,13 +17,13 @@ from signage.fleet.web.deps import same_origin
 from signage.fleet.web.handlers import add_handlers
 from signage.fleet.web.headers import security_headers
 from signage.fleet.web.pages import FLEET
-from signage.fleet.web.routes import (api, creatives, exports, fleet_page, live_events, login, quarantine,
-                                      releases, retire_delete, screen_commands, screen_page)
+from signage.fleet.web.routes import (alerts, api, availability, creatives, exports, fleet_page, live_events, login,
+                                      quarantine, releases, retire_delete, screen_commands, screen_page)
 
 __all__ = ["WebSettings", "create_app"]
 
-ROUTERS = (login, fleet_page, quarantine, screen_page, screen_commands, retire_delete, creatives, exports, live_events,
-           api, releases)
+ROUTERS = (login, fleet_page, quarantine, screen_page, screen_commands, retire_delete, creatives, exports,
+           availability, alerts, live_events, api, releases)
 
 
 def create_app(settings: WebSettings) -> FastAPI:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict
 from datetime import date, timedelta
 
@@ -138,6 +139,21 @@ def plays_csv(rows: list[dict]) -> str:
 def daily_csv(rows: list[dict]) -> str:
     return _csv(DAILY_COLUMNS, ([row[c].isoformat() if c == "day" else row[c] for c in DAILY_COLUMNS]
                                 for row in rows))
+
+
+def streamed_csv(header: list[str], rows: Iterable[list], every: int = 500) -> Iterator[str]:
+    """A CSV a piece at a time (`every` rows), for a StreamingResponse: memory stays bounded
+    however many rows there are."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(header)
+    for n, row in enumerate(rows, 1):
+        writer.writerow([_cell(value) for value in row])
+        if n % every == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
 
 
 def _csv(header: list[str], rows) -> str:
