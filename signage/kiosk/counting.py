@@ -58,7 +58,7 @@ class AudienceCounter:
             self._send("play", message)
             # Impressions count the creative under the name the play was published with: a
             # withheld audience play counts as "audience", never under its creative's name.
-            self._barrier.run("impressions", self.aggregator.add_play, message.creative, record.peak_looking >= 1)
+            self._barrier.run("impressions", self.aggregator.add_play, message.creative, record.people)
 
     def interval_over(self) -> bool:
         """True once per metrics interval (mqtt.interval); the next one begins now."""

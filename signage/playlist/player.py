@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 
 from signage.audience import EXPRESSIONS, AudienceState
 from signage.clock import utc_iso
+from signage.contributors import Contributions
 from signage.playlist.loader import Playlist
 from signage.playlist.rules import HOUR, Current, Decision, Engine, History, Now, Play
 
@@ -38,6 +39,7 @@ class PlayRecord:
     looking_seconds: float  # person-seconds of looking
     expressions: dict[str, float]  # person-seconds of looking, by expression
     audience: bool = False  # chosen by a rule with audience conditions (what it says about people is private)
+    people: Contributions = field(default_factory=Contributions, compare=False)  # who made the figures (RAM only)
 
 
 @dataclass
@@ -50,6 +52,7 @@ class _Audience:
     face_seconds: float = 0.0
     looking_seconds: float = 0.0
     expression_seconds: list[float] = field(default_factory=lambda: [0.0] * len(EXPRESSIONS))
+    people: Contributions = field(default_factory=Contributions)
 
     def add(self, state: AudienceState, t: float) -> None:
         sample = state.now
@@ -61,6 +64,7 @@ class _Audience:
         self.looking_seconds += sample.looking * span
         for i, share in enumerate(sample.shares):
             self.expression_seconds[i] += sample.looking * share * span
+        self.people.add(sample.people, span)
 
 
 class Player:
@@ -175,6 +179,6 @@ class Player:
                 looking_seconds=round(audience.looking_seconds, 2),
                 expressions={name: round(value, 2) for name, value in zip(EXPRESSIONS, audience.expression_seconds)
                              if value > 0},
-                audience=current.audience,
+                audience=current.audience, people=audience.people,
             ))
         self._audience = None

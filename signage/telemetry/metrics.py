@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from signage.audience import EXPRESSIONS, ZONES, AudienceSnapshot
 from signage.clock import utc_iso
+from signage.contributors import Contributions
 from signage.wire.messages import (MAX_COUNT, MAX_IMPRESSIONS, MAX_IN_VIEW, MAX_INFERENCE_MS, MAX_PEOPLE,
                                    MAX_PLAY_SECONDS, OTHERS, Histogram, Impressions, InferenceMs, Metrics, Play,
                                    Suppressed, clamp, utc)
@@ -81,6 +82,7 @@ class Interval:
     dropped_frames: int = 0
     inference_ms: Reservoir = field(default_factory=Reservoir)
     impressions: dict[str, list[int]] = field(default_factory=dict)  # creative -> [plays, viewed]
+    lookers: dict[str, Contributions] = field(default_factory=dict)  # creative -> who looked at its plays
 
 
 class Aggregator:
@@ -104,10 +106,12 @@ class Aggregator:
     def add_dropped_frames(self, count: int) -> None:
         self._interval.dropped_frames += count
 
-    def add_play(self, creative: str, viewed: bool) -> None:
+    def add_play(self, creative: str, who: Contributions) -> None:
+        """A play of `creative` (as published) and who was in front of it."""
         counts = self._interval.impressions.setdefault(creative, [0, 0])
         counts[0] += 1
-        counts[1] += int(viewed)
+        counts[1] += int(who.viewers >= 1)
+        self._interval.lookers.setdefault(creative, Contributions()).merge(who)
 
     def flush(self, now: dt.datetime, t: float) -> Metrics:
         """The metrics message for the interval ending at monotonic `t`; a new interval
@@ -139,15 +143,26 @@ class Aggregator:
                        if enough_viewers else SUPPRESSED),
             expressions=({name: people(interval.viewer_expressions.count(name)) for name in EXPRESSIONS}
                          if enough_viewers and any(interval.viewer_expressions) else SUPPRESSED),
-            # Which creative a lone viewer looked at is theirs: `viewed` needs min_group viewers.
-            impressions={creative: Impressions(plays=people(plays), viewed=people(viewed) if enough_viewers else None)
+            # Which creative a lone viewer looked at is theirs: `viewed` needs min_group viewers in the
+            # interval and, per creative, min_group viewers of its plays with none above half their looking.
+            impressions={creative: Impressions(plays=people(plays),
+                                               viewed=people(viewed) if enough_viewers and self._viewed_shown(
+                                                   interval, creative) else None)
                          for creative, (plays, viewed) in impressions(interval.impressions)},
             frames=clamp(interval.frames, MAX_COUNT),
             dropped_frames=clamp(interval.dropped_frames, MAX_COUNT),
+            # Inference time grows with the faces in view: it is a figure about them, published with the counts.
             inference_ms=(InferenceMs(p50=clamp(percentile(timings, 0.5), MAX_INFERENCE_MS),
                                       p95=clamp(percentile(timings, 0.95), MAX_INFERENCE_MS))
-                          if (timings := interval.inference_ms.values) else None),
+                          if (timings := interval.inference_ms.values) and enough_passers else None),
         )
+
+    def _viewed_shown(self, interval: Interval, creative: str) -> bool:
+        if creative == OTHERS:  # the creatives folded together: each of them must pass
+            return all(who.looking_publishable(self.min_group) for name, who in interval.lookers.items()
+                       if name not in dict(impressions(interval.impressions)))
+        who = interval.lookers.get(creative)
+        return who is not None and who.looking_publishable(self.min_group)
 
 
 def impressions(counts: dict[str, list[int]]) -> list[tuple[str, tuple[int, int]]]:
@@ -162,18 +177,22 @@ def impressions(counts: dict[str, list[int]]) -> list[tuple[str, tuple[int, int]
 
 def play_message(record, site: str, device: str, min_group: int) -> Play:
     """Proof of play as published. The creative and its times are always there (that is
-    the proof); what the play says about the people in front of the screen is there
-    only when enough of them were:
-    - people in view (peak_faces, mean_faces): when at least `min_group` were in view;
-    - looking and expressions (peak_viewers, looking_seconds, expressions): when at
-      least `min_group` looked at once;
+    the proof); a figure about the people in front of the screen is there only when at
+    least `min_group` distinct people contributed to it and none more than half
+    (signage/contributors.py):
+    - people in view (ots, peak_faces, mean_faces), over each person's seconds in view;
+    - looking (viewers, peak_viewers, looking_seconds): min_group viewers, over each
+      person's seconds of looking; the expression mix, when each expression in it passes;
     - the rule and the creative, when the rule has audience conditions (`record.audience`,
-      fixed when the play started): only when both hold, else both are "audience" (a rule
-      named `smiles` that fired for one viewer would say that one person smiled, and so
-      would a `smile-back` creative that only that rule plays).
+      fixed when the play started): only when the people and looking figures are both
+      published, else both are "audience" (a rule named `smiles` that fired for one viewer
+      would say that one person smiled, and so would a `smile-back` creative that only
+      that rule plays).
     """
-    enough_faces = record.peak_faces >= min_group
-    enough_viewers = record.peak_looking >= min_group
+    who = record.people
+    enough_faces = who.presence_publishable(min_group)
+    enough_viewers = who.looking_publishable(min_group)
+    enough_expressions = enough_viewers and who.expressions_publishable(min_group)
     rule, creative = record.rule, record.creative
     if record.audience and not (enough_faces and enough_viewers):
         rule = creative = AUDIENCE
@@ -193,6 +212,8 @@ def play_message(record, site: str, device: str, min_group: int) -> Play:
     if sum(expressions.values()) > looking > 0:
         share = looking / sum(expressions.values())
         expressions = {name: round(value * share, 2) for name, value in expressions.items()}
+    withheld = [group for group, shown in (("people", enough_faces), ("looking", enough_viewers),
+                                           ("expressions", enough_expressions)) if not shown]
     return Play(
         id=str(uuid.uuid4()),
         site=site,
@@ -203,9 +224,12 @@ def play_message(record, site: str, device: str, min_group: int) -> Play:
         end=end,
         seconds=seconds,
         ended=record.ended,
+        ots=people(who.ots) if enough_faces else None,
         peak_faces=peak_faces if enough_faces else None,
         mean_faces=min(clamp(record.mean_faces, MAX_IN_VIEW), float(peak_faces)) if enough_faces else None,
+        viewers=people(who.viewers) if enough_viewers else None,
         peak_viewers=peak_viewers if enough_viewers else None,
         looking_seconds=looking if enough_viewers else None,
-        expressions=expressions if enough_viewers else SUPPRESSED,
+        expressions=expressions if enough_expressions else SUPPRESSED,
+        withheld=withheld,
     )

@@ -288,20 +288,21 @@ class Play(Interval):
     """Topic <root>/<site>/<device>/play, QoS 1: proof of play, one per creative shown.
 
     Its start, end, length and how it ended are always published: that is the proof of
-    play. What a play says about the people in front of the screen is
-    published only when enough of them were there, so that no play record tells
-    anything about fewer than `privacy.min_group` people:
+    play. A figure about the people in front of the screen is published only when at
+    least `privacy.min_group` distinct people (tracks) contributed to it and no one of
+    them contributed more than half of it (the dominance rule of statistical offices),
+    so that no play record tells anything about fewer than min_group people:
 
-    - `peak_faces`, `mean_faces`: null unless at least min_group people were in view at once;
-    - `peak_viewers`, `looking_seconds`: null, and `expressions` suppressed, unless at
-      least min_group people looked at the screen at once;
+    - people in view (`ots`, `peak_faces`, `mean_faces`): over the seconds each person was in view;
+    - looking (`viewers`, `peak_viewers`, `looking_seconds`): at least min_group viewers
+      (people who looked 1 s or more), over the seconds each person looked;
+    - `expressions`: every expression in the mix passes the rule on its own;
+    - `withheld` names the groups that were withheld, never why: whether too few people
+      or one dominant person is itself a fact about the few;
     - `rule` and `creative`: the id of a rule with audience conditions (faces, looking,
       dwell, attention, expression), and the creative it chose, are both replaced by
-      `"audience"` unless both hold, because the rule's conditions describe the people
-      who triggered it, and a creative that only that rule plays says the same. Plays
-      chosen without audience conditions (the default loop, dayparts, commands) are
-      always named. What remains of a withheld audience play is that the screen played
-      something its audience chose, and when.
+      `"audience"` unless the people and looking groups are published, because the
+      rule's conditions describe the people who triggered it.
 
     The audience figures are consistent: mean_faces at most peak_faces, looking_seconds
     at most peak_viewers x seconds, the expressions' seconds at most looking_seconds.
@@ -316,18 +317,30 @@ class Play(Interval):
     end: Timestamp = Field(description="UTC ISO 8601; not before start.")
     seconds: float = Field(ge=0, le=MAX_PLAY_SECONDS, description="Time on screen.")
     ended: Literal["duration", "interrupted", "error", "removed", "stopped"]
-    peak_faces: InView | None = Field(description="Most people in view at once; null below min_group.")
+    ots: People | None = Field(None, description="Opportunities to see: distinct people in view during the play; "
+                               "null when the people in view are withheld.")
+    peak_faces: InView | None = Field(description="Most people in view at once; null when the people in view are "
+                                      "withheld.")
     mean_faces: float | None = Field(ge=0, le=MAX_IN_VIEW, description="Mean people in view; null when "
                                      "peak_faces is.")
-    peak_viewers: InView | None = Field(description="Most people looking at once; null below min_group.")
+    viewers: People | None = Field(None, description="Distinct people who looked at the screen for at least 1 s "
+                                   "during the play; null when the looking figures are withheld.")
+    peak_viewers: InView | None = Field(description="Most people looking at once; null when the looking figures "
+                                        "are withheld.")
     looking_seconds: float | None = Field(ge=0, le=MAX_IN_VIEW * MAX_PLAY_SECONDS,
                                           description="Person-seconds of looking; null when peak_viewers is.")
     expressions: Annotated[dict[Label, Annotated[float, Field(ge=0, le=MAX_IN_VIEW * MAX_PLAY_SECONDS)]],
                            Field(max_length=MAX_LABELS)] | Suppressed = Field(
-        description="Person-seconds of looking by expression; suppressed unless min_group people looked at once.")
+        description="Person-seconds of looking by expression; suppressed unless each expression in it has "
+                    "min_group people and none above half of it.")
+    withheld: list[Literal["people", "looking", "expressions"]] = Field(
+        [], max_length=3, description="The groups of audience figures withheld: fewer than min_group people "
+        "contributed, or one of them more than half (not told apart).")
 
     @model_validator(mode="after")
     def _audience_consistent(self):
+        if self.viewers is not None and self.ots is not None and self.viewers > self.ots:
+            raise Inconsistent(f"viewers {self.viewers} exceed ots {self.ots}")
         if self.mean_faces is not None and self.peak_faces is not None and self.mean_faces > self.peak_faces + SLACK:
             raise Inconsistent(f"mean_faces {self.mean_faces} exceeds peak_faces {self.peak_faces}")
         if self.looking_seconds is not None and self.peak_viewers is not None:

@@ -22,7 +22,7 @@ FORBIDDEN = {
     "playlist": ("signage.vision", "signage.display", "signage.telemetry", "signage.wire", *ABOVE_DOMAIN),
     "kiosk": ("signage.fleet", "signage.cli"),
 }
-FOUNDATIONS = {"audience", "clock", "config", "fields", "patterns", "yamlread", "validation", "modelfiles", "errors",
+FOUNDATIONS = {"audience", "contributors", "clock", "config", "fields", "patterns", "yamlread", "validation", "modelfiles", "errors",
                "faults", "threads", "imageinfo", "build"}
 # What a package may import of signage, when that is shorter said than what it may not.
 # The fleet runs on another machine and knows the kiosks only by what they publish: the
