@@ -20,11 +20,12 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from signage.fleet.tables import (commands, creative_day_expressions, creative_days, creative_site_day_expressions,
-                                  creative_site_days, dead_letters, metrics, plays, screen_hour_expressions,
+                                  creative_site_days, dead_letters, metrics, play_totals, plays,
+                                  screen_hour_expressions,
                                   screen_hours, screen_states, screens, status_history)
 
 LIVE_STATE = (screen_states, status_history, commands)  # goes with the screen row
-REPORTED = (metrics, plays, screen_hours, screen_hour_expressions, creative_days, creative_day_expressions,
+REPORTED = (metrics, plays, play_totals, screen_hours, screen_hour_expressions, creative_days, creative_day_expressions,
             dead_letters)
 CHUNK = 500  # screens per DELETE … IN (…)
 

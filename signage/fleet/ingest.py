@@ -51,7 +51,7 @@ def subscriptions(root: str, group: str | None) -> list[str]:
     (a shared subscription never delivers retained messages)."""
     if not group:
         return [f"{root}/+/+/#"]
-    return [f"$share/{group}/{root}/+/+/metrics", f"$share/{group}/{root}/+/+/play",
+    return [f"$share/{group}/{root}/+/+/metrics", f"$share/{group}/{root}/+/+/play", f"$share/{group}/{root}/+/+/totals",
             f"{root}/+/+/available", f"{root}/+/+/status", f"{root}/+/+/error", f"{root}/+/+/+/state"]
 
 

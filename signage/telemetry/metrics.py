@@ -20,8 +20,9 @@ from signage.audience import EXPRESSIONS, ZONES, AudienceSnapshot
 from signage.clock import utc_iso
 from signage.contributors import Contributions
 from signage.wire.messages import (MAX_COUNT, MAX_IMPRESSIONS, MAX_IN_VIEW, MAX_INFERENCE_MS, MAX_PEOPLE,
-                                   MAX_PLAY_SECONDS, OTHERS, Histogram, Impressions, InferenceMs, Metrics, Play,
-                                   Suppressed, clamp, utc)
+                                   MAX_PLAY_SECONDS, MAX_TOTAL_SECONDS, OTHERS, Histogram, Impressions, InferenceMs,
+                                   Metrics, Play, PlayTotals, Suppressed, Total, clamp, utc)
+from signage.telemetry.ledger import Totals
 
 DWELL_BUCKETS = (0, 1, 3, 10, 30, 60)  # seconds: 0-1, 1-3, 3-10, 10-30, 30-60, 60+
 ATTENTION_BUCKETS = (1, 3, 10, 30, 60)  # viewers looked at least 1 s
@@ -232,4 +233,28 @@ def play_message(record, site: str, device: str, min_group: int) -> Play:
         looking_seconds=looking if enough_viewers else None,
         expressions=expressions if enough_expressions else SUPPRESSED,
         withheld=withheld,
+    )
+
+
+def shown(record, min_group: int) -> bool:
+    """The play's people and looking figures are published (`play_message`'s rule): an
+    audience play for that many people may be published on its own, under its names."""
+    return record.people.presence_publishable(min_group) and record.people.looking_publishable(min_group)
+
+
+def totals_message(totals: Totals, site: str, device: str) -> PlayTotals:
+    """A period's held plays as published: per creative, the least played beyond
+    MAX_IMPRESSIONS added up under OTHERS."""
+    ranked = sorted(totals.creatives.items(), key=lambda item: (-(item[1][0] or 0), item[0]))
+    if len(ranked) > MAX_IMPRESSIONS:
+        rest = ranked[MAX_IMPRESSIONS - 1:]
+        ranked = ranked[:MAX_IMPRESSIONS - 1] + [(OTHERS, (sum(p or 0 for _, (p, _) in rest),
+                                                           sum(s for _, (_, s) in rest)))]
+    return PlayTotals(
+        id=str(uuid.uuid4()), site=site, device=device, period=totals.period,
+        start=utc_iso(totals.start.replace(tzinfo=dt.timezone.utc)),
+        end=utc_iso(totals.end.replace(tzinfo=dt.timezone.utc)),
+        creatives={creative: Total(plays=None if plays is None else people(plays),
+                                   seconds=clamp(round(seconds, 3), MAX_TOTAL_SECONDS))
+                   for creative, (plays, seconds) in sorted(ranked)},
     )

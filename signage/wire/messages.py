@@ -36,6 +36,8 @@ MAX_PEOPLE = 1_000_000
 MAX_COUNT = 2**31 - 1
 # One play: a month (a creative lasts at most a day; a stalled screen is reported, clamped).
 MAX_PLAY_SECONDS = 31 * 86400.0
+# The plays that started in a period (a day at most) and their last one's end: two days.
+MAX_TOTAL_SECONDS = 2 * 86400.0
 MAX_UPTIME_SECONDS = 20 * 365 * 86400  # twenty years without a restart
 MAX_INFERENCE_MS = 3_600_000.0  # an hour for one frame: a stalled inference, clamped
 MAX_IMPRESSIONS = 100  # creatives per interval; the kiosk folds the least played into OTHERS
@@ -356,6 +358,46 @@ class Play(Interval):
         return self
 
 
+class Total(Message):
+    plays: People | None = Field(description="Plays that started in the period; null under 'audience'.")
+    seconds: float = Field(ge=0, le=MAX_TOTAL_SECONDS, description="Seconds on screen of those plays.")
+
+
+class PlayTotals(Interval):
+    """Topic <root>/<site>/<device>/totals, QoS 1: proof of play of the plays that depended
+    on fewer than `privacy.min_group` people, released in aggregate.
+
+    A play an audience rule chose for fewer than min_group people, and a schedule play it
+    cut short or that resumed after it, are records of the moment someone was there. The
+    kiosk holds them, and every play of an hour with fewer than min_group passers, and
+    releases them per creative for the smallest period in which at least min_group people
+    passed: the hour, else the day; a day with fewer than min_group passers releases only
+    the seconds, under "audience" (its plays would count what its audience rules did).
+    Together with the play messages, every second on screen is attributed once.
+    """
+
+    id: Id = Field(description="Unique message id (UUID4): consumers deduplicate on it.")
+    period: Literal["hour", "day"] = Field(description="The period released: a UTC hour or day, or the part "
+                                           "of it the kiosk ran (it stopped, or its playlist changed).")
+    start: Timestamp = Field(description="Period start, UTC ISO 8601.")
+    end: Timestamp = Field(description="Period end, UTC ISO 8601; not before start.")
+    creatives: dict[Annotated[str, StringConstraints(pattern=IMPRESSION_PATTERN)], Total] = Field(
+        min_length=1, max_length=MAX_IMPRESSIONS, description=f"Per creative id, or 'audience' (only the seconds of "
+        f"a day with fewer than min_group passers); at most {MAX_IMPRESSIONS}: the least played of any more are "
+        f"added up under '{OTHERS}'.")
+
+    @model_validator(mode="after")
+    def _seconds_fit_the_period(self):
+        try:
+            length = (utc(self.end) - utc(self.start)).total_seconds()
+        except ValueError:
+            return self  # the interval's own check says why
+        total = sum(item.seconds for item in self.creatives.values())
+        if total > length + MAX_TOTAL_SECONDS / 2 + SLACK:
+            raise Inconsistent(f"{total:g} s of plays in a period of {length:g} s")
+        return self
+
+
 class Status(Envelope):
     """Topic <root>/<site>/<device>/status, retained, QoS 1."""
 
@@ -406,4 +448,4 @@ class Error(Envelope):
                       "refused: commands act once.")
 
 
-MESSAGES = {"metrics": Metrics, "play": Play, "status": Status, "error": Error}
+MESSAGES = {"metrics": Metrics, "play": Play, "totals": PlayTotals, "status": Status, "error": Error}

@@ -58,7 +58,7 @@ def test_the_issues_play_is_withheld_through_the_player(tmp_path):
     player = Player(load_playlist([tmp_path], base=tmp_path, video_length=video_length))
     state, t = AudienceState(), 0.0
     while t < 20.0 + 1e-9:
-        if t <= 1.0:  # a sample counts for the span up to it
+        if t < 1.0:  # a sample holds until the next one
             people = (Person(1, True, "neutral"), Person(2, True, "neutral"), Person(3, True, "neutral"))
             sample = Sample(t=t, faces=3, looking=3, shares=shares("neutral"), people=people)
         else:

@@ -1,0 +1,48 @@
+"""Proof of play released in aggregate: the `play_totals` table (one row per creative of a
+kiosk's `totals` message: the plays that depended on fewer than privacy.min_group
+people, per hour or day). Plays gain `ots` and `viewers` (distinct people in view, and
+who looked 1 s or more); rows stored before this revision keep NULL there, as a
+withheld figure: their kiosks did not count distinct people.
+
+Revision ID: 0008
+Revises: 0007
+Create Date: 2026-12-05
+"""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = '0008'
+down_revision = '0007'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.add_column("plays", sa.Column("ots", sa.Integer, nullable=True))
+    op.add_column("plays", sa.Column("viewers", sa.Integer, nullable=True))
+    op.create_table(
+        "play_totals",
+        sa.Column("id", sa.String(64), primary_key=True),
+        sa.Column("creative", sa.String(64), primary_key=True),
+        sa.Column("site", sa.String(64), nullable=False),
+        sa.Column("device", sa.String(64), nullable=False),
+        sa.Column("period", sa.String(8), nullable=False),
+        sa.Column("start", sa.DateTime, nullable=False),
+        sa.Column("end", sa.DateTime, nullable=False),
+        sa.Column("plays", sa.Integer, nullable=True),
+        sa.Column("seconds", sa.Float, nullable=False),
+        sa.Column("received_at", sa.DateTime, nullable=False),
+    )
+    op.create_index("ix_play_totals_screen_start", "play_totals", ["site", "device", "start"])
+    op.create_index("ix_play_totals_end", "play_totals", ["end"])
+
+
+def downgrade() -> None:
+    op.drop_index("ix_play_totals_end", table_name="play_totals")
+    op.drop_index("ix_play_totals_screen_start", table_name="play_totals")
+    op.drop_table("play_totals")
+    with op.batch_alter_table("plays") as batch:  # SQLite rebuilds the table
+        batch.drop_column("viewers")
+        batch.drop_column("ots")
