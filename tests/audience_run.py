@@ -58,10 +58,12 @@ class _Lines(logging.Handler):
             self.lines.append((self.clock(), record.name, record.getMessage()))
 
 
-def run(playlist: Playlist, visits: list[Visit], seconds: float, *, min_group: int = 3, step: float = 1.0,
+def run(playlist: Playlist, visits, seconds: float, *, min_group: int = 3, step: float = 1.0,
         start: dt.datetime = T0, interval: float = 600.0) -> dict:
-    """The audience `visits` for `seconds`, a snapshot every `step`; then the kiosk stops.
-    Returns {"messages": [(t, kind, payload)], "playing": [(t, creative)], "log": [(t, logger, line)]}."""
+    """The audience `visits` (a list of Visit, or a function of (t, step) giving the
+    snapshot) for `seconds`, a snapshot every `step`; then the kiosk stops. Returns
+    {"messages": [(t, kind, payload)], "playing": [(t, creative)], "log": [(t, logger, line)]}."""
+    source = visits if callable(visits) else lambda t, step: snapshot(visits, t, step)
     config = Config.model_validate({"site": "lab", "device": "kiosk-1", "privacy": {"min_group": min_group},
                                     "mqtt": {"interval": interval}})
     clock = [0.0]
@@ -79,7 +81,7 @@ def run(playlist: Playlist, visits: list[Visit], seconds: float, *, min_group: i
         ticks = int(round(seconds / step))
         for n in range(ticks + 1):
             t = clock[0] = n * step
-            counter.put(snapshot(visits, t, step))
+            counter.put(source(t, step))
             state = counter.count()
             player.tick(state, Now(t, start + dt.timedelta(seconds=t)))
             if not playing or playing[-1][1] != player.scheduled:
