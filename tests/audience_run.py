@@ -59,9 +59,10 @@ class _Lines(logging.Handler):
 
 
 def run(playlist: Playlist, visits, seconds: float, *, min_group: int = 3, step: float = 1.0,
-        start: dt.datetime = T0, interval: float = 600.0) -> dict:
+        start: dt.datetime = T0, interval: float = 600.0, watching=lambda t: True) -> dict:
     """The audience `visits` (a list of Visit, or a function of (t, step) giving the
-    snapshot) for `seconds`, a snapshot every `step`; then the kiosk stops. Returns
+    snapshot) for `seconds`, a snapshot every `step`, the camera on while `watching(t)`;
+    then the kiosk stops. Returns
     {"messages": [(t, kind, payload)], "playing": [(t, creative)], "log": [(t, logger, line)]}."""
     source = visits if callable(visits) else lambda t, step: snapshot(visits, t, step)
     config = Config.model_validate({"site": "lab", "device": "kiosk-1", "privacy": {"min_group": min_group},
@@ -86,7 +87,7 @@ def run(playlist: Playlist, visits, seconds: float, *, min_group: int = 3, step:
             player.tick(state, Now(t, start + dt.timedelta(seconds=t)))
             if not playing or playing[-1][1] != player.scheduled:
                 playing.append((t, player.scheduled))
-            counter.send_plays(player)
+            counter.send_plays(player, False, watching(t))
             if counter.interval_over():
                 counter.send_metrics()
         now = Now(clock[0], start + dt.timedelta(seconds=clock[0]))

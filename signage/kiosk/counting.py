@@ -12,8 +12,8 @@ from signage.config import Config
 from signage.faults import Barrier
 from signage.kiosk.handoff import AudienceHandoff
 from signage.playlist.player import Player
-from signage.wire.messages import Message
-from signage.telemetry.ledger import Ledger, Totals
+from signage.wire.messages import Message, utc
+from signage.telemetry.ledger import Ledger, Totals, utc_naive
 from signage.telemetry.metrics import Aggregator, play_message, shown, totals_message
 
 Send = Callable[[str, Message], None]
@@ -35,6 +35,7 @@ class AudienceCounter:
         self._interval_began = clock()
         self.aggregator = self._new_aggregator()
         self.ledger = self._new_ledger()
+        self._watched: dt.datetime | None = None  # the last time the camera watched (naive UTC)
 
     def put(self, snapshot: AudienceSnapshot) -> None:
         """The analysis thread: a new snapshot."""
@@ -56,19 +57,26 @@ class AudienceCounter:
         self.count(dropped_frames)
         self.handoff.clear()
 
-    def send_plays(self, player: Player, final: bool = False) -> None:
+    def send_plays(self, player: Player, final: bool = False, watching: bool = True) -> None:
         """The plays the player finished since the last call, as proof of play: at once, or
-        held by the ledger while the playlist has audience rules or they depend on the
-        audience; and what the periods that are over release (with `final`, all of them:
-        the kiosk stops, or the names or the minimum group change)."""
-        playlist = player.playlist
-        hold = any(rule.when.audience for rule in playlist.rules)
+        held by the ledger while the playlist has audience rules and the camera is
+        `watching` (whether it is follows the privacy schedule and the camera's faults,
+        never the audience), or when they depend on the audience; and what the periods
+        that are over release (with `final`, all of them: the kiosk stops, or the names
+        or the minimum group change)."""
+        playlist, now = player.playlist, self._wall()
+        if watching:
+            self._watched = utc_naive(now)
+        rules = any(rule.when.audience for rule in playlist.rules)
         released = []
         for record in player.take_records():
+            # Held if the camera watched at any time since it started (a play that began
+            # before the camera went off may have been cut or resumed by the audience).
+            hold = rules and self._watched is not None and utc(record.start) <= self._watched
             released += self.ledger.add(record, hold)
         # An hour is over once every play that started in it has ended: its longest creative later.
         grace = max((playlist.seconds(creative) for creative in playlist.creatives), default=0.0) + GRACE_S
-        released += self.ledger.due(self._wall(), grace, final)
+        released += self.ledger.due(now, grace, final)
         for item in released:  # the proof of play first: a fault in counting must not lose it
             if isinstance(item, Totals):
                 self._send("totals", totals_message(item, self._site, self._device))

@@ -9,7 +9,7 @@ import datetime as dt
 
 from signage.kiosk.app import Kiosk
 from signage.wire.messages import Metrics, Play
-from tests.kiosk import make_config, run_with, schedule_only, wait_for
+from tests.kiosk import make_config, run_with, wait_for
 from tests.subscriber import Subscriber
 
 
@@ -28,7 +28,6 @@ def iso(text: str) -> dt.datetime:
 
 
 def test_plays_and_intervals_survive_a_wall_clock_step(xvfb, broker, tmp_path, models_dir, samples):
-    schedule_only(tmp_path)  # plays published as they end
     config, path = make_config(tmp_path, broker.url, mqtt=f"{{url: '{broker.url}', interval: 1, keepalive: 5}}",
                                privacy="{start_in_privacy: true}")  # the camera off: the idle loop, 3 s plays
     wall = SteppingWall()

@@ -152,6 +152,25 @@ def test_no_info_line_tells_when_an_audience_rule_fired(lookers, caplog):
                    if record.levelno >= logging.INFO)
 
 
+def test_with_the_camera_off_plays_are_published_as_they_end(lookers):
+    """The privacy schedule turns the camera off at 10:30: no audience can change what
+    plays then, and the plays that end meanwhile are published at once, even with audience
+    rules in the playlist; before, they are held until the hour is over."""
+    off = HOUR_10 + 1800
+    passers = [Visit(n, HOUR_10 + 100 * n, HOUR_10 + 100 * n + 20) for n in range(1, 4)]  # the hour is not quiet
+    out = run(lookers, passers, 3600, watching=lambda t: t < off)
+    sent = [(t, payload) for t, kind, payload in out["messages"] if kind == "play"]
+    live = [(t, p) for t, p in sent if t > off]
+    assert live and all(p["end"] <= (T0 + dt.timedelta(seconds=t)).isoformat().replace("+00:00", "Z")
+                        for t, p in live), "published as they end"
+    def hour_over(play):  # run seconds at the end of the play's hour
+        start = dt.datetime.fromisoformat(play["start"].replace("Z", "+00:00"))
+        return (start.replace(minute=0, second=0) + dt.timedelta(hours=1) - T0).total_seconds()
+
+    held = [(t, p) for t, p in sent if p["end"] < "2026-11-23T10:20:00Z"]
+    assert held and all(t >= min(hour_over(p), 3600) for t, p in held), "with the camera on: held to the hour's end"
+
+
 def test_a_ledger_releases_an_hour_after_its_longest_play():
     ledger = Ledger(3, shown=lambda record: False)
     ledger.saw([1, 2, 3], dt.datetime(2026, 11, 23, 10, 5))
