@@ -274,7 +274,11 @@ class CreativeReport:
     plays: int
     seconds: float
     viewed_plays: int
-    viewers: int  # peak viewers summed over plays
+    viewers: int  # peak viewers summed over plays: no count of people (docs/glossary.md)
+    impressions: int | None  # per-play OTS summed over `ots_plays` plays; None: withheld for every play
+    ots_plays: int
+    viewed_impressions: int | None  # per-play viewers summed over `viewer_plays` plays; None: withheld
+    viewer_plays: int
     looking_seconds: float
     attention_mean: float  # looking person-seconds per play
     attention_ci: tuple[float, float] | None  # 95 % confidence interval of the mean
@@ -303,7 +307,9 @@ def creatives(engine: sa.Engine, first: date, last: date, site: str | None = Non
     totals = sa.select(d.c.creative, sa.func.sum(d.c.plays), sa.func.sum(d.c.seconds), sa.func.sum(d.c.viewed_plays),
                        sa.func.sum(d.c.peak_viewers), sa.func.sum(d.c.looking_seconds),
                        sa.func.sum(d.c.looking_squares), sa.func.sum(d.c.suppressed_plays),
-                       sa.func.sum(d.c.expressed_seconds)).where(d.c.day >= first, d.c.day <= last)
+                       sa.func.sum(d.c.expressed_seconds), sa.func.sum(d.c.impressions), sa.func.sum(d.c.ots_plays),
+                       sa.func.sum(d.c.viewed_impressions), sa.func.sum(d.c.viewer_plays),
+                       ).where(d.c.day >= first, d.c.day <= last)
     mix = sa.select(e.c.creative, e.c.expression, sa.func.sum(e.c.seconds)).where(e.c.day >= first, e.c.day <= last)
     if site:
         totals, mix = totals.where(d.c.site == site), mix.where(e.c.site == site)
@@ -316,21 +322,26 @@ def creatives(engine: sa.Engine, first: date, last: date, site: str | None = Non
         for creative, expression, seconds in conn.execute(mix):
             mixes.setdefault(creative, {})[expression] = float(seconds or 0)
     report = []
-    for creative, n, seconds, viewed, viewers, looking, squares, suppressed, expressed in rows:
+    for (creative, n, seconds, viewed, viewers, looking, squares, suppressed, expressed, impressions, ots_plays,
+         viewed_impressions, viewer_plays) in rows:
         n, looking, expressed = int(n or 0), float(looking or 0), float(expressed or 0)
+        ots_plays, viewer_plays = int(ots_plays or 0), int(viewer_plays or 0)
         measured = n - int(suppressed or 0)  # plays whose audience the kiosk published (>= min_group)
         breakdown = mixes.get(creative, {})
         total_mix = sum(breakdown.values())
         report.append(CreativeReport(
             creative=creative, plays=n, seconds=float(seconds or 0), viewed_plays=int(viewed or 0),
             viewers=int(viewers or 0), looking_seconds=looking,
+            impressions=int(impressions or 0) if ots_plays else None, ots_plays=ots_plays,
+            viewed_impressions=int(viewed_impressions or 0) if viewer_plays else None, viewer_plays=viewer_plays,
             attention_mean=looking / measured if measured > 0 else 0.0,
             attention_ci=confidence_interval(measured, looking, float(squares or 0)),
             expressions={k: v / total_mix for k, v in sorted(breakdown.items(), key=lambda kv: -kv[1])}
             if total_mix > 0 else {},
             expressed_share=expressed / looking if looking > 0 else 0.0, suppressed_plays=int(suppressed or 0)))
     keys = {"attention": lambda r: -r.attention_mean, "plays": lambda r: -r.plays,
-            "viewers": lambda r: -r.viewers, "smiles": lambda r: -r.expressions.get("happy", 0.0),
+            "viewers": lambda r: -(r.viewed_impressions or 0), "impressions": lambda r: -(r.impressions or 0),
+            "smiles": lambda r: -r.expressions.get("happy", 0.0),
             "name": lambda r: r.creative}
     report.sort(key=lambda r: (keys.get(order, keys["attention"])(r), r.creative))
     return report

@@ -167,6 +167,12 @@ creative_days = sa.Table(
     sa.Column("suppressed_plays", sa.Integer, nullable=False, server_default="0"),
     # looking seconds of the plays whose expression breakdown was published
     sa.Column("expressed_seconds", sa.Float, nullable=False, server_default="0"),
+    # impressions: per-play OTS (distinct people in view) summed over the plays that published it
+    sa.Column("impressions", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("ots_plays", sa.Integer, nullable=False, server_default="0"),
+    # viewed impressions: per-play viewers (distinct, looked 1 s or more) summed likewise
+    sa.Column("viewed_impressions", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("viewer_plays", sa.Integer, nullable=False, server_default="0"),
     sa.Index("ix_creative_days_day", "day", "creative"),
 )
 

@@ -106,7 +106,7 @@ class Store:
             result.stored = len(new.metrics) + len(new.plays) + len(new.totals)
             result.duplicates += sum(len(facts[kind]) for kind in FACTS) - result.stored
             result.raw_bytes, result.raw_not_kept = new.raw_bytes, new.raw_not_kept
-            self.rollups.add(conn, summed(new.metrics, new.plays))
+            self.rollups.add(conn, summed(new.metrics, new.plays, new.totals))
             self.screens.touch(conn, result.screens, now)
             for item in states:
                 self.screens.apply(conn, item, now)

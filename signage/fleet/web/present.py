@@ -15,7 +15,7 @@ from signage.fleet import charts, params, queries
 from signage.fleet.identities import Identities
 from signage.fleet.times import day_range, iso
 
-CREATIVE_ORDERS = ["attention", "smiles", "plays", "viewers", "name"]
+CREATIVE_ORDERS = ["attention", "smiles", "plays", "impressions", "viewers", "name"]
 PLAY_COLUMNS = ["id", "site", "device", "creative", "rule", "start", "end", "seconds", "ended", "peak_faces",
                 "mean_faces", "peak_viewers", "looking_seconds", "expressions"]
 DAILY_COLUMNS = ["day", "site", "device", "creative", "plays", "seconds", "viewed_plays", "peak_viewers",

@@ -4,6 +4,13 @@ people, per hour or day). Plays gain `ots` and `viewers` (distinct people in vie
 who looked 1 s or more); rows stored before this revision keep NULL there, as a
 withheld figure: their kiosks did not count distinct people.
 
+The day rollups per creative gain impressions (per-play OTS summed) and viewed
+impressions (per-play viewers summed), each with the plays it was summed over. Old rows
+keep their meaning: their plays counted no distinct people, so they start at 0 plays
+counted, and the pages show their impressions as withheld rather than 0. `peak_viewers`
+(per-play peaks, summed) keeps its meaning too; it is no count of people
+(docs/glossary.md).
+
 Revision ID: 0008
 Revises: 0007
 Create Date: 2026-12-05
@@ -19,7 +26,13 @@ branch_labels = None
 depends_on = None
 
 
+ROLLUP_COLUMNS = ("impressions", "ots_plays", "viewed_impressions", "viewer_plays")
+
+
 def upgrade() -> None:
+    for table in ("creative_days", "creative_site_days"):
+        for name in ROLLUP_COLUMNS:
+            op.add_column(table, sa.Column(name, sa.Integer, nullable=False, server_default="0"))
     op.add_column("plays", sa.Column("ots", sa.Integer, nullable=True))
     op.add_column("plays", sa.Column("viewers", sa.Integer, nullable=True))
     op.create_table(
@@ -46,3 +59,7 @@ def downgrade() -> None:
     with op.batch_alter_table("plays") as batch:  # SQLite rebuilds the table
         batch.drop_column("viewers")
         batch.drop_column("ots")
+    for table in ("creative_site_days", "creative_days"):
+        with op.batch_alter_table(table) as batch:
+            for name in reversed(ROLLUP_COLUMNS):
+                batch.drop_column(name)
