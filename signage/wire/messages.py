@@ -15,15 +15,12 @@ set yet.
 from __future__ import annotations
 
 import datetime as dt
-import math
-import unicodedata
 from typing import Annotated, Any, Literal, get_args
 
-from annotated_types import Le, MaxLen
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator, model_validator
-from pydantic.fields import FieldInfo
 
 from signage.fields import ID_PATTERN  # creative and rule ids, as playlists write them
+from signage.wire.bounds import bound_of, clamp, fit, printable, received_at, utc  # noqa: F401 - the contract's
 
 SCHEMA_VERSION = 1
 
@@ -63,20 +60,6 @@ LABEL_PATTERN = r"^[A-Za-z0-9_.+-]{1,32}$"  # zone, expression, histogram bucket
 IMPRESSION_PATTERN = ID_PATTERN + r"|^\(others\)$"
 
 
-def printable(value: Any) -> Any:
-    """No control characters (NUL, escapes) in published text: PostgreSQL refuses NUL
-    and terminals obey escapes; line breaks and tabs are fine."""
-    texts = value if isinstance(value, list) else [value]
-    for text in texts:
-        if isinstance(text, str) and any(_control(c) for c in text):
-            raise ValueError("control characters are not allowed (line breaks and tabs are)")
-    return value
-
-
-def _control(char: str) -> bool:
-    return char not in "\n\t" and unicodedata.category(char) in ("Cc", "Cs")
-
-
 Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
 Id = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
 Label = Annotated[str, StringConstraints(pattern=LABEL_PATTERN)]
@@ -90,25 +73,6 @@ Ratio = Annotated[float, Field(ge=0, le=1)]
 def text(limit: int, **field: Any) -> Any:
     """A text field of at most `limit` characters (`fit` shortens to it)."""
     return Field(max_length=limit, **field)
-
-
-def utc(value: str) -> dt.datetime:
-    """ISO 8601 to naive UTC; a timestamp without zone is taken as UTC. ValueError if it
-    is not a timestamp or not representable in UTC."""
-    try:
-        moment = dt.datetime.fromisoformat(value)
-        if moment.tzinfo is not None:
-            moment = moment.astimezone(dt.timezone.utc).replace(tzinfo=None)
-    except OverflowError:  # year 1 or 9999 shifted across the date line
-        raise ValueError(f"{value!r} is outside the years a clock can show") from None
-    return moment
-
-
-def received_at(now: dt.datetime) -> dict:
-    """The validation context of a receiver whose clock reads `now` (naive UTC or aware)."""
-    if now.tzinfo is not None:
-        now = now.astimezone(dt.timezone.utc).replace(tzinfo=None)
-    return {"now": now}
 
 
 class TimeError(ValueError):
@@ -137,45 +101,15 @@ class Message(BaseModel):
         fields = {field.alias or name: field for name, field in cls.model_fields.items()}
         for key, value in values.items():
             field = fields[key]
-            limit = _bound(field.metadata)
+            limit = bound_of(field.metadata)
             if isinstance(value, str) and limit is not None:
                 values[key] = fit(value, limit)
             elif isinstance(value, int) and not isinstance(value, bool) and limit is not None:
                 values[key] = clamp(value, limit)
             elif isinstance(value, list):  # the newest `limit` (lists are oldest first)
-                item_limit = _bound(getattr(get_args(field.annotation)[0], "__metadata__", ()))
+                item_limit = bound_of(getattr(get_args(field.annotation)[0], "__metadata__", ()))
                 values[key] = [fit(item, item_limit) for item in value[-limit:]]
         return cls(**values)
-
-
-def _bound(metadata) -> int | None:
-    """The upper bound (max_length, le) among a field's constraints."""
-    for item in metadata:
-        if isinstance(item, MaxLen):
-            return item.max_length
-        if isinstance(item, Le):
-            return item.le
-        if isinstance(item, FieldInfo) and (inner := _bound(item.metadata)) is not None:
-            return inner
-    return None
-
-
-def fit(value: str | None, limit: int | None) -> str | None:
-    """Published text: control characters replaced, at most `limit` characters (the end
-    marked with an ellipsis)."""
-    if value is None:
-        return None
-    value = "".join("\N{REPLACEMENT CHARACTER}" if _control(c) else c for c in value)
-    if limit is not None and len(value) > limit:
-        value = value[:limit - 1] + "\N{HORIZONTAL ELLIPSIS}"
-    return value
-
-
-def clamp(value: float, high: float) -> Any:
-    """A count or a duration as published: not negative, not above its bound, finite."""
-    if isinstance(value, float) and math.isnan(value):
-        return 0.0
-    return max(type(value)(0), min(value, type(value)(high)))
 
 
 class Envelope(Message):
