@@ -85,8 +85,8 @@ class Ledger:
         """A finished play. Returned at once, to be published, unless `hold` (the playlist
         has audience rules) or it depends on the audience; held otherwise."""
         start = utc(record.start)
-        if not hold and not record.touched and not record.audience:
-            return [record]
+        if self.min_group <= 1 or (not hold and not record.touched and not record.audience):
+            return [record]  # (a min_group of 1 holds nothing: no record is about fewer people)
         self._hour(hour_of(start)).plays.append(record)
         self._day(day_of(start))
         return []

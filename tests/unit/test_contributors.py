@@ -32,6 +32,10 @@ def test_the_dominance_rule(amounts, shown):
     assert publishable(amounts, 3) is shown
 
 
+def test_a_min_group_of_one_publishes_one_persons_figures():
+    assert publishable([5.0], 1) and publishable([19.0, 1.0], 1) and not publishable([], 1)
+
+
 def test_contributions_count_distinct_people_not_peaks():
     who = Contributions()
     who.add([Person(7, True, "happy"), Person(8, False, None)], 2.0)

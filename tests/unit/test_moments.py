@@ -171,6 +171,16 @@ def test_with_the_camera_off_plays_are_published_as_they_end(lookers):
     assert held and all(t >= min(hour_over(p), 3600) for t, p in held), "with the camera on: held to the hour's end"
 
 
+def test_a_min_group_of_one_holds_nothing(lookers):
+    """min_group 1: no record can be about fewer people; plays are published as they end,
+    an audience play under its names."""
+    out = run(lookers, one_at_a_time(1), 1200, min_group=1)
+    plays = [(t, p) for t, kind, p in out["messages"] if kind == "play"]
+    assert "look" in {p["creative"] for _, p in plays} and not [1 for _, kind, _ in out["messages"]
+                                                                  if kind == "totals"]
+    assert all(t < 1200 for t, p in plays if p["creative"] == "look"), "as it ended, not at the stop"
+
+
 def test_a_ledger_releases_an_hour_after_its_longest_play():
     ledger = Ledger(3, shown=lambda record: False)
     ledger.saw([1, 2, 3], dt.datetime(2026, 11, 23, 10, 5))
