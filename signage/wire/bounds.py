@@ -48,11 +48,12 @@ def received_at(now: dt.datetime) -> dict:
 
 
 def bound_of(metadata) -> int | None:
-    """The upper bound (max_length, le) among a field's constraints."""
+    """The upper bound (max_length, le) among a field's constraints (the bounds of texts,
+    counts and lists are whole numbers)."""
     for item in metadata:
         if isinstance(item, MaxLen):
             return item.max_length
-        if isinstance(item, Le):
+        if isinstance(item, Le) and isinstance(item.le, int):
             return item.le
         if isinstance(item, FieldInfo) and (inner := bound_of(item.metadata)) is not None:
             return inner

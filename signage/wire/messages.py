@@ -106,7 +106,7 @@ class Message(BaseModel):
                 values[key] = fit(value, limit)
             elif isinstance(value, int) and not isinstance(value, bool) and limit is not None:
                 values[key] = clamp(value, limit)
-            elif isinstance(value, list):  # the newest `limit` (lists are oldest first)
+            elif isinstance(value, list) and limit is not None:  # the newest `limit` (lists are oldest first)
                 item_limit = bound_of(getattr(get_args(field.annotation)[0], "__metadata__", ()))
                 values[key] = [fit(item, item_limit) for item in value[-limit:]]
         return cls(**values)
