@@ -49,9 +49,12 @@ class ScreenRow:
     refusal: str | None
     refusal_at: datetime | None
     health: str = "unknown"
-    passers_today: int = 0
-    viewers_today: int = 0
+    # None when every interval of today withheld them (fewer than min_group: unknown, not 0)
+    passers_today: int | None = 0
+    viewers_today: int | None = 0
     plays_today: int = 0
+    passers_withheld_today: int = 0  # intervals whose passers were withheld (not in passers_today)
+    viewers_withheld_today: int = 0
     problems: list[str] = field(default_factory=list)
 
 
@@ -114,8 +117,10 @@ def fleet(engine: sa.Engine, site: str | None = None, health: str | None = None,
         counts = {}
         if keys:
             h = screen_hours.c
-            counts = {(s, d): (p or 0, v or 0, n or 0) for s, d, p, v, n in conn.execute(
-                sa.select(h.site, h.device, sa.func.sum(h.passers), sa.func.sum(h.viewers), sa.func.sum(h.plays))
+            counts = {(s, d): tuple(int(x or 0) for x in rest) for s, d, *rest in conn.execute(
+                sa.select(h.site, h.device, sa.func.sum(h.passers), sa.func.sum(h.viewers), sa.func.sum(h.plays),
+                          sa.func.sum(h.intervals), sa.func.sum(h.withheld_intervals),
+                          sa.func.sum(h.viewers_withheld_intervals))
                 .where(h.hour >= start, h.hour < end, sa.tuple_(h.site, h.device).in_(keys))
                 .group_by(h.site, h.device))}
         found_builds = conn.execute(
@@ -124,9 +129,13 @@ def fleet(engine: sa.Engine, site: str | None = None, health: str | None = None,
     rows = []
     for row in found:
         fields = {k: row[k] for k in ScreenRow.__dataclass_fields__ if k in row}
-        passers, viewers, n = counts.get((row["site"], row["device"]), (0, 0, 0))
-        rows.append(ScreenRow(**fields, health=HEALTH[row["severity"]], passers_today=int(passers),
-                              viewers_today=int(viewers), plays_today=int(n), problems=_problems(row)))
+        passers, viewers, n, intervals, withheld, viewers_withheld = counts.get((row["site"], row["device"]),
+                                                                               (0,) * 6)
+        rows.append(ScreenRow(**fields, health=HEALTH[row["severity"]],
+                              passers_today=None if intervals and withheld == intervals else passers,
+                              viewers_today=None if intervals and viewers_withheld == intervals else viewers,
+                              plays_today=n, passers_withheld_today=withheld,
+                              viewers_withheld_today=viewers_withheld, problems=_problems(row)))
     builds = {f"{version} · lock {lock or 'unknown'}": n for version, lock, n in found_builds}
     return FleetPage(rows, total, page, pages, summary, builds)
 

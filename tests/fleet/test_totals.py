@@ -129,3 +129,30 @@ def test_the_creatives_page_says_withheld_not_zero(web):
     quiet = page[page.index('data-creative="quiet"'):]
     quiet = quiet[:quiet.index("</tr>")]
     assert quiet.count(">withheld</span>") == 2, "impressions and viewed impressions: unknown, not 0"
+
+
+def test_the_fleet_page_says_withheld_when_todays_people_all_were(web):
+    """Today's passers and viewers of a screen: the sum of the intervals that published
+    them, saying how many withheld theirs; 'withheld' when every one did, never 0."""
+    from signage.fleet.times import now_utc
+    from tests.fleet.dashboard import login
+
+    client, store, _ = web
+    quiet = f.metrics(device="c", start=now_utc().replace(minute=0, second=0, microsecond=0)) | {
+        "passers": None, "viewers": None, "peak_faces": None, "conversion": None, "attraction": None,
+        "distance": {"suppressed": True}, "dwell": {"suppressed": True}, "attention": {"suppressed": True},
+        "expressions": {"suppressed": True}, "inference_ms": None}
+    store.write([parse("signage", f.topic(quiet, "metrics"), f.encode(quiet))])
+    login(client)
+    page = client.get("/").text
+
+    def cells(device):
+        row = page[page.index(f'data-screen="lab/{device}"'):]
+        row = row[:row.index("</tr>")]
+        return row[row.index('class="num passers"'):row.index('class="num viewers"') + 400]
+
+    assert cells("c").count(">withheld</span>") == 2
+    assert ">4<br><small" in cells("a") and "1 interval withheld" in cells("a")
+    screens = {s["device"]: s for s in client.get("/api/screens").json()}
+    assert (screens["c"]["passers_today"], screens["c"]["viewers_today"]) == (None, None)
+    assert (screens["a"]["passers_today"], screens["a"]["passers_withheld_today"]) == (4, 1)
