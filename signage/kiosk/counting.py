@@ -45,7 +45,7 @@ class AudienceCounter:
         """The snapshots vision handed over since the last call, and the frames it dropped,
         into the aggregator; the newest smoothed audience state, for the rules."""
         state, snapshots = self.handoff.take()
-        wall = self._wall() if snapshots else None
+        wall = self._wall()
         for snapshot in snapshots:
             self.aggregator.add_snapshot(snapshot)
             self.ledger.saw((face.track for face in snapshot.faces if face.track is not None), wall)

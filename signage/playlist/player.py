@@ -211,6 +211,8 @@ class Player:
                                        self.seed)
 
     def _swap_playlist(self) -> None:
+        if self._pending is None:
+            return
         self._use(self._pending)
         self.schedule = replace(self.schedule, bad=frozenset())  # new media: nothing is bad yet
         self._pending = None

@@ -27,6 +27,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Literal
 
 from signage.wire.messages import utc
 
@@ -47,7 +48,7 @@ def day_of(moment: dt.datetime) -> dt.datetime:
 class Totals:
     """Plays and seconds per creative: what a period releases in aggregate."""
 
-    period: str  # "hour" or "day"
+    period: Literal["hour", "day"]
     start: dt.datetime  # naive UTC
     end: dt.datetime
     creatives: dict[str, tuple[int | None, float]]  # creative -> (plays, seconds); plays None under "audience"

@@ -15,6 +15,7 @@ import datetime as dt
 import random
 import uuid
 from dataclasses import dataclass, field
+from typing import Literal
 
 from signage.audience import EXPRESSIONS, ZONES, AudienceSnapshot
 from signage.clock import utc_iso
@@ -23,6 +24,8 @@ from signage.wire.messages import (MAX_COUNT, MAX_IMPRESSIONS, MAX_IN_VIEW, MAX_
                                    MAX_PLAY_SECONDS, MAX_TOTAL_SECONDS, OTHERS, Histogram, Impressions, InferenceMs,
                                    Metrics, Play, PlayTotals, Suppressed, Total, clamp, utc)
 from signage.telemetry.ledger import Totals
+
+Withheld = Literal["people", "looking", "expressions"]
 
 DWELL_BUCKETS = (0, 1, 3, 10, 30, 60)  # seconds: 0-1, 1-3, 3-10, 10-30, 30-60, 60+
 ATTENTION_BUCKETS = (1, 3, 10, 30, 60)  # viewers looked at least 1 s
@@ -213,8 +216,9 @@ def play_message(record, site: str, device: str, min_group: int) -> Play:
     if sum(expressions.values()) > looking > 0:
         share = looking / sum(expressions.values())
         expressions = {name: round(value * share, 2) for name, value in expressions.items()}
-    withheld = [group for group, shown in (("people", enough_faces), ("looking", enough_viewers),
-                                           ("expressions", enough_expressions)) if not shown]
+    groups: tuple[tuple[Withheld, bool], ...] = (("people", enough_faces), ("looking", enough_viewers),
+                                                 ("expressions", enough_expressions))
+    withheld = [group for group, shown in groups if not shown]
     return Play(
         id=str(uuid.uuid4()),
         site=site,
