@@ -89,6 +89,16 @@ class AudienceSnapshot:
 
 
 @dataclass(frozen=True)
+class Person:
+    """A confirmed person in one sample, as the play's accounting needs them: which track
+    (ephemeral, RAM only), looking or not, and their smoothed expression while looking."""
+
+    track: int
+    looking: bool
+    expression: str | None
+
+
+@dataclass(frozen=True)
 class Sample:
     """The audience at one moment, as the rules engine sees it: confirmed people only,
     so a detector's single-frame false positive never triggers anything."""
@@ -99,6 +109,7 @@ class Sample:
     shares: tuple[float, ...] = (0.0,) * len(EXPRESSIONS)  # of each expression among those looking
     dwell: float = 0.0  # seconds the longest-present person has been in view
     attention: float = 0.0  # seconds the most attentive person has looked
+    people: tuple[Person, ...] = ()  # who is counted above: what a play's figures are made of
 
     @property
     def dominant(self) -> tuple[str | None, float]:
@@ -118,6 +129,8 @@ def sample_of(snapshot: AudienceSnapshot) -> Sample:
         t=snapshot.t, faces=len(confirmed), looking=len(looking), shares=shares,
         dwell=max((face.dwell_s for face in confirmed), default=0.0),
         attention=max((face.looking_s for face in confirmed), default=0.0),
+        people=tuple(Person(face.track, face.looking, face.track_expression if face.looking else None)
+                     for face in confirmed if face.track is not None),
     )
 
 

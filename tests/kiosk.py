@@ -17,6 +17,17 @@ E2E = PROJECT_ROOT / "tests" / "playlists" / "e2e"
 DEFAULT_LOOP = {"idle-a", "idle-b"}
 
 
+def schedule_only(tmp_path: Path) -> Path:
+    """The end-to-end playlist without its audience rule, where make_config looks for it:
+    a kiosk whose plays are published as they end (with an audience rule, every play is
+    held until its hour is over: docs/privacy.md)."""
+    playlists = tmp_path / "playlists"
+    playlists.mkdir(parents=True, exist_ok=True)
+    text = (E2E / "e2e.yaml").read_text()
+    (playlists / "e2e.yaml").write_text(text[:text.index("rules:")])
+    return playlists
+
+
 def make_config(tmp_path: Path, broker_url: str, **overrides) -> Config:
     playlists = tmp_path / "playlists"
     if not playlists.exists():

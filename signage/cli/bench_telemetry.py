@@ -20,6 +20,7 @@ from pathlib import Path
 from signage.cli.bench_broker import start_mosquitto
 from signage.cli.measure import Spread, verdict
 from signage.config import MqttConfig, parse_broker_url
+from signage.contributors import Contributions
 from signage.telemetry.link import WINDOW
 from signage.telemetry.metrics import Aggregator
 from signage.telemetry.mqtt import Telemetry
@@ -32,9 +33,10 @@ def _message() -> dict:
     """A real metrics payload: an interval with plays of eight creatives."""
     start = dt.datetime(2026, 11, 23, 10, 0, tzinfo=dt.timezone.utc)
     aggregator = Aggregator("bench", "d", now=start, t=0.0)
+    crowd = Contributions(present={track: 5.0 for track in range(3)}, looking={track: 5.0 for track in range(3)})
     for i in range(8):
         for _ in range(3):
-            aggregator.add_play(f"creative-{i}", viewed=True)
+            aggregator.add_play(f"creative-{i}", crowd)
     message: Metrics = aggregator.flush(start + dt.timedelta(seconds=60), 60.0)
     return message.payload()
 

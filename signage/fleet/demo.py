@@ -133,7 +133,10 @@ class SimulatedFleet:
             "mean_faces": round(min(in_view / 2, peak), 2) if measured else None,
             "peak_viewers": peak if measured else None, "looking_seconds": looking if measured else None,
             "expressions": {"happy": looking * happy_share, "neutral": looking * (1 - happy_share)} if measured
-            else SUPPRESSED}
+            else SUPPRESSED,
+            # distinct people over the play: the demo's crowd stays for the whole play
+            "ots": peak if measured else None, "viewers": peak if measured else None,
+            "withheld": [] if measured else ["people", "looking", "expressions"]}
 
 
 def _split(n: int, labels: tuple[str, ...]) -> dict[str, int]:

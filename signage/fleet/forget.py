@@ -21,12 +21,12 @@ import sqlalchemy as sa
 
 from signage.fleet.times import now_utc
 from signage.fleet.tables import (alerts, commands, creative_day_expressions, creative_days,
-                                  creative_site_day_expressions, creative_site_days, dead_letters, metrics, plays,
-                                  screen_hour_expressions, screen_hours, screen_states, screen_transitions, screens,
-                                  status_history)
+                                  creative_site_day_expressions, creative_site_days, dead_letters, metrics, play_totals,
+                                  plays, screen_hour_expressions, screen_hours, screen_states, screen_transitions,
+                                  screens, status_history)
 
 LIVE_STATE = (screen_states, status_history, commands)  # goes with the screen row
-REPORTED = (metrics, plays, screen_hours, screen_hour_expressions, creative_days, creative_day_expressions,
+REPORTED = (metrics, plays, play_totals, screen_hours, screen_hour_expressions, creative_days, creative_day_expressions,
             dead_letters, screen_transitions, alerts)
 CHUNK = 500  # screens per DELETE … IN (…)
 

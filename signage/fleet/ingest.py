@@ -52,6 +52,7 @@ def subscriptions(root: str, group: str | None) -> list[str]:
     if not group:
         return [f"{root}/+/+/#"]
     return [f"$share/{group}/{root}/+/+/metrics", f"$share/{group}/{root}/+/+/play",
+            f"$share/{group}/{root}/+/+/totals",
             f"{root}/+/+/available", f"{root}/+/+/status", f"{root}/+/+/error", f"{root}/+/+/+/state"]
 
 

@@ -14,14 +14,15 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from signage.wire.commands import FEATURES
-from signage.wire.messages import (MAX_MESSAGE_BYTES, Envelope, Error, Inconsistent, Interval, Metrics, Play, Status,
-                                   TimeError, fit, received_at, utc)
+from signage.wire.messages import (MAX_MESSAGE_BYTES, Envelope, Error, Inconsistent, Interval, Metrics, Play,
+                                   PlayTotals, Status, TimeError, fit, received_at, utc)
 
 MAX_PAYLOAD = MAX_MESSAGE_BYTES
 RAW_KEPT = 8 * 1024  # bytes of a payload a parsed message keeps: what a dead letter shows of it
 AVAILABILITY = ("online", "stopped", "offline")
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
-MODELS: dict[str, type[Envelope]] = {"status": Status, "metrics": Metrics, "play": Play, "error": Error}
+MODELS: dict[str, type[Envelope]] = {"status": Status, "metrics": Metrics, "play": Play, "totals": PlayTotals,
+                                    "error": Error}
 
 # Why a message is invalid, in one word each (counters "invalid.<reason>"):
 REASONS = {
@@ -56,11 +57,11 @@ class Ignored(Exception):
 
 @dataclass(frozen=True)
 class Incoming:
-    kind: str  # available, status, metrics, play, error, state
+    kind: str  # available, status, metrics, play, totals, error, state
     site: str
     device: str
     data: Any  # str for available, the pydantic model otherwise, (feature, value) for state
-    start: datetime | None = None  # metrics and plays: their interval, naive UTC
+    start: datetime | None = None  # metrics, plays and totals: their interval, naive UTC
     end: datetime | None = None
     topic: str = ""  # as received: what a dead letter keeps
     raw: bytes = b""  # the payload as received, its first RAW_KEPT bytes

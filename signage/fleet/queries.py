@@ -52,9 +52,12 @@ class ScreenRow:
     refusal_at: datetime | None
     content: str | None = None  # the rollout, as the page says it (content_summary)
     health: str = "unknown"
-    passers_today: int = 0
-    viewers_today: int = 0
+    # None when every interval of today withheld them (fewer than min_group: unknown, not 0)
+    passers_today: int | None = 0
+    viewers_today: int | None = 0
     plays_today: int = 0
+    passers_withheld_today: int = 0  # intervals whose passers were withheld (not in passers_today)
+    viewers_withheld_today: int = 0
     problems: list[str] = field(default_factory=list)
     link: str = "–"  # the broker link as it is now (see _link), never a dead screen's last word
 
@@ -156,8 +159,10 @@ def fleet(engine: sa.Engine, site: str | None = None, health: str | None = None,
         counts = {}
         if keys:
             h = screen_hours.c
-            counts = {(s, d): (p or 0, v or 0, n or 0) for s, d, p, v, n in conn.execute(
-                sa.select(h.site, h.device, sa.func.sum(h.passers), sa.func.sum(h.viewers), sa.func.sum(h.plays))
+            counts = {(s, d): tuple(int(x or 0) for x in rest) for s, d, *rest in conn.execute(
+                sa.select(h.site, h.device, sa.func.sum(h.passers), sa.func.sum(h.viewers), sa.func.sum(h.plays),
+                          sa.func.sum(h.intervals), sa.func.sum(h.withheld_intervals),
+                          sa.func.sum(h.viewers_withheld_intervals))
                 .where(h.hour >= start, h.hour < end, sa.tuple_(h.site, h.device).in_(keys))
                 .group_by(h.site, h.device))}
         found_builds = conn.execute(
@@ -167,9 +172,13 @@ def fleet(engine: sa.Engine, site: str | None = None, health: str | None = None,
     for row in found:
         fields = {k: row[k] for k in ScreenRow.__dataclass_fields__ if k in row}
         fields["content"] = content_summary(row["content"])
-        passers, viewers, n = counts.get((row["site"], row["device"]), (0, 0, 0))
-        rows.append(ScreenRow(**fields, health=HEALTH[row["severity"]], passers_today=int(passers),
-                              viewers_today=int(viewers), plays_today=int(n), problems=_problems(row),
+        passers, viewers, n, intervals, withheld, viewers_withheld = counts.get((row["site"], row["device"]),
+                                                                               (0,) * 6)
+        rows.append(ScreenRow(**fields, health=HEALTH[row["severity"]],
+                              passers_today=None if intervals and withheld == intervals else passers,
+                              viewers_today=None if intervals and viewers_withheld == intervals else viewers,
+                              plays_today=n, passers_withheld_today=withheld,
+                              viewers_withheld_today=viewers_withheld, problems=_problems(row),
                               link=_link(row)))
     builds = {f"{version} · lock {lock or 'unknown'}": n for version, lock, n in found_builds}
     return FleetPage(rows, total, page, pages, summary, builds)
@@ -337,7 +346,11 @@ class CreativeReport:
     plays: int
     seconds: float
     viewed_plays: int
-    viewers: int  # peak viewers summed over plays
+    viewers: int  # peak viewers summed over plays: no count of people (docs/glossary.md)
+    impressions: int | None  # per-play OTS summed over `ots_plays` plays; None: withheld for every play
+    ots_plays: int
+    viewed_impressions: int | None  # per-play viewers summed over `viewer_plays` plays; None: withheld
+    viewer_plays: int
     looking_seconds: float
     attention_mean: float  # looking person-seconds per play
     attention_ci: tuple[float, float] | None  # 95 % confidence interval of the mean
@@ -366,7 +379,9 @@ def creatives(engine: sa.Engine, first: date, last: date, site: str | None = Non
     totals = sa.select(d.c.creative, sa.func.sum(d.c.plays), sa.func.sum(d.c.seconds), sa.func.sum(d.c.viewed_plays),
                        sa.func.sum(d.c.peak_viewers), sa.func.sum(d.c.looking_seconds),
                        sa.func.sum(d.c.looking_squares), sa.func.sum(d.c.suppressed_plays),
-                       sa.func.sum(d.c.expressed_seconds)).where(d.c.day >= first, d.c.day <= last)
+                       sa.func.sum(d.c.expressed_seconds), sa.func.sum(d.c.impressions), sa.func.sum(d.c.ots_plays),
+                       sa.func.sum(d.c.viewed_impressions), sa.func.sum(d.c.viewer_plays),
+                       ).where(d.c.day >= first, d.c.day <= last)
     mix = sa.select(e.c.creative, e.c.expression, sa.func.sum(e.c.seconds)).where(e.c.day >= first, e.c.day <= last)
     if site:
         totals, mix = totals.where(d.c.site == site), mix.where(e.c.site == site)
@@ -379,21 +394,26 @@ def creatives(engine: sa.Engine, first: date, last: date, site: str | None = Non
         for creative, expression, seconds in conn.execute(mix):
             mixes.setdefault(creative, {})[expression] = float(seconds or 0)
     report = []
-    for creative, n, seconds, viewed, viewers, looking, squares, suppressed, expressed in rows:
+    for (creative, n, seconds, viewed, viewers, looking, squares, suppressed, expressed, impressions, ots_plays,
+         viewed_impressions, viewer_plays) in rows:
         n, looking, expressed = int(n or 0), float(looking or 0), float(expressed or 0)
+        ots_plays, viewer_plays = int(ots_plays or 0), int(viewer_plays or 0)
         measured = n - int(suppressed or 0)  # plays whose audience the kiosk published (>= min_group)
         breakdown = mixes.get(creative, {})
         total_mix = sum(breakdown.values())
         report.append(CreativeReport(
             creative=creative, plays=n, seconds=float(seconds or 0), viewed_plays=int(viewed or 0),
             viewers=int(viewers or 0), looking_seconds=looking,
+            impressions=int(impressions or 0) if ots_plays else None, ots_plays=ots_plays,
+            viewed_impressions=int(viewed_impressions or 0) if viewer_plays else None, viewer_plays=viewer_plays,
             attention_mean=looking / measured if measured > 0 else 0.0,
             attention_ci=confidence_interval(measured, looking, float(squares or 0)),
             expressions={k: v / total_mix for k, v in sorted(breakdown.items(), key=lambda kv: -kv[1])}
             if total_mix > 0 else {},
             expressed_share=expressed / looking if looking > 0 else 0.0, suppressed_plays=int(suppressed or 0)))
     keys = {"attention": lambda r: -r.attention_mean, "plays": lambda r: -r.plays,
-            "viewers": lambda r: -r.viewers, "smiles": lambda r: -r.expressions.get("happy", 0.0),
+            "viewers": lambda r: -(r.viewed_impressions or 0), "impressions": lambda r: -(r.impressions or 0),
+            "smiles": lambda r: -r.expressions.get("happy", 0.0),
             "name": lambda r: r.creative}
     report.sort(key=lambda r: (keys.get(order, keys["attention"])(r), r.creative))
     return report

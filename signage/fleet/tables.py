@@ -96,9 +96,29 @@ plays = sa.Table(
     sa.Column("peak_viewers", sa.Integer),
     sa.Column("looking_seconds", sa.Float),
     sa.Column("expressions", sa.Text),  # JSON person-seconds by expression; NULL when suppressed
+    sa.Column("ots", sa.Integer),  # distinct people in view; NULL when withheld or sent before revision 0008
+    sa.Column("viewers", sa.Integer),  # distinct people who looked 1 s or more; likewise
     sa.Column("received_at", sa.DateTime, nullable=False),
     sa.Index("ix_plays_screen_start", "site", "device", "start"),
     sa.Index("ix_plays_start", "start"),
+)
+
+# Proof of play released in aggregate (the kiosk's `totals` message): one row per creative
+# of a message, for the plays that depended on fewer than min_group people.
+play_totals = sa.Table(
+    "play_totals", metadata,
+    sa.Column("id", ID, primary_key=True),  # the message id
+    sa.Column("creative", NAME, primary_key=True),  # or "audience": only seconds, of a day with too few passers
+    sa.Column("site", NAME, nullable=False),
+    sa.Column("device", NAME, nullable=False),
+    sa.Column("period", sa.String(8), nullable=False),  # hour or day
+    sa.Column("start", sa.DateTime, nullable=False),
+    sa.Column("end", sa.DateTime, nullable=False),
+    sa.Column("plays", sa.Integer),  # NULL under "audience"
+    sa.Column("seconds", sa.Float, nullable=False),
+    sa.Column("received_at", sa.DateTime, nullable=False),
+    sa.Index("ix_play_totals_screen_start", "site", "device", "start"),
+    sa.Index("ix_play_totals_end", "end"),
 )
 
 screen_hours = sa.Table(
@@ -148,6 +168,12 @@ creative_days = sa.Table(
     sa.Column("suppressed_plays", sa.Integer, nullable=False, server_default="0"),
     # looking seconds of the plays whose expression breakdown was published
     sa.Column("expressed_seconds", sa.Float, nullable=False, server_default="0"),
+    # impressions: per-play OTS (distinct people in view) summed over the plays that published it
+    sa.Column("impressions", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("ots_plays", sa.Integer, nullable=False, server_default="0"),
+    # viewed impressions: per-play viewers (distinct, looked 1 s or more) summed likewise
+    sa.Column("viewed_impressions", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("viewer_plays", sa.Integer, nullable=False, server_default="0"),
     sa.Index("ix_creative_days_day", "day", "creative"),
 )
 

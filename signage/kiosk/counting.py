@@ -12,10 +12,12 @@ from signage.config import Config
 from signage.faults import Barrier
 from signage.kiosk.handoff import AudienceHandoff
 from signage.playlist.player import Player
-from signage.wire.messages import Message
-from signage.telemetry.metrics import Aggregator, play_message
+from signage.wire.messages import Message, utc
+from signage.telemetry.ledger import Ledger, Totals, utc_naive
+from signage.telemetry.metrics import Aggregator, play_message, shown, totals_message
 
 Send = Callable[[str, Message], None]
+GRACE_S = 10.0  # beyond a play's end, for the loop to hand it in (the fallback card lasts as long)
 
 
 class AudienceCounter:
@@ -32,6 +34,8 @@ class AudienceCounter:
         self._interval_s = config.mqtt.interval
         self._interval_began = clock()
         self.aggregator = self._new_aggregator()
+        self.ledger = self._new_ledger()
+        self._watched: dt.datetime | None = None  # the last time the camera watched (naive UTC)
 
     def put(self, snapshot: AudienceSnapshot) -> None:
         """The analysis thread: a new snapshot."""
@@ -41,8 +45,10 @@ class AudienceCounter:
         """The snapshots vision handed over since the last call, and the frames it dropped,
         into the aggregator; the newest smoothed audience state, for the rules."""
         state, snapshots = self.handoff.take()
+        wall = self._wall()
         for snapshot in snapshots:
             self.aggregator.add_snapshot(snapshot)
+            self.ledger.saw((face.track for face in snapshot.faces if face.track is not None), wall)
         self.aggregator.add_dropped_frames(dropped_frames + self.handoff.take_lost())
         return state
 
@@ -51,14 +57,34 @@ class AudienceCounter:
         self.count(dropped_frames)
         self.handoff.clear()
 
-    def send_plays(self, player: Player) -> None:
-        """The plays the player finished since the last call, as proof of play."""
-        for record in player.take_records():  # the proof of play first: a fault in counting must not lose it
-            message = play_message(record, self._site, self._device, self._min_group)
+    def send_plays(self, player: Player, final: bool = False, watching: bool = True) -> None:
+        """The plays the player finished since the last call, as proof of play: at once, or
+        held by the ledger while the playlist has audience rules and the camera is
+        `watching` (whether it is follows the privacy schedule and the camera's faults,
+        never the audience), or when they depend on the audience; and what the periods
+        that are over release (with `final`, all of them: the kiosk stops, or the names
+        or the minimum group change)."""
+        playlist, now = player.playlist, self._wall()
+        if watching:
+            self._watched = utc_naive(now)
+        rules = any(rule.when.audience for rule in playlist.rules)
+        released = []
+        for record in player.take_records():
+            # Held if the camera watched at any time since it started (a play that began
+            # before the camera went off may have been cut or resumed by the audience).
+            hold = rules and self._watched is not None and utc(record.start) <= self._watched
+            released += self.ledger.add(record, hold)
+        # An hour is over once every play that started in it has ended: its longest creative later.
+        grace = max((playlist.seconds(creative) for creative in playlist.creatives), default=0.0) + GRACE_S
+        released += self.ledger.due(now, grace, final)
+        for item in released:  # the proof of play first: a fault in counting must not lose it
+            if isinstance(item, Totals):
+                self._send("totals", totals_message(item, self._site, self._device))
+                continue
+            message = play_message(item, self._site, self._device, self._min_group)
             self._send("play", message)
-            # Impressions count the creative under the name the play was published with: a
-            # withheld audience play counts as "audience", never under its creative's name.
-            self._barrier.run("impressions", self.aggregator.add_play, message.creative, record.peak_looking >= 1)
+            # Impressions count the creative under the name the play was published with.
+            self._barrier.run("impressions", self.aggregator.add_play, message.creative, item.people)
 
     def interval_over(self) -> bool:
         """True once per metrics interval (mqtt.interval); the next one begins now."""
@@ -78,6 +104,11 @@ class AudienceCounter:
         if renew:
             self._site, self._device, self._min_group = config.site, config.device, config.privacy.min_group
             self.aggregator = self._new_aggregator()
+            self.ledger = self._new_ledger()
+
+    def _new_ledger(self) -> Ledger:
+        min_group = self._min_group
+        return Ledger(min_group, lambda record: shown(record, min_group))
 
     def _new_aggregator(self) -> Aggregator:
         return Aggregator(self._site, self._device, self._min_group, now=self._wall(), t=self._clock())

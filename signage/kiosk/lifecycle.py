@@ -43,7 +43,7 @@ def shutdown(kiosk: Kiosk, clean: bool) -> None:
     if kiosk.uplink.link is not None:
         step("shutdown: audience", kiosk.counter.count)
         step("shutdown: player", lambda: kiosk.player.stop(kiosk.now()))
-        step("shutdown: plays", kiosk.counter.send_plays, kiosk.player)
+        step("shutdown: plays", kiosk.counter.send_plays, kiosk.player, True, False)  # and all that is held
         step("shutdown: metrics", kiosk.counter.send_metrics)
     step("shutdown: telemetry", kiosk.uplink.stop, kiosk.status, clean)
     step("shutdown: display", kiosk.screen.close)

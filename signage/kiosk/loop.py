@@ -37,7 +37,7 @@ def tick(kiosk: Kiosk) -> None:
     if failing("display"):
         step("display fallback", kiosk.screen.show_fallback)
         time.sleep(0.02)
-    step("plays", kiosk.counter.send_plays, kiosk.player)
+    step("plays", kiosk.counter.send_plays, kiosk.player, False, kiosk.vision.running)
     if kiosk.counter.interval_over():
         step("metrics", kiosk.counter.send_metrics)
     if step("telemetry retry", kiosk.uplink.retry, kiosk.config, kiosk.privacy.on):

@@ -206,6 +206,7 @@ def retire(kiosk: Kiosk, staged: Staged) -> None:
     logger.info("configuration changed: %s", ", ".join(staged.changed) or "none (the telemetry link is made again)")
     if recounts(kiosk.config, staged):
         step("reload: count", kiosk.counter.count, kiosk.vision.dropped_since_last())
+        step("reload: plays", kiosk.counter.send_plays, kiosk.player, True, kiosk.vision.running)  # what is held
         step("reload: metrics", kiosk.counter.send_metrics)  # the old interval, under the old name
     if staged.telemetry is not None:
         step("reload: telemetry stop", kiosk.uplink.hand_over_to, staged.telemetry, kiosk.status)

@@ -32,7 +32,6 @@ class Screen:
         self._clock, self._now, self._wall = clock, now, wall
         self._render_observer, self._showing = render_observer, showing
         self.renderer: Renderer | None = None
-        self.scheduled: str | None = None  # what status says is playing (see `show`)
 
     def _open_renderer(self) -> Renderer:
         if self.renderer is None:
@@ -56,18 +55,21 @@ class Screen:
                          os.environ.get("SDL_VIDEODRIVER", "auto"))
             self.renderer.reopen()
 
-    def show(self, creative: str | None) -> None:
-        """`creative` on screen now (None, or one the playlist lacks: the fallback card).
+    @property
+    def scheduled(self) -> str | None:
+        """What status says is playing: the schedule's creative (None: the fallback card).
 
-        `scheduled` follows what the default loop, a daypart or a command chose, never what
-        an audience rule chose, not even as "audience": the retained status is published
-        the moment it changes, so the moment an audience rule fires would say that someone
-        is in front of the screen, and its name what they do (a `smiles` rule for one
-        viewer). Proof of play (the play message) tells what played, with what is safe to
+        It is never what an audience rule chose, not even as "audience", and it changes when the
+        schedule does, whatever is on screen: the retained status is published the moment
+        it changes, so the moment an audience rule fires, or ends, would say that someone
+        was in front of the screen. Proof of play tells what played, with what is safe to
         say about the people."""
-        playlist, current = self._player.playlist, self._player.current
-        if not (current and current.audience):
-            self.scheduled = creative if creative in playlist.creatives else None
+        scheduled = self._player.scheduled
+        return scheduled if scheduled in self._player.playlist.creatives else None
+
+    def show(self, creative: str | None) -> None:
+        """`creative` on screen now (None, or one the playlist lacks: the fallback card)."""
+        playlist = self._player.playlist
         if creative is None or creative not in playlist.creatives:
             self._open_renderer().show_fallback()
         else:

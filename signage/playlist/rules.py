@@ -149,6 +149,14 @@ def _day_why(when: When, day: dt.date, what: str) -> str | None:
     return None
 
 
+def into_hour(local: dt.datetime) -> float:
+    """Seconds since the top of the hour, in UTC (the hours the kiosk's proof of play is
+    released by): audience rules start afresh each hour (docs/privacy.md)."""
+    if local.tzinfo is not None:
+        local = local.astimezone(dt.timezone.utc)
+    return local.minute * 60 + local.second + local.microsecond / 1e6
+
+
 def audience_conditions(when: When, sample: Sample) -> str | None:
     """None when the audience conditions hold for this sample, else why not."""
     checks = (("faces", when.faces, sample.faces), ("looking", when.looking, sample.looking),
@@ -241,22 +249,39 @@ class Engine:
             if why is None:
                 found = self._pick(rule, rule.play, history, now, recheck)
                 if isinstance(found, Candidate):
-                    winner = found
-                    break
-                why = found
+                    why = self._past_the_hour(found, now, recheck) if rule.when.audience else None
+                    if why is None:
+                        winner = found
+                        break
+                else:
+                    why = found
             rejected.append((rule.id, why))
         if winner is None:
             winner = self._default(history, now)
         return self._decide(winner, history, now, tuple(rejected), recheck)
 
     def _audience_why(self, rule: Rule, state: AudienceState, now: Now, recheck: list[float]) -> Why | None:
-        held = state.held_for(self._conditions[rule.id], now.t, enough=rule.when.hold)
+        # Held since the top of the hour at most: who was there the hour before changes nothing now.
+        held = min(state.held_for(self._conditions[rule.id], now.t, enough=rule.when.hold), into_hour(now.local))
         if held <= 0:
             return partial(_audience_reason, rule.when, state.now)
         if held < rule.when.hold:
             recheck.append(now.t + rule.when.hold - held)
             return f"conditions held {held:.1f} s of the {rule.when.hold:g} s hold"
         return None
+
+    def _past_the_hour(self, found: Candidate, now: Now, recheck: list[float]) -> str | None:
+        """Why an audience play may not start now: it would run past the top of the hour
+        (its proof of play is released by the hour it played in, and what it does to the
+        schedule must end inside it). None when it fits."""
+        if found.item is None:
+            return None  # nothing playable: the fallback card, no play to release
+        seconds = self.playlist.seconds(found.item.creative)
+        hour_end = now.t - into_hour(now.local) + HOUR
+        if now.t + seconds <= hour_end + 1e-6:
+            return None
+        recheck.append(hour_end)
+        return f"its {seconds:g} s would run past the top of the hour"
 
     def _pick(self, rule: Rule | None, items: list[PlayItem], history: History, now: Now,
               recheck: list[float]) -> Candidate | str:

@@ -15,12 +15,17 @@ import datetime as dt
 import random
 import uuid
 from dataclasses import dataclass, field
+from typing import Literal
 
 from signage.audience import EXPRESSIONS, ZONES, AudienceSnapshot
 from signage.clock import utc_iso
+from signage.contributors import Contributions
 from signage.wire.messages import (MAX_COUNT, MAX_IMPRESSIONS, MAX_IN_VIEW, MAX_INFERENCE_MS, MAX_PEOPLE,
-                                   MAX_PLAY_SECONDS, OTHERS, Histogram, Impressions, InferenceMs, Metrics, Play,
-                                   Suppressed, clamp, utc)
+                                   MAX_PLAY_SECONDS, MAX_TOTAL_SECONDS, OTHERS, Histogram, Impressions, InferenceMs,
+                                   Metrics, Play, PlayTotals, Suppressed, Total, clamp, utc)
+from signage.telemetry.ledger import Totals
+
+Withheld = Literal["people", "looking", "expressions"]
 
 DWELL_BUCKETS = (0, 1, 3, 10, 30, 60)  # seconds: 0-1, 1-3, 3-10, 10-30, 30-60, 60+
 ATTENTION_BUCKETS = (1, 3, 10, 30, 60)  # viewers looked at least 1 s
@@ -82,6 +87,7 @@ class Interval:
     dropped_frames: int = 0
     inference_ms: Reservoir = field(default_factory=Reservoir)
     impressions: dict[str, list[int]] = field(default_factory=dict)  # creative -> [plays, viewed]
+    lookers: dict[str, Contributions] = field(default_factory=dict)  # creative -> who looked at its plays
 
 
 class Aggregator:
@@ -105,10 +111,12 @@ class Aggregator:
     def add_dropped_frames(self, count: int) -> None:
         self._interval.dropped_frames += count
 
-    def add_play(self, creative: str, viewed: bool) -> None:
+    def add_play(self, creative: str, who: Contributions) -> None:
+        """A play of `creative` (as published) and who was in front of it."""
         counts = self._interval.impressions.setdefault(creative, [0, 0])
         counts[0] += 1
-        counts[1] += int(viewed)
+        counts[1] += int(who.viewers >= 1)
+        self._interval.lookers.setdefault(creative, Contributions()).merge(who)
 
     def flush(self, now: dt.datetime, t: float) -> Metrics:
         """The metrics message for the interval ending at monotonic `t`; a new interval
@@ -140,15 +148,26 @@ class Aggregator:
                        if enough_viewers else SUPPRESSED),
             expressions=({name: people(interval.viewer_expressions.count(name)) for name in EXPRESSIONS}
                          if enough_viewers and any(interval.viewer_expressions) else SUPPRESSED),
-            # Which creative a lone viewer looked at is theirs: `viewed` needs min_group viewers.
-            impressions={creative: Impressions(plays=people(plays), viewed=people(viewed) if enough_viewers else None)
+            # Which creative a lone viewer looked at is theirs: `viewed` needs min_group viewers in the
+            # interval and, per creative, min_group viewers of its plays with none above half their looking.
+            impressions={creative: Impressions(plays=people(plays),
+                                               viewed=people(viewed) if enough_viewers and self._viewed_shown(
+                                                   interval, creative) else None)
                          for creative, (plays, viewed) in impressions(interval.impressions)},
             frames=clamp(interval.frames, MAX_COUNT),
             dropped_frames=clamp(interval.dropped_frames, MAX_COUNT),
+            # Inference time grows with the faces in view: it is a figure about them, published with the counts.
             inference_ms=(InferenceMs(p50=clamp(percentile(timings, 0.5), MAX_INFERENCE_MS),
                                       p95=clamp(percentile(timings, 0.95), MAX_INFERENCE_MS))
-                          if (timings := interval.inference_ms.values) else None),
+                          if (timings := interval.inference_ms.values) and enough_passers else None),
         )
+
+    def _viewed_shown(self, interval: Interval, creative: str) -> bool:
+        if creative == OTHERS:  # the creatives folded together: each of them must pass
+            return all(who.looking_publishable(self.min_group) for name, who in interval.lookers.items()
+                       if name not in dict(impressions(interval.impressions)))
+        who = interval.lookers.get(creative)
+        return who is not None and who.looking_publishable(self.min_group)
 
 
 def impressions(counts: dict[str, list[int]]) -> list[tuple[str, tuple[int, int]]]:
@@ -163,18 +182,22 @@ def impressions(counts: dict[str, list[int]]) -> list[tuple[str, tuple[int, int]
 
 def play_message(record, site: str, device: str, min_group: int) -> Play:
     """Proof of play as published. The creative and its times are always there (that is
-    the proof); what the play says about the people in front of the screen is there
-    only when enough of them were:
-    - people in view (peak_faces, mean_faces): when at least `min_group` were in view;
-    - looking and expressions (peak_viewers, looking_seconds, expressions): when at
-      least `min_group` looked at once;
+    the proof); a figure about the people in front of the screen is there only when at
+    least `min_group` distinct people contributed to it and none more than half
+    (signage/contributors.py):
+    - people in view (ots, peak_faces, mean_faces), over each person's seconds in view;
+    - looking (viewers, peak_viewers, looking_seconds): min_group viewers, over each
+      person's seconds of looking; the expression mix, when each expression in it passes;
     - the rule and the creative, when the rule has audience conditions (`record.audience`,
-      fixed when the play started): only when both hold, else both are "audience" (a rule
-      named `smiles` that fired for one viewer would say that one person smiled, and so
-      would a `smile-back` creative that only that rule plays).
+      fixed when the play started): only when the people and looking figures are both
+      published, else both are "audience" (a rule named `smiles` that fired for one viewer
+      would say that one person smiled, and so would a `smile-back` creative that only
+      that rule plays).
     """
-    enough_faces = record.peak_faces >= min_group
-    enough_viewers = record.peak_looking >= min_group
+    who = record.people
+    enough_faces = who.presence_publishable(min_group)
+    enough_viewers = who.looking_publishable(min_group)
+    enough_expressions = enough_viewers and who.expressions_publishable(min_group)
     rule, creative = record.rule, record.creative
     if record.audience and not (enough_faces and enough_viewers):
         rule = creative = AUDIENCE
@@ -194,6 +217,9 @@ def play_message(record, site: str, device: str, min_group: int) -> Play:
     if sum(expressions.values()) > looking > 0:
         share = looking / sum(expressions.values())
         expressions = {name: round(value * share, 2) for name, value in expressions.items()}
+    groups: tuple[tuple[Withheld, bool], ...] = (("people", enough_faces), ("looking", enough_viewers),
+                                                 ("expressions", enough_expressions))
+    withheld = [group for group, shown in groups if not shown]
     return Play(
         id=str(uuid.uuid4()),
         site=site,
@@ -204,9 +230,36 @@ def play_message(record, site: str, device: str, min_group: int) -> Play:
         end=end,
         seconds=seconds,
         ended=record.ended,
+        ots=people(who.ots) if enough_faces else None,
         peak_faces=peak_faces if enough_faces else None,
         mean_faces=min(clamp(record.mean_faces, MAX_IN_VIEW), float(peak_faces)) if enough_faces else None,
+        viewers=people(who.viewers) if enough_viewers else None,
         peak_viewers=peak_viewers if enough_viewers else None,
         looking_seconds=looking if enough_viewers else None,
-        expressions=expressions if enough_viewers else SUPPRESSED,
+        expressions=expressions if enough_expressions else SUPPRESSED,
+        withheld=withheld,
+    )
+
+
+def shown(record, min_group: int) -> bool:
+    """The play's people and looking figures are published (`play_message`'s rule): an
+    audience play for that many people may be published on its own, under its names."""
+    return record.people.presence_publishable(min_group) and record.people.looking_publishable(min_group)
+
+
+def totals_message(totals: Totals, site: str, device: str) -> PlayTotals:
+    """A period's held plays as published: per creative, the least played beyond
+    MAX_IMPRESSIONS added up under OTHERS."""
+    ranked = sorted(totals.creatives.items(), key=lambda item: (-(item[1][0] or 0), item[0]))
+    if len(ranked) > MAX_IMPRESSIONS:
+        rest = ranked[MAX_IMPRESSIONS - 1:]
+        ranked = ranked[:MAX_IMPRESSIONS - 1] + [(OTHERS, (sum(p or 0 for _, (p, _) in rest),
+                                                           sum(s for _, (_, s) in rest)))]
+    return PlayTotals(
+        id=str(uuid.uuid4()), site=site, device=device, period=totals.period,
+        start=utc_iso(totals.start.replace(tzinfo=dt.timezone.utc)),
+        end=utc_iso(totals.end.replace(tzinfo=dt.timezone.utc)),
+        creatives={creative: Total(plays=None if plays is None else people(plays),
+                                   seconds=clamp(round(seconds, 3), MAX_TOTAL_SECONDS))
+                   for creative, (plays, seconds) in sorted(ranked)},
     )

@@ -15,15 +15,12 @@ set yet.
 from __future__ import annotations
 
 import datetime as dt
-import math
-import unicodedata
 from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 
-from annotated_types import Le, MaxLen
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator, model_validator
-from pydantic.fields import FieldInfo
 
 from signage.fields import ID_PATTERN  # creative and rule ids, as playlists write them
+from signage.wire.bounds import bound_of, clamp, fit, printable, received_at, utc  # noqa: F401 - the contract's
 
 SCHEMA_VERSION = 1
 
@@ -36,6 +33,8 @@ MAX_PEOPLE = 1_000_000
 MAX_COUNT = 2**31 - 1
 # One play: a month (a creative lasts at most a day; a stalled screen is reported, clamped).
 MAX_PLAY_SECONDS = 31 * 86400.0
+# The plays that started in a period (a day at most) and their last one's end: two days.
+MAX_TOTAL_SECONDS = 2 * 86400.0
 MAX_UPTIME_SECONDS = 20 * 365 * 86400  # twenty years without a restart
 MAX_INFERENCE_MS = 3_600_000.0  # an hour for one frame: a stalled inference, clamped
 MAX_IMPRESSIONS = 100  # creatives per interval; the kiosk folds the least played into OTHERS
@@ -61,20 +60,6 @@ LABEL_PATTERN = r"^[A-Za-z0-9_.+-]{1,32}$"  # zone, expression, histogram bucket
 IMPRESSION_PATTERN = ID_PATTERN + r"|^\(others\)$"
 
 
-def printable(value: Any) -> Any:
-    """No control characters (NUL, escapes) in published text: PostgreSQL refuses NUL
-    and terminals obey escapes; line breaks and tabs are fine."""
-    texts = value if isinstance(value, list) else [value]
-    for text in texts:
-        if isinstance(text, str) and any(_control(c) for c in text):
-            raise ValueError("control characters are not allowed (line breaks and tabs are)")
-    return value
-
-
-def _control(char: str) -> bool:
-    return char not in "\n\t" and unicodedata.category(char) in ("Cc", "Cs")
-
-
 Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
 Id = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
 Label = Annotated[str, StringConstraints(pattern=LABEL_PATTERN)]
@@ -88,25 +73,6 @@ Ratio = Annotated[float, Field(ge=0, le=1)]
 def text(limit: int, **field: Any) -> Any:
     """A text field of at most `limit` characters (`fit` shortens to it)."""
     return Field(max_length=limit, **field)
-
-
-def utc(value: str) -> dt.datetime:
-    """ISO 8601 to naive UTC; a timestamp without zone is taken as UTC. ValueError if it
-    is not a timestamp or not representable in UTC."""
-    try:
-        moment = dt.datetime.fromisoformat(value)
-        if moment.tzinfo is not None:
-            moment = moment.astimezone(dt.timezone.utc).replace(tzinfo=None)
-    except OverflowError:  # year 1 or 9999 shifted across the date line
-        raise ValueError(f"{value!r} is outside the years a clock can show") from None
-    return moment
-
-
-def received_at(now: dt.datetime) -> dict:
-    """The validation context of a receiver whose clock reads `now` (naive UTC or aware)."""
-    if now.tzinfo is not None:
-        now = now.astimezone(dt.timezone.utc).replace(tzinfo=None)
-    return {"now": now}
 
 
 class TimeError(ValueError):
@@ -135,46 +101,15 @@ class Message(BaseModel):
         fields = {field.alias or name: field for name, field in cls.model_fields.items()}
         for key, value in values.items():
             field = fields[key]
-            limit = _bound(field.metadata)
+            limit = bound_of(field.metadata)
             if isinstance(value, str) and limit is not None:
                 values[key] = fit(value, limit)
             elif isinstance(value, int) and not isinstance(value, bool) and limit is not None:
                 values[key] = clamp(value, limit)
             elif isinstance(value, list) and limit is not None:  # the newest `limit` (lists are oldest first)
-                item_limit = _bound(getattr(get_args(field.annotation)[0], "__metadata__", ()))
+                item_limit = bound_of(getattr(get_args(field.annotation)[0], "__metadata__", ()))
                 values[key] = [fit(item, item_limit) for item in value[-limit:]]
         return cls(**values)
-
-
-def _bound(metadata) -> int | None:
-    """The upper bound (max_length, le) among a field's constraints (the bounds of texts,
-    counts and lists are whole numbers)."""
-    for item in metadata:
-        if isinstance(item, MaxLen):
-            return item.max_length
-        if isinstance(item, Le) and isinstance(item.le, int):
-            return item.le
-        if isinstance(item, FieldInfo) and (inner := _bound(item.metadata)) is not None:
-            return inner
-    return None
-
-
-def fit(value: str | None, limit: int | None) -> str | None:
-    """Published text: control characters replaced, at most `limit` characters (the end
-    marked with an ellipsis)."""
-    if value is None:
-        return None
-    value = "".join("\N{REPLACEMENT CHARACTER}" if _control(c) else c for c in value)
-    if limit is not None and len(value) > limit:
-        value = value[:limit - 1] + "\N{HORIZONTAL ELLIPSIS}"
-    return value
-
-
-def clamp(value: float, high: float) -> Any:
-    """A count or a duration as published: not negative, not above its bound, finite."""
-    if isinstance(value, float) and math.isnan(value):
-        return 0.0
-    return max(type(value)(0), min(value, type(value)(high)))
 
 
 class Envelope(Message):
@@ -293,20 +228,21 @@ class Play(Interval):
     """Topic <root>/<site>/<device>/play, QoS 1: proof of play, one per creative shown.
 
     Its start, end, length and how it ended are always published: that is the proof of
-    play. What a play says about the people in front of the screen is
-    published only when enough of them were there, so that no play record tells
-    anything about fewer than `privacy.min_group` people:
+    play. A figure about the people in front of the screen is published only when at
+    least `privacy.min_group` distinct people (tracks) contributed to it and no one of
+    them contributed more than half of it (the dominance rule of statistical offices),
+    so that no play record tells anything about fewer than min_group people:
 
-    - `peak_faces`, `mean_faces`: null unless at least min_group people were in view at once;
-    - `peak_viewers`, `looking_seconds`: null, and `expressions` suppressed, unless at
-      least min_group people looked at the screen at once;
+    - people in view (`ots`, `peak_faces`, `mean_faces`): over the seconds each person was in view;
+    - looking (`viewers`, `peak_viewers`, `looking_seconds`): at least min_group viewers
+      (people who looked 1 s or more), over the seconds each person looked;
+    - `expressions`: every expression in the mix passes the rule on its own;
+    - `withheld` names the groups that were withheld, never why: whether too few people
+      or one dominant person is itself a fact about the few;
     - `rule` and `creative`: the id of a rule with audience conditions (faces, looking,
       dwell, attention, expression), and the creative it chose, are both replaced by
-      `"audience"` unless both hold, because the rule's conditions describe the people
-      who triggered it, and a creative that only that rule plays says the same. Plays
-      chosen without audience conditions (the default loop, dayparts, commands) are
-      always named. What remains of a withheld audience play is that the screen played
-      something its audience chose, and when.
+      `"audience"` unless the people and looking groups are published, because the
+      rule's conditions describe the people who triggered it.
 
     The audience figures are consistent: mean_faces at most peak_faces, looking_seconds
     at most peak_viewers x seconds, the expressions' seconds at most looking_seconds.
@@ -321,18 +257,30 @@ class Play(Interval):
     end: Timestamp = Field(description="UTC ISO 8601; not before start.")
     seconds: float = Field(ge=0, le=MAX_PLAY_SECONDS, description="Time on screen.")
     ended: Literal["duration", "interrupted", "error", "removed", "stopped"]
-    peak_faces: InView | None = Field(description="Most people in view at once; null below min_group.")
+    ots: People | None = Field(None, description="Opportunities to see: distinct people in view during the play; "
+                               "null when the people in view are withheld.")
+    peak_faces: InView | None = Field(description="Most people in view at once; null when the people in view are "
+                                      "withheld.")
     mean_faces: float | None = Field(ge=0, le=MAX_IN_VIEW, description="Mean people in view; null when "
                                      "peak_faces is.")
-    peak_viewers: InView | None = Field(description="Most people looking at once; null below min_group.")
+    viewers: People | None = Field(None, description="Distinct people who looked at the screen for at least 1 s "
+                                   "during the play; null when the looking figures are withheld.")
+    peak_viewers: InView | None = Field(description="Most people looking at once; null when the looking figures "
+                                        "are withheld.")
     looking_seconds: float | None = Field(ge=0, le=MAX_IN_VIEW * MAX_PLAY_SECONDS,
                                           description="Person-seconds of looking; null when peak_viewers is.")
     expressions: Annotated[dict[Label, Annotated[float, Field(ge=0, le=MAX_IN_VIEW * MAX_PLAY_SECONDS)]],
                            Field(max_length=MAX_LABELS)] | Suppressed = Field(
-        description="Person-seconds of looking by expression; suppressed unless min_group people looked at once.")
+        description="Person-seconds of looking by expression; suppressed unless each expression in it has "
+                    "min_group people and none above half of it.")
+    withheld: list[Literal["people", "looking", "expressions"]] = Field(
+        [], max_length=3, description="The groups of audience figures withheld: fewer than min_group people "
+        "contributed, or one of them more than half (not told apart).")
 
     @model_validator(mode="after")
     def _audience_consistent(self):
+        if self.viewers is not None and self.ots is not None and self.viewers > self.ots:
+            raise Inconsistent(f"viewers {self.viewers} exceed ots {self.ots}")
         if self.mean_faces is not None and self.peak_faces is not None and self.mean_faces > self.peak_faces + SLACK:
             raise Inconsistent(f"mean_faces {self.mean_faces} exceeds peak_faces {self.peak_faces}")
         if self.looking_seconds is not None and self.peak_viewers is not None:
@@ -368,6 +316,46 @@ class ContentState(Message):
     total_bytes: int = Field(0, ge=0, le=1 << 44, description="Bytes of next_version to download.")
     reason: str | None = text(MAX_ERROR_CHARS, default=None, description="Why the newest release was refused, or "
                               "why it is not downloaded yet.")
+
+
+class Total(Message):
+    plays: People | None = Field(description="Plays that started in the period; null under 'audience'.")
+    seconds: float = Field(ge=0, le=MAX_TOTAL_SECONDS, description="Seconds on screen of those plays.")
+
+
+class PlayTotals(Interval):
+    """Topic <root>/<site>/<device>/totals, QoS 1: proof of play of the plays that depended
+    on fewer than `privacy.min_group` people, released in aggregate.
+
+    A play an audience rule chose for fewer than min_group people, and a schedule play it
+    cut short or that resumed after it, are records of the moment someone was there. The
+    kiosk holds them, and every play of an hour with fewer than min_group passers, and
+    releases them per creative for the smallest period in which at least min_group people
+    passed: the hour, else the day; a day with fewer than min_group passers releases only
+    the seconds, under "audience" (its plays would count what its audience rules did).
+    Together with the play messages, every second on screen is attributed once.
+    """
+
+    id: Id = Field(description="Unique message id (UUID4): consumers deduplicate on it.")
+    period: Literal["hour", "day"] = Field(description="The period released: a UTC hour or day, or the part "
+                                           "of it the kiosk ran (it stopped, or its playlist changed).")
+    start: Timestamp = Field(description="Period start, UTC ISO 8601.")
+    end: Timestamp = Field(description="Period end, UTC ISO 8601; not before start.")
+    creatives: dict[Annotated[str, StringConstraints(pattern=IMPRESSION_PATTERN)], Total] = Field(
+        min_length=1, max_length=MAX_IMPRESSIONS, description=f"Per creative id, or 'audience' (only the seconds of "
+        f"a day with fewer than min_group passers); at most {MAX_IMPRESSIONS}: the least played of any more are "
+        f"added up under '{OTHERS}'.")
+
+    @model_validator(mode="after")
+    def _seconds_fit_the_period(self):
+        try:
+            length = (utc(self.end) - utc(self.start)).total_seconds()
+        except ValueError:
+            return self  # the interval's own check says why
+        total = sum(item.seconds for item in self.creatives.values())
+        if total > length + MAX_TOTAL_SECONDS / 2 + SLACK:
+            raise Inconsistent(f"{total:g} s of plays in a period of {length:g} s")
+        return self
 
 
 class Status(Envelope):
@@ -422,4 +410,5 @@ class Error(Envelope):
                       "refused: commands act once.")
 
 
-MESSAGES: dict[str, type[Envelope]] = {"metrics": Metrics, "play": Play, "status": Status, "error": Error}
+MESSAGES: dict[str, type[Envelope]] = {"metrics": Metrics, "play": Play, "totals": PlayTotals, "status": Status,
+                                     "error": Error}

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from signage.audience import EXPRESSIONS, ZONES, AudienceSnapshot, StageTimes, TrackSummary
 from signage.clock import utc_iso
+from signage.contributors import Contributions
 from signage.fleet.parse import Invalid, parse
 from signage.kiosk.health import status_of
 from signage.kiosk.problems import Problems
@@ -180,6 +181,15 @@ people = st.integers(0, 10**7)
 later = st.floats(0, 200 * DAY)  # how long the message waited in the kiosk's spool
 
 
+def crowd(present: int, looking: int, seconds: float, looked: float) -> Contributions:
+    """`present` people in view `seconds` each, the first `looking` of them looking `looked` s, smiling."""
+    who = Contributions(present={track: seconds for track in range(present)})
+    for track in range(looking):
+        who.looking[track] = looked
+        who.expressions.setdefault("happy", {})[track] = looked
+    return who
+
+
 def fleet_accepts(kind: str, message, sent_at: dt.datetime) -> None:
     payload = json.dumps(message.payload(), separators=(",", ":")).encode()  # as the kiosk encodes it
     parse("signage", f"signage/lab/kiosk-1/{kind}", payload, now=sent_at.replace(tzinfo=None))
@@ -203,7 +213,8 @@ def test_every_play_the_kiosk_builds_is_accepted(length, step_back, faces, looki
                         looking_seconds=looking_seconds,
                         expressions={"happy": round(looking_seconds * share, 2),
                                      "neutral": round(looking_seconds * (1 - share), 2)},
-                        audience=audience)
+                        audience=audience, people=crowd(min(faces, 50), min(peak_looking, 50), length * mean,
+                                                        length * looked))
     fleet_accepts("play", play_message(record, "lab", "kiosk-1", min_group), NOW + dt.timedelta(seconds=waited))
 
 
@@ -224,7 +235,7 @@ def test_every_interval_the_kiosk_aggregates_is_accepted(passers, dwell, looked,
     aggregator.add_snapshot(AudienceSnapshot(t=2.0, times=StageTimes(total=inference)))
     aggregator.add_dropped_frames(dropped)
     for creative in creatives:
-        aggregator.add_play(creative, viewed=True)
+        aggregator.add_play(creative, crowd(3, 3, 5.0, 5.0))
     message = aggregator.flush(start + dt.timedelta(seconds=length) - dt.timedelta(seconds=step_back), length)
     fleet_accepts("metrics", message, NOW + dt.timedelta(seconds=waited))
 

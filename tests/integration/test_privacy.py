@@ -69,6 +69,7 @@ def interval_with(passers: int, viewers: int, peak: int):
     import datetime as dt
 
     from signage.audience import AudienceSnapshot, Face, StageTimes, TrackSummary
+    from signage.contributors import Contributions
     from signage.telemetry.metrics import Aggregator
 
     start = dt.datetime(2026, 11, 23, 10, 0, tzinfo=dt.timezone.utc)
@@ -79,7 +80,7 @@ def interval_with(passers: int, viewers: int, peak: int):
                   for n in range(passers))
     aggregator.add_snapshot(AudienceSnapshot(t=1.0, faces=faces, times=StageTimes(total=5.0)))
     aggregator.add_snapshot(AudienceSnapshot(t=2.0, ended=ended, times=StageTimes(total=5.0)))
-    aggregator.add_play("welcome", viewed=viewers > 0)
+    aggregator.add_play("welcome", Contributions(looking={n: 2.0 for n in range(viewers)}))
     return aggregator.flush(start + dt.timedelta(seconds=60), 60.0)
 
 

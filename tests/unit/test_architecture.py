@@ -26,8 +26,8 @@ FORBIDDEN = {
     # Releases: the playlist checks (their decoder injected) and the contract, nothing of the running parts.
     "content": ("signage.vision", "signage.display", "signage.telemetry", *ABOVE_DOMAIN),
 }
-FOUNDATIONS = {"audience", "clock", "config", "fields", "patterns", "yamlread", "validation", "modelfiles", "errors",
-               "faults", "threads", "imageinfo", "build"}
+FOUNDATIONS = {"audience", "contributors", "clock", "config", "fields", "patterns", "yamlread", "validation",
+               "modelfiles", "errors", "faults", "threads", "imageinfo", "build"}
 # What a package may import of signage, when that is shorter said than what it may not.
 # The fleet runs on another machine and knows the kiosks only by what they publish: the
 # contract (wire/) and the foundations, never the kiosk, its uplink, vision, display or

@@ -4,6 +4,7 @@ import threading
 import pytest
 
 from signage.audience import AudienceSnapshot, Face, StageTimes, TrackSummary
+from signage.contributors import Contributions
 from signage.playlist.player import PlayRecord
 from signage.telemetry.metrics import Aggregator, play_message
 from signage.telemetry.spool import Spool
@@ -41,8 +42,8 @@ def test_metrics_totals_ratios_and_histograms():
     aggregator.add_snapshot(AudienceSnapshot(t=2, ended=(ended(5, 4), ended(2, 1.5, "neutral"), ended(12, 0.2, None),
                                                            ended(40, 20, "happy", "near")),
                                              times=StageTimes(total=6.0)))
-    aggregator.add_play("welcome", viewed=True)
-    aggregator.add_play("welcome", viewed=False)
+    aggregator.add_play("welcome", crowd({1: 5.0, 2: 4.0, 3: 3.0}))
+    aggregator.add_play("welcome", Contributions())
     aggregator.add_dropped_frames(3)
     message = aggregator.flush(T0 + dt.timedelta(seconds=60), 60.0).payload()
     Metrics.model_validate(message)
@@ -57,7 +58,7 @@ def test_metrics_totals_ratios_and_histograms():
     assert message["expressions"]["happy"] == 2 and message["expressions"]["neutral"] == 1
     assert message["impressions"] == {"welcome": {"plays": 2, "viewed": 1}}
     assert message["start"] == "2026-11-23T10:00:00Z" and message["end"] == "2026-11-23T10:01:00Z"
-    assert message["inference_ms"] == {"p50": 4.0, "p95": 6.0}
+    assert message["inference_ms"] == {"p50": 4.0, "p95": 6.0}, "published with the passers"
     following = aggregator.flush(T0 + dt.timedelta(seconds=120), 120.0).payload()
     assert following["passers"] is None and following["id"] != message["id"]
     assert following["start"] == message["end"]
@@ -74,33 +75,76 @@ def test_breakdowns_from_too_few_people_are_suppressed_totals_kept():
     Metrics.model_validate(message)
 
 
+def crowd(looking: dict[int, float], expression: str = "happy", present: dict[int, float] | None = None):
+    """Who was in front of a play: seconds looking per track (in view as long, unless told)."""
+    return Contributions(present=dict(present or looking), looking=dict(looking),
+                         expressions={expression: dict(looking)})
+
+
 PLAY = PlayRecord(creative="smile-back", rule="smiles", start="2026-11-23T10:00:00Z", end="2026-11-23T10:00:06Z",
                   seconds=6.0, ended="duration", peak_faces=1, mean_faces=1.0, peak_looking=1,
-                  looking_seconds=5.5, expressions={"happy": 5.5}, audience=True)
+                  looking_seconds=5.5, expressions={"happy": 5.5}, audience=True, people=crowd({1: 5.5}))
 
 
 @pytest.mark.parametrize("faces,looking", [(1, 1), (2, 2), (5, 1), (5, 2), (2, 0), (0, 0)])
 def test_a_play_says_nothing_about_fewer_than_min_group_people(faces, looking):
-    record = PlayRecord(**{**PLAY.__dict__, "peak_faces": faces, "peak_looking": looking})
+    who = crowd({track: 5.5 for track in range(looking)}, present={track: 6.0 for track in range(faces)})
+    record = PlayRecord(**{**PLAY.__dict__, "peak_faces": faces, "peak_looking": looking, "people": who})
     message = play_message(record, "lab", "kiosk-1", min_group=3).payload()
     Play.model_validate(message)
     assert message["seconds"] == 6.0 and message["start"] == PLAY.start, "the proof of play stays"
     assert message["rule"] == "audience", "the audience rule's name would say what the few people did"
     assert message["creative"] == "audience", "so would a creative that only that rule plays"
     assert message["expressions"] == {"suppressed": True}
-    assert message["peak_viewers"] is None and message["looking_seconds"] is None
+    assert message["peak_viewers"] is None and message["looking_seconds"] is None and message["viewers"] is None
+    assert "looking" in message["withheld"] and "expressions" in message["withheld"]
     if faces < 3:
-        assert message["peak_faces"] is None and message["mean_faces"] is None
+        assert message["peak_faces"] is None and message["mean_faces"] is None and message["ots"] is None
     else:
-        assert message["peak_faces"] == faces
+        assert (message["peak_faces"], message["ots"]) == (faces, faces)
 
 
 def test_a_play_before_a_crowd_is_published_in_full():
-    record = PlayRecord(**{**PLAY.__dict__, "peak_faces": 4, "peak_looking": 3})
+    who = crowd({1: 2.0, 2: 2.0, 3: 1.5}, present={1: 6.0, 2: 6.0, 3: 6.0, 4: 3.0})
+    record = PlayRecord(**{**PLAY.__dict__, "peak_faces": 4, "peak_looking": 3, "people": who})
     message = play_message(record, "lab", "kiosk-1", 3).payload()
     Play.model_validate(message)
     assert (message["rule"], message["creative"], message["peak_viewers"], message["expressions"]) == \
         ("smiles", "smile-back", 3, {"happy": 5.5})
+    assert (message["ots"], message["viewers"], message["withheld"]) == (4, 3, [])
+
+
+def test_one_person_who_dominates_a_play_withholds_its_figures():
+    """The issue's play: three people looked for 1 s, then one of them alone for 19 s,
+    smiling. The peak was 3, but 19 of the 22 looking seconds are one person's smile:
+    published, the figures would be that person's. Withheld, whoever the rule was."""
+    who = crowd({1: 20.0, 2: 1.0, 3: 1.0}, present={1: 20.0, 2: 1.0, 3: 1.0})
+    who.expressions = {"happy": {1: 19.0}, "neutral": {1: 1.0, 2: 1.0, 3: 1.0}}
+    for rule, audience in (("default", False), ("smiles", True)):
+        record = PlayRecord(**{**PLAY.__dict__, "rule": rule, "audience": audience, "seconds": 20.0,
+                               "end": "2026-11-23T10:00:20Z", "peak_faces": 3, "mean_faces": 1.1, "peak_looking": 3,
+                               "looking_seconds": 22.0, "expressions": {"happy": 19.0, "neutral": 3.0},
+                               "people": who})
+        message = play_message(record, "lab", "kiosk-1", 3).payload()
+        Play.model_validate(message)
+        for key in ("ots", "peak_faces", "mean_faces", "viewers", "peak_viewers", "looking_seconds"):
+            assert message[key] is None, key
+        assert message["expressions"] == {"suppressed": True}
+        assert message["withheld"] == ["people", "looking", "expressions"]
+        assert message["creative"] == ("audience" if audience else "smile-back")
+
+
+def test_an_expression_one_person_fills_suppresses_the_mix():
+    """Three viewers, evenly: the looking figures are theirs together; but only one of
+    them was happy, and the mix would say so."""
+    who = crowd({1: 4.0, 2: 4.0, 3: 4.0}, "neutral")
+    who.expressions = {"neutral": {1: 4.0, 2: 4.0}, "happy": {3: 4.0}}
+    record = PlayRecord(**{**PLAY.__dict__, "rule": "default", "audience": False, "peak_faces": 3, "mean_faces": 2.0,
+                           "peak_looking": 3, "looking_seconds": 12.0, "expressions": {"neutral": 8.0, "happy": 4.0},
+                           "people": who})
+    message = play_message(record, "lab", "kiosk-1", 3).payload()
+    assert (message["viewers"], message["looking_seconds"]) == (3, 12.0)
+    assert message["expressions"] == {"suppressed": True} and message["withheld"] == ["expressions"]
 
 
 @pytest.mark.parametrize("rule,audience,shown", [
@@ -118,15 +162,44 @@ def test_only_rules_without_audience_conditions_are_named_below_min_group(rule, 
 
 def test_impressions_say_which_creative_was_viewed_only_for_enough_viewers():
     aggregator = Aggregator("lab", "kiosk-1", min_group=3, now=T0, t=0.0)
-    aggregator.add_play("smile-back", viewed=True)
+    aggregator.add_play("smile-back", crowd({1: 4.0}))
     aggregator.add_snapshot(AudienceSnapshot(t=1, ended=(ended(5, 4),)))
     message = aggregator.flush(T0 + dt.timedelta(seconds=60), 60.0).payload()
     assert message["impressions"]["smile-back"] == {"plays": 1, "viewed": None}
     Metrics.model_validate(message)
-    aggregator.add_play("smile-back", viewed=True)
+    aggregator.add_play("smile-back", crowd({1: 4.0, 2: 3.0, 3: 2.0}))
     aggregator.add_snapshot(AudienceSnapshot(t=1, ended=(ended(5, 4), ended(4, 3), ended(6, 2))))
     message = aggregator.flush(T0 + dt.timedelta(seconds=120), 120.0).payload()
     assert message["impressions"]["smile-back"] == {"plays": 1, "viewed": 1}
+
+
+def test_a_creative_viewed_by_fewer_than_min_group_is_withheld_in_a_busy_interval():
+    """The interval had three viewers, but the promo's one play was looked at by one of
+    them (its play's viewers withheld): `viewed = 1` beside it would say that play had
+    a viewer or two, and what they watched. Per creative, the same rule as per play."""
+    aggregator = Aggregator("lab", "kiosk-1", min_group=3, now=T0, t=0.0)
+    aggregator.add_play("promo", crowd({1: 4.0}))
+    aggregator.add_play("welcome", crowd({1: 2.0, 2: 3.0, 3: 3.0}))
+    aggregator.add_play("welcome", crowd({2: 1.0, 3: 9.0}))  # over both plays, track 3 has 12 s of 18: dominant
+    aggregator.add_play("lobby", crowd({1: 2.0, 2: 3.0, 3: 3.0}))
+    aggregator.add_snapshot(AudienceSnapshot(t=1, ended=(ended(5, 4), ended(4, 3), ended(20, 15))))
+    message = aggregator.flush(T0 + dt.timedelta(seconds=60), 60.0).payload()
+    Metrics.model_validate(message)
+    assert message["viewers"] == 3
+    assert message["impressions"]["promo"] == {"plays": 1, "viewed": None}
+    assert message["impressions"]["welcome"] == {"plays": 2, "viewed": None}
+    assert message["impressions"]["lobby"] == {"plays": 1, "viewed": 1}
+
+
+def test_inference_time_is_withheld_with_the_counts():
+    """Analysis takes longer with more faces in view: an interval whose people are
+    withheld withholds its inference time too."""
+    aggregator = Aggregator("lab", "kiosk-1", min_group=3, now=T0, t=0.0)
+    aggregator.add_snapshot(AudienceSnapshot(t=1, faces=(face(1), face(2)), ended=(ended(5, 4), ended(3, 2)),
+                                             times=StageTimes(total=9.0)))
+    message = aggregator.flush(T0 + dt.timedelta(seconds=60), 60.0).payload()
+    assert message["passers"] is None and message["inference_ms"] is None
+    assert message["frames"] == 1
 
 
 def test_spool_keeps_order_across_reopen_and_acks(tmp_path):
@@ -280,7 +353,8 @@ def test_a_long_interval_keeps_a_bounded_sample_of_inference_times():
     frames = 3 * TIMING_SAMPLES
     for n in range(frames):  # 1 ms to 100 ms, evenly: p50 ~ 50, p95 ~ 95
         aggregator.add_snapshot(AudienceSnapshot(t=n, times=StageTimes(total=1 + 99 * n / frames)))
+    aggregator.add_snapshot(AudienceSnapshot(t=frames, ended=tuple(ended(5, 0) for _ in range(3))))  # passers shown
     assert len(aggregator._interval.inference_ms.values) == TIMING_SAMPLES, "memory does not grow with the interval"
     message = aggregator.flush(T0 + dt.timedelta(hours=1), 3600.0).payload()
-    assert message["frames"] == frames
+    assert message["frames"] == frames + 1
     assert abs(message["inference_ms"]["p50"] - 50) < 5 and abs(message["inference_ms"]["p95"] - 95) < 3

@@ -30,7 +30,7 @@ from signage.fleet.times import now_utc
 
 logger = logging.getLogger(__name__)
 
-FACTS = ("metrics", "play")  # kinds stored one row per message; the others change a screen's state
+FACTS = ("metrics", "play", "totals")  # kinds stored by message id; the others change a screen's state
 
 
 @dataclass
@@ -101,11 +101,12 @@ class Store:
             else:
                 facts[item.kind][item.data.id] = item
         with self.engine.begin() as conn:
-            new = self.facts.insert(conn, facts["metrics"], facts["play"], now, self.raw_budget_bytes)
-            result.stored = len(new.metrics) + len(new.plays)
-            result.duplicates += len(facts["metrics"]) + len(facts["play"]) - result.stored
+            new = self.facts.insert(conn, facts["metrics"], facts["play"], now, self.raw_budget_bytes,
+                                    facts["totals"])
+            result.stored = len(new.metrics) + len(new.plays) + len(new.totals)
+            result.duplicates += sum(len(facts[kind]) for kind in FACTS) - result.stored
             result.raw_bytes, result.raw_not_kept = new.raw_bytes, new.raw_not_kept
-            self.rollups.add(conn, summed(new.metrics, new.plays))
+            self.rollups.add(conn, summed(new.metrics, new.plays, new.totals))
             self.screens.touch(conn, result.screens, now)
             for item in states:
                 self.screens.apply(conn, item, now)

@@ -22,7 +22,7 @@ import sqlalchemy as sa
 
 from signage.fleet.database import InsertFor
 from signage.fleet.parse import Incoming, play_expressions
-from signage.fleet.tables import metrics, plays
+from signage.fleet.tables import metrics, play_totals, plays
 from signage.fleet.store.counters import Counters
 
 RAW_MAX_BYTES = 16 * 1024  # a metrics payload kept: above the largest the model's bounds allow (a test checks)
@@ -35,6 +35,7 @@ class NewFacts:
 
     metrics: list[Incoming]
     plays: list[Incoming]
+    totals: list[Incoming]
     raw_bytes: int  # metrics payload characters kept
     raw_not_kept: int  # new metrics rows stored without their payload (over the budget)
 
@@ -44,13 +45,17 @@ class Facts:
         self._insert = insert  # the dialect's INSERT, which has ON CONFLICT (database.insert_for)
 
     def insert(self, conn: sa.Connection, new_metrics: dict[str, Incoming], new_plays: dict[str, Incoming],
-               now: datetime, budget_bytes: int) -> NewFacts:
+               now: datetime, budget_bytes: int, new_totals: dict[str, Incoming] | None = None) -> NewFacts:
         """Insert the rows of these messages (by id); what was new."""
+        new_totals = new_totals or {}
         payloads = self._payloads(conn, new_metrics.values(), budget_bytes)
         stored_metrics = self._insert_new(conn, metrics, [_metric_row(m, payloads[m.data.id], now)
                                                           for m in new_metrics.values()])
         stored_plays = self._insert_new(conn, plays, [_play_row(p, now) for p in new_plays.values()])
+        stored_totals = set(self._insert_new(conn, play_totals, [row for t in new_totals.values()
+                                                                 for row in _total_rows(t, now)], ["id", "creative"]))
         return NewFacts(metrics=[new_metrics[i] for i in stored_metrics], plays=[new_plays[i] for i in stored_plays],
+                        totals=[new_totals[i] for i in stored_totals],
                         raw_bytes=sum(len(payloads[i]) for i in stored_metrics),
                         raw_not_kept=sum(1 for i in stored_metrics if not payloads[i]))
 
@@ -68,12 +73,13 @@ class Facts:
             kept[item.data.id] = text
         return kept
 
-    def _insert_new(self, conn: sa.Connection, table: sa.Table, rows: list[dict]) -> list[str]:
+    def _insert_new(self, conn: sa.Connection, table: sa.Table, rows: list[dict],
+                    key: list[str] | None = None) -> list[str]:
         """The ids of the rows that were inserted (a conflict returns nothing)."""
         if not rows:
             return []
         # One cached statement run as "insertmanyvalues" batches: multi-row INSERTs.
-        stmt = self._insert(table).on_conflict_do_nothing(index_elements=["id"]).returning(table.c.id)
+        stmt = self._insert(table).on_conflict_do_nothing(index_elements=key or ["id"]).returning(table.c.id)
         return [row[0] for row in conn.execute(stmt, rows)]
 
 
@@ -92,4 +98,11 @@ def _play_row(item: Incoming, now: datetime) -> dict:
             "peak_faces": p.peak_faces, "mean_faces": p.mean_faces, "peak_viewers": p.peak_viewers,
             "looking_seconds": p.looking_seconds,
             "expressions": json.dumps(expressions, sort_keys=True) if expressions is not None else None,
-            "received_at": now}
+            "ots": p.ots, "viewers": p.viewers, "received_at": now}
+
+
+def _total_rows(item: Incoming, now: datetime) -> list[dict]:
+    t = item.data
+    return [{"id": t.id, "creative": creative, "site": item.site, "device": item.device, "period": t.period,
+             "start": item.start, "end": item.end, "plays": total.plays, "seconds": total.seconds,
+             "received_at": now} for creative, total in t.creatives.items()]

@@ -12,14 +12,16 @@ import sqlalchemy as sa
 
 from signage.fleet import forget
 from signage.fleet.parse import RAW_KEPT, Incoming
-from signage.fleet.tables import alerts, commands, dead_letters, metrics, plays, screen_transitions, status_history
+from signage.fleet.tables import (alerts, commands, dead_letters, metrics, play_totals, plays, screen_transitions,
+                                  status_history)
 from signage.fleet.store.counters import Counters
 
 DEAD_LETTER_PAYLOAD = RAW_KEPT
 DEAD_LETTER_ROWS = 10_000
 
 # Raw rows, by the column that says how old they are.
-AGING = ((metrics, metrics.c.end), (plays, plays.c.end), (status_history, status_history.c.at),
+AGING = ((metrics, metrics.c.end), (plays, plays.c.end), (play_totals, play_totals.c.end),
+         (status_history, status_history.c.at),
          (commands, commands.c.sent_at), (dead_letters, dead_letters.c.received_at))
 
 

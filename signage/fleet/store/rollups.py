@@ -25,10 +25,10 @@ HOUR_SUMS = ["intervals", "withheld_intervals", "viewers_withheld_intervals", "p
              "viewers_unbroken", "frames", "dropped_frames", "plays", "play_seconds", "looking_seconds"]
 HOUR_MAXIMA = ["peak_faces"]
 DAY_SUMS = ["plays", "seconds", "viewed_plays", "peak_viewers", "looking_seconds", "looking_squares",
-            "suppressed_plays", "expressed_seconds"]
+            "suppressed_plays", "expressed_seconds", "impressions", "ots_plays", "viewed_impressions", "viewer_plays"]
 INTEGERS = {"intervals", "withheld_intervals", "viewers_withheld_intervals", "passers", "viewers",
             "viewers_unbroken", "peak_faces", "frames", "dropped_frames", "plays", "viewed_plays", "peak_viewers",
-            "suppressed_plays"}
+            "suppressed_plays", "impressions", "ots_plays", "viewed_impressions", "viewer_plays"}
 
 
 def _groups() -> defaultdict:
@@ -45,12 +45,14 @@ class Sums:
     day_expressions: dict[tuple, float] = field(default_factory=lambda: defaultdict(float))  # … expression
 
 
-def summed(new_metrics: list[Incoming], new_plays: list[Incoming]) -> Sums:
+def summed(new_metrics: list[Incoming], new_plays: list[Incoming], new_totals: Sequence[Incoming] = ()) -> Sums:
     sums = Sums()
     for item in new_metrics:
         _add_metrics(sums, item)
     for item in new_plays:
         _add_play(sums, item)
+    for item in new_totals:
+        _add_totals(sums, item)
     return sums
 
 
@@ -91,6 +93,12 @@ def _add_play(sums: Sums, item: Incoming) -> None:
     day = sums.days[key]
     day["plays"] += 1
     day["seconds"] += p.seconds
+    if p.ots is not None:  # distinct people: published only for min_group of them, none dominant
+        day["impressions"] += p.ots
+        day["ots_plays"] += 1
+    if p.viewers is not None:
+        day["viewed_impressions"] += p.viewers
+        day["viewer_plays"] += 1
     if p.peak_viewers is None or p.looking_seconds is None:  # withheld by the kiosk: a play, no audience
         day["suppressed_plays"] += 1
         return
@@ -106,6 +114,22 @@ def _add_play(sums: Sums, item: Incoming) -> None:
         day["expressed_seconds"] += p.looking_seconds
         for expression, seconds in breakdown.items():
             sums.day_expressions[key + (expression[:32],)] += seconds
+
+
+def _add_totals(sums: Sums, item: Incoming) -> None:
+    """Plays the kiosk released in aggregate (an hour or a day of them): proof of play per
+    creative and day, with no audience figure (each is counted as suppressed). The seconds
+    of a quiet day (under "audience", their plays withheld) stay in play_totals: a creative
+    of unknown plays would read as one played 0 times. Not in the screen's hours: a day's
+    totals belong to no hour of it."""
+    for creative, total in item.data.creatives.items():
+        if total.plays is None:
+            continue
+        assert item.start is not None  # a totals message is an interval: parse gives it its start
+        day = sums.days[(item.site, item.device, item.start.date(), creative)]
+        day["seconds"] += total.seconds
+        day["plays"] += total.plays
+        day["suppressed_plays"] += total.plays
 
 
 def per_site(sums: Sums) -> tuple[dict[tuple, dict[str, float]], dict[tuple, float]]:

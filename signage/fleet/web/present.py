@@ -16,11 +16,14 @@ from signage.fleet import charts, params, queries
 from signage.fleet.identities import Identities
 from signage.fleet.times import day_range, iso
 
-CREATIVE_ORDERS = ["attention", "smiles", "plays", "viewers", "name"]
+CREATIVE_ORDERS = ["attention", "smiles", "plays", "impressions", "viewers", "name"]
 PLAY_COLUMNS = ["id", "site", "device", "creative", "rule", "start", "end", "seconds", "ended", "peak_faces",
-                "mean_faces", "peak_viewers", "looking_seconds", "expressions"]
+                "mean_faces", "peak_viewers", "looking_seconds", "expressions", "ots", "viewers"]
+# impressions and viewed_impressions (docs/glossary.md) are empty when no play of the row published them
 DAILY_COLUMNS = ["day", "site", "device", "creative", "plays", "seconds", "viewed_plays", "peak_viewers",
-                 "looking_seconds", "suppressed_plays"]
+                 "looking_seconds", "suppressed_plays", "impressions", "ots_plays", "viewed_impressions",
+                 "viewer_plays"]
+WITHHELD_UNLESS = {"impressions": "ots_plays", "viewed_impressions": "viewer_plays"}
 TIMELINE_PLAYS = 50_000  # plays drawn on a day's timeline at most
 RECENT_PLAYS = 20  # plays listed under it
 
@@ -137,8 +140,15 @@ def plays_csv(rows: list[dict]) -> str:
 
 
 def daily_csv(rows: list[dict]) -> str:
-    return _csv(DAILY_COLUMNS, ([row[c].isoformat() if c == "day" else row[c] for c in DAILY_COLUMNS]
-                                for row in rows))
+    return _csv(DAILY_COLUMNS, ([_daily_cell(row, c) for c in DAILY_COLUMNS] for row in rows))
+
+
+def _daily_cell(row: dict, column: str):
+    if column == "day":
+        return row[column].isoformat()
+    if column in WITHHELD_UNLESS and not row[WITHHELD_UNLESS[column]]:
+        return None  # withheld by every play (or counted by none): unknown, not 0
+    return row[column]
 
 
 def streamed_csv(header: list[str], rows: Iterable[list], every: int = 500) -> Iterator[str]:

@@ -1,0 +1,152 @@
+"""Proof of play that depends on the audience, held and released in aggregate.
+
+A play an audience rule chose for fewer than `min_group` people, and a schedule play
+whose start or end such a play set (`touched`), are records of the moment someone was
+there. So is the absence of a play record where the schedule had one: with audience
+rules in the playlist, every play of an hour is held until the hour is over. Then:
+
+- an hour in which at least min_group people passed publishes its plays one by one,
+  except those that depend on the audience (touched, or audience plays whose people are
+  withheld), which it releases per creative (plays, seconds) for the hour;
+- an hour with fewer passers hands all its plays to the day, which releases them per
+  creative when at least min_group people passed that day, else only their seconds,
+  under "audience".
+
+Periods are UTC hours and days. A play belongs to the hour it started in; an hour is
+released `grace` seconds after it ended (the longest creative of the playlist: every play
+that started in it has ended by then), a day once its hours are: never at a moment an
+audience play could move. A play handed in after its hour was released (a stalled
+loop) goes to the day.
+
+Pure: records and track numbers in, what to publish out. Track numbers (who passed)
+live here in RAM for an hour and a day, and are never published.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from signage.wire.messages import utc
+
+HOUR = dt.timedelta(hours=1)
+DAY = dt.timedelta(days=1)
+AUDIENCE = "audience"
+
+
+def hour_of(moment: dt.datetime) -> dt.datetime:
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+def day_of(moment: dt.datetime) -> dt.datetime:
+    return moment.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+@dataclass
+class Totals:
+    """Plays and seconds per creative: what a period releases in aggregate."""
+
+    period: Literal["hour", "day"]
+    start: dt.datetime  # naive UTC
+    end: dt.datetime
+    creatives: dict[str, tuple[int | None, float]]  # creative -> (plays, seconds); plays None under "audience"
+
+
+@dataclass
+class _Period:
+    start: dt.datetime  # naive UTC
+    passers: set[int] = field(default_factory=set)  # track numbers seen (RAM only)
+    plays: list = field(default_factory=list)  # PlayRecords held, in order
+    held: dict[str, list[float]] = field(default_factory=dict)  # creative -> [plays, seconds], for the day
+
+    def hold(self, creative: str, plays: float, seconds: float) -> None:
+        counts = self.held.setdefault(creative, [0, 0.0])
+        counts[0] += plays
+        counts[1] += seconds
+
+
+class Ledger:
+    """Held plays by hour and day. `shown(record)` says whether a record may be published
+    on its own (its audience figures are published: the play message's rule)."""
+
+    def __init__(self, min_group: int, shown):
+        self.min_group, self._shown = min_group, shown
+        self._hours: dict[dt.datetime, _Period] = {}
+        self._days: dict[dt.datetime, _Period] = {}
+
+    def saw(self, tracks: Iterable[int], now: dt.datetime) -> None:
+        """These people (track numbers) were in view at `now`."""
+        now = utc_naive(now)
+        self._hour(hour_of(now)).passers.update(tracks)
+        self._day(day_of(now)).passers.update(tracks)
+
+    def add(self, record, hold: bool) -> list:
+        """A finished play. Returned at once, to be published, unless `hold` (the playlist
+        has audience rules) or it depends on the audience; held otherwise."""
+        start = utc(record.start)
+        if self.min_group <= 1 or (not hold and not record.touched and not record.audience):
+            return [record]  # (a min_group of 1 holds nothing: no record is about fewer people)
+        self._hour(hour_of(start)).plays.append(record)
+        self._day(day_of(start))
+        return []
+
+    def due(self, now: dt.datetime, grace: float = 0.0, final: bool = False) -> list:
+        """What the periods over by `now` release: play records to publish one by one, and
+        Totals. An hour is over `grace` seconds after its end; with `final` (the kiosk
+        stops, or its names or minimum group change), every period is over now."""
+        now = utc_naive(now)
+        late = dt.timedelta(seconds=grace)
+        out: list = []
+        for start in sorted(self._hours):
+            end = start + HOUR
+            if final or now >= end + late:
+                out += self._release_hour(self._hours.pop(start), min(end, now) if final else end)
+        for start in sorted(self._days):
+            end = start + DAY
+            hours_left = any(day_of(hour) == start for hour in self._hours)
+            if final or (now >= end + late and not hours_left):
+                out += self._release_day(self._days.pop(start), min(end, now) if final else end)
+        return out
+
+    def _release_hour(self, hour: _Period, end: dt.datetime) -> list:
+        day = self._day(day_of(hour.start))
+        day.passers.update(hour.passers)  # (they are there already, unless the day was released first)
+        if len(hour.passers) < self.min_group:
+            for record in hour.plays:
+                day.hold(record.creative, 1, record.seconds)
+            return []
+        out, aggregate = [], _Period(hour.start)
+        for record in hour.plays:
+            if not record.touched and (not record.audience or self._shown(record)):
+                out.append(record)
+            else:
+                aggregate.hold(record.creative, 1, record.seconds)
+        if aggregate.held:
+            out.append(Totals("hour", hour.start, max(end, hour.start), totals(aggregate.held)))
+        return out
+
+    def _release_day(self, day: _Period, end: dt.datetime) -> list:
+        if not day.held:
+            return []
+        if len(day.passers) >= self.min_group:
+            return [Totals("day", day.start, max(end, day.start), totals(day.held))]
+        seconds = sum(seconds for _, seconds in day.held.values())
+        return [Totals("day", day.start, max(end, day.start), {AUDIENCE: (None, round(seconds, 3))})]
+
+    def _hour(self, start: dt.datetime) -> _Period:
+        return self._hours.setdefault(start, _Period(start))
+
+    def _day(self, start: dt.datetime) -> _Period:
+        return self._days.setdefault(start, _Period(start))
+
+
+def totals(held: dict[str, list[float]]) -> dict[str, tuple[int | None, float]]:
+    return {creative: (int(plays), round(seconds, 3)) for creative, (plays, seconds) in sorted(held.items())}
+
+
+def utc_naive(moment: dt.datetime) -> dt.datetime:
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return moment

@@ -1,0 +1,117 @@
+"""The kiosk's counting path without camera or screen: a scripted audience, as the
+snapshots vision would hand over, through the real handoff, counter (aggregator and
+ledger), player and rules engine, on a fake clock. What the kiosk would publish comes
+out, with the status's `playing` and the INFO log lines, each with its time."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+from signage.audience import AudienceSnapshot, Face, TrackSummary
+from signage.config import Config
+from signage.display.videoinfo import video_length
+from signage.faults import Barrier
+from signage.kiosk.counting import AudienceCounter
+from signage.playlist.loader import Playlist, load_playlist
+from signage.playlist.player import Player
+from signage.playlist.rules import Now
+
+T0 = dt.datetime(2026, 11, 23, 9, 50, tzinfo=dt.timezone.utc)
+
+
+@dataclass(frozen=True)
+class Visit:
+    """One person: in view from `enter` to `leave` (seconds from the start), looking at the
+    screen during `looks`, with `expression` while looking."""
+
+    track: int
+    enter: float
+    leave: float
+    looks: tuple[tuple[float, float], ...] = ()
+    expression: str = "neutral"
+    zone: str = "mid"
+
+    def looking(self, t: float) -> bool:
+        return any(a <= t < b for a, b in self.looks)
+
+    def looked(self, t: float) -> float:
+        return sum(max(0.0, min(b, t) - a) for a, b in self.looks)
+
+
+def playlist_from(folder: Path, text: str) -> Playlist:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "playlist.yaml").write_text(textwrap.dedent(text))
+    return load_playlist([folder], base=folder, video_length=video_length)
+
+
+class _Lines(logging.Handler):
+    def __init__(self, clock):
+        super().__init__(logging.INFO)
+        self.clock, self.lines = clock, []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.levelno >= logging.INFO:
+            self.lines.append((self.clock(), record.name, record.getMessage()))
+
+
+def run(playlist: Playlist, visits, seconds: float, *, min_group: int = 3, step: float = 1.0,
+        start: dt.datetime = T0, interval: float = 600.0, watching=lambda t: True) -> dict:
+    """The audience `visits` (a list of Visit, or a function of (t, step) giving the
+    snapshot) for `seconds`, a snapshot every `step`, the camera on while `watching(t)`;
+    then the kiosk stops. Returns
+    {"messages": [(t, kind, payload)], "playing": [(t, creative)], "log": [(t, logger, line)]}."""
+    source = visits if callable(visits) else lambda t, step: snapshot(visits, t, step)
+    config = Config.model_validate({"site": "lab", "device": "kiosk-1", "privacy": {"min_group": min_group},
+                                    "mqtt": {"interval": interval}})
+    clock = [0.0]
+    messages: list = []
+    counter = AudienceCounter(config, Barrier(logging.getLogger("tests.audience_run")),
+                              lambda kind, message: messages.append((clock[0], kind, message.payload())),
+                              lambda: clock[0], lambda: start + dt.timedelta(seconds=clock[0]))
+    player = Player(playlist)
+    lines = _Lines(lambda: clock[0])
+    logger = logging.getLogger("signage")
+    logger.addHandler(lines)
+    level, logger.level = logger.level, logging.INFO
+    playing: list = []
+    try:
+        ticks = int(round(seconds / step))
+        for n in range(ticks + 1):
+            t = clock[0] = n * step
+            counter.put(source(t, step))
+            state = counter.count()
+            player.tick(state, Now(t, start + dt.timedelta(seconds=t)))
+            if not playing or playing[-1][1] != player.scheduled:
+                playing.append((t, player.scheduled))
+            counter.send_plays(player, False, watching(t))
+            if counter.interval_over():
+                counter.send_metrics()
+        now = Now(clock[0], start + dt.timedelta(seconds=clock[0]))
+        counter.count()
+        player.stop(now)
+        counter.send_plays(player, final=True)
+        counter.send_metrics()
+    finally:
+        logger.removeHandler(lines)
+        logger.level = level
+    return {"messages": messages, "playing": playing, "log": lines.lines}
+
+
+def snapshot(visits: list[Visit], t: float, step: float) -> AudienceSnapshot:
+    faces = tuple(Face(box=(0.4, 0.3, 0.1, 0.15), score=0.9, expressions=None, looking=v.looking(t), yaw=0.0,
+                       pitch=0.0, distance_m=2.0, zone=v.zone, track=v.track, dwell_s=t - v.enter,
+                       track_expression=v.expression if v.looking(t) else None, looking_s=v.looked(t))
+                  for v in visits if v.enter <= t < v.leave)
+    ended = tuple(TrackSummary(dwell_s=v.leave - v.enter, looking_s=v.looked(v.leave),
+                               expression=v.expression if v.looks else None, zone=v.zone)
+                  for v in visits if t - step < v.leave <= t)
+    return AudienceSnapshot(t=t, faces=faces, ended=ended)
+
+
+def without_ids(messages: list) -> list:
+    """The messages as a reader compares them: message ids are random."""
+    return [(t, kind, {key: value for key, value in payload.items() if key != "id"}) for t, kind, payload in messages]

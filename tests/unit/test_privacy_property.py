@@ -1,0 +1,127 @@
+"""The privacy rule as a property (docs/privacy.md): two audiences that differ only in
+fewer than min_group people, inside an hour with fewer than min_group passers, publish
+the same records about moments (plays, intervals, the status's `playing`, INFO log
+lines, with their times, including the plays that follow) and the same aggregates for
+every period with fewer than min_group passers. They may differ only in aggregates over
+periods in which at least min_group people passed.
+
+Generated audiences go through the kiosk's counting path (tests/audience_run.py): the
+real handoff, counter, ledger, player and rules engine, with a playlist whose audience
+rules fire for one person, for a crowd and for nobody, beside a daypart."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.audience_run import Visit, playlist_from, run
+
+PLAYLIST = """
+creatives:
+  - {id: loop-a, type: card, text: A, duration: 10}
+  - {id: loop-b, type: card, text: B, duration: 8}
+  - {id: loop-c, type: card, text: C, duration: 7}
+  - {id: look, type: card, text: Look, duration: 6}
+  - {id: look-2, type: card, text: Look again, duration: 5}
+  - {id: smile, type: card, text: Smile, duration: 9}
+  - {id: crowd, type: card, text: Crowd, duration: 12}
+  - {id: idle, type: card, text: Idle, duration: 11}
+  - {id: half-past, type: card, text: Half past, duration: 10}
+default: [loop-a, loop-b, loop-c]
+rules:
+  - id: smiles
+    priority: 30
+    when: {looking: {min: 1}, expression: {dominant: happy, min_share: 0.5}, hold: 2}
+    play: smile
+    cooldown: 60
+  - id: crowd
+    priority: 20
+    when: {faces: {min: 2}, hold: 1}
+    play: crowd
+    max_per_hour: 2
+  - id: lookers
+    priority: 10
+    when: {looking: {min: 1}, hold: 1}
+    play: [look, look-2]
+    min_show: 2
+  - id: nobody
+    priority: 5
+    when: {faces: {max: 0}, hold: 40}
+    play: idle
+    cooldown: 120
+  - id: half-past
+    when: {hours: [{start: "11:30", end: "11:40"}]}
+    play: half-past
+"""
+START = dt.datetime(2026, 11, 23, 10, 58, 30, tzinfo=dt.timezone.utc)
+STEP = 3.0  # a snapshot every 3 s: the hours' edges fall on it
+HOUR_START, HOUR_END, SECONDS = 90, 3690, 3780  # the quiet hour, 11:00-12:00, in seconds of the run
+
+
+@pytest.fixture(scope="module")
+def playlist(tmp_path_factory):
+    return playlist_from(tmp_path_factory.mktemp("property"), PLAYLIST)
+
+
+def visits(tracks, first: int, last: int, count: tuple[int, int]):
+    """People who come and go between run seconds `first` and `last` (on the snapshot grid)."""
+    person = st.tuples(st.integers(first // 3, last // 3 - 1), st.integers(1, 40), st.integers(0, 10),
+                       st.integers(0, 30), st.sampled_from(["happy", "neutral", "surprise"]))
+
+    def made(drawn):
+        out = []
+        for track, (enter, stay, look_at, look_for, expression) in zip(tracks, drawn):
+            enter, leave = enter * 3, min(last, enter * 3 + stay * 3)
+            looks = ((enter + look_at, enter + look_at + look_for),) if look_for else ()
+            out.append(Visit(track, enter, leave, looks, expression))
+        return out
+
+    return st.lists(person, min_size=count[0], max_size=count[1]).map(made)
+
+
+@st.composite
+def audiences(draw):
+    """(min_group, the audience, the few people only the second audience has)."""
+    min_group = draw(st.sampled_from([2, 3]))
+    before = draw(visits(range(100, 110), 0, HOUR_START - 3, (0, 4)))
+    after = draw(visits(range(200, 210), HOUR_END, SECONDS, (0, 4)))
+    in_hour = draw(visits(range(300, 310), HOUR_START, HOUR_END - 3, (0, min_group - 2)))
+    extra = draw(visits(range(400, 410), HOUR_START, HOUR_END - 3, (1, min_group - 1 - len(in_hour))))
+    return min_group, before + in_hour + after, extra
+
+
+def compared(out: dict, busy_intervals: set, busy_day: bool) -> dict:
+    """What must be the same: every record about a moment, every aggregate of a quiet
+    period. Of an interval with min_group passers (in either run), only its times and
+    frames; the day's totals only if neither run's day had min_group passers."""
+    messages = []
+    for t, kind, payload in out["messages"]:
+        payload = {key: value for key, value in payload.items() if key != "id"}
+        if kind == "metrics" and payload["start"] in busy_intervals:
+            payload = {key: payload[key] for key in ("start", "end", "frames")}
+        if kind == "totals" and payload["period"] == "day" and busy_day:
+            continue
+        messages.append((t, kind, payload))
+    return {"messages": messages, "playing": out["playing"], "log": out["log"]}
+
+
+def published_passers(out: dict) -> set:
+    return {payload["start"] for _, kind, payload in out["messages"] if kind == "metrics"
+            and payload["passers"] is not None}
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                   HealthCheck.too_slow])
+@given(audiences())
+def test_fewer_than_min_group_people_in_a_quiet_hour_change_nothing_published_about_a_moment(playlist, drawn):
+    min_group, audience, extra = drawn
+    in_hour = {v.track for v in audience + extra if HOUR_START <= v.enter < HOUR_END}
+    assert len(in_hour) < min_group, "the premise: a quiet hour"
+    without = run(playlist, audience, SECONDS, min_group=min_group, step=STEP, start=START, interval=600)
+    with_them = run(playlist, audience + extra, SECONDS, min_group=min_group, step=STEP, start=START, interval=600)
+    busy_intervals = published_passers(without) | published_passers(with_them)
+    busy_day = len(audience) + len(extra) >= min_group
+    assert compared(with_them, busy_intervals, busy_day) == compared(without, busy_intervals, busy_day)
