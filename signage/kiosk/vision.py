@@ -5,6 +5,7 @@ out is AudienceSnapshots, through the audience counter's handoff."""
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
@@ -59,6 +60,8 @@ class VisionStage:
         self.worker: VisionWorker | None = None
         self._counted_dropped = 0
         self._retired_faults = 0  # of the workers stopped before: `faults` counts since start
+        self._stopping: VisionWorker | None = None  # counted while it stops
+        self._count_lock = threading.Lock()  # `faults` may be read from another thread: never a dip
 
     @property
     def running(self) -> bool:
@@ -115,9 +118,12 @@ class VisionStage:
         is counted, and the notice goes off."""
         if self.worker is not None:
             dropped = self.dropped_since_last()
-            worker, self.worker = self.worker, None
+            worker = self._stopping = self.worker
+            self.worker = None
             worker.stop()
-            self._retired_faults += worker.faults
+            with self._count_lock:
+                self._retired_faults += worker.faults
+                self._stopping = None
             self._on_stopped(dropped)
         self._notice(False)
 
@@ -135,7 +141,9 @@ class VisionStage:
     @property
     def faults(self) -> int:
         """Faults the workers survived since the kiosk started (privacy and reloads replace them)."""
-        return self._retired_faults + (self.worker.faults if self.worker else 0)
+        with self._count_lock:
+            live = {id(w): w for w in (self.worker, self._stopping) if w is not None}
+            return self._retired_faults + sum(w.faults for w in live.values())
 
     def dropped_since_last(self) -> int:
         if self.worker is None:

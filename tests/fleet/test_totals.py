@@ -127,8 +127,9 @@ def test_the_creatives_page_says_withheld_not_zero(web):
     page = client.get(f"/creatives?end={f.T0.date().isoformat()}&span=day").text
     promo = page[page.index('data-creative="promo"'):]
     promo = promo[:promo.index("</tr>")]
-    assert '<td class="num impressions">7<br><small class="muted">of 2 plays</small>' in promo
-    assert '<td class="num viewed-impressions">3<br><small class="muted">of 1 plays</small>' in promo
+    assert '<td class="num impressions" data-label="Impressions">7<br><small class="muted">of 2 plays</small>' in promo
+    assert ('<td class="num viewed-impressions" data-label="Viewed impressions">3<br>'
+            '<small class="muted">of 1 plays</small>') in promo
     quiet = page[page.index('data-creative="quiet"'):]
     quiet = quiet[:quiet.index("</tr>")]
     assert quiet.count(">withheld</span>") == 2, "impressions and viewed impressions: unknown, not 0"
