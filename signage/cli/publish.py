@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--key {exc}") from None
     releases = output_folder("--releases", Path(args.releases))
     if args.objects_url is not None:
-        from signage.config import content_url
+        from signage.contentconfig import content_url
 
         try:
             content_url(args.objects_url)

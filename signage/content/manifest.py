@@ -24,7 +24,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from signage.config import content_url
+from signage.contentconfig import content_url
 from signage.patterns import NAME_PATTERN
 
 FORMAT = 1

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from signage.fleet import queries
+from signage.fleet import queries, screen_log
 from signage.fleet.parse import parse
 from signage.fleet.tables import commands
 from tests.fleet import factory as f
@@ -73,7 +73,7 @@ def test_history_reads_in_words_without_repeated_echoes(store):
                                                 sent_at=t + timedelta(seconds=6)))
     store.write([said("a", "privacy/state", b"ON")], now=t + timedelta(seconds=7))
     store.write([said("a", "available", b"stopped")], now=t + timedelta(seconds=8))
-    texts = [h["text"] for h in reversed(queries.history(store.reader, "lab", "a"))]
+    texts = [h["text"] for h in reversed(screen_log.history(store.reader, "lab", "a"))]
     assert texts == [
         "online",
         "first status: camera ok, display ok, broker connected, playlist ok, privacy off",
@@ -83,7 +83,7 @@ def test_history_reads_in_words_without_repeated_echoes(store):
         "privacy on: the screen's echo",
         "stopped (a clean stop)"]
     assert not any(word in text for text in texts for word in ("True", "False", "None"))
-    outcome = queries.recent_commands(store.reader, "lab", "a", now=t + timedelta(seconds=9))[0]["outcome"]
+    outcome = screen_log.recent_commands(store.reader, "lab", "a", now=t + timedelta(seconds=9))[0]["outcome"]
     assert outcome == "done: privacy = ON"
     page = logged_in(store).get("/screen/lab/a").text
     assert "camera gone → ok; error cleared" in page and "privacy False" not in page

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from signage.fleet import database, queries
+from signage.fleet import database, queries, screen_log
 from signage.fleet.store import housekeeping
 from signage.fleet.parse import parse
 from signage.fleet.tables import (creative_day_expressions, creative_days, creative_site_day_expressions,
@@ -230,9 +230,9 @@ def test_availability_status_refusals_and_states_make_history(store):
     screen = queries.screen(store.reader, "lab", "a")
     assert screen["availability"] == "offline" and screen["availability_since"] == t + timedelta(seconds=4)
     assert screen["states"]["privacy"][0] == "ON" and "unknown id" in screen["refusal"]
-    kinds = [h["kind"] for h in reversed(queries.history(store.reader, "lab", "a"))]
+    kinds = [h["kind"] for h in reversed(screen_log.history(store.reader, "lab", "a"))]
     assert kinds == ["available", "status", "status", "state", "refused", "available"]
-    assert any("camera ok → gone" in h["detail"] for h in queries.history(store.reader, "lab", "a"))
+    assert any("camera ok → gone" in h["detail"] for h in screen_log.history(store.reader, "lab", "a"))
     rows = queries.fleet(store.reader, today=f.T0.date()).rows
     assert rows[0].health == "offline" and "camera gone" in rows[0].problems
     assert count(store, status_history) == 6

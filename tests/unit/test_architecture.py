@@ -27,7 +27,7 @@ FORBIDDEN = {
     "content": ("signage.vision", "signage.display", "signage.telemetry", *ABOVE_DOMAIN),
 }
 FOUNDATIONS = {"audience", "contributors", "clock", "config", "fields", "patterns", "yamlread", "validation",
-               "modelfiles", "errors", "faults", "threads", "imageinfo", "build"}
+               "modelfiles", "contentconfig", "errors", "faults", "threads", "imageinfo", "build"}
 # What a package may import of signage, when that is shorter said than what it may not.
 # The fleet runs on another machine and knows the kiosks only by what they publish: the
 # contract (wire/) and the foundations, never the kiosk, its uplink, vision, display or

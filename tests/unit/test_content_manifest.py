@@ -11,7 +11,8 @@ import stat
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from signage.config import Config, ContentConfig
+from signage.config import Config
+from signage.contentconfig import ContentConfig
 from signage.content import signing
 from signage.content.manifest import MAX_FILES, MAX_MANIFEST_BYTES, Manifest, canonical, path_problem, parse
 from signage.content.verify import ReleaseRefused, accept

@@ -10,7 +10,8 @@ import json
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from signage.config import Config, ContentConfig
+from signage.config import Config
+from signage.contentconfig import ContentConfig
 from signage.content.signing import public_text
 from signage.kiosk.problems import Problems
 from signage.kiosk.releases import Releases

@@ -12,7 +12,7 @@ from datetime import date, timedelta
 
 import sqlalchemy as sa
 
-from signage.fleet import charts, params, queries
+from signage.fleet import charts, params, queries, screen_log
 from signage.fleet.identities import Identities
 from signage.fleet.times import day_range, iso
 
@@ -55,7 +55,7 @@ def screen_live(reader: sa.Engine, site: str, device: str) -> dict | None:
     info = queries.screen(reader, site, device)
     if info is None:
         return None
-    return {"s": info, "site": site, "device": device, "commands": queries.recent_commands(reader, site, device)}
+    return {"s": info, "site": site, "device": device, "commands": screen_log.recent_commands(reader, site, device)}
 
 
 def screen_report(reader: sa.Engine, site: str, device: str, first: date, last: date, span: str,
@@ -85,7 +85,7 @@ def screen_report(reader: sa.Engine, site: str, device: str, first: date, last: 
         "unbroken": total("viewers_unbroken"), "viewers": total("viewers"), "withheld": total("withheld_intervals"),
         "viewers_withheld": total("viewers_withheld_intervals"), "intervals": total("intervals"),
         "timeline": charts.timeline(plays, start, end, "Plays (UTC)", width=720) if span == "day" else None,
-        "plays": plays[-RECENT_PLAYS:], "history": queries.history(reader, site, device),
+        "plays": plays[-RECENT_PLAYS:], "history": screen_log.history(reader, site, device),
         "prev": earlier if earlier >= params.EARLIEST else None,
         "next": later if later <= params.latest(today) else None}
 
