@@ -26,7 +26,7 @@ def add(commands) -> None:
     parser.add_argument("--losses", type=whole(0, 100_000), default=None,
                         help="soak: display losses during the run (default 100 per 2 h, in proportion)")
     parser.add_argument("--rounds", type=whole(1, 1000), default=3,
-                        help="display, cpu: how many times each case is repeated")
+                        help="display, cpu, content: how many times each case is repeated")
     parser.add_argument("--soak", type=seconds(), default=0.0, metavar="SECONDS",
                         help="display: also cycle 50 4K images and 3 videos this long and report memory growth")
     parser.add_argument("--screens", type=listed(whole(1, 100_000)), default=None,
@@ -74,7 +74,8 @@ def run(args: argparse.Namespace) -> int:
     elif args.what == "content":
         from signage.cli.bench_content import run as content
 
-        print(content(screens=(args.screens or [50])[0], mb=args.mb, rate_mb_s=args.rate, screen=not args.no_screen))
+        print(content(screens=(args.screens or [50])[0], mb=args.mb, rate_mb_s=args.rate, screen=not args.no_screen,
+                      rounds=args.rounds))
     elif args.what == "display":
         from signage.cli.bench_display import run as display
 

@@ -3,14 +3,16 @@
 Round 1, the rollout: a release of `mb` MB (a playlist and media files of random bytes,
 which compress to nothing) is published; `screens` simulated screens (each an updater of
 its own, its own content folder, the kiosk's rate cap) fetch it at once from a real
-`signage fleet` (a subprocess, with a throwaway Mosquitto). Reported: the time until the
-last screen plays it, and the fleet process's CPU (% of one core over the rollout) and
-its peak resident memory.
+`signage fleet` (a subprocess, with a throwaway Mosquitto). Reported over `rounds`
+rollouts (min / median / max): the time until the last screen plays it, as a ratio to one
+screen's download at the cap, and the fleet process's CPU (% of one core over the
+rollout); and its peak resident memory over them all.
 
 Round 2, the screen: one kiosk's renderer plays a 30 fps 1080p H.264 video while its
 updater downloads the release (niced, rate-capped, as on a kiosk), against the same
-video without a download in the same run. Reported: dropped video frames in both (the
-target is none). Run it under X or Xvfb at 1920x1080 (SDL's dummy driver flatters it).
+video without a download, `rounds` times in the same run. Reported: dropped video frames
+in both (the target is none while downloading, in every round). Run it under X or Xvfb at
+1920x1080 (SDL's dummy driver flatters it).
 
 Every screen keeps its own copy: the bench needs `screens x mb` of free disk in TMPDIR
 and refuses to start without it.
@@ -29,7 +31,7 @@ import time
 from pathlib import Path
 
 from signage.cli.bench_broker import start_mosquitto
-from signage.cli.measure import verdict
+from signage.cli.measure import Spread, verdict
 
 FILE_MB = 10
 VIDEO_SIZE = (1920, 1080)
@@ -120,7 +122,7 @@ def _frames_while(renderer, watch, seconds: float, during=None) -> tuple[int, in
     return watch.shown, watch.dropped
 
 
-def _screen_round(key, url: str, folder: Path, mb: int, rate_mb_s: float) -> list[str]:
+def _screen_round(key, url: str, folder: Path, mb: int, rate_mb_s: float, rounds: int) -> list[str]:
     from signage.config import DisplayConfig, NoticeConfig
     from signage.display.content import Content
     from signage.display.events import RenderObserver
@@ -144,26 +146,36 @@ def _screen_round(key, url: str, folder: Path, mb: int, rate_mb_s: float) -> lis
     renderer = Renderer(DisplayConfig(fullscreen=False, size=VIDEO_SIZE, notice=NoticeConfig(enabled=False)),
                         observer=watch)
     renderer.open()
+    idle, busy, states = [], [], []
     try:
         renderer.show(Content(id="clip", type="video", path=video, loop=True))
         deadline = time.monotonic() + 20
         while not has_video_frame(renderer) and time.monotonic() < deadline:
             renderer.frame()
-        idle = _frames_while(renderer, watch, min(seconds, 30))
-        kiosk = _updater(key, url, folder / "kiosk", mb, rate_mb_s)
-        busy = _frames_while(renderer, watch, 0, during=kiosk.step)
+        for n in range(rounds):
+            idle.append(_frames_while(renderer, watch, min(seconds, 30)))
+            kiosk = _updater(key, url, folder / f"kiosk-{n}", mb, rate_mb_s)
+            busy.append(_frames_while(renderer, watch, 0, during=kiosk.step))
+            states.append(kiosk.state.state)
+            shutil.rmtree(folder / f"kiosk-{n}", ignore_errors=True)
         driver = renderer.screen.driver if renderer.screen is not None else "none"
     finally:
         renderer.close()
     lines = [f"screen: SDL video driver {driver}, a 30 fps 1080p H.264 video; the download at {rate_mb_s:g} MB/s, "
-             f"niced ({kiosk.state.state})"]
-    for name, (shown, dropped) in (("without a download", idle), ("while downloading", busy)):
-        lines.append(f"  {name:20} {shown:6d} frames shown, {dropped:4d} dropped "
-                     f"{verdict(dropped <= DROPPED_TARGET) if name != 'without a download' else ''}")
+             f"niced ({', '.join(states)}); {rounds} rounds",
+             f"  {'':20} {'frames shown':>22}   {'dropped':>16}",
+             f"  {'':20} {'min / median / max':>22}   {'min / median / max':>16}"]
+    for name, counts in (("without a download", idle), ("while downloading", busy)):
+        shown = Spread.of([float(s) for s, _ in counts])
+        dropped = Spread.of([float(d) for _, d in counts])
+        met = verdict(dropped.high <= DROPPED_TARGET) if name == "while downloading" else ""
+        lines.append(f"  {name:20} {shown.format('.0f'):>22}   {dropped.format('.0f'):>16} {met}".rstrip())
+    lines.append(f"target: {DROPPED_TARGET} frames dropped while downloading, in every round")
     return lines
 
 
-def run(screens: int = 50, mb: int = 200, rate_mb_s: float = 4.0, screen: bool = True) -> str:
+def run(screens: int = 50, mb: int = 200, rate_mb_s: float = 4.0, screen: bool = True,
+        rounds: int = 3) -> str:
     from signage.content import release, signing
     from signage.display.videoinfo import video_length
 
@@ -182,21 +194,26 @@ def run(screens: int = 50, mb: int = 200, rate_mb_s: float = 4.0, screen: bool =
         fleet, url, _ = _fleet(folder, releases, broker)
         logging.getLogger("signage.content").setLevel(logging.WARNING)  # one line per screen and step otherwise
         try:
-            cpu = _cpu_seconds(fleet.pid)
-            spent, failed = _rollout(key, url, folder / "screens", screens, mb, rate_mb_s)
-            cpu = _cpu_seconds(fleet.pid) - cpu
-            peak = _peak_rss_mb(fleet.pid)
-            shutil.rmtree(folder / "screens", ignore_errors=True)
             alone = (mb << 20) / (rate_mb_s * 1e6)  # one screen's download at the cap
+            ratios, cpus, failed = [], [], []
+            for n in range(rounds):
+                cpu = _cpu_seconds(fleet.pid)
+                spent, failed_now = _rollout(key, url, folder / f"screens-{n}", screens, mb, rate_mb_s)
+                cpus.append(100 * (_cpu_seconds(fleet.pid) - cpu) / spent)
+                ratios.append(spent / alone)
+                failed += failed_now
+                shutil.rmtree(folder / f"screens-{n}", ignore_errors=True)
+            ratio, cpu_share = Spread.of(ratios), Spread.of(cpus)
             lines = [f"rollout: {screens} screens fetch a {mb} MB release from one signage fleet, each capped at "
-                     f"{rate_mb_s:g} MB/s",
-                     f"  time to full rollout {spent:.1f} s ({spent / alone:.2f} x one screen's download at the "
-                     f"cap); {screens - len(failed)} of {screens} screens active",
-                     f"  signage fleet: CPU {100 * cpu / spent:.0f} % of one core during the rollout, peak "
-                     f"resident memory {peak:.0f} MiB"]
+                     f"{rate_mb_s:g} MB/s; {rounds} rollouts, min / median / max",
+                     f"  time to full rollout      {ratio.format()} x one screen's download at the cap "
+                     f"({alone:.1f} s): {ratio.median * alone:.1f} s (median)",
+                     f"  signage fleet CPU         {cpu_share.format('.0f')} % of one core during the rollout",
+                     f"  signage fleet memory      peak resident {_peak_rss_mb(fleet.pid):.0f} MiB over all rollouts",
+                     f"  {rounds * screens - len(failed)} of {rounds * screens} screen rollouts active"]
             lines += [f"  not active: {line}" for line in failed[:5]]
             if screen:
-                lines += _screen_round(key, url, folder, mb, rate_mb_s)
+                lines += _screen_round(key, url, folder, mb, rate_mb_s, rounds)
         finally:
             fleet.terminate()
             fleet.wait(30)
