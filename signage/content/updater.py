@@ -12,6 +12,7 @@ comes through `events`.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import queue
@@ -21,7 +22,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
-from signage.content.fetch import Fetcher, FetchFailed, Stopped
+from signage.clock import utc_iso
+from signage.content.fetch import BrokeOff, Fetcher, FetchFailed, Stopped
 from signage.content.install import ContentFolder, InstallRefused
 from signage.content.manifest import MAX_MANIFEST_BYTES, parse
 from signage.content.signing import PublicKey, SignatureRefused, check
@@ -92,6 +94,7 @@ class ContentUpdater:
         self.state = Rollout()
         self._announced: int | None = None  # the newest version MQTT announced (paho's thread writes)
         self._refused: dict[int, str] = {}  # versions refused for good: not fetched again
+        self._resuming: int | None = None  # a version whose download broke off: tried again soon
         self._thread = SupervisedThread("content", self.step, settings.check_every)
         self._niced = False
         self._retry: threading.Timer | None = None  # wakes the thread after a failure that may pass
@@ -167,7 +170,7 @@ class ContentUpdater:
             newest = None
             if self._announced is None:
                 logger.info("no newer content known: %s", exc)
-        candidates = [v for v in (newest, self._announced) if v is not None]
+        candidates = [v for v in (newest, self._announced, self._resuming) if v is not None]
         if not candidates or (active is not None and max(candidates) <= active):
             self._check_expiry(self._installed(active) if active is not None else None)
             return
@@ -178,6 +181,8 @@ class ContentUpdater:
             self._take(version, active)
         except Stopped:
             logger.info("content download of version %s paused: the kiosk is stopping", version)
+        except BrokeOff as exc:
+            self._broke_off(version, exc)
         except ReleaseRefused as exc:
             self._refuse(version, str(exc), final=exc.final)
         except InstallRefused as exc:
@@ -186,8 +191,9 @@ class ContentUpdater:
             self._refuse(version, str(exc), final=exc.final)
 
     def _take(self, version: int, active: int | None) -> None:
-        self.state = replace(self.state, state="pending", next_version=version, reason=None, done_bytes=0,
-                             total_bytes=0)
+        if version != self._resuming:  # a retry says what became of the last try, or that it is downloading
+            self.state = replace(self.state, state="pending", next_version=version, reason=None, done_bytes=0,
+                                 total_bytes=0)
         path = f"{version}/manifest"
         data = self.fetcher.small(f"{path}.json", MAX_MANIFEST_BYTES)
         signature = self.fetcher.small(f"{path}.sig", 1024)
@@ -198,7 +204,8 @@ class ContentUpdater:
         target = accepted.files
         need = self.folder.need(target)
         self.folder.make_room(target, need)
-        self.state = replace(self.state, state="downloading", next_version=version, total_bytes=need.bytes)
+        self.state = replace(self.state, state="downloading", next_version=version, reason=None,
+                             done_bytes=self.folder.partial_bytes(need), total_bytes=need.bytes)
         source, prefix = self.fetcher, "objects/"
         if accepted.manifest.objects_url is not None:  # another host the signed manifest names
             source, prefix = Fetcher(accepted.manifest.objects_url, settings.rate_bytes_s, self._stopping), ""
@@ -209,6 +216,7 @@ class ContentUpdater:
                           max_image_pixels=settings.max_image_pixels)
         self.folder.swap(version, data, signature)
         self.folder.clean()
+        self._resuming = None
         self.state = Rollout("active", version, accepted.target)
         self.events.put(ContentInstalled(version, accepted.target))
         logger.info("content version %d (%s) installed", version, accepted.target)
@@ -221,6 +229,7 @@ class ContentUpdater:
         (the network) is, at the next look."""
         text = f"version {version}: {reason}" if not reason.startswith("version") else reason
         if final:
+            self._resuming = None
             self._refused[version] = text
             while len(self._refused) > MAX_REFUSED:  # the oldest first: only new versions are asked about
                 del self._refused[min(self._refused)]
@@ -231,6 +240,17 @@ class ContentUpdater:
             logger.warning("content not fetched yet: %s; trying again in %g s", text, self._retry_s)
             self.state = replace(self.state, state="pending", next_version=version, reason=text)
             self._retry_soon()
+
+    def _broke_off(self, version: int, exc: BrokeOff) -> None:
+        """This attempt is refused, and says so; the version is not: what arrived is kept and
+        the next try, soon, asks for the rest."""
+        self._resuming = version
+        when = utc_iso(dt.datetime.fromtimestamp(self._wall() + self._retry_s, dt.timezone.utc))
+        text = (f"version {version}: {exc}; the download resumes from byte {exc.have} at the next try, "
+                f"in {self._retry_s:g} s ({when})")
+        logger.warning("content download refused for now: %s", text)
+        self.state = replace(self.state, state="refused", next_version=version, reason=text)
+        self._retry_soon()
 
     def _retry_soon(self) -> None:
         """A download that broke off is resumed sooner than at the next regular look."""
