@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Callable
 
 from signage.clock import utc_iso
-from signage.content.fetch import BrokeOff, Fetcher, FetchFailed, Stopped
+from signage.content.fetch import CHUNK, BrokeOff, Fetcher, FetchFailed, Stopped
 from signage.content.install import ContentFolder, InstallRefused
 from signage.content.manifest import MAX_MANIFEST_BYTES, parse
 from signage.content.signing import PublicKey, SignatureRefused, check
@@ -85,17 +85,20 @@ class Settings:
 
 
 class ContentUpdater:
-    def __init__(self, settings: Settings, video_length: VideoLength, wall: Callable[[], float] = time.time):
+    def __init__(self, settings: Settings, video_length: VideoLength, wall: Callable[[], float] = time.time,
+                 clock: Callable[[], float] = time.monotonic):
         self.settings, self._video_length, self._wall = settings, video_length, wall
         self._stopping = threading.Event()
         self.fetcher = Fetcher(settings.base_url, settings.rate_bytes_s, self._stopping)
+        # A step beats with every chunk; between two, a read may wait the fetch's timeout and the rate cap its pause.
+        self._quiet_s = self.fetcher.timeout + CHUNK / settings.rate_bytes_s
         self.folder = ContentFolder(settings.folder, settings.budget_bytes, settings.last_good)
         self.events: queue.Queue[ContentRefused | ContentInstalled] = queue.Queue()
         self.state = Rollout()
         self._announced: int | None = None  # the newest version MQTT announced (paho's thread writes)
         self._refused: dict[int, str] = {}  # versions refused for good: not fetched again
         self._resuming: int | None = None  # a version whose download broke off: tried again soon
-        self._thread = SupervisedThread("content", self.step, settings.check_every)
+        self._thread = SupervisedThread("content", self.step, settings.check_every, clock=clock)
         self._niced = False
         self._retry: threading.Timer | None = None  # wakes the thread after a failure that may pass
         self._retry_s = min(RETRY_S, settings.check_every)
@@ -121,6 +124,16 @@ class ContentUpdater:
 
     def alive(self, stale: float | None = None) -> bool:
         return self._thread.alive(stale)
+
+    def hung(self, stale: float) -> bool:
+        """One step has made no progress for `stale` seconds plus what a download may spend
+        quietly (the fetch's timeout, the rate cap's pause)."""
+        return self._thread.stuck(stale + self._quiet_s)
+
+    @property
+    def ended(self) -> bool:
+        """The thread died (not stopped): an exception the fault barrier does not catch."""
+        return self._thread.ended
 
     @property
     def faults(self) -> int:
@@ -165,7 +178,7 @@ class ContentUpdater:
                 logger.info("the content thread keeps its priority (%s)", exc)
         active = self.folder.active()
         try:
-            newest = int(self.fetcher.small("latest", LATEST_BYTES).strip())
+            newest = int(self._small(self.fetcher, "latest", LATEST_BYTES).strip())
         except (FetchFailed, ValueError) as exc:
             newest = None
             if self._announced is None:
@@ -195,8 +208,8 @@ class ContentUpdater:
             self.state = replace(self.state, state="pending", next_version=version, reason=None, done_bytes=0,
                                  total_bytes=0)
         path = f"{version}/manifest"
-        data = self.fetcher.small(f"{path}.json", MAX_MANIFEST_BYTES)
-        signature = self.fetcher.small(f"{path}.sig", 1024)
+        data = self._small(self.fetcher, f"{path}.json", MAX_MANIFEST_BYTES)
+        signature = self._small(self.fetcher, f"{path}.sig", 1024)
         settings = self.settings
         accepted = accept(data, signature, settings.key, site=settings.site, device=settings.device, active=active,
                           now=self._wall(), budget_bytes=settings.budget_bytes)
@@ -212,6 +225,7 @@ class ContentUpdater:
         for digest, (_, size) in need.files.items():
             source.file(f"{prefix}{digest}", self.folder.partial / digest, size, digest, self._progress)
             self.folder.adopt_object(digest)
+        self._thread.beat()  # the files are here: checking them is a new stretch of work
         self.folder.stage(version, target, video_length=self._video_length,
                           max_image_pixels=settings.max_image_pixels)
         self.folder.swap(version, data, signature)
@@ -221,7 +235,13 @@ class ContentUpdater:
         self.events.put(ContentInstalled(version, accepted.target))
         logger.info("content version %d (%s) installed", version, accepted.target)
 
+    def _small(self, fetcher: Fetcher, path: str, limit: int) -> bytes:
+        data = fetcher.small(path, limit)
+        self._thread.beat()
+        return data
+
     def _progress(self, count: int) -> None:
+        self._thread.beat()
         self.state = replace(self.state, done_bytes=self.state.done_bytes + count)
 
     def _refuse(self, version: int, reason: str, final: bool) -> None:
