@@ -231,6 +231,7 @@ def commit(kiosk: Kiosk, staged: Staged) -> None:
     step("reload: counting", kiosk.counter.follow, config, recounts(kiosk.config, staged))
     step("reload: privacy", kiosk.privacy.follow_settings, config.privacy)  # first: no frame analysed meanwhile
     step("reload: vision settings", kiosk.vision.follow, config)
+    step("reload: playlists settings", kiosk.playlists.follow, config)
     if staged.vision is not None:
         if kiosk.privacy.on:
             step("reload: vision close", staged.vision.close)

@@ -146,3 +146,16 @@ def test_the_fleet_page_shows_each_screens_rollout(store):
                     "e": f"v3 (site/lab) · v4 refused: {broke_off}",
                     "f": "none yet · v1 pending: version 1: cannot reach the server"}
     assert queries.screen(store.reader, "lab", "c")["content_summary"].endswith("bad signature")
+
+
+def test_the_fleet_page_says_a_screen_waits_for_its_first_release_not_that_its_playlist_was_rejected(store):
+    from signage.fleet import queries
+    from signage.fleet.parse import parse
+    from tests.fleet import factory as f
+
+    waiting = "waiting for its first release from http://fleet.example/releases (playing the fallback card)"
+    body = f.status(device="new", playlist=waiting, last_error=waiting, content={"state": "none"})
+    store.write([parse("signage", "signage/lab/new/status", f.encode(body))])
+    row = next(row for row in queries.fleet(store.reader).rows if row.device == "new")
+    assert row.content == "none yet" and any(waiting in problem for problem in row.problems), row
+    assert not any("rejected" in problem for problem in row.problems)
