@@ -31,9 +31,11 @@ def watcher_for(config: Config, keep_last_good: bool = True) -> PlaylistWatcher:
                            max_image_pixels=config.display.max_image_pixels)
 
 
-def keep_last_good(watcher: PlaylistWatcher, playlist: Playlist, state_file: Path) -> None:
-    """From now on the watcher saves each playlist it accepts; this one is saved now."""
+def keep_last_good(watcher: PlaylistWatcher, playlist: Playlist | None, state_file: Path) -> None:
+    """From now on the watcher saves each playlist it accepts; this one (if any) is saved now."""
     watcher.save_last_good_to(state_file)
+    if playlist is None:
+        return
     try:
         save(playlist, state_file)
     except OSError as exc:
@@ -108,6 +110,11 @@ class Playlists:
     def follow(self, config: Config) -> None:
         """A reload: the configuration `first_release` reads."""
         self._config = config
+
+    def await_first_release(self, config: Config) -> None:
+        """A reload to a content folder with no release yet: the playlist playing plays on until one comes."""
+        self._problems.set("playlist", f"{WAITING} from {first_release(config)} (playing the playlists that "
+                                       "played before)")
 
     def adopt(self, playlist: Playlist) -> None:
         adopt(self._player, self._problems, self._uplink, self._screen, playlist, self._now())

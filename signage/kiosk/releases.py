@@ -28,7 +28,16 @@ from signage.wire.messages import ContentState, fit
 logger = logging.getLogger(__name__)
 
 Event = ContentRefused | ContentInstalled
+STOP_S = 2.0  # a reload waits this long for the content thread to end (the screen holds its picture)
 STALE_S = 30.0  # status calls the content thread hung after this long without progress (beyond a download's quiet)
+
+
+def changed(old: Config, new: Config) -> bool:
+    """The content thread must be made again for `new` (a reload): what its settings come from changed."""
+    def inputs(config: Config) -> tuple:
+        return (config.content, config.content_folder, config.site, config.device, config.mqtt.topic_root,
+                config.paths.last_good_playlist, config.display.max_image_pixels)
+    return inputs(old) != inputs(new)
 
 
 def settings_of(config: Config) -> Settings | None:
@@ -51,10 +60,21 @@ class Releases:
         `clock` times the content thread's progress."""
         self._problems, self._refuse, self._reload, self._clock = problems, refuse, reload, clock
         settings = settings_of(config)
-        self.updater = self._made(settings) if settings is not None else None
-        self.topics = content_topics(config.mqtt.topic_root, config.site, config.device) if settings else ()
+        self.updater = self._made(settings) if settings is not None else None  # its folder is made at start
+        self.topics = content_topics(config.mqtt.topic_root, config.site, config.device) if self.updater else ()
         self._hung = False  # said once per stretch
         self._retired_faults = 0  # of updaters replaced since the start
+        self._draining: ContentUpdater | None = None  # a replaced one still in a read: the new one waits for it
+
+    def make(self, config: Config) -> ContentUpdater | None:
+        """The content thread `config` asks for, its folder made, not started (None: no content.url).
+        OSError when the folder cannot be made."""
+        settings = settings_of(config)
+        if settings is None:
+            return None
+        made = self._made(settings)
+        made.folder.prepare()
+        return made
 
     def _made(self, settings: Settings) -> ContentUpdater:
         from signage.display.videoinfo import video_length
@@ -68,6 +88,24 @@ class Releases:
     def stop(self) -> None:
         if self.updater is not None:
             self.updater.stop()
+
+    def replace(self, updater: ContentUpdater | None, config: Config) -> None:
+        """A reload: the running content thread stops (a download resumes where it broke off)
+        and `updater` (made by `make` for `config`) starts; if the old one is still in a read,
+        the new one starts once it has ended (`watch`), as both would write the same folder."""
+        old, self.updater = self.updater, updater
+        self.topics = content_topics(config.mqtt.topic_root, config.site, config.device) if updater else ()
+        for topic in ("content", "content thread"):  # the new settings may judge otherwise: it says again
+            self._problems.clear(topic)
+        self._hung = False
+        if old is not None:
+            if not old.stop(timeout=STOP_S):
+                logger.warning("the content thread of the old settings is still in a read; the new one starts "
+                               "once it ends")
+                self._draining = old
+            self._retired_faults += old.faults
+        if updater is not None and self._draining is None:
+            updater.start()
 
     def announced(self, topic: str, payload: bytes) -> None:
         """paho's thread: a release announcement (a hint; the manifest's signature decides)."""
@@ -107,6 +145,12 @@ class Releases:
 
     def watch(self, stale: float = STALE_S) -> None:
         """A loop step: a content thread that died starts again; one that hangs is a problem while it lasts."""
+        if self._draining is not None:
+            if self._draining.alive():
+                return
+            self._draining = None
+            if self.updater is not None:
+                self.updater.start()
         updater = self.updater
         if updater is None:
             return
