@@ -86,8 +86,9 @@ class Releases:
             self.updater.start()
 
     def stop(self) -> None:
-        if self.updater is not None:
-            self.updater.stop()
+        for updater in (self._draining, self.updater):
+            if updater is not None:
+                updater.stop()
 
     def replace(self, updater: ContentUpdater | None, config: Config) -> None:
         """A reload: the running content thread stops (a download resumes where it broke off)

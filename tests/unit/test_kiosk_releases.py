@@ -173,3 +173,47 @@ def test_a_content_thread_that_died_is_started_again_once(releases):
         assert releases.updater is second, "started once"
     finally:
         releases.stop()
+
+
+def test_a_reload_waits_for_an_old_content_thread_still_in_a_read_before_the_new_one_starts(tmp_path, monkeypatch):
+    import threading
+
+    from signage.content.fetch import FetchFailed
+    from signage.kiosk import releases as module
+    from tests.support.waiting import wait_for
+
+    monkeypatch.setattr(module, "STOP_S", 0.05)
+    folder = tmp_path / "content"
+    key = public_text(Ed25519PrivateKey.generate().public_key())
+
+    def config(rate: float) -> Config:
+        return Config(site="hq", device="door", playlists=str(folder / "current"),
+                      content=ContentConfig(url="http://127.0.0.1:9/releases", folder=str(folder), public_key=key,
+                                            rate_mb_s=rate))
+
+    problems = Problems()
+    made = Releases(config(4), problems, lambda topic, reason: None, lambda: None)
+    entered, let_go = threading.Event(), threading.Event()
+
+    def hangs(path, limit):
+        entered.set()
+        let_go.wait(30)
+        raise FetchFailed(f"{path}: timed out")
+
+    old = made.updater
+    old.fetcher.small = hangs
+    made.start()
+    try:
+        assert entered.wait(10)
+        new = made.make(config(2))
+        made.replace(new, config(2))
+        assert made.updater is new and not new.alive(), "not beside the old one: both would write the folder"
+        made.watch()
+        assert not new.alive()
+        let_go.set()
+        wait_for(lambda: not old.alive(), "the old thread ends once its read returns")
+        made.watch()
+        assert new.alive() and new.settings.rate_bytes_s == 2e6
+    finally:
+        let_go.set()
+        made.stop()

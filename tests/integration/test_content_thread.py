@@ -1,7 +1,9 @@
-"""A reload (SIGHUP) that changes the `content:` section makes the content thread again
-(kiosk/releases.py, kiosk/reload.py): the old thread stops, the new one looks at its
-new URL at once; a content section that does not load, or a content folder that cannot
-be made, keeps the running thread and says where in status."""
+"""The content thread in a running kiosk (kiosk/releases.py, kiosk/reload.py): a download
+that breaks off is refused for now in status while the release playing stays on screen,
+and resumed at the next look; a reload (SIGHUP) that changes the `content:` section makes
+the content thread again: the old thread stops, the new one looks at its new URL at
+once; a content section that does not load, or a content folder that cannot be made,
+keeps the running thread and says where in status."""
 
 from __future__ import annotations
 
@@ -19,12 +21,12 @@ from tests.support.releases import ReleaseServer
 from tests.support.waiting import wait_for
 
 
-def published(root: Path, key, text: str, times: int = 1) -> Path:
+def published(root: Path, key, text: str, times: int = 1, creative: str = "main") -> Path:
     """A releases folder whose newest version (`times`) plays a card saying `text`."""
     repo, releases = root / "repo", root / "releases"
-    (repo / "fleet").mkdir(parents=True)
+    (repo / "fleet").mkdir(parents=True, exist_ok=True)
     (repo / "fleet" / "lobby.yaml").write_text(
-        f"creatives:\n  - {{id: main, type: card, text: {text}}}\ndefault: [main]\n")
+        f"creatives:\n  - {{id: {creative}, type: card, text: {text}}}\ndefault: [{creative}]\n")
     for _ in range(times):
         release.publish(repo, releases, key, video_length=video_length, simulate_days=0)
     return releases
@@ -96,3 +98,47 @@ def test_a_content_change_makes_the_content_thread_again_and_a_broken_one_keeps_
 
     run_with(controller, script)
     shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_a_download_that_breaks_off_is_refused_for_now_while_the_release_playing_stays_on_screen(
+        xvfb, broker, tmp_path, models_dir, samples):
+    import json
+    import os
+
+    from signage.kiosk.app import Kiosk
+    from tests.kiosk import on_screen
+
+    key = Ed25519PrivateKey.generate()
+    releases = published(tmp_path / "a", key, "first", creative="first")
+    server = ReleaseServer(releases).start()
+    folder = tmp_path / "content"
+    config, path = make_config(tmp_path, broker.url, **content(folder, server.url, key))
+    controller = Kiosk(config, config_path=path)
+
+    def refused(c):
+        status = c.status()
+        return status if (status.get("content") or {}).get("state") == "refused" else None
+
+    def script(c):
+        wait_for(lambda: on_screen(c) == "first", "release 1 on screen")
+        (tmp_path / "a" / "repo" / "fleet" / "filler.bin").write_bytes(os.urandom(400_000))
+        published(tmp_path / "a", key, "second", creative="second")
+        manifest = json.loads((releases / "2" / "manifest.json").read_bytes())
+        filler = f"objects/{manifest['targets']['fleet']['files']['filler.bin']['sha256']}"
+        server.faults[filler] = ("truncate", 100_000)
+        c.releases.updater.announce(2)  # as MQTT would
+        status = wait_for(lambda: refused(c), "the broken download refused for now")
+        assert "100000 of 400000 bytes arrived" in status["content"]["reason"], status["content"]
+        assert "resumes from byte 100000" in status["content"]["reason"], status["content"]
+        assert status["content"]["version"] == 1 and on_screen(c) == "first" and status["playing"] == "first"
+        assert not any("content refused" in p for p in status["problems"]), "not refused for good"
+        del server.faults[filler]
+        c.releases.updater.announce(2)  # the next look (the retry's timer is a minute away)
+        wait_for(lambda: on_screen(c) == "second", "release 2 on screen, resumed")
+        assert (filler, "bytes=100000-") in server.requests
+        assert c.status()["content"]["state"] == "active"
+
+    try:
+        run_with(controller, script)
+    finally:
+        server.stop()
