@@ -141,14 +141,13 @@ class Releases:
         return ContentState(**fields)
 
     def hung(self, stale: float) -> bool:
-        """The content thread is stuck in a step (a dead one is `watch`'s to start again)."""
-        return self.updater is not None and self.updater.hung(stale)
+        """A content thread is stuck in a step, the running one or one a reload replaced (a
+        dead one is `watch`'s to start again)."""
+        return any(updater is not None and updater.hung(stale) for updater in (self._draining, self.updater))
 
     def watch(self, stale: float = STALE_S) -> None:
         """A loop step: a content thread that died starts again; one that hangs is a problem while it lasts."""
-        if self._draining is not None:
-            if self._draining.alive():
-                return
+        if self._draining is not None and not self._draining.alive():
             self._draining = None
             if self.updater is not None:
                 self.updater.start()
@@ -161,13 +160,14 @@ class Releases:
             self._retired_faults += updater.faults
             self.updater.start()
             return
-        if updater.hung(stale):
+        if self.hung(stale):
             if not self._hung:
                 self._hung = True
-                logger.error("the content thread made no progress for %.0f s (a download that hangs?); the last "
-                             "good keeps playing", stale)
+                logger.error("the content thread made no progress for %.0f s beyond its download's own timeout "
+                             "(a read that hangs?); the last good keeps playing", stale)
                 self._problems.set("content thread", f"the content thread made no progress for {stale:.0f} s "
-                                   "(a download that hangs?): the systemd watchdog restarts the kiosk")
+                                   "beyond its download's own timeout (a read that hangs?): the systemd watchdog "
+                                   "restarts the kiosk")
         elif self._hung:
             self._hung = False
             logger.info("the content thread makes progress again")

@@ -191,8 +191,8 @@ def test_a_reload_waits_for_an_old_content_thread_still_in_a_read_before_the_new
                       content=ContentConfig(url="http://127.0.0.1:9/releases", folder=str(folder), public_key=key,
                                             rate_mb_s=rate))
 
-    problems = Problems()
-    made = Releases(config(4), problems, lambda topic, reason: None, lambda: None)
+    problems, now = Problems(), [0.0]
+    made = Releases(config(4), problems, lambda topic, reason: None, lambda: None, clock=lambda: now[0])
     entered, let_go = threading.Event(), threading.Event()
 
     def hangs(path, limit):
@@ -210,6 +210,8 @@ def test_a_reload_waits_for_an_old_content_thread_still_in_a_read_before_the_new
         assert made.updater is new and not new.alive(), "not beside the old one: both would write the folder"
         made.watch()
         assert not new.alive()
+        now[0] += 3600
+        assert made.hung(30.0), "the replaced thread, stuck, is still seen by the watchdog"
         let_go.set()
         wait_for(lambda: not old.alive(), "the old thread ends once its read returns")
         made.watch()

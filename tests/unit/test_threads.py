@@ -94,10 +94,11 @@ def test_an_on_error_that_fails_is_logged_not_fatal(caplog):
 
 def test_a_long_step_that_beats_is_not_stuck_and_one_that_stops_beating_is():
     now = [0.0]
-    beat, beaten, release = threading.Event(), threading.Event(), threading.Event()
+    entered, beat, beaten, release = threading.Event(), threading.Event(), threading.Event(), threading.Event()
     thread = None
 
     def step():  # a download: long, beating with every chunk
+        entered.set()
         while not release.is_set():
             if beat.is_set():
                 beat.clear()
@@ -108,6 +109,7 @@ def test_a_long_step_that_beats_is_not_stuck_and_one_that_stops_beating_is():
     thread = SupervisedThread("worker", step, interval=60, clock=lambda: now[0])
     thread.start()
     try:
+        assert entered.wait(10)
         now[0] += 6
         assert thread.stuck(5)
         beat.set()
