@@ -43,8 +43,9 @@ class SupervisedThread:
     never fatal.
 
     Health: `stuck(stale)` is true only while one call of `step` has been running for
-    more than `stale` seconds; a thread that failed and recovered is not stuck.
-    `alive(stale)` = the thread runs and is not stuck.
+    more than `stale` seconds since it began or last called `beat()` (a long step, a
+    download, beats as it makes progress); a thread that failed and recovered is not
+    stuck. `alive(stale)` = the thread runs and is not stuck.
     """
 
     def __init__(self, name: str, step: Callable[[], None], interval: float,
@@ -91,6 +92,16 @@ class SupervisedThread:
         if self._thread is not threading.current_thread():
             self._thread.join(timeout)
         return not self._thread.is_alive()
+
+    def beat(self) -> None:
+        """The step makes progress (called from within it): it is not stuck."""
+        if self._busy_since is not None:
+            self._busy_since = self._clock()
+
+    @property
+    def ended(self) -> bool:
+        """The thread was started and is gone without being asked to stop."""
+        return self._thread is not None and not self._thread.is_alive() and not self._stop.is_set()
 
     def stuck(self, stale: float) -> bool:
         busy_since = self._busy_since

@@ -41,6 +41,15 @@ class FetchFailed(Exception):
         self.final = final
 
 
+class BrokeOff(FetchFailed):
+    """A file's download ended short: the bytes that arrived are kept, and the next
+    attempt asks for the rest from byte `have` (Range)."""
+
+    def __init__(self, path: str, have: int, size: int, what: str):
+        super().__init__(f"{path}: {have} of {size} bytes arrived: {what}")
+        self.have, self.size = have, size
+
+
 class Stopped(Exception):
     """The kiosk is stopping: the download ends where it is (and resumes next time)."""
 
@@ -87,16 +96,14 @@ class Fetcher:
                 while chunk := handle.read(1 << 20):
                     digest.update(chunk)
         if have < size:
-            have, digest = self._download(path, partial, have, size, digest, progress)
-        if have != size:
-            raise FetchFailed(f"{path}: truncated: {have} of {size} bytes arrived; the rest is asked for next time")
+            digest = self._download(path, partial, have, size, digest, progress)
         if digest.hexdigest() != sha256:
             partial.unlink(missing_ok=True)
             raise FetchFailed(f"{path}: its sha256 is not the one the signed manifest names: the file on the "
                               "server was changed or damaged", final=True)
 
     def _download(self, path: str, partial: Path, have: int, size: int, digest, progress):
-        """(bytes now in `partial`, the digest over them)."""
+        """The digest over `partial`, now `size` bytes long (BrokeOff when fewer came)."""
         headers = {"Range": f"bytes={have}-"} if have else {}
         with self._open(path, headers) as answer:
             resumed = answer.status == 206 and (answer.headers.get("Content-Range") or "").startswith(f"bytes {have}-")
@@ -105,10 +112,12 @@ class Fetcher:
                     partial.unlink(missing_ok=True)
                     raise FetchFailed(f"{path}: the server answered another range than bytes={have}-")
                 have, digest = 0, hashlib.sha256()
-            return self._receive(answer, path, partial, have, size, digest, progress, "ab" if have else "wb"), digest
+            self._receive(answer, path, partial, have, size, digest, progress, "ab" if have else "wb")
+            return digest
 
-    def _receive(self, answer, path: str, partial: Path, have: int, size: int, digest, progress, mode: str) -> int:
-        started, sent = self._clock(), 0
+    def _receive(self, answer, path: str, partial: Path, have: int, size: int, digest, progress, mode: str) -> None:
+        """The answer's body appended to `partial`; BrokeOff (what arrived kept) when it ends short."""
+        started, sent, why = self._clock(), 0, ""
         try:
             with partial.open(mode) as out:
                 while have < size:
@@ -117,9 +126,10 @@ class Fetcher:
                     try:
                         chunk = answer.read(min(CHUNK, size - have))
                     except (OSError, http.client.HTTPException) as exc:  # reset, timeout, IncompleteRead
-                        logger.info("%s broke off at %d of %d bytes: %s", path, have, size, exc)
+                        why = _broke_off(exc, self.timeout)
                         break
-                    if not chunk:
+                    if not chunk:  # http.client reads b"" when the connection closes early, too
+                        why = _ended(answer)
                         break
                     out.write(chunk)
                     digest.update(chunk)
@@ -137,10 +147,32 @@ class Fetcher:
                 raise FetchFailed(f"{path}: the disk is full ({exc.strerror}); free space or lower "
                                   "content.budget_mb", final=True) from None
             raise
-        return have
+        if have < size:
+            logger.info("%s broke off at %d of %d bytes: %s", path, have, size, why)
+            raise BrokeOff(path, have, size, why)
 
     def _pace(self, started: float, sent: int) -> None:
         """Sleep as long as the bytes sent are ahead of the rate cap (the stop event wakes it)."""
         ahead = sent / self.rate - (self._clock() - started)
         if ahead > 0:
             self._stop.wait(ahead)
+
+
+def _broke_off(exc: BaseException, timeout: float) -> str:
+    """What the server did, in words, from the exception a read raised."""
+    if isinstance(exc, http.client.IncompleteRead):
+        return "the server closed the connection in the middle of the file"
+    if isinstance(exc, TimeoutError):
+        return f"the server sent nothing for {timeout:g} s"
+    return f"the connection broke off ({exc.strerror or exc})" if isinstance(exc, OSError) else \
+        f"the connection broke off ({type(exc).__name__})"
+
+
+def _ended(answer) -> str:
+    """Why an answer's body ended: the connection closed before its Content-Length, or
+    the Content-Length itself was short of the file."""
+    if answer.length:  # bytes of its Content-Length that never came
+        return "the server closed the connection in the middle of the file"
+    length = answer.headers.get("Content-Length")
+    return f"the server ended its answer there (it announced Content-Length: {length})" if length else \
+        "the server closed the connection (it announced no Content-Length)"

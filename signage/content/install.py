@@ -93,12 +93,15 @@ class ContentFolder:
                 files.setdefault(entry.sha256, (path, entry.size))
         return Need(files)
 
+    def partial_bytes(self, need: Need) -> int:
+        """Bytes of `need` already here from a download that broke off (resumed, not fetched again)."""
+        return sum(min((self.partial / digest).stat().st_size, size) for digest, (_, size) in need.files.items()
+                   if (self.partial / digest).is_file())
+
     def make_room(self, target: Target, need: Need) -> None:
         """Clean up, then InstallRefused unless the budget and the disk both hold what is needed."""
         self.clean(keep_objects={entry.sha256 for entry in target.files.values()} | set(need.files))
-        partial = sum((self.partial / digest).stat().st_size for digest in need.files
-                      if (self.partial / digest).is_file())
-        still = need.bytes - partial
+        still = need.bytes - self.partial_bytes(need)
         used = self.used_bytes()
         if used + still > self.budget:
             raise InstallRefused(f"needs {still / 1e6:.1f} MB more, and {used / 1e6:.1f} MB of the "

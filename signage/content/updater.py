@@ -12,6 +12,7 @@ comes through `events`.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import queue
@@ -21,7 +22,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
-from signage.content.fetch import Fetcher, FetchFailed, Stopped
+from signage.clock import utc_iso
+from signage.content.fetch import CHUNK, BrokeOff, Fetcher, FetchFailed, Stopped
 from signage.content.install import ContentFolder, InstallRefused
 from signage.content.manifest import MAX_MANIFEST_BYTES, parse
 from signage.content.signing import PublicKey, SignatureRefused, check
@@ -83,16 +85,20 @@ class Settings:
 
 
 class ContentUpdater:
-    def __init__(self, settings: Settings, video_length: VideoLength, wall: Callable[[], float] = time.time):
+    def __init__(self, settings: Settings, video_length: VideoLength, wall: Callable[[], float] = time.time,
+                 clock: Callable[[], float] = time.monotonic):
         self.settings, self._video_length, self._wall = settings, video_length, wall
         self._stopping = threading.Event()
         self.fetcher = Fetcher(settings.base_url, settings.rate_bytes_s, self._stopping)
+        # A step beats with every chunk; between two, a read may wait the fetch's timeout and the rate cap its pause.
+        self._quiet_s = self.fetcher.timeout + CHUNK / settings.rate_bytes_s
         self.folder = ContentFolder(settings.folder, settings.budget_bytes, settings.last_good)
         self.events: queue.Queue[ContentRefused | ContentInstalled] = queue.Queue()
         self.state = Rollout()
         self._announced: int | None = None  # the newest version MQTT announced (paho's thread writes)
         self._refused: dict[int, str] = {}  # versions refused for good: not fetched again
-        self._thread = SupervisedThread("content", self.step, settings.check_every)
+        self._resuming: int | None = None  # a version whose download broke off: tried again soon
+        self._thread = SupervisedThread("content", self.step, settings.check_every, clock=clock)
         self._niced = False
         self._retry: threading.Timer | None = None  # wakes the thread after a failure that may pass
         self._retry_s = min(RETRY_S, settings.check_every)
@@ -118,6 +124,16 @@ class ContentUpdater:
 
     def alive(self, stale: float | None = None) -> bool:
         return self._thread.alive(stale)
+
+    def hung(self, stale: float) -> bool:
+        """One step has made no progress for `stale` seconds plus what a download may spend
+        quietly (the fetch's timeout, the rate cap's pause)."""
+        return self._thread.stuck(stale + self._quiet_s)
+
+    @property
+    def ended(self) -> bool:
+        """The thread died (not stopped): an exception the fault barrier does not catch."""
+        return self._thread.ended
 
     @property
     def faults(self) -> int:
@@ -162,12 +178,12 @@ class ContentUpdater:
                 logger.info("the content thread keeps its priority (%s)", exc)
         active = self.folder.active()
         try:
-            newest = int(self.fetcher.small("latest", LATEST_BYTES).strip())
+            newest = int(self._small(self.fetcher, "latest", LATEST_BYTES).strip())
         except (FetchFailed, ValueError) as exc:
             newest = None
             if self._announced is None:
                 logger.info("no newer content known: %s", exc)
-        candidates = [v for v in (newest, self._announced) if v is not None]
+        candidates = [v for v in (newest, self._announced, self._resuming) if v is not None]
         if not candidates or (active is not None and max(candidates) <= active):
             self._check_expiry(self._installed(active) if active is not None else None)
             return
@@ -178,6 +194,8 @@ class ContentUpdater:
             self._take(version, active)
         except Stopped:
             logger.info("content download of version %s paused: the kiosk is stopping", version)
+        except BrokeOff as exc:
+            self._broke_off(version, exc)
         except ReleaseRefused as exc:
             self._refuse(version, str(exc), final=exc.final)
         except InstallRefused as exc:
@@ -186,11 +204,12 @@ class ContentUpdater:
             self._refuse(version, str(exc), final=exc.final)
 
     def _take(self, version: int, active: int | None) -> None:
-        self.state = replace(self.state, state="pending", next_version=version, reason=None, done_bytes=0,
-                             total_bytes=0)
+        if version != self._resuming:  # a retry says what became of the last try, or that it is downloading
+            self.state = replace(self.state, state="pending", next_version=version, reason=None, done_bytes=0,
+                                 total_bytes=0)
         path = f"{version}/manifest"
-        data = self.fetcher.small(f"{path}.json", MAX_MANIFEST_BYTES)
-        signature = self.fetcher.small(f"{path}.sig", 1024)
+        data = self._small(self.fetcher, f"{path}.json", MAX_MANIFEST_BYTES)
+        signature = self._small(self.fetcher, f"{path}.sig", 1024)
         settings = self.settings
         accepted = accept(data, signature, settings.key, site=settings.site, device=settings.device, active=active,
                           now=self._wall(), budget_bytes=settings.budget_bytes)
@@ -198,22 +217,31 @@ class ContentUpdater:
         target = accepted.files
         need = self.folder.need(target)
         self.folder.make_room(target, need)
-        self.state = replace(self.state, state="downloading", next_version=version, total_bytes=need.bytes)
+        self.state = replace(self.state, state="downloading", next_version=version, reason=None,
+                             done_bytes=self.folder.partial_bytes(need), total_bytes=need.bytes)
         source, prefix = self.fetcher, "objects/"
         if accepted.manifest.objects_url is not None:  # another host the signed manifest names
             source, prefix = Fetcher(accepted.manifest.objects_url, settings.rate_bytes_s, self._stopping), ""
         for digest, (_, size) in need.files.items():
             source.file(f"{prefix}{digest}", self.folder.partial / digest, size, digest, self._progress)
             self.folder.adopt_object(digest)
+        self._thread.beat()  # the files are here: checking them is a new stretch of work
         self.folder.stage(version, target, video_length=self._video_length,
                           max_image_pixels=settings.max_image_pixels)
         self.folder.swap(version, data, signature)
         self.folder.clean()
+        self._resuming = None
         self.state = Rollout("active", version, accepted.target)
         self.events.put(ContentInstalled(version, accepted.target))
         logger.info("content version %d (%s) installed", version, accepted.target)
 
+    def _small(self, fetcher: Fetcher, path: str, limit: int) -> bytes:
+        data = fetcher.small(path, limit)
+        self._thread.beat()
+        return data
+
     def _progress(self, count: int) -> None:
+        self._thread.beat()
         self.state = replace(self.state, done_bytes=self.state.done_bytes + count)
 
     def _refuse(self, version: int, reason: str, final: bool) -> None:
@@ -221,6 +249,7 @@ class ContentUpdater:
         (the network) is, at the next look."""
         text = f"version {version}: {reason}" if not reason.startswith("version") else reason
         if final:
+            self._resuming = None
             self._refused[version] = text
             while len(self._refused) > MAX_REFUSED:  # the oldest first: only new versions are asked about
                 del self._refused[min(self._refused)]
@@ -231,6 +260,17 @@ class ContentUpdater:
             logger.warning("content not fetched yet: %s; trying again in %g s", text, self._retry_s)
             self.state = replace(self.state, state="pending", next_version=version, reason=text)
             self._retry_soon()
+
+    def _broke_off(self, version: int, exc: BrokeOff) -> None:
+        """This attempt is refused, and says so; the version is not: what arrived is kept and
+        the next try, soon, asks for the rest."""
+        self._resuming = version
+        when = utc_iso(dt.datetime.fromtimestamp(self._wall() + self._retry_s, dt.timezone.utc))
+        text = (f"version {version}: {exc}; the download resumes from byte {exc.have} at the next try, "
+                f"in {self._retry_s:g} s ({when})")
+        logger.warning("content download refused for now: %s", text)
+        self.state = replace(self.state, state="refused", next_version=version, reason=text)
+        self._retry_soon()
 
     def _retry_soon(self) -> None:
         """A download that broke off is resumed sooner than at the next regular look."""

@@ -216,7 +216,7 @@ class Kiosk:
 
     def stuck(self, stale: float) -> str | None:
         """A thread that made no progress within `stale` seconds, or None."""
-        return stuck_thread(self.vision, self.uplink, self.playlists, stale)
+        return stuck_thread(self.vision, self.uplink, self.playlists, self.releases, stale)
 
     # ----- for tests and benches: what the parts hold now --------------------------------
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from signage import __version__, build
 from signage.kiosk.playlists import Playlists
+from signage.kiosk.releases import Releases
 from signage.kiosk.uplink import Uplink
 from signage.kiosk.vision import VisionStage
 from signage.playlist.watcher import MAX_BACKOFF_S as WATCHER_BACKOFF_S
@@ -49,7 +50,8 @@ def status_of(kiosk: Kiosk, health: Health | None) -> Status:
     )
 
 
-def stuck_thread(vision: VisionStage, uplink: Uplink, playlists: Playlists, stale: float) -> str | None:
+def stuck_thread(vision: VisionStage, uplink: Uplink, playlists: Playlists, releases: Releases,
+                 stale: float) -> str | None:
     """A thread that made no progress within `stale` seconds, or None (the main thread
     is the caller, so it is alive). For the systemd watchdog."""
     culprit = vision.stuck(stale)
@@ -61,4 +63,6 @@ def stuck_thread(vision: VisionStage, uplink: Uplink, playlists: Playlists, stal
             culprit = "the playlist watcher thread (dead)"
         elif time.monotonic() - watcher.last_progress > stale + WATCHER_BACKOFF_S:
             culprit = "the playlist watcher thread"  # stuck in a read, not in its back-off after a fault
+    if culprit is None and releases.hung(stale):
+        culprit = "the content thread"  # hung in a read (a dead one is started again by a loop step)
     return culprit

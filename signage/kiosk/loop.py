@@ -28,6 +28,7 @@ def tick(kiosk: Kiosk) -> None:
         step("playlist", kiosk.playlists.take, event)
     for release in kiosk.releases.events():
         step("content", kiosk.releases.take, release)
+    step("content thread", kiosk.releases.watch)
     step("privacy schedule", kiosk.privacy.follow_schedule, kiosk.wall())
     state = step("audience", kiosk.counter.count, kiosk.vision.dropped_since_last())
     decision = step("rules", kiosk.player.tick, state, kiosk.now()) if state is not None else None

@@ -28,8 +28,9 @@ from typing import TYPE_CHECKING
 
 from signage.config import Config, check_runtime_paths, remove_created
 from signage.errors import ConfigError, SignageError
-from signage.kiosk import playlists
+from signage.kiosk import playlists, releases
 from signage.kiosk.problems import Problems
+from signage.kiosk.releases import Releases
 from signage.kiosk.uplink import Uplink
 from signage.kiosk.vision import Prepared, VisionStage
 from signage.playlist.loader import Playlist
@@ -37,6 +38,7 @@ from signage.playlist.watcher import PlaylistWatcher
 from signage.telemetry.mqtt import Telemetry
 
 if TYPE_CHECKING:
+    from signage.content.updater import ContentUpdater
     from signage.kiosk.app import Kiosk
 
 logger = logging.getLogger(__name__)
@@ -60,6 +62,8 @@ class Staged:
     vision: Prepared | None = None
     watcher: PlaylistWatcher | None = None
     playlist: Playlist | None = None
+    content_changed: bool = False  # the content thread is made again: `content` (None: no content.url)
+    content: ContentUpdater | None = None
     created: list[Path] = field(default_factory=list)  # folders the paths check made
 
     def discard(self) -> None:
@@ -83,7 +87,7 @@ def prepare(kiosk: Kiosk) -> Staged | None:
         reject(kiosk.problems, where_only(exc), "does not load", str(exc))
         return None
     try:
-        staged = stage(kiosk.config, config, kiosk.uplink, kiosk.vision, kiosk.privacy.on)
+        staged = stage(kiosk.config, config, kiosk.uplink, kiosk.vision, kiosk.privacy.on, kiosk.releases)
         switch_display(kiosk, staged)
     except Rejected as exc:
         reject(kiosk.problems, where_key(kiosk.config_path, exc.key), exc.why, exc.detail)
@@ -105,12 +109,13 @@ def changed_sections(old: Config, new: Config) -> list[str]:
     return [name for name in Config.model_fields if getattr(old, name) != getattr(new, name)]
 
 
-def stage(old: Config, config: Config, uplink: Uplink, vision: VisionStage, privacy_on: bool) -> Staged:
+def stage(old: Config, config: Config, uplink: Uplink, vision: VisionStage, privacy_on: bool,
+          content: Releases) -> Staged:
     """Every new part `config` needs, built beside the running ones (`old`'s); Rejected if one cannot be."""
-    staged = Staged(config, changed_sections(old, config))
+    staged = Staged(config, changed_sections(old, config), content_changed=releases.changed(old, config))
     try:
         relink = new_link(old, config)
-        if "paths" in staged.changed or relink:
+        if "paths" in staged.changed or relink or staged.content_changed:
             try:
                 check_runtime_paths(config, staged.created)
             except ConfigError as exc:
@@ -129,10 +134,16 @@ def stage(old: Config, config: Config, uplink: Uplink, vision: VisionStage, priv
         if new_playlists(old, config):
             watcher = playlists.watcher_for(config, keep_last_good=False)
             loaded = watcher.boot()
-            if loaded.playlist is None:
+            if loaded.playlist is None and playlists.first_release(config) is None:  # (else: plays on meanwhile)
                 raise Rejected("playlists", "the playlists there do not load",
                                f"playlists: the playlists there do not load:\n{loaded.problems}")
             staged.watcher, staged.playlist = watcher, loaded.playlist
+        if staged.content_changed:
+            try:
+                staged.content = content.make(config)
+            except OSError as exc:
+                raise Rejected("content.folder", "the content folder cannot be made", f"content.folder: {exc}") \
+                    from None
     except BaseException:
         staged.discard()
         raise
@@ -163,8 +174,10 @@ def turns_privacy_on(old: Config, new: Config) -> bool:
 
 
 def new_link(old: Config, new: Config) -> bool:
+    """A link made again: its names, broker or spool changed, or it must (not) read content announcements."""
     return old.site != new.site or old.device != new.device or old.mqtt != new.mqtt \
-        or old.paths.spool != new.paths.spool or old.paths.spool_max_mb != new.paths.spool_max_mb
+        or old.paths.spool != new.paths.spool or old.paths.spool_max_mb != new.paths.spool_max_mb \
+        or (old.content.url is None) != (new.content.url is None)
 
 
 def new_vision(old: Config, new: Config) -> bool:
@@ -231,6 +244,9 @@ def commit(kiosk: Kiosk, staged: Staged) -> None:
     step("reload: counting", kiosk.counter.follow, config, recounts(kiosk.config, staged))
     step("reload: privacy", kiosk.privacy.follow_settings, config.privacy)  # first: no frame analysed meanwhile
     step("reload: vision settings", kiosk.vision.follow, config)
+    step("reload: playlists settings", kiosk.playlists.follow, config)
+    if staged.content_changed:
+        step("reload: content", kiosk.releases.replace, staged.content, config)
     if staged.vision is not None:
         if kiosk.privacy.on:
             step("reload: vision close", staged.vision.close)
@@ -240,10 +256,13 @@ def commit(kiosk: Kiosk, staged: Staged) -> None:
     replaced = step("reload: playlist watcher", kiosk.playlists.replace, staged.watcher) if staged.watcher else None
     if replaced is not None:
         step("reload: old playlist watcher", replaced.stop)
-        step("reload: last good playlist", playlists.keep_last_good, kiosk.playlists.watcher, staged.playlist,
-             config.paths.last_good_playlist)
+        step("reload: last good playlist", playlists.keep_last_good, kiosk.playlists.watcher,
+             staged.playlist, config.paths.last_good_playlist)
         kiosk.problems.clear("playlist")
-        step("reload: playlists", kiosk.playlists.adopt, staged.playlist)
+        if staged.playlist is not None:
+            step("reload: playlists", kiosk.playlists.adopt, staged.playlist)
+        else:  # a new content folder, its first release still to come: what plays now plays on
+            step("reload: playlists", kiosk.playlists.await_first_release, config)
 
 
 def where_only(exc: SignageError) -> str:

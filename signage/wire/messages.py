@@ -307,9 +307,11 @@ class ContentState(Message):
                                 "yet (local playlists).")
     target: str | None = text(140, default=None, description="Which of its targets: fleet, site/<site> or "
                               "screen/<site>/<device>.")
-    state: RolloutState = Field(description="none, pending (a newer release is announced), downloading, "
-                                           "active, expired (the release playing is past its expiry: publish "
-                                           "again), refused (the newest release was not taken; see reason).")
+    state: RolloutState = Field(description="none, pending (a newer release is known, not downloading yet: "
+                                           "see reason), downloading, active, expired (the release playing is "
+                                           "past its expiry: publish again), refused (the newest release was not "
+                                           "taken; see reason: a download that broke off is resumed at the next "
+                                           "try, anything else is refused for good).")
     next_version: int | None = Field(None, ge=1, le=MAX_CONTENT_VERSION, description="The release being fetched "
                                      "or refused.")
     done_bytes: int = Field(0, ge=0, le=1 << 44, description="Bytes of next_version downloaded.")

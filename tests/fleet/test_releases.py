@@ -136,7 +136,26 @@ def test_the_fleet_page_shows_each_screens_rollout(store):
     status("c", {"state": "refused", "version": 3, "target": "site/lab", "next_version": 4,
                  "reason": "version 4: bad signature"})
     status("d", None)
+    broke_off = ("version 4: objects/ab: 200000 of 600000 bytes arrived: the server closed the connection in the "
+                 "middle of the file; the download resumes from byte 200000 at the next try, in 60 s")
+    status("e", {"state": "refused", "version": 3, "target": "site/lab", "next_version": 4, "reason": broke_off})
+    status("f", {"state": "pending", "next_version": 1, "reason": "version 1: cannot reach the server"})
     rows = {row.device: row.content for row in queries.fleet(store.reader).rows}
     assert rows == {"a": "v3 (site/lab)", "b": "v3 (site/lab) · v4 downloading 40%",
-                    "c": "v3 (site/lab) · v4 refused: version 4: bad signature", "d": None}
+                    "c": "v3 (site/lab) · v4 refused: version 4: bad signature", "d": None,
+                    "e": f"v3 (site/lab) · v4 refused: {broke_off}",
+                    "f": "none yet · v1 pending: version 1: cannot reach the server"}
     assert queries.screen(store.reader, "lab", "c")["content_summary"].endswith("bad signature")
+
+
+def test_the_fleet_page_says_a_screen_waits_for_its_first_release_not_that_its_playlist_was_rejected(store):
+    from signage.fleet import queries
+    from signage.fleet.parse import parse
+    from tests.fleet import factory as f
+
+    waiting = "waiting for its first release from http://fleet.example/releases (playing the fallback card)"
+    body = f.status(device="new", playlist=waiting, last_error=waiting, content={"state": "none"})
+    store.write([parse("signage", "signage/lab/new/status", f.encode(body))])
+    row = next(row for row in queries.fleet(store.reader).rows if row.device == "new")
+    assert row.content == "none yet" and any(waiting in problem for problem in row.problems), row
+    assert not any("rejected" in problem for problem in row.problems)

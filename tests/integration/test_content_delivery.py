@@ -106,40 +106,98 @@ def test_a_release_is_fetched_checked_and_swapped_in_and_the_next_one_fetches_on
     assert updater.state.state == "active" and updater.state.version == 3
 
 
-def test_a_truncated_download_resumes_with_range_and_only_then_swaps(tmp_path, repo, key, server):
+def second_release_with_a_new_filler(repo: Path, releases: Path, key) -> str:
+    """Version 2, whose only new file is a filler of FILLER bytes: its object's URL path."""
+    (repo / "fleet" / "media" / "filler.bin").write_bytes(os.urandom(FILLER))
+    assert publish(repo, releases, key) == 2
+    return object_path(releases, 2, "media/filler.bin")
+
+
+@pytest.mark.parametrize("fault, said", [
+    ("short", "200000 of 600000 bytes arrived: the server ended its answer there (it announced Content-Length: "
+              "200000)"),
+    ("truncate", "200000 of 600000 bytes arrived: the server closed the connection in the middle of the file"),
+])
+def test_a_truncated_download_is_refused_for_now_and_resumes_with_range_at_the_next_try(
+        tmp_path, repo, key, server, fault, said):
     folder = tmp_path / "content"
     publish(repo, server.releases, key)
-    filler = object_path(server.releases, 1, "media/filler.bin")
-    server.faults[filler] = ("truncate", 200_000)
     updater = updater_for(key, folder, server.url)
     updater.step()
-    assert updater.state.state == "pending" and "truncated: 200000 of 600000 bytes" in updater.state.reason
-    assert not (folder / "current").exists(), "nothing swapped"
+    filler = second_release_with_a_new_filler(repo, server.releases, key)
+    server.faults[filler] = (fault, 200_000)
+    updater.step()
+    state = updater.state
+    assert state.state == "refused" and state.version == 1 and state.next_version == 2, state
+    assert said in state.reason and "the download resumes from byte 200000 at the next try, in 60 s (" \
+        in state.reason, state.reason
+    assert os.readlink(folder / "current") == "releases/1", "the last good plays on; nothing swapped"
+    assert events(updater) == [ContentInstalled(1, "fleet")], "not refused for good: no error, no problem"
     assert (folder / "partial" / filler.split("/")[1]).stat().st_size == 200_000
     del server.faults[filler]
     restarted = updater_for(key, folder, server.url)  # the kiosk restarted meanwhile: the partial file is kept
     restarted.step()
-    assert restarted.state.state == "active" and restarted.state.version == 1
+    assert restarted.state.state == "active" and restarted.state.version == 2
     assert (filler, "bytes=200000-") in server.requests
     assert not any((folder / "partial").iterdir())
 
 
-def test_a_server_that_dies_mid_file_is_resumed_when_it_is_back(tmp_path, repo, key, server):
+def test_the_next_try_of_a_broken_download_is_downloading_again_from_where_it_broke_off(tmp_path, repo, key,
+                                                                                         server):
     folder = tmp_path / "content"
     publish(repo, server.releases, key)
     filler = object_path(server.releases, 1, "media/filler.bin")
-    server.faults[filler] = ("die", 300_000)
+    server.faults[filler] = ("truncate", 250_000)
     updater = updater_for(key, folder, server.url)
     updater.step()
-    assert updater.state.state == "pending" and "300000 of 600000" in updater.state.reason
-    updater.step()  # the server is gone: nothing changes, nothing is refused for good
-    assert updater.state.state == "pending" and not (folder / "current").exists()
+    assert updater.state.state == "refused"
+    del server.faults[filler]
+    seen = []
+    updater.fetcher.file = spy(updater.fetcher.file, lambda: seen.append(updater.state))
+    updater.step()
+    assert seen and all(s.state == "downloading" and s.reason is None for s in seen), seen
+    assert seen[0].done_bytes >= 250_000, "what arrived before counts as done"
+    assert updater.state.state == "active" and updater.state.version == 1
+
+
+def spy(call, before):
+    def spied(*args, **kwargs):
+        before()
+        return call(*args, **kwargs)
+    return spied
+
+
+def test_a_server_that_dies_mid_file_is_refused_for_now_then_pending_while_away_then_resumed(
+        tmp_path, repo, key, server):
+    folder = tmp_path / "content"
+    publish(repo, server.releases, key)
+    updater = updater_for(key, folder, server.url)
+    updater.step()
+    filler = second_release_with_a_new_filler(repo, server.releases, key)
+    server.faults[filler] = ("die", 300_000)
+    updater.step()
+    assert updater.state.state == "refused" and "300000 of 600000 bytes arrived" in updater.state.reason
+    assert "resumes from byte 300000" in updater.state.reason
+    updater.step()  # the next try: the server is gone before any byte, nothing was refused
+    assert updater.state.state == "pending" and "cannot reach" in updater.state.reason, updater.state
+    assert updater.state.version == 1 and os.readlink(folder / "current") == "releases/1"
+    assert events(updater) == [ContentInstalled(1, "fleet")], "nothing refused for good"
     back = ReleaseServer(server.releases, port=server.port).start()
     try:
         updater.step()
-        assert updater.state.state == "active" and (filler, "bytes=300000-") in back.requests
+        assert updater.state.state == "active" and updater.state.version == 2
+        assert (filler, "bytes=300000-") in back.requests
     finally:
         back.stop()
+
+
+def test_a_server_never_reached_leaves_an_announced_release_pending(tmp_path, key):
+    updater = updater_for(key, tmp_path / "content", "http://127.0.0.1:9/releases")  # nothing listens
+    updater.announce(4)
+    updater.step()
+    assert updater.state.state == "pending" and updater.state.next_version == 4
+    assert "cannot reach http://127.0.0.1:9/releases" in updater.state.reason
+    assert events(updater) == []
 
 
 def test_a_tampered_file_is_refused_and_the_last_good_stays(tmp_path, repo, key, server):

@@ -1,6 +1,7 @@
 """A static web server for a releases folder (http.server, Range answered) whose
-answers a test can spoil: cut a file short, die in the middle of one, fill the
-kiosk's disk while sending one. Every request it saw is kept, with its Range header."""
+answers a test can spoil: cut a file short (a Content-Length shorter than the file,
+or the connection closed in the middle of the body), die in the middle of one, fill
+the kiosk's disk while sending one. Every request it saw is kept, with its Range header."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ CHUNK = 16 * 1024
 class ReleaseServer:
     def __init__(self, releases: Path, port: int = 0):
         self.releases = releases
-        self.faults: dict[str, tuple] = {}  # url path -> ("truncate", n) | ("die", n) | ("fill", file, bytes)
+        # url path -> ("short", n) | ("truncate", n) | ("die", n) | ("fill", file, bytes)
+        self.faults: dict[str, tuple] = {}
         self.requests: list[tuple[str, str | None]] = []  # (path, Range header)
         self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         self._server.daemon_threads = True
@@ -57,12 +59,14 @@ class ReleaseServer:
                     self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
                 else:
                     self.send_response(200)
-                self.send_header("Content-Length", str(len(data) - start))
-                self.send_header("Connection", "close")
-                self.end_headers()
                 fault = server.faults.get(path)
                 body = data[start:]
-                if fault and fault[0] in ("truncate", "die"):
+                if fault and fault[0] == "short":  # an answer that says it is complete at n bytes
+                    body = body[:fault[1]]
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Connection", "close")
+                self.end_headers()
+                if fault and fault[0] in ("truncate", "die"):  # the connection closes n bytes into the body
                     body = body[:fault[1]]
                 if fault and fault[0] == "fill":  # the kiosk's disk fills up meanwhile
                     with open(fault[1], "wb") as filler:

@@ -86,3 +86,136 @@ def test_download_progress_does_not_publish_a_status_each_look_but_a_change_of_s
     assert len(published) == 2 and published[-1]["content"]["done_bytes"] == 9000
     look(0.5, state="active", version=2)
     assert len(published) == 3, "a new state is published at once"
+
+
+class FakeNotifier:
+    """systemd's side of the watchdog: an interval, and the feeds it got."""
+
+    def __init__(self):
+        self.fed = 0
+
+    def watchdog_interval(self) -> float:
+        return 1.0
+
+    def watchdog(self) -> None:
+        self.fed += 1
+
+
+def test_a_content_step_that_hangs_is_said_in_status_and_withholds_the_watchdog_until_it_moves_again(tmp_path):
+    import threading
+    from types import SimpleNamespace
+
+    from signage.content.fetch import FetchFailed
+    from signage.kiosk.health import stuck_thread
+    from signage.kiosk.releases import STALE_S
+    from signage.kiosk.watchdog import Watchdog
+    from tests.support.waiting import wait_for
+
+    now = [1000.0]
+    folder = tmp_path / "content"
+    config = Config(site="hq", device="door", playlists=str(folder / "current"),
+                    content=ContentConfig(url="http://127.0.0.1:9/releases", folder=str(folder),
+                                          public_key=public_text(Ed25519PrivateKey.generate().public_key())))
+    problems = Problems()
+    releases = Releases(config, problems, lambda topic, reason: None, lambda: None, clock=lambda: now[0])
+    entered, let_go = threading.Event(), threading.Event()
+
+    def hangs(path, limit):  # a read that never returns (until the test lets it)
+        entered.set()
+        let_go.wait(30)
+        raise FetchFailed(f"{path}: timed out")
+
+    releases.updater.fetcher.small = hangs
+    others = SimpleNamespace(stuck=lambda stale: None, alive=lambda stale: True, watcher=None)
+    stuck = lambda stale: stuck_thread(others, others, others, releases, stale)  # noqa: E731
+    watchdog = Watchdog(FakeNotifier(), lambda: now[0])
+    releases.start()
+    try:
+        assert entered.wait(10)
+        releases.watch()
+        watchdog.feed(stuck)
+        assert problems.get("content thread") is None and stuck(2.0) is None and watchdog.notifier.fed == 1, \
+            "a read may wait the fetch's own timeout"
+        now[0] += STALE_S + releases.updater.fetcher.timeout + 1
+        releases.watch()
+        assert "the content thread made no progress" in problems.get("content thread")
+        assert stuck(2.0) == "the content thread"
+        watchdog.feed(stuck)
+        assert watchdog.notifier.fed == 1 and watchdog.withholding == "the content thread"
+        let_go.set()
+        wait_for(lambda: not releases.hung(STALE_S), "the step ends")
+        releases.watch()
+        now[0] += 1  # the watchdog's next turn
+        watchdog.feed(stuck)
+        assert problems.get("content thread") is None and watchdog.notifier.fed == 2
+    finally:
+        let_go.set()
+        releases.stop()
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_a_content_thread_that_died_is_started_again_once(releases):
+    from tests.support.waiting import wait_for
+
+    def dies(path, limit):
+        raise SystemExit("beyond the fault barrier")  # what the barrier does not catch ends the thread
+
+    first = releases.updater
+    first.fetcher.small = dies
+    releases.start()
+    try:
+        wait_for(lambda: first.ended, "the content thread dies")
+        releases.watch()
+        assert releases.updater is not first and releases.updater.alive()
+        assert releases.updater.settings == first.settings
+        second = releases.updater
+        releases.watch()
+        assert releases.updater is second, "started once"
+    finally:
+        releases.stop()
+
+
+def test_a_reload_waits_for_an_old_content_thread_still_in_a_read_before_the_new_one_starts(tmp_path, monkeypatch):
+    import threading
+
+    from signage.content.fetch import FetchFailed
+    from signage.kiosk import releases as module
+    from tests.support.waiting import wait_for
+
+    monkeypatch.setattr(module, "STOP_S", 0.05)
+    folder = tmp_path / "content"
+    key = public_text(Ed25519PrivateKey.generate().public_key())
+
+    def config(rate: float) -> Config:
+        return Config(site="hq", device="door", playlists=str(folder / "current"),
+                      content=ContentConfig(url="http://127.0.0.1:9/releases", folder=str(folder), public_key=key,
+                                            rate_mb_s=rate))
+
+    problems, now = Problems(), [0.0]
+    made = Releases(config(4), problems, lambda topic, reason: None, lambda: None, clock=lambda: now[0])
+    entered, let_go = threading.Event(), threading.Event()
+
+    def hangs(path, limit):
+        entered.set()
+        let_go.wait(30)
+        raise FetchFailed(f"{path}: timed out")
+
+    old = made.updater
+    old.fetcher.small = hangs
+    made.start()
+    try:
+        assert entered.wait(10)
+        new = made.make(config(2))
+        made.replace(new, config(2))
+        assert made.updater is new and not new.alive(), "not beside the old one: both would write the folder"
+        made.watch()
+        assert not new.alive()
+        now[0] += 3600
+        assert made.hung(30.0), "the replaced thread, stuck, is still seen by the watchdog"
+        let_go.set()
+        wait_for(lambda: not old.alive(), "the old thread ends once its read returns")
+        made.watch()
+        assert new.alive() and new.settings.rate_bytes_s == 2e6
+    finally:
+        let_go.set()
+        made.stop()

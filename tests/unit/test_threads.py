@@ -90,3 +90,33 @@ def test_an_on_error_that_fails_is_logged_not_fatal(caplog):
     assert done.wait(10)
     thread.stop(timeout=5)
     assert "on_error failed" in caplog.text
+
+
+def test_a_long_step_that_beats_is_not_stuck_and_one_that_stops_beating_is():
+    now = [0.0]
+    entered, beat, beaten, release = threading.Event(), threading.Event(), threading.Event(), threading.Event()
+    thread = None
+
+    def step():  # a download: long, beating with every chunk
+        entered.set()
+        while not release.is_set():
+            if beat.is_set():
+                beat.clear()
+                thread.beat()
+                beaten.set()
+            release.wait(0.01)
+
+    thread = SupervisedThread("worker", step, interval=60, clock=lambda: now[0])
+    thread.start()
+    try:
+        assert entered.wait(10)
+        now[0] += 6
+        assert thread.stuck(5)
+        beat.set()
+        assert beaten.wait(10)
+        assert not thread.stuck(5), "a beat is progress"
+        now[0] += 6
+        assert thread.stuck(5), "six seconds since the last beat"
+    finally:
+        release.set()
+        thread.stop(timeout=5)
