@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from signage.config import parse_broker_url
 from signage.errors import ConfigError
+from signage.fleet.rollout import content_summary
 from signage.wire.client import new_client
 
 
@@ -18,6 +19,7 @@ from signage.wire.client import new_client
 class Device:
     online: str = "?"
     playing: str = "-"
+    content: str = "-"  # the release it plays and the next one's rollout; "-" without content from the fleet
     viewers: str = "-"
     spool: str = "-"
     error: str = ""
@@ -50,18 +52,20 @@ class Fleet:
                 entry.playing = str(data.get("playing") or "-")
                 entry.spool = str(data.get("spool_depth", "-"))
                 entry.error = str(data.get("last_error") or "")
+                entry.content = content_summary(data.get("content")) or "-"
             elif kind == "metrics" and isinstance(data, dict):
                 entry.viewers = str(data.get("viewers", "-"))
             elif kind == "error" and isinstance(data, dict):
                 entry.error = f"command refused: {data.get('error', '')}"
 
     def table(self) -> str:
-        header = f"{'site':12}{'device':16}{'online':9}{'playing':18}{'viewers':>8}{'spool':>7}  last error"
+        header = (f"{'site':12}{'device':16}{'online':9}{'playing':18}{'content':35}{'viewers':>8}{'spool':>7}"
+                  "  last error")
         lines = [header, "-" * len(header)]
         with self.lock:
             for (site, device), d in sorted(self.devices.items()):
-                lines.append(f"{site:12}{device:16}{d.online:9}{d.playing[:17]:18}{d.viewers:>8}{d.spool:>7}"
-                             f"  {d.error[:60]}")
+                lines.append(f"{site:12}{device:16}{d.online:9}{d.playing[:17]:18}{d.content[:34]:35}{d.viewers:>8}"
+                             f"{d.spool:>7}  {d.error[:60]}")
         return "\n".join(lines)
 
 

@@ -11,6 +11,7 @@ from datetime import date, datetime, timedelta
 import sqlalchemy as sa
 
 from signage.fleet import forget
+from signage.fleet.rollout import content_summary
 from signage.fleet.tables import (counters, creative_day_expressions, creative_days,
                                   creative_site_day_expressions, creative_site_days, plays,
                                   screen_hour_expressions, screen_hours, screen_states, screens)
@@ -68,31 +69,6 @@ def _link(row) -> str:
     if row["availability"] == "online":
         return row["broker"] or "–"
     return {"stopped": "stopped", "offline": "not connected"}.get(row["availability"] or "", "–")
-
-
-def content_summary(stored: str | None) -> str | None:
-    """A screen's content rollout in a few words: `v3 (site/hq)`, `v3 · v4 downloading 40%`,
-    `v3 · v4 refused: <why>`; None for a screen without content from the fleet."""
-    if not stored:
-        return None
-    try:
-        state = json.loads(stored)
-        version, target, rollout = state.get("version"), state.get("target"), state.get("state")
-        done, total, upcoming = state.get("done_bytes") or 0, state.get("total_bytes") or 0, state.get("next_version")
-        reason = state.get("reason")
-    except (ValueError, AttributeError):
-        return None
-    playing = f"v{version}" + (f" ({target})" if target else "") if version else "none yet"
-    if rollout == "active":
-        return playing
-    if rollout == "expired":
-        return f"{playing} expired"
-    if rollout == "downloading" and upcoming:
-        share = f" {100 * done // total}%" if total else ""
-        return f"{playing} · v{upcoming} downloading{share}"
-    if rollout in ("pending", "refused") and upcoming:
-        return f"{playing} · v{upcoming} {rollout}" + (f": {reason}" if reason else "")
-    return playing
 
 
 def _problems(row) -> list[str]:

@@ -28,7 +28,8 @@ def watcher_for(config: Config, keep_last_good: bool = True) -> PlaylistWatcher:
 
     return PlaylistWatcher([Path(config.playlists)], video_length=video_length,
                            state_file=config.paths.last_good_playlist if keep_last_good else None,
-                           max_image_pixels=config.display.max_image_pixels)
+                           max_image_pixels=config.display.max_image_pixels,
+                           awaiting=f"the first release from {config.content.url}" if config.content.url else None)
 
 
 def keep_last_good(watcher: PlaylistWatcher, playlist: Playlist | None, state_file: Path) -> None:

@@ -99,10 +99,14 @@ class PlaylistWatcher:
     def __init__(self, paths: list[Path], base: Path | None = None, *, video_length: VideoLength,
                  state_file: Path | None = None, max_image_pixels: int = DEFAULT_MAX_PIXELS, interval: float = 0.5,
                  settle: float = SETTLE_S, boot_wait: float = BOOT_WAIT_S,
-                 clock: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time):
+                 clock: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time,
+                 awaiting: str | None = None):
         """`clock` (monotonic) measures how long the files stayed unchanged; `wall` is
-        compared with their ctime only at first sight, when nothing was watched yet."""
+        compared with their ctime only at first sight, when nothing was watched yet.
+        `awaiting`: where the playlist files will come from (a content URL) while none of
+        `paths` exists yet; their absence is then expected, not an operator's mistake."""
         self.paths = paths
+        self.awaiting = awaiting
         self.video_length = video_length
         self.base = base
         self.state_file = state_file
@@ -144,9 +148,18 @@ class PlaylistWatcher:
             result = self._read() if self._settled() else None
         self._loaded = self._seen
         if result.playlist is None:
-            logger.error("the playlist files are rejected:\n%s", "\n".join(str(p) for p in result.problems))
+            self._say_rejected("the playlist files are rejected", result.problems)
         self._rejected = result.playlist is None
         return boot_from(result.playlist, summary(result.problems), self.state_file)
+
+    def _say_rejected(self, what: str, problems) -> None:
+        """An error in the journal, unless there are no files yet because they are awaited
+        from the fleet (status says so already)."""
+        if self.awaiting is not None and not any(os.path.lexists(p) for p in self.paths):
+            logger.info("no playlist files yet at %s: waiting for %s", ", ".join(str(p) for p in self.paths),
+                        self.awaiting)
+            return
+        logger.error("%s:\n%s", what, "\n".join(str(p) for p in problems))
 
     def _boot_unsettled(self) -> BootPlaylist:
         where = ", ".join(str(p) for p in self.paths)
@@ -231,8 +244,7 @@ class PlaylistWatcher:
         self._loaded = self._seen
         if result.playlist is None:
             self._rejected = True
-            logger.error("playlist edit rejected; the last good playlist keeps running:\n%s",
-                         "\n".join(str(p) for p in result.problems))
+            self._say_rejected("playlist edit rejected; the last good playlist keeps running", result.problems)
             self.events.put(PlaylistRejected(summary(result.problems)))
             return None
         if self._rejected:

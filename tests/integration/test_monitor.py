@@ -3,7 +3,7 @@ import json
 import threading
 
 from signage.config import MqttConfig
-from signage.fleet.monitor import monitor
+from signage.fleet.monitor import Fleet, monitor
 from signage.telemetry.mqtt import Telemetry
 from signage.telemetry.spool import Spool
 
@@ -11,7 +11,9 @@ from signage.telemetry.spool import Spool
 def test_monitor_shows_the_fleet(broker, tmp_path):
     device = Telemetry(MqttConfig(url=broker.url), "lab", "kiosk-1", Spool(tmp_path / "s.sqlite3"))
     device.start()
-    device.set_status({"playing": "welcome", "spool_depth": 0, "last_error": None})
+    device.set_status({"playing": "welcome", "spool_depth": 0, "last_error": None,
+                       "content": {"state": "downloading", "version": 3, "target": "fleet", "next_version": 4,
+                                   "done_bytes": 50, "total_bytes": 200, "reason": None}})
     out, raw = io.StringIO(), io.StringIO()
     listening = [threading.Event(), threading.Event()]
     threads = [threading.Thread(target=monitor, args=(broker.url, None, "signage", False, 2.5, out),
@@ -27,7 +29,8 @@ def test_monitor_shows_the_fleet(broker, tmp_path):
     device.stop()
     table = out.getvalue().split("site")[-1]
     row = next(line for line in table.splitlines() if line.startswith("lab"))
-    assert row.split()[:5] == ["lab", "kiosk-1", "online", "welcome", "4"]
+    assert row.split()[:4] == ["lab", "kiosk-1", "online", "welcome"]
+    assert "v3 (fleet) · v4 downloading 25%" in row and row.split()[-2:] == ["4", "0"], row
     lines = [json.loads(line) for line in raw.getvalue().splitlines()]
     topics = {line["topic"] for line in lines}
     assert {"signage/lab/kiosk-1/status", "signage/lab/kiosk-1/available"} <= topics
@@ -69,3 +72,17 @@ def test_monitor_cli_exit_codes_without_traceback():
     result = subprocess.run([sys.executable, "-m", "signage.cli", "monitor", "--broker", "ftp://x", "--duration", "1"],
                             cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and "Traceback" not in result.stderr and "ftp://x" in result.stderr
+
+
+@pytest.mark.parametrize("content", [
+    "not an object", 7, ["a list"], {"state": "downloading", "next_version": 4, "done_bytes": "many",
+                                     "total_bytes": 0}, {"state": "hijacked", "version": 1},
+    {"state": "active", "version": 3, "extra": "field"}, {"state": "active", "version": -1},
+])
+def test_monitor_shows_a_content_that_is_not_a_rollout_as_none(content):
+    """A status is read as it comes from the broker: a content the wire contract does not
+    allow shows as "-", never a traceback in the monitor's MQTT thread."""
+    fleet = Fleet("signage")
+    fleet.update("signage/lab/k/status", json.dumps({"playing": "welcome", "content": content}).encode())
+    row = fleet.table().splitlines()[-1]
+    assert row.split()[:5] == ["lab", "k", "?", "welcome", "-"], row

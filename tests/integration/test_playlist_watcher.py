@@ -4,8 +4,10 @@ changes, and no exception or hostile file that stops the thread."""
 
 from __future__ import annotations
 
+import logging
 import queue
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -161,3 +163,33 @@ def test_status_quotes_ten_problems_and_a_count(running, folder):
     lines = event.problems.splitlines()
     assert len(lines) == 11 and lines[0].startswith("lobby.yaml:2:")
     assert lines[-1] == "... and 15 more problem(s): run `signage check` to see them all"
+
+
+def _journal(caplog, folder: Path, tmp_path: Path, awaiting: str | None) -> list[tuple[int, str]]:
+    """What a watcher of `folder` writes to the journal at boot."""
+    later = time.time() + 3600  # the files look settled at first sight: read at once
+    watcher = PlaylistWatcher([folder], base=tmp_path, interval=0.05, settle=QUICK_SETTLE_S, wall=lambda: later,
+                              video_length=video_length, awaiting=awaiting)
+    with caplog.at_level(logging.INFO, logger="signage.playlist.watcher"):
+        assert watcher.boot().playlist is None
+    return [(r.levelno, r.getMessage()) for r in caplog.records if r.name == "signage.playlist.watcher"]
+
+
+def test_no_playlist_files_yet_is_no_error_while_a_first_release_is_awaited(tmp_path, caplog):
+    said = _journal(caplog, tmp_path / "content" / "current", tmp_path, "the first release from http://fleet")
+    assert [level for level, _ in said] == [logging.INFO], said
+    assert "waiting for the first release from http://fleet" in said[0][1]
+
+
+@pytest.mark.parametrize("awaiting", [None, "the first release from http://fleet"])
+def test_rejected_files_are_an_error_in_the_journal_whatever_is_awaited(tmp_path, caplog, awaiting):
+    folder = tmp_path / "playlists"
+    folder.mkdir()
+    (folder / "lobby.yaml").write_text("creatives: [\n")  # broken YAML: rejected, not absent
+    said = _journal(caplog, folder, tmp_path, awaiting)
+    assert any(level == logging.ERROR and "rejected" in text for level, text in said), said
+
+
+def test_a_missing_folder_is_an_error_when_nothing_is_awaited(tmp_path, caplog):
+    said = _journal(caplog, tmp_path / "nowhere", tmp_path, None)
+    assert any(level == logging.ERROR for level, _ in said), said
