@@ -266,3 +266,12 @@ def test_a_streamed_read_holds_its_connection_only_until_read_or_closed(store, m
     assert rows.closed and store.reader.pool.checkedout() == 0
     again = streamed.StreamedRows(store.reader, queries.plays_select(*day_range(f.T0.date(), f.T0.date())))
     assert len(list(again)) == PLAYS and store.reader.pool.checkedout() == 0
+
+
+def test_the_creatives_pages_export_links_carry_its_filters(client, fleet):
+    page = client.get("/creatives", params={"span": "day", "end": DAY, "site": "mall", "device": "c"}).text
+    for name in ("export-csv", "export-json", "export-daily"):
+        link = page[page.index(f'id="{name}"') - 200:page.index(f'id="{name}"')]
+        assert f"start={DAY}&amp;end={DAY}&amp;site=mall&amp;device=c" in link, name
+    spring = page[page.index('data-creative="spring"'):]
+    assert "site=mall&amp;device=c&amp;creative=spring" in spring[:spring.index("</tr>")]
