@@ -297,8 +297,9 @@ def confidence_interval(n: int, total: float, squares: float) -> tuple[float, fl
 
 def attention(plays: int, suppressed: int, looking: float, squares: float) -> tuple[float | None,
                                                                                  tuple[float, float] | None]:
-    """(mean, 95 % CI) of looking person-seconds per play, over the plays whose audience was
-    published; (None, None) when there is none (every play withheld: unknown, not 0)."""
+    """(mean, 95 % CI) of looking person-seconds per play, over the plays not counted in
+    `suppressed` (rollups.py: audience or expression mix withheld); (None, None) when
+    there is none (unknown, not 0). The creatives page and the daily export both ask here."""
     measured = plays - suppressed
     if measured <= 0:
         return None, None

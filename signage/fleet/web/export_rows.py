@@ -14,7 +14,7 @@ from signage.fleet.streamed import Released
 from signage.fleet.times import iso
 from signage.fleet.web.present import streamed_csv
 
-DECIMALS = 2  # seconds, person-seconds and mean people to 0.01: no float noise, nothing a screen can tell apart
+DECIMALS = 2  # seconds, person-seconds and mean people to 0.01 (docs/fleet.md, Exports)
 PLAY_COLUMNS = ["id", "site", "device", "creative", "rule", "start", "end", "seconds", "ended", "peak_faces",
                 "mean_faces", "peak_viewers", "looking_seconds", "expressions", "ots", "viewers", "withheld"]
 # impressions and viewed_impressions (docs/glossary.md) are empty when no play of the row published them
