@@ -46,6 +46,10 @@ def add(commands) -> None:
                              "the bench fills and empties it")
     parser.add_argument("--messages", type=whole(1, 10_000_000), default=20000,
                         help="fleet: messages per ingest round")
+    parser.add_argument("--only", choices=["export"], default=None,
+                        help="fleet: run only this round (export: the proof-of-play CSV of --plays plays)")
+    parser.add_argument("--plays", type=whole(1000, 100_000_000), default=1_000_000,
+                        help="fleet: plays in the export round's database (default 1,000,000; a tenth is a day)")
     parser.set_defaults(handler=run)
 
 
@@ -70,7 +74,8 @@ def run(args: argparse.Namespace) -> int:
         from signage.cli import bench_fleet as bench
 
         stores = args.stores or (["sqlite", "postgresql"] if args.db else ["sqlite"])
-        print(bench.run(screens=args.screens or [50, 500], backends=stores, messages=args.messages, db=args.db))
+        print(bench.run(screens=args.screens or [50, 500], backends=stores, messages=args.messages, db=args.db,
+                        only=args.only, plays=args.plays))
     elif args.what == "content":
         from signage.cli.bench_content import run as content
 

@@ -12,6 +12,8 @@ The traffic is the simulated fleet's (fleet/demo.py), as kiosks publish it.
   app (in process, logged in). The history is a few screen-days of simulated traffic
   summed by the store's own rollups, then repeated over the screens and days (storing
   30 days of every screen's messages is beyond a bench's run).
+- Export: the proof-of-play CSV of 100,000 and 1,000,000 plays, streamed: rows/s and
+  the peak memory growth of each (bench_export.py; `--only export` runs it alone).
 """
 
 from __future__ import annotations
@@ -257,12 +259,37 @@ def _reset(store) -> None:
     store.migrate()
 
 
+def exports(backends: list[str], postgres: str | None, plays: int) -> list[str]:
+    """The export round (bench_export.py) on each backend, in a database of its own."""
+    from signage.cli.bench_export import export_round
+    from signage.fleet.database import database_url
+    from signage.fleet.store import Store
+
+    lines = [f"export: /export/plays.csv of {plays // 10:,} and {plays:,} plays through the app, 3 repeats"]
+    for backend in backends:
+        with tempfile.TemporaryDirectory(prefix="signage-bench-export-") as name:
+            store = Store(postgres if backend == "postgresql" and postgres else
+                          database_url(str(Path(name) / "fleet.sqlite3")), retention_days=36500)
+            try:
+                _reset(store)
+                found, _ = export_round(store, plays)
+            finally:
+                if backend == "postgresql":
+                    store.migrate("base")  # left as it was given: empty
+                store.close()
+        lines += [backend] + found
+        print("\n".join(lines[-len(found) - 1:]), flush=True)
+    return lines
+
+
 def run(screens: list[int], backends: list[str], messages: int = 20000, rounds: int = 3,
-        db: str | None = None) -> str:
+        db: str | None = None, only: str | None = None, plays: int = 1_000_000) -> str:
     from signage.fleet.database import database_url
     from signage.fleet.store import Store
 
     postgres = postgresql(db) if "postgresql" in backends else None
+    if only == "export":
+        return "\n".join(["bench fleet, the export round only", ""] + exports(backends, postgres, plays))
     lines = [f"bench fleet: ingest {rounds} rounds of ~{messages} messages (compressed day replay of the simulated "
              "fleet: a metrics message every 60 s and back-to-back plays per screen) through Mosquitto; page "
              f"latency over {HISTORY_DAYS} days of history, 20 requests each", ""]
@@ -310,4 +337,4 @@ def run(screens: list[int], backends: list[str], messages: int = 20000, rounds: 
         ok_pages = n < 500 or (fleet_p95 < TARGETS["fleet_p95"] and report_p95 < TARGETS["creatives_p95"])
         lines.append(f"{backend:11}{n:>5} screens: ingest (median) {verdict(ok_ingest)}"
                      f"{'' if n < 500 else ', pages ' + verdict(ok_pages)}")
-    return "\n".join(lines)
+    return "\n".join(lines + [""] + exports(backends, postgres, plays))

@@ -8,6 +8,7 @@ import ctypes
 import os
 import resource
 import statistics
+import tracemalloc
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -110,3 +111,51 @@ def open_files() -> int:
 def threads() -> int:
     """OS threads of this process, named by us or not (FFmpeg's, XNNPACK's, Mesa's)."""
     return len(os.listdir("/proc/self/task"))
+
+
+class PeakGrowth:
+    """How far this process's memory rose above where it stood, at its highest, while a
+    block ran: the resident high-water mark (VmHWM, reset by writing 5 to
+    /proc/self/clear_refs) where the kernel allows it, else tracemalloc's peak (Python's
+    own allocations only, and slower). `how` says which; `bytes` and `peak` (the
+    high-water mark itself, 0 under tracemalloc) are set on exit."""
+
+    def __init__(self) -> None:
+        self.how = "rss"
+        self.bytes = 0
+        self.peak = 0
+        self._base = 0
+
+    def __enter__(self) -> PeakGrowth:
+        _trim()  # what glibc holds free goes back first, or reusing it would not show as growth
+        try:
+            Path("/proc/self/clear_refs").write_text("5")
+            self._base = _status_kb("VmRSS") * 1024
+        except OSError:
+            self.how = "tracemalloc"
+            tracemalloc.start()
+        return self
+
+    def __exit__(self, *_) -> None:
+        if self.how == "rss":
+            self.peak = _status_kb("VmHWM") * 1024
+            self.bytes = max(0, self.peak - self._base)
+        else:
+            self.bytes = tracemalloc.get_traced_memory()[1]
+            tracemalloc.stop()
+
+
+def _status_kb(field: str) -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise OSError(f"/proc/self/status has no {field}")
+
+
+def _trim() -> None:
+    """glibc's malloc_trim(0), where the C library has it."""
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):
+        pass

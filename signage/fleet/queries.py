@@ -222,12 +222,19 @@ def hour_expressions(engine: sa.Engine, site: str, device: str, first: date, las
             .group_by(t.c.expression).order_by(sa.func.sum(t.c.viewers).desc()))}
 
 
-def plays_between(engine: sa.Engine, start: datetime, end: datetime, site: str | None = None,
-                  device: str | None = None, creative: str | None = None, limit: int | None = None) -> list[dict]:
+def plays_select(start: datetime, end: datetime, site: str | None = None, device: str | None = None,
+                 creative: str | None = None) -> sa.Select:
+    """Plays that started in [start, end), in order: what the timeline and proof of play read."""
     query = sa.select(plays).where(plays.c.start >= start, plays.c.start < end).order_by(plays.c.start, plays.c.id)
     for column, value in ((plays.c.site, site), (plays.c.device, device), (plays.c.creative, creative)):
         if value:
             query = query.where(column == value)
+    return query
+
+
+def plays_between(engine: sa.Engine, start: datetime, end: datetime, site: str | None = None,
+                  device: str | None = None, creative: str | None = None, limit: int | None = None) -> list[dict]:
+    query = plays_select(start, end, site, device, creative)
     if limit:
         query = query.limit(limit)
     with engine.begin() as conn:
@@ -264,6 +271,17 @@ def confidence_interval(n: int, total: float, squares: float) -> tuple[float, fl
     return (max(0.0, mean - half), mean + half)
 
 
+def attention(plays: int, suppressed: int, looking: float, squares: float) -> tuple[float | None,
+                                                                                 tuple[float, float] | None]:
+    """(mean, 95 % CI) of looking person-seconds per play, over the plays not counted in
+    `suppressed` (rollups.py: audience or expression mix withheld); (None, None) when
+    there is none (unknown, not 0). The creatives page and the daily export both ask here."""
+    measured = plays - suppressed
+    if measured <= 0:
+        return None, None
+    return looking / measured, confidence_interval(measured, looking, squares)
+
+
 def creatives(engine: sa.Engine, first: date, last: date, site: str | None = None, device: str | None = None,
               order: str = "attention") -> list[CreativeReport]:
     # Fleet-wide and per-site reports read the per-site rollups; only a screen filter
@@ -292,7 +310,7 @@ def creatives(engine: sa.Engine, first: date, last: date, site: str | None = Non
          viewed_impressions, viewer_plays) in rows:
         n, looking, expressed = int(n or 0), float(looking or 0), float(expressed or 0)
         ots_plays, viewer_plays = int(ots_plays or 0), int(viewer_plays or 0)
-        measured = n - int(suppressed or 0)  # plays whose audience the kiosk published (>= min_group)
+        mean, ci = attention(n, int(suppressed or 0), looking, float(squares or 0))
         breakdown = mixes.get(creative, {})
         total_mix = sum(breakdown.values())
         report.append(CreativeReport(
@@ -300,8 +318,7 @@ def creatives(engine: sa.Engine, first: date, last: date, site: str | None = Non
             viewers=int(viewers or 0), looking_seconds=looking,
             impressions=int(impressions or 0) if ots_plays else None, ots_plays=ots_plays,
             viewed_impressions=int(viewed_impressions or 0) if viewer_plays else None, viewer_plays=viewer_plays,
-            attention_mean=looking / measured if measured > 0 else 0.0,
-            attention_ci=confidence_interval(measured, looking, float(squares or 0)),
+            attention_mean=mean or 0.0, attention_ci=ci,
             expressions={k: v / total_mix for k, v in sorted(breakdown.items(), key=lambda kv: -kv[1])}
             if total_mix > 0 else {},
             expressed_share=expressed / looking if looking > 0 else 0.0, suppressed_plays=int(suppressed or 0)))
@@ -313,17 +330,16 @@ def creatives(engine: sa.Engine, first: date, last: date, site: str | None = Non
     return report
 
 
-def daily_rollup(engine: sa.Engine, first: date, last: date, site: str | None = None,
-                 creative: str | None = None) -> list[dict]:
+def daily_select(first: date, last: date, site: str | None = None, device: str | None = None,
+                 creative: str | None = None) -> sa.Select:
+    """The day rollup per creative per screen over [first, last], by day, site, device, creative."""
     d = creative_days
     query = sa.select(d).where(d.c.day >= first, d.c.day <= last).order_by(d.c.day, d.c.site, d.c.device,
                                                                            d.c.creative)
-    if site:
-        query = query.where(d.c.site == site)
-    if creative:
-        query = query.where(d.c.creative == creative)
-    with engine.begin() as conn:
-        return [dict(r) for r in conn.execute(query).mappings()]
+    for column, value in ((d.c.site, site), (d.c.device, device), (d.c.creative, creative)):
+        if value:
+            query = query.where(column == value)
+    return query
 
 
 def counter_values(engine: sa.Engine) -> dict[str, int]:

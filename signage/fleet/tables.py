@@ -96,7 +96,7 @@ plays = sa.Table(
     sa.Column("peak_viewers", sa.Integer),
     sa.Column("looking_seconds", sa.Float),
     sa.Column("expressions", sa.Text),  # JSON person-seconds by expression; NULL when suppressed
-    sa.Column("ots", sa.Integer),  # distinct people in view; NULL when withheld or sent before revision 0008
+    sa.Column("ots", sa.Integer),  # distinct people in view; NULL when withheld or sent before revision 0011
     sa.Column("viewers", sa.Integer),  # distinct people who looked 1 s or more; likewise
     sa.Column("received_at", sa.DateTime, nullable=False),
     sa.Index("ix_plays_screen_start", "site", "device", "start"),

@@ -3,6 +3,7 @@ or an httpx client (they share the interface), and a logged-in TestClient over a
 
 from __future__ import annotations
 
+import csv
 import re
 
 from fastapi.routing import iter_route_contexts
@@ -57,3 +58,9 @@ def logged_in(store, publisher=None) -> TestClient:
     client = TestClient(app, base_url="http://testserver")
     assert login(client).status_code == 303
     return client
+
+
+def csv_rows(text: str) -> list[dict]:
+    """An export's rows by column, past its "# " definitions line (what pandas'
+    comment="#" skips)."""
+    return list(csv.DictReader(line for line in text.splitlines(keepends=True) if not line.startswith("#")))

@@ -57,7 +57,7 @@ def test_one_non_finite_play_never_breaks_the_exports_or_the_reports(store, clie
                  f"/api/creatives?end={day}", f"/creatives?end={day}", f"/export/daily.csv?start={day}&end={day}"):
         response = client.get(path)
         assert response.status_code == 200, (path, response.text[:200])
-    exported = client.get(f"/export/plays.json?start={day}&end={day}").json()
+    exported = client.get(f"/export/plays.json?start={day}&end={day}").json()["plays"]
     assert [p["seconds"] for p in exported] == [10.0]
     report = client.get(f"/api/creatives?end={day}").json()["creatives"]
     assert [(r["creative"], r["plays"], r["seconds"]) for r in report] == [("spring", 1, 10.0)]

@@ -166,20 +166,16 @@ def test_the_exports_carry_the_definitions_and_leave_withheld_empty(web):
     """The proof-of-play export has each play's OTS and viewers (empty when withheld); the
     daily export the impressions and viewed impressions, empty for a creative none of
     whose plays published them: unknown, never 0."""
-    import csv
-    import io
-
-    from tests.fleet.dashboard import login
+    from tests.fleet.dashboard import csv_rows, login
 
     client, store, _ = web
     store.write([scripted(*play) for play in SCRIPT])
     login(client)
     period = {"start": f.T0.date().isoformat(), "end": f.T0.date().isoformat()}
-    plays = list(csv.DictReader(io.StringIO(client.get("/export/plays.csv", params=period).text)))
+    plays = csv_rows(client.get("/export/plays.csv", params=period).text)
     assert sorted((p["creative"], p["ots"], p["viewers"]) for p in plays) == [
         ("promo", "", ""), ("promo", "3", ""), ("promo", "4", "3"), ("quiet", "", "")]
-    daily = {row["creative"]: row for row in csv.DictReader(io.StringIO(
-        client.get("/export/daily.csv", params=period).text))}
+    daily = {row["creative"]: row for row in csv_rows(client.get("/export/daily.csv", params=period).text)}
     assert (daily["promo"]["impressions"], daily["promo"]["ots_plays"], daily["promo"]["viewed_impressions"]) == \
         ("7", "2", "3")
     assert (daily["quiet"]["impressions"], daily["quiet"]["viewed_impressions"]) == ("", "")

@@ -3,15 +3,12 @@ Mosquitto for the commands."""
 
 from __future__ import annotations
 
-import csv
-import io
-
 from fastapi.testclient import TestClient
 
 from signage.fleet.parse import parse
 from signage.fleet.passwords import hash_password, verify_password
 from tests.fleet import factory as f
-from tests.fleet.dashboard import PASSWORD, csrf_of, login, routes
+from tests.fleet.dashboard import PASSWORD, csrf_of, csv_rows, login, routes
 from tests.subscriber import Subscriber
 
 def test_password_hashes():
@@ -137,14 +134,14 @@ def test_exports_one_row_per_play_in_utc(web):
     client, _, _ = web
     login(client)
     text = client.get("/export/plays.csv").text
-    rows = list(csv.DictReader(io.StringIO(text)))
+    rows = csv_rows(text)
     assert len(rows) == 3 and {r["creative"] for r in rows} == {"spring"}
     assert all(r["start"].endswith("Z") for r in rows)
-    data = client.get("/export/plays.json").json()
+    data = client.get("/export/plays.json").json()["plays"]
     assert sorted(r["id"] for r in data) == sorted(r["id"] for r in rows)
-    daily = list(csv.DictReader(io.StringIO(client.get("/export/daily.csv").text)))
+    daily = csv_rows(client.get("/export/daily.csv").text)
     assert daily[0]["plays"] == "3" and daily[0]["creative"] == "spring"
-    assert client.get("/export/plays.csv?site=elsewhere").text.count("\n") == 1  # header only
+    assert client.get("/export/plays.csv?site=elsewhere").text.count("\n") == 2  # definitions and header only
 
 
 def test_live_page_streams_server_sent_events(web):

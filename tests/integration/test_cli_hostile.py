@@ -91,6 +91,8 @@ GALLERY = {
     "fleet with a device as settings": (["fleet", "migrate", "--config", "/dev/full"],
                                         "--config /dev/full: it is not a regular file"),
     "bench fleet on screens abc": (["bench", "fleet", "--screens", "abc"], "'abc' is not a whole number"),
+    "bench fleet's export of 10 plays": (["bench", "fleet", "--only", "export", "--plays", "10"],
+                                         "10 is out of range; give 1000 to 100000000"),
     "bench an unknown store": (["bench", "fleet", "--stores", "sqlite,oracle"],
                                "'oracle' is not one of sqlite, postgresql"),
     "bench postgresql without one": (["bench", "fleet", "--stores", "postgresql"],

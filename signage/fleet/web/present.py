@@ -17,13 +17,6 @@ from signage.fleet.identities import Identities
 from signage.fleet.times import day_range, iso
 
 CREATIVE_ORDERS = ["attention", "smiles", "plays", "impressions", "viewers", "name"]
-PLAY_COLUMNS = ["id", "site", "device", "creative", "rule", "start", "end", "seconds", "ended", "peak_faces",
-                "mean_faces", "peak_viewers", "looking_seconds", "expressions", "ots", "viewers"]
-# impressions and viewed_impressions (docs/glossary.md) are empty when no play of the row published them
-DAILY_COLUMNS = ["day", "site", "device", "creative", "plays", "seconds", "viewed_plays", "peak_viewers",
-                 "looking_seconds", "suppressed_plays", "impressions", "ots_plays", "viewed_impressions",
-                 "viewer_plays"]
-WITHHELD_UNLESS = {"impressions": "ots_plays", "viewed_impressions": "viewer_plays"}
 TIMELINE_PLAYS = 50_000  # plays drawn on a day's timeline at most
 RECENT_PLAYS = 20  # plays listed under it
 
@@ -123,34 +116,6 @@ def creatives_json(reader: sa.Engine, first: date, last: date, site: str | None,
 
 # ----- exports -------------------------------------------------------------------------------
 
-def play_rows(reader: sa.Engine, first: date, last: date, site: str | None, creative: str | None) -> list[dict]:
-    """Proof of play, one row per play: times in UTC ISO, the expression mix or "suppressed"."""
-    out = []
-    for row in queries.plays_between(reader, *day_range(first, last), site=site or None, creative=creative or None):
-        item = {k: row[k] for k in PLAY_COLUMNS}
-        item["start"], item["end"] = iso(row["start"]), iso(row["end"])
-        item["expressions"] = json.loads(row["expressions"]) if row["expressions"] else "suppressed"
-        out.append(item)
-    return out
-
-
-def plays_csv(rows: list[dict]) -> str:
-    return _csv(PLAY_COLUMNS, ([r[k] if k != "expressions" or isinstance(r[k], str) else json.dumps(r[k])
-                                for k in PLAY_COLUMNS] for r in rows))
-
-
-def daily_csv(rows: list[dict]) -> str:
-    return _csv(DAILY_COLUMNS, ([_daily_cell(row, c) for c in DAILY_COLUMNS] for row in rows))
-
-
-def _daily_cell(row: dict, column: str):
-    if column == "day":
-        return row[column].isoformat()
-    if column in WITHHELD_UNLESS and not row[WITHHELD_UNLESS[column]]:
-        return None  # withheld by every play (or counted by none): unknown, not 0
-    return row[column]
-
-
 def streamed_csv(header: list[str], rows: Iterable[list], every: int = 500) -> Iterator[str]:
     """A CSV a piece at a time (`every` rows), for a StreamingResponse: memory stays bounded
     however many rows there are."""
@@ -164,15 +129,6 @@ def streamed_csv(header: list[str], rows: Iterable[list], every: int = 500) -> I
             buffer.seek(0)
             buffer.truncate()
     yield buffer.getvalue()
-
-
-def _csv(header: list[str], rows) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(header)
-    for row in rows:
-        writer.writerow([_cell(value) for value in row])
-    return buffer.getvalue()
 
 
 def _cell(value) -> str:
