@@ -30,6 +30,10 @@ def add(commands) -> None:
     parser.add_argument("--releases", required=True, help="the releases folder the fleet serves (made if missing)")
     parser.add_argument("--again", type=whole(1, 2**53), metavar="VERSION",
                         help="publish that earlier release again as the newest version (a rollback)")
+    parser.add_argument("--after", type=whole(0, 2**53 - 1), default=0, metavar="VERSION",
+                        help="the new version is above this one too: give the newest version any screen has (the "
+                             "fleet page shows it) when the releases folder was lost or restored from an old backup; "
+                             "screens refuse a version not above their own")
     parser.add_argument("--expires", type=_days, default=30.0, metavar="DAYS",
                         help="days until screens report the release as expired (default 30)")
     parser.add_argument("--simulate", type=_days, default=7.0, metavar="DAYS",
@@ -67,12 +71,14 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError(f"--objects-url {exc}") from None
     try:
         if args.again is not None:
-            published = republish(releases, args.again, key, expires_days=args.expires, objects_url=args.objects_url)
+            published = republish(releases, args.again, key, expires_days=args.expires, objects_url=args.objects_url,
+                                  after=args.after)
         else:
             repo = Path(args.repo)
             published = publish(repo, releases, key, video_length=video_length, expires_days=args.expires,
                                 max_image_pixels=args.max_image_pixels or DEFAULT_MAX_PIXELS,
-                                simulate_days=0 if args.no_simulate else args.simulate, objects_url=args.objects_url)
+                                simulate_days=0 if args.no_simulate else args.simulate, objects_url=args.objects_url,
+                                after=args.after)
     except PublishRefused as exc:
         for line in exc.lines:
             print(line)

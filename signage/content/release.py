@@ -113,8 +113,11 @@ def read_release(releases: Path, version: int, key: PrivateKey) -> Manifest:
 
 def publish(repo: Path, releases: Path, key: PrivateKey, *, video_length: VideoLength, expires_days: float = 30,
             max_image_pixels: int = DEFAULT_MAX_PIXELS, simulate_days: float = 7, objects_url: str | None = None,
-            now: float | None = None) -> Published:
-    """Check every target of `repo` and write the release; PublishRefused if any target fails."""
+            now: float | None = None, after: int = 0) -> Published:
+    """Check every target of `repo` and write the release; PublishRefused if any target fails.
+    `after`: a version the new one must be above (screens refuse any version not above
+    their own, so a releases folder lost or restored from an old backup starts above the
+    newest version screens have)."""
     found = layered(repo)
     lines = [str(problem) for problem in found.problems]
     verdict = Verdict()
@@ -140,15 +143,15 @@ def publish(repo: Path, releases: Path, key: PrivateKey, *, video_length: VideoL
         targets[name] = {"files": entries}
     with locked(releases):
         new_bytes = _store_objects(releases, {digest: source for source, (digest, _) in hashes.items()})
-        published = _write(releases, key, targets, expires_days, now, objects_url)
+        published = _write(releases, key, targets, expires_days, now, objects_url, after)
     return Published(published.version, releases / str(published.version),
                      {name: target.total_bytes for name, target in published.targets.items()}, new_bytes,
                      verdict.warnings)
 
 
 def republish(releases: Path, version: int, key: PrivateKey, *, expires_days: float = 30,
-              objects_url: str | None = None, now: float | None = None) -> Published:
-    """Rollback: release `version`'s targets again, as the newest version."""
+              objects_url: str | None = None, now: float | None = None, after: int = 0) -> Published:
+    """Rollback: release `version`'s targets again, as the newest version (above `after`)."""
     with locked(releases):
         earlier = read_release(releases, version, key)
         missing = sorted({entry.sha256 for target in earlier.targets.values() for entry in target.files.values()
@@ -157,7 +160,7 @@ def republish(releases: Path, version: int, key: PrivateKey, *, expires_days: fl
             raise PublishRefused([f"release {version} needs {len(missing)} file(s) no longer in "
                                   f"{releases / OBJECTS}, e.g. {missing[0]}"])
         targets = {name: target.model_dump(mode="json") for name, target in earlier.targets.items()}
-        published = _write(releases, key, targets, expires_days, now, objects_url or earlier.objects_url)
+        published = _write(releases, key, targets, expires_days, now, objects_url or earlier.objects_url, after)
     return Published(published.version, releases / str(published.version),
                      {name: target.total_bytes for name, target in published.targets.items()}, 0, [])
 
@@ -191,9 +194,9 @@ def _store_objects(releases: Path, sources: dict[str, Path]) -> int:
 
 
 def _write(releases: Path, key: PrivateKey, targets: dict, expires_days: float, now: float | None,
-           objects_url: str | None = None) -> Manifest:
+           objects_url: str | None = None, after: int = 0) -> Manifest:
     issued = int(now if now is not None else time.time())
-    version = max(versions(releases), default=0) + 1
+    version = max(max(versions(releases), default=0), after) + 1
     manifest = Manifest(format=1, version=version, issued=issued, expires=issued + int(expires_days * 86400),
                         key_id=signing.key_id(key.public_key()), objects_url=objects_url,
                         targets=targets)  # plain dicts, validated into Targets

@@ -367,10 +367,11 @@ class Status(Envelope):
     lock: str | None = Field(None, pattern=r"^[0-9a-f]{12}$", description="Short sha256 of the uv.lock the kiosk was "
                              "installed from (`signage --version` prints it); null when not installed by `make`.")
     uptime_s: int = Field(ge=0, le=MAX_UPTIME_SECONDS)
-    playing: Id | None = Field(description="The creative the schedule (default loop, dayparts, commands) has on "
-                               "screen; null for the fallback card. Content an audience rule chose is never "
-                               "shown: the field keeps its value meanwhile, since a change the moment such a "
-                               "rule fires would tell that someone is in front of the screen.")
+    playing: Id | None = Field(description="The creative the schedule (default loop, dayparts, commands) puts "
+                               "on screen; null for the fallback card. While content an audience rule chose "
+                               "covers it, this still names the schedule's creative, not what is on screen: a "
+                               "change the moment such a rule fires would tell that someone is in front of the "
+                               "screen. What audience rules played is in the hour's or day's `totals`.")
     camera: str = text(32, description="ok, retrying, gone, ended, stalled (no inference result for "
                        "vision.inference_timeout), off (privacy) or error.")
     camera_format: str | None = text(100, default=None, description="What the camera negotiated, e.g. '1280x720 "

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from signage.audience import AudienceSnapshot
-from signage.config import VisionConfig
+from signage.config import PrivacyConfig, VisionConfig
 from signage.vision.detection import iou
 from signage.vision.pipeline import Pipeline
 from signage.vision.sources import SourceState, VideoFileSource
@@ -127,6 +127,10 @@ def test_tracker_on_real_videos(models_dir, samples, backend, model, request):
 
     person, _ = run_video(models_dir, samples / "WolfgangLanger_Pexels.mp4", backend, model)
     assert 1 <= len(tracks(person)) <= 2
+    # The privacy rule counts tracks as people: one person whose track breaks up (here
+    # through the detector's drop-outs) must stay below the default min_group, or a lone
+    # passer would open an hour's figures by himself.
+    assert len(tracks(person)) < PrivacyConfig().min_group
 
 
 STILLS = ["multi_face.jpg", "single_face.jpg", "0-f1-su-ph.jpg", "0-f15-hao-ph.jpg", "15-f13-anc-ph.jpg",

@@ -131,6 +131,27 @@ def test_rollback_publishes_an_earlier_release_as_a_new_version(repo, tmp_path, 
         republish(releases, 1, Ed25519PrivateKey.generate())
 
 
+def test_a_lost_releases_folder_starts_above_the_screens_version_with_after(repo, tmp_path, key, capsys):
+    """Screens refuse a version not above their own: a releases folder made anew would
+    start at 1, which every screen on version 7 refuses. --after 7 starts it at 8."""
+    releases = tmp_path / "releases-restored"
+    made = publish(repo, releases, key, video_length=no_video, simulate_days=0, now=NOW, after=7)
+    assert made.version == 8
+    data, sig = (releases / "8" / "manifest.json").read_bytes(), (releases / "8" / "manifest.sig").read_bytes()
+    assert accept(data, sig, key.public_key(), site="hq", device="door", active=7, now=NOW + 1).manifest.version == 8
+    assert publish(repo, releases, key, video_length=no_video, simulate_days=0, now=NOW, after=3).version == 9
+    assert republish(releases, 8, key, now=NOW, after=20).version == 21
+    pem = tmp_path / "release.pem"
+    assert main(["keygen", "--key", str(pem)]) == 0
+    cli = tmp_path / "releases-cli"
+    assert main(["publish", str(repo), "--key", str(pem), "--releases", str(cli), "--no-simulate",
+                 "--after", "41"]) == 0
+    assert "published version 42" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as refused:
+        main(["publish", str(repo), "--key", str(pem), "--releases", str(cli), "--after", "-1"])
+    assert refused.value.code == 2 and "--after: -1 is out of range" in capsys.readouterr().err
+
+
 def test_the_cli_makes_a_key_publishes_and_refuses(repo, tmp_path, capsys):
     pem, releases = tmp_path / "keys" / "release.pem", tmp_path / "releases"
     assert main(["keygen", "--key", str(pem)]) == 0
