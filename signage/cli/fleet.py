@@ -311,7 +311,7 @@ def _run(store, config, path: Path) -> int:
     ingest = _make_ingest(store, config, identities).start()
     from signage.fleet.alert_service import AlertService
 
-    alerts = AlertService(store.engine, store.reader, config.alerts).start()  # only here: one evaluator per fleet
+    alerts = AlertService(store.engine, store.reader, config.alerts).start()  # one evaluates per database: the lease
     publisher = Publisher(config.broker, signer, username=config.username, password=config.password,
                           tls_files=config.tls)
     settings = WebSettings(store=store, login_hash=config.login_hash, root=config.topic_root, publisher=publisher,

@@ -4,7 +4,12 @@ step: a condition that starts opens an alert, one that ends closes it (recovered
 alert is sent unless one of the same screen and rule was sent within the quiet period;
 then it waits, and is sent when that period ends if it still holds. A recovery is sent
 for an alert that was sent. Notices leave through `send` (the courier's queue), after the
-transaction that records them, so delivery never holds the database or the ingest."""
+transaction that records them, so delivery never holds the database or the ingest.
+
+However many `signage fleet` processes share a database, one evaluates: the holder of
+the "alerts" lease (lease.py), renewed in each evaluation's transaction. The others wait
+and take over when it expires or its holder stops; the one taking over first sends again
+what the last one recorded as sent but never delivered."""
 
 from __future__ import annotations
 
@@ -18,6 +23,7 @@ import sqlalchemy as sa
 
 from signage.fleet.alert_config import AlertsConfig
 from signage.fleet.alert_rules import EVENTS, Condition, conditions
+from signage.fleet.lease import Lease
 from signage.fleet.tables import alerts, screens
 from signage.fleet.times import iso, now_utc
 
@@ -58,34 +64,51 @@ class Notice:
 
 class Alerter:
     def __init__(self, engine: sa.Engine, reader: sa.Engine, config: AlertsConfig, send: Callable[[Notice], None],
-                 clock: Callable[[], datetime] = now_utc):
-        self.engine, self.reader, self.config = engine, reader, config
+                 lease: Lease, clock: Callable[[], datetime] = now_utc):
+        self.engine, self.reader, self.config, self.lease = engine, reader, config, lease
         self._send, self._clock = send, clock
+        self.leading = False  # held the lease at the last evaluation
 
     def evaluate(self) -> list[Notice]:
-        """One round: the notices it sent (to `send`)."""
+        """One round, if this process holds the lease: the notices it sent (to `send`)."""
         now = self._clock()
         with self.reader.begin() as conn:
             rows = conn.execute(sa.select(*[screens.c[name] for name in SCREEN_COLUMNS])).mappings().all()
         holding = {c.key: c for c in conditions(rows, now, self.config)}
         present = {(r["site"], r["device"]) for r in rows}
+        notices: list[Notice] = []
         with self.engine.begin() as conn:
-            notices = self._recoveries(conn, holding, present, now)
-            for condition in holding.values():
-                notices += self._raise(conn, condition, now)
+            leading = self.lease.take(conn, now)
+            if leading:
+                # Taking over: before this round marks anything sent, what was marked so by
+                # a process that stopped (or lost the lease) before its courier delivered it.
+                notices += [] if self.leading else self._undelivered(conn)
+                notices += self._recoveries(conn, holding, present, now)
+                for condition in holding.values():
+                    notices += self._raise(conn, condition, now)
+        if leading != self.leading:
+            logger.info("alerts: %s", "this process evaluates them (it holds the lease)" if leading else
+                        "another process on this database evaluates them; this one takes over if it stops")
+        self.leading = leading
+        if not leading:
+            return []
         for notice in notices:
             self._send(notice)
         return notices
 
-    def undelivered(self) -> list[Notice]:
-        """Open alerts marked sent whose notice no courier delivered (the dashboard stopped
-        first): to send again at start."""
-        with self.reader.begin() as conn:
-            unsent = sa.select(alerts).where(alerts.c.recovered_at.is_(None), alerts.c.notified_at.is_not(None),
-                                             alerts.c.delivery == "")
-            rows = conn.execute(unsent.order_by(alerts.c.row)).mappings().all()
+    def release(self) -> None:
+        """Hand the evaluations over at once (a clean stop), instead of when the lease expires."""
+        with self.engine.begin() as conn:
+            self.lease.release(conn)
+        self.leading = False
+
+    @staticmethod
+    def _undelivered(conn: sa.Connection) -> list[Notice]:
+        """Open alerts marked sent whose notice no courier delivered."""
+        unsent = sa.select(alerts).where(alerts.c.recovered_at.is_(None), alerts.c.notified_at.is_not(None),
+                                         alerts.c.delivery == "")
         return [Notice("alert", r["row"], r["site"], r["device"], r["rule"], r["detail"], r["started_at"])
-                for r in rows]
+                for r in conn.execute(unsent.order_by(alerts.c.row)).mappings()]
 
     def _recoveries(self, conn: sa.Connection, holding: dict, present: set, now: datetime) -> list[Notice]:
         """Close the alerts whose condition ended: a recovery, sent if the alert was; a

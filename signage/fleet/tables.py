@@ -279,3 +279,12 @@ alerts = sa.Table(
     sa.Index("ix_alerts_screen_rule", "site", "device", "rule", "started_at"),
     sa.Index("ix_alerts_started_at", "started_at"),
 )
+
+# Leases (lease.py): work that must run once per database, however many `signage fleet`
+# processes share it (the alerts' evaluations): who holds each, and until when.
+leases = sa.Table(
+    "leases", metadata,
+    sa.Column("name", sa.String(32), primary_key=True),
+    sa.Column("holder", sa.String(100), nullable=False),
+    sa.Column("expires_at", sa.DateTime, nullable=False),
+)

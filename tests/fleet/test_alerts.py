@@ -16,28 +16,13 @@ from signage.fleet.alert_config import AlertsConfig
 from signage.fleet.alert_history import alerts_view
 from signage.fleet.alert_service import AlertService
 from signage.fleet.config import load
-from signage.fleet.parse import parse
 from tests.fleet import factory as f
+from tests.fleet.alerting import LOCK, OTHER_LOCK, T, Clock, online, said
 from tests.fleet.dashboard import logged_in, login
 from tests.support.waiting import wait_for
 from tests.fleet.publisher import Publisher
 from tests.fleet.receivers import SmtpReceiver, WebhookReceiver
 from tests.fleet.server import FleetServer
-
-T = f.T0.replace(tzinfo=None)
-LOCK, OTHER_LOCK = "3f2a9c1b0d4e", "000000000001"
-
-
-class Clock:
-    def __init__(self):
-        self.now = T
-
-    def __call__(self):
-        return self.now
-
-    def at(self, minutes: float):
-        self.now = T + timedelta(minutes=minutes)
-        return self.now
 
 
 @pytest.fixture
@@ -59,16 +44,6 @@ def service(store, receivers, clock, **rules) -> AlertService:
     made = AlertService(store.engine, store.reader, config, clock=clock, first_wait=0.01)
     made.courier.start()
     return made
-
-
-def said(store, device: str, kind: str, body, minutes: float) -> None:
-    raw = body if isinstance(body, bytes) else f.encode(body)
-    store.write([parse("signage", f"signage/lab/{device}/{kind}", raw)], now=T + timedelta(minutes=minutes))
-
-
-def online(store, device: str, minutes: float = 0, **status) -> None:
-    said(store, device, "available", b"online", minutes)
-    said(store, device, "status", f.status(device=device, **({"lock": LOCK} | status)), minutes)
 
 
 def test_offline_alert_quiet_period_and_recovery_by_webhook_and_email(store, receivers):
@@ -209,6 +184,7 @@ def test_an_alert_a_stop_left_undelivered_is_sent_at_the_next_start(store, recei
     stopped = AlertService(store.engine, store.reader, config, clock=clock)  # its courier never runs
     assert [n.rule for n in stopped.alerter.evaluate()] == ["display"]
     assert hook.bodies == []
+    stopped.stop()  # hands the evaluations over (the lease)
     again = AlertService(store.engine, store.reader, config, clock=clock).start()
     try:
         wait_for(lambda: [b["rule"] for b in hook.bodies] == ["display"], what="the alert sent at start")

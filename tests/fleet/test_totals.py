@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from signage.fleet.parse import Invalid, parse
-from signage.fleet.tables import creative_days, creative_site_days, play_totals, plays
+from signage.fleet.tables import creative_days, creative_site_days, play_totals, plays, screen_hours
 from tests.fleet import factory as f
 
 NOW = f.T0.replace(tzinfo=None) + timedelta(days=1, hours=2)
@@ -61,6 +61,61 @@ def test_a_quiet_day_stores_only_its_seconds_under_audience(store):
     store.write([incoming(totals(audience={"plays": None, "seconds": 86400.0}))], now=NOW)
     assert rows(store) == [("audience", "day", None, 86400.0)]
     assert count_days(store) == 0, "not a creative played 0 times: its plays are unknown"
+
+
+def hour_rows(store) -> list[tuple]:
+    with store.engine.begin() as conn:
+        h = screen_hours.c
+        return [tuple(r) for r in conn.execute(
+            sa.select(h.hour, h.plays, h.play_seconds, h.looking_seconds, h.intervals, h.passers)
+            .order_by(h.hour))]
+
+
+def test_an_hours_totals_count_in_that_hour_of_the_screen_and_a_days_in_none(store):
+    """By hand: 09:00 has one play published alone (10 s) and an hour's totals (5 + 2 plays,
+    50 + 12 s); 10:00 has only an hour's totals (3 plays, 30 s) that began late (the kiosk
+    started then); the day's totals (40 + 8 plays) belong to no hour. Totals carry no
+    audience: the hours' looking seconds are the one play's. Sent twice, stored once."""
+    nine, ten = f.T0.replace(tzinfo=None), f.T0.replace(tzinfo=None) + timedelta(hours=1)
+    one = f.play(creative="spring", start=f.T0, seconds=10.0, looking=6.0)
+    batch = [parse("signage", f.topic(one, "play"), f.encode(one)),
+             incoming(totals("hour", f.T0, timedelta(hours=1), spring={"plays": 5, "seconds": 50.0},
+                             look={"plays": 2, "seconds": 12.0})),
+             incoming(totals("hour", f.T0 + timedelta(minutes=70), timedelta(minutes=50),
+                             spring={"plays": 3, "seconds": 30.0})),
+             incoming(totals())]
+    first = store.write(batch, now=NOW)
+    again = store.write(batch, now=NOW)
+    assert (first.stored, again.stored, again.duplicates) == (4, 0, 4)
+    assert hour_rows(store) == [(nine, 8, 72.0, 6.0, 0, 0), (ten, 3, 30.0, 0.0, 0, 0)]
+    with store.engine.begin() as conn:
+        day = {r.creative: (r.plays, r.seconds) for r in conn.execute(sa.select(creative_days))}
+    assert day == {"spring": (1 + 5 + 3 + 40, 10.0 + 50.0 + 30.0 + 400.0), "look": (2 + 8, 12.0 + 48.0)}
+
+
+def test_an_hour_with_only_a_quiet_creative_adds_no_hour(store):
+    """Totals whose plays are all unknown add nothing to the hours, not a row of zeros."""
+    store.write([incoming(totals("hour", f.T0, timedelta(hours=1), audience={"plays": None, "seconds": 60.0}))],
+                now=NOW)
+    assert hour_rows(store) == []
+
+
+def test_the_fleet_page_counts_todays_plays_released_for_an_hour(web):
+    """lab/a published 3 plays one by one this hour; the hour's totals add 4 more."""
+    from signage.fleet.times import now_utc
+    from tests.fleet.dashboard import login
+
+    client, store, _ = web
+    now = now_utc()
+    hour = now.replace(minute=0, second=0, microsecond=0)
+    body = totals("hour", hour, now - hour, spring={"plays": 4, "seconds": 0.0})
+    store.write([parse("signage", "signage/lab/a/totals", f.encode(body))])
+    login(client)
+    screens = {s["device"]: s for s in client.get("/api/screens").json()}
+    assert screens["a"]["plays_today"] == 3 + 4
+    page = client.get("/").text
+    row = page[page.index('data-screen="lab/a"'):]
+    assert '<td class="num plays" data-label="Plays">7</td>' in row[:row.index("</tr>")]
 
 
 def count_days(store) -> int:

@@ -1,7 +1,7 @@
 """Hour and day sums of the facts that were new, written in the same transaction as them.
 
-`summed` adds new metrics and plays up by screen-hour and by screen-day-creative (and their
-expression mixes); `Rollups.add` writes the sums per screen and per site as upserts that
+`summed` adds new metrics, plays and totals up by screen-hour and by screen-day-creative (and
+their expression mixes); `Rollups.add` writes the sums per screen and per site as upserts that
 add (`x = x + excluded.x`), in key order, so concurrent writers on PostgreSQL neither lose
 updates nor deadlock. A count the kiosk withheld (fewer than min_group people) is unknown,
 not zero: it is counted as withheld and never summed, since a sum over small groups would
@@ -120,16 +120,21 @@ def _add_totals(sums: Sums, item: Incoming) -> None:
     """Plays the kiosk released in aggregate (an hour or a day of them): proof of play per
     creative and day, with no audience figure (each is counted as suppressed). The seconds
     of a quiet day (under "audience", their plays withheld) stay in play_totals: a creative
-    of unknown plays would read as one played 0 times. Not in the screen's hours: a day's
-    totals belong to no hour of it."""
+    of unknown plays would read as one played 0 times. An hour's totals also go into that
+    hour of the screen (plays and seconds on screen only); a day's belong to no hour of it."""
+    assert item.start is not None  # a totals message is an interval: parse gives it its start
+    in_hour = item.data.period == "hour"
     for creative, total in item.data.creatives.items():
         if total.plays is None:
             continue
-        assert item.start is not None  # a totals message is an interval: parse gives it its start
         day = sums.days[(item.site, item.device, item.start.date(), creative)]
         day["seconds"] += total.seconds
         day["plays"] += total.plays
         day["suppressed_plays"] += total.plays
+        if in_hour:
+            hour = sums.hours[_hour(item)]
+            hour["plays"] += total.plays
+            hour["play_seconds"] += total.seconds
 
 
 def per_site(sums: Sums) -> tuple[dict[tuple, dict[str, float]], dict[tuple, float]]:
