@@ -67,8 +67,10 @@ class AlertsConfig(Strict):
     camera: bool = Field(True, description="an online screen whose camera is not ok (off for privacy is ok)")
     display: bool = Field(True, description="an online screen whose display is not ok (off by its power schedule "
                           "is ok)")
-    spool_messages: int | None = Field(1000, ge=1, le=10_000_000, description="an online screen with at least "
-                                       "this many messages in its spool (its uplink is not keeping up); null: off")
+    spool_messages: int | None = Field(1000, ge=1, le=10_000_000, description="an online screen whose spool "
+                                       "holds at least this many messages in two statuses in a row, the later not "
+                                       "smaller (its uplink is not keeping up; one draining after an outage is "
+                                       "fine); null: off")
     refused_commands: bool = Field(True, description="each command a screen refused")
     builds: list[str] | None = Field([], max_length=100, description="the uv.lock hashes (12 hex) a screen may "
                                      "run; a screen on another is on an old build. Empty: the fleet's most common "

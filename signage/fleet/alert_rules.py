@@ -29,17 +29,51 @@ class Condition:
         return self.site, self.device, self.rule
 
 
-def conditions(screens: Iterable[Mapping], now: datetime, config: AlertsConfig) -> list[Condition]:
-    """What holds now, screen by screen, in the order of RULES."""
+class SpoolTrend:
+    """Which screens' spools are growing: at or above the threshold in two statuses in a
+    row, and not smaller in the later one. A screen back from an outage drains a deep
+    spool: that is its uplink doing its job, not an alert. Kept by the process that
+    evaluates (a new leader starts afresh: the first status it sees only sets the level)."""
+
+    def __init__(self):
+        self._seen: dict[tuple[str, str], tuple[datetime | None, int]] = {}
+        self._growing: dict[tuple[str, str], int] = {}  # screen -> the level it grew from
+
+    def observe(self, rows: Iterable[Mapping], threshold: int | None) -> dict[tuple[str, str], int]:
+        """The growing screens, each with its previous level (from the screens' rows)."""
+        present = set()
+        for row in rows:
+            key, at, depth = (row["site"], row["device"]), row["status_at"], row["spool_depth"] or 0
+            present.add(key)
+            before = self._seen.get(key)
+            if before is not None and before[0] == at:
+                continue  # no new status: the verdict stands
+            self._seen[key] = (at, depth)
+            if before is not None and threshold is not None and min(before[1], depth) >= threshold \
+                    and depth >= before[1]:
+                self._growing[key] = before[1]
+            else:
+                self._growing.pop(key, None)
+        for gone in set(self._seen) - present:  # retired or forgotten screens
+            self._seen.pop(gone)
+            self._growing.pop(gone, None)
+        return dict(self._growing)
+
+
+def conditions(screens: Iterable[Mapping], now: datetime, config: AlertsConfig,
+               growing: Mapping[tuple[str, str], int] | None = None) -> list[Condition]:
+    """What holds now, screen by screen, in the order of RULES. `growing`: the screens
+    whose spool grows (SpoolTrend), with the level it grew from."""
     rows = list(screens)
     allowed = _allowed_builds(rows, config.builds)
     found = []
     for row in rows:
-        found += _of_screen(row, now, config, allowed)
+        found += _of_screen(row, now, config, allowed, growing or {})
     return found
 
 
-def _of_screen(row: Mapping, now: datetime, config: AlertsConfig, allowed: set[str] | None) -> list[Condition]:
+def _of_screen(row: Mapping, now: datetime, config: AlertsConfig, allowed: set[str] | None,
+               growing: Mapping[tuple[str, str], int]) -> list[Condition]:
     site, device = row["site"], row["device"]
     since = row["availability_since"] or now
     status_at = row["status_at"] or since
@@ -57,9 +91,9 @@ def _of_screen(row: Mapping, now: datetime, config: AlertsConfig, allowed: set[s
             add("camera", f"camera {row['camera']}", status_at)
         if config.display and row["display"] is not None and row["display"] not in FINE["display"]:
             add("display", f"display {row['display']}", status_at)
-        depth = row["spool_depth"] or 0
-        if config.spool_messages is not None and depth >= config.spool_messages:
-            add("spool", f"spool growing: {depth} messages waiting for the broker", status_at)
+        if config.spool_messages is not None and (site, device) in growing:
+            add("spool", f"spool growing: {row['spool_depth'] or 0} messages waiting for the broker (was "
+                f"{growing[(site, device)]})", status_at)
         if allowed is not None and row["lock"] and row["lock"] not in allowed:
             add("build", f"old build: {row['version'] or '?'} · lock {row['lock']}, not "
                 f"{' or '.join(sorted(allowed)) or 'a known one'}", status_at)

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 
 from signage.fleet.alert_config import AlertsConfig
-from signage.fleet.alert_rules import EVENTS, Condition, conditions
+from signage.fleet.alert_rules import EVENTS, Condition, SpoolTrend, conditions
 from signage.fleet.lease import Lease
 from signage.fleet.tables import alerts, screens
 from signage.fleet.times import iso, now_utc
@@ -68,13 +68,15 @@ class Alerter:
         self.engine, self.reader, self.config, self.lease = engine, reader, config, lease
         self._send, self._clock = send, clock
         self.leading = False  # held the lease at the last evaluation
+        self.spools = SpoolTrend()
 
     def evaluate(self) -> list[Notice]:
         """One round, if this process holds the lease: the notices it sent (to `send`)."""
         now = self._clock()
         with self.reader.begin() as conn:
             rows = conn.execute(sa.select(*[screens.c[name] for name in SCREEN_COLUMNS])).mappings().all()
-        holding = {c.key: c for c in conditions(rows, now, self.config)}
+        growing = self.spools.observe(rows, self.config.spool_messages)
+        holding = {c.key: c for c in conditions(rows, now, self.config, growing)}
         present = {(r["site"], r["device"]) for r in rows}
         notices: list[Notice] = []
         with self.engine.begin() as conn:

@@ -110,17 +110,43 @@ def test_each_rule_fires_once_and_recovers(store, receivers):
         clock.at(2)
         sent = alerts.alerter.evaluate()
         assert sorted((n.device, n.rule) for n in sent) == [("c", "build"), ("c", "camera"), ("c", "display"),
-                                                            ("c", "refused"), ("c", "spool")]
+                                                            ("c", "refused")]  # a spool is a trend: not yet
         details = {n.rule: n.detail for n in sent}
-        assert details["spool"] == "spool growing: 5000 messages waiting for the broker"
         assert details["build"] == f"old build: 0.1.0 · lock {OTHER_LOCK}, not {LOCK}"
         assert details["refused"] == "refused signage/lab/c/creative/set: creative: unknown id 'x'"
         clock.at(3)
         assert alerts.alerter.evaluate() == []  # nothing new, the refusal included
         said(store, "c", "status", f.status(device="c", lock=LOCK), 4)
         clock.at(4)
-        assert sorted(n.rule for n in alerts.alerter.evaluate()) == ["build", "camera", "display", "spool"]
-        wait_for(lambda: len(hook.bodies) == 9, what="five alerts and four recoveries delivered")
+        assert sorted(n.rule for n in alerts.alerter.evaluate()) == ["build", "camera", "display"]
+        wait_for(lambda: len(hook.bodies) == 7, what="four alerts and three recoveries delivered")
+    finally:
+        alerts.stop()
+
+
+def test_a_growing_spool_alerts_and_a_draining_one_does_not(store, receivers):
+    clock = Clock()
+    online(store, "grows", spool_depth=1500)
+    online(store, "drains", spool_depth=9000)  # back from a day offline: its uplink catches up
+    alerts = service(store, receivers, clock)
+    try:
+        clock.at(1)
+        assert alerts.alerter.evaluate() == []  # one status each: a level, not a trend
+        online(store, "grows", 2, spool_depth=1800)
+        online(store, "drains", 2, spool_depth=4000)
+        clock.at(2)
+        [sent] = alerts.alerter.evaluate()
+        assert (sent.device, sent.rule, sent.detail) == (
+            "grows", "spool", "spool growing: 1800 messages waiting for the broker (was 1500)")
+        clock.at(3)
+        assert alerts.alerter.evaluate() == []  # no new status: the verdict stands, nothing repeated
+        online(store, "grows", 4, spool_depth=1800)  # level, not draining: still an alert, not repeated
+        online(store, "drains", 4, spool_depth=200)
+        clock.at(4)
+        assert alerts.alerter.evaluate() == []
+        online(store, "grows", 5, spool_depth=900)  # draining now
+        clock.at(5)
+        assert [(n.kind, n.device, n.rule) for n in alerts.alerter.evaluate()] == [("recovered", "grows", "spool")]
     finally:
         alerts.stop()
 
