@@ -257,7 +257,8 @@ class CreativeReport:
     attention_ci: tuple[float, float] | None  # 95 % confidence interval of the mean
     expressions: dict[str, float]  # share of looking seconds, only from published breakdowns
     expressed_share: float  # part of the looking seconds the mix is drawn from
-    suppressed_plays: int
+    suppressed_plays: int  # plays whose expression mix was not published (docs/glossary.md)
+    measured_plays: int  # plays whose looking was published: attention's denominator
 
 
 def confidence_interval(n: int, total: float, squares: float) -> tuple[float, float] | None:
@@ -271,12 +272,11 @@ def confidence_interval(n: int, total: float, squares: float) -> tuple[float, fl
     return (max(0.0, mean - half), mean + half)
 
 
-def attention(plays: int, suppressed: int, looking: float, squares: float) -> tuple[float | None,
-                                                                                 tuple[float, float] | None]:
-    """(mean, 95 % CI) of looking person-seconds per play, over the plays not counted in
-    `suppressed` (rollups.py: audience or expression mix withheld); (None, None) when
-    there is none (unknown, not 0). The creatives page and the daily export both ask here."""
-    measured = plays - suppressed
+def attention(measured: int, looking: float, squares: float) -> tuple[float | None, tuple[float, float] | None]:
+    """(mean, 95 % CI) of looking person-seconds per play, over the `measured` plays that
+    published their looking figures (the plays `looking` and `squares` were summed over,
+    whether or not their expression mix was published); (None, None) when there is none
+    (unknown, not 0). The creatives page and the daily export both ask here."""
     if measured <= 0:
         return None, None
     return looking / measured, confidence_interval(measured, looking, squares)
@@ -293,7 +293,7 @@ def creatives(engine: sa.Engine, first: date, last: date, site: str | None = Non
                        sa.func.sum(d.c.looking_squares), sa.func.sum(d.c.suppressed_plays),
                        sa.func.sum(d.c.expressed_seconds), sa.func.sum(d.c.impressions), sa.func.sum(d.c.ots_plays),
                        sa.func.sum(d.c.viewed_impressions), sa.func.sum(d.c.viewer_plays),
-                       ).where(d.c.day >= first, d.c.day <= last)
+                       sa.func.sum(d.c.measured_plays)).where(d.c.day >= first, d.c.day <= last)
     mix = sa.select(e.c.creative, e.c.expression, sa.func.sum(e.c.seconds)).where(e.c.day >= first, e.c.day <= last)
     if site:
         totals, mix = totals.where(d.c.site == site), mix.where(e.c.site == site)
@@ -307,10 +307,10 @@ def creatives(engine: sa.Engine, first: date, last: date, site: str | None = Non
             mixes.setdefault(creative, {})[expression] = float(seconds or 0)
     report = []
     for (creative, n, seconds, viewed, viewers, looking, squares, suppressed, expressed, impressions, ots_plays,
-         viewed_impressions, viewer_plays) in rows:
+         viewed_impressions, viewer_plays, measured) in rows:
         n, looking, expressed = int(n or 0), float(looking or 0), float(expressed or 0)
         ots_plays, viewer_plays = int(ots_plays or 0), int(viewer_plays or 0)
-        mean, ci = attention(n, int(suppressed or 0), looking, float(squares or 0))
+        mean, ci = attention(int(measured or 0), looking, float(squares or 0))
         breakdown = mixes.get(creative, {})
         total_mix = sum(breakdown.values())
         report.append(CreativeReport(
@@ -321,7 +321,8 @@ def creatives(engine: sa.Engine, first: date, last: date, site: str | None = Non
             attention_mean=mean or 0.0, attention_ci=ci,
             expressions={k: v / total_mix for k, v in sorted(breakdown.items(), key=lambda kv: -kv[1])}
             if total_mix > 0 else {},
-            expressed_share=expressed / looking if looking > 0 else 0.0, suppressed_plays=int(suppressed or 0)))
+            expressed_share=expressed / looking if looking > 0 else 0.0, suppressed_plays=int(suppressed or 0),
+            measured_plays=int(measured or 0)))
     keys = {"attention": lambda r: -r.attention_mean, "plays": lambda r: -r.plays,
             "viewers": lambda r: -(r.viewed_impressions or 0), "impressions": lambda r: -(r.impressions or 0),
             "smiles": lambda r: -r.expressions.get("happy", 0.0),

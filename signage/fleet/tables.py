@@ -165,7 +165,10 @@ creative_days = sa.Table(
     sa.Column("peak_viewers", sa.Integer, nullable=False, server_default="0"),  # summed over plays
     sa.Column("looking_seconds", sa.Float, nullable=False, server_default="0"),
     sa.Column("looking_squares", sa.Float, nullable=False, server_default="0"),  # for the CI
+    # plays whose expression mix was not published (audience withheld, mix withheld, or released in aggregate)
     sa.Column("suppressed_plays", sa.Integer, nullable=False, server_default="0"),
+    # plays whose looking figures were published: what looking_seconds is summed over (attention's denominator)
+    sa.Column("measured_plays", sa.Integer, nullable=False, server_default="0"),
     # looking seconds of the plays whose expression breakdown was published
     sa.Column("expressed_seconds", sa.Float, nullable=False, server_default="0"),
     # impressions: per-play OTS (distinct people in view) summed over the plays that published it

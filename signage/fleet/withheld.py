@@ -44,7 +44,9 @@ def daily_empty(row: Row) -> set[str]:
         empty.add("impressions")
     if not row["viewer_plays"]:
         empty.add("viewed_impressions")
-    if row["plays"] <= row["suppressed_plays"] and not row["looking_seconds"]:
+    # measured_plays: the plays that published their looking (rows from before 0013 start
+    # at plays - suppressed_plays, so the looking seconds are asked too)
+    if not row["measured_plays"] and not row["looking_seconds"]:
         empty.update(LOOKING)
     return empty
 

@@ -19,8 +19,9 @@ PLAY_COLUMNS = ["id", "site", "device", "creative", "rule", "start", "end", "sec
                 "mean_faces", "peak_viewers", "looking_seconds", "expressions", "ots", "viewers", "withheld"]
 # impressions and viewed_impressions (docs/glossary.md) are empty when no play of the row published them
 DAILY_COLUMNS = ["day", "site", "device", "creative", "plays", "seconds", "viewed_plays", "peak_viewers",
-                 "looking_seconds", "suppressed_plays", "impressions", "ots_plays", "viewed_impressions",
-                 "viewer_plays", "attention_per_play", "attention_ci_low", "attention_ci_high", "withheld"]
+                 "looking_seconds", "suppressed_plays", "measured_plays", "impressions", "ots_plays",
+                 "viewed_impressions", "viewer_plays", "attention_per_play", "attention_ci_low", "attention_ci_high",
+                 "withheld"]
 ROWS_A_PIECE = 500  # rows written to the response at a time
 
 Row = Mapping[Any, Any]  # a row as the database gives it (sqlalchemy.RowMapping) or a dict
@@ -72,8 +73,7 @@ def daily(row: Row, released: Mapping[str, int]) -> list:
     """A daily rollup row's cells: the sums, the attention per play with its 95 %
     confidence interval (as the creatives page computes it), empty where withheld."""
     empty = withheld.daily_empty(row)
-    mean, ci = queries.attention(row["plays"], row["suppressed_plays"], row["looking_seconds"],
-                                 row["looking_squares"])
+    mean, ci = queries.attention(row["measured_plays"], row["looking_seconds"], row["looking_squares"])
     values = dict(row) | {"day": row["day"].isoformat(), "attention_per_play": mean,
                           "attention_ci_low": ci[0] if ci else None, "attention_ci_high": ci[1] if ci else None,
                           "withheld": withheld.daily_reason(row, released)}
