@@ -10,7 +10,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from signage.fleet.alerter import Alerter, Notice
+from signage.fleet.alerter import LEASE, Alerter, Notice
 from signage.fleet.alert_config import AlertsConfig
 from signage.fleet.alert_delivery import Channel, Courier, Email, Webhook
 from signage.fleet.database import UNAVAILABLE
@@ -51,7 +51,7 @@ class AlertService:
     def __init__(self, engine: sa.Engine, reader: sa.Engine, config: AlertsConfig,
                  clock: Callable[[], datetime] = now_utc, first_wait: float = 1.0, holder: str | None = None):
         self.courier = Courier(channels_of(config), delivery_recorder(engine), first_wait=first_wait)
-        lease = Lease("alerts", LEASE_ROUNDS * config.every_s, holder)
+        lease = Lease(LEASE, LEASE_ROUNDS * config.every_s, holder)
         self.alerter = Alerter(engine, reader, config, self.courier.post, lease, clock)
         self.thread = SupervisedThread("fleet-alerts", self._evaluate, interval=config.every_s)
 

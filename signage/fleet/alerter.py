@@ -29,6 +29,7 @@ from signage.fleet.times import iso, now_utc
 
 logger = logging.getLogger(__name__)
 
+LEASE = "alerts"  # the lease of the one evaluator per database
 SCREEN_COLUMNS = ("site", "device", "availability", "availability_since", "camera", "display", "spool_depth",
                   "lock", "version", "refusal", "refusal_topic", "refusal_at", "status_at")
 

@@ -13,12 +13,14 @@ import pytest
 import sqlalchemy as sa
 
 from signage.fleet.alert_config import AlertsConfig
+from signage.fleet.alert_history import alerts_view
 from signage.fleet.alert_service import LEASE_ROUNDS, AlertService
 from signage.fleet.database import database_url
 from signage.fleet.store import Store
 from signage.fleet.tables import alerts, leases
 from tests.fleet.receivers import WebhookReceiver
 from tests.fleet.alerting import Clock, online
+from tests.fleet.dashboard import logged_in
 from tests.support.waiting import wait_for
 
 LEASE = timedelta(seconds=LEASE_ROUNDS * AlertsConfig().every_s)
@@ -82,6 +84,8 @@ def test_two_services_on_one_database_send_each_alert_once(store, other, hook):
         assert deliveries(store) == [("a", "display", "alert: webhook delivered"),
                                      ("b", "camera", "alert: webhook delivered")]
         assert sorted((b["device"], b["rule"]) for b in hook.bodies) == [("a", "display"), ("b", "camera")]
+        page = logged_in(store).get("/alerts").text  # the page's clock is today's: the lease ran out
+        assert f"now: {'one' if leader is one else 'two'} did last" in page
     finally:
         one.stop()
         two.stop()
@@ -121,9 +125,13 @@ def test_the_follower_takes_over_when_the_leaders_lease_expires(store, other, ho
         assert (leader.alerter.evaluate(), leader.alerter.leading) == ([], False), "the old leader stands down"
         with store.engine.begin() as conn:
             assert conn.execute(sa.select(leases.c.name, leases.c.holder)).all() == [("alerts", "follower")]
+        assert alerts_view(store.reader, now=clock.now)["evaluator"].startswith("Evaluated by the dashboard follower")
         wait_for(lambda: len(hook.bodies) == 2 and all(d for _, _, d in deliveries(store)),
                  what="the second alert delivered")
         assert sorted((b["device"], b["rule"]) for b in hook.bodies) == [("a", "display"), ("b", "display")]
+        follower.stop()
+        assert alerts_view(store.reader, now=clock.now)["evaluator"].startswith(
+            "No dashboard evaluates the alerts now: follower did last")
     finally:
         leader.stop()
         follower.stop()

@@ -16,7 +16,7 @@ from signage.fleet.demo import SimulatedFleet, encode
 from signage.fleet.parse import parse
 from signage.fleet.store import Store
 from signage.fleet.times import now_utc
-from tests.chromium import as_phone, chromium_driver
+from tests.support.chromium import as_phone, chromium_driver
 from tests.fleet.dashboard import PASSWORD
 from tests.support.waiting import wait_for
 from tests.fleet.server import FleetServer

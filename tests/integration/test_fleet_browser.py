@@ -25,10 +25,10 @@ from signage.wire.envelope import Signer
 from tests.broker import free_port
 from tests.fleet.receivers import WebhookReceiver
 from tests.subscriber import Subscriber
+from tests.support.chromium import chromium_driver
 from tests.support.waiting import wait_for
 
 PASSWORD = "fleet-e2e-password"
-CHROMIUM, DRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 KIOSKS = [("north", "door"), ("south", "hall")]
 
 
@@ -86,25 +86,9 @@ def until(predicate, timeout: float, what: str, every: float = 0.25):
 
 @pytest.fixture
 def chromium(tmp_path):
-    if not (Path(CHROMIUM).exists() and Path(DRIVER).exists()):
-        pytest.fail("chromium and chromium-driver are not installed: apt-get install chromium chromium-driver "
-                    "(the CI script does)")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage", "--window-size=1440,1000", f"--user-data-dir={tmp_path / 'profile'}"):
-        options.add_argument(flag)
     downloads = tmp_path / "downloads"
     downloads.mkdir()
-    options.add_experimental_option("prefs", {"download.default_directory": str(downloads),
-                                              "download.prompt_for_download": False})
-    driver = webdriver.Chrome(service=Service(DRIVER), options=options)
-    driver.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
-    driver.downloads = downloads
+    driver = chromium_driver(tmp_path / "profile", downloads=downloads)
     yield driver
     driver.quit()
 

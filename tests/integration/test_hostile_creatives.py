@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from signage.modelfiles import PROJECT_ROOT
-from tests.hostile.creatives import CARD_BACKGROUND, CHECK_PASSES, MEMBERS
+from tests.support.hostile_creatives import CARD_BACKGROUND, CHECK_PASSES, MEMBERS
 from tests.screen import dominant, screenshot
 from tests.subscriber import Subscriber
 from tests.support.waiting import wait_for

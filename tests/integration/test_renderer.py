@@ -63,14 +63,15 @@ def test_crossfade_midway_blends_the_two(window):
     assert tuple(readback.pixels(renderer)[10, 10]) == (0, 0, 255)
 
 
-def test_a_corrupt_png_falls_back_within_a_second(window, tmp_path):
-    renderer = window()
+def test_a_corrupt_png_falls_back_at_once(window, tmp_path):
+    """At once: on the decoder's word, with the renderer's clock standing still (no
+    timeout of its own can have run out), whatever the machine's speed."""
+    clock = FakeClock()
+    renderer = window(clock=clock)
     broken = tmp_path / "broken.png"
     broken.write_bytes(b"\x89PNG\r\n\x1a\n" + b"garbage" * 100)
-    started = time.monotonic()
     renderer.show(Content(id="broken", type="image", path=broken))
     pixels = settle(renderer, "fallback")
-    assert time.monotonic() - started < 1.0
     assert tuple(pixels[5, 5]) == (0, 255, 0)
     assert renderer.stats.errors == [
         "broken: broken.png cannot be decoded as an image (a PNG file without its IHDR header)"]
@@ -79,7 +80,7 @@ def test_a_corrupt_png_falls_back_within_a_second(window, tmp_path):
     assert renderer.stats.showing == "fallback"
 
 
-def test_a_truncated_video_falls_back_within_a_second(window, tmp_path):
+def test_a_truncated_video_falls_back_where_it_was_cut(window, tmp_path):
     source = tmp_path / "full.avi"
     writer = cv2.VideoWriter(str(source), cv2.VideoWriter_fourcc(*"MJPG"), 25, (160, 90))
     for _ in range(100):
@@ -88,11 +89,11 @@ def test_a_truncated_video_falls_back_within_a_second(window, tmp_path):
     truncated = tmp_path / "truncated.avi"
     truncated.write_bytes(source.read_bytes()[: source.stat().st_size // 3])
     renderer = window()
-    started = time.monotonic()
     renderer.show(Content(id="clip", type="video", path=truncated, loop=False))
     settle(renderer, "fallback")
-    assert time.monotonic() - started < 1.0
-    assert "clip:" in renderer.stats.errors[0]
+    # on the decoder's word, where the file was cut: no stall timeout ran out
+    assert renderer.stats.errors[0].startswith("clip: truncated.avi: decoding stopped at frame "), \
+        renderer.stats.errors
 
 
 def test_video_plays_and_reports_its_end(window, tmp_path):

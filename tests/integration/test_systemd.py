@@ -3,6 +3,7 @@ watchdog withheld when a thread hangs, and a clean exit on SIGTERM."""
 
 from __future__ import annotations
 
+import logging
 import shutil
 import signal
 import socket
@@ -53,6 +54,19 @@ class NotifySocket:
                 self.received.append((time.monotonic(), self.socket.recv(4096).decode()))
             except TimeoutError:
                 pass
+
+    def drain_until(self, field: str, limit: float = 60.0) -> None:
+        """Until a message with `field` arrives (`limit`: a guard against a hang, no timing claim)."""
+        deadline = time.monotonic() + limit
+        while not self.times(field) and time.monotonic() < deadline:
+            self.drain(0.2)
+        assert self.times(field), f"no {field} within {limit:g} s: {self.received}"
+
+    def after(self, field: str) -> list[str]:
+        """The messages that came after the first with `field`."""
+        fields = [message.split("\n") for _, message in self.received]
+        first = next(i for i, f in enumerate(fields) if field in f)
+        return [message for _, message in self.received[first + 1:]]
 
     def times(self, field: str) -> list[float]:
         return [t for t, message in self.received if field in message.split("\n")]
@@ -115,46 +129,71 @@ def test_watchdog_stops_when_capture_hangs(tmp_path, broker, samples, models_dir
         return sources[-1]
 
     kiosk = Kiosk(load_config(config_file), observer=None, open_source=open_source)
+    marker = WithheldMarker(str(tmp_path / "notify"))
+    logging.getLogger("signage.kiosk.watchdog").addHandler(marker)
     hung_at = []
 
     def script():
-        listener.drain(4)
+        listener.drain_until("WATCHDOG=1")
         hung_at.append(time.monotonic())
         sources[0].hang.set()
-        listener.drain(6)
+        listener.drain_until("MARK=withheld")
+        listener.drain(2.0)  # four ping intervals, for a ping that should not come
         kiosk.stop()
 
     thread = threading.Thread(target=script, daemon=True)
     thread.start()
-    with caplog.at_level("ERROR"):
-        assert kiosk.run() == 0
+    try:
+        with caplog.at_level("ERROR"):
+            assert kiosk.run() == 0
+    finally:
+        logging.getLogger("signage.kiosk.watchdog").removeHandler(marker)
+        marker.close()
     thread.join(timeout=10)
     listener.drain(0.5)
     ready = listener.times("READY=1")
     pings = listener.times("WATCHDOG=1")
     assert ready and pings
     assert any(t < hung_at[0] for t in pings), "pings while healthy"
-    stale = 2.0  # max(2 x 0.5 s, 2 s)
-    assert not [t for t in pings if t > hung_at[0] + stale + 1.0], "no WATCHDOG=1 once capture hung"
+    assert "WATCHDOG=1" not in listener.after("MARK=withheld"), "no WATCHDOG=1 once capture hung"
     assert "the capture thread made no progress" in caplog.text
     assert listener.times("STOPPING=1")
 
 
-def test_sigterm_stops_cleanly_within_five_seconds(tmp_path, broker, samples, models_dir):
+class WithheldMarker(logging.Handler):
+    """Puts a marker into the notify socket's stream when the watchdog says it withholds:
+    the datagrams before it and after it are in the order they were sent, so "no ping
+    after it" needs no clock."""
+
+    def __init__(self, path: str):
+        super().__init__(logging.ERROR)
+        self.socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.path = path
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "withholding the watchdog" in record.getMessage():
+            self.socket.sendto(b"MARK=withheld", self.path)
+
+    def close(self) -> None:
+        self.socket.close()
+        super().close()
+
+
+def test_sigterm_stops_cleanly_without_waiting_out_a_timeout(tmp_path, broker, samples, models_dir):
+    """Every step of the stop that can wait out a timeout says so when it does (a thread
+    that did not stop, a pump that did not drain): none does, whatever the machine's
+    speed, and the broker has the final word (`stopped`, the metrics flushed on the way out)."""
     subscriber = Subscriber(broker.url, "signage/lab/sd/#")
     process = start_controller(tmp_path, broker.url, samples, models_dir)
     try:
-        subscriber.wait_for(lambda m: m.topic.endswith("/available") and m.payload == b"online", timeout=30)
-        time.sleep(2)
-        sent = time.monotonic()
+        subscriber.wait_for(lambda m: m.topic.endswith("/status") and m.json().get("camera") == "ok", timeout=60)
         process.send_signal(signal.SIGTERM)
-        output = process.communicate(timeout=10)[0]
-        took = time.monotonic() - sent
+        output = process.communicate(timeout=60)[0]  # a guard against a hang, no timing claim
     finally:
         if process.poll() is None:
             process.kill()
     assert process.returncode == 0, output
-    assert took < 5.0, f"took {took:.1f} s"
+    assert "did not stop within" not in output and "Traceback" not in output, output
     subscriber.wait_for(lambda m: m.topic.endswith("/available") and m.payload == b"stopped")
     subscriber.wait_for(lambda m: m.topic.endswith("/metrics"))  # flushed on the way out
     subscriber.close()

@@ -1,12 +1,21 @@
-"""The renderer's gallery of hostile creatives: media that lies about its size, is
-truncated, corrupt or not what its name says, and cards that cannot be drawn. Made at
-test time (the big ones are never committed); each member comes with the reason it
-must fail for, or None where the input is legal and must be shown."""
+"""Hostile creatives: media that lies about its size, is truncated, corrupt or not what its
+name says, and cards that cannot be drawn. Made at test time (the big ones, a real
+20000x20000 PNG, are never committed). Two galleries share the makers:
+
+- the renderer's (`hostile`, `GALLERY`): each member a `Content` with the reason it must
+  fail for, or None where the input is legal and must be shown;
+- the playlists' (`MEMBERS`): each writes a playlist naming one creative `x`, and its
+  media, into a folder, for `signage check` (a clear message or a pass, never a
+  traceback) and a real kiosk (it stays up, the screen stays lit, status says why); the
+  YAML-level members are in tests/hostile/gallery.py.
+"""
 
 from __future__ import annotations
 
+import json
 import struct
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -14,29 +23,41 @@ import numpy as np
 
 from signage.display.content import Content
 
+NOT_AN_IMAGE = b"this is not an image\n" * 20
+
+
+# ----- the makers ----------------------------------------------------------------------------
 
 def png_chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
 
-def png_header_only(path: Path, width: int, height: int) -> Path:
-    """69 bytes: a valid PNG signature and IHDR that claim a huge image, a token IDAT."""
+def png(width: int, height: int, idat: bytes = b"") -> bytes:
+    """A PNG that is valid up to what it carries: what its header claims costs nothing."""
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr) + png_chunk(b"IDAT", zlib.compress(b"\0"))
-                     + png_chunk(b"IEND", b""))
-    return path
+    return (b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr) + (png_chunk(b"IDAT", idat) if idat else b"")
+            + png_chunk(b"IEND", b""))
 
 
-def real_big_png(path: Path, side: int) -> Path:
-    """A real, complete side x side black RGB PNG, compressed row by row (never held
-    in memory): 20000 x 20000 is about 1.2 MB on disk and 1.2 GB decoded."""
+def big_png(width: int, height: int) -> bytes:
+    """A real, complete black RGB PNG, compressed row by row (never the whole image in
+    memory): 20000 x 20000 is about 1.2 MB on disk and 1.2 GB decoded."""
     compressor = zlib.compressobj(9)
-    row = b"\0" * (1 + side * 3)
-    parts = [compressor.compress(row) for _ in range(side)] + [compressor.flush()]
-    ihdr = struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr) + png_chunk(b"IDAT", b"".join(parts))
-                     + png_chunk(b"IEND", b""))
+    row = b"\0" * (1 + width * 3)
+    return png(width, height, b"".join([compressor.compress(row) for _ in range(height)] + [compressor.flush()]))
+
+
+def png_header_only(path: Path, width: int, height: int) -> Path:
+    """A valid PNG signature and IHDR that claim a huge image, and a token IDAT."""
+    path.write_bytes(png(width, height, zlib.compress(b"\0")))
     return path
+
+
+def truncated_jpeg(kept: int = 300) -> bytes:
+    """The first bytes of a real JPEG: its headers, cut before the picture."""
+    ok, encoded = cv2.imencode(".jpg", np.full((480, 640, 3), 200, np.uint8))
+    assert ok, "OpenCV could not encode a JPEG"
+    return encoded.tobytes()[:kept]
 
 
 def mjpeg_avi(path: Path, frames: int = 20, size=(160, 90), bgr=(0, 0, 255)) -> Path:
@@ -57,6 +78,13 @@ def lying_avi(path: Path) -> Path:
     return path
 
 
+def _file(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+# ----- the renderer's gallery ----------------------------------------------------------------
+
 def hostile(tmp_path: Path, name: str) -> tuple[Content, str | None]:
     """(content, expected reason fragment); None: legal input that must be shown."""
     if name == "card-nul":
@@ -70,26 +98,19 @@ def hostile(tmp_path: Path, name: str) -> tuple[Content, str | None]:
             "max_image_pixels"
     if name == "png-20000-real":
         path = tmp_path / "big.png"
-        return Content(id=name, type="image", path=path if path.exists() else real_big_png(path, 20000)), \
+        return Content(id=name, type="image", path=path if path.exists() else _file(path, big_png(20000, 20000))), \
             "max_image_pixels"
     if name == "jpeg-truncated":
-        good = tmp_path / "good.jpg"
-        cv2.imwrite(str(good), np.random.default_rng(1).integers(0, 255, (400, 600, 3), np.uint8))
-        path = tmp_path / "truncated.jpg"
-        path.write_bytes(good.read_bytes()[:150])
-        return Content(id=name, type="image", path=path), "cannot be decoded"
+        return Content(id=name, type="image", path=_file(tmp_path / "truncated.jpg", truncated_jpeg(150))), \
+            "cannot be decoded"
     if name == "text-named-png":
-        path = tmp_path / "notes.png"
-        path.write_text("this is not an image\n" * 20)
-        return Content(id=name, type="image", path=path), "not a PNG, JPEG"
+        return Content(id=name, type="image", path=_file(tmp_path / "notes.png", NOT_AN_IMAGE)), "not a PNG, JPEG"
     if name == "zero-bytes":
-        path = tmp_path / "empty.png"
-        path.write_bytes(b"")
-        return Content(id=name, type="image", path=path), "the file is empty"
+        return Content(id=name, type="image", path=_file(tmp_path / "empty.png", b"")), "the file is empty"
     if name == "video-corrupt":
-        path = tmp_path / "corrupt.mp4"
-        path.write_bytes(b"\0\0\0\x18ftypmp42" + bytes(np.random.default_rng(2).integers(0, 255, 20000, np.uint8)))
-        return Content(id=name, type="video", path=path), "video"
+        noise = bytes(np.random.default_rng(2).integers(0, 255, 20000, np.uint8))
+        return Content(id=name, type="video", path=_file(tmp_path / "corrupt.mp4", b"\0\0\0\x18ftypmp42" + noise)), \
+            "video"
     if name == "video-header-lies":
         # FFmpeg sizes MJPEG frames from the frames, not the container: it plays, bounded
         return Content(id=name, type="video", path=lying_avi(tmp_path / "lies.avi"), fit="cover"), None
@@ -103,3 +124,53 @@ def hostile(tmp_path: Path, name: str) -> tuple[Content, str | None]:
 
 GALLERY = ["card-nul", "card-huge-font", "card-huge-word", "png-claims-60000", "png-20000-real", "jpeg-truncated",
            "text-named-png", "zero-bytes", "video-corrupt", "video-header-lies", "jpeg-large-allowed"]
+
+
+# ----- the playlists' gallery ----------------------------------------------------------------
+
+HEADER = "creatives:\n"
+GOOD_TAIL = "default: [x]\n"
+CARD_BACKGROUND = (0x55, 0x22, 0x55)
+
+
+def _card(text: str, **extra) -> str:
+    """A card whose text is written as a YAML double-quoted string (escapes interpreted)."""
+    fields = "".join(f", {k}: {v}" for k, v in extra.items())
+    return HEADER + f"  - {{id: x, type: card, text: {json.dumps(text)}, background: '#552255'{fields}, " \
+        "duration: 5}\n" + GOOD_TAIL
+
+
+def _media(kind: str, name: str, data: Callable[[], bytes]) -> Callable[[Path], None]:
+    """A playlist whose creative `x` is an image or video file with these bytes (made
+    when the member is written: the big ones cost nothing until then)."""
+    def write(folder: Path) -> None:
+        (folder / "media").mkdir(exist_ok=True)
+        (folder / "media" / name).write_bytes(data())
+        (folder / "hostile.yaml").write_text(
+            HEADER + f"  - {{id: x, type: {kind}, media: media/{name}, duration: 5}}\n" + GOOD_TAIL)
+    return write
+
+
+def _image(name: str, data: Callable[[], bytes]) -> Callable[[Path], None]:
+    return _media("image", name, data)
+
+
+def _text(content: str) -> Callable[[Path], None]:
+    return lambda folder: (folder / "hostile.yaml").write_text(content)
+
+
+# name -> writer. Each writes `hostile.yaml` (and its media) into a playlist folder.
+MEMBERS: dict[str, Callable[[Path], None]] = {
+    "card-nul-character": _text(_card("hello\0world")),
+    "card-control-characters": _text(_card("bell\x07 escape\x1b[2J")),
+    "card-huge-font-long-text": _text(_card("W" * 500, font_size=1000)),
+    "png-header-claims-60000x60000": _image("bomb.png", lambda: png(60000, 60000)),
+    "png-real-20000x20000": _image("huge.png", lambda: big_png(20000, 20000)),
+    "png-that-is-text": _image("text.png", lambda: NOT_AN_IMAGE),
+    "png-zero-bytes": _image("empty.png", lambda: b""),
+    "jpeg-truncated": _image("cut.jpg", truncated_jpeg),
+    "video-of-random-bytes": _media("video", "noise.mp4", lambda: bytes(range(256)) * 400),
+}
+
+# Legal as far as `check` can tell without decoding: the renderer must cope with them.
+CHECK_PASSES = {"card-huge-font-long-text", "jpeg-truncated"}
