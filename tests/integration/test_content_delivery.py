@@ -13,7 +13,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from signage.content import release
-from signage.content.updater import ContentInstalled, ContentRefused, ContentUpdater, Settings
+from signage.content.updater import ContentInstalled, ContentRefused, ContentUpdater, Rollout, Settings
 from signage.display.videoinfo import video_length
 from signage.playlist.loader import load_playlist_set
 from tests.disks import tmpfs
@@ -331,3 +331,58 @@ def test_a_screen_whose_clock_is_not_set_takes_the_release_once_it_is(tmp_path, 
     updater._wall = time.time  # NTP has set it
     updater.step()
     assert updater.state.state == "active" and updater.state.version == 1
+
+
+def test_a_forged_announcement_does_not_hold_the_screen_from_the_real_next_release(tmp_path, repo, key, server):
+    folder = tmp_path / "content"
+    publish(repo, server.releases, key)
+    updater = updater_for(key, folder, server.url)
+    updater.step()
+    updater.announce(99999)  # a compromised broker, retained: it comes again at every start
+    updater.step()  # the server's latest says 1: the announcement only woke the thread
+    assert updater.state == Rollout("active", 1, "fleet")
+    assert not [path for path, _ in server.requests if path.startswith("99999/")]
+    (repo / "fleet" / "lobby.yaml").write_text(lobby("Second"))
+    publish(repo, server.releases, key)
+    updater.announce(99999)
+    updater.step()
+    assert updater.state == Rollout("active", 2, "fleet") and os.readlink(folder / "current") == "releases/2"
+
+
+def test_an_announced_version_the_server_does_not_have_is_dropped_while_latest_cannot_be_read(
+        tmp_path, repo, key, server):
+    folder = tmp_path / "content"
+    publish(repo, server.releases, key)
+    updater = updater_for(key, folder, server.url)
+    updater.step()
+    (server.releases / "latest").rename(server.releases / "latest.away")  # latest cannot be read
+    updater.announce(99999)
+    updater.step()
+    assert ("99999/manifest.json", None) in server.requests
+    assert updater.state == Rollout("active", 1, "fleet"), "a 404 for the announced version is not waited for"
+    server.requests.clear()
+    updater.step()
+    assert not [path for path, _ in server.requests if path.startswith("99999/")], "dropped, not asked again"
+    (repo / "fleet" / "lobby.yaml").write_text(lobby("Second"))
+    publish(repo, server.releases, key)
+    updater.step()
+    assert updater.state == Rollout("active", 2, "fleet")
+
+
+def test_a_screen_that_cannot_move_forward_says_its_release_expired(tmp_path, repo, key, server):
+    folder = tmp_path / "content"
+    publish(repo, server.releases, key, expires_days=1)
+    updater = updater_for(key, folder, server.url)
+    updater.step()
+    server.stop()  # the server is gone (or withholds everything); the broker announces a version
+    updater.announce(2)
+    updater.step()
+    assert updater.state.state == "pending" and updater.state.next_version == 2
+    updater._wall = lambda: time.time() + 2 * 86400  # two days on, still frozen
+    updater.step()
+    assert updater.state.state == "expired" and updater.state.version == 1 and updater.state.next_version == 2
+    assert updater.state.reason.startswith("version 1 expired; nothing newer was taken: version 2: ")
+    assert "cannot reach" in updater.state.reason
+    assert os.readlink(folder / "current") == "releases/1"
+    if updater._retry is not None:
+        updater._retry.cancel()
