@@ -28,7 +28,7 @@ from signage.content.fetch import CHUNK, BrokeOff, Fetcher, FetchFailed, Stopped
 from signage.content.install import ContentFolder, InstallRefused
 from signage.content.manifest import MAX_MANIFEST_BYTES, parse
 from signage.content.signing import PublicKey, SignatureRefused, check
-from signage.content.verify import Accepted, ReleaseRefused, accept, expired
+from signage.content.verify import Accepted, ReleaseRefused, Rollback, accept, expired, rollback_reason
 from signage.imageinfo import DEFAULT_MAX_PIXELS
 from signage.playlist.loader import VideoLength
 from signage.threads import SupervisedThread
@@ -180,10 +180,12 @@ class ContentUpdater:
     def _look(self) -> None:
         active = self.folder.active()
         version, announced = self._wanted()
+        if active is not None and version is not None and version < active and announced is None:
+            self._rollback(version, active)  # the server's latest replays the past
+            return
         if version is None or (active is not None and version <= active):
-            if active is not None and self.state.state != "active":  # nothing newer (any more): what plays, as it is
-                self._settle(replace(self.state, state="active", next_version=None, reason=None, done_bytes=0,
-                                     total_bytes=0))
+            if active is not None and self.state != self._playing():  # nothing newer (any more): what plays, as it is
+                self._settle(self._playing())
             return
         if version in self._refused:
             return  # said once, in status; a newer version is looked at when it comes
@@ -194,6 +196,8 @@ class ContentUpdater:
             logger.info("content download of version %s paused: the kiosk is stopping", version)
         except BrokeOff as exc:
             self._broke_off(version, exc)
+        except Rollback as exc:  # a newer number, an older signed release behind it
+            self._rollback(exc.offered, exc.active)
         except ReleaseRefused as exc:
             self._refuse(version, str(exc), final=exc.final)
         except FetchFailed as exc:
@@ -231,6 +235,18 @@ class ContentUpdater:
                 self._announced = None
         logger.warning("content version %d was announced, but %s: the announcement is dropped", version, why)
 
+    def _playing(self) -> Rollout:
+        """The state of the release playing, nothing newer in view."""
+        return replace(self.state, state="active", next_version=None, reason=None, done_bytes=0, total_bytes=0)
+
+    def _rollback(self, offered: int, active: int) -> None:
+        """An older release offered: refused, and status says so while it is offered; not
+        remembered, so the server's next real release is taken as soon as it names it."""
+        reason = rollback_reason(offered, active)
+        if self.state.reason is None or reason not in self.state.reason:  # logged once while it lasts
+            logger.warning("content refused: %s; the release playing stays", reason)
+        self._settle(replace(self._playing(), reason=reason))
+
     def _settle(self, state: Rollout) -> None:
         """`state` becomes the status; `expired` instead when the release playing is past its
         expiry and nothing newer is on its way (what holds it back kept in the reason)."""
@@ -244,10 +260,8 @@ class ContentUpdater:
         self.state = state
 
     def _take(self, version: int, active: int | None) -> None:
-        # A retry says what became of the last try, or that it is downloading; expired stays until something comes.
-        if version != self._resuming and self.state.state != "expired":
-            self.state = replace(self.state, state="pending", next_version=version, reason=None, done_bytes=0,
-                                 total_bytes=0)
+        # Status changes only once the signed manifest is taken: a release refused at its manifest
+        # (a replay, an expired one) leaves it as it was, with no passing `pending`.
         path = f"{version}/manifest"
         data = self._small(self.fetcher, f"{path}.json", MAX_MANIFEST_BYTES)
         signature = self._small(self.fetcher, f"{path}.sig", 1024)

@@ -294,18 +294,36 @@ def test_an_expired_release_is_refused_and_an_expired_active_one_is_reported(tmp
     assert later.state.state == "expired" and "version 2 expired" in later.state.reason
 
 
-def test_an_older_version_announced_or_served_changes_nothing(tmp_path, repo, key, server):
+def test_an_older_version_served_is_refused_in_status_and_a_later_real_one_is_still_taken(
+        tmp_path, repo, key, server, caplog):
     folder = tmp_path / "content"
     publish(repo, server.releases, key)
     publish(repo, server.releases, key)
     updater = updater_for(key, folder, server.url)
     updater.step()
-    assert updater.state.version == 2
+    assert updater.state == Rollout("active", 2, "fleet")
     (server.releases / "latest").write_text("1\n")  # a server replaying the past
     updater.announce(1)
     updater.step()
-    assert updater.state.state == "active" and updater.state.version == 2
-    assert os.readlink(folder / "current") == "releases/2"
+    replayed = "the server offers version 1, older than the active 2: refused (rollback"
+    assert updater.state.state == "active" and updater.state.version == 2 and replayed in updater.state.reason
+    updater.step()  # still offered: the same status, said once in the journal
+    assert updater.state.state == "active" and replayed in updater.state.reason
+    assert [r.message for r in caplog.records].count(f"content refused: {updater.state.reason}; the release "
+                                                    "playing stays") == 1
+    assert os.readlink(folder / "current") == "releases/2" and events(updater) == [ContentInstalled(2, "fleet")]
+    (server.releases / "latest").write_text("2\n")
+    updater.step()  # the server is honest again: nothing to say
+    assert updater.state == Rollout("active", 2, "fleet")
+    shutil.copytree(server.releases / "1", server.releases / "3")  # version 1's signed manifest, named 3
+    (server.releases / "latest").write_text("3\n")
+    updater.step()
+    assert updater.state.state == "active" and replayed in updater.state.reason, updater.state
+    shutil.rmtree(server.releases / "3")
+    (repo / "fleet" / "lobby.yaml").write_text(lobby("Third"))
+    assert publish(repo, server.releases, key) == 3  # the real 3: not refused for what was served under its name
+    updater.step()
+    assert updater.state == Rollout("active", 3, "fleet") and os.readlink(folder / "current") == "releases/3"
 
 
 def test_files_come_from_the_host_the_signed_manifest_names(tmp_path, repo, key, server):
