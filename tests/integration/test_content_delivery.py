@@ -15,12 +15,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from signage.content import release
 from signage.content.updater import ContentInstalled, ContentRefused, ContentUpdater, Rollout, Settings
 from signage.display.videoinfo import video_length
+from signage.playlist import lastgood
 from signage.playlist.loader import load_playlist_set
 from tests.disks import tmpfs
 from tests.support.releases import ReleaseServer
 
 PROJECT = Path(__file__).resolve().parents[2]
 PNG = PROJECT / "playlists" / "creatives" / "welcome.png"
+OTHER_PNG = PROJECT / "playlists" / "creatives" / "evening.png"
 FILLER = 600_000  # bytes of a media file big enough to be cut short
 
 
@@ -55,9 +57,10 @@ def publish(repo: Path, releases: Path, key, **options) -> int:
     return release.publish(repo, releases, key, video_length=video_length, simulate_days=0, **options).version
 
 
-def updater_for(key, folder: Path, url: str, budget: int = 100_000_000) -> ContentUpdater:
+def updater_for(key, folder: Path, url: str, budget: int = 100_000_000,
+                last_good: Path | None = None) -> ContentUpdater:
     settings = Settings(base_url=url, key=key.public_key(), folder=folder, site="hq", device="door",
-                        budget_bytes=budget, check_every=3600, rate_bytes_s=50e6)
+                        budget_bytes=budget, check_every=3600, rate_bytes_s=50e6, last_good=last_good)
     updater = ContentUpdater(settings, video_length)
     updater.folder.prepare()
     return updater
@@ -104,6 +107,27 @@ def test_a_release_is_fetched_checked_and_swapped_in_and_the_next_one_fetches_on
         "the release playing and the one before are kept, older ones go"
     updater.step()  # nothing newer: nothing fetched
     assert updater.state.state == "active" and updater.state.version == 3
+
+
+def test_cleaning_up_keeps_the_release_whose_media_the_last_good_playlist_saved_on_disk_plays(
+        tmp_path, repo, key, server):
+    folder, saved = tmp_path / "content", tmp_path / "state" / "last-good.json"
+    publish(repo, server.releases, key)
+    updater = updater_for(key, folder, server.url, last_good=saved)
+    updater.step()
+    current = folder / "current"
+    loaded = load_playlist_set([current], current, video_length=video_length)
+    assert loaded.playlist is not None and lastgood.save(loaded.playlist, saved)  # as the watcher saves it
+    shutil.copy(OTHER_PNG, repo / "fleet" / "media" / "logo.png")  # releases 2 and 3 show another logo
+    for text in ("Second", "Third"):
+        (repo / "fleet" / "lobby.yaml").write_text(lobby(text))
+        publish(repo, server.releases, key)
+        updater.step()
+    assert updater.state.version == 3
+    assert sorted(p.name for p in (folder / "releases").iterdir() if p.is_dir()) == ["1", "2", "3"], \
+        "1 is older than the one before current, but the last good playlist plays its media"
+    restored = lastgood.restore(saved)  # refused if any of its media were gone or changed
+    assert restored.media["logo"].read_bytes() == PNG.read_bytes()
 
 
 def second_release_with_a_new_filler(repo: Path, releases: Path, key) -> str:
