@@ -59,6 +59,10 @@ class Rollout:
                 "reason": self.reason}
 
 
+class NoSuchRelease(Exception):
+    """The server answers 404 for a version's manifest."""
+
+
 @dataclass(frozen=True)
 class ContentRefused:
     version: int | None
@@ -200,12 +204,14 @@ class ContentUpdater:
             self._rollback(exc.offered, exc.active)
         except ReleaseRefused as exc:
             self._refuse(version, str(exc), final=exc.final)
-        except FetchFailed as exc:
-            if exc.missing and version == announced:  # a forged or stale announcement: not waited for
+        except NoSuchRelease as exc:
+            if version == announced:  # a forged or stale announcement: not waited for
                 self._drop_announced(version, f"the server has no version {version}")
                 self._settle(before)
-            else:
-                self._refuse(version, str(exc), final=exc.final)
+            else:  # the server's own latest names it: a server half-updated, tried again
+                self._refuse(version, str(exc), final=False)
+        except FetchFailed as exc:
+            self._refuse(version, str(exc), final=exc.final)
         except InstallRefused as exc:
             self._refuse(version, str(exc), final=True)
 
@@ -263,7 +269,12 @@ class ContentUpdater:
         # Status changes only once the signed manifest is taken: a release refused at its manifest
         # (a replay, an expired one) leaves it as it was, with no passing `pending`.
         path = f"{version}/manifest"
-        data = self._small(self.fetcher, f"{path}.json", MAX_MANIFEST_BYTES)
+        try:
+            data = self._small(self.fetcher, f"{path}.json", MAX_MANIFEST_BYTES)
+        except FetchFailed as exc:
+            if exc.missing:
+                raise NoSuchRelease(str(exc)) from None
+            raise
         signature = self._small(self.fetcher, f"{path}.sig", 1024)
         settings = self.settings
         accepted = accept(data, signature, settings.key, site=settings.site, device=settings.device, active=active,

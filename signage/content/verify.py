@@ -4,8 +4,9 @@ In this order, each refusal saying why (ReleaseRefused): the manifest's size, th
 signature over its exact bytes (nothing is parsed before it holds), its form and bounds
 (manifest.py), the key id, a version higher than the one playing (an older release
 replayed is refused, Rollback, which the updater reports without remembering it: rollback
-means publishing the earlier content again, as a new version), not expired, not issued implausibly far ahead of this screen's clock, a
-target naming this screen, and a size within the disk budget. These are the attacks
+means publishing the earlier content again, as a new version), not expired, not issued
+implausibly far ahead of this screen's clock, a target naming this screen, and a size
+within the disk budget. These are the attacks
 The Update Framework (TUF) names: arbitrary content, rollback, freeze (an expired
 release playing is reported in status by the updater, `expired`).
 """

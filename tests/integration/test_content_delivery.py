@@ -428,3 +428,20 @@ def test_a_screen_that_cannot_move_forward_says_its_release_expired(tmp_path, re
     assert os.readlink(folder / "current") == "releases/1"
     if updater._retry is not None:
         updater._retry.cancel()
+
+
+def test_a_version_the_server_names_but_does_not_have_yet_is_pending_not_refused(tmp_path, repo, key, server):
+    folder = tmp_path / "content"
+    publish(repo, server.releases, key)
+    updater = updater_for(key, folder, server.url)
+    updater.step()
+    (server.releases / "latest").write_text("2\n")  # a server half-updated: latest first, the release after
+    updater.step()
+    assert updater.state.state == "pending" and updater.state.next_version == 2 and "404" in updater.state.reason
+    assert events(updater) == [ContentInstalled(1, "fleet")], "not refused for good"
+    (repo / "fleet" / "lobby.yaml").write_text(lobby("Second"))
+    publish(repo, server.releases, key)
+    updater.step()
+    assert updater.state == Rollout("active", 2, "fleet")
+    if updater._retry is not None:
+        updater._retry.cancel()
