@@ -34,11 +34,12 @@ TIMEOUT_S = 30.0
 
 class FetchFailed(Exception):
     """A download did not complete; the message says why. `final`: trying again cannot help
-    (the bytes are not the signed ones, or the disk is full)."""
+    (the bytes are not the signed ones, or the disk is full). `missing`: the server answered
+    404, it has no such file."""
 
-    def __init__(self, reason: str, final: bool = False):
+    def __init__(self, reason: str, final: bool = False, missing: bool = False):
         super().__init__(reason)
-        self.final = final
+        self.final, self.missing = final, missing
 
 
 class BrokeOff(FetchFailed):
@@ -67,7 +68,7 @@ class Fetcher:
         try:
             return urllib.request.urlopen(request, timeout=self.timeout)  # noqa: S310 - http(s) only (config)
         except urllib.error.HTTPError as exc:
-            raise FetchFailed(f"{path}: the server answered {exc.code} {exc.reason}") from None
+            raise FetchFailed(f"{path}: the server answered {exc.code} {exc.reason}", missing=exc.code == 404) from None
         except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
             reason = getattr(exc, "reason", None) or exc
             raise FetchFailed(f"{path}: cannot reach {self.base_url} ({reason})") from None

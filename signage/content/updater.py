@@ -1,8 +1,9 @@
 """The kiosk's content updater: its own supervised thread, at a low priority and a
 capped rate, that looks for a newer release (every content.check_every seconds, and
-at once when MQTT announces one), verifies it, downloads what it lacks, stages and
-checks it, and swaps it in. The playlist watcher then plays it; until then, and
-whenever a release is refused, the last good keeps playing.
+at once when MQTT announces one: a wake-up only, the server's `latest` names what to
+fetch), verifies it, downloads what it lacks, stages and checks it, and swaps it in.
+The playlist watcher then plays it; until then, and whenever a release is refused, the
+last good keeps playing.
 
 Threads: the updater thread alone owns the content folder and the download. Any thread
 may read `state` (an immutable snapshot, replaced whole) and call `announce` (paho's
@@ -27,7 +28,7 @@ from signage.content.fetch import CHUNK, BrokeOff, Fetcher, FetchFailed, Stopped
 from signage.content.install import ContentFolder, InstallRefused
 from signage.content.manifest import MAX_MANIFEST_BYTES, parse
 from signage.content.signing import PublicKey, SignatureRefused, check
-from signage.content.verify import Accepted, ReleaseRefused, accept, expired
+from signage.content.verify import Accepted, ReleaseRefused, Rollback, accept, expired, rollback_reason
 from signage.imageinfo import DEFAULT_MAX_PIXELS
 from signage.playlist.loader import VideoLength
 from signage.threads import SupervisedThread
@@ -56,6 +57,10 @@ class Rollout:
         return {"state": self.state, "version": self.version, "target": self.target,
                 "next_version": self.next_version, "done_bytes": self.done_bytes, "total_bytes": self.total_bytes,
                 "reason": self.reason}
+
+
+class NoSuchRelease(Exception):
+    """The server answers 404 for a version's manifest."""
 
 
 @dataclass(frozen=True)
@@ -95,7 +100,8 @@ class ContentUpdater:
         self.folder = ContentFolder(settings.folder, settings.budget_bytes, settings.last_good)
         self.events: queue.Queue[ContentRefused | ContentInstalled] = queue.Queue()
         self.state = Rollout()
-        self._announced: int | None = None  # the newest version MQTT announced (paho's thread writes)
+        self._lock = threading.Lock()  # paho's thread sets _announced, the updater's drops it
+        self._announced: int | None = None  # the newest version MQTT announced, until the server denies it
         self._refused: dict[int, str] = {}  # versions refused for good: not fetched again
         self._resuming: int | None = None  # a version whose download broke off: tried again soon
         self._thread = SupervisedThread("content", self.step, settings.check_every, clock=clock)
@@ -106,9 +112,10 @@ class ContentUpdater:
     # ----- any thread ---------------------------------------------------------------------------
 
     def announce(self, version: int) -> None:
-        """MQTT says release `version` is out: look now."""
-        if self._announced is None or version > self._announced:
-            self._announced = version
+        """MQTT says release `version` is out: look now (the server's `latest` says what to fetch)."""
+        with self._lock:
+            if self._announced is None or version > self._announced:
+                self._announced = version
         self._thread.wake()
 
     def start(self) -> None:
@@ -147,8 +154,7 @@ class ContentUpdater:
             return
         accepted = self._installed(active)
         target = accepted.manifest.target_for(self.settings.site, self.settings.device) if accepted else None
-        self.state = Rollout("active", active, target)
-        self._check_expiry(accepted)
+        self._settle(Rollout("active", active, target))
 
     def _installed(self, version: int) -> Accepted | None:
         """The installed release's manifest, its signature checked again (the disk is not trusted either)."""
@@ -163,12 +169,6 @@ class ContentUpdater:
         target = manifest.target_for(self.settings.site, self.settings.device)
         return Accepted(manifest, target, stored[0]) if target else None
 
-    def _check_expiry(self, accepted: Accepted | None) -> None:
-        if accepted is not None and expired(accepted.manifest, self._wall()) and self.state.state == "active":
-            self.state = replace(self.state, state="expired",
-                                 reason=f"version {accepted.manifest.version} expired; the fleet has published "
-                                        "nothing newer (publish again to renew it)")
-
     def step(self) -> None:
         if not self._niced:
             self._niced = True
@@ -176,39 +176,105 @@ class ContentUpdater:
                 os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), NICE)
             except OSError as exc:
                 logger.info("the content thread keeps its priority (%s)", exc)
-        active = self.folder.active()
         try:
-            newest = int(self._small(self.fetcher, "latest", LATEST_BYTES).strip())
-        except (FetchFailed, ValueError) as exc:
-            newest = None
-            if self._announced is None:
-                logger.info("no newer content known: %s", exc)
-        candidates = [v for v in (newest, self._announced, self._resuming) if v is not None]
-        if not candidates or (active is not None and max(candidates) <= active):
-            self._check_expiry(self._installed(active) if active is not None else None)
+            self._look()
+        finally:  # a screen that cannot move forward still says its release expired
+            self._settle(self.state)
+
+    def _look(self) -> None:
+        active = self.folder.active()
+        version, announced = self._wanted()
+        if active is not None and version is not None and version < active and announced is None:
+            self._rollback(version, active)  # the server's latest replays the past
             return
-        version = max(candidates)
+        if version is None or (active is not None and version <= active):
+            if active is not None and self.state != self._playing():  # nothing newer (any more): what plays, as it is
+                self._settle(self._playing())
+            return
         if version in self._refused:
             return  # said once, in status; a newer version is looked at when it comes
+        before = self.state
         try:
             self._take(version, active)
         except Stopped:
             logger.info("content download of version %s paused: the kiosk is stopping", version)
         except BrokeOff as exc:
             self._broke_off(version, exc)
+        except Rollback as exc:  # a newer number, an older signed release behind it
+            self._rollback(exc.offered, exc.active)
         except ReleaseRefused as exc:
+            self._refuse(version, str(exc), final=exc.final)
+        except NoSuchRelease as exc:
+            if version == announced:  # a forged or stale announcement: not waited for
+                self._drop_announced(version, f"the server has no version {version}")
+                self._settle(before)
+            else:  # the server's own latest names it: a server half-updated, tried again
+                self._refuse(version, str(exc), final=False)
+        except FetchFailed as exc:
             self._refuse(version, str(exc), final=exc.final)
         except InstallRefused as exc:
             self._refuse(version, str(exc), final=True)
-        except FetchFailed as exc:
-            self._refuse(version, str(exc), final=exc.final)
+
+    def _wanted(self) -> tuple[int | None, int | None]:
+        """The version to look at, and the announced one if that is where it comes from.
+        The server's `latest` decides; an announcement only wakes the thread, and its number
+        is used only while `latest` cannot be read, so a broker cannot hold a screen on a
+        version that never comes (TUF's freeze attack)."""
+        try:
+            latest: int | None = int(self._small(self.fetcher, "latest", LATEST_BYTES).strip())
+        except (FetchFailed, ValueError) as exc:
+            latest, why = None, exc
+        announced = self._announced
+        if latest is not None:
+            if announced is not None and announced > latest:
+                self._drop_announced(announced, f"the server's latest is {latest}")
+            return latest, None
+        if announced is None and self._resuming is None:
+            logger.info("no newer content known: %s", why)
+        candidates = [v for v in (announced, self._resuming) if v is not None]
+        version = max(candidates) if candidates else None
+        return version, (announced if version == announced else None)
+
+    def _drop_announced(self, version: int, why: str) -> None:
+        with self._lock:
+            if self._announced == version:  # paho may have announced a newer one meanwhile
+                self._announced = None
+        logger.warning("content version %d was announced, but %s: the announcement is dropped", version, why)
+
+    def _playing(self) -> Rollout:
+        """The state of the release playing, nothing newer in view."""
+        return replace(self.state, state="active", next_version=None, reason=None, done_bytes=0, total_bytes=0)
+
+    def _rollback(self, offered: int, active: int) -> None:
+        """An older release offered: refused, and status says so while it is offered; not
+        remembered, so the server's next real release is taken as soon as it names it."""
+        reason = rollback_reason(offered, active)
+        if self.state.reason is None or reason not in self.state.reason:  # logged once while it lasts
+            logger.warning("content refused: %s; the release playing stays", reason)
+        self._settle(replace(self._playing(), reason=reason))
+
+    def _settle(self, state: Rollout) -> None:
+        """`state` becomes the status; `expired` instead when the release playing is past its
+        expiry and nothing newer is on its way (what holds it back kept in the reason)."""
+        if state.state not in ("none", "downloading", "expired") and state.version is not None:
+            accepted = self._installed(state.version)
+            if accepted is not None and expired(accepted.manifest, self._wall()):
+                held = state.reason or f"version {state.next_version} is not taken yet"
+                why = "the fleet has published nothing newer (publish again to renew it)" \
+                    if state.state == "active" and state.reason is None else f"nothing newer was taken: {held}"
+                state = replace(state, state="expired", reason=f"version {state.version} expired; {why}")
+        self.state = state
 
     def _take(self, version: int, active: int | None) -> None:
-        if version != self._resuming:  # a retry says what became of the last try, or that it is downloading
-            self.state = replace(self.state, state="pending", next_version=version, reason=None, done_bytes=0,
-                                 total_bytes=0)
+        # Status changes only once the signed manifest is taken: a release refused at its manifest
+        # (a replay, an expired one) leaves it as it was, with no passing `pending`.
         path = f"{version}/manifest"
-        data = self._small(self.fetcher, f"{path}.json", MAX_MANIFEST_BYTES)
+        try:
+            data = self._small(self.fetcher, f"{path}.json", MAX_MANIFEST_BYTES)
+        except FetchFailed as exc:
+            if exc.missing:
+                raise NoSuchRelease(str(exc)) from None
+            raise
         signature = self._small(self.fetcher, f"{path}.sig", 1024)
         settings = self.settings
         accepted = accept(data, signature, settings.key, site=settings.site, device=settings.device, active=active,
@@ -255,10 +321,10 @@ class ContentUpdater:
                 del self._refused[min(self._refused)]
             logger.error("content refused: %s; the last good keeps playing", text)
             self.events.put(ContentRefused(version, text))
-            self.state = replace(self.state, state="refused", next_version=version, reason=text)
+            self._settle(replace(self.state, state="refused", next_version=version, reason=text))
         else:
             logger.warning("content not fetched yet: %s; trying again in %g s", text, self._retry_s)
-            self.state = replace(self.state, state="pending", next_version=version, reason=text)
+            self._settle(replace(self.state, state="pending", next_version=version, reason=text))
             self._retry_soon()
 
     def _broke_off(self, version: int, exc: BrokeOff) -> None:
@@ -269,7 +335,7 @@ class ContentUpdater:
         text = (f"version {version}: {exc}; the download resumes from byte {exc.have} at the next try, "
                 f"in {self._retry_s:g} s ({when})")
         logger.warning("content download refused for now: %s", text)
-        self.state = replace(self.state, state="refused", next_version=version, reason=text)
+        self._settle(replace(self.state, state="refused", next_version=version, reason=text))
         self._retry_soon()
 
     def _retry_soon(self) -> None:

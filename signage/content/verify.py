@@ -3,9 +3,10 @@
 In this order, each refusal saying why (ReleaseRefused): the manifest's size, the
 signature over its exact bytes (nothing is parsed before it holds), its form and bounds
 (manifest.py), the key id, a version higher than the one playing (an older release
-replayed is refused: rollback means publishing the earlier content again, as a new
-version), not expired, not issued implausibly far ahead of this screen's clock, a
-target naming this screen, and a size within the disk budget. These are the attacks
+replayed is refused, Rollback, which the updater reports without remembering it: rollback
+means publishing the earlier content again, as a new version), not expired, not issued
+implausibly far ahead of this screen's clock, a target naming this screen, and a size
+within the disk budget. These are the attacks
 The Update Framework (TUF) names: arbitrary content, rollback, freeze (an expired
 release playing is reported in status by the updater, `expired`).
 """
@@ -27,6 +28,21 @@ class ReleaseRefused(Exception):
     def __init__(self, reason: str, final: bool = True):
         super().__init__(reason)
         self.final = final
+
+
+class Rollback(ReleaseRefused):
+    """A signed release not newer than the one playing: refused, but not remembered, since the
+    server may serve the real newer one at its next look."""
+
+    def __init__(self, offered: int, active: int):
+        super().__init__(rollback_reason(offered, active))
+        self.offered, self.active = offered, active
+
+
+def rollback_reason(offered: int, active: int) -> str:
+    older = "older than" if offered < active else "not newer than"
+    return (f"the server offers version {offered}, {older} the active {active}: refused (rollback; to roll back, "
+            "publish the earlier content as a new version)")
 
 
 @dataclass(frozen=True)
@@ -57,8 +73,7 @@ def accept(data: bytes, signature: bytes, key: PublicKey, *, site: str, device: 
     if manifest.key_id != key_id(key):
         raise ReleaseRefused(f"the manifest names key {manifest.key_id}, but it verifies with {key_id(key)}")
     if active is not None and manifest.version <= active:
-        raise ReleaseRefused(f"version {manifest.version} is not newer than the active version {active} (an older "
-                             "release replayed; to roll back, publish the earlier content as a new version)")
+        raise Rollback(manifest.version, active)
     if manifest.expires <= now:
         raise ReleaseRefused(f"version {manifest.version} expired {now - manifest.expires:.0f} s ago; publish "
                              "it again to renew it")

@@ -317,7 +317,8 @@ class ContentState(Message):
     done_bytes: int = Field(0, ge=0, le=1 << 44, description="Bytes of next_version downloaded.")
     total_bytes: int = Field(0, ge=0, le=1 << 44, description="Bytes of next_version to download.")
     reason: str | None = text(MAX_ERROR_CHARS, default=None, description="Why the newest release was refused, or "
-                              "why it is not downloaded yet.")
+                              "why it is not downloaded yet; with state active, the older release the server "
+                              "offers, refused (rollback).")
 
 
 class Total(Message):

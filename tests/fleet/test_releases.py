@@ -140,11 +140,14 @@ def test_the_fleet_page_shows_each_screens_rollout(store):
                  "middle of the file; the download resumes from byte 200000 at the next try, in 60 s")
     status("e", {"state": "refused", "version": 3, "target": "site/lab", "next_version": 4, "reason": broke_off})
     status("f", {"state": "pending", "next_version": 1, "reason": "version 1: cannot reach the server"})
+    replayed = "the server offers version 2, older than the active 3: refused (rollback)"
+    status("g", {"state": "active", "version": 3, "target": "site/lab", "reason": replayed})
     rows = {row.device: row.content for row in queries.fleet(store.reader).rows}
     assert rows == {"a": "v3 (site/lab)", "b": "v3 (site/lab) · v4 downloading 40%",
                     "c": "v3 (site/lab) · v4 refused: version 4: bad signature", "d": None,
                     "e": f"v3 (site/lab) · v4 refused: {broke_off}",
-                    "f": "none yet · v1 pending: version 1: cannot reach the server"}
+                    "f": "none yet · v1 pending: version 1: cannot reach the server",
+                    "g": f"v3 (site/lab) · {replayed}"}
     assert queries.screen(store.reader, "lab", "c")["content_summary"].endswith("bad signature")
 
 

@@ -13,14 +13,16 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from signage.content import release
-from signage.content.updater import ContentInstalled, ContentRefused, ContentUpdater, Settings
+from signage.content.updater import ContentInstalled, ContentRefused, ContentUpdater, Rollout, Settings
 from signage.display.videoinfo import video_length
+from signage.playlist import lastgood
 from signage.playlist.loader import load_playlist_set
 from tests.disks import tmpfs
 from tests.support.releases import ReleaseServer
 
 PROJECT = Path(__file__).resolve().parents[2]
 PNG = PROJECT / "playlists" / "creatives" / "welcome.png"
+OTHER_PNG = PROJECT / "playlists" / "creatives" / "evening.png"
 FILLER = 600_000  # bytes of a media file big enough to be cut short
 
 
@@ -55,9 +57,10 @@ def publish(repo: Path, releases: Path, key, **options) -> int:
     return release.publish(repo, releases, key, video_length=video_length, simulate_days=0, **options).version
 
 
-def updater_for(key, folder: Path, url: str, budget: int = 100_000_000) -> ContentUpdater:
+def updater_for(key, folder: Path, url: str, budget: int = 100_000_000,
+                last_good: Path | None = None) -> ContentUpdater:
     settings = Settings(base_url=url, key=key.public_key(), folder=folder, site="hq", device="door",
-                        budget_bytes=budget, check_every=3600, rate_bytes_s=50e6)
+                        budget_bytes=budget, check_every=3600, rate_bytes_s=50e6, last_good=last_good)
     updater = ContentUpdater(settings, video_length)
     updater.folder.prepare()
     return updater
@@ -104,6 +107,27 @@ def test_a_release_is_fetched_checked_and_swapped_in_and_the_next_one_fetches_on
         "the release playing and the one before are kept, older ones go"
     updater.step()  # nothing newer: nothing fetched
     assert updater.state.state == "active" and updater.state.version == 3
+
+
+def test_cleaning_up_keeps_the_release_whose_media_the_last_good_playlist_saved_on_disk_plays(
+        tmp_path, repo, key, server):
+    folder, saved = tmp_path / "content", tmp_path / "state" / "last-good.json"
+    publish(repo, server.releases, key)
+    updater = updater_for(key, folder, server.url, last_good=saved)
+    updater.step()
+    current = folder / "current"
+    loaded = load_playlist_set([current], current, video_length=video_length)
+    assert loaded.playlist is not None and lastgood.save(loaded.playlist, saved)  # as the watcher saves it
+    shutil.copy(OTHER_PNG, repo / "fleet" / "media" / "logo.png")  # releases 2 and 3 show another logo
+    for text in ("Second", "Third"):
+        (repo / "fleet" / "lobby.yaml").write_text(lobby(text))
+        publish(repo, server.releases, key)
+        updater.step()
+    assert updater.state.version == 3
+    assert sorted(p.name for p in (folder / "releases").iterdir() if p.is_dir()) == ["1", "2", "3"], \
+        "1 is older than the one before current, but the last good playlist plays its media"
+    restored = lastgood.restore(saved)  # refused if any of its media were gone or changed
+    assert restored.media["logo"].read_bytes() == PNG.read_bytes()
 
 
 def second_release_with_a_new_filler(repo: Path, releases: Path, key) -> str:
@@ -294,18 +318,36 @@ def test_an_expired_release_is_refused_and_an_expired_active_one_is_reported(tmp
     assert later.state.state == "expired" and "version 2 expired" in later.state.reason
 
 
-def test_an_older_version_announced_or_served_changes_nothing(tmp_path, repo, key, server):
+def test_an_older_version_served_is_refused_in_status_and_a_later_real_one_is_still_taken(
+        tmp_path, repo, key, server, caplog):
     folder = tmp_path / "content"
     publish(repo, server.releases, key)
     publish(repo, server.releases, key)
     updater = updater_for(key, folder, server.url)
     updater.step()
-    assert updater.state.version == 2
+    assert updater.state == Rollout("active", 2, "fleet")
     (server.releases / "latest").write_text("1\n")  # a server replaying the past
     updater.announce(1)
     updater.step()
-    assert updater.state.state == "active" and updater.state.version == 2
-    assert os.readlink(folder / "current") == "releases/2"
+    replayed = "the server offers version 1, older than the active 2: refused (rollback"
+    assert updater.state.state == "active" and updater.state.version == 2 and replayed in updater.state.reason
+    updater.step()  # still offered: the same status, said once in the journal
+    assert updater.state.state == "active" and replayed in updater.state.reason
+    assert [r.message for r in caplog.records].count(f"content refused: {updater.state.reason}; the release "
+                                                    "playing stays") == 1
+    assert os.readlink(folder / "current") == "releases/2" and events(updater) == [ContentInstalled(2, "fleet")]
+    (server.releases / "latest").write_text("2\n")
+    updater.step()  # the server is honest again: nothing to say
+    assert updater.state == Rollout("active", 2, "fleet")
+    shutil.copytree(server.releases / "1", server.releases / "3")  # version 1's signed manifest, named 3
+    (server.releases / "latest").write_text("3\n")
+    updater.step()
+    assert updater.state.state == "active" and replayed in updater.state.reason, updater.state
+    shutil.rmtree(server.releases / "3")
+    (repo / "fleet" / "lobby.yaml").write_text(lobby("Third"))
+    assert publish(repo, server.releases, key) == 3  # the real 3: not refused for what was served under its name
+    updater.step()
+    assert updater.state == Rollout("active", 3, "fleet") and os.readlink(folder / "current") == "releases/3"
 
 
 def test_files_come_from_the_host_the_signed_manifest_names(tmp_path, repo, key, server):
@@ -331,3 +373,75 @@ def test_a_screen_whose_clock_is_not_set_takes_the_release_once_it_is(tmp_path, 
     updater._wall = time.time  # NTP has set it
     updater.step()
     assert updater.state.state == "active" and updater.state.version == 1
+
+
+def test_a_forged_announcement_does_not_hold_the_screen_from_the_real_next_release(tmp_path, repo, key, server):
+    folder = tmp_path / "content"
+    publish(repo, server.releases, key)
+    updater = updater_for(key, folder, server.url)
+    updater.step()
+    updater.announce(99999)  # a compromised broker, retained: it comes again at every start
+    updater.step()  # the server's latest says 1: the announcement only woke the thread
+    assert updater.state == Rollout("active", 1, "fleet")
+    assert not [path for path, _ in server.requests if path.startswith("99999/")]
+    (repo / "fleet" / "lobby.yaml").write_text(lobby("Second"))
+    publish(repo, server.releases, key)
+    updater.announce(99999)
+    updater.step()
+    assert updater.state == Rollout("active", 2, "fleet") and os.readlink(folder / "current") == "releases/2"
+
+
+def test_an_announced_version_the_server_does_not_have_is_dropped_while_latest_cannot_be_read(
+        tmp_path, repo, key, server):
+    folder = tmp_path / "content"
+    publish(repo, server.releases, key)
+    updater = updater_for(key, folder, server.url)
+    updater.step()
+    (server.releases / "latest").rename(server.releases / "latest.away")  # latest cannot be read
+    updater.announce(99999)
+    updater.step()
+    assert ("99999/manifest.json", None) in server.requests
+    assert updater.state == Rollout("active", 1, "fleet"), "a 404 for the announced version is not waited for"
+    server.requests.clear()
+    updater.step()
+    assert not [path for path, _ in server.requests if path.startswith("99999/")], "dropped, not asked again"
+    (repo / "fleet" / "lobby.yaml").write_text(lobby("Second"))
+    publish(repo, server.releases, key)
+    updater.step()
+    assert updater.state == Rollout("active", 2, "fleet")
+
+
+def test_a_screen_that_cannot_move_forward_says_its_release_expired(tmp_path, repo, key, server):
+    folder = tmp_path / "content"
+    publish(repo, server.releases, key, expires_days=1)
+    updater = updater_for(key, folder, server.url)
+    updater.step()
+    server.stop()  # the server is gone (or withholds everything); the broker announces a version
+    updater.announce(2)
+    updater.step()
+    assert updater.state.state == "pending" and updater.state.next_version == 2
+    updater._wall = lambda: time.time() + 2 * 86400  # two days on, still frozen
+    updater.step()
+    assert updater.state.state == "expired" and updater.state.version == 1 and updater.state.next_version == 2
+    assert updater.state.reason.startswith("version 1 expired; nothing newer was taken: version 2: ")
+    assert "cannot reach" in updater.state.reason
+    assert os.readlink(folder / "current") == "releases/1"
+    if updater._retry is not None:
+        updater._retry.cancel()
+
+
+def test_a_version_the_server_names_but_does_not_have_yet_is_pending_not_refused(tmp_path, repo, key, server):
+    folder = tmp_path / "content"
+    publish(repo, server.releases, key)
+    updater = updater_for(key, folder, server.url)
+    updater.step()
+    (server.releases / "latest").write_text("2\n")  # a server half-updated: latest first, the release after
+    updater.step()
+    assert updater.state.state == "pending" and updater.state.next_version == 2 and "404" in updater.state.reason
+    assert events(updater) == [ContentInstalled(1, "fleet")], "not refused for good"
+    (repo / "fleet" / "lobby.yaml").write_text(lobby("Second"))
+    publish(repo, server.releases, key)
+    updater.step()
+    assert updater.state == Rollout("active", 2, "fleet")
+    if updater._retry is not None:
+        updater._retry.cancel()

@@ -15,7 +15,7 @@ from signage.config import Config
 from signage.contentconfig import ContentConfig
 from signage.content import signing
 from signage.content.manifest import MAX_FILES, MAX_MANIFEST_BYTES, Manifest, canonical, path_problem, parse
-from signage.content.verify import ReleaseRefused, accept
+from signage.content.verify import ReleaseRefused, Rollback, accept
 
 NOW = 1_800_000_000
 DAY = 86400
@@ -96,7 +96,7 @@ def test_a_signature_over_the_right_bytes_but_naming_another_key_id_is_refused(k
 def test_an_older_or_equal_version_is_refused(key, version):
     doc = document(key, version=max(version, 1))
     data, sig = sealed(key, doc)
-    with pytest.raises(ReleaseRefused, match="not newer than the active version 1"):
+    with pytest.raises(Rollback, match=r"version 1, not newer than the active 1: refused \(rollback"):
         take(key, data, sig, active=1)
 
 
