@@ -26,7 +26,7 @@ def content_summary(stored: str | dict | None) -> str | None:
     if state.state == "active":  # a reason here is an older release the server offers, refused
         return playing + (f" · {state.reason}" if state.reason else "")
     if state.state == "expired":
-        return f"{playing} expired"
+        return f"{playing} expired" + (f": {state.reason}" if state.reason else "")
     if state.state == "downloading" and upcoming:
         share = f" {100 * state.done_bytes // state.total_bytes}%" if state.total_bytes else ""
         return f"{playing} · v{upcoming} downloading{share}"
