@@ -14,6 +14,7 @@ comes through `events`.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 import os
 import queue
@@ -59,6 +60,10 @@ class Rollout:
                 "reason": self.reason}
 
 
+class AlreadyRefused(Exception):
+    """The manifest the server offers is the very one refused for good before: nothing new to say."""
+
+
 class NoSuchRelease(Exception):
     """The server answers 404 for a version's manifest."""
 
@@ -102,7 +107,11 @@ class ContentUpdater:
         self.state = Rollout()
         self._lock = threading.Lock()  # paho's thread sets _announced, the updater's drops it
         self._announced: int | None = None  # the newest version MQTT announced, until the server denies it
-        self._refused: dict[int, str] = {}  # versions refused for good: not fetched again
+        # Releases refused for good: version -> (why, the manifest's fingerprint). Only that
+        # manifest stays refused: a server that served garbage under a number cannot make
+        # the screen skip the real release published under it later.
+        self._refused: dict[int, tuple[str, str | None]] = {}
+        self._offered: str | None = None  # the fingerprint of the manifest being looked at
         self._resuming: int | None = None  # a version whose download broke off: tried again soon
         self._thread = SupervisedThread("content", self.step, settings.check_every, clock=clock)
         self._niced = False
@@ -191,11 +200,11 @@ class ContentUpdater:
             if active is not None and self.state != self._playing():  # nothing newer (any more): what plays, as it is
                 self._settle(self._playing())
             return
-        if version in self._refused:
-            return  # said once, in status; a newer version is looked at when it comes
         before = self.state
         try:
             self._take(version, active)
+        except AlreadyRefused:
+            return  # said once, in status; a newer version (or another manifest) is looked at when it comes
         except Stopped:
             logger.info("content download of version %s paused: the kiosk is stopping", version)
         except BrokeOff as exc:
@@ -269,6 +278,7 @@ class ContentUpdater:
         # Status changes only once the signed manifest is taken: a release refused at its manifest
         # (a replay, an expired one) leaves it as it was, with no passing `pending`.
         path = f"{version}/manifest"
+        self._offered = None
         try:
             data = self._small(self.fetcher, f"{path}.json", MAX_MANIFEST_BYTES)
         except FetchFailed as exc:
@@ -276,6 +286,10 @@ class ContentUpdater:
                 raise NoSuchRelease(str(exc)) from None
             raise
         signature = self._small(self.fetcher, f"{path}.sig", 1024)
+        self._offered = hashlib.sha256(len(data).to_bytes(8, "big") + data + signature).hexdigest()
+        refused = self._refused.get(version)
+        if refused is not None and refused[1] in (self._offered, None):
+            raise AlreadyRefused()
         settings = self.settings
         accepted = accept(data, signature, settings.key, site=settings.site, device=settings.device, active=active,
                           now=self._wall(), budget_bytes=settings.budget_bytes)
@@ -316,7 +330,7 @@ class ContentUpdater:
         text = f"version {version}: {reason}" if not reason.startswith("version") else reason
         if final:
             self._resuming = None
-            self._refused[version] = text
+            self._refused[version] = (text, self._offered)
             while len(self._refused) > MAX_REFUSED:  # the oldest first: only new versions are asked about
                 del self._refused[min(self._refused)]
             logger.error("content refused: %s; the last good keeps playing", text)

@@ -445,3 +445,31 @@ def test_a_version_the_server_names_but_does_not_have_yet_is_pending_not_refused
     assert updater.state == Rollout("active", 2, "fleet")
     if updater._retry is not None:
         updater._retry.cancel()
+
+
+def test_garbage_served_under_a_number_does_not_make_the_screen_skip_the_real_release_of_that_number(
+        tmp_path, repo, key, server):
+    """A compromised web server serves an unsigned manifest as version 2: refused for good,
+    but only that manifest. When the publisher's real version 2 appears under the same
+    number, the screen takes it (it does not skip it until version 3)."""
+    folder = tmp_path / "content"
+    publish(repo, server.releases, key)
+    updater = updater_for(key, folder, server.url)
+    updater.step()
+    forged = server.releases / "2"
+    forged.mkdir()
+    (forged / "manifest.json").write_bytes(b'{"format": 1, "version": 2}')
+    (forged / "manifest.sig").write_bytes(b"\0" * 64)
+    (server.releases / "latest").write_text("2\n")
+    updater.step()
+    assert updater.state.state == "refused" and updater.state.next_version == 2, updater.state
+    server.requests.clear()
+    updater.step()  # the same manifest again: nothing new to say, nothing fetched beyond it
+    assert updater.state.state == "refused" and not [p for p, _ in server.requests if p.startswith("objects/")]
+    shutil.rmtree(forged)
+    (server.releases / "latest").write_text("1\n")
+    (repo / "fleet" / "lobby.yaml").write_text(lobby("The real second"))
+    assert publish(repo, server.releases, key) == 2  # the publisher's own version 2
+    updater.step()
+    assert updater.state.state == "active" and updater.state.version == 2, updater.state
+    assert "The real second" in (folder / "current" / "lobby.yaml").read_text()
