@@ -1,7 +1,10 @@
 """The kiosk's counting path without camera or screen: a scripted audience, as the
 snapshots vision would hand over, through the real handoff, counter (aggregator and
 ledger), player and rules engine, on a fake clock. What the kiosk would publish comes
-out, with the status's `playing` and the INFO log lines, each with its time."""
+out, each with its time: plays, totals, metrics, and the whole status message, built by
+the kiosk's own status builder and publisher from the parts this path has (the screen's
+schedule, problems, the fault barrier); and every INFO or higher log line of signage.*.
+Frames are constant (one per snapshot, none dropped): their timing is not modelled here."""
 
 from __future__ import annotations
 
@@ -16,6 +19,10 @@ from signage.config import Config
 from signage.display.videoinfo import video_length
 from signage.faults import Barrier
 from signage.kiosk.counting import AudienceCounter
+from signage.kiosk.health import status_of
+from signage.kiosk.problems import Problems
+from signage.kiosk.screen import Screen
+from signage.kiosk.status import StatusPublisher
 from signage.playlist.loader import Playlist, load_playlist
 from signage.playlist.player import Player
 from signage.playlist.rules import Now
@@ -58,21 +65,65 @@ class _Lines(logging.Handler):
             self.lines.append((self.clock(), record.name, record.getMessage()))
 
 
+class _Camera:
+    """What status reads of vision: a camera that runs while it is watching."""
+
+    faults = 0
+
+    def __init__(self):
+        self.watching = True
+
+    def camera_state(self, privacy: bool) -> str:
+        return "off" if privacy or not self.watching else "running"
+
+    def hardware(self) -> dict:
+        return {"camera": None, "edgetpu": None}
+
+
+class _Kiosk:
+    """The parts of a kiosk its status reads, as the counting path has them: the real
+    screen (without a window: status names the schedule's creative), problems and fault
+    barrier; no uplink, playlist watcher or content releases."""
+
+    def __init__(self, config: Config, player: Player, clock, wall, problems: Problems, barrier: Barrier):
+        self.config, self.player, self.clock, self.started = config, player, clock, clock()
+        self.problems, self.barrier, self.vision = problems, barrier, _Camera()
+        self.screen = Screen(player, problems, clock, lambda: Now(clock(), wall()), wall)
+        self.privacy = self.playlists = self.uplink = self.releases = self
+        self.on = False  # privacy mode
+        self.faults = self.retired_faults = 0
+
+    def state(self) -> None:  # no content releases
+        return None
+
+    def status(self) -> dict:
+        return status_of(self, None).payload()  # (duck-typed: the parts status reads)
+
+
 def run(playlist: Playlist, visits, seconds: float, *, min_group: int = 3, step: float = 1.0,
         start: dt.datetime = T0, interval: float = 600.0, watching=lambda t: True) -> dict:
     """The audience `visits` (a list of Visit, or a function of (t, step) giving the
     snapshot) for `seconds`, a snapshot every `step`, the camera on while `watching(t)`;
     then the kiosk stops. Returns
-    {"messages": [(t, kind, payload)], "playing": [(t, creative)], "log": [(t, logger, line)]}."""
+    {"messages": [(t, kind, payload)] (kinds play, totals, metrics, status),
+    "playing": [(t, creative)], "log": [(t, logger, line)]}."""
     source = visits if callable(visits) else lambda t, step: snapshot(visits, t, step)
     config = Config.model_validate({"site": "lab", "device": "kiosk-1", "privacy": {"min_group": min_group},
                                     "mqtt": {"interval": interval}})
     clock = [0.0]
     messages: list = []
-    counter = AudienceCounter(config, Barrier(logging.getLogger("tests.audience_run")),
-                              lambda kind, message: messages.append((clock[0], kind, message.payload())),
-                              lambda: clock[0], lambda: start + dt.timedelta(seconds=clock[0]))
+
+    def wall() -> dt.datetime:
+        return start + dt.timedelta(seconds=clock[0])
+
+    problems = Problems()
+    barrier = Barrier(logging.getLogger("signage.kiosk.app"), report=problems.report_fault)
+    counter = AudienceCounter(config, barrier, lambda kind, message: messages.append((clock[0], kind,
+                                                                                     message.payload())),
+                              lambda: clock[0], wall)
     player = Player(playlist)
+    kiosk = _Kiosk(config, player, lambda: clock[0], wall, problems, barrier)
+    status = StatusPublisher(lambda: clock[0])
     lines = _Lines(lambda: clock[0])
     logger = logging.getLogger("signage")
     logger.addHandler(lines)
@@ -87,9 +138,11 @@ def run(playlist: Playlist, visits, seconds: float, *, min_group: int = 3, step:
             player.tick(state, Now(t, start + dt.timedelta(seconds=t)))
             if not playing or playing[-1][1] != player.scheduled:
                 playing.append((t, player.scheduled))
-            counter.send_plays(player, False, watching(t))
+            kiosk.vision.watching = watching(t)
+            counter.send_plays(player, False, kiosk.vision.watching)
             if counter.interval_over():
                 counter.send_metrics()
+            status.maybe_publish(kiosk.status, lambda payload: messages.append((clock[0], "status", payload)))
         now = Now(clock[0], start + dt.timedelta(seconds=clock[0]))
         counter.count()
         player.stop(now)

@@ -14,7 +14,7 @@ from signage.kiosk.handoff import AudienceHandoff
 from signage.playlist.player import Player
 from signage.wire.messages import Message, utc
 from signage.telemetry.ledger import Ledger, Totals, utc_naive
-from signage.telemetry.metrics import Aggregator, play_message, shown, totals_message
+from signage.telemetry.metrics import Aggregator, play_message, totals_message
 
 Send = Callable[[str, Message], None]
 GRACE_S = 10.0  # beyond a play's end, for the loop to hand it in (the fallback card lasts as long)
@@ -107,8 +107,7 @@ class AudienceCounter:
             self.ledger = self._new_ledger()
 
     def _new_ledger(self) -> Ledger:
-        min_group = self._min_group
-        return Ledger(min_group, lambda record: shown(record, min_group))
+        return Ledger(self._min_group)
 
     def _new_aggregator(self) -> Aggregator:
         return Aggregator(self._site, self._device, self._min_group, now=self._wall(), t=self._clock())

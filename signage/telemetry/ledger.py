@@ -5,9 +5,13 @@ whose start or end such a play set (`touched`), are records of the moment someon
 there. So is the absence of a play record where the schedule had one: with audience
 rules in the playlist, every play of an hour is held until the hour is over. Then:
 
-- an hour in which at least min_group people passed publishes its plays one by one,
-  except those that depend on the audience (touched, or audience plays whose people are
-  withheld), which it releases per creative (plays, seconds) for the hour;
+- an hour in which at least min_group people passed publishes its plays one by one if
+  none of them depends on the audience; if one does (an audience play, or a touched one),
+  it releases all of them per creative (plays, seconds) for the hour: the schedule is
+  deterministic, so the slots missing from an hour published one by one would tell when
+  an audience rule fired. Which of the two an hour got is a fact about the hour, with its
+  min_group passers; it says no more than the hour's totals do (an audience creative in
+  them). Every per-play record published is then the schedule's, whoever passed;
 - an hour with fewer passers hands all its plays to the day, which releases them per
   creative when at least min_group people passed that day, else only their seconds,
   under "audience".
@@ -68,11 +72,10 @@ class _Period:
 
 
 class Ledger:
-    """Held plays by hour and day. `shown(record)` says whether a record may be published
-    on its own (its audience figures are published: the play message's rule)."""
+    """Held plays by hour and day."""
 
-    def __init__(self, min_group: int, shown):
-        self.min_group, self._shown = min_group, shown
+    def __init__(self, min_group: int):
+        self.min_group = min_group
         self._hours: dict[dt.datetime, _Period] = {}
         self._days: dict[dt.datetime, _Period] = {}
 
@@ -117,15 +120,13 @@ class Ledger:
             for record in hour.plays:
                 day.hold(record.creative, 1, record.seconds)
             return []
-        out, aggregate = [], _Period(hour.start)
+        if not any(record.touched or record.audience for record in hour.plays):
+            return list(hour.plays)
+        # All or none: one play held back would leave its slot empty in the schedule.
+        aggregate = _Period(hour.start)
         for record in hour.plays:
-            if not record.touched and (not record.audience or self._shown(record)):
-                out.append(record)
-            else:
-                aggregate.hold(record.creative, 1, record.seconds)
-        if aggregate.held:
-            out.append(Totals("hour", hour.start, max(end, hour.start), totals(aggregate.held)))
-        return out
+            aggregate.hold(record.creative, 1, record.seconds)
+        return [Totals("hour", hour.start, max(end, hour.start), totals(aggregate.held))]
 
     def _release_day(self, day: _Period, end: dt.datetime) -> list:
         if not day.held:

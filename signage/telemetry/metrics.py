@@ -241,12 +241,6 @@ def play_message(record, site: str, device: str, min_group: int) -> Play:
     )
 
 
-def shown(record, min_group: int) -> bool:
-    """The play's people and looking figures are published (`play_message`'s rule): an
-    audience play for that many people may be published on its own, under its names."""
-    return record.people.presence_publishable(min_group) and record.people.looking_publishable(min_group)
-
-
 def totals_message(totals: Totals, site: str, device: str) -> PlayTotals:
     """A period's held plays as published: per creative, the least played beyond
     MAX_IMPRESSIONS added up under OTHERS."""

@@ -330,13 +330,14 @@ class PlayTotals(Interval):
     """Topic <root>/<site>/<device>/totals, QoS 1: proof of play of the plays that depended
     on fewer than `privacy.min_group` people, released in aggregate.
 
-    A play an audience rule chose for fewer than min_group people, and a schedule play it
-    cut short or that resumed after it, are records of the moment someone was there. The
-    kiosk holds them, and every play of an hour with fewer than min_group passers, and
-    releases them per creative for the smallest period in which at least min_group people
-    passed: the hour, else the day; a day with fewer than min_group passers releases only
-    the seconds, under "audience" (its plays would count what its audience rules did).
-    Together with the play messages, every second on screen is attributed once.
+    A play an audience rule chose, a schedule play it cut short or that resumed after it,
+    and the slots such plays leave in the schedule are records of the moment someone was
+    there. So the kiosk releases every play of an hour that had one, and every play of an
+    hour with fewer than min_group passers, per creative for the smallest period in which
+    at least min_group people passed: the hour, else the day; a day with fewer than
+    min_group passers releases only the seconds, under "audience" (its plays would count
+    what its audience rules did). An hour's plays come one by one or in its totals, never
+    both. Together with the play messages, every second on screen is attributed once.
     """
 
     id: Id = Field(description="Unique message id (UUID4): consumers deduplicate on it.")

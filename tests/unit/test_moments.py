@@ -74,25 +74,45 @@ def test_one_person_at_a_time_every_play_is_attributed_at_day_level(lookers):
     assert sum(item["seconds"] for item in totals["creatives"].values()) == pytest.approx(5 * 3600)
 
 
-def test_an_hour_with_enough_passers_publishes_its_schedule_and_holds_the_audience_plays(lookers):
-    """Three people pass between 10:00 and 11:00, one at a time: the hour's untouched
-    schedule plays are published one by one (after the hour), the look plays and the
-    schedule plays they cut short or resumed per creative for the hour."""
+def test_an_hour_with_enough_passers_and_an_audience_play_comes_whole_in_its_totals(lookers):
+    """Three people pass between 10:00 and 11:00, one at a time, each looking: the look
+    plays, the schedule plays they cut short or resumed and every other play of the hour
+    are released per creative for the hour, none one by one (a play held back would
+    leave its slot empty in the published schedule)."""
     out = run(lookers, one_at_a_time(3, every=600.0), 3 * 3600, step=2.0)
     plays, totals = kinds(out, "play"), kinds(out, "totals")
-    hour = [p for p in plays if "2026-11-23T10:00:00Z" <= p["start"] < "2026-11-23T11:00:00Z"]
-    assert hour and all(p["creative"] in ("loop-a", "loop-b") and p["ended"] == "duration" for p in hour)
-    assert all(p["seconds"] == 10.0 for p in hour), "only whole schedule plays: none cut short, none resumed"
+    assert not [p for p in plays if "2026-11-23T10:00:00Z" <= p["start"] < "2026-11-23T11:00:00Z"]
     [by_hour] = [t for t in totals if t["period"] == "hour"]
-    assert by_hour["start"] == "2026-11-23T10:00:00Z" and by_hour["creatives"]["look"] == {"plays": 3,
-                                                                                            "seconds": 18.0}
-    assert by_hour["creatives"]["loop-a"]["plays"] == 3, "the plays they cut short"
-    on_screen = sum(p["seconds"] for p in hour) + sum(item["seconds"] for item in by_hour["creatives"].values())
-    assert on_screen == pytest.approx(3600.0), "every second of the hour is attributed once"
-    sent_at = min(t for t, kind, payload in out["messages"] if kind == "play" and payload in hour)
-    assert sent_at >= HOUR_10 + 3600, "published once the hour is over"
+    PlayTotals.model_validate(by_hour)
+    assert by_hour["start"] == "2026-11-23T10:00:00Z" and by_hour["end"] == "2026-11-23T11:00:00Z"
+    assert by_hour["creatives"]["look"] == {"plays": 3, "seconds": 18.0}
+    assert set(by_hour["creatives"]) == {"loop-a", "loop-b", "look"}
+    assert sum(item["seconds"] for item in by_hour["creatives"].values()) == pytest.approx(3600.0), \
+        "every second of the hour is attributed once"
     for payload in plays:
         Play.model_validate(payload)
+
+
+def test_one_looker_in_a_busy_hour_leaves_no_gap_in_the_published_schedule(lookers):
+    """The reviewer's reproduction: three people pass at 10:01-10:03 and nobody looks; the
+    hour publishes its schedule one by one. One more person looks at 10:30:02. Before, the
+    published plays lost loop-a 10:30:00 and loop-b 10:30:10, telling when that one person
+    looked. Now the hour either comes whole, one by one, as the schedule played it, or
+    not at all one by one: here it comes in its totals."""
+    passers = [Visit(n, HOUR_10 + 60 * n, HOUR_10 + 60 * n + 20) for n in range(1, 4)]
+    lone = [Visit(99, HOUR_10 + 1800, HOUR_10 + 1820, ((HOUR_10 + 1802, HOUR_10 + 1810),), "happy")]
+
+    def hour_10(out):
+        return [(p["creative"], p["start"], p["seconds"]) for p in kinds(out, "play")
+                if "2026-11-23T10:00:00Z" <= p["start"] < "2026-11-23T11:00:00Z"]
+
+    without, with_one = run(lookers, passers, 3 * 3600), run(lookers, passers + lone, 3 * 3600)
+    assert len(hour_10(without)) == 360 and ("loop-a", "2026-11-23T10:30:00Z", 10.0) in hour_10(without)
+    assert not [t for t in kinds(without, "totals") if t["period"] == "hour"]
+    assert hour_10(with_one) == [], "no play of that hour one by one: no slot can be missing"
+    [by_hour] = [t for t in kinds(with_one, "totals") if t["period"] == "hour"]
+    assert by_hour["creatives"]["look"]["plays"] >= 1
+    assert sum(item["seconds"] for item in by_hour["creatives"].values()) == pytest.approx(3600.0)
 
 
 def test_the_schedule_keeps_its_times_whatever_the_audience_does(lookers):
@@ -182,7 +202,7 @@ def test_a_min_group_of_one_holds_nothing(lookers):
 
 
 def test_a_ledger_releases_an_hour_after_its_longest_play():
-    ledger = Ledger(3, shown=lambda record: False)
+    ledger = Ledger(3)
     ledger.saw([1, 2, 3], dt.datetime(2026, 11, 23, 10, 5))
     assert ledger.due(dt.datetime(2026, 11, 23, 11, 0, 5), grace=20.0) == []
     assert ledger.due(dt.datetime(2026, 11, 23, 11, 0, 20), grace=20.0) == [], "nothing held: nothing to say"

@@ -1,9 +1,15 @@
 """The privacy rule as a property (docs/privacy.md): two audiences that differ only in
-fewer than min_group people, inside an hour with fewer than min_group passers, publish
-the same records about moments (plays, intervals, the status's `playing`, INFO log
-lines, with their times, including the plays that follow) and the same aggregates for
-every period with fewer than min_group passers. They may differ only in aggregates over
-periods in which at least min_group people passed.
+fewer than min_group people publish the same records about moments (plays, intervals,
+the whole status message, every INFO or higher log line of signage.*, with their times,
+including the plays that follow) and the same aggregates for every period with fewer
+than min_group passers. They may differ only in aggregates over periods in which at
+least min_group people passed. Two cases:
+
+- the few people come in an hour with fewer than min_group passers (a quiet hour);
+- they come in an hour that has min_group passers without them (a busy hour). Then no
+  play of that hour published one by one changes: the hour comes either whole, one by
+  one (the same in both), or in its totals (an aggregate of a busy hour), never partly
+  each way, which would leave the slots of the held plays empty in the schedule.
 
 Generated audiences go through the kiosk's counting path (tests/audience_run.py): the
 real handoff, counter, ledger, player and rules engine, with a playlist whose audience
@@ -12,6 +18,7 @@ rules fire for one person, for a crowd and for nobody, beside a daypart."""
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -58,7 +65,15 @@ rules:
 """
 START = dt.datetime(2026, 11, 23, 10, 58, 30, tzinfo=dt.timezone.utc)
 STEP = 3.0  # a snapshot every 3 s: the hours' edges fall on it
-HOUR_START, HOUR_END, SECONDS = 90, 3690, 3780  # the quiet hour, 11:00-12:00, in seconds of the run
+HOUR_START, HOUR_END, SECONDS = 90, 3690, 3780  # the hour, 11:00-12:00, in seconds of the run
+HOUR = "2026-11-23T11"  # how its plays' and totals' starts begin
+MOMENT = ("creative", "rule", "start", "end", "seconds", "ended")  # a play's record of a moment; the rest is
+# its figures about people, each published only with min_group contributors (test_contributors.py)
+TIMING = ("start", "end", "frames", "dropped_frames")  # what an interval says that is not about people
+# Each example is two runs of an hour through the counting path: a fixed set of examples
+# (derandomized), so that the suite takes the same time, and the same cases, every time.
+SETTINGS = dict(deadline=None, derandomize=True,
+                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 
 @pytest.fixture(scope="module")
@@ -93,19 +108,48 @@ def audiences(draw):
     return min_group, before + in_hour + after, extra
 
 
-def compared(out: dict, busy_intervals: set, busy_day: bool) -> dict:
+def compared(out: dict, busy_intervals: set, busy_day: bool, busy_hour: bool = False) -> dict:
     """What must be the same: every record about a moment, every aggregate of a quiet
-    period. Of an interval with min_group passers (in either run), only its times and
-    frames; the day's totals only if neither run's day had min_group passers."""
-    messages = []
+    period. Of an interval with min_group passers (in either run), only what is not about
+    people (times, frames); the day's totals only if neither run's day had min_group
+    passers. With `busy_hour` (the hour had min_group passers in both runs), its totals
+    are left out, and its plays published one by one are set apart, by their moment, in
+    "busy hour" (see `same_busy_hour`); so are their impressions in the interval that
+    published them (the kiosk counts there the plays it published one by one)."""
+    messages, hour_plays, pending = [], [], Counter()
     for t, kind, payload in out["messages"]:
         payload = {key: value for key, value in payload.items() if key != "id"}
-        if kind == "metrics" and payload["start"] in busy_intervals:
-            payload = {key: payload[key] for key in ("start", "end", "frames")}
-        if kind == "totals" and payload["period"] == "day" and busy_day:
+        in_hour = busy_hour and kind in ("play", "totals") and payload["start"].startswith(HOUR)
+        if kind == "play" and in_hour:
+            hour_plays.append((t, *(payload[key] for key in MOMENT)))
+            pending[payload["creative"]] += 1
             continue
+        if kind == "totals" and (in_hour and payload["period"] == "hour" or payload["period"] == "day" and busy_day):
+            continue
+        if kind == "metrics":
+            if payload["start"] in busy_intervals:
+                payload = {key: payload[key] for key in TIMING}
+            else:
+                payload["impressions"] = without_plays(payload["impressions"], pending)
+            pending = Counter()
         messages.append((t, kind, payload))
-    return {"messages": messages, "playing": out["playing"], "log": out["log"]}
+    hour_totals = [payload for _, kind, payload in out["messages"] if kind == "totals"
+                   and payload["period"] == "hour" and payload["start"].startswith(HOUR)]
+    assert not (hour_plays and hour_totals), "an hour comes one by one or in its totals, never partly each way"
+    return {"messages": messages, "playing": out["playing"], "log": out["log"], "busy hour": hour_plays}
+
+
+def without_plays(impressions: dict, plays: Counter) -> dict:
+    out = {creative: {**counts, "plays": counts["plays"] - plays[creative]} for creative, counts in impressions.items()}
+    return {creative: counts for creative, counts in out.items() if counts["plays"]}
+
+
+def same_busy_hour(with_them: dict, without: dict) -> None:
+    """The busy hour's plays published one by one: the same, where both runs have them.
+    (That an hour came in its totals is an aggregate of a period with min_group passers.)"""
+    mine, theirs = with_them.pop("busy hour"), without.pop("busy hour")
+    if mine and theirs:
+        assert mine == theirs
 
 
 def published_passers(out: dict) -> set:
@@ -113,8 +157,7 @@ def published_passers(out: dict) -> set:
             and payload["passers"] is not None}
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                   HealthCheck.too_slow])
+@settings(max_examples=15, **SETTINGS)
 @given(audiences())
 def test_fewer_than_min_group_people_in_a_quiet_hour_change_nothing_published_about_a_moment(playlist, drawn):
     min_group, audience, extra = drawn
@@ -125,3 +168,27 @@ def test_fewer_than_min_group_people_in_a_quiet_hour_change_nothing_published_ab
     busy_intervals = published_passers(without) | published_passers(with_them)
     busy_day = len(audience) + len(extra) >= min_group
     assert compared(with_them, busy_intervals, busy_day) == compared(without, busy_intervals, busy_day)
+
+
+@st.composite
+def busy_audiences(draw):
+    """(min_group, an audience with min_group or more passers in the hour, the few people
+    only the second audience has, in that hour)."""
+    min_group = draw(st.sampled_from([2, 3]))
+    before = draw(visits(range(100, 110), 0, HOUR_START - 3, (0, 3)))
+    after = draw(visits(range(200, 210), HOUR_END, SECONDS, (0, 3)))
+    in_hour = draw(visits(range(300, 310), HOUR_START, HOUR_END - 3, (min_group, min_group + 2)))
+    extra = draw(visits(range(400, 410), HOUR_START, HOUR_END - 3, (1, min_group - 1)))
+    return min_group, before + in_hour + after, extra
+
+
+@settings(max_examples=10, **SETTINGS)
+@given(busy_audiences())
+def test_fewer_than_min_group_people_in_a_busy_hour_change_no_play_published_one_by_one(playlist, drawn):
+    min_group, audience, extra = drawn
+    without = run(playlist, audience, SECONDS, min_group=min_group, step=STEP, start=START, interval=600)
+    with_them = run(playlist, audience + extra, SECONDS, min_group=min_group, step=STEP, start=START, interval=600)
+    busy_intervals = published_passers(without) | published_passers(with_them)
+    mine, theirs = (compared(out, busy_intervals, busy_day=True, busy_hour=True) for out in (with_them, without))
+    same_busy_hour(mine, theirs)
+    assert mine == theirs
