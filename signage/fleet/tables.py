@@ -174,6 +174,10 @@ creative_days = sa.Table(
     # viewed impressions: per-play viewers (distinct, looked 1 s or more) summed likewise
     sa.Column("viewed_impressions", sa.Integer, nullable=False, server_default="0"),
     sa.Column("viewer_plays", sa.Integer, nullable=False, server_default="0"),
+    # plays whose audience (peak viewers, looking seconds) the kiosk published: what attention
+    # is a mean over; and plays released in aggregate (a totals message), which have none
+    sa.Column("audience_plays", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("released_plays", sa.Integer, nullable=False, server_default="0"),
     sa.Index("ix_creative_days_day", "day", "creative"),
 )
 

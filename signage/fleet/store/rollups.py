@@ -25,10 +25,12 @@ HOUR_SUMS = ["intervals", "withheld_intervals", "viewers_withheld_intervals", "p
              "viewers_unbroken", "frames", "dropped_frames", "plays", "play_seconds", "looking_seconds"]
 HOUR_MAXIMA = ["peak_faces"]
 DAY_SUMS = ["plays", "seconds", "viewed_plays", "peak_viewers", "looking_seconds", "looking_squares",
-            "suppressed_plays", "expressed_seconds", "impressions", "ots_plays", "viewed_impressions", "viewer_plays"]
+            "suppressed_plays", "expressed_seconds", "impressions", "ots_plays", "viewed_impressions", "viewer_plays",
+            "audience_plays", "released_plays"]
 INTEGERS = {"intervals", "withheld_intervals", "viewers_withheld_intervals", "passers", "viewers",
             "viewers_unbroken", "peak_faces", "frames", "dropped_frames", "plays", "viewed_plays", "peak_viewers",
-            "suppressed_plays", "impressions", "ots_plays", "viewed_impressions", "viewer_plays"}
+            "suppressed_plays", "impressions", "ots_plays", "viewed_impressions", "viewer_plays", "audience_plays",
+            "released_plays"}
 
 
 def _groups() -> defaultdict:
@@ -103,6 +105,7 @@ def _add_play(sums: Sums, item: Incoming) -> None:
         day["suppressed_plays"] += 1
         return
     row["looking_seconds"] += p.looking_seconds
+    day["audience_plays"] += 1
     day["viewed_plays"] += 1 if p.peak_viewers >= 1 else 0
     day["peak_viewers"] += p.peak_viewers
     day["looking_seconds"] += p.looking_seconds
@@ -130,6 +133,7 @@ def _add_totals(sums: Sums, item: Incoming) -> None:
         day["seconds"] += total.seconds
         day["plays"] += total.plays
         day["suppressed_plays"] += total.plays
+        day["released_plays"] += total.plays
 
 
 def per_site(sums: Sums) -> tuple[dict[tuple, dict[str, float]], dict[tuple, float]]:

@@ -111,8 +111,10 @@ def creatives_view(reader: sa.Engine, first: date, last: date, site: str | None,
                    order: str) -> dict:
     """The creatives report, and the scale its bars share (the largest upper bound)."""
     report = queries.creatives(reader, first, last, site=site or None, device=device or None, order=order)
-    scale = max([r.attention_ci[1] if r.attention_ci else r.attention_mean for r in report], default=1)
-    return {"report": report, "scale": scale}
+    scale = max([r.attention_ci[1] if r.attention_ci else r.attention_mean for r in report
+                 if r.attention_mean is not None], default=1)
+    return {"report": report, "scale": scale,
+            "unranked": {r.creative for r in report if not queries.ranked(r, order)}}
 
 
 def creatives_json(reader: sa.Engine, first: date, last: date, site: str | None, device: str | None,

@@ -1,0 +1,65 @@
+"""The day rollups per creative count the plays whose audience was published
+(`audience_plays`: what attention per play is a mean over) and the plays released in
+aggregate (`released_plays`, from the kiosk's `totals` messages), so a report can say that
+a creative's audience is unknown, and why, instead of showing 0.
+
+Old rows keep their meaning: `audience_plays` starts as `plays - suppressed_plays`, the
+number the creatives report divided by before this revision (it leaves out plays whose
+audience was published but whose expression mix was withheld: their attention stays as it
+was shown); `released_plays` is summed from the `play_totals` rows still stored (the
+retention purge may have taken older ones: those plays stay counted as withheld).
+
+Revision ID: 0012
+Revises: 0011
+Create Date: 2026-12-05
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = '0012'
+down_revision = '0011'
+branch_labels = None
+depends_on = None
+
+COLUMNS = ("audience_plays", "released_plays")
+KEYS = {"creative_days": ("site", "device", "day", "creative"), "creative_site_days": ("site", "day", "creative")}
+
+
+def upgrade() -> None:
+    for table in KEYS:
+        for name in COLUMNS:
+            op.add_column(table, sa.Column(name, sa.Integer, nullable=False, server_default="0"))
+        rollup = sa.table(table, sa.column("plays"), sa.column("suppressed_plays"), sa.column("audience_plays"))
+        op.execute(rollup.update().values(audience_plays=rollup.c.plays - rollup.c.suppressed_plays))
+    _released()
+
+
+def _released() -> None:
+    """released_plays from the stored totals, per screen and per site."""
+    conn = op.get_bind()
+    totals = sa.table("play_totals", *[sa.column(c) for c in ("site", "device", "creative", "plays")],
+                      sa.column("start", sa.DateTime))
+    sums: dict[str, dict[tuple, int]] = {table: defaultdict(int) for table in KEYS}
+    for site, device, creative, start, plays in conn.execute(
+            sa.select(totals.c.site, totals.c.device, totals.c.creative, totals.c.start, totals.c.plays)
+            .where(totals.c.plays.is_not(None))):
+        day = start.date()
+        sums["creative_days"][(site, device, day, creative)] += int(plays)
+        sums["creative_site_days"][(site, day, creative)] += int(plays)
+    for table, keys in KEYS.items():
+        rollup = sa.table(table, *[sa.column(k, sa.Date if k == "day" else sa.String) for k in keys],
+                          sa.column("released_plays"))
+        for key, plays in sorted(sums[table].items()):
+            conn.execute(rollup.update().where(*[rollup.c[k] == v for k, v in zip(keys, key)])
+                         .values(released_plays=plays))
+
+
+def downgrade() -> None:
+    for table in ("creative_site_days", "creative_days"):
+        with op.batch_alter_table(table) as batch:  # SQLite rebuilds the table
+            for name in reversed(COLUMNS):
+                batch.drop_column(name)
