@@ -104,6 +104,9 @@ def test_the_page_and_the_api_say_withheld_and_why(store):
             assert ">withheld</span>" in cell(shown, label) and " 0" not in cell(shown, label), (label, shown)
     assert "40 plays released in aggregate" in cell(spring, "Attention per play (95 % CI)")
     assert "fewer than min_group people" in cell(winter, "Attention per play (95 % CI)")
+    for label in ("Impressions", "Viewed impressions"):  # no OTS was counted for them: nothing about few
+        assert 'title="40 plays released in aggregate">withheld' in cell(spring, label)
+        assert 'title="fewer than the privacy minimum' in cell(winter, label)
     mix = cell(spring, "Expression mix")
     assert "released in aggregate" in mix and "fewer" not in mix.split("released")[0]
     assert ">withheld</span>" in cell(spring, "#") and cell(autumn, "#").endswith(">1")
