@@ -119,6 +119,7 @@ play_totals = sa.Table(
     sa.Column("received_at", sa.DateTime, nullable=False),
     sa.Index("ix_play_totals_screen_start", "site", "device", "start"),
     sa.Index("ix_play_totals_end", "end"),
+    sa.Index("ix_play_totals_creative_start", "creative", "start"),  # a creative's, or the quiet days'
 )
 
 screen_hours = sa.Table(

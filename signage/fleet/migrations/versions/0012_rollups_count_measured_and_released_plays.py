@@ -1,7 +1,8 @@
 """The day rollups per creative count the plays whose audience was published
 (`audience_plays`: what attention per play is a mean over) and the plays released in
 aggregate (`released_plays`, from the kiosk's `totals` messages), so a report can say that
-a creative's audience is unknown, and why, instead of showing 0.
+a creative's audience is unknown, and why, instead of showing 0. The released rows gain an
+index by creative and start, for the reports that read them (signage/fleet/proof.py).
 
 Old rows keep their meaning: `audience_plays` starts as `plays - suppressed_plays`, the
 number the creatives report divided by before this revision (it leaves out plays whose
@@ -36,6 +37,8 @@ def upgrade() -> None:
         rollup = sa.table(table, sa.column("plays"), sa.column("suppressed_plays"), sa.column("audience_plays"))
         op.execute(rollup.update().values(audience_plays=rollup.c.plays - rollup.c.suppressed_plays))
     _released()
+    # what the reports read of play_totals: one creative's rows, or the quiet days' ("audience")
+    op.create_index("ix_play_totals_creative_start", "play_totals", ["creative", "start"])
 
 
 def _released() -> None:
@@ -59,6 +62,7 @@ def _released() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_play_totals_creative_start", table_name="play_totals")
     for table in ("creative_site_days", "creative_days"):
         with op.batch_alter_table(table) as batch:  # SQLite rebuilds the table
             for name in reversed(COLUMNS):
