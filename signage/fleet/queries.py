@@ -256,8 +256,8 @@ class CreativeReport:
     attention_ci: tuple[float, float] | None  # 95 % confidence interval of the mean
     expressions: dict[str, float]  # share of looking seconds, only from published breakdowns
     expressed_share: float  # part of the looking seconds the mix is drawn from
-    suppressed_plays: int  # plays without a published expression mix (released ones included)
-    audience_plays: int = 0  # plays whose audience was published: what attention is a mean over
+    suppressed_plays: int  # plays whose expression mix was not published (docs/glossary.md)
+    measured_plays: int  # plays whose looking was published: attention's denominator
     released_plays: int = 0  # plays released in aggregate (the kiosk's totals): no audience
     withheld_plays: int = 0  # plays whose audience the kiosk withheld (FEW)
     withheld: str = ""  # why the audience of the plays not measured is unknown; "" when all were
@@ -283,6 +283,16 @@ def confidence_interval(n: int, total: float, squares: float) -> tuple[float, fl
     return (max(0.0, mean - half), mean + half)
 
 
+def attention(measured: int, looking: float, squares: float) -> tuple[float | None, tuple[float, float] | None]:
+    """(mean, 95 % CI) of looking person-seconds per play, over the `measured` plays that
+    published their looking figures (the plays `looking` and `squares` were summed over,
+    whether or not their expression mix was published); (None, None) when there is none
+    (unknown, not 0). The creatives page and the daily export both ask here."""
+    if measured <= 0:
+        return None, None
+    return looking / measured, confidence_interval(measured, looking, squares)
+
+
 def creatives(engine: sa.Engine, first: date, last: date, site: str | None = None, device: str | None = None,
               order: str = "attention") -> list[CreativeReport]:
     # Fleet-wide and per-site reports read the per-site rollups; only a screen filter
@@ -294,7 +304,7 @@ def creatives(engine: sa.Engine, first: date, last: date, site: str | None = Non
                        sa.func.sum(d.c.looking_squares), sa.func.sum(d.c.suppressed_plays),
                        sa.func.sum(d.c.expressed_seconds), sa.func.sum(d.c.impressions), sa.func.sum(d.c.ots_plays),
                        sa.func.sum(d.c.viewed_impressions), sa.func.sum(d.c.viewer_plays),
-                       sa.func.sum(d.c.audience_plays), sa.func.sum(d.c.released_plays),
+                       sa.func.sum(d.c.measured_plays), sa.func.sum(d.c.released_plays)
                        ).where(d.c.day >= first, d.c.day <= last)
     mix = sa.select(e.c.creative, e.c.expression, sa.func.sum(e.c.seconds)).where(e.c.day >= first, e.c.day <= last)
     if site:
@@ -312,8 +322,9 @@ def creatives(engine: sa.Engine, first: date, last: date, site: str | None = Non
          viewed_impressions, viewer_plays, measured, released) in rows:
         n, looking, expressed = int(n or 0), float(looking or 0), float(expressed or 0)
         ots_plays, viewer_plays = int(ots_plays or 0), int(viewer_plays or 0)
-        measured, released = int(measured or 0), int(released or 0)  # plays with a published audience; released
+        measured, released = int(measured or 0), int(released or 0)  # plays with published looking; released
         known = measured > 0  # else every audience figure is unknown: None, never 0
+        mean, ci = attention(measured, looking, float(squares or 0))
         unmeasured = max(0, n - measured - released)  # plays whose audience the kiosk withheld
         breakdown = mixes.get(creative, {})
         total_mix = sum(breakdown.values())
@@ -322,12 +333,11 @@ def creatives(engine: sa.Engine, first: date, last: date, site: str | None = Non
             viewers=int(viewers or 0) if known else None, looking_seconds=looking if known else None,
             impressions=int(impressions or 0) if ots_plays else None, ots_plays=ots_plays,
             viewed_impressions=int(viewed_impressions or 0) if viewer_plays else None, viewer_plays=viewer_plays,
-            attention_mean=looking / measured if known else None,
-            attention_ci=confidence_interval(measured, looking, float(squares or 0)),
+            attention_mean=mean, attention_ci=ci,
             expressions={k: v / total_mix for k, v in sorted(breakdown.items(), key=lambda kv: -kv[1])}
             if total_mix > 0 else {},
             expressed_share=expressed / looking if looking > 0 else 0.0, suppressed_plays=int(suppressed or 0),
-            audience_plays=measured, released_plays=released, withheld_plays=unmeasured,
+            measured_plays=measured, released_plays=released, withheld_plays=unmeasured,
             withheld=_withheld(unmeasured, released),
             mix_withheld=_withheld(max(0, int(suppressed or 0) - released), released)))
     report.sort(key=lambda r: (*_rank(r, order), r.creative))

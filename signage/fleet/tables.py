@@ -166,7 +166,10 @@ creative_days = sa.Table(
     sa.Column("peak_viewers", sa.Integer, nullable=False, server_default="0"),  # summed over plays
     sa.Column("looking_seconds", sa.Float, nullable=False, server_default="0"),
     sa.Column("looking_squares", sa.Float, nullable=False, server_default="0"),  # for the CI
+    # plays whose expression mix was not published (audience withheld, mix withheld, or released in aggregate)
     sa.Column("suppressed_plays", sa.Integer, nullable=False, server_default="0"),
+    # plays whose looking figures were published: what looking_seconds is summed over (attention's denominator)
+    sa.Column("measured_plays", sa.Integer, nullable=False, server_default="0"),
     # looking seconds of the plays whose expression breakdown was published
     sa.Column("expressed_seconds", sa.Float, nullable=False, server_default="0"),
     # impressions: per-play OTS (distinct people in view) summed over the plays that published it
@@ -175,9 +178,7 @@ creative_days = sa.Table(
     # viewed impressions: per-play viewers (distinct, looked 1 s or more) summed likewise
     sa.Column("viewed_impressions", sa.Integer, nullable=False, server_default="0"),
     sa.Column("viewer_plays", sa.Integer, nullable=False, server_default="0"),
-    # plays whose audience (peak viewers, looking seconds) the kiosk published: what attention
-    # is a mean over; and plays released in aggregate (a totals message), which have none
-    sa.Column("audience_plays", sa.Integer, nullable=False, server_default="0"),
+    # plays released in aggregate (the kiosk's totals): no audience figure (revision 0014)
     sa.Column("released_plays", sa.Integer, nullable=False, server_default="0"),
     sa.Index("ix_creative_days_day", "day", "creative"),
 )

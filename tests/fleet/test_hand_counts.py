@@ -57,10 +57,10 @@ SCRIPT = [
 #         play; 1 viewed play of 1 measured; 8.0 person-s, 8.0 s a play.
 # The screen's interval: 14 passers, 10 viewers (who looked 1 s or more: all but 4, 6, 7, 14).
 HAND = {"ad-a": {"plays": 2, "seconds": 20.0, "impressions": 4, "ots_plays": 1, "viewed_impressions": 3,
-                 "viewer_plays": 1, "viewed_plays": 1, "audience_plays": 1, "looking_seconds": 9.0,
+                 "viewer_plays": 1, "viewed_plays": 1, "measured_plays": 1, "looking_seconds": 9.0,
                  "attention_mean": 9.0},
         "ad-b": {"plays": 2, "seconds": 20.0, "impressions": 8, "ots_plays": 2, "viewed_impressions": 4,
-                 "viewer_plays": 1, "viewed_plays": 1, "audience_plays": 1, "looking_seconds": 8.0,
+                 "viewer_plays": 1, "viewed_plays": 1, "measured_plays": 1, "looking_seconds": 8.0,
                  "attention_mean": 8.0}}
 
 
@@ -141,7 +141,7 @@ def test_plays_an_audience_rule_chose_count_released_with_their_audience_withhel
     api = {r["creative"]: r for r in client.get("/api/creatives", params={"end": DAY.isoformat(),
                                                                           "span": "day"}).json()["creatives"]}
     look = api["look"]
-    assert (look["plays"], look["seconds"], look["released_plays"], look["audience_plays"]) == (3, 18.0, 3, 0)
+    assert (look["plays"], look["seconds"], look["released_plays"], look["measured_plays"]) == (3, 18.0, 3, 0)
     assert (look["viewed_plays"], look["looking_seconds"], look["attention_mean"], look["impressions"]) == \
         (None, None, None, None)
     assert sum(r["seconds"] for r in api.values()) == pytest.approx(7200.0), "every second attributed once"

@@ -63,7 +63,7 @@ def test_the_creatives_report_counts_released_plays_and_their_seconds(store):
     assert (fleet["autumn"].plays, fleet["autumn"].seconds) == (1, 15.0)
     assert "audience" not in fleet, "a quiet day's plays are unknown: no creative played 0 times"
     screen = {r.creative: r for r in queries.creatives(store.reader, DAY, DAY, device="a")}
-    assert (screen["spring"].plays, screen["spring"].seconds, screen["spring"].audience_plays) == (48, 480.0, 3)
+    assert (screen["spring"].plays, screen["spring"].seconds, screen["spring"].measured_plays) == (48, 480.0, 3)
 
 
 def test_the_pages_show_a_quiet_days_seconds_and_the_released_rows(store):

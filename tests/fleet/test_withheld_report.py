@@ -55,7 +55,7 @@ def test_plays_released_in_aggregate_have_no_audience_not_a_zero_one(store):
     """The reviewer's case: 40 plays of spring released in aggregate, none published one by one."""
     store.write([released(spring={"plays": 40, "seconds": 400.0})], now=NOW)
     spring = report(store)["spring"]
-    assert (spring.plays, spring.seconds, spring.released_plays, spring.audience_plays) == (40, 400.0, 40, 0)
+    assert (spring.plays, spring.seconds, spring.released_plays, spring.measured_plays) == (40, 400.0, 40, 0)
     assert (spring.viewed_plays, spring.looking_seconds, spring.attention_mean, spring.attention_ci,
             spring.viewers) == (None, None, None, None, None)
     assert spring.withheld == "40 plays " + queries.RELEASED  # and nothing about people looking
@@ -70,7 +70,7 @@ def test_attention_is_a_mean_over_the_plays_whose_audience_was_published(store):
     store.write([play("summer", 0, looking=4.0), play("summer", 1, looking=6.0, expressions={"suppressed": True}),
                  play("summer", 2, withheld=True), released(summer={"plays": 3, "seconds": 30.0})], now=NOW)
     summer = report(store)["summer"]
-    assert (summer.plays, summer.audience_plays, summer.withheld_plays, summer.released_plays) == (6, 2, 1, 3)
+    assert (summer.plays, summer.measured_plays, summer.withheld_plays, summer.released_plays) == (6, 2, 1, 3)
     assert (summer.looking_seconds, summer.attention_mean, summer.viewed_plays) == (10.0, 5.0, 2)
     assert summer.attention_ci is not None and summer.attention_ci[0] < 5.0 < summer.attention_ci[1]
     assert summer.withheld == ("1 plays with fewer than min_group people, or one above half; "
@@ -120,9 +120,9 @@ def test_the_page_and_the_api_say_withheld_and_why(store):
     assert (api["autumn"]["attention_mean"], api["autumn"]["withheld"]) == (3.0, "")
 
 
-def test_migration_0012_counts_measured_and_released_plays_of_old_rows(store):
-    """Old rows keep the meaning the report gave them: measured = plays - suppressed; the
-    released plays come from the totals still stored."""
+def test_migrations_0013_and_0014_count_measured_and_released_plays_of_old_rows(store):
+    """Old rows keep the meaning the report gave them: measured = plays - suppressed (0013);
+    the released plays come from the totals still stored (0014)."""
     store.migrate("0011")
     day = {"site": "lab", "day": DAY, "creative": "spring", "plays": 10, "seconds": 100.0, "viewed_plays": 4,
            "peak_viewers": 4, "looking_seconds": 8.0, "looking_squares": 16.0, "suppressed_plays": 7,
@@ -137,6 +137,6 @@ def test_migration_0012_counts_measured_and_released_plays_of_old_rows(store):
     store.migrate()
     with store.engine.begin() as conn:
         for table in (creative_days, creative_site_days):
-            assert conn.execute(sa.select(table.c.audience_plays, table.c.released_plays)).one() == (3, 4)
+            assert conn.execute(sa.select(table.c.measured_plays, table.c.released_plays)).one() == (3, 4)
     spring = report(store)["spring"]
     assert (spring.attention_mean, spring.withheld_plays) == (pytest.approx(8.0 / 3), 3)

@@ -25,11 +25,11 @@ HOUR_SUMS = ["intervals", "withheld_intervals", "viewers_withheld_intervals", "p
              "viewers_unbroken", "frames", "dropped_frames", "plays", "play_seconds", "looking_seconds"]
 HOUR_MAXIMA = ["peak_faces"]
 DAY_SUMS = ["plays", "seconds", "viewed_plays", "peak_viewers", "looking_seconds", "looking_squares",
-            "suppressed_plays", "expressed_seconds", "impressions", "ots_plays", "viewed_impressions", "viewer_plays",
-            "audience_plays", "released_plays"]
+            "suppressed_plays", "measured_plays", "expressed_seconds", "impressions", "ots_plays",
+            "viewed_impressions", "viewer_plays", "released_plays"]
 INTEGERS = {"intervals", "withheld_intervals", "viewers_withheld_intervals", "passers", "viewers",
             "viewers_unbroken", "peak_faces", "frames", "dropped_frames", "plays", "viewed_plays", "peak_viewers",
-            "suppressed_plays", "impressions", "ots_plays", "viewed_impressions", "viewer_plays", "audience_plays",
+            "suppressed_plays", "measured_plays", "impressions", "ots_plays", "viewed_impressions", "viewer_plays",
             "released_plays"}
 
 
@@ -105,7 +105,7 @@ def _add_play(sums: Sums, item: Incoming) -> None:
         day["suppressed_plays"] += 1
         return
     row["looking_seconds"] += p.looking_seconds
-    day["audience_plays"] += 1
+    day["measured_plays"] += 1  # what looking_seconds is summed over, whether or not its mix follows
     day["viewed_plays"] += 1 if p.peak_viewers >= 1 else 0
     day["peak_viewers"] += p.peak_viewers
     day["looking_seconds"] += p.looking_seconds

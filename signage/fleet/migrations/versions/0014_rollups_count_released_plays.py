@@ -1,17 +1,15 @@
-"""The day rollups per creative count the plays whose audience was published
-(`audience_plays`: what attention per play is a mean over) and the plays released in
-aggregate (`released_plays`, from the kiosk's `totals` messages), so a report can say that
-a creative's audience is unknown, and why, instead of showing 0. The released rows gain an
-index by creative and start, for the reports that read them (signage/fleet/proof.py).
+"""The day rollups per creative count the plays released in aggregate (`released_plays`,
+from the kiosk's `totals` messages), so a report can say that a creative's audience is
+unknown because its plays were released in aggregate, rather than withheld for too few
+people, and never show it as 0. The released rows gain an index by creative and start,
+for the reports that read them (signage/fleet/proof.py).
 
-Old rows keep their meaning: `audience_plays` starts as `plays - suppressed_plays`, the
-number the creatives report divided by before this revision (it leaves out plays whose
-audience was published but whose expression mix was withheld: their attention stays as it
-was shown); `released_plays` is summed from the `play_totals` rows still stored (the
-retention purge may have taken older ones: those plays stay counted as withheld).
+Old rows keep their meaning: `released_plays` is summed from the `play_totals` rows still
+stored (the retention purge may have taken older ones: those plays stay counted as
+withheld, as before).
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-12-05
 """
 from __future__ import annotations
@@ -21,21 +19,17 @@ from collections import defaultdict
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0012'
-down_revision = '0011'
+revision = '0014'
+down_revision = '0013'
 branch_labels = None
 depends_on = None
 
-COLUMNS = ("audience_plays", "released_plays")
 KEYS = {"creative_days": ("site", "device", "day", "creative"), "creative_site_days": ("site", "day", "creative")}
 
 
 def upgrade() -> None:
     for table in KEYS:
-        for name in COLUMNS:
-            op.add_column(table, sa.Column(name, sa.Integer, nullable=False, server_default="0"))
-        rollup = sa.table(table, sa.column("plays"), sa.column("suppressed_plays"), sa.column("audience_plays"))
-        op.execute(rollup.update().values(audience_plays=rollup.c.plays - rollup.c.suppressed_plays))
+        op.add_column(table, sa.Column("released_plays", sa.Integer, nullable=False, server_default="0"))
     _released()
     # what the reports read of play_totals: one creative's rows, or the quiet days' ("audience")
     op.create_index("ix_play_totals_creative_start", "play_totals", ["creative", "start"])
@@ -65,5 +59,4 @@ def downgrade() -> None:
     op.drop_index("ix_play_totals_creative_start", table_name="play_totals")
     for table in ("creative_site_days", "creative_days"):
         with op.batch_alter_table(table) as batch:  # SQLite rebuilds the table
-            for name in reversed(COLUMNS):
-                batch.drop_column(name)
+            batch.drop_column("released_plays")
