@@ -132,8 +132,8 @@ def _add_totals(sums: Sums, item: Incoming) -> None:
         day = sums.days[(item.site, item.device, item.start.date(), creative)]
         day["seconds"] += total.seconds
         day["plays"] += total.plays
-        day["suppressed_plays"] += total.plays
         day["released_plays"] += total.plays
+        day["suppressed_plays"] += total.plays
 
 
 def per_site(sums: Sums) -> tuple[dict[tuple, dict[str, float]], dict[tuple, float]]:
