@@ -241,24 +241,42 @@ def plays_between(engine: sa.Engine, start: datetime, end: datetime, site: str |
         return [dict(r) for r in conn.execute(query).mappings()]
 
 
+# Why a creative's audience is unknown (the page's and the API's words, docs/privacy.md).
+FEW = "fewer than min_group people, or one above half"
+RELEASED = ("released in aggregate: an audience rule chose, cut short or followed them for fewer than "
+            "min_group people, or their hour had fewer than min_group passers")
+
+
 @dataclass
 class CreativeReport:
     creative: str
-    plays: int
+    plays: int  # including those released in aggregate
     seconds: float
-    viewed_plays: int
-    viewers: int  # peak viewers summed over plays: no count of people (docs/glossary.md)
+    viewed_plays: int | None  # None: no play's audience was published (`withheld` says why), never 0
+    viewers: int | None  # peak viewers summed over plays: no count of people (docs/glossary.md); likewise
     impressions: int | None  # per-play OTS summed over `ots_plays` plays; None: withheld for every play
     ots_plays: int
     viewed_impressions: int | None  # per-play viewers summed over `viewer_plays` plays; None: withheld
     viewer_plays: int
-    looking_seconds: float
-    attention_mean: float  # looking person-seconds per play
+    looking_seconds: float | None  # None like viewed_plays
+    attention_mean: float | None  # looking person-seconds per play whose audience was published; likewise
     attention_ci: tuple[float, float] | None  # 95 % confidence interval of the mean
     expressions: dict[str, float]  # share of looking seconds, only from published breakdowns
     expressed_share: float  # part of the looking seconds the mix is drawn from
     suppressed_plays: int  # plays whose expression mix was not published (docs/glossary.md)
     measured_plays: int  # plays whose looking was published: attention's denominator
+    released_plays: int = 0  # plays released in aggregate (the kiosk's totals): no audience
+    withheld_plays: int = 0  # plays whose audience the kiosk withheld (FEW)
+    withheld: str = ""  # why the audience of the plays not measured is unknown; "" when all were
+    mix_withheld: str = ""  # why the plays without an expression mix have none; "" when all have one
+
+
+def _withheld(withheld_plays: int, released_plays: int) -> str:
+    """Why those plays have no audience figure, in the page's words."""
+    parts = [f"{withheld_plays} plays with {FEW}"] if withheld_plays else []
+    if released_plays:
+        parts.append(f"{released_plays} plays {RELEASED}")
+    return "; ".join(parts)
 
 
 def confidence_interval(n: int, total: float, squares: float) -> tuple[float, float] | None:
@@ -293,7 +311,8 @@ def creatives(engine: sa.Engine, first: date, last: date, site: str | None = Non
                        sa.func.sum(d.c.looking_squares), sa.func.sum(d.c.suppressed_plays),
                        sa.func.sum(d.c.expressed_seconds), sa.func.sum(d.c.impressions), sa.func.sum(d.c.ots_plays),
                        sa.func.sum(d.c.viewed_impressions), sa.func.sum(d.c.viewer_plays),
-                       sa.func.sum(d.c.measured_plays)).where(d.c.day >= first, d.c.day <= last)
+                       sa.func.sum(d.c.measured_plays), sa.func.sum(d.c.released_plays)
+                       ).where(d.c.day >= first, d.c.day <= last)
     mix = sa.select(e.c.creative, e.c.expression, sa.func.sum(e.c.seconds)).where(e.c.day >= first, e.c.day <= last)
     if site:
         totals, mix = totals.where(d.c.site == site), mix.where(e.c.site == site)
@@ -307,28 +326,43 @@ def creatives(engine: sa.Engine, first: date, last: date, site: str | None = Non
             mixes.setdefault(creative, {})[expression] = float(seconds or 0)
     report = []
     for (creative, n, seconds, viewed, viewers, looking, squares, suppressed, expressed, impressions, ots_plays,
-         viewed_impressions, viewer_plays, measured) in rows:
+         viewed_impressions, viewer_plays, measured, released) in rows:
         n, looking, expressed = int(n or 0), float(looking or 0), float(expressed or 0)
         ots_plays, viewer_plays = int(ots_plays or 0), int(viewer_plays or 0)
-        mean, ci = attention(int(measured or 0), looking, float(squares or 0))
+        measured, released = int(measured or 0), int(released or 0)  # plays with published looking; released
+        known = measured > 0  # else every audience figure is unknown: None, never 0
+        mean, ci = attention(measured, looking, float(squares or 0))
+        unmeasured = max(0, n - measured - released)  # plays whose audience the kiosk withheld
         breakdown = mixes.get(creative, {})
         total_mix = sum(breakdown.values())
         report.append(CreativeReport(
-            creative=creative, plays=n, seconds=float(seconds or 0), viewed_plays=int(viewed or 0),
-            viewers=int(viewers or 0), looking_seconds=looking,
+            creative=creative, plays=n, seconds=float(seconds or 0), viewed_plays=int(viewed or 0) if known else None,
+            viewers=int(viewers or 0) if known else None, looking_seconds=looking if known else None,
             impressions=int(impressions or 0) if ots_plays else None, ots_plays=ots_plays,
             viewed_impressions=int(viewed_impressions or 0) if viewer_plays else None, viewer_plays=viewer_plays,
-            attention_mean=mean or 0.0, attention_ci=ci,
+            attention_mean=mean, attention_ci=ci,
             expressions={k: v / total_mix for k, v in sorted(breakdown.items(), key=lambda kv: -kv[1])}
             if total_mix > 0 else {},
             expressed_share=expressed / looking if looking > 0 else 0.0, suppressed_plays=int(suppressed or 0),
-            measured_plays=int(measured or 0)))
-    keys = {"attention": lambda r: -r.attention_mean, "plays": lambda r: -r.plays,
-            "viewers": lambda r: -(r.viewed_impressions or 0), "impressions": lambda r: -(r.impressions or 0),
-            "smiles": lambda r: -r.expressions.get("happy", 0.0),
-            "name": lambda r: r.creative}
-    report.sort(key=lambda r: (keys.get(order, keys["attention"])(r), r.creative))
+            measured_plays=measured, released_plays=released, withheld_plays=unmeasured,
+            withheld=_withheld(unmeasured, released),
+            mix_withheld=_withheld(max(0, int(suppressed or 0) - released), released)))
+    report.sort(key=lambda r: (*_rank(r, order), r.creative))
     return report
+
+
+def _rank(r: CreativeReport, order: str) -> tuple[bool, float]:
+    """A report row's place in `order`: an unknown figure ranks after every known one
+    (marked withheld on the page), never as a 0 among them."""
+    figure = {"attention": r.attention_mean, "plays": r.plays, "viewers": r.viewed_impressions,
+              "impressions": r.impressions, "smiles": r.expressions.get("happy", 0.0) if r.expressions else None,
+              "name": 0}.get(order, r.attention_mean)
+    return figure is None, -(figure or 0)
+
+
+def ranked(r: CreativeReport, order: str) -> bool:
+    """Whether the row has the figure `order` ranks by (else it comes last, withheld)."""
+    return not _rank(r, order)[0]
 
 
 def daily_select(first: date, last: date, site: str | None = None, device: str | None = None,

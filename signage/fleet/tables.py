@@ -119,6 +119,7 @@ play_totals = sa.Table(
     sa.Column("received_at", sa.DateTime, nullable=False),
     sa.Index("ix_play_totals_screen_start", "site", "device", "start"),
     sa.Index("ix_play_totals_end", "end"),
+    sa.Index("ix_play_totals_creative_start", "creative", "start"),  # a creative's, or the quiet days'
 )
 
 screen_hours = sa.Table(
@@ -177,6 +178,8 @@ creative_days = sa.Table(
     # viewed impressions: per-play viewers (distinct, looked 1 s or more) summed likewise
     sa.Column("viewed_impressions", sa.Integer, nullable=False, server_default="0"),
     sa.Column("viewer_plays", sa.Integer, nullable=False, server_default="0"),
+    # plays released in aggregate (the kiosk's totals): no audience figure (revision 0014)
+    sa.Column("released_plays", sa.Integer, nullable=False, server_default="0"),
     sa.Index("ix_creative_days_day", "day", "creative"),
 )
 

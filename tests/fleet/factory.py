@@ -6,7 +6,7 @@ import json
 import uuid
 from datetime import datetime, timedelta, timezone
 
-from signage.wire.messages import Metrics, Play, Status
+from signage.wire.messages import Metrics, Play, PlayTotals, Status
 
 # Two weeks ago at 09:00 UTC: messages well inside the window of time the fleet accepts
 # (old but not expired), whatever day the tests run.
@@ -58,3 +58,14 @@ def topic(body: dict, kind: str, root: str = "signage") -> str:
 def encode(body) -> bytes:
     return json.dumps(body).encode() if not isinstance(body, (bytes, str)) else (
         body.encode() if isinstance(body, str) else body)
+
+
+def totals(site="lab", device="a", period="day", start=None, length=None, **creatives) -> dict:
+    """A `totals` message: plays released in aggregate, per creative ({"plays", "seconds"}),
+    for the day of T0 unless told."""
+    start = start or T0.replace(hour=0)
+    length = length or (timedelta(days=1) if period == "day" else timedelta(hours=1))
+    body = {"site": site, "device": device, "id": str(uuid.uuid4()), "period": period, "start": iso(start),
+            "end": iso(start + length), "creatives": creatives}
+    PlayTotals.model_validate(body)
+    return body

@@ -26,10 +26,11 @@ HOUR_SUMS = ["intervals", "withheld_intervals", "viewers_withheld_intervals", "p
 HOUR_MAXIMA = ["peak_faces"]
 DAY_SUMS = ["plays", "seconds", "viewed_plays", "peak_viewers", "looking_seconds", "looking_squares",
             "suppressed_plays", "measured_plays", "expressed_seconds", "impressions", "ots_plays",
-            "viewed_impressions", "viewer_plays"]
+            "viewed_impressions", "viewer_plays", "released_plays"]
 INTEGERS = {"intervals", "withheld_intervals", "viewers_withheld_intervals", "passers", "viewers",
             "viewers_unbroken", "peak_faces", "frames", "dropped_frames", "plays", "viewed_plays", "peak_viewers",
-            "suppressed_plays", "measured_plays", "impressions", "ots_plays", "viewed_impressions", "viewer_plays"}
+            "suppressed_plays", "measured_plays", "impressions", "ots_plays", "viewed_impressions", "viewer_plays",
+            "released_plays"}
 
 
 def _groups() -> defaultdict:
@@ -132,6 +133,7 @@ def _add_totals(sums: Sums, item: Incoming) -> None:
         day = sums.days[(item.site, item.device, item.start.date(), creative)]
         day["seconds"] += total.seconds
         day["plays"] += total.plays
+        day["released_plays"] += total.plays
         day["suppressed_plays"] += total.plays
         if in_hour:
             hour = sums.hours[_hour(item)]

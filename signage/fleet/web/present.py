@@ -12,13 +12,14 @@ from datetime import date, timedelta
 
 import sqlalchemy as sa
 
-from signage.fleet import charts, params, queries, screen_log
+from signage.fleet import charts, params, proof, queries, screen_log
 from signage.fleet.identities import Identities
 from signage.fleet.times import day_range, iso
 
 CREATIVE_ORDERS = ["attention", "smiles", "plays", "impressions", "viewers", "name"]
 TIMELINE_PLAYS = 50_000  # plays drawn on a day's timeline at most
 RECENT_PLAYS = 20  # plays listed under it
+RELEASED_LISTED = 100  # rows of proof of play released in aggregate on a screen's page
 
 
 # ----- the fleet -----------------------------------------------------------------------------
@@ -79,6 +80,7 @@ def screen_report(reader: sa.Engine, site: str, device: str, first: date, last: 
         "viewers_withheld": total("viewers_withheld_intervals"), "intervals": total("intervals"),
         "timeline": charts.timeline(plays, start, end, "Plays (UTC)", width=720) if span == "day" else None,
         "plays": plays[-RECENT_PLAYS:], "history": screen_log.history(reader, site, device),
+        "released": proof.released(reader, first, last, site=site, device=device, limit=RELEASED_LISTED),
         "prev": earlier if earlier >= params.EARLIEST else None,
         "next": later if later <= params.latest(today) else None}
 
@@ -104,14 +106,20 @@ def creatives_view(reader: sa.Engine, first: date, last: date, site: str | None,
                    order: str) -> dict:
     """The creatives report, and the scale its bars share (the largest upper bound)."""
     report = queries.creatives(reader, first, last, site=site or None, device=device or None, order=order)
-    scale = max([r.attention_ci[1] if r.attention_ci else r.attention_mean for r in report], default=1)
-    return {"report": report, "scale": scale}
+    scale = max([r.attention_ci[1] if r.attention_ci else r.attention_mean for r in report
+                 if r.attention_mean is not None], default=1)
+    return {"report": report, "scale": scale,
+            "unranked": {r.creative for r in report if not queries.ranked(r, order)},
+            "quiet": proof.quiet_days(reader, first, last, site=site or None, device=device or None)}
 
 
 def creatives_json(reader: sa.Engine, first: date, last: date, site: str | None, device: str | None,
                    order: str) -> dict:
     report = queries.creatives(reader, first, last, site=site or None, device=device or None, order=order)
-    return {"start": first.isoformat(), "end": last.isoformat(), "creatives": [asdict(r) for r in report]}
+    quiet = proof.quiet_days(reader, first, last, site=site or None, device=device or None)
+    # the seconds of days with fewer than min_group passers: on screen, but no creative's plays
+    return {"start": first.isoformat(), "end": last.isoformat(), "creatives": [asdict(r) for r in report],
+            "audience_released_per_day": asdict(quiet)}
 
 
 # ----- exports -------------------------------------------------------------------------------
