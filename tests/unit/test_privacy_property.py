@@ -95,13 +95,14 @@ def audiences(draw):
 
 def compared(out: dict, busy_intervals: set, busy_day: bool) -> dict:
     """What must be the same: every record about a moment, every aggregate of a quiet
-    period. Of an interval with min_group passers (in either run), only its times and
-    frames; the day's totals only if neither run's day had min_group passers."""
+    period. Of an interval with min_group passers (in either run), only its times (its
+    frames are published with its passers); the day's totals only if neither run's day
+    had min_group passers."""
     messages = []
     for t, kind, payload in out["messages"]:
         payload = {key: value for key, value in payload.items() if key != "id"}
         if kind == "metrics" and payload["start"] in busy_intervals:
-            payload = {key: payload[key] for key in ("start", "end", "frames")}
+            payload = {key: payload[key] for key in ("start", "end")}
         if kind == "totals" and payload["period"] == "day" and busy_day:
             continue
         messages.append((t, kind, payload))
