@@ -106,3 +106,13 @@ def test_a_reload_to_another_min_group_reports_what_was_held(faults):
     assert problems.all() == [], "the same minimum group: held on"
     faults.follow(5)
     assert problems.all() == ["creative smile-back cannot be shown: not a PNG"]
+
+
+def test_a_stop_reports_what_was_held_as_its_periods_stand(faults):
+    faults, problems, wall = faults
+    faults.saw([1, 2, 3], T0)
+    faults.failed("smile-back", "not a PNG", scheduled=False)
+    faults.release()
+    assert problems.all() == []
+    faults.release(final=True)
+    assert problems.all() == ["creative smile-back cannot be shown: not a PNG"]
