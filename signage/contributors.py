@@ -33,6 +33,15 @@ def publishable(amounts: Iterable[float], min_group: int) -> bool:
     return min_group <= 1 or max(values) <= DOMINANCE * sum(values)
 
 
+def mix_publishable(cells: Iterable[Iterable[float]], min_group: int) -> bool:
+    """A breakdown (an expression mix): each cell holds what each person put in it, and
+    every cell someone is in passes `publishable` on its own, else none is published (a
+    cell that one person fills says what that person did; withholding only that cell
+    would give it back as the difference to the total)."""
+    filled = [values for cell in cells if (values := [value for value in cell if value > 0])]
+    return bool(filled) and all(publishable(values, min_group) for values in filled)
+
+
 @dataclass
 class Contributions:
     """Per person (by track number, RAM only): seconds in view, seconds looking, and
@@ -81,8 +90,5 @@ class Contributions:
         return self.viewers >= min_group and publishable(self.looking.values(), min_group)
 
     def expressions_publishable(self, min_group: int) -> bool:
-        """The expression mix: every expression in it passes the rule on its own (a cell
-        that one person fills says what that person's face did; withholding only that
-        cell would give it back as the difference to the total)."""
-        cells = [cell for name in EXPRESSIONS if (cell := self.expressions.get(name))]
-        return bool(cells) and all(publishable(cell.values(), min_group) for cell in cells)
+        """The expression mix: every expression in it passes the rule on its own."""
+        return mix_publishable((self.expressions.get(name, {}).values() for name in EXPRESSIONS), min_group)

@@ -15,7 +15,8 @@ RECENT = 10  # errors kept for status
 
 
 class Failures:
-    def __init__(self):
+    def __init__(self, level: int = logging.ERROR):
+        self._level = level  # how each is logged
         self.bad: dict[tuple, str] = {}  # file version -> reason: skipped until the file changes
         self._reported: set[tuple] = set()  # failures already logged (file version or card)
         self.recent: list[str] = []  # "creative: reason", newest last, for status
@@ -40,7 +41,7 @@ class Failures:
         if report not in self._reported:
             self._reported.add(report)
             where = f" ({content.path})" if content.path is not None else ""
-            logger.error("creative %s%s cannot be shown: %s", content.id, where, reason)
+            logger.log(self._level, "creative %s%s cannot be shown: %s", content.id, where, reason)
         self.recent = (self.recent + [f"{content.id}: {reason}"])[-RECENT:]
 
 

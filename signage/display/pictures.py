@@ -29,12 +29,12 @@ logger = logging.getLogger(__name__)
 
 
 class Pictures:
-    def __init__(self, config: DisplayConfig, wake: Callable[[], None]):
+    def __init__(self, config: DisplayConfig, wake: Callable[[], None], failure_level: int = logging.ERROR):
         self._config = config
         self._wake = wake  # called when an image is decoded or a video frame is ready
         self._cache = ImageCache(config.cache_mb * 1024 * 1024)
         self._loader = Loader()
-        self.failures = Failures()
+        self.failures = Failures(failure_level)
 
     def prepare(self, showing: Showing, screen: Screen, display_gone: Callable[[BaseException], bool]) -> None:
         """Give `showing` what it is drawn from (why not: showing.failed). Raises what drawing

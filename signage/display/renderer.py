@@ -76,12 +76,14 @@ class RenderStats:
 class Renderer:
     def __init__(self, config: DisplayConfig, clock: Callable[[], float] = time.monotonic,
                  wall: Callable[[], dt.datetime] = lambda: dt.datetime.now().astimezone(),
-                 observer: RenderObserver | None = None):
+                 observer: RenderObserver | None = None, failure_level: int = logging.ERROR):
+        """`failure_level`: how a creative that cannot be shown is logged (a caller that
+        reports the Failed events itself, the kiosk, asks for DEBUG)."""
         self.config = config
         self._clock, self._wall = clock, wall
         self.observer = observer or RenderObserver()
         self._wake = threading.Event()  # set by the image loader and video decoders: something is ready
-        self._stage = Stage(config, clock, self.observer, self._wake_up, self._display_gone)
+        self._stage = Stage(config, clock, self.observer, self._wake_up, self._display_gone, failure_level)
         self.stats = RenderStats(self._stage)
         self.screen: Screen | None = None
         self._events: list = []
@@ -186,7 +188,9 @@ class Renderer:
             if wanted is not None and wanted.id != FALLBACK_ID:
                 self.show(wanted)
             if self.screen is not None:
-                logger.info("display back: showing %s", self.stats.showing)
+                # Not what it shows (an audience rule may have chosen it): that would date a moment someone was there.
+                logger.info("display back")
+                logger.debug("display back: showing %s", self.stats.showing)
         except pygame.error as exc:
             self._teardown()
             self._stage.hold(wanted)

@@ -32,12 +32,13 @@ logger = logging.getLogger(__name__)
 
 class Stage:
     def __init__(self, config: DisplayConfig, clock: Callable[[], float], observer: RenderObserver,
-                 wake: Callable[[], None], display_gone: Callable[[BaseException], bool]):
+                 wake: Callable[[], None], display_gone: Callable[[BaseException], bool],
+                 failure_level: int = logging.ERROR):
         self._config = config
         self._clock = clock
         self._observer = observer
         self._display_gone = display_gone
-        self.pictures = Pictures(config, wake)
+        self.pictures = Pictures(config, wake, failure_level)
         self.pacing = Pacing(1 / config.fps)
         self.due_period = 1 / config.fps  # the frame period the next present is judged late against
         self.showing_id, self.since = FALLBACK_ID, 0.0  # what went on screen last, and when (monotonic)

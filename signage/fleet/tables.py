@@ -137,6 +137,7 @@ screen_hours = sa.Table(
     # viewers of intervals whose expression breakdown was suppressed (fewer than min_group)
     sa.Column("viewers_unbroken", sa.Integer, nullable=False, server_default="0"),
     sa.Column("peak_faces", sa.Integer, nullable=False, server_default="0"),
+    # frames of the intervals whose passers were published: the others withheld theirs too
     sa.Column("frames", sa.Integer, nullable=False, server_default="0"),
     sa.Column("dropped_frames", sa.Integer, nullable=False, server_default="0"),
     sa.Column("plays", sa.Integer, nullable=False, server_default="0"),

@@ -59,6 +59,7 @@ from signage.kiosk.playlists import Playlists
 from signage.kiosk.privacy import Privacy
 from signage.kiosk.problems import Problems
 from signage.kiosk.releases import Releases
+from signage.kiosk.creative_faults import CreativeFaults
 from signage.kiosk.screen import Screen
 from signage.kiosk.status import StatusPublisher
 from signage.kiosk.systemd import Notifier
@@ -111,10 +112,12 @@ class Kiosk:
         self.problems = Problems()
         self.barrier = Barrier(logger, report=self.problems.report_fault)
         self.player = Player(Playlist.nothing())
-        self.screen = Screen(self.player, self.problems, clock, self.now, wall, self.observer.screen,
+        self.creative_faults = CreativeFaults(self.problems, config.privacy.min_group, wall)
+        self.screen = Screen(self.player, self.creative_faults, clock, self.now, wall, self.observer.screen,
                              self.observer.showing)
         self.uplink = Uplink(self.on_command, clock, on_announcement=self._on_announcement)
-        self.counter = AudienceCounter(config, self.barrier, self.uplink.send, clock, wall)
+        self.counter = AudienceCounter(config, self.barrier, self.uplink.send, clock, wall,
+                                       seen=self.creative_faults.saw)
         self.vision = VisionStage(config, self.problems, self._on_snapshot, self.counter.vision_stopped,
                                   self.screen.set_notice, open_source)
         self.privacy = Privacy(config.privacy, wall(), self.vision, self.uplink, self._status_changed)

@@ -5,6 +5,7 @@ built from the message models."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from typing import Callable
 
 from signage.audience import AudienceSnapshot, AudienceState
@@ -17,6 +18,7 @@ from signage.telemetry.ledger import Ledger, Totals, utc_naive
 from signage.telemetry.metrics import Aggregator, play_message, totals_message
 
 Send = Callable[[str, Message], None]
+Seen = Callable[[Iterable[int], dt.datetime], None]
 GRACE_S = 10.0  # beyond a play's end, for the loop to hand it in (the fallback card lasts as long)
 
 
@@ -24,12 +26,13 @@ class AudienceCounter:
     """Vision -> rules and metrics. Owns the handoff (the one lock between the analysis
     thread and the main thread: `put` is the analysis thread's) and the interval's
     aggregator; everything else is the main thread's. `send` takes the messages (the
-    kiosk's uplink); `barrier` keeps a fault in counting from costing a play."""
+    kiosk's uplink); `barrier` keeps a fault in counting from costing a play; `seen` hears
+    which people (track numbers) were in view, for what else is held by period."""
 
     def __init__(self, config: Config, barrier: Barrier, send: Send, clock: Callable[[], float],
-                 wall: Callable[[], dt.datetime]):
+                 wall: Callable[[], dt.datetime], seen: Seen = lambda tracks, now: None):
         self.handoff = AudienceHandoff()
-        self._barrier, self._send, self._clock, self._wall = barrier, send, clock, wall
+        self._barrier, self._send, self._clock, self._wall, self._seen = barrier, send, clock, wall, seen
         self._site, self._device, self._min_group = config.site, config.device, config.privacy.min_group
         self._interval_s = config.mqtt.interval
         self._interval_began = clock()
@@ -48,7 +51,9 @@ class AudienceCounter:
         wall = self._wall()
         for snapshot in snapshots:
             self.aggregator.add_snapshot(snapshot)
-            self.ledger.saw((face.track for face in snapshot.faces if face.track is not None), wall)
+            tracks = [face.track for face in snapshot.faces if face.track is not None]
+            self.ledger.saw(tracks, wall)
+            self._seen(tracks, wall)
         self.aggregator.add_dropped_frames(dropped_frames + self.handoff.take_lost())
         return state
 

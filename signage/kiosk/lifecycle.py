@@ -45,6 +45,7 @@ def shutdown(kiosk: Kiosk, clean: bool) -> None:
         step("shutdown: player", lambda: kiosk.player.stop(kiosk.now()))
         step("shutdown: plays", kiosk.counter.send_plays, kiosk.player, True, False)  # and all that is held
         step("shutdown: metrics", kiosk.counter.send_metrics)
+    step("shutdown: creative faults", kiosk.creative_faults.release, True)  # held ones, as the plays
     step("shutdown: telemetry", kiosk.uplink.stop, kiosk.status, clean)
     step("shutdown: display", kiosk.screen.close)
     logger.info("stopped" if clean else "stopped after an unexpected fault")

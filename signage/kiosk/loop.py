@@ -35,6 +35,7 @@ def tick(kiosk: Kiosk) -> None:
     if decision is not None and decision.action == "start":
         step("show", kiosk.screen.show, decision.creative)
     step("display", kiosk.screen.draw)
+    step("creative faults", kiosk.creative_faults.release)
     if failing("display"):
         step("display fallback", kiosk.screen.show_fallback)
         time.sleep(0.02)

@@ -242,6 +242,7 @@ def commit(kiosk: Kiosk, staged: Staged) -> None:
     if staged.telemetry is not None:
         step("reload: telemetry start", kiosk.uplink.adopt, staged.telemetry, config)
     step("reload: counting", kiosk.counter.follow, config, recounts(kiosk.config, staged))
+    step("reload: creative faults", kiosk.creative_faults.follow, config.privacy.min_group)
     step("reload: privacy", kiosk.privacy.follow_settings, config.privacy)  # first: no frame analysed meanwhile
     step("reload: vision settings", kiosk.vision.follow, config)
     step("reload: playlists settings", kiosk.playlists.follow, config)

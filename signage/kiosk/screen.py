@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Callable
 
 from signage.config import DisplayConfig
 from signage.kiosk.content import content_of
-from signage.kiosk.problems import Problems
+from signage.kiosk.creative_faults import CreativeFaults
 from signage.playlist.loader import Playlist
 from signage.playlist.player import Player
 from signage.playlist.rules import Now
@@ -25,10 +25,10 @@ class Screen:
     """`render_observer`: a display RenderObserver (what is presented) a bench or a test
     injects; `showing(creative, t)` hears each creative asked for (None: the fallback)."""
 
-    def __init__(self, player: Player, problems: Problems, clock: Callable[[], float], now: Callable[[], Now],
+    def __init__(self, player: Player, faults: CreativeFaults, clock: Callable[[], float], now: Callable[[], Now],
                  wall: Callable, render_observer=None,
                  showing: Callable[[str | None, float], None] = lambda creative, t: None):
-        self._player, self._problems = player, problems
+        self._player, self._faults = player, faults
         self._clock, self._now, self._wall = clock, now, wall
         self._render_observer, self._showing = render_observer, showing
         self.renderer: Renderer | None = None
@@ -42,7 +42,10 @@ class Screen:
         """A renderer for `display` settings, watched by the injected observer (not open yet)."""
         from signage.display.renderer import Renderer
 
-        return Renderer(display, clock=self._clock, wall=self._wall, observer=self._render_observer)
+        # The kiosk reports a creative that cannot be shown itself (creative_faults.py): the
+        # renderer's own line would carry the moment an audience rule chose it.
+        return Renderer(display, clock=self._clock, wall=self._wall, observer=self._render_observer,
+                        failure_level=logging.DEBUG)
 
     def open(self, display: DisplayConfig) -> None:
         from signage.display.renderer import DisplayError
@@ -77,7 +80,9 @@ class Screen:
         self._showing(creative, self._clock())
 
     def keep_only(self, playlist: Playlist) -> None:
-        """The renderer forgets the pictures of creatives `playlist` no longer has."""
+        """The renderer forgets the pictures of creatives `playlist` no longer has, and a
+        creative fault held about the old media is never reported."""
+        self._faults.forget()
         if self.renderer is not None:
             self.renderer.keep_only(content_of(playlist, creative) for creative in playlist.creatives)
 
@@ -97,7 +102,9 @@ class Screen:
         for event in renderer.frame():
             current = self._player.current
             if isinstance(event, Failed):
-                self._problems.set(f"creative:{event.content_id}", f"creative {event.content_id}: {event.reason}")
+                # Reported at once only if the schedule had it on screen; else held (an audience rule chose it).
+                scheduled = self._player.overlay.current is None and self._player.scheduled == event.content_id
+                self._faults.failed(event.content_id, event.reason, scheduled)
                 if current and current.play.creative == event.content_id:
                     self._player.finished(self._now(), "error")
             elif isinstance(event, Ended) and current and current.play.creative == event.content_id:

@@ -162,7 +162,12 @@ class Player:
             return
         failed = current.play.creative
         if reason == "error" and failed is not None:
-            self.schedule = replace(self.schedule, bad=self.schedule.bad | {failed})
+            # What an audience play found broken, the schedule finds out when it plays it: its
+            # plays (and their INFO lines) stay as if nobody were there.
+            if self.overlay.current is not None:
+                self.overlay = replace(self.overlay, bad=self.overlay.bad | {failed})
+            else:
+                self.schedule = replace(self.schedule, bad=self.schedule.bad | {failed})
         if self.overlay.current is not None:
             self._end_overlay(now, reason, resume=True)
         else:
@@ -215,6 +220,7 @@ class Player:
             return
         self._use(self._pending)
         self.schedule = replace(self.schedule, bad=frozenset())  # new media: nothing is bad yet
+        self.overlay = replace(self.overlay, bad=frozenset())
         self._pending = None
 
     def _advance_schedule(self, now: Now) -> Decision:
@@ -257,7 +263,7 @@ class Player:
         since = now.t - into_hour(now.local)
         plays = tuple(p for p in self.overlay.plays if p.start >= since)
         last = tuple((rule, p) for rule, p in self.overlay.last if p.start >= since)
-        return History(plays, current, self.schedule.bad, last)
+        return History(plays, current, self.schedule.bad | self.overlay.bad, last)
 
     def _start_overlay(self, decision: Decision, now: Now) -> None:
         if self.overlay.current is not None:

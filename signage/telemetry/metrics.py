@@ -19,7 +19,7 @@ from typing import Literal
 
 from signage.audience import EXPRESSIONS, ZONES, AudienceSnapshot
 from signage.clock import utc_iso
-from signage.contributors import Contributions
+from signage.contributors import Contributions, mix_publishable, publishable
 from signage.wire.messages import (MAX_COUNT, MAX_IMPRESSIONS, MAX_IN_VIEW, MAX_INFERENCE_MS, MAX_PEOPLE,
                                    MAX_PLAY_SECONDS, MAX_TOTAL_SECONDS, OTHERS, Histogram, Impressions, InferenceMs,
                                    Metrics, Play, PlayTotals, Suppressed, Total, clamp, utc)
@@ -137,26 +137,34 @@ class Aggregator:
             passers=people(passers) if enough_passers else None,
             viewers=people(viewers) if enough_viewers else None,
             # Ratios are published only when both counts are: conversion x passers would give
-            # a withheld viewers count back, attraction is the viewers' own looking time.
+            # a withheld viewers count back, attraction is the viewers' own looking time. Attraction
+            # is a figure about people as the plays' looking seconds are: no one above half of the
+            # looking or of the dwell (one viewer of 60 s beside two of 1 s would be that viewer's).
             conversion=round(viewers / passers, 3) if enough_passers and enough_viewers else None,
             attraction=(clamp(round(sum(interval.looking) / total_dwell, 3), 1.0)
-                        if enough_passers and enough_viewers and total_dwell > 0 else None),
+                        if enough_passers and enough_viewers and total_dwell > 0
+                        and publishable(interval.looking, self.min_group)
+                        and publishable(interval.dwell, self.min_group) else None),
             peak_faces=clamp(interval.peak_faces, MAX_IN_VIEW) if interval.peak_faces >= self.min_group else None,
             distance=({zone: people(interval.zones.count(zone)) for zone in ZONES} if enough_passers else SUPPRESSED),
             dwell=histogram(interval.dwell, DWELL_BUCKETS) if enough_passers else SUPPRESSED,
             attention=(histogram([v for v in interval.looking if v >= 1.0], ATTENTION_BUCKETS)
                        if enough_viewers else SUPPRESSED),
+            # Each viewer is one in the cell of their expression: a cell of one is that viewer's face.
             expressions=({name: people(interval.viewer_expressions.count(name)) for name in EXPRESSIONS}
-                         if enough_viewers and any(interval.viewer_expressions) else SUPPRESSED),
+                         if enough_viewers and mix_publishable(([1.0] * interval.viewer_expressions.count(name)
+                                                                for name in EXPRESSIONS), self.min_group)
+                         else SUPPRESSED),
             # Which creative a lone viewer looked at is theirs: `viewed` needs min_group viewers in the
             # interval and, per creative, min_group viewers of its plays with none above half their looking.
             impressions={creative: Impressions(plays=people(plays),
                                                viewed=people(viewed) if enough_viewers and self._viewed_shown(
                                                    interval, creative) else None)
                          for creative, (plays, viewed) in impressions(interval.impressions)},
-            frames=clamp(interval.frames, MAX_COUNT),
-            dropped_frames=clamp(interval.dropped_frames, MAX_COUNT),
-            # Inference time grows with the faces in view: it is a figure about them, published with the counts.
+            # Analysis time grows with the faces in view, and with it the frames analysed and dropped:
+            # figures about them, published with the counts.
+            frames=clamp(interval.frames, MAX_COUNT) if enough_passers else None,
+            dropped_frames=clamp(interval.dropped_frames, MAX_COUNT) if enough_passers else None,
             inference_ms=(InferenceMs(p50=clamp(percentile(timings, 0.5), MAX_INFERENCE_MS),
                                       p95=clamp(percentile(timings, 0.95), MAX_INFERENCE_MS))
                           if (timings := interval.inference_ms.values) and enough_passers else None),

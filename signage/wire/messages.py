@@ -185,8 +185,10 @@ class Metrics(Interval):
     No metrics message says anything about fewer than `privacy.min_group` people: the
     counts `passers`, `viewers` and `peak_faces` are null while they are below min_group
     (0 included, or null against 0 would still tell 1 or 2 people from nobody), the
-    ratios and breakdowns drawn from them are null or `{"suppressed": true}`, and
-    `impressions.viewed` is null below min_group viewers.
+    ratios and breakdowns drawn from them are null or `{"suppressed": true}`,
+    `impressions.viewed` is null below min_group viewers, and the vision's own figures
+    (`frames`, `dropped_frames`, `inference_ms`), which move with the faces in view, are
+    null unless `passers` is published.
     """
 
     id: Id = Field(description="Unique message id (UUID4): consumers deduplicate on it.")
@@ -200,7 +202,8 @@ class Metrics(Interval):
     conversion: Ratio | None = Field(description="viewers / passers; null unless both are published (min_group "
                                      "each): with passers, it would give a withheld viewers count back.")
     attraction: Ratio | None = Field(description="Looking time / dwell time of the passers; null unless both "
-                                     "passers and viewers are published.")
+                                     "passers and viewers are published and no passer has more than half of the "
+                                     "looking time or of the dwell time.")
     peak_faces: InView | None = Field(description="Most people in view at once; null below min_group "
                                       "(including none).")
     distance: Annotated[dict[Label, People], Field(max_length=MAX_LABELS)] | Suppressed = Field(
@@ -208,14 +211,18 @@ class Metrics(Interval):
     dwell: Histogram | Suppressed = Field(description="Passers by dwell time.")
     attention: Histogram | Suppressed = Field(description="Viewers by looking time.")
     expressions: Annotated[dict[Label, People], Field(max_length=MAX_LABELS)] | Suppressed = Field(
-        description="Viewers by dominant expression while looking.")
+        description="Viewers by dominant expression while looking; suppressed unless every expression in it "
+        "has at least min_group viewers (one viewer's cell would be that viewer's face).")
     impressions: dict[Annotated[str, StringConstraints(pattern=IMPRESSION_PATTERN)], Impressions] = Field(
         max_length=MAX_IMPRESSIONS, description=f"Per creative id as published in the play messages ('audience' for "
         f"withheld audience plays); at most {MAX_IMPRESSIONS}: the least played of any more are added up under "
         f"'{OTHERS}'.")
-    frames: Count = Field(description="Frames analysed.")
-    dropped_frames: Count = Field(description="Camera frames skipped because analysis was busy.")
-    inference_ms: InferenceMs | None = Field(description="Vision time per analysed frame; null without frames.")
+    frames: Count | None = Field(description="Frames analysed; null unless passers is published (analysis takes "
+                                 "longer with each face in view, so fewer frames are analysed).")
+    dropped_frames: Count | None = Field(description="Camera frames skipped because analysis was busy; null unless "
+                                         "passers is published (more faces, more frames skipped).")
+    inference_ms: InferenceMs | None = Field(description="Vision time per analysed frame; null without frames, and "
+                                             "unless passers is published (it grows with each face in view).")
 
     @model_validator(mode="after")
     def _viewers_among_passers(self):

@@ -89,12 +89,13 @@ def test_a_play_that_withholds_its_audience_is_proof_of_play_and_is_never_summed
 
 
 def test_an_interval_that_withholds_its_counts_is_counted_as_withheld_and_never_summed(store):
-    """Fewer than min_group passers (possibly none): the kiosk publishes null counts. The
-    interval is stored and counted as withheld; its people are unknown, not zero, and no
-    sum, maximum or breakdown takes them in."""
+    """Fewer than min_group passers (possibly none): the kiosk publishes null counts, and
+    null frames with them. The interval is stored and counted as withheld; its people
+    and frames are unknown, not zero, and no sum, maximum or breakdown takes them in."""
     quiet = {"passers": None, "viewers": None, "peak_faces": None, "conversion": None, "attraction": None,
              "distance": {"suppressed": True}, "dwell": {"suppressed": True},
-             "attention": {"suppressed": True}, "expressions": {"suppressed": True}}
+             "attention": {"suppressed": True}, "expressions": {"suppressed": True},
+             "frames": None, "dropped_frames": None, "inference_ms": None}
     few_viewers = {"viewers": None, "attention": {"suppressed": True}, "expressions": {"suppressed": True}}
     bodies = [f.metrics(start=f.T0) | quiet,
               f.metrics(start=f.T0 + timedelta(minutes=1), passers=5) | few_viewers,
@@ -107,8 +108,11 @@ def test_an_interval_that_withholds_its_counts_is_counted_as_withheld_and_never_
                                       screen_hours.c.viewers_withheld_intervals, screen_hours.c.passers,
                                       screen_hours.c.viewers, screen_hours.c.peak_faces,
                                       screen_hours.c.viewers_unbroken)).one()
+        frames = conn.execute(sa.select(screen_hours.c.frames, screen_hours.c.dropped_frames)).one()
     assert stored == [(None, None, None), (5, None, 3), (6, 4, 4)]
     assert hour == (3, 1, 2, 11, 4, 4, 0)
+    assert tuple(frames) == (1200, 4), "the frames of the two intervals that published them"
+    assert queries.hours(store.engine, "lab", "a", f.T0.date(), f.T0.date())[9]["withheld_intervals"] == 1
 
 
 def test_the_same_thousand_messages_twice_store_a_thousand(store):

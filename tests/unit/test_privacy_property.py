@@ -69,7 +69,7 @@ HOUR_START, HOUR_END, SECONDS = 90, 3690, 3780  # the hour, 11:00-12:00, in seco
 HOUR = "2026-11-23T11"  # how its plays' and totals' starts begin
 MOMENT = ("creative", "rule", "start", "end", "seconds", "ended")  # a play's record of a moment; the rest is
 # its figures about people, each published only with min_group contributors (test_contributors.py)
-TIMING = ("start", "end", "frames", "dropped_frames")  # what an interval says that is not about people
+TIMING = ("start", "end")  # what an interval says that is not about people (frames go with its passers)
 # Each example is two runs of an hour through the counting path: a fixed set of examples
 # (derandomized), so that the suite takes the same time, and the same cases, every time.
 SETTINGS = dict(deadline=None, derandomize=True,
@@ -110,8 +110,8 @@ def audiences(draw):
 
 def compared(out: dict, busy_intervals: set, busy_day: bool, busy_hour: bool = False) -> dict:
     """What must be the same: every record about a moment, every aggregate of a quiet
-    period. Of an interval with min_group passers (in either run), only what is not about
-    people (times, frames); the day's totals only if neither run's day had min_group
+    period. Of an interval with min_group passers (in either run), only its times (its
+    frames are published with its passers); the day's totals only if neither run's day had min_group
     passers. With `busy_hour` (the hour had min_group passers in both runs), its totals
     are left out, and its plays published one by one are set apart, by their moment, in
     "busy hour" (see `same_busy_hour`); so are their impressions in the interval that

@@ -203,6 +203,33 @@ def test_a_failed_creative_is_skipped_until_the_playlist_changes(playlist):
     assert run.player.records[0].ended == "error"
 
 
+SHARED = """
+creatives:
+  - {id: loop-a, type: card, text: A, duration: 10}
+  - {id: loop-b, type: card, text: B, duration: 10}
+default: [loop-a, loop-b]
+rules:
+  - id: lookers
+    priority: 10
+    when: {looking: {min: 1}, hold: 1}
+    play: loop-b
+"""
+
+
+def test_a_creative_an_audience_play_found_broken_changes_nothing_the_schedule_plays(tmp_path):
+    """An audience rule picks loop-b, which fails: the audience rules skip it from then
+    on, but the schedule plays on as if nobody were there (it tries loop-b at 10 s and
+    finds out itself): a default loop that skipped it would tell when someone looked."""
+    (tmp_path / "shared.yaml").write_text(textwrap.dedent(SHARED))
+    playlist = load_playlist([tmp_path], base=tmp_path, video_length=video_length)
+    run = Run(playlist).step(3).step(2, faces=1, looking=1)
+    assert run.log[-1] == (4.0, "loop-b", "lookers")
+    run.player.finished(Now(run.t, run.start + dt.timedelta(seconds=run.t)), reason="error")
+    run.step(4, faces=1, looking=1).step(20)
+    assert [entry for entry in run.log if entry[2] == "lookers"] == [(4.0, "loop-b", "lookers")], "skipped"
+    assert (10.0, "loop-b", "default") in run.log and (20.0, "loop-a", "default") in run.log
+
+
 # Property-based: long random audience timelines through the demo-like playlist.
 
 moments = st.lists(

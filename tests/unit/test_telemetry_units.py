@@ -39,29 +39,56 @@ def test_ratios_never_give_a_withheld_count_back(passers, viewers):
 def test_metrics_totals_ratios_and_histograms():
     aggregator = Aggregator("lab", "kiosk-1", min_group=3, now=T0, t=0.0)
     aggregator.add_snapshot(AudienceSnapshot(t=1, faces=(face(1), face(2)), times=StageTimes(total=4.0)))
-    aggregator.add_snapshot(AudienceSnapshot(t=2, ended=(ended(5, 4), ended(2, 1.5, "neutral"), ended(12, 0.2, None),
-                                                           ended(40, 20, "happy", "near")),
+    aggregator.add_snapshot(AudienceSnapshot(t=2, ended=(ended(5, 4), ended(6, 3), ended(8, 4), ended(12, 0.2, None),
+                                                           ended(9, 5, "happy", "near")),
                                              times=StageTimes(total=6.0)))
     aggregator.add_play("welcome", crowd({1: 5.0, 2: 4.0, 3: 3.0}))
     aggregator.add_play("welcome", Contributions())
     aggregator.add_dropped_frames(3)
     message = aggregator.flush(T0 + dt.timedelta(seconds=60), 60.0).payload()
     Metrics.model_validate(message)
-    assert (message["passers"], message["viewers"]) == (4, 3)
-    assert message["conversion"] == 0.75
-    assert message["attraction"] == round((4 + 1.5 + 0.2 + 20) / (5 + 2 + 12 + 40), 3)
+    assert (message["passers"], message["viewers"]) == (5, 4)
+    assert message["conversion"] == 0.8
+    assert message["attraction"] == round((4 + 3 + 4 + 0.2 + 5) / (5 + 6 + 8 + 12 + 9), 3)
     assert message["peak_faces"] is None, "two faces at once is below min_group"
     assert message["frames"] == 2 and message["dropped_frames"] == 3
-    assert message["distance"] == {"near": 1, "mid": 3, "far": 0}
-    assert message["dwell"]["counts"] == [0, 1, 1, 1, 1, 0]
-    assert message["attention"] == {"buckets": ["1-3", "3-10", "10-30", "30-60", "60+"], "counts": [1, 1, 1, 0, 0]}
-    assert message["expressions"]["happy"] == 2 and message["expressions"]["neutral"] == 1
+    assert message["distance"] == {"near": 1, "mid": 4, "far": 0}
+    assert message["dwell"]["counts"] == [0, 0, 4, 1, 0, 0]
+    assert message["attention"] == {"buckets": ["1-3", "3-10", "10-30", "30-60", "60+"], "counts": [0, 4, 0, 0, 0]}
+    assert message["expressions"]["happy"] == 4 and message["expressions"]["neutral"] == 0
     assert message["impressions"] == {"welcome": {"plays": 2, "viewed": 1}}
     assert message["start"] == "2026-11-23T10:00:00Z" and message["end"] == "2026-11-23T10:01:00Z"
     assert message["inference_ms"] == {"p50": 4.0, "p95": 6.0}, "published with the passers"
     following = aggregator.flush(T0 + dt.timedelta(seconds=120), 120.0).payload()
     assert following["passers"] is None and following["id"] != message["id"]
     assert following["start"] == message["end"]
+
+
+def test_an_expression_one_viewer_fills_suppresses_the_interval_mix():
+    """Three viewers, one of them happy: `happy: 1` would be that viewer's face, which
+    the plays' rule forbids (contributors.mix_publishable); the whole mix goes, or the
+    cell would come back as the difference to the viewers."""
+    aggregator = Aggregator("lab", "kiosk-1", min_group=3, now=T0, t=0.0)
+    aggregator.add_snapshot(AudienceSnapshot(t=1, ended=(ended(5, 4, "neutral"), ended(5, 4, "neutral"),
+                                                          ended(5, 4, "neutral"), ended(5, 4, "happy"))))
+    message = aggregator.flush(T0 + dt.timedelta(seconds=60), 60.0).payload()
+    assert message["viewers"] == 4 and message["expressions"] == {"suppressed": True}
+    aggregator.add_snapshot(AudienceSnapshot(t=61, ended=tuple(ended(5, 4, "neutral") for _ in range(3))))
+    message = aggregator.flush(T0 + dt.timedelta(seconds=120), 120.0).payload()
+    assert message["expressions"]["neutral"] == 3 and message["expressions"]["happy"] == 0, "no one's own cell"
+
+
+@pytest.mark.parametrize("dwell,looking", [
+    ((62, 40, 40), (60, 1, 1)),  # one viewer's 60 s of the 62 looked: attraction would be theirs
+    ((300, 5, 5, 5), (1, 2, 2, 2)),  # one passer's 300 s of the 315 spent there, hardly looking
+])
+def test_attraction_that_one_person_dominates_is_withheld(dwell, looking):
+    aggregator = Aggregator("lab", "kiosk-1", min_group=3, now=T0, t=0.0)
+    aggregator.add_snapshot(AudienceSnapshot(t=1, ended=tuple(ended(d, v) for d, v in zip(dwell, looking))))
+    message = aggregator.flush(T0 + dt.timedelta(seconds=60), 60.0).payload()
+    assert message["passers"] == len(dwell) and message["viewers"] == len(dwell)
+    assert message["attraction"] is None
+    Metrics.model_validate(message)
 
 
 def test_breakdowns_from_too_few_people_are_suppressed_totals_kept():
@@ -191,15 +218,23 @@ def test_a_creative_viewed_by_fewer_than_min_group_is_withheld_in_a_busy_interva
     assert message["impressions"]["lobby"] == {"plays": 1, "viewed": 1}
 
 
-def test_inference_time_is_withheld_with_the_counts():
-    """Analysis takes longer with more faces in view: an interval whose people are
-    withheld withholds its inference time too."""
+def test_the_vision_figures_are_withheld_with_the_counts():
+    """Analysis takes longer with more faces in view, so fewer frames are analysed and
+    more are dropped once it is the bottleneck: an interval whose people are withheld
+    withholds its inference time, frames and dropped frames too."""
     aggregator = Aggregator("lab", "kiosk-1", min_group=3, now=T0, t=0.0)
     aggregator.add_snapshot(AudienceSnapshot(t=1, faces=(face(1), face(2)), ended=(ended(5, 4), ended(3, 2)),
                                              times=StageTimes(total=9.0)))
+    aggregator.add_dropped_frames(4)
     message = aggregator.flush(T0 + dt.timedelta(seconds=60), 60.0).payload()
+    Metrics.model_validate(message)
     assert message["passers"] is None and message["inference_ms"] is None
-    assert message["frames"] == 1
+    assert message["frames"] is None and message["dropped_frames"] is None
+    aggregator.add_snapshot(AudienceSnapshot(t=61, ended=(ended(5, 4), ended(3, 2), ended(4, 1)),
+                                             times=StageTimes(total=9.0)))
+    aggregator.add_dropped_frames(4)
+    message = aggregator.flush(T0 + dt.timedelta(seconds=120), 120.0).payload()
+    assert message["passers"] == 3 and (message["frames"], message["dropped_frames"]) == (1, 4)
 
 
 def test_spool_keeps_order_across_reopen_and_acks(tmp_path):

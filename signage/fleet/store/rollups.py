@@ -66,8 +66,9 @@ def _add_metrics(sums: Sums, item: Incoming) -> None:
     m, key = item.data, _hour(item)
     row = sums.hours[key]
     row["intervals"] += 1
-    row["frames"] += m.frames
-    row["dropped_frames"] += m.dropped_frames
+    if m.frames is not None and m.dropped_frames is not None:  # withheld with the passers: unknown, not 0
+        row["frames"] += m.frames
+        row["dropped_frames"] += m.dropped_frames
     if m.passers is None:
         row["withheld_intervals"] += 1
     else:
