@@ -83,7 +83,7 @@ class CreativeFaults:
             self._held = self._new_ledger()
 
     def _new_ledger(self) -> Ledger:
-        return Ledger(self.min_group, lambda fault: False)  # never one by one: only as a period's totals
+        return Ledger(self.min_group)  # a fault is held as an audience play: only ever in a period's totals
 
     def _report(self, creative: str, reason: str) -> None:
         topic = f"creative:{creative}"
