@@ -1,0 +1,226 @@
+"""Held proof of play across a restart: the ledger's held periods, as the spool keeps them.
+
+The ledger (ledger.py) holds plays back for up to an hour, or a day for a quiet hour. A
+power cut, a SIGKILL or a watchdog restart would lose them, so each change is written to
+the spool's `held` table in the transaction that spools the messages sent before it
+(spool/file.py), and the kiosk restores it at boot; the ledger then releases it by its
+own rules (a period that ended while the kiosk was down, at once).
+
+What is kept is at most what the ledger holds in RAM, and less:
+- how many people passed in each period, never who (no track number), and only up to
+  `min_group`: all that the release decides on;
+- a play that will be released only in aggregate (touched, or an audience play whose
+  people are withheld) as its creative and seconds, dated to its hour, not its moment;
+- any other play as its proof (creative, rule, times, how it ended) with only the figures
+  about people its play message would publish; who contributed is replaced by as many
+  stand-ins (negative numbers, which no track has) as the published counts say.
+
+A snapshot written with another `min_group` is restored as aggregates only: the verdicts
+it carries were made with the old minimum. A body that cannot be read is refused whole
+(`HeldUnreadable`, saying what is wrong and where); a period whose count is missing is
+restored as quiet (nobody passed): the larger period, or "audience", releases its plays.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from signage.contributors import Contributions
+from signage.errors import SignageError
+from signage.telemetry.ledger import HeldPeriod, Ledger, day_of, hour_of
+from signage.wire.messages import utc
+from signage.telemetry.metrics import shown
+
+VERSION = 1
+MAX_PLAYS = 100_000  # plays an hour may hold (a 1 s creative for an hour and some): a bound, not a quota
+_STAND_IN_SECONDS = 1.0  # each stand-in's share of a figure: equal shares, so none dominates
+
+
+class HeldUnreadable(SignageError):
+    """The held proof of play in the spool cannot be restored; the message says why."""
+
+
+@dataclass
+class HeldPlay:
+    """A held play restored from the spool: what `play_message` and the ledger read of a
+    PlayRecord (telemetry does not import the playlist), its people as stand-ins."""
+
+    creative: str
+    rule: str
+    start: str
+    end: str
+    seconds: float
+    ended: str
+    peak_faces: int = 0
+    mean_faces: float = 0.0
+    peak_looking: int = 0
+    looking_seconds: float = 0.0
+    expressions: dict[str, float] = field(default_factory=dict)
+    audience: bool = False
+    people: Contributions = field(default_factory=Contributions)
+    touched: bool = False
+
+
+# ----- the stored form -----------------------------------------------------------------------
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _Play(_Model):
+    creative: str = Field(min_length=1, max_length=200)
+    seconds: float = Field(ge=0, allow_inf_nan=False)
+    rule: str | None = Field(default=None, max_length=200)  # None: released only in aggregate
+    start: str | None = Field(default=None, max_length=40)  # as the play message publishes them
+    end: str | None = Field(default=None, max_length=40)
+    ended: str = Field(default="duration", max_length=40)
+    audience: bool = False
+    ots: int | None = Field(default=None, ge=0)  # the published counts; None when withheld
+    viewers: int | None = Field(default=None, ge=0)
+    peak_faces: int = Field(default=0, ge=0)
+    mean_faces: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+    peak_looking: int = Field(default=0, ge=0)
+    looking_seconds: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+    expressions: dict[str, float] | None = None  # None when withheld
+
+    @field_validator("start", "end")
+    @classmethod
+    def _a_time(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                utc(value)
+            except ValueError:
+                raise ValueError(f"{value!r} is not an ISO 8601 time") from None
+        return value
+
+
+class _Period(_Model):
+    start: dt.datetime
+    passers: int | None = Field(default=None, ge=0)  # None: the count was lost (a quiet period)
+    plays: list[_Play] = Field(default_factory=list, max_length=MAX_PLAYS)
+    held: dict[str, tuple[float, float]] = Field(default_factory=dict)
+
+
+class _Body(_Model):
+    version: int
+    min_group: int = Field(ge=1)
+    hours: list[_Period] = Field(default_factory=list, max_length=48)
+    days: list[_Period] = Field(default_factory=list, max_length=3)
+
+
+# ----- writing --------------------------------------------------------------------------------
+
+def encode(ledger: Ledger, min_group: int) -> bytes:
+    """The ledger's held periods, as the spool keeps them (see the module's docstring)."""
+    hours, days = ledger.snapshot()
+    body = {"version": VERSION, "min_group": min_group,
+            "hours": [{"start": _iso(hour.start), "passers": min(hour.passers, min_group),
+                       "plays": [_play(record, min_group) for record in hour.plays]} for hour in hours],
+            "days": [{"start": _iso(day.start), "passers": min(day.passers, min_group),
+                      "held": {creative: [plays, round(seconds, 3)] for creative, (plays, seconds)
+                               in sorted(day.held.items())}} for day in days]}
+    return json.dumps(body, separators=(",", ":"), allow_nan=False).encode()
+
+
+def _play(record: Any, min_group: int) -> dict:
+    if record.touched or (record.audience and not shown(record, min_group)):
+        return {"creative": record.creative, "seconds": record.seconds}  # aggregated whatever comes
+    who: Contributions = record.people
+    faces, looking = who.presence_publishable(min_group), who.looking_publishable(min_group)
+    expressions = looking and who.expressions_publishable(min_group)
+    return {"creative": record.creative, "seconds": record.seconds, "rule": record.rule, "start": record.start,
+            "end": record.end, "ended": record.ended, "audience": record.audience,
+            "ots": who.ots if faces else None, "viewers": who.viewers if looking else None,
+            "peak_faces": record.peak_faces if faces else 0, "mean_faces": record.mean_faces if faces else 0.0,
+            "peak_looking": record.peak_looking if looking else 0,
+            "looking_seconds": record.looking_seconds if looking else 0.0,
+            "expressions": dict(record.expressions) if expressions else None}
+
+
+def _iso(moment: dt.datetime) -> str:
+    return moment.isoformat()  # naive UTC, as the ledger keeps it
+
+
+class HeldCopy:
+    """The body last given to `keep`: a new one only when the held periods changed (a play
+    held or released, a period's count up to min_group), so the SD card is written when
+    there is something new to keep, not at every frame."""
+
+    def __init__(self, keep: Callable[[bytes], None] | None):
+        self._keep = keep
+        self._mark: tuple | None = None
+
+    def update(self, ledger: Ledger, min_group: int) -> None:
+        if self._keep is None:
+            return
+        hours, days = ledger.snapshot()
+        mark = (min_group, tuple((hour.start, min(hour.passers, min_group), len(hour.plays)) for hour in hours),
+                tuple((day.start, min(day.passers, min_group), tuple(sorted(day.held.items()))) for day in days))
+        if mark != self._mark:
+            self._keep(encode(ledger, min_group))
+            self._mark = mark
+
+
+# ----- reading --------------------------------------------------------------------------------
+
+def decode(body: bytes, min_group: int) -> tuple[list[HeldPeriod], list[HeldPeriod]]:
+    """The periods `body` holds, for `Ledger.restore`. Raises HeldUnreadable."""
+    try:
+        found = _Body.model_validate_json(body)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "the body"
+        raise HeldUnreadable(f"held proof of play: {where}: {first['msg']} ({exc.error_count()} problem(s); "
+                             f"expected the form of signage/telemetry/held.py, version {VERSION})") from None
+    if found.version != VERSION:
+        raise HeldUnreadable(f"held proof of play: version {found.version} is not {VERSION}, the one this build "
+                             "reads")
+    same_rules = found.min_group == min_group
+    hours = [HeldPeriod(hour_of(_naive(hour.start)), _count(hour.passers, min_group),
+                        tuple(_restored(play, hour_of(_naive(hour.start)), same_rules, min_group)
+                              for play in hour.plays), {})
+             for hour in found.hours]
+    days = [HeldPeriod(day_of(_naive(day.start)), _count(day.passers, min_group), (), dict(day.held))
+            for day in found.days]
+    return hours, days
+
+
+def _count(passers: int | None, min_group: int) -> int:
+    return 0 if passers is None else min(passers, min_group)
+
+
+def _naive(moment: dt.datetime) -> dt.datetime:
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return moment
+
+
+def _restored(play: _Play, hour: dt.datetime, same_rules: bool, min_group: int) -> HeldPlay:
+    if play.rule is None or play.start is None or play.end is None or not same_rules:
+        at = hour.isoformat() + "Z"  # its hour, not its moment: released in aggregate only
+        return HeldPlay(play.creative, "", at, at, play.seconds, play.ended, touched=True)
+    return HeldPlay(play.creative, play.rule, play.start, play.end, play.seconds, play.ended,
+                    peak_faces=play.peak_faces, mean_faces=play.mean_faces, peak_looking=play.peak_looking,
+                    looking_seconds=play.looking_seconds, expressions=dict(play.expressions or {}),
+                    audience=play.audience, people=_stand_ins(play, min_group))
+
+
+def _stand_ins(play: _Play, min_group: int) -> Contributions:
+    """As many people as the published counts say, equal shares each: the same verdicts
+    and counts as the play's own people gave, and nobody's figures."""
+    who = Contributions()
+    who.present.update(_shares(play.ots or 0))
+    who.looking.update(_shares(play.viewers or 0))
+    if play.expressions is not None and play.viewers:
+        for name in play.expressions or {"neutral": 0.0}:
+            who.expressions[name] = dict(_shares(max(min_group, 1)))
+    return who
+
+
+def _shares(count: int) -> Iterable[tuple[int, float]]:
+    return ((-number, _STAND_IN_SECONDS) for number in range(1, count + 1))

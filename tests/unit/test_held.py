@@ -1,0 +1,244 @@
+"""Held proof of play across a restart (telemetry/held.py): the ledger's snapshot and
+restore, what the spool keeps of it (no person, no moment of an audience play), a body
+that cannot be read, and the hold that writes it after the messages sent before it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import sqlite3
+
+import pytest
+
+from signage.config import Config
+from signage.contributors import Contributions
+from signage.faults import Barrier
+from signage.kiosk.counting import AudienceCounter
+from signage.playlist.player import PlayRecord
+from signage.telemetry.held import HeldCopy, HeldUnreadable, decode, encode
+from signage.telemetry.hold import Hold
+from signage.telemetry.ledger import Ledger, Totals
+from signage.telemetry.metrics import play_message, shown
+from signage.telemetry.spool import Spool
+
+MIN_GROUP = 3
+HOUR = dt.datetime(2026, 11, 23, 10, 0)
+TRACKS = [8_123_456_789_012_345 + 7 * i for i in range(6)]  # as the tracker's: large, random-looking
+
+
+def people(present: int, looking: int, seconds: float = 4.0, expression: str | None = "happy") -> Contributions:
+    who = Contributions()
+    for track in TRACKS[:present]:
+        who.present[track] = seconds
+    for track in TRACKS[:looking]:
+        who.looking[track] = seconds
+        if expression:
+            who.expressions.setdefault(expression, {})[track] = seconds
+    return who
+
+
+def record(minute: int, creative: str, who: Contributions, audience: bool = False, touched: bool = False,
+           seconds: float = 20.0) -> PlayRecord:
+    start = HOUR + dt.timedelta(minutes=minute)
+    return PlayRecord(creative, "someone-looking" if audience else "default", start.isoformat() + "Z",
+                      (start + dt.timedelta(seconds=seconds)).isoformat() + "Z", seconds, "duration",
+                      peak_faces=who.ots, mean_faces=float(who.ots), peak_looking=who.viewers,
+                      looking_seconds=sum(who.looking.values()),
+                      expressions={"happy": sum(who.looking.values())} if who.looking else {},
+                      audience=audience, people=who, touched=touched)
+
+
+def ledger() -> Ledger:
+    return Ledger(MIN_GROUP, lambda r: shown(r, MIN_GROUP))
+
+
+def held_ledger(passers: list[int]) -> Ledger:
+    """An hour holding a schedule play before a crowd, one with one person, an audience
+    play for a crowd, one for one person, and a schedule play an audience play cut."""
+    kept = ledger()
+    kept.saw(passers, HOUR + dt.timedelta(minutes=1))
+    for item in (record(2, "idle-a", people(4, 4)), record(3, "idle-b", people(1, 1)),
+                 record(4, "look", people(4, 4), audience=True), record(5, "look", people(1, 1), audience=True),
+                 record(6, "idle-a", people(1, 0), touched=True)):
+        kept.add(item, hold=True)
+    return kept
+
+
+def published(items: list) -> list:
+    """What would go out, without the random message ids."""
+    out = []
+    for item in items:
+        if isinstance(item, Totals):
+            out.append(item)
+        else:
+            out.append(play_message(item, "lab", "sd", MIN_GROUP).model_dump(exclude={"id"}))
+    return out
+
+
+def restored(original: Ledger) -> Ledger:
+    again = ledger()
+    again.restore(*decode(encode(original, MIN_GROUP), MIN_GROUP))
+    return again
+
+
+@pytest.mark.parametrize("passers", [TRACKS[:4], TRACKS[:1], []], ids=["busy hour", "one passer", "nobody"])
+def test_a_restored_ledger_releases_what_the_original_would(passers):
+    later = HOUR + dt.timedelta(hours=2)
+    assert published(restored(held_ledger(passers)).due(later, 30.0)) == \
+        published(held_ledger(passers).due(later, 30.0))
+    assert published(restored(held_ledger(passers)).due(later, final=True)) == \
+        published(held_ledger(passers).due(later, final=True))
+
+
+def test_an_hour_that_ended_while_the_kiosk_was_down_is_released_at_once():
+    again = restored(held_ledger(TRACKS[:4]))
+    assert again.due(HOUR + dt.timedelta(minutes=59), 30.0) == [], "still within the hour: held"
+    out = again.due(HOUR + dt.timedelta(hours=3), 30.0)
+    hour_totals = [item for item in out if isinstance(item, Totals) and item.period == "hour"]
+    assert hour_totals and hour_totals[0].creatives["look"] == (1, 20.0), "the one-person play, in aggregate"
+
+
+def test_the_spool_never_keeps_a_person_nor_the_moment_of_an_audience_play():
+    body = encode(held_ledger(TRACKS[:5]), MIN_GROUP)
+    text = body.decode()
+    assert not any(str(track) in text for track in TRACKS), "no track number"
+    found = json.loads(body)
+    assert found["hours"][0]["passers"] == MIN_GROUP, "counted up to min_group: all the release needs"
+    plays = found["hours"][0]["plays"]
+    one_person = [play for play in plays if play["creative"] == "look" and "start" not in play]
+    assert one_person == [{"creative": "look", "seconds": 20.0}], "creative and seconds, dated to the hour only"
+    cut = [play for play in plays if play["creative"] == "idle-a" and "start" not in play]
+    assert cut, "a play an audience play cut keeps no time"
+    [alone] = [play for play in plays if play["creative"] == "idle-b"]
+    assert alone["ots"] is None and alone["viewers"] is None and alone["expressions"] is None
+    assert alone["peak_faces"] == alone["looking_seconds"] == 0, "no figure its message would withhold"
+
+
+def test_a_period_whose_count_was_lost_is_quiet():
+    body = json.loads(encode(held_ledger(TRACKS[:4]), MIN_GROUP))
+    for period in body["hours"] + body["days"]:
+        del period["passers"]
+    again = ledger()
+    again.restore(*decode(json.dumps(body).encode(), MIN_GROUP))
+    out = again.due(HOUR + dt.timedelta(days=2), 30.0)
+    assert [item.period for item in out] == ["day"], "the hour hands its plays to the day"
+    assert set(out[0].creatives) == {"audience"}, "a quiet day: only seconds, under audience"
+    assert out[0].creatives["audience"][1] == pytest.approx(100.0)
+
+
+def test_restored_passers_join_the_people_who_come_after_the_restart():
+    kept = ledger()
+    kept.saw(TRACKS[:2], HOUR + dt.timedelta(minutes=1))
+    kept.add(record(2, "look", people(1, 1), audience=True), hold=True)
+    again = restored(kept)
+    again.saw([TRACKS[5]], HOUR + dt.timedelta(minutes=30))  # a third person, after the restart
+    out = again.due(HOUR + dt.timedelta(hours=2), 30.0)
+    assert [(item.period, item.creatives) for item in out] == [("hour", {"look": (1, 20.0)})]
+
+
+def test_a_snapshot_made_with_another_min_group_is_restored_in_aggregate_only():
+    again = Ledger(4, lambda r: shown(r, 4))
+    again.restore(*decode(encode(held_ledger(TRACKS[:5]), MIN_GROUP), 4))
+    again.saw(TRACKS[:4], HOUR + dt.timedelta(minutes=30))
+    out = again.due(HOUR + dt.timedelta(hours=2), 30.0)
+    assert all(isinstance(item, Totals) for item in out), "no play on its own, under a verdict of the old minimum"
+    assert sum(plays for plays, _ in out[0].creatives.values()) == 5
+
+
+@pytest.mark.parametrize("body, where", [
+    (b"\x00\xffnot json", "the body"),
+    (b'{"version": 1, "min_group": 3, "hours": [{"start": "2026-11-23T10:00:00", "passers": -2}]}',
+     "hours.0.passers"),
+    (b'{"version": 1, "min_group": 3, "hours": [{"start": "2026-11-23T10:00:00", "plays": '
+     b'[{"creative": "look", "seconds": 3, "rule": "r", "start": "yesterday", "end": "x"}]}]}',
+     "hours.0.plays.0.start"),
+    (b'{"version": 9, "min_group": 3}', "version 9"),
+])
+def test_a_body_that_cannot_be_read_says_what_and_where(body, where):
+    with pytest.raises(HeldUnreadable) as raised:
+        decode(body, MIN_GROUP)
+    assert where in str(raised.value)
+
+
+def counter(tmp_path, keep) -> AudienceCounter:
+    config = Config.model_validate({"site": "lab", "device": "sd", "playlists": str(tmp_path),
+                                    "privacy": {"min_group": MIN_GROUP}})
+    wall = lambda: dt.datetime(2026, 11, 23, 10, 30, tzinfo=dt.timezone.utc)  # noqa: E731
+    return AudienceCounter(config, Barrier(logging.getLogger("test")), lambda kind, message: None,
+                           lambda: 0.0, wall, keep=keep)
+
+
+def test_an_unreadable_body_costs_only_the_held_plays(tmp_path, caplog):
+    kept: list[bytes] = []
+    counting = counter(tmp_path, kept.append)
+    counting.restore(lambda: b'{"version": 1, "min_group": 3, "hours": "garbage"}')
+    assert "cannot be restored" in caplog.text and "hours" in caplog.text, "the journal says what"
+    assert counting.lost() is not None and "held plays" in counting.lost(), "status says it"
+    assert kept and json.loads(kept[-1])["hours"] == [], "the next body replaces the unreadable one"
+
+
+def test_a_readable_body_is_restored_and_kept_again(tmp_path):
+    kept: list[bytes] = []
+    counting = counter(tmp_path, kept.append)
+    counting.restore(lambda: encode(held_ledger(TRACKS[:4]), MIN_GROUP))
+    assert counting.lost() is None
+    hours, _ = counting.ledger.snapshot()
+    assert len(hours[0].plays) == 5 and hours[0].passers == MIN_GROUP
+    assert kept[-1] == encode(counting.ledger, MIN_GROUP)
+
+
+def test_a_body_is_kept_only_when_the_held_periods_change():
+    kept: list[bytes] = []
+    copy, held = HeldCopy(kept.append), ledger()
+    copy.update(held, MIN_GROUP)
+    for track in TRACKS:
+        held.saw([track], HOUR)
+        copy.update(held, MIN_GROUP)
+    assert len(kept) == 1 + MIN_GROUP, "each passer up to min_group, then nothing new to keep"
+    held.add(record(2, "look", people(1, 1), audience=True), hold=True)
+    copy.update(held, MIN_GROUP)
+    copy.update(held, MIN_GROUP)
+    assert len(kept) == 2 + MIN_GROUP
+
+
+def test_the_spool_writes_the_body_with_the_messages_and_keeps_it(tmp_path):
+    path = tmp_path / "spool.sqlite3"
+    spool = Spool(path)
+    assert spool.held() is None
+    spool.write([("t", b"released", 1, False)], (), b"body-1")
+    spool.write((), (), b"body-2")
+    spool.close()
+    again = Spool(path)
+    assert again.held() == b"body-2" and again.depth == 1
+    again.close()
+
+
+def test_a_spool_from_before_the_held_table_gets_it(tmp_path):
+    path = tmp_path / "old.sqlite3"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE messages (row INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL,"
+               " payload BLOB NOT NULL, qos INTEGER NOT NULL, retain INTEGER NOT NULL)")
+    db.execute("CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL)")
+    db.execute("INSERT INTO messages (topic, payload, qos, retain) VALUES ('t', x'7b7d', 1, 0)")
+    db.commit()
+    db.close()
+    spool = Spool(path)
+    assert spool.held() is None and spool.depth == 1
+    spool.write((), (), b"body")
+    assert spool.held() == b"body" and [m.payload for m in spool.oldest(10)] == [b"{}"]
+    spool.close()
+
+
+def test_the_hold_gives_the_body_only_with_the_messages_sent_before_it():
+    hold = Hold(100, 1 << 20)
+    hold.add("t", b"released", 1)
+    hold.keep(b"body")
+    hold.add("t", b"after", 1)
+    assert hold.kept_with(0) is None, "the released message is not stored yet"
+    kept = hold.kept_with(1)
+    assert kept is not None and kept.body == b"body", "with the batch that stores it"
+    hold.drop_through(1)
+    hold.keep(b"newer")
+    hold.stored(kept)
+    assert hold.kept, "a newer body stays until it is stored"
