@@ -9,8 +9,9 @@ own rules (a period that ended while the kiosk was down, at once).
 What is kept is at most what the ledger holds in RAM, and less:
 - how many people passed in each period, never who (no track number), and only up to
   `min_group`: all that the release decides on;
-- a play that will be released only in aggregate (touched, or an audience play whose
-  people are withheld) as its creative and seconds, dated to its hour, not its moment;
+- the plays that will be released only in aggregate (touched, or audience plays whose
+  people are withheld) as plays and seconds per creative for their hour: no moment, no
+  order;
 - any other play as its proof (creative, rule, times, how it ended) with only the figures
   about people its play message would publish; who contributed is replaced by as many
   stand-ins (negative numbers, which no track has) as the published counts say.
@@ -26,7 +27,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Annotated, Any, Callable, Iterable
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -38,6 +39,7 @@ from signage.telemetry.metrics import shown
 
 VERSION = 1
 MAX_PLAYS = 100_000  # plays an hour may hold (a 1 s creative for an hour and some): a bound, not a quota
+DAY_SECONDS = 86_400.0 * 2  # a bound for a period's seconds (a day, and its plays' overrun)
 _STAND_IN_SECONDS = 1.0  # each stand-in's share of a figure: equal shares, so none dominates
 
 
@@ -68,6 +70,10 @@ class HeldPlay:
 
 # ----- the stored form -----------------------------------------------------------------------
 
+_Plays = Annotated[int, Field(ge=0, le=MAX_PLAYS * 24)]
+_Seconds = Annotated[float, Field(ge=0, le=DAY_SECONDS, allow_inf_nan=False)]
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -75,9 +81,9 @@ class _Model(BaseModel):
 class _Play(_Model):
     creative: str = Field(min_length=1, max_length=200)
     seconds: float = Field(ge=0, allow_inf_nan=False)
-    rule: str | None = Field(default=None, max_length=200)  # None: released only in aggregate
-    start: str | None = Field(default=None, max_length=40)  # as the play message publishes them
-    end: str | None = Field(default=None, max_length=40)
+    rule: str = Field(max_length=200)
+    start: str = Field(max_length=40)  # as the play message publishes them
+    end: str = Field(max_length=40)
     ended: str = Field(default="duration", max_length=40)
     audience: bool = False
     ots: int | None = Field(default=None, ge=0)  # the published counts; None when withheld
@@ -90,20 +96,20 @@ class _Play(_Model):
 
     @field_validator("start", "end")
     @classmethod
-    def _a_time(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                utc(value)
-            except ValueError:
-                raise ValueError(f"{value!r} is not an ISO 8601 time") from None
+    def _a_time(cls, value: str) -> str:
+        try:
+            utc(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not an ISO 8601 time") from None
         return value
 
 
 class _Period(_Model):
     start: dt.datetime
     passers: int | None = Field(default=None, ge=0)  # None: the count was lost (a quiet period)
-    plays: list[_Play] = Field(default_factory=list, max_length=MAX_PLAYS)
-    held: dict[str, tuple[float, float]] = Field(default_factory=dict)
+    plays: list[_Play] = Field(default_factory=list, max_length=MAX_PLAYS)  # an hour's, one by one
+    aggregate: dict[str, tuple[_Plays, _Seconds]] = Field(default_factory=dict)  # an hour's, per creative
+    held: dict[str, tuple[_Plays, _Seconds]] = Field(default_factory=dict)  # a day's, per creative
 
 
 class _Body(_Model):
@@ -119,17 +125,33 @@ def encode(ledger: Ledger, min_group: int) -> bytes:
     """The ledger's held periods, as the spool keeps them (see the module's docstring)."""
     hours, days = ledger.snapshot()
     body = {"version": VERSION, "min_group": min_group,
-            "hours": [{"start": _iso(hour.start), "passers": min(hour.passers, min_group),
-                       "plays": [_play(record, min_group) for record in hour.plays]} for hour in hours],
+            "hours": [_hour(hour, min_group) for hour in hours],
             "days": [{"start": _iso(day.start), "passers": min(day.passers, min_group),
-                      "held": {creative: [plays, round(seconds, 3)] for creative, (plays, seconds)
-                               in sorted(day.held.items())}} for day in days]}
+                      "held": _rounded(day.held)} for day in days]}
     return json.dumps(body, separators=(",", ":"), allow_nan=False).encode()
 
 
+def _hour(hour: HeldPeriod, min_group: int) -> dict:
+    """The plays released in aggregate whatever comes (touched, or audience plays whose
+    people are withheld) as plays and seconds per creative, in no order; the others one
+    by one."""
+    aggregate: dict[str, tuple[float, float]] = {}
+    plays = []
+    for record in hour.plays:
+        if record.touched or (record.audience and not shown(record, min_group)):
+            plays_so_far, seconds = aggregate.get(record.creative, (0, 0.0))
+            aggregate[record.creative] = (plays_so_far + 1, seconds + record.seconds)
+        else:
+            plays.append(_play(record, min_group))
+    return {"start": _iso(hour.start), "passers": min(hour.passers, min_group), "plays": plays,
+            "aggregate": _rounded(aggregate)}
+
+
+def _rounded(held: dict[str, tuple[float, float]]) -> dict[str, list[float]]:
+    return {creative: [int(plays), round(seconds, 3)] for creative, (plays, seconds) in sorted(held.items())}
+
+
 def _play(record: Any, min_group: int) -> dict:
-    if record.touched or (record.audience and not shown(record, min_group)):
-        return {"creative": record.creative, "seconds": record.seconds}  # aggregated whatever comes
     who: Contributions = record.people
     faces, looking = who.presence_publishable(min_group), who.looking_publishable(min_group)
     expressions = looking and who.expressions_publishable(min_group)
@@ -182,8 +204,7 @@ def decode(body: bytes, min_group: int) -> tuple[list[HeldPeriod], list[HeldPeri
                              "reads")
     same_rules = found.min_group == min_group
     hours = [HeldPeriod(hour_of(_naive(hour.start)), _count(hour.passers, min_group),
-                        tuple(_restored(play, hour_of(_naive(hour.start)), same_rules, min_group)
-                              for play in hour.plays), {})
+                        _restored(hour, hour_of(_naive(hour.start)), same_rules, min_group), {})
              for hour in found.hours]
     days = [HeldPeriod(day_of(_naive(day.start)), _count(day.passers, min_group), (), dict(day.held))
             for day in found.days]
@@ -200,14 +221,26 @@ def _naive(moment: dt.datetime) -> dt.datetime:
     return moment
 
 
-def _restored(play: _Play, hour: dt.datetime, same_rules: bool, min_group: int) -> HeldPlay:
-    if play.rule is None or play.start is None or play.end is None or not same_rules:
-        at = hour.isoformat() + "Z"  # its hour, not its moment: released in aggregate only
-        return HeldPlay(play.creative, "", at, at, play.seconds, play.ended, touched=True)
-    return HeldPlay(play.creative, play.rule, play.start, play.end, play.seconds, play.ended,
-                    peak_faces=play.peak_faces, mean_faces=play.mean_faces, peak_looking=play.peak_looking,
-                    looking_seconds=play.looking_seconds, expressions=dict(play.expressions or {}),
-                    audience=play.audience, people=_stand_ins(play, min_group))
+def _restored(hour: _Period, start: dt.datetime, same_rules: bool, min_group: int) -> tuple[HeldPlay, ...]:
+    """An hour's plays: those kept one by one (in aggregate only, under another min_group),
+    then those kept in aggregate, each creative's seconds on the first of its plays."""
+    at = start.isoformat() + "Z"  # its hour, not a moment
+    aggregate = {creative: list(counts) for creative, counts in hour.aggregate.items()}
+    plays = []
+    for play in hour.plays:
+        if same_rules:
+            plays.append(HeldPlay(play.creative, play.rule, play.start, play.end, play.seconds, play.ended,
+                                  peak_faces=play.peak_faces, mean_faces=play.mean_faces,
+                                  peak_looking=play.peak_looking, looking_seconds=play.looking_seconds,
+                                  expressions=dict(play.expressions or {}), audience=play.audience,
+                                  people=_stand_ins(play, min_group)))
+        else:  # its verdicts were made with the old minimum
+            counts = aggregate.setdefault(play.creative, [0, 0.0])
+            counts[0], counts[1] = counts[0] + 1, counts[1] + play.seconds
+    for creative, (count, seconds) in sorted(aggregate.items()):
+        plays += [HeldPlay(creative, "", at, at, seconds if n == 0 else 0.0, "duration", touched=True)
+                  for n in range(int(count))]
+    return tuple(plays)
 
 
 def _stand_ins(play: _Play, min_group: int) -> Contributions:

@@ -40,7 +40,10 @@ def held_body(spool: Path) -> dict | None:
 
 
 def held_plays(body: dict | None) -> int:
-    return 0 if body is None else sum(len(hour["plays"]) for hour in body["hours"])
+    """Plays an hour holds: one by one, or in aggregate."""
+    if body is None:
+        return 0
+    return sum(len(hour["plays"]) + sum(plays for plays, _ in hour["aggregate"].values()) for hour in body["hours"])
 
 
 def moved_back(body: dict) -> dict:
@@ -69,6 +72,7 @@ def write_body(spool: Path, body: dict) -> None:
 
 def seconds_of(body: dict) -> float:
     return sum(play["seconds"] for hour in body["hours"] for play in hour["plays"]) + \
+        sum(seconds for hour in body["hours"] for _, seconds in hour["aggregate"].values()) + \
         sum(seconds for day in body["days"] for _, seconds in day["held"].values())
 
 

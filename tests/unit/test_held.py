@@ -105,11 +105,11 @@ def test_the_spool_never_keeps_a_person_nor_the_moment_of_an_audience_play():
     assert not any(str(track) in text for track in TRACKS), "no track number"
     found = json.loads(body)
     assert found["hours"][0]["passers"] == MIN_GROUP, "counted up to min_group: all the release needs"
-    plays = found["hours"][0]["plays"]
-    one_person = [play for play in plays if play["creative"] == "look" and "start" not in play]
-    assert one_person == [{"creative": "look", "seconds": 20.0}], "creative and seconds, dated to the hour only"
-    cut = [play for play in plays if play["creative"] == "idle-a" and "start" not in play]
-    assert cut, "a play an audience play cut keeps no time"
+    plays, aggregate = found["hours"][0]["plays"], found["hours"][0]["aggregate"]
+    assert aggregate == {"idle-a": [1, 20.0], "look": [1, 20.0]}, \
+        "the one-person audience play and the play it cut: plays and seconds for the hour, no moment, no order"
+    assert [(play["creative"], play["start"][11:16]) for play in plays] == \
+        [("idle-a", "10:02"), ("idle-b", "10:03"), ("look", "10:04")], "the others, as their messages would say"
     [alone] = [play for play in plays if play["creative"] == "idle-b"]
     assert alone["ots"] is None and alone["viewers"] is None and alone["expressions"] is None
     assert alone["peak_faces"] == alone["looking_seconds"] == 0, "no figure its message would withhold"
@@ -153,6 +153,8 @@ def test_a_snapshot_made_with_another_min_group_is_restored_in_aggregate_only():
     (b'{"version": 1, "min_group": 3, "hours": [{"start": "2026-11-23T10:00:00", "plays": '
      b'[{"creative": "look", "seconds": 3, "rule": "r", "start": "yesterday", "end": "x"}]}]}',
      "hours.0.plays.0.start"),
+    (b'{"version": 1, "min_group": 3, "hours": [{"start": "2026-11-23T10:00:00", "aggregate": '
+     b'{"look": [-1, 3]}}]}', "hours.0.aggregate.look.0"),
     (b'{"version": 9, "min_group": 3}', "version 9"),
 ])
 def test_a_body_that_cannot_be_read_says_what_and_where(body, where):
