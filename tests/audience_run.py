@@ -63,15 +63,18 @@ def run(playlist: Playlist, visits, seconds: float, *, min_group: int = 3, step:
     """The audience `visits` (a list of Visit, or a function of (t, step) giving the
     snapshot) for `seconds`, a snapshot every `step`, the camera on while `watching(t)`;
     then the kiosk stops. Returns
-    {"messages": [(t, kind, payload)], "playing": [(t, creative)], "log": [(t, logger, line)]}."""
+    {"messages": [(t, kind, payload)], "playing": [(t, creative)], "log": [(t, logger, line)],
+     "held": [(t, body)]} (held: each held proof of play the kiosk's spool would keep)."""
     source = visits if callable(visits) else lambda t, step: snapshot(visits, t, step)
     config = Config.model_validate({"site": "lab", "device": "kiosk-1", "privacy": {"min_group": min_group},
                                     "mqtt": {"interval": interval}})
     clock = [0.0]
     messages: list = []
+    held: list = []
     counter = AudienceCounter(config, Barrier(logging.getLogger("tests.audience_run")),
                               lambda kind, message: messages.append((clock[0], kind, message.payload())),
-                              lambda: clock[0], lambda: start + dt.timedelta(seconds=clock[0]))
+                              lambda: clock[0], lambda: start + dt.timedelta(seconds=clock[0]),
+                              keep=lambda body: held.append((clock[0], body)))
     player = Player(playlist)
     lines = _Lines(lambda: clock[0])
     logger = logging.getLogger("signage")
@@ -98,7 +101,7 @@ def run(playlist: Playlist, visits, seconds: float, *, min_group: int = 3, step:
     finally:
         logger.removeHandler(lines)
         logger.level = level
-    return {"messages": messages, "playing": playing, "log": lines.lines}
+    return {"messages": messages, "playing": playing, "log": lines.lines, "held": held}
 
 
 def snapshot(visits: list[Visit], t: float, step: float) -> AudienceSnapshot:

@@ -9,12 +9,14 @@ own rules (a period that ended while the kiosk was down, at once).
 What is kept is at most what the ledger holds in RAM, and less:
 - how many people passed in each period, never who (no track number), and only up to
   `min_group`: all that the release decides on;
-- the plays that will be released only in aggregate (touched, or audience plays whose
-  people are withheld) as plays and seconds per creative for their hour: no moment, no
-  order;
-- any other play as its proof (creative, rule, times, how it ended) with only the figures
-  about people its play message would publish; who contributed is replaced by as many
-  stand-ins (negative numbers, which no track has) as the published counts say.
+- the plays of an hour with fewer than `min_group` passers so far, and in any hour the
+  plays that will be released only in aggregate (touched, or audience plays whose people
+  are withheld), as plays and seconds per creative for the hour: no moment, no order (a
+  quiet hour's plays, restored, are released per creative even if the hour fills up);
+- in an hour with `min_group` passers, any other play as its proof (creative, rule,
+  times, how it ended) with only the figures about people its play message would
+  publish; who contributed is replaced by as many stand-ins (negative numbers, which no
+  track has) as the published counts say.
 
 A snapshot written with another `min_group` is restored as aggregates only: the verdicts
 it carries were made with the old minimum. A body that cannot be read is refused whole
@@ -132,13 +134,14 @@ def encode(ledger: Ledger, min_group: int) -> bytes:
 
 
 def _hour(hour: HeldPeriod, min_group: int) -> dict:
-    """The plays released in aggregate whatever comes (touched, or audience plays whose
-    people are withheld) as plays and seconds per creative, in no order; the others one
-    by one."""
+    """Plays and seconds per creative, in no order, for every play of an hour with fewer
+    than min_group passers so far and for the plays released in aggregate whatever comes
+    (touched, or audience plays whose people are withheld); the others one by one."""
+    quiet = hour.passers < min_group
     aggregate: dict[str, tuple[float, float]] = {}
     plays = []
     for record in hour.plays:
-        if record.touched or (record.audience and not shown(record, min_group)):
+        if quiet or record.touched or (record.audience and not shown(record, min_group)):
             plays_so_far, seconds = aggregate.get(record.creative, (0, 0.0))
             aggregate[record.creative] = (plays_so_far + 1, seconds + record.seconds)
         else:

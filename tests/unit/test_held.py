@@ -244,3 +244,18 @@ def test_the_hold_gives_the_body_only_with_the_messages_sent_before_it():
     hold.keep(b"newer")
     hold.stored(kept)
     assert hold.kept, "a newer body stays until it is stored"
+
+
+def test_a_quiet_hour_keeps_no_moment_on_disk():
+    body = json.loads(encode(held_ledger(TRACKS[:2]), MIN_GROUP))
+    [hour] = body["hours"]
+    assert hour["plays"] == [] and hour["passers"] == 2
+    assert hour["aggregate"] == {"idle-a": [2, 40.0], "idle-b": [1, 20.0], "look": [2, 40.0]}
+
+
+def test_a_quiet_hour_restored_then_filled_releases_its_plays_per_creative():
+    again = restored(held_ledger(TRACKS[:2]))
+    again.saw([TRACKS[5]], HOUR + dt.timedelta(minutes=30))
+    out = again.due(HOUR + dt.timedelta(hours=2), 30.0)
+    assert [(item.period, item.creatives) for item in out] == \
+        [("hour", {"idle-a": (2, 40.0), "idle-b": (1, 20.0), "look": (2, 40.0)})], "every play, attributed"

@@ -3,7 +3,9 @@ fewer than min_group people, inside an hour with fewer than min_group passers, p
 the same records about moments (plays, intervals, the status's `playing`, INFO log
 lines, with their times, including the plays that follow) and the same aggregates for
 every period with fewer than min_group passers. They may differ only in aggregates over
-periods in which at least min_group people passed.
+periods in which at least min_group people passed. What the kiosk's spool keeps of the
+plays it holds (telemetry/held.py) has no moment in a quiet hour: plays and seconds per
+creative only.
 
 Generated audiences go through the kiosk's counting path (tests/audience_run.py): the
 real handoff, counter, ledger, player and rules engine, with a playlist whose audience
@@ -12,6 +14,7 @@ rules fire for one person, for a crowd and for nobody, beside a daypart."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -108,6 +111,17 @@ def compared(out: dict, busy_intervals: set, busy_day: bool) -> dict:
     return {"messages": messages, "playing": out["playing"], "log": out["log"]}
 
 
+def moments_kept_in_quiet_hours(out: dict, min_group: int) -> list:
+    """Plays the spool would keep one by one (with their times) for an hour with fewer
+    than min_group passers so far: none may be."""
+    found = []
+    for t, body in out["held"]:
+        for hour in json.loads(body)["hours"]:
+            if hour["passers"] < min_group and hour["plays"]:
+                found.append((t, hour["start"], hour["plays"]))
+    return found
+
+
 def published_passers(out: dict) -> set:
     return {payload["start"] for _, kind, payload in out["messages"] if kind == "metrics"
             and payload["passers"] is not None}
@@ -125,3 +139,5 @@ def test_fewer_than_min_group_people_in_a_quiet_hour_change_nothing_published_ab
     busy_intervals = published_passers(without) | published_passers(with_them)
     busy_day = len(audience) + len(extra) >= min_group
     assert compared(with_them, busy_intervals, busy_day) == compared(without, busy_intervals, busy_day)
+    assert with_them["held"] and not moments_kept_in_quiet_hours(with_them, min_group)
+    assert not moments_kept_in_quiet_hours(without, min_group)
