@@ -21,6 +21,7 @@ from signage.telemetry.hold import Hold
 from signage.telemetry.ledger import Ledger, Totals
 from signage.telemetry.metrics import play_message, shown
 from signage.telemetry.spool import Spool
+from tests.hostile import spools
 
 MIN_GROUP = 3
 HOUR = dt.datetime(2026, 11, 23, 10, 0)
@@ -259,3 +260,24 @@ def test_a_quiet_hour_restored_then_filled_releases_its_plays_per_creative():
     out = again.due(HOUR + dt.timedelta(hours=2), 30.0)
     assert [(item.period, item.creatives) for item in out] == \
         [("hour", {"idle-a": (2, 40.0), "idle-b": (1, 20.0), "look": (2, 40.0)})], "every play, attributed"
+
+
+@pytest.mark.parametrize("damage", ["a page of garbage", "a garbage header"])
+def test_a_damaged_spool_keeps_its_held_plays_when_they_can_be_read(tmp_path, damage):
+    path = tmp_path / "spool.sqlite3"
+    written = spools.good_spool(path, count=300)
+    spool = Spool(path)
+    spool.write((), (), b'{"held": "before the damage"}')
+    spool.close()
+    data = bytearray(path.read_bytes())
+    if damage == "a page of garbage":
+        start = (len(data) // spools.PAGE // 2) * spools.PAGE
+        data[start:start + spools.PAGE] = b"\xa5" * spools.PAGE
+    else:
+        data[:100] = b"\x5a" * 100
+    path.write_bytes(bytes(data))
+    rebuilt = Spool(path)
+    assert rebuilt.recovery is not None, "the damaged file was rebuilt"
+    assert rebuilt.held() == b'{"held": "before the damage"}'
+    assert 0 < rebuilt.depth <= len(written)
+    rebuilt.close()

@@ -127,11 +127,12 @@ class SpoolFile:
                         "ON CONFLICT(name) DO UPDATE SET value = value + excluded.value", (dropped,))
         return dropped, count, size
 
-    def copy_in(self, found: Salvaged) -> list[int]:
+    def copy_in(self, found: Salvaged, held: bool = True) -> list[int]:
         """The rows salvaged from a damaged file, in one transaction; the numbers inserted.
         A row number already taken by the same message (a copy interrupted after its
         commit) is skipped; taken by another message, the salvaged one gets a new number:
-        nothing readable is lost, nothing is sent twice from here."""
+        nothing readable is lost, nothing is sent twice from here. With `held`, its held
+        proof of play too, unless this file has one already (newer)."""
         db = self.db
         inserted = []
         try:
@@ -147,6 +148,8 @@ class SpoolFile:
                 elif tuple(there) != (topic, payload, qos, int(retain)):
                     inserted.append(_row_of(db.execute("INSERT INTO messages (topic, payload, qos, retain) "
                                                        "VALUES (?, ?, ?, ?)", (topic, payload, qos, retain))))
+            if held and found.held is not None:
+                db.execute("INSERT OR IGNORE INTO held (name, body) VALUES ('ledger', ?)", (found.held,))
             if found.dropped:
                 db.execute("INSERT INTO counters (name, value) VALUES ('dropped', ?) "
                            "ON CONFLICT(name) DO UPDATE SET value = MAX(value, excluded.value)", (found.dropped,))

@@ -182,8 +182,8 @@ class Spool:
             found = Salvaged(blocked=f"reading it failed: {describe(exc)}")
         file = self._opened()
         try:
-            if found.rows:
-                inserted = file.copy_in(found)
+            if found.rows or (found.held is not None and not older):
+                inserted = file.copy_in(found, held=not older)  # (an older file's held plays are stale)
                 if older and inserted:  # numbered below rows the caller may have handed out already
                     self._lowest_adopted = min(self._lowest_adopted or inserted[0], min(inserted))
             # Row numbers never go back: rows already handed to the broker keep theirs.
