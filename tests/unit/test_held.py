@@ -281,3 +281,21 @@ def test_a_damaged_spool_keeps_its_held_plays_when_they_can_be_read(tmp_path, da
     assert rebuilt.held() == b'{"held": "before the damage"}'
     assert 0 < rebuilt.depth <= len(written)
     rebuilt.close()
+
+
+def test_a_stop_saves_the_newest_held_plays_with_the_messages_sent_before_them(tmp_path):
+    from signage.config import MqttConfig
+    from signage.telemetry.mqtt import Telemetry
+
+    device = Telemetry(MqttConfig(url="mqtt://127.0.0.1:9"), "lab", "sd", tmp_path / "spool.sqlite3")
+    device.start()
+    device.keep_held(b"first")
+    device.send("totals", {"id": "released"})
+    device.keep_held(b"after the release")
+    device.stop(timeout=2.0)
+    spool = Spool(tmp_path / "spool.sqlite3")
+    try:
+        assert spool.held() == b"after the release"
+        assert [json.loads(m.payload)["id"] for m in spool.oldest(10)] == ["released"]
+    finally:
+        spool.close()
