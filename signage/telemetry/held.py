@@ -29,18 +29,20 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Callable, Iterable
+from typing import Annotated, Any, Callable, Iterable, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator, model_validator
 
+from signage.audience import Expression
 from signage.contributors import Contributions
 from signage.errors import SignageError
 from signage.telemetry.ledger import HeldPeriod, Ledger, day_of, hour_of
+from signage.fields import ID_PATTERN
 from signage.wire.messages import utc
 from signage.telemetry.metrics import shown
 
 VERSION = 1
-MAX_PLAYS = 100_000  # plays an hour may hold (a 1 s creative for an hour and some): a bound, not a quota
+MAX_PLAYS = 10_000  # plays an hour may hold (a 1 s creative for an hour, and some): a bound, not a quota
 DAY_SECONDS = 86_400.0 * 2  # a bound for a period's seconds (a day, and its plays' overrun)
 _STAND_IN_SECONDS = 1.0  # each stand-in's share of a figure: equal shares, so none dominates
 
@@ -74,6 +76,7 @@ class HeldPlay:
 
 _Plays = Annotated[int, Field(ge=0, le=MAX_PLAYS * 24)]
 _Seconds = Annotated[float, Field(ge=0, le=DAY_SECONDS, allow_inf_nan=False)]
+_Id = Annotated[str, StringConstraints(pattern=ID_PATTERN)]  # a creative or rule id, as messages carry it
 
 
 class _Model(BaseModel):
@@ -81,12 +84,12 @@ class _Model(BaseModel):
 
 
 class _Play(_Model):
-    creative: str = Field(min_length=1, max_length=200)
-    seconds: float = Field(ge=0, allow_inf_nan=False)
-    rule: str = Field(max_length=200)
+    creative: _Id
+    seconds: _Seconds
+    rule: _Id
     start: str = Field(max_length=40)  # as the play message publishes them
     end: str = Field(max_length=40)
-    ended: str = Field(default="duration", max_length=40)
+    ended: Literal["duration", "interrupted", "error", "removed", "stopped"] = "duration"  # as Play says
     audience: bool = False
     ots: int | None = Field(default=None, ge=0)  # the published counts; None when withheld
     viewers: int | None = Field(default=None, ge=0)
@@ -94,7 +97,7 @@ class _Play(_Model):
     mean_faces: float = Field(default=0.0, ge=0, allow_inf_nan=False)
     peak_looking: int = Field(default=0, ge=0)
     looking_seconds: float = Field(default=0.0, ge=0, allow_inf_nan=False)
-    expressions: dict[str, float] | None = None  # None when withheld
+    expressions: dict[Expression, _Seconds] | None = None  # None when withheld
 
     @field_validator("start", "end")
     @classmethod
@@ -110,8 +113,14 @@ class _Period(_Model):
     start: dt.datetime
     passers: int | None = Field(default=None, ge=0)  # None: the count was lost (a quiet period)
     plays: list[_Play] = Field(default_factory=list, max_length=MAX_PLAYS)  # an hour's, one by one
-    aggregate: dict[str, tuple[_Plays, _Seconds]] = Field(default_factory=dict)  # an hour's, per creative
-    held: dict[str, tuple[_Plays, _Seconds]] = Field(default_factory=dict)  # a day's, per creative
+    aggregate: dict[_Id, tuple[_Plays, _Seconds]] = Field(default_factory=dict)  # an hour's, per creative
+    held: dict[_Id, tuple[_Plays, _Seconds]] = Field(default_factory=dict)  # a day's, per creative
+
+    @model_validator(mode="after")
+    def _bounded(self) -> _Period:
+        if len(self.plays) + sum(plays for plays, _ in self.aggregate.values()) > MAX_PLAYS:
+            raise ValueError(f"more than {MAX_PLAYS} plays in one hour")
+        return self
 
 
 class _Body(_Model):
@@ -235,7 +244,8 @@ def _restored(hour: _Period, start: dt.datetime, same_rules: bool, min_group: in
             plays.append(HeldPlay(play.creative, play.rule, play.start, play.end, play.seconds, play.ended,
                                   peak_faces=play.peak_faces, mean_faces=play.mean_faces,
                                   peak_looking=play.peak_looking, looking_seconds=play.looking_seconds,
-                                  expressions=dict(play.expressions or {}), audience=play.audience,
+                                  expressions={str(name): value for name, value in (play.expressions or {}).items()},
+                                  audience=play.audience,
                                   people=_stand_ins(play, min_group)))
         else:  # its verdicts were made with the old minimum
             counts = aggregate.setdefault(play.creative, [0, 0.0])

@@ -10,6 +10,8 @@ import logging
 import sqlite3
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from signage.config import Config
 from signage.contributors import Contributions
@@ -19,7 +21,7 @@ from signage.playlist.player import PlayRecord
 from signage.telemetry.held import HeldCopy, HeldUnreadable, decode, encode
 from signage.telemetry.hold import Hold
 from signage.telemetry.ledger import Ledger, Totals
-from signage.telemetry.metrics import play_message, shown
+from signage.telemetry.metrics import play_message, shown, totals_message
 from signage.telemetry.spool import Spool
 from tests.hostile import spools
 
@@ -299,3 +301,45 @@ def test_a_stop_saves_the_newest_held_plays_with_the_messages_sent_before_them(t
         assert [json.loads(m.payload)["id"] for m in spool.oldest(10)] == ["released"]
     finally:
         spool.close()
+
+
+_json = st.recursive(st.none() | st.booleans() | st.integers(-5, 10**6) | st.floats(allow_nan=False) |
+                     st.text(max_size=30), lambda inner: st.lists(inner, max_size=4) |
+                     st.dictionaries(st.sampled_from(["version", "min_group", "hours", "days", "start", "passers",
+                                                      "plays", "aggregate", "held", "creative", "seconds", "rule",
+                                                      "end", "ots", "viewers", "expressions", "look"]),
+                                     inner, max_size=6), max_leaves=30)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.one_of(st.binary(max_size=200), _json.map(lambda value: json.dumps(value).encode()),
+                 _json.map(lambda value: json.dumps({"version": 1, "min_group": 3, "hours": [
+                     {"start": "2026-11-23T10:00:00", "passers": 2, "plays": [value]}]}).encode()),
+                 _json.map(lambda value: json.dumps({"version": 1, "min_group": 3, "hours": [value],
+                                                     "days": [value]}).encode()),
+                 st.tuples(st.text(max_size=70) | st.sampled_from(["look", "idle-a"]),
+                           st.text(max_size=70) | st.sampled_from(["default", "happy", "someone"]),
+                           st.floats(0, 1e9), st.integers(0, 10**6),
+                           st.sampled_from(["duration", "stopped", "nope"])).map(lambda drawn: json.dumps({
+                               "version": 1, "min_group": 3,
+                               "hours": [{"start": "2026-11-23T10:00:00", "passers": 3, "plays": [
+                                   {"creative": drawn[0], "rule": drawn[1], "seconds": drawn[2],
+                                    "start": "2026-11-23T10:01:00Z", "end": "2026-11-23T10:00:00Z",
+                                    "ots": drawn[3], "viewers": drawn[3], "expressions": {drawn[1]: drawn[2]},
+                                    "ended": drawn[4]}],
+                                   "aggregate": {drawn[0]: [drawn[3], drawn[2]]}}],
+                               "days": [{"start": "2026-11-23T00:00:00", "held": {drawn[1]: [drawn[3], drawn[2]]}}]
+                           }).encode())))
+def test_any_body_is_restored_and_released_or_refused_with_a_reason(body):
+    try:
+        hours, days = decode(body, MIN_GROUP)
+    except HeldUnreadable as exc:
+        assert str(exc).startswith("held proof of play: ")
+        return
+    again = ledger()
+    again.restore(hours, days)
+    for item in again.due(HOUR + dt.timedelta(days=400), 30.0, final=True):
+        if isinstance(item, Totals):
+            totals_message(item, "lab", "sd")
+        else:
+            play_message(item, "lab", "sd", MIN_GROUP)
