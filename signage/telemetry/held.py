@@ -132,17 +132,20 @@ class _Body(_Model):
 
 # ----- writing --------------------------------------------------------------------------------
 
-def encode(ledger: Ledger, min_group: int) -> bytes:
-    """The ledger's held periods, as the spool keeps them (see the module's docstring)."""
+def encode(ledger: Ledger, min_group: int, play_text: Callable[[Any, int], str | None] | None = None) -> bytes:
+    """The ledger's held periods, as the spool keeps them (see the module's docstring).
+    `play_text` gives a play's JSON, None for one released in aggregate whatever comes
+    (HeldCopy remembers each: a finished play never changes)."""
+    text_of = play_text or _play_text
     hours, days = ledger.snapshot()
-    body = {"version": VERSION, "min_group": min_group,
-            "hours": [_hour(hour, min_group) for hour in hours],
-            "days": [{"start": _iso(day.start), "passers": min(day.passers, min_group),
-                      "held": _rounded(day.held)} for day in days]}
-    return json.dumps(body, separators=(",", ":"), allow_nan=False).encode()
+    head = _json({"version": VERSION, "min_group": min_group,
+                  "days": [{"start": _iso(day.start), "passers": min(day.passers, min_group),
+                            "held": _rounded(day.held)} for day in days]})
+    return (head[:-1] + ',"hours":[' + ",".join(_hour(hour, min_group, text_of) for hour in hours)
+            + "]}").encode()
 
 
-def _hour(hour: HeldPeriod, min_group: int) -> dict:
+def _hour(hour: HeldPeriod, min_group: int, text_of: Callable[[Any, int], str | None]) -> str:
     """Plays and seconds per creative, in no order, for every play of an hour with fewer
     than min_group passers so far and for the plays released in aggregate whatever comes
     (touched, or audience plays whose people are withheld); the others one by one."""
@@ -150,13 +153,26 @@ def _hour(hour: HeldPeriod, min_group: int) -> dict:
     aggregate: dict[str, tuple[float, float]] = {}
     plays = []
     for record in hour.plays:
-        if quiet or record.touched or (record.audience and not shown(record, min_group)):
+        text = None if quiet else text_of(record, min_group)
+        if text is None:
             plays_so_far, seconds = aggregate.get(record.creative, (0, 0.0))
             aggregate[record.creative] = (plays_so_far + 1, seconds + record.seconds)
         else:
-            plays.append(_play(record, min_group))
-    return {"start": _iso(hour.start), "passers": min(hour.passers, min_group), "plays": plays,
-            "aggregate": _rounded(aggregate)}
+            plays.append(text)
+    head = _json({"start": _iso(hour.start), "passers": min(hour.passers, min_group),
+                  "aggregate": _rounded(aggregate)})
+    return head[:-1] + ',"plays":[' + ",".join(plays) + "]}"
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), allow_nan=False)
+
+
+def _play_text(record: Any, min_group: int) -> str | None:
+    """A play's JSON, None for one released in aggregate whatever comes."""
+    if record.touched or (record.audience and not shown(record, min_group)):
+        return None
+    return _json(_play(record, min_group))
 
 
 def _rounded(held: dict[str, tuple[float, float]]) -> dict[str, list[float]]:
@@ -183,11 +199,12 @@ def _iso(moment: dt.datetime) -> str:
 class HeldCopy:
     """The body last given to `keep`: a new one only when the held periods changed (a play
     held or released, a period's count up to min_group), so the SD card is written when
-    there is something new to keep, not at every frame."""
+    there is something new to keep, not at every frame. Each play's JSON is made once."""
 
     def __init__(self, keep: Callable[[bytes], None] | None):
         self._keep = keep
         self._mark: tuple | None = None
+        self._texts: dict[int, tuple[Any, int, str | None]] = {}  # id(record) -> (record, min_group, JSON)
 
     def update(self, ledger: Ledger, min_group: int) -> None:
         if self._keep is None:
@@ -196,8 +213,16 @@ class HeldCopy:
         mark = (min_group, tuple((hour.start, min(hour.passers, min_group), len(hour.plays)) for hour in hours),
                 tuple((day.start, min(day.passers, min_group), tuple(sorted(day.held.items()))) for day in days))
         if mark != self._mark:
-            self._keep(encode(ledger, min_group))
-            self._mark = mark
+            used: dict[int, tuple[Any, int, str | None]] = {}
+            self._keep(encode(ledger, min_group, lambda record, group: self._text(record, group, used)))
+            self._texts, self._mark = used, mark  # (the released plays' texts are forgotten)
+
+    def _text(self, record: Any, min_group: int, used: dict[int, tuple[Any, int, str | None]]) -> str | None:
+        known = self._texts.get(id(record))
+        if known is None or known[0] is not record or known[1] != min_group:
+            known = (record, min_group, _play_text(record, min_group))
+        used[id(record)] = known
+        return known[2]
 
 
 # ----- reading --------------------------------------------------------------------------------
