@@ -9,14 +9,14 @@ own rules (a period that ended while the kiosk was down, at once).
 What is kept is at most what the ledger holds in RAM, and less:
 - how many people passed in each period, never who (no track number), and only up to
   `min_group`: all that the release decides on;
-- the plays of an hour with fewer than `min_group` passers so far, and in any hour the
-  plays that will be released only in aggregate (touched, or audience plays whose people
-  are withheld), as plays and seconds per creative for the hour: no moment, no order (a
-  quiet hour's plays, restored, are released per creative even if the hour fills up);
-- in an hour with `min_group` passers, any other play as its proof (creative, rule,
-  times, how it ended) with only the figures about people its play message would
-  publish; who contributed is replaced by as many stand-ins (negative numbers, which no
-  track has) as the published counts say.
+- the plays of an hour with fewer than `min_group` passers so far, or with a play that
+  depends on the audience (an audience play, or one it touched), as plays and seconds per
+  creative for the hour: no moment, no order (such an hour is released per creative
+  anyway; a quiet one restored is, even if it fills up);
+- the plays of an hour with `min_group` passers and none that depends on the audience one
+  by one, as their proof (creative, rule, times, how it ended) with only the figures about
+  people their play messages would publish; who contributed is replaced by as many
+  stand-ins (negative numbers, which no track has) as the published counts say.
 
 A snapshot written with another `min_group` is restored as aggregates only: the verdicts
 it carries were made with the old minimum. A body that cannot be read is refused whole
@@ -39,7 +39,6 @@ from signage.errors import SignageError
 from signage.telemetry.ledger import HeldPeriod, Ledger, day_of, hour_of
 from signage.fields import ID_PATTERN
 from signage.wire.messages import utc
-from signage.telemetry.metrics import shown
 
 VERSION = 1
 MAX_PLAYS = 10_000  # plays an hour may hold (a 1 s creative for an hour, and some): a bound, not a quota
@@ -147,9 +146,10 @@ def encode(ledger: Ledger, min_group: int, play_text: Callable[[Any, int], str |
 
 def _hour(hour: HeldPeriod, min_group: int, text_of: Callable[[Any, int], str | None]) -> str:
     """Plays and seconds per creative, in no order, for every play of an hour with fewer
-    than min_group passers so far and for the plays released in aggregate whatever comes
-    (touched, or audience plays whose people are withheld); the others one by one."""
-    quiet = hour.passers < min_group
+    than min_group passers so far, or with a play that depends on the audience (an
+    audience play, or one it touched: such an hour is released per creative whatever
+    comes); the plays of any other hour one by one."""
+    quiet = hour.passers < min_group or any(record.touched or record.audience for record in hour.plays)
     aggregate: dict[str, tuple[float, float]] = {}
     plays = []
     for record in hour.plays:
@@ -170,7 +170,7 @@ def _json(value: Any) -> str:
 
 def _play_text(record: Any, min_group: int) -> str | None:
     """A play's JSON, None for one released in aggregate whatever comes."""
-    if record.touched or (record.audience and not shown(record, min_group)):
+    if record.touched or record.audience:
         return None
     return _json(_play(record, min_group))
 
