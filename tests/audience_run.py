@@ -106,7 +106,8 @@ def run(playlist: Playlist, visits, seconds: float, *, min_group: int = 3, step:
     snapshot) for `seconds`, a snapshot every `step`, the camera on while `watching(t)`;
     then the kiosk stops. Returns
     {"messages": [(t, kind, payload)] (kinds play, totals, metrics, status),
-    "playing": [(t, creative)], "log": [(t, logger, line)]}."""
+    "playing": [(t, creative)], "log": [(t, logger, line)], "held": [(t, body)]} (held: each
+    held proof of play the kiosk's spool would keep)."""
     source = visits if callable(visits) else lambda t, step: snapshot(visits, t, step)
     config = Config.model_validate({"site": "lab", "device": "kiosk-1", "privacy": {"min_group": min_group},
                                     "mqtt": {"interval": interval}})
@@ -117,10 +118,11 @@ def run(playlist: Playlist, visits, seconds: float, *, min_group: int = 3, step:
         return start + dt.timedelta(seconds=clock[0])
 
     problems = Problems()
+    held: list = []
     barrier = Barrier(logging.getLogger("signage.kiosk.app"), report=problems.report_fault)
     counter = AudienceCounter(config, barrier, lambda kind, message: messages.append((clock[0], kind,
                                                                                      message.payload())),
-                              lambda: clock[0], wall)
+                              lambda: clock[0], wall, keep=lambda body: held.append((clock[0], body)))
     player = Player(playlist)
     kiosk = _Kiosk(config, player, lambda: clock[0], wall, problems, barrier)
     status = StatusPublisher(lambda: clock[0])
@@ -151,7 +153,7 @@ def run(playlist: Playlist, visits, seconds: float, *, min_group: int = 3, step:
     finally:
         logger.removeHandler(lines)
         logger.level = level
-    return {"messages": messages, "playing": playing, "log": lines.lines}
+    return {"messages": messages, "playing": playing, "log": lines.lines, "held": held}
 
 
 def snapshot(visits: list[Visit], t: float, step: float) -> AudienceSnapshot:

@@ -117,7 +117,7 @@ class Kiosk:
                              self.observer.showing)
         self.uplink = Uplink(self.on_command, clock, on_announcement=self._on_announcement)
         self.counter = AudienceCounter(config, self.barrier, self.uplink.send, clock, wall,
-                                       seen=self.creative_faults.saw)
+                                       seen=self.creative_faults.saw, keep=self.uplink.keep_held)
         self.vision = VisionStage(config, self.problems, self._on_snapshot, self.counter.vision_stopped,
                                   self.screen.set_notice, open_source)
         self.privacy = Privacy(config.privacy, wall(), self.vision, self.uplink, self._status_changed)
@@ -139,6 +139,7 @@ class Kiosk:
             self.playlists.boot(self.config)
             # Behind the barrier: a part that cannot start is reported, the screen stays lit.
             self.barrier.run("start: telemetry", self.uplink.start, self.config, self.privacy.on)
+            self.barrier.run("start: held plays", self.counter.restore, self.uplink.read_held)  # before any is kept
             if not self.privacy.on:
                 self.barrier.run("start: vision", self.vision.start)
             self.barrier.run("start: playlist watcher", self.playlists.start)

@@ -5,6 +5,7 @@ built from the message models."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Iterable
 from typing import Callable
 
@@ -13,12 +14,17 @@ from signage.config import Config
 from signage.faults import Barrier
 from signage.kiosk.handoff import AudienceHandoff
 from signage.playlist.player import Player
-from signage.wire.messages import Message, utc
-from signage.telemetry.ledger import Ledger, Totals, utc_naive
+from signage.telemetry.held import HeldCopy, HeldUnreadable, decode
+from signage.telemetry.ledger import DAY, Ledger, Totals, day_of, utc_naive
 from signage.telemetry.metrics import Aggregator, play_message, totals_message
+from signage.telemetry.spool import SpoolFault
+from signage.wire.messages import Message, utc
+
+logger = logging.getLogger(__name__)
 
 Send = Callable[[str, Message], None]
 Seen = Callable[[Iterable[int], dt.datetime], None]
+Keep = Callable[[bytes], None]
 GRACE_S = 10.0  # beyond a play's end, for the loop to hand it in (the fallback card lasts as long)
 
 
@@ -30,7 +36,10 @@ class AudienceCounter:
     which people (track numbers) were in view, for what else is held by period."""
 
     def __init__(self, config: Config, barrier: Barrier, send: Send, clock: Callable[[], float],
-                 wall: Callable[[], dt.datetime], seen: Seen = lambda tracks, now: None):
+                 wall: Callable[[], dt.datetime], seen: Seen = lambda tracks, now: None,
+                 keep: Keep | None = None):
+        """`keep` takes the ledger's held plays each time they change, to keep them on disk
+        (telemetry/held.py)."""
         self.handoff = AudienceHandoff()
         self._barrier, self._send, self._clock, self._wall, self._seen = barrier, send, clock, wall, seen
         self._site, self._device, self._min_group = config.site, config.device, config.privacy.min_group
@@ -38,6 +47,8 @@ class AudienceCounter:
         self._interval_began = clock()
         self.aggregator = self._new_aggregator()
         self.ledger = self._new_ledger()
+        self._held = HeldCopy(keep)
+        self._lost: tuple[str, dt.datetime] | None = None  # held plays a restart could not restore, and until when
         self._watched: dt.datetime | None = None  # the last time the camera watched (naive UTC)
 
     def put(self, snapshot: AudienceSnapshot) -> None:
@@ -55,6 +66,7 @@ class AudienceCounter:
             self.ledger.saw(tracks, wall)
             self._seen(tracks, wall)
         self.aggregator.add_dropped_frames(dropped_frames + self.handoff.take_lost())
+        self._held.update(self.ledger, self._min_group)
         return state
 
     def vision_stopped(self, dropped_frames: int) -> None:
@@ -90,6 +102,32 @@ class AudienceCounter:
             self._send("play", message)
             # Impressions count the creative under the name the play was published with.
             self._barrier.run("impressions", self.aggregator.add_play, message.creative, item.people)
+        # After what was released is sent: the spool stores both in one transaction.
+        self._held.update(self.ledger, self._min_group)
+
+    def restore(self, read: Callable[[], bytes | None]) -> None:
+        """At boot: the plays held before the kiosk stopped (read from the spool), back into
+        the ledger, released by its rules. What cannot be read is lost, said in the journal
+        and in `lost` until the day it could have held is over; the kiosk runs on."""
+        try:
+            body = read()
+            hours, days = decode(body, self._min_group) if body is not None else ([], [])
+        except (HeldUnreadable, SpoolFault, RuntimeError) as exc:  # (RuntimeError: no spool to read)
+            logger.error("the proof of play held before the restart cannot be restored (%s); it is lost", exc)
+            self._lost = (f"held plays: those held before the restart are lost ({exc})"[:300],
+                          day_of(utc_naive(self._wall())) + DAY)
+            hours, days = [], []
+        self.ledger.restore(hours, days)
+        plays = sum(len(hour.plays) for hour in hours) + sum(int(n) for day in days for n, _ in day.held.values())
+        if plays:
+            logger.info("restored %d plays held before the restart", plays)
+        self._held.update(self.ledger, self._min_group)  # (an unreadable body is replaced: lost only that)
+
+    def lost(self) -> str | None:
+        """Why plays held before the restart were lost, until the day they belonged to is over."""
+        if self._lost is not None and utc_naive(self._wall()) >= self._lost[1]:
+            self._lost = None
+        return self._lost[0] if self._lost is not None else None
 
     def interval_over(self) -> bool:
         """True once per metrics interval (mqtt.interval); the next one begins now."""
@@ -110,6 +148,7 @@ class AudienceCounter:
             self._site, self._device, self._min_group = config.site, config.device, config.privacy.min_group
             self.aggregator = self._new_aggregator()
             self.ledger = self._new_ledger()
+            self._held.update(self.ledger, self._min_group)
 
     def _new_ledger(self) -> Ledger:
         return Ledger(self._min_group)

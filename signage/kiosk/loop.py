@@ -45,6 +45,7 @@ def tick(kiosk: Kiosk) -> None:
     if step("telemetry retry", kiosk.uplink.retry, kiosk.config, kiosk.privacy.on):
         step("status", kiosk.publish_status, True)  # the new link's first status, at once
     step("telemetry health", watch_telemetry, kiosk.uplink, kiosk.problems)
+    step("held plays", watch_held, kiosk.counter.lost(), kiosk.problems)
     step("status", kiosk.publish_status)
     step("watchdog", kiosk.watchdog.feed, kiosk.stuck)
 
@@ -56,3 +57,11 @@ def watch_telemetry(uplink: Uplink, problems: Problems) -> None:
         problems.set("telemetry", health.problem)
     else:
         problems.clear("telemetry")
+
+
+def watch_held(lost: str | None, problems: Problems) -> None:
+    """Held plays a restart could not restore: a problem until the day they belonged to is over."""
+    if lost:
+        problems.set("held", lost)
+    else:
+        problems.clear("held")

@@ -41,6 +41,7 @@ class Unstarted:
     def __init__(self, reason: str, detail: str, retry_at: float, config: Config | None = None):
         self.reason, self.detail, self.retry_at, self.config = reason, detail, retry_at, config
         self.held: deque[tuple[str, dict]] = deque()
+        self.kept: bytes | None = None  # the held proof of play, written with `held` at a stop
         self.dropped = 0
         self._states: dict[str, str] = {}
 
@@ -52,6 +53,17 @@ class Unstarted:
                 logger.error("no telemetry link: holding the newest %d messages, dropping older ones (counted in "
                              "status)", HOLD_MAX)
             self.dropped += 1
+
+    def keep_held(self, body: bytes) -> None:
+        self.kept = body
+
+    def read_held(self) -> bytes | None:
+        """The held proof of play in the spool at the configured path (opened for this)."""
+        spool = self._open_spool()
+        try:
+            return spool.held()
+        finally:
+            spool.close()
 
     def due(self, now: float) -> bool:
         """Time to try again (the next try is then RETRY_S later, whatever happens)."""
@@ -87,7 +99,7 @@ class Unstarted:
     def stop(self, timeout: float = 3.0, clean: bool = True, final_status=None) -> None:
         """What it holds goes into the spool (the spool needs no link): the next start
         that makes the link sends it."""
-        if not self.held:
+        if not self.held and self.kept is None:
             return
         try:
             self._spool_held()
@@ -99,17 +111,21 @@ class Unstarted:
                        "link is made", len(self.held))
         self.held.clear()
 
-    def _spool_held(self) -> None:
+    def _open_spool(self):
         from signage.telemetry.spool import Spool
 
-        config = self.config
-        if config is None:
+        if self.config is None:
             raise RuntimeError("no configuration to find the spool")
+        return Spool(self.config.paths.spool, max_bytes=int(self.config.paths.spool_max_mb * 1024 * 1024))
+
+    def _spool_held(self) -> None:
+        config = self.config
+        assert config is not None, "_open_spool checked it"
+        spool = self._open_spool()
         root = f"{config.mqtt.topic_root}/{config.site}/{config.device}"
-        spool = Spool(config.paths.spool, max_bytes=int(config.paths.spool_max_mb * 1024 * 1024))
-        try:
-            spool.put_many([(f"{root}/{kind}", json.dumps(message, separators=(",", ":")).encode(), 1, False)
-                            for kind, message in self.held])
+        try:  # the held proof of play in the same transaction as the messages released before it
+            spool.write([(f"{root}/{kind}", json.dumps(message, separators=(",", ":")).encode(), 1, False)
+                         for kind, message in self.held], (), self.kept)
         finally:
             spool.close()
 
@@ -135,6 +151,7 @@ class Uplink:
         """`on_announcement`: content release announcements (paho's thread), when content.url is set."""
         self._on_command, self._clock, self._on_announcement = on_command, clock, on_announcement
         self.link: Telemetry | Unstarted | None = None
+        self._kept: bytes | None = None  # the held proof of play last kept: each new link is given it
         self.retired_faults = 0  # pump faults of the links replaced (status counts since the start)
 
     @property
@@ -171,8 +188,10 @@ class Uplink:
         except Exception as exc:  # noqa: BLE001 - whatever the files break, the counts are kept
             logger.error("telemetry cannot start (%s); holding messages, retrying every %g s", exc, RETRY_S)
             self.link = Unstarted(reason_of(exc), str(exc), self._clock() + RETRY_S, config)
+            self._give_kept()
             return
         self.link = telemetry
+        self._give_kept()
 
     def retry(self, config: Config, privacy_on: bool) -> bool:
         """A loop step: while the link is unstarted, try to make it every RETRY_S (one log
@@ -198,12 +217,14 @@ class Uplink:
             logger.error("telemetry cannot start (%s); holding messages, retrying every %g s", exc, RETRY_S)
             if not isinstance(previous, Unstarted):
                 self.link = Unstarted(reason_of(exc), str(exc), self._clock() + RETRY_S, config)
+                self._give_kept()
             return False
         if isinstance(previous, Unstarted):
             previous.hand_over(telemetry)
         elif previous is not None:
             self.retired_faults += previous.health().pump_errors
         self.link = telemetry
+        self._give_kept()  # after what the previous link held: the spool writes it with those
         logger.info("telemetry link started")
         return True
 
@@ -226,6 +247,22 @@ class Uplink:
     def send(self, kind: str, message: Message) -> None:
         if self.link is not None:
             self.link.send(kind, message.payload())  # never raises: the link holds what it cannot spool
+
+    def keep_held(self, body: bytes) -> None:
+        """The proof of play the kiosk holds back, to keep in the spool (telemetry/held.py)."""
+        self._kept = body
+        self._give_kept()
+
+    def read_held(self) -> bytes | None:
+        """At boot: the held proof of play the spool has, None when none. Raises a
+        SpoolFault, or RuntimeError when there is no link yet."""
+        if self.link is None:
+            raise RuntimeError("no telemetry link yet")
+        return self.link.read_held()
+
+    def _give_kept(self) -> None:
+        if self.link is not None and self._kept is not None:
+            self.link.keep_held(self._kept)
 
     def set_status(self, status: dict) -> None:
         if self.link is not None:

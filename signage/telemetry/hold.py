@@ -6,6 +6,10 @@ it, up to `max_messages` and `max_bytes`; past either bound the oldest message i
 and counted, with one log line. Each message gets a sequence number in the order `send`
 took it, which is how the pump says what it stored or what the broker acknowledged.
 
+The hold also keeps the newest body of held proof of play (`keep`, telemetry/held.py),
+with the sequence number of the last message added before it: the pump writes it in the
+transaction that stores those messages, never before them.
+
 Any thread may add (`send` runs anywhere); the pump takes. One lock, held only for list
 operations.
 """
@@ -20,6 +24,14 @@ from dataclasses import dataclass
 from typing import Iterable
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Kept:
+    """Held proof of play to write, after the message numbered `after` (0: none)."""
+
+    body: bytes
+    after: int
 
 
 @dataclass
@@ -39,6 +51,8 @@ class Hold:
         self._bytes = 0
         self._dropped = 0
         self._seq = itertools.count(1)
+        self._last_seq = 0
+        self._kept: Kept | None = None  # the newest body, until the spool has it
 
     def __len__(self) -> int:
         return len(self._held)
@@ -50,7 +64,8 @@ class Hold:
 
     def add(self, topic: str, payload: bytes, qos: int, retain: bool = False) -> None:
         with self._lock:
-            self._held.append(Held(next(self._seq), topic, payload, qos, retain))
+            self._last_seq = next(self._seq)
+            self._held.append(Held(self._last_seq, topic, payload, qos, retain))
             self._bytes += len(payload)
             while len(self._held) > self.max_messages or self._bytes > self.max_bytes:
                 dropped = self._held.popleft()
@@ -59,6 +74,32 @@ class Hold:
                     logger.error("telemetry hold full (%d messages): dropping the oldest; the count is in status",
                                  self.max_messages)
                 self._dropped += 1
+
+    def keep(self, body: bytes) -> None:
+        """The newest held proof of play, to be written after every message added so far."""
+        with self._lock:
+            self._kept = Kept(body, self._last_seq)
+
+    @property
+    def kept(self) -> bool:
+        """A body waits for the spool."""
+        return self._kept is not None
+
+    def kept_with(self, through: int) -> Kept | None:
+        """The body to write with the messages up to `through` (the batch being stored),
+        if every message added before it is in that batch or already stored."""
+        with self._lock:
+            kept = self._kept
+            if kept is None:
+                return None
+            waiting = next((m.seq for m in self._held if m.seq > through), None)
+            return kept if waiting is None or waiting > kept.after else None
+
+    def stored(self, kept: Kept) -> None:
+        """The spool has `kept` (a newer body may have come meanwhile: that one stays)."""
+        with self._lock:
+            if self._kept is kept:
+                self._kept = None
 
     def adopt(self, messages: Iterable[Held]) -> None:
         """Messages another hold could not save, oldest first, as if sent here."""

@@ -70,6 +70,7 @@ class SpoolKeeper:
         self._previous: str | None = None  # a reload's old spool file, its rows to copy into ours
         self._previous_retry_at = 0.0
         self._previous_error: str | None = None
+        self.generation = 0  # counts the spool files used: opened, or rebuilt
 
     def begin_stopping(self) -> None:
         """From now on a failing spool is retried at once, and rebuilt once more if it must."""
@@ -93,6 +94,7 @@ class SpoolKeeper:
             logger.info("the spool %s works again", self.path)
         self.outage = None
         self.sent_up_to = 0
+        self.generation += 1
         self._on_new_spool()
 
     def adopt_rows_of(self, path: str) -> bool:
@@ -131,13 +133,15 @@ class SpoolKeeper:
             return False
         return self.outage is None or self.stopping or self._clock() >= self.outage.retry_at
 
-    def write(self, messages: Sequence[tuple[str, bytes, int, bool]], acked: list[int]) -> bool:
-        """Messages in and acknowledged rows out, one transaction; False when the spool
-        failed or is not open (nothing changed: the caller keeps both and tries again)."""
+    def write(self, messages: Sequence[tuple[str, bytes, int, bool]], acked: list[int],
+              held: bytes | None = None) -> bool:
+        """Messages in, acknowledged rows out and the held proof of play replaced (if
+        given), one transaction; False when the spool failed or is not open (nothing
+        changed: the caller keeps all and tries again)."""
         if self.spool is None:
             return False
         try:
-            self.spool.write(messages, acked)
+            self.spool.write(messages, acked, held)
         except SpoolFault as exc:
             self._failed(exc)
             return False
@@ -227,6 +231,7 @@ class SpoolKeeper:
                          describe(exc), REOPEN_S)
             return
         self.outage = None  # rows keep their numbers: what was handed to the broker stays handed
+        self.generation += 1
         lowest = spool.take_lowest_adopted()  # rows of an older file copied in below what was handed
         if lowest is not None and lowest <= self.sent_up_to:
             self.sent_up_to = lowest - 1  # handed from there again: a duplicate at worst, never a gap

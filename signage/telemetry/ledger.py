@@ -23,7 +23,9 @@ audience play could move. A play handed in after its hour was released (a stalle
 loop) goes to the day.
 
 Pure: records and track numbers in, what to publish out. Track numbers (who passed)
-live here in RAM for an hour and a day, and are never published.
+live here in RAM for an hour and a day, and are never published. `snapshot` and `restore`
+carry the held periods across a restart (telemetry/held.py keeps them in the spool): how
+many passed, never who.
 """
 
 from __future__ import annotations
@@ -56,6 +58,16 @@ class Totals:
     start: dt.datetime  # naive UTC
     end: dt.datetime
     creatives: dict[str, tuple[int | None, float]]  # creative -> (plays, seconds); plays None under "audience"
+
+
+@dataclass
+class HeldPeriod:
+    """A held period as `snapshot` gives it and `restore` takes it."""
+
+    start: dt.datetime  # naive UTC
+    passers: int  # how many people passed (counted, never named)
+    plays: tuple  # an hour's held PlayRecords, in order
+    held: dict[str, tuple[float, float]]  # a day's creative -> (plays, seconds)
 
 
 @dataclass
@@ -112,6 +124,31 @@ class Ledger:
             if final or (now >= end + late and not hours_left):
                 out += self._release_day(self._days.pop(start), min(end, now) if final else end)
         return out
+
+    def snapshot(self) -> tuple[list[HeldPeriod], list[HeldPeriod]]:
+        """The periods held now, hours then days, oldest first: how many people passed
+        (never who), the plays an hour holds, the plays and seconds a day holds."""
+        hours = [HeldPeriod(start, len(hour.passers), tuple(hour.plays), {})
+                 for start, hour in sorted(self._hours.items())]
+        days = [HeldPeriod(start, len(day.passers), (), {creative: (counts[0], counts[1])
+                                                          for creative, counts in day.held.items()})
+                for start, day in sorted(self._days.items())]
+        return hours, days
+
+    def restore(self, hours: Iterable[HeldPeriod], days: Iterable[HeldPeriod]) -> None:
+        """Periods held before a restart, joined with those held now (released by `due`
+        as any other). Their passers stand in as as many negative numbers, which no track
+        has (the hour's are among its day's: a day counts at least its hours' passers)."""
+        hours = list(hours)
+        for hour in hours:
+            self._day(day_of(hour.start))  # as `add` makes it
+        for period, into in [(hour, self._hour) for hour in hours] + [(day, self._day) for day in days]:
+            held = into(period.start)
+            held.passers.update(range(-1, -period.passers - 1, -1))
+            held.plays.extend(period.plays)
+            held.plays.sort(key=lambda record: utc(record.start))
+            for creative, (plays, seconds) in period.held.items():
+                held.hold(creative, plays, seconds)
 
     def _release_hour(self, hour: _Period, end: dt.datetime) -> list:
         day = self._day(day_of(hour.start))

@@ -39,7 +39,7 @@ from signage.telemetry.inbox import Inbox
 from signage.telemetry.keeper import SpoolKeeper
 from signage.telemetry.link import Link
 from signage.telemetry.pump import Pump
-from signage.telemetry.spool import Spool
+from signage.telemetry.spool import Spool, SpoolUnavailable
 from signage.wire.commands import Command
 
 logger = logging.getLogger(__name__)
@@ -162,11 +162,25 @@ class Telemetry:
         self._hold.add(f"{self.root}/{kind}", payload, qos=1)
         self._pump.wake()
 
+    def keep_held(self, body: bytes) -> None:
+        """The proof of play the kiosk holds back (telemetry/held.py), written into the spool
+        with the messages sent before it. Never raises."""
+        self._hold.keep(body)
+        self._pump.wake()
+
+    def read_held(self) -> bytes | None:
+        """The held proof of play the spool has (at boot, before anything is kept); None
+        when there is none. Raises a SpoolFault (SpoolUnavailable when it is not open)."""
+        spool = self._pump.keeper.spool
+        if spool is None:
+            raise SpoolUnavailable(f"the spool {self._pump.keeper.path} is not open")
+        return spool.held()
+
     def flush(self, timeout: float = 5.0) -> bool:
         """Wait until everything sent so far is in the spool (durable) or delivered;
         False if the timeout came first (e.g. the disk is full)."""
         deadline = self._clock() + timeout
-        while len(self._hold):
+        while len(self._hold) or self._hold.kept:
             if self._clock() >= deadline or not self._pump.alive():
                 return False
             self._pump.wake()

@@ -6,6 +6,8 @@ held messages the broker acknowledged straight from memory, the spool opened if 
 (SpoolKeeper), a reload's previous spool copied in, then one transaction that writes the
 hold into the spool and deletes what the broker acknowledged (group commit), and finally,
 while connected, rows handed to the link in order, as many as the link has room for.
+The held proof of play the kiosk keeps (hold.py `keep`) goes into the same transaction as
+the messages sent before it, and again into each new spool file (opened, or rebuilt).
 While the spool cannot take the hold and its own rows are all out, held messages are
 handed to the link straight from memory, so nothing waits on a full disk.
 
@@ -34,6 +36,8 @@ class Pump:
         self._link, self._hold, self.keeper = link, hold, keeper
         self._chores, self._clock = chores, clock
         self._direct_up_to = 0  # highest held message handed to the link straight from memory
+        self._body: bytes | None = None  # the held proof of play last written, for a new spool file
+        self._file = keeper.generation  # the spool file it was written to
         self._thread = SupervisedThread("telemetry", self.step, STEP_S, on_error=self._failed)
 
     # ----- the thread --------------------------------------------------------------------------
@@ -86,17 +90,27 @@ class Pump:
             self._link.keep_direct_acked_from(self._hold.drop_acknowledged(acked))
 
     def _store(self) -> None:
-        """Held messages into the spool and acknowledged rows out of it: one transaction."""
+        """Held messages into the spool, acknowledged rows out of it, and the held proof of
+        play: one transaction."""
         if not self.keeper.may_write():
             return
+        if self.keeper.generation != self._file and self._body is not None and not self._hold.kept:
+            self._hold.keep(self._body)  # a new file: it has not got the body yet
+        self._file = self.keeper.generation
         batch = self._hold.oldest(BATCH)
         acked = self._link.take_acked()
-        if not batch and not acked:
+        kept = self._hold.kept_with(batch[-1].seq if batch else 0)
+        if not batch and not acked and kept is None:
             return
-        if not self.keeper.write([(m.topic, m.payload, m.qos, m.retain) for m in batch], acked):
+        body = kept.body if kept is not None else None
+        if not self.keeper.write([(m.topic, m.payload, m.qos, m.retain) for m in batch], acked, body):
             self._link.give_back_acked(acked)
-        elif batch:
+            return
+        if batch:
             self._hold.drop_through(batch[-1].seq)
+        if kept is not None:
+            self._hold.stored(kept)
+            self._body = kept.body
 
     def _publish(self) -> None:
         room = self._link.room()
@@ -125,7 +139,7 @@ class Pump:
 
     def busy(self) -> bool:
         """Something left to save or to send (rows acknowledged but not yet deleted do not count)."""
-        if len(self._hold):
+        if len(self._hold) or self._hold.kept:
             return True
         return self._link.connected and (self.keeper.unsent_left() or self._link.in_flight() > 0)
 
@@ -140,14 +154,14 @@ class Pump:
 
     def finish(self, deadline: float) -> None:
         """After the thread ended (the caller owns the spool now): last tries to save the hold."""
-        while len(self._hold) and self._clock() < deadline:
+        while (len(self._hold) or self._hold.kept) and self._clock() < deadline:
             self._take_direct_acks()
             if self.keeper.spool is None:
                 self.keeper.open()
             if self.keeper.spool is not None:
                 self.keeper.copy_previous()
                 self._store()
-            if not len(self._hold):
+            if not len(self._hold) and not self._hold.kept:
                 break
             time.sleep(0.05)
         self._take_direct_acks()

@@ -158,7 +158,7 @@ class AlwaysDamaged(Spool):
 
     rebuilds = 0
 
-    def write(self, messages=(), acked=()):
+    def write(self, messages=(), acked=(), held=None):
         raise SpoolDamaged("database disk image is malformed")
 
     def rebuild(self, reason):
@@ -207,7 +207,7 @@ def damaged_writes(monkeypatch) -> None:
     object, not its id: a new object may reuse a dead one's id)."""
     real_write, real_rebuild = Spool.write, Spool.rebuild
 
-    def write(self, messages=(), acked=()):
+    def write(self, messages=(), acked=(), held=None):
         if getattr(self, "damaged", False):
             raise SpoolDamaged("database disk image is malformed")
         return real_write(self, messages, acked)
@@ -394,10 +394,10 @@ def test_a_stop_within_the_rebuild_gap_makes_one_more_spool_for_the_hold(tmp_pat
     class DamagedUntilRebuiltTwice(Spool):
         rebuilds = 0
 
-        def write(self, messages=(), acked=()):
+        def write(self, messages=(), acked=(), held=None):
             if DamagedUntilRebuiltTwice.rebuilds < 2:
                 raise SpoolDamaged("database disk image is malformed")
-            return super().write(messages, acked)
+            return super().write(messages, acked, held)
 
         def rebuild(self, reason):
             DamagedUntilRebuiltTwice.rebuilds += 1
@@ -469,7 +469,7 @@ def test_every_pending_file_is_copied_at_one_open_oldest_first(tmp_path):
 
 
 class DiskFull(Spool):
-    def write(self, messages=(), acked=()):
+    def write(self, messages=(), acked=(), held=None):
         raise SpoolFull("database or disk is full")
 
 
@@ -554,7 +554,7 @@ def test_how_long_the_spool_failed_is_told_on_the_injected_clock(tmp_path, caplo
     full = [True]
     real_write = Spool.write
 
-    def write(self, messages=(), acked=()):
+    def write(self, messages=(), acked=(), held=None):
         if full[0]:
             raise SpoolFull("database or disk is full")
         return real_write(self, messages, acked)
@@ -575,10 +575,10 @@ def test_the_rebuild_gap_resets_after_an_hour_without_damage(tmp_path):
         failing = True
         rebuilt_at: list[float] = []
 
-        def write(self, messages=(), acked=()):
+        def write(self, messages=(), acked=(), held=None):
             if DamagedWhileFailing.failing:
                 raise SpoolDamaged("database disk image is malformed")
-            return super().write(messages, acked)
+            return super().write(messages, acked, held)
 
         def rebuild(self, reason):
             DamagedWhileFailing.rebuilt_at.append(clock.now)

@@ -11,6 +11,9 @@ least min_group people passed. Two cases:
   one (the same in both), or in its totals (an aggregate of a busy hour), never partly
   each way, which would leave the slots of the held plays empty in the schedule.
 
+What the kiosk's spool keeps of the plays it holds (telemetry/held.py) has no moment in a
+quiet hour: plays and seconds per creative only.
+
 Generated audiences go through the kiosk's counting path (tests/audience_run.py): the
 real handoff, counter, ledger, player and rules engine, with a playlist whose audience
 rules fire for one person, for a crowd and for nobody, beside a daypart."""
@@ -18,6 +21,7 @@ rules fire for one person, for a crowd and for nobody, beside a daypart."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections import Counter
 
 import pytest
@@ -152,6 +156,17 @@ def same_busy_hour(with_them: dict, without: dict) -> None:
         assert mine == theirs
 
 
+def moments_kept_in_quiet_hours(out: dict, min_group: int) -> list:
+    """Plays the spool would keep one by one (with their times) for an hour with fewer
+    than min_group passers so far: none may be."""
+    found = []
+    for t, body in out["held"]:
+        for hour in json.loads(body)["hours"]:
+            if hour["passers"] < min_group and hour["plays"]:
+                found.append((t, hour["start"], hour["plays"]))
+    return found
+
+
 def published_passers(out: dict) -> set:
     return {payload["start"] for _, kind, payload in out["messages"] if kind == "metrics"
             and payload["passers"] is not None}
@@ -168,6 +183,8 @@ def test_fewer_than_min_group_people_in_a_quiet_hour_change_nothing_published_ab
     busy_intervals = published_passers(without) | published_passers(with_them)
     busy_day = len(audience) + len(extra) >= min_group
     assert compared(with_them, busy_intervals, busy_day) == compared(without, busy_intervals, busy_day)
+    assert with_them["held"] and not moments_kept_in_quiet_hours(with_them, min_group)
+    assert not moments_kept_in_quiet_hours(without, min_group)
 
 
 @st.composite

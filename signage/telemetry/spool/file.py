@@ -5,6 +5,11 @@ survives a power cut. Rows are numbered by AUTOINCREMENT, so a number is never r
 The message count and size are kept in memory, so status never needs a query; the count
 of messages dropped at the size cap is kept in the file, so it survives a restart.
 
+The `held` table keeps one row: the proof of play the kiosk holds back until its period
+is released (telemetry/held.py encodes it), replaced in the same transaction as the
+messages sent before it, so a power cut never leaves a play both released and held, or
+neither. It is made on first open, also in a spool file from an older version.
+
 Raises `sqlite3.Error`: the Spool around it sorts them into its faults.
 """
 
@@ -47,6 +52,7 @@ class SpoolFile:
                             " topic TEXT NOT NULL, payload BLOB NOT NULL, qos INTEGER NOT NULL,"
                             " retain INTEGER NOT NULL)")
             self.db.execute("CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL)")
+            self.db.execute("CREATE TABLE IF NOT EXISTS held (name TEXT PRIMARY KEY, body BLOB NOT NULL)")
             self.count = self.size = self.dropped = self.sequence = 0
             self.load_counters()
         except BaseException:
@@ -74,10 +80,11 @@ class SpoolFile:
             self.db.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('messages', ?)", (highest,))
         self.sequence = max(self.sequence, highest)
 
-    def write(self, messages: Sequence[Message], acked: Iterable[int], max_bytes: int) -> tuple[list[int], int]:
+    def write(self, messages: Sequence[Message], acked: Iterable[int], max_bytes: int,
+              held: bytes | None = None) -> tuple[list[int], int]:
         """Delete `acked`, insert `messages`, then drop the oldest rows while the file holds
-        more than `max_bytes`: one transaction. (new row numbers, rows dropped); on an
-        error nothing has changed."""
+        more than `max_bytes`, and replace the held proof of play with `held` (if given):
+        one transaction. (new row numbers, rows dropped); on an error nothing has changed."""
         acked = list(acked)
         db = self.db
         rows: list[int] = []
@@ -98,6 +105,8 @@ class SpoolFile:
                 count, size = count + 1, size + len(payload) + len(topic)  # as SQL LENGTH() counts
             if size > max_bytes:
                 dropped, count, size = self._drop_oldest(count, size, max_bytes)
+            if held is not None:
+                db.execute("INSERT OR REPLACE INTO held (name, body) VALUES ('ledger', ?)", (held,))
             db.execute("COMMIT")
         except BaseException:
             self.rollback()
@@ -118,11 +127,12 @@ class SpoolFile:
                         "ON CONFLICT(name) DO UPDATE SET value = value + excluded.value", (dropped,))
         return dropped, count, size
 
-    def copy_in(self, found: Salvaged) -> list[int]:
+    def copy_in(self, found: Salvaged, held: bool = True) -> list[int]:
         """The rows salvaged from a damaged file, in one transaction; the numbers inserted.
         A row number already taken by the same message (a copy interrupted after its
         commit) is skipped; taken by another message, the salvaged one gets a new number:
-        nothing readable is lost, nothing is sent twice from here."""
+        nothing readable is lost, nothing is sent twice from here. With `held`, its held
+        proof of play too, unless this file has one already (newer)."""
         db = self.db
         inserted = []
         try:
@@ -138,6 +148,8 @@ class SpoolFile:
                 elif tuple(there) != (topic, payload, qos, int(retain)):
                     inserted.append(_row_of(db.execute("INSERT INTO messages (topic, payload, qos, retain) "
                                                        "VALUES (?, ?, ?, ?)", (topic, payload, qos, retain))))
+            if held and found.held is not None:
+                db.execute("INSERT OR IGNORE INTO held (name, body) VALUES ('ledger', ?)", (found.held,))
             if found.dropped:
                 db.execute("INSERT INTO counters (name, value) VALUES ('dropped', ?) "
                            "ON CONFLICT(name) DO UPDATE SET value = MAX(value, excluded.value)", (found.dropped,))
@@ -146,6 +158,11 @@ class SpoolFile:
             self.rollback()
             raise
         return inserted
+
+    def held(self) -> bytes | None:
+        """The held proof of play last written, None if none ever was."""
+        found = self.db.execute("SELECT body FROM held WHERE name = 'ledger'").fetchone()
+        return None if found is None else bytes(found[0])
 
     def oldest(self, limit: int, after: int) -> list[tuple[int, str, bytes, int, bool]]:
         return [(row, topic, bytes(payload), qos, bool(retain)) for row, topic, payload, qos, retain in

@@ -182,8 +182,8 @@ class Spool:
             found = Salvaged(blocked=f"reading it failed: {describe(exc)}")
         file = self._opened()
         try:
-            if found.rows:
-                inserted = file.copy_in(found)
+            if found.rows or (found.held is not None and not older):
+                inserted = file.copy_in(found, held=not older)  # (an older file's held plays are stale)
                 if older and inserted:  # numbered below rows the caller may have handed out already
                     self._lowest_adopted = min(self._lowest_adopted or inserted[0], min(inserted))
             # Row numbers never go back: rows already handed to the broker keep theirs.
@@ -228,16 +228,17 @@ class Spool:
 
     # ----- writing ---------------------------------------------------------------------------
 
-    def write(self, messages: Sequence[Message] = (), acked: Iterable[int] = ()) -> list[int]:
-        """Insert `messages` (topic, payload, qos, retain) and delete `acked` rows in one
-        fsync'd transaction; their row numbers, in order. Raises a SpoolFault, having
-        changed nothing."""
+    def write(self, messages: Sequence[Message] = (), acked: Iterable[int] = (),
+              held: bytes | None = None) -> list[int]:
+        """Insert `messages` (topic, payload, qos, retain), delete `acked` rows and replace
+        the held proof of play with `held` (if given) in one fsync'd transaction; the
+        messages' row numbers, in order. Raises a SpoolFault, having changed nothing."""
         acked = list(acked)
-        if not messages and not acked:
+        if not messages and not acked and held is None:
             return []
         with self._lock, translated():
             file = self._opened()
-            rows, dropped = file.write(messages, acked, self.max_bytes)
+            rows, dropped = file.write(messages, acked, self.max_bytes, held)
         if rows:
             self._highest = max(self._highest, rows[-1])
         if dropped and not self._dropping:  # one line when the spool fills up, not one per message
@@ -286,6 +287,12 @@ class Spool:
         """Up to `limit` messages in order, starting after row `after`."""
         with self._lock, translated():
             return [Spooled(*row) for row in self._opened().oldest(limit, after)]
+
+    def held(self) -> bytes | None:
+        """The held proof of play last written (telemetry/held.py reads it), None if none
+        ever was. Raises a SpoolFault."""
+        with self._lock, translated():
+            return self._opened().held()
 
     @property
     def depth(self) -> int:
