@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,12 +57,15 @@ def playlist_from(folder: Path, text: str) -> Playlist:
 
 
 class _Lines(logging.Handler):
+    """The run's own log lines: those of the thread that runs it. A thread an earlier test
+    left behind in this process (a broker link, a server) logs through the same loggers."""
+
     def __init__(self, clock):
         super().__init__(logging.INFO)
-        self.clock, self.lines = clock, []
+        self.clock, self.lines, self.thread = clock, [], threading.get_ident()
 
     def emit(self, record: logging.LogRecord) -> None:
-        if record.levelno >= logging.INFO:
+        if record.levelno >= logging.INFO and record.thread == self.thread:
             self.lines.append((self.clock(), record.name, record.getMessage()))
 
 

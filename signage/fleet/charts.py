@@ -22,12 +22,14 @@ def _fmt(value: float) -> str:
     return f"{value:.0f}" if value >= 10 or value == int(value) else f"{value:.1f}"
 
 
-def bars(values: list[float], labels: list[str], title: str, unit: str = "", width: int = 720, height: int = 180,
-         fill: str = "#3f6fb5", label_every: int = 1) -> Markup:
-    """A vertical bar chart with a y axis maximum, a label per `label_every` bars."""
+def bars(values: list[float | None], labels: list[str], title: str, unit: str = "", width: int = 720,
+         height: int = 180, fill: str = "#3f6fb5", label_every: int = 1,
+         unknown: str = "withheld or not reported") -> Markup:
+    """A vertical bar chart with a y axis maximum, a label per `label_every` bars. A None
+    value is unknown, never drawn as 0: a grey stub at the axis, titled `unknown`."""
     top, bottom, left, right = 24, 22, 44, 8
     plot_w, plot_h = width - left - right, height - top - bottom
-    peak = max(values, default=0) or 1
+    peak = max((v for v in values if v is not None), default=0) or 1
     step = plot_w / max(len(values), 1)
     parts = [f'<svg class="chart" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
              f'aria-label="{escape(title)}"><title>{escape(title)}</title>',
@@ -36,11 +38,15 @@ def bars(values: list[float], labels: list[str], title: str, unit: str = "", wid
              f'<text x="{left - 4}" y="{top + 4}" class="tick" text-anchor="end">{_fmt(peak)}{escape(unit)}</text>',
              f'<text x="{left - 4}" y="{top + plot_h}" class="tick" text-anchor="end">0</text>']
     for i, (value, label) in enumerate(zip(values, labels)):
-        h = plot_h * value / peak
         x = left + i * step
-        parts.append(f'<rect x="{x + step * 0.12:.1f}" y="{top + plot_h - h:.1f}" width="{step * 0.76:.1f}" '
-                     f'height="{h:.1f}" fill="{fill}"><title>{escape(label)}: {_fmt(value)}{escape(unit)}</title>'
-                     f'</rect>')
+        if value is None:
+            parts.append(f'<rect x="{x + step * 0.12:.1f}" y="{top + plot_h - 4}" width="{step * 0.76:.1f}" '
+                         f'height="4" class="unknown"><title>{escape(label)}: {escape(unknown)}</title></rect>')
+        else:
+            h = plot_h * value / peak
+            parts.append(f'<rect x="{x + step * 0.12:.1f}" y="{top + plot_h - h:.1f}" width="{step * 0.76:.1f}" '
+                         f'height="{h:.1f}" fill="{fill}"><title>{escape(label)}: {_fmt(value)}{escape(unit)}</title>'
+                         f'</rect>')
         if i % label_every == 0:
             parts.append(f'<text x="{x + step / 2:.1f}" y="{height - 6}" class="tick" text-anchor="middle">'
                          f'{escape(label)}</text>')

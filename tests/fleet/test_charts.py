@@ -36,3 +36,13 @@ def test_mix_without_a_breakdown_says_so():
     assert "no breakdown" in str(charts.mix({}, "mix"))
     svg = parse(charts.mix({"happy": 3.0, "neutral": 1.0}, "mix"))
     assert "happy 75%" in "".join(t.text or "" for t in svg.iter(f"{SVG}text"))
+
+
+def test_an_unknown_bar_is_a_stub_titled_so_never_a_zero_and_never_the_scale():
+    svg = parse(charts.bars([None, 5, 0], ["09", "10", "11"], "Passers", unknown="withheld"))
+    rects = list(svg.iter(f"{SVG}rect"))
+    assert [r.find(f"{SVG}title").text for r in rects] == ["09: withheld", "10: 5", "11: 0"]
+    assert rects[0].get("class") == "unknown" and float(rects[0].get("height")) > 0
+    assert float(rects[2].get("height")) == 0  # a measured 0 stays 0
+    only_unknown = parse(charts.bars([None, None], ["a", "b"], "Passers"))
+    assert all(r.get("class") == "unknown" for r in only_unknown.iter(f"{SVG}rect"))

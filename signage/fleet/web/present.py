@@ -70,9 +70,10 @@ def screen_report(reader: sa.Engine, site: str, device: str, first: date, last: 
     return {
         "day": last, "first": first, "span": span, "expressions": expressions,
         "charts_": [
-            charts.bars([r["passers"] for r in series], labels, f"Passers per {unit}", label_every=every),
-            charts.bars([r["viewers"] for r in series], labels, f"Viewers per {unit}", fill="#2e9d52",
+            charts.bars([known(r, "passers", "withheld_intervals") for r in series], labels, f"Passers per {unit}",
                         label_every=every),
+            charts.bars([known(r, "viewers", "viewers_withheld_intervals") for r in series], labels,
+                        f"Viewers per {unit}", fill="#2e9d52", label_every=every),
             charts.bars([r["looking_seconds"] for r in series], labels, f"Attention (person-seconds) per {unit}",
                         unit=" s", fill="#e0a21b", label_every=every)],
         "mix": charts.mix(expressions, "Expression mix of viewers"),
@@ -85,11 +86,19 @@ def screen_report(reader: sa.Engine, site: str, device: str, first: date, last: 
         "next": later if later <= params.latest(today) else None}
 
 
+def known(row: dict, figure: str, withheld: str) -> float | None:
+    """An hour's (or day's) count of people for a chart, or None when none of its intervals
+    published it (every one withheld, or none reported): unknown, never drawn as 0."""
+    return row[figure] if row["intervals"] > row[withheld] else None
+
+
 def _by_day(hours: list[dict]) -> tuple[list[str], list[dict], int]:
     """(labels, rows, label every) of a week: its hours summed by day, which read better."""
     days: dict[date, dict] = {}
     for h in hours:
-        entry = days.setdefault(h["hour"].date(), {"passers": 0, "viewers": 0, "looking_seconds": 0.0})
+        entry = days.setdefault(h["hour"].date(), {"passers": 0, "viewers": 0, "looking_seconds": 0.0,
+                                                   "intervals": 0, "withheld_intervals": 0,
+                                                   "viewers_withheld_intervals": 0})
         for key in entry:
             entry[key] += h[key]
     return [f"{d:%a %d}" for d in days], list(days.values()), 1
