@@ -233,8 +233,8 @@ class MqttConfig(Section):
 
 class PrivacyConfig(Section):
     min_group: int = Field(3, ge=1, le=100, description="Counts of people below this (passers, viewers, peak "
-                           "faces; 0 included) are published as null, and breakdowns (expressions, attention, dwell, "
-                           "distance) over fewer people as {suppressed: true}.")
+                           "faces; 0 included) are published as null, and a breakdown (expressions, attention, dwell, "
+                           "distance) with a non-empty cell of fewer people as {suppressed: true}.")
     schedule: list[DailyWindow] = Field([], description="Times of day with the camera off (may cross midnight); "
                                         "a remote command can add privacy, never lift it.")
     start_in_privacy: bool = Field(False, description="Keep the camera off from the start, whatever the schedule, "

@@ -1,7 +1,7 @@
 """Who contributed how much to a figure about people, and whether it may be published.
 
 A figure about people (a play's looking seconds, its expression mix, a creative's viewed
-plays in an interval) is published only when at least `min_group` distinct people
+plays in an interval, an interval's histograms) is published only when at least `min_group` distinct people
 contributed to it and no one of them contributed more than half of it: the dominance
 rule statistical offices apply to their tables (an (n, k) rule with n = 1, k = 50 %), so
 that a total cannot be one person's figure in disguise.
@@ -40,6 +40,13 @@ def mix_publishable(cells: Iterable[Iterable[float]], min_group: int) -> bool:
     would give it back as the difference to the total)."""
     filled = [values for cell in cells if (values := [value for value in cell if value > 0])]
     return bool(filled) and all(publishable(values, min_group) for values in filled)
+
+
+def counts_publishable(counts: Iterable[int], min_group: int) -> bool:
+    """A breakdown of people, each one in a single cell (an interval's histogram, zones,
+    expression mix): `mix_publishable` with one unit per person, so every non-empty cell
+    needs min_group people (a cell of one says what that one person did)."""
+    return mix_publishable(([1.0] * count for count in counts), min_group)
 
 
 @dataclass

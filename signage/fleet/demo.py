@@ -17,8 +17,9 @@ import random
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Iterator
+from typing import Iterable, Iterator
 
+from signage.contributors import counts_publishable
 from signage.fleet.parse import parse
 from signage.fleet.store import Store
 from signage.fleet.times import iso, now_utc
@@ -101,20 +102,23 @@ class SimulatedFleet:
         passers = sum(1 for _ in range(12) if rng.random() < min(1.0, crowd / 12))
         viewers = sum(1 for _ in range(passers) if rng.random() < 0.45)
         shown, watched = passers >= MIN_GROUP, viewers >= MIN_GROUP
+        expressions: dict[str, int] = {}
         if watched:
             happy = sum(1 for _ in range(viewers) if rng.random() < 0.3)
             surprise = sum(1 for _ in range(viewers - happy) if rng.random() < 0.1)
             expressions = {"happy": happy, "surprise": surprise, "neutral": viewers - happy - surprise}
+        distance, dwell, attention = _split(passers, ("near", "mid", "far")), _histogram(passers), _histogram(viewers)
         return {
             "site": screen.site, "device": screen.device, "id": str(uuid.uuid4()), "start": iso(t),
             "end": iso(t + timedelta(minutes=1)),
             "passers": passers if shown else None, "viewers": viewers if watched else None,
             "conversion": viewers / passers if watched else None, "attraction": 0.3 if shown else None,
             "peak_faces": min(passers, 4) if shown else None,
-            "distance": _split(passers, ("near", "mid", "far")) if shown else SUPPRESSED,
-            "dwell": _histogram(passers) if shown else SUPPRESSED,
-            "attention": _histogram(viewers) if watched else SUPPRESSED,
-            "expressions": expressions if watched else SUPPRESSED,
+            # as a kiosk publishes a breakdown: whole when every cell someone is in has MIN_GROUP people
+            "distance": distance if shown and _publishable(distance.values()) else SUPPRESSED,
+            "dwell": dwell if shown and _publishable(dwell["counts"]) else SUPPRESSED,
+            "attention": attention if watched and _publishable(attention["counts"]) else SUPPRESSED,
+            "expressions": expressions if watched and _publishable(expressions.values()) else SUPPRESSED,
             "impressions": {}, "frames": 600, "dropped_frames": 0, "inference_ms": {"p50": 14.0, "p95": 22.0}}
 
     def _play(self, screen: Screen, start: datetime, crowd: float) -> dict:
@@ -137,6 +141,10 @@ class SimulatedFleet:
             # distinct people over the play: the demo's crowd stays for the whole play
             "ots": peak if measured else None, "viewers": peak if measured else None,
             "withheld": [] if measured else ["people", "looking", "expressions"]}
+
+
+def _publishable(counts: Iterable[int]) -> bool:
+    return counts_publishable(counts, MIN_GROUP)
 
 
 def _split(n: int, labels: tuple[str, ...]) -> dict[str, int]:

@@ -5,8 +5,9 @@ interval's `start` is a wall-clock reading, its `end` is `start` plus the monoto
 seconds since (an NTP step mid-interval never makes `end < start`). Only
 totals and histograms leave. Nothing says anything about fewer than `min_group`
 people: a count below it (passers, viewers, peak_faces; 0 included, or null against 0
-would still tell 1 or 2 people from none) is null, and a breakdown drawn from fewer is
-{"suppressed": true}. No track number, box, coordinate or per-person timestamp is kept.
+would still tell 1 or 2 people from none) is null, and a breakdown (histogram, zones,
+expression mix) with a non-empty cell of fewer is {"suppressed": true} as a whole.
+No track number, box, coordinate or per-person timestamp is kept.
 """
 
 from __future__ import annotations
@@ -19,13 +20,14 @@ from typing import Literal
 
 from signage.audience import EXPRESSIONS, ZONES, AudienceSnapshot
 from signage.clock import utc_iso
-from signage.contributors import Contributions, mix_publishable, publishable
+from signage.contributors import Contributions, counts_publishable, publishable
 from signage.wire.messages import (MAX_COUNT, MAX_IMPRESSIONS, MAX_IN_VIEW, MAX_INFERENCE_MS, MAX_PEOPLE,
                                    MAX_PLAY_SECONDS, MAX_TOTAL_SECONDS, OTHERS, Histogram, Impressions, InferenceMs,
                                    Metrics, Play, PlayTotals, Suppressed, Total, clamp, utc)
 from signage.telemetry.ledger import Totals
 
 Withheld = Literal["people", "looking", "expressions"]
+Breakdown = Histogram | dict[str, int]  # people per cell, each person in one cell
 
 DWELL_BUCKETS = (0, 1, 3, 10, 30, 60)  # seconds: 0-1, 1-3, 3-10, 10-30, 30-60, 60+
 ATTENTION_BUCKETS = (1, 3, 10, 30, 60)  # viewers looked at least 1 s
@@ -146,15 +148,15 @@ class Aggregator:
                         and publishable(interval.looking, self.min_group)
                         and publishable(interval.dwell, self.min_group) else None),
             peak_faces=clamp(interval.peak_faces, MAX_IN_VIEW) if interval.peak_faces >= self.min_group else None,
-            distance=({zone: people(interval.zones.count(zone)) for zone in ZONES} if enough_passers else SUPPRESSED),
-            dwell=histogram(interval.dwell, DWELL_BUCKETS) if enough_passers else SUPPRESSED,
-            attention=(histogram([v for v in interval.looking if v >= 1.0], ATTENTION_BUCKETS)
-                       if enough_viewers else SUPPRESSED),
-            # Each viewer is one in the cell of their expression: a cell of one is that viewer's face.
-            expressions=({name: people(interval.viewer_expressions.count(name)) for name in EXPRESSIONS}
-                         if enough_viewers and mix_publishable(([1.0] * interval.viewer_expressions.count(name)
-                                                                for name in EXPRESSIONS), self.min_group)
-                         else SUPPRESSED),
+            # Each person is one in a cell of each breakdown: a cell of one says what that person did
+            # ("dwelled 30 s or more", "came near", that viewer's face), and withholding that cell alone
+            # would give it back as the difference to the total: the whole breakdown goes.
+            distance=self._shown({zone: interval.zones.count(zone) for zone in ZONES}, enough_passers),
+            dwell=self._shown(histogram(interval.dwell, DWELL_BUCKETS), enough_passers),
+            attention=self._shown(histogram([v for v in interval.looking if v >= 1.0], ATTENTION_BUCKETS),
+                                  enough_viewers),
+            expressions=self._shown({name: interval.viewer_expressions.count(name) for name in EXPRESSIONS},
+                                    enough_viewers),
             # Which creative a lone viewer looked at is theirs: `viewed` needs min_group viewers in the
             # interval and, per creative, min_group viewers of its plays with none above half their looking.
             impressions={creative: Impressions(plays=people(plays),
@@ -169,6 +171,13 @@ class Aggregator:
                                       p95=clamp(percentile(timings, 0.95), MAX_INFERENCE_MS))
                           if (timings := interval.inference_ms.values) and enough_passers else None),
         )
+
+    def _shown(self, breakdown: Breakdown, enough: bool) -> Breakdown | Suppressed:
+        """A breakdown of people as published: whole, or suppressed as a whole."""
+        counts = breakdown.counts if isinstance(breakdown, Histogram) else list(breakdown.values())
+        if not (enough and counts_publishable(counts, self.min_group)):
+            return SUPPRESSED
+        return breakdown if isinstance(breakdown, Histogram) else {k: people(n) for k, n in breakdown.items()}
 
     def _viewed_shown(self, interval: Interval, creative: str) -> bool:
         if creative == OTHERS:  # the creatives folded together: each of them must pass

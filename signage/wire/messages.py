@@ -185,7 +185,8 @@ class Metrics(Interval):
     No metrics message says anything about fewer than `privacy.min_group` people: the
     counts `passers`, `viewers` and `peak_faces` are null while they are below min_group
     (0 included, or null against 0 would still tell 1 or 2 people from nobody), the
-    ratios and breakdowns drawn from them are null or `{"suppressed": true}`,
+    ratios and breakdowns drawn from them are null or `{"suppressed": true}` (a breakdown
+    as a whole, as soon as one of its non-empty cells has fewer than min_group people),
     `impressions.viewed` is null below min_group viewers, and the vision's own figures
     (`frames`, `dropped_frames`, `inference_ms`), which move with the faces in view, are
     null unless `passers` is published.
@@ -207,9 +208,13 @@ class Metrics(Interval):
     peak_faces: InView | None = Field(description="Most people in view at once; null below min_group "
                                       "(including none).")
     distance: Annotated[dict[Label, People], Field(max_length=MAX_LABELS)] | Suppressed = Field(
-        description="Passers by nearest zone: near (<2 m), mid, far.")
-    dwell: Histogram | Suppressed = Field(description="Passers by dwell time.")
-    attention: Histogram | Suppressed = Field(description="Viewers by looking time.")
+        description="Passers by nearest zone: near (<2 m), mid, far; suppressed unless every zone with someone in "
+        "it has at least min_group passers.")
+    dwell: Histogram | Suppressed = Field(description="Passers by dwell time; suppressed unless every non-empty "
+                                          "bucket has at least min_group passers (a bucket of one is that person's "
+                                          "dwell).")
+    attention: Histogram | Suppressed = Field(description="Viewers by looking time; suppressed unless every "
+                                              "non-empty bucket has at least min_group viewers.")
     expressions: Annotated[dict[Label, People], Field(max_length=MAX_LABELS)] | Suppressed = Field(
         description="Viewers by dominant expression while looking; suppressed unless every expression in it "
         "has at least min_group viewers (one viewer's cell would be that viewer's face).")

@@ -12,6 +12,7 @@ from signage.fleet import queries
 from signage.fleet.demo import MIN_GROUP, SimulatedFleet, encode
 from signage.fleet.parse import parse
 from signage.fleet.times import now_utc
+from signage.wire.messages import Histogram, Suppressed
 
 # A fixed late morning, so what the crowd (demo.traffic) brings does not hang on the hour the
 # suite runs: at night no play has a group large enough to report.
@@ -41,6 +42,12 @@ def test_its_messages_are_valid_in_time_order_and_withhold_small_groups():
             assert at_least_the_minimum(data.passers) and at_least_the_minimum(data.viewers)
             assert (data.viewers is None) == (data.conversion is None)
             assert data.passers is not None or data.viewers is None
+            for key in ("distance", "dwell", "attention", "expressions"):  # a cell of one is that person's
+                breakdown = getattr(data, key)
+                if isinstance(breakdown, Suppressed):
+                    continue
+                cells = breakdown.counts if isinstance(breakdown, Histogram) else list(breakdown.values())
+                assert all(n == 0 or n >= MIN_GROUP for n in cells), (key, breakdown)
         else:
             assert at_least_the_minimum(data.peak_viewers) and at_least_the_minimum(data.peak_faces)
             assert (data.peak_viewers is None) == (data.looking_seconds is None)

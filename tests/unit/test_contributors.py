@@ -9,7 +9,7 @@ import textwrap
 import pytest
 
 from signage.audience import EXPRESSIONS, AudienceState, Person, Sample
-from signage.contributors import Contributions, publishable
+from signage.contributors import Contributions, counts_publishable, publishable
 from signage.display.videoinfo import video_length
 from signage.playlist.loader import load_playlist
 from signage.playlist.player import Player
@@ -34,6 +34,17 @@ def test_the_dominance_rule(amounts, shown):
 
 def test_a_min_group_of_one_publishes_one_persons_figures():
     assert publishable([5.0], 1) and publishable([19.0, 1.0], 1) and not publishable([], 1)
+
+
+@pytest.mark.parametrize("counts,shown", [
+    ([3, 0, 3], True),  # every cell someone is in has min_group people
+    ([3, 1, 3], False),  # a cell of one is that person's figure
+    ([0, 2, 5], False),
+    ([0, 0, 0], False),  # nobody: nothing to publish
+])
+def test_a_breakdown_of_people_needs_min_group_in_every_cell_it_has(counts, shown):
+    assert counts_publishable(counts, 3) is shown
+    assert counts_publishable(counts, 1) is any(counts), "min_group 1 publishes any breakdown with someone in it"
 
 
 def test_contributions_count_distinct_people_not_peaks():

@@ -39,8 +39,8 @@ def test_ratios_never_give_a_withheld_count_back(passers, viewers):
 def test_metrics_totals_ratios_and_histograms():
     aggregator = Aggregator("lab", "kiosk-1", min_group=3, now=T0, t=0.0)
     aggregator.add_snapshot(AudienceSnapshot(t=1, faces=(face(1), face(2)), times=StageTimes(total=4.0)))
-    aggregator.add_snapshot(AudienceSnapshot(t=2, ended=(ended(5, 4), ended(6, 3), ended(8, 4), ended(12, 0.2, None),
-                                                           ended(9, 5, "happy", "near")),
+    aggregator.add_snapshot(AudienceSnapshot(t=2, ended=(ended(5, 4), ended(6, 3), ended(8, 4), ended(7, 0.2, None),
+                                                           ended(9, 5, "happy")),
                                              times=StageTimes(total=6.0)))
     aggregator.add_play("welcome", crowd({1: 5.0, 2: 4.0, 3: 3.0}))
     aggregator.add_play("welcome", Contributions())
@@ -49,11 +49,11 @@ def test_metrics_totals_ratios_and_histograms():
     Metrics.model_validate(message)
     assert (message["passers"], message["viewers"]) == (5, 4)
     assert message["conversion"] == 0.8
-    assert message["attraction"] == round((4 + 3 + 4 + 0.2 + 5) / (5 + 6 + 8 + 12 + 9), 3)
+    assert message["attraction"] == round((4 + 3 + 4 + 0.2 + 5) / (5 + 6 + 8 + 7 + 9), 3)
     assert message["peak_faces"] is None, "two faces at once is below min_group"
     assert message["frames"] == 2 and message["dropped_frames"] == 3
-    assert message["distance"] == {"near": 1, "mid": 4, "far": 0}
-    assert message["dwell"]["counts"] == [0, 0, 4, 1, 0, 0]
+    assert message["distance"] == {"near": 0, "mid": 5, "far": 0}
+    assert message["dwell"]["counts"] == [0, 0, 5, 0, 0, 0]
     assert message["attention"] == {"buckets": ["1-3", "3-10", "10-30", "30-60", "60+"], "counts": [0, 4, 0, 0, 0]}
     assert message["expressions"]["happy"] == 4 and message["expressions"]["neutral"] == 0
     assert message["impressions"] == {"welcome": {"plays": 2, "viewed": 1}}
@@ -76,6 +76,34 @@ def test_an_expression_one_viewer_fills_suppresses_the_interval_mix():
     aggregator.add_snapshot(AudienceSnapshot(t=61, ended=tuple(ended(5, 4, "neutral") for _ in range(3))))
     message = aggregator.flush(T0 + dt.timedelta(seconds=120), 120.0).payload()
     assert message["expressions"]["neutral"] == 3 and message["expressions"]["happy"] == 0, "no one's own cell"
+
+
+@pytest.mark.parametrize("lone,suppressed", [
+    (ended(45, 4), "dwell"),  # the one who stayed 30-60 s
+    (ended(5, 4, "happy", "near"), "distance"),  # the one who came near
+    (ended(8, 2), "attention"),  # the one who looked only 1-3 s
+])
+def test_a_histogram_cell_of_one_person_suppresses_it_whole(lone, suppressed):
+    """Four passers, one of them alone in a cell: that cell is a figure about one person,
+    and the rest of the breakdown would give it back as the difference to the total."""
+    aggregator = Aggregator("lab", "kiosk-1", min_group=3, now=T0, t=0.0)
+    aggregator.add_snapshot(AudienceSnapshot(t=1, ended=(ended(5, 4), ended(6, 4), ended(7, 4), lone)))
+    message = aggregator.flush(T0 + dt.timedelta(seconds=60), 60.0).payload()
+    assert message["passers"] == 4 and message["viewers"] == 4, "the totals stay"
+    assert message[suppressed] == {"suppressed": True}
+    for key in {"distance", "dwell", "attention"} - {suppressed}:
+        assert message[key] != {"suppressed": True}, f"{key} has no cell of one"
+    Metrics.model_validate(message)
+
+
+def test_histogram_cells_of_min_group_people_are_published():
+    aggregator = Aggregator("lab", "kiosk-1", min_group=3, now=T0, t=0.0)
+    aggregator.add_snapshot(AudienceSnapshot(t=1, ended=tuple(ended(5, 2, "neutral", "near") for _ in range(3))
+                                             + tuple(ended(40, 20, "neutral", "far") for _ in range(3))))
+    message = aggregator.flush(T0 + dt.timedelta(seconds=60), 60.0).payload()
+    assert message["distance"] == {"near": 3, "mid": 0, "far": 3}
+    assert message["dwell"]["counts"] == [0, 0, 3, 0, 3, 0]
+    assert message["attention"]["counts"] == [3, 0, 3, 0, 0]
 
 
 @pytest.mark.parametrize("dwell,looking", [
