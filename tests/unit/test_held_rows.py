@@ -9,10 +9,14 @@ import json
 import sqlite3
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from signage.telemetry import held as held_module
 from signage.telemetry.held import HeldCopy, assemble, decode, encode
 from signage.telemetry.ledger import Ledger
+from signage.telemetry.metrics import play_message, totals_message
+from signage.telemetry.ledger import Totals
 from signage.telemetry.spool import Spool, SpoolFault
 from signage.telemetry.spool import file as spool_file
 from signage.telemetry.spool.heldrows import SCHEMA, HeldRows, has_legacy, write_held
@@ -198,3 +202,44 @@ def test_a_quiet_hour_of_rows_keeps_its_passers_and_no_play(tmp_path):
     rows = encode(held_ledger(TRACKS[:1]), MIN_GROUP)
     assert not rows.plays
     assert json.loads(rows.periods["hour 2026-11-23T10:00:00"])["passers"] == 1
+
+
+def test_rows_damaged_on_disk_are_lost_and_replaced_not_a_traceback(tmp_path):
+    path = tmp_path / "spool.sqlite3"
+    spool = Spool(path)
+    spool.write(held=encode(busy_hour(2), MIN_GROUP))
+    spool.close()
+    db = sqlite3.connect(path)
+    db.execute("UPDATE held_plays SET n = 'x' || n, body = 7")
+    db.commit()
+    db.close()
+    spool = Spool(path)
+    counting = counter(tmp_path, lambda rows: spool.write(held=rows))
+    counting.restore(spool.held)
+    assert counting.lost() is not None and "held plays" in counting.lost()
+    assert stored_rows(path)[1] == 0, "replaced"
+    spool.close()
+
+
+_text = st.binary(max_size=60) | st.sampled_from([b"{}", b"[]", b"null", b'{"version": 2, "min_group": 3}',
+                                                  b'{"start": "2026-11-23T10:00:00", "passers": 2}'])
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.dictionaries(st.sampled_from(["form", "hour 2026-11-23T10:00:00", "day 2026-11-23T00:00:00", "x"]),
+                       _text, max_size=4),
+       st.dictionaries(st.tuples(st.sampled_from(["hour 2026-11-23T10:00:00", "hour ?", "day 1"]),
+                                 st.integers(-2, 3)), _text, max_size=4))
+def test_any_rows_are_restored_and_released_or_refused_with_a_reason(periods, plays):
+    try:
+        hours, days = decode(HeldRows(periods, plays), MIN_GROUP)
+    except held_module.HeldUnreadable as exc:
+        assert str(exc).startswith("held proof of play: ")
+        return
+    again = ledger()
+    again.restore(hours, days)
+    for item in again.due(HOUR + dt.timedelta(days=400), 30.0, final=True):
+        if isinstance(item, Totals):
+            totals_message(item, "lab", "sd")
+        else:
+            play_message(item, "lab", "sd", MIN_GROUP)

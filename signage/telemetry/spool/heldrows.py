@@ -47,8 +47,10 @@ def read_held(db: sqlite3.Connection) -> HeldRows | None:
     periods, plays, legacy = {}, {}, None
     if "held_periods" in tables and "held_plays" in tables:
         periods = {str(name): _bytes(body) for name, body in db.execute("SELECT name, body FROM held_periods")}
-        plays = {(str(hour), int(n)): _bytes(body)
-                 for hour, n, body in db.execute("SELECT hour, n, body FROM held_plays")}
+        found = db.execute("SELECT hour, n, body FROM held_plays").fetchall()
+        # (a number that is not one only orders its play first: its body is checked all the same)
+        plays = {(str(hour), n if isinstance(n, int) else -1 - i): _bytes(body)
+                 for i, (hour, n, body) in enumerate(found)}
     if not periods and not plays and "held" in tables:
         found = db.execute("SELECT body FROM held WHERE name = 'ledger'").fetchone()
         legacy = None if found is None else _bytes(found[0])
@@ -64,6 +66,8 @@ def write_held(db: sqlite3.Connection, had: HeldRows | None, new: HeldRows) -> N
     gone_plays = [key for key in old.plays if key not in new.plays]
     db.executemany("DELETE FROM held_periods WHERE name = ?", gone_periods)
     db.executemany("DELETE FROM held_plays WHERE hour = ? AND n = ?", gone_plays)
+    if any(n < 0 for _, n in gone_plays):  # rows read with a number that was not one (read_held)
+        db.execute("DELETE FROM held_plays WHERE typeof(n) != 'integer' OR n < 0")
     db.executemany("INSERT OR REPLACE INTO held_periods (name, body) VALUES (?, ?)",
                    [(name, body) for name, body in new.periods.items() if old.periods.get(name) != body])
     db.executemany("INSERT OR REPLACE INTO held_plays (hour, n, body) VALUES (?, ?, ?)",
