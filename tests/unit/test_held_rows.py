@@ -211,13 +211,14 @@ def test_rows_damaged_on_disk_are_lost_and_replaced_not_a_traceback(tmp_path):
     spool.close()
     db = sqlite3.connect(path)
     db.execute("UPDATE held_plays SET n = 'x' || n, body = 7")
+    db.execute("UPDATE held_periods SET name = CAST(name AS BLOB), body = x'00' WHERE name LIKE 'hour%'")
     db.commit()
     db.close()
     spool = Spool(path)
     counting = counter(tmp_path, lambda rows: spool.write(held=rows))
     counting.restore(spool.held)
     assert counting.lost() is not None and "held plays" in counting.lost()
-    assert stored_rows(path)[1] == 0, "replaced"
+    assert stored_rows(path) == (["form"], 0, False), "replaced, every row"
     spool.close()
 
 

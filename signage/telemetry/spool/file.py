@@ -59,6 +59,7 @@ class SpoolFile:
                 self.db.execute(table)
             self._held: HeldRows | None = None  # the held rows on disk, once read: what a write changes
             self._held_known = False
+            self._held_written = False  # until then a write replaces every held row (heldrows.py)
             self.count = self.size = self.dropped = self.sequence = 0
             self.load_counters()
         except BaseException:
@@ -113,13 +114,13 @@ class SpoolFile:
             if size > max_bytes:
                 dropped, count, size = self._drop_oldest(count, size, max_bytes)
             if held is not None:
-                write_held(db, self.held(), held)
+                write_held(db, self._held if self._held_written else None, held)
             db.execute("COMMIT")
         except BaseException:
             self.rollback()
             raise
         if held is not None:
-            self._held, self._held_known = held, True
+            self._held, self._held_known, self._held_written = held, True, True
         self.count, self.size, self.dropped = count, size, self.dropped + dropped
         if rows:
             self.sequence = max(self.sequence, rows[-1])
@@ -157,7 +158,7 @@ class SpoolFile:
                 elif tuple(there) != (topic, payload, qos, int(retain)):
                     inserted.append(_row_of(db.execute("INSERT INTO messages (topic, payload, qos, retain) "
                                                        "VALUES (?, ?, ?, ?)", (topic, payload, qos, retain))))
-            self._held_known = False  # (read again after this transaction, whatever happens)
+            self._held_known = self._held_written = False  # (read again after this, whatever happens)
             if held and found.held is not None and read_held(db) is None:
                 write_held(db, None, found.held)
             if found.dropped:

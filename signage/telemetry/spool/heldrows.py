@@ -60,14 +60,17 @@ def read_held(db: sqlite3.Connection) -> HeldRows | None:
 
 def write_held(db: sqlite3.Connection, had: HeldRows | None, new: HeldRows) -> None:
     """Turn the file's rows from `had` into `new`, inside the caller's transaction: only
-    the rows that differ are written or deleted. The older single-row table is dropped."""
+    the rows that differ are written or deleted. With `had` None (not written through
+    here yet) every row is replaced: whatever a damaged file held goes. The older
+    single-row table is dropped."""
+    if had is None:
+        db.execute("DELETE FROM held_periods")
+        db.execute("DELETE FROM held_plays")
     old = had or HeldRows()
     gone_periods = [(name,) for name in old.periods if name not in new.periods]
     gone_plays = [key for key in old.plays if key not in new.plays]
     db.executemany("DELETE FROM held_periods WHERE name = ?", gone_periods)
     db.executemany("DELETE FROM held_plays WHERE hour = ? AND n = ?", gone_plays)
-    if any(n < 0 for _, n in gone_plays):  # rows read with a number that was not one (read_held)
-        db.execute("DELETE FROM held_plays WHERE typeof(n) != 'integer' OR n < 0")
     db.executemany("INSERT OR REPLACE INTO held_periods (name, body) VALUES (?, ?)",
                    [(name, body) for name, body in new.periods.items() if old.periods.get(name) != body])
     db.executemany("INSERT OR REPLACE INTO held_plays (hour, n, body) VALUES (?, ?, ?)",
