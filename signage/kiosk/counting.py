@@ -18,13 +18,14 @@ from signage.telemetry.held import HeldCopy, HeldUnreadable, decode
 from signage.telemetry.ledger import DAY, Ledger, Totals, day_of, utc_naive
 from signage.telemetry.metrics import Aggregator, play_message, totals_message
 from signage.telemetry.spool import SpoolFault
+from signage.telemetry.spool.heldrows import HeldRows
 from signage.wire.messages import Message, utc
 
 logger = logging.getLogger(__name__)
 
 Send = Callable[[str, Message], None]
 Seen = Callable[[Iterable[int], dt.datetime], None]
-Keep = Callable[[bytes], None]
+Keep = Callable[[HeldRows], None]
 GRACE_S = 10.0  # beyond a play's end, for the loop to hand it in (the fallback card lasts as long)
 
 
@@ -105,7 +106,7 @@ class AudienceCounter:
         # After what was released is sent: the spool stores both in one transaction.
         self._held.update(self.ledger, self._min_group)
 
-    def restore(self, read: Callable[[], bytes | None]) -> None:
+    def restore(self, read: Callable[[], HeldRows | bytes | None]) -> None:
         """At boot: the plays held before the kiosk stopped (read from the spool), back into
         the ledger, released by its rules. What cannot be read is lost, said in the journal
         and in `lost` until the day it could have held is over; the kiosk runs on."""

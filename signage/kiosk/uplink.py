@@ -19,6 +19,7 @@ from signage.config import Config
 from signage.wire.commands import Command
 from signage.wire.messages import Message
 from signage.telemetry.mqtt import Health, Telemetry
+from signage.telemetry.spool.heldrows import HeldRows
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ class Unstarted:
     def __init__(self, reason: str, detail: str, retry_at: float, config: Config | None = None):
         self.reason, self.detail, self.retry_at, self.config = reason, detail, retry_at, config
         self.held: deque[tuple[str, dict]] = deque()
-        self.kept: bytes | None = None  # the held proof of play, written with `held` at a stop
+        self.kept: HeldRows | None = None  # the held proof of play, written with `held` at a stop
         self.dropped = 0
         self._states: dict[str, str] = {}
 
@@ -54,10 +55,10 @@ class Unstarted:
                              "status)", HOLD_MAX)
             self.dropped += 1
 
-    def keep_held(self, body: bytes) -> None:
+    def keep_held(self, body: HeldRows) -> None:
         self.kept = body
 
-    def read_held(self) -> bytes | None:
+    def read_held(self) -> HeldRows | None:
         """The held proof of play in the spool at the configured path (opened for this)."""
         spool = self._open_spool()
         try:
@@ -151,7 +152,7 @@ class Uplink:
         """`on_announcement`: content release announcements (paho's thread), when content.url is set."""
         self._on_command, self._clock, self._on_announcement = on_command, clock, on_announcement
         self.link: Telemetry | Unstarted | None = None
-        self._kept: bytes | None = None  # the held proof of play last kept: each new link is given it
+        self._kept: HeldRows | None = None  # the held proof of play last kept: each new link is given it
         self.retired_faults = 0  # pump faults of the links replaced (status counts since the start)
 
     @property
@@ -248,12 +249,12 @@ class Uplink:
         if self.link is not None:
             self.link.send(kind, message.payload())  # never raises: the link holds what it cannot spool
 
-    def keep_held(self, body: bytes) -> None:
+    def keep_held(self, body: HeldRows) -> None:
         """The proof of play the kiosk holds back, to keep in the spool (telemetry/held.py)."""
         self._kept = body
         self._give_kept()
 
-    def read_held(self) -> bytes | None:
+    def read_held(self) -> HeldRows | None:
         """At boot: the held proof of play the spool has, None when none. Raises a
         SpoolFault, or RuntimeError when there is no link yet."""
         if self.link is None:

@@ -2,9 +2,12 @@
 
 The ledger (ledger.py) holds plays back for up to an hour, or a day for a quiet hour. A
 power cut, a SIGKILL or a watchdog restart would lose them, so each change is written to
-the spool's `held` table in the transaction that spools the messages sent before it
-(spool/file.py), and the kiosk restores it at boot; the ledger then releases it by its
-own rules (a period that ended while the kiosk was down, at once).
+the spool in the transaction that spools the messages sent before it (spool/file.py), and
+the kiosk restores it at boot; the ledger then releases it by its own rules (a period that
+ended while the kiosk was down, at once). The spool keeps rows (spool/heldrows.py): one
+for the form, one small row per period, one per play kept one by one, and writes only
+those that changed, so a busy hour costs the SD card a row per play, not the whole hour
+again after every play. An older spool's single body (version 1) is read as well.
 
 What is kept is at most what the ledger holds in RAM, and less:
 - how many people passed in each period, never who (no track number), and only up to
@@ -37,10 +40,13 @@ from signage.audience import Expression
 from signage.contributors import Contributions
 from signage.errors import SignageError
 from signage.telemetry.ledger import HeldPeriod, Ledger, day_of, hour_of
+from signage.telemetry.spool.heldrows import HeldRows
 from signage.fields import ID_PATTERN
 from signage.wire.messages import utc
 
-VERSION = 1
+VERSION = 2  # the rows; 1 is the single body of an older spool (read, never written)
+LEGACY = 1
+FORM = "form"  # the row that names the version and min_group
 MAX_PLAYS = 10_000  # plays an hour may hold (a 1 s creative for an hour, and some): a bound, not a quota
 DAY_SECONDS = 86_400.0 * 2  # a bound for a period's seconds (a day, and its plays' overrun)
 _STAND_IN_SECONDS = 1.0  # each stand-in's share of a figure: equal shares, so none dominates
@@ -131,24 +137,32 @@ class _Body(_Model):
 
 # ----- writing --------------------------------------------------------------------------------
 
-def encode(ledger: Ledger, min_group: int, play_text: Callable[[Any, int], str | None] | None = None) -> bytes:
+def encode(ledger: Ledger, min_group: int, play_text: Callable[[Any, int], bytes | None] | None = None) -> HeldRows:
     """The ledger's held periods, as the spool keeps them (see the module's docstring).
     `play_text` gives a play's JSON, None for one released in aggregate whatever comes
     (HeldCopy remembers each: a finished play never changes)."""
     text_of = play_text or _play_text
     hours, days = ledger.snapshot()
-    head = _json({"version": VERSION, "min_group": min_group,
-                  "days": [{"start": _iso(day.start), "passers": min(day.passers, min_group),
-                            "held": _rounded(day.held)} for day in days]})
-    return (head[:-1] + ',"hours":[' + ",".join(_hour(hour, min_group, text_of) for hour in hours)
-            + "]}").encode()
+    periods = {FORM: _json({"version": VERSION, "min_group": min_group})}
+    plays: dict[tuple[str, int], bytes] = {}
+    for day in days:
+        periods[f"day {_iso(day.start)}"] = _json({"start": _iso(day.start), "passers": min(day.passers, min_group),
+                                                   "held": _rounded(day.held)})
+    for hour in hours:
+        name = f"hour {_iso(hour.start)}"
+        aggregate, texts = _hour(hour, min_group, text_of)
+        periods[name] = _json({"start": _iso(hour.start), "passers": min(hour.passers, min_group),
+                               "aggregate": _rounded(aggregate)})
+        plays.update(((name, n), text) for n, text in enumerate(texts))
+    return HeldRows(periods, plays)
 
 
-def _hour(hour: HeldPeriod, min_group: int, text_of: Callable[[Any, int], str | None]) -> str:
+def _hour(hour: HeldPeriod, min_group: int,
+          text_of: Callable[[Any, int], bytes | None]) -> tuple[dict[str, tuple[float, float]], list[bytes]]:
     """Plays and seconds per creative, in no order, for every play of an hour with fewer
     than min_group passers so far, or with a play that depends on the audience (an
     audience play, or one it touched: such an hour is released per creative whatever
-    comes); the plays of any other hour one by one."""
+    comes); the plays of any other hour one by one, in order (a row each)."""
     quiet = hour.passers < min_group or any(record.touched or record.audience for record in hour.plays)
     aggregate: dict[str, tuple[float, float]] = {}
     plays = []
@@ -159,16 +173,14 @@ def _hour(hour: HeldPeriod, min_group: int, text_of: Callable[[Any, int], str | 
             aggregate[record.creative] = (plays_so_far + 1, seconds + record.seconds)
         else:
             plays.append(text)
-    head = _json({"start": _iso(hour.start), "passers": min(hour.passers, min_group),
-                  "aggregate": _rounded(aggregate)})
-    return head[:-1] + ',"plays":[' + ",".join(plays) + "]}"
+    return aggregate, plays
 
 
-def _json(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), allow_nan=False)
+def _json(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":"), allow_nan=False).encode()
 
 
-def _play_text(record: Any, min_group: int) -> str | None:
+def _play_text(record: Any, min_group: int) -> bytes | None:
     """A play's JSON, None for one released in aggregate whatever comes."""
     if record.touched or record.audience:
         return None
@@ -197,14 +209,15 @@ def _iso(moment: dt.datetime) -> str:
 
 
 class HeldCopy:
-    """The body last given to `keep`: a new one only when the held periods changed (a play
-    held or released, a period's count up to min_group), so the SD card is written when
-    there is something new to keep, not at every frame. Each play's JSON is made once."""
+    """The rows last given to `keep`: new ones only when the held periods changed (a play
+    held or released, a period's count up to min_group), so the spool is asked to write
+    when there is something new to keep, not at every frame (and then writes only the
+    rows that differ). Each play's JSON is made once."""
 
-    def __init__(self, keep: Callable[[bytes], None] | None):
+    def __init__(self, keep: Callable[[HeldRows], None] | None):
         self._keep = keep
         self._mark: tuple | None = None
-        self._texts: dict[int, tuple[Any, int, str | None]] = {}  # id(record) -> (record, min_group, JSON)
+        self._texts: dict[int, tuple[Any, int, bytes | None]] = {}  # id(record) -> (record, min_group, JSON)
 
     def update(self, ledger: Ledger, min_group: int) -> None:
         if self._keep is None:
@@ -213,11 +226,11 @@ class HeldCopy:
         mark = (min_group, tuple((hour.start, min(hour.passers, min_group), len(hour.plays)) for hour in hours),
                 tuple((day.start, min(day.passers, min_group), tuple(sorted(day.held.items()))) for day in days))
         if mark != self._mark:
-            used: dict[int, tuple[Any, int, str | None]] = {}
+            used: dict[int, tuple[Any, int, bytes | None]] = {}
             self._keep(encode(ledger, min_group, lambda record, group: self._text(record, group, used)))
             self._texts, self._mark = used, mark  # (the released plays' texts are forgotten)
 
-    def _text(self, record: Any, min_group: int, used: dict[int, tuple[Any, int, str | None]]) -> str | None:
+    def _text(self, record: Any, min_group: int, used: dict[int, tuple[Any, int, bytes | None]]) -> bytes | None:
         known = self._texts.get(id(record))
         if known is None or known[0] is not record or known[1] != min_group:
             known = (record, min_group, _play_text(record, min_group))
@@ -227,18 +240,24 @@ class HeldCopy:
 
 # ----- reading --------------------------------------------------------------------------------
 
-def decode(body: bytes, min_group: int) -> tuple[list[HeldPeriod], list[HeldPeriod]]:
-    """The periods `body` holds, for `Ledger.restore`. Raises HeldUnreadable."""
-    try:
-        found = _Body.model_validate_json(body)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "the body"
-        raise HeldUnreadable(f"held proof of play: {where}: {first['msg']} ({exc.error_count()} problem(s); "
-                             f"expected the form of signage/telemetry/held.py, version {VERSION})") from None
-    if found.version != VERSION:
-        raise HeldUnreadable(f"held proof of play: version {found.version} is not {VERSION}, the one this build "
-                             "reads")
+def decode(stored: HeldRows | bytes, min_group: int) -> tuple[list[HeldPeriod], list[HeldPeriod]]:
+    """The periods the spool's rows (or an older spool's single body) hold, for
+    `Ledger.restore`. Raises HeldUnreadable."""
+    if isinstance(stored, HeldRows) and stored.legacy is None:
+        version = VERSION
+        try:
+            found = _Body.model_validate(assemble(stored))
+        except ValidationError as exc:
+            raise _unreadable(exc, "the rows", version) from None
+    else:
+        version = LEGACY
+        try:
+            found = _Body.model_validate_json(stored.legacy or b"" if isinstance(stored, HeldRows) else stored)
+        except ValidationError as exc:
+            raise _unreadable(exc, "the body", version) from None
+    if found.version != version:
+        raise HeldUnreadable(f"held proof of play: version {found.version} is not {version}, the one this build "
+                             f"reads in this form")
     same_rules = found.min_group == min_group
     hours = [HeldPeriod(hour_of(_naive(hour.start)), _count(hour.passers, min_group),
                         _restored(hour, hour_of(_naive(hour.start)), same_rules, min_group), {})
@@ -246,6 +265,44 @@ def decode(body: bytes, min_group: int) -> tuple[list[HeldPeriod], list[HeldPeri
     days = [HeldPeriod(day_of(_naive(day.start)), _count(day.passers, min_group), (), dict(day.held))
             for day in found.days]
     return hours, days
+
+
+def assemble(rows: HeldRows) -> dict:
+    """The rows as one document of the form `_Body` reads: the hours with their plays in
+    order. A play whose hour has no row is in an hour of no count (a quiet one)."""
+    def parsed(name: str, body: bytes) -> Any:
+        try:
+            return json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            raise HeldUnreadable(f"held proof of play: the row {name!r} is not JSON (expected the form of "
+                                 f"signage/telemetry/held.py, version {VERSION})") from None
+
+    form = parsed(FORM, rows.periods[FORM]) if FORM in rows.periods else {}
+    found: dict[str, Any] = dict(form) if isinstance(form, dict) else {"form": form}
+    found.setdefault("version", None)
+    hours: dict[str, Any] = {}
+    days: list[Any] = []
+    for name, body in sorted(rows.periods.items()):
+        if name.startswith("hour "):
+            hours[name] = parsed(name, body)
+        elif name.startswith("day "):
+            days.append(parsed(name, body))
+        elif name != FORM:
+            raise HeldUnreadable(f"held proof of play: a row named {name!r} (expected 'form', 'hour ...' or "
+                                 "'day ...')")
+    for (name, n), body in sorted(rows.plays.items()):
+        hour = hours.setdefault(name, {"start": name.removeprefix("hour ")})
+        if isinstance(hour, dict):
+            hour.setdefault("plays", []).append(parsed(f"{name} play {n}", body))
+    found["hours"], found["days"] = list(hours.values()), days
+    return found
+
+
+def _unreadable(exc: ValidationError, whole: str, version: int) -> HeldUnreadable:
+    first = exc.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or whole
+    return HeldUnreadable(f"held proof of play: {where}: {first['msg']} ({exc.error_count()} problem(s); "
+                          f"expected the form of signage/telemetry/held.py, version {version})")
 
 
 def _count(passers: int | None, min_group: int) -> int:

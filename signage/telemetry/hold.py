@@ -23,6 +23,8 @@ import threading
 from dataclasses import dataclass
 from typing import Iterable
 
+from signage.telemetry.spool.heldrows import HeldRows
+
 logger = logging.getLogger(__name__)
 
 
@@ -30,7 +32,7 @@ logger = logging.getLogger(__name__)
 class Kept:
     """Held proof of play to write, after the message numbered `after` (0: none)."""
 
-    body: bytes
+    body: HeldRows
     after: int
 
 
@@ -75,7 +77,7 @@ class Hold:
                                  self.max_messages)
                 self._dropped += 1
 
-    def keep(self, body: bytes) -> None:
+    def keep(self, body: HeldRows) -> None:
         """The newest held proof of play, to be written after every message added so far."""
         with self._lock:
             self._kept = Kept(body, self._last_seq)

@@ -31,6 +31,7 @@ from typing import Callable, Sequence
 
 from signage.telemetry.spool import Spool, Spooled, SpoolFault, SpoolUnavailable
 from signage.telemetry.spool.faults import describe
+from signage.telemetry.spool.heldrows import HeldRows
 
 logger = logging.getLogger(__name__)
 
@@ -134,7 +135,7 @@ class SpoolKeeper:
         return self.outage is None or self.stopping or self._clock() >= self.outage.retry_at
 
     def write(self, messages: Sequence[tuple[str, bytes, int, bool]], acked: list[int],
-              held: bytes | None = None) -> bool:
+              held: HeldRows | None = None) -> bool:
         """Messages in, acknowledged rows out and the held proof of play replaced (if
         given), one transaction; False when the spool failed or is not open (nothing
         changed: the caller keeps all and tries again)."""

@@ -40,6 +40,7 @@ from signage.telemetry.keeper import SpoolKeeper
 from signage.telemetry.link import Link
 from signage.telemetry.pump import Pump
 from signage.telemetry.spool import Spool, SpoolUnavailable
+from signage.telemetry.spool.heldrows import HeldRows
 from signage.wire.commands import Command
 
 logger = logging.getLogger(__name__)
@@ -162,13 +163,13 @@ class Telemetry:
         self._hold.add(f"{self.root}/{kind}", payload, qos=1)
         self._pump.wake()
 
-    def keep_held(self, body: bytes) -> None:
+    def keep_held(self, body: HeldRows) -> None:
         """The proof of play the kiosk holds back (telemetry/held.py), written into the spool
         with the messages sent before it. Never raises."""
         self._hold.keep(body)
         self._pump.wake()
 
-    def read_held(self) -> bytes | None:
+    def read_held(self) -> HeldRows | None:
         """The held proof of play the spool has (at boot, before anything is kept); None
         when there is none. Raises a SpoolFault (SpoolUnavailable when it is not open)."""
         spool = self._pump.keeper.spool

@@ -24,6 +24,7 @@ from typing import Callable
 from signage.telemetry.hold import Hold
 from signage.telemetry.keeper import SpoolKeeper
 from signage.telemetry.link import HELD, SPOOLED, Link
+from signage.telemetry.spool.heldrows import HeldRows
 from signage.threads import SupervisedThread
 
 BATCH = 2000  # held messages written per transaction
@@ -36,7 +37,7 @@ class Pump:
         self._link, self._hold, self.keeper = link, hold, keeper
         self._chores, self._clock = chores, clock
         self._direct_up_to = 0  # highest held message handed to the link straight from memory
-        self._body: bytes | None = None  # the held proof of play last written, for a new spool file
+        self._body: HeldRows | None = None  # the held proof of play last written, for a new spool file
         self._file = keeper.generation  # the spool file it was written to
         self._thread = SupervisedThread("telemetry", self.step, STEP_S, on_error=self._failed)
 

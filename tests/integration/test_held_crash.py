@@ -5,7 +5,9 @@ in aggregate where the ledger's rules say so, and none of them went out before.
 
 No hour is waited for: after the kill the test moves the held periods two days back,
 as if the kiosk had been down that long, so the restarted kiosk releases them at once
-(their periods ended while it was down)."""
+(their periods ended while it was down). It writes them back as an older version's
+single-row `held` table would hold them: the restart also reads that form, rewrites it
+as rows and drops it."""
 
 from __future__ import annotations
 
@@ -17,6 +19,9 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+
+from signage.telemetry.held import LEGACY, assemble
+from signage.telemetry.spool.heldrows import has_legacy, read_held
 
 from tests.subscriber import Subscriber
 from tests.support.controller import start_controller
@@ -31,12 +36,24 @@ def held_body(spool: Path) -> dict | None:
         return None
     db = sqlite3.connect(f"file:{spool}?mode=ro", uri=True, timeout=5)
     try:
-        row = db.execute("SELECT body FROM held WHERE name = 'ledger'").fetchone()
-    except sqlite3.OperationalError:  # the table is made at the first open
-        return None
+        rows = read_held(db)
     finally:
         db.close()
-    return json.loads(row[0]) if row else None
+    if rows is None:
+        return None
+    body = assemble(rows) if rows.legacy is None else json.loads(rows.legacy)
+    for hour in body["hours"]:
+        hour.setdefault("plays", [])
+        hour.setdefault("aggregate", {})
+    return body
+
+
+def older_form(spool: Path) -> bool:
+    db = sqlite3.connect(f"file:{spool}?mode=ro", uri=True, timeout=5)
+    try:
+        return has_legacy(db)
+    finally:
+        db.close()
 
 
 def held_plays(body: dict | None) -> int:
@@ -62,9 +79,14 @@ def moved_back(body: dict) -> dict:
 
 
 def write_body(spool: Path, body: dict) -> None:
+    """In place of the rows, as an older version kept it: one body in a `held` table."""
     db = sqlite3.connect(spool, timeout=5)
     try:
-        db.execute("UPDATE held SET body = ? WHERE name = 'ledger'", (json.dumps(body).encode(),))
+        db.execute("DELETE FROM held_periods")
+        db.execute("DELETE FROM held_plays")
+        db.execute("CREATE TABLE held (name TEXT PRIMARY KEY, body BLOB NOT NULL)")
+        db.execute("INSERT INTO held (name, body) VALUES ('ledger', ?)",
+                   (json.dumps({**body, "version": LEGACY}).encode(),))
         db.commit()
     finally:
         db.close()
@@ -101,6 +123,7 @@ def test_plays_held_when_the_kiosk_is_killed_arrive_after_the_restart(tmp_path, 
         wait_for(lambda: not any(period["start"] < old_enough() for period in
                                  (held_body(spool) or {"hours": []})["hours"]),
                  "the spool no longer holds the released periods")
+        wait_for(lambda: not older_form(spool), "the older form rewritten as rows and dropped")
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)

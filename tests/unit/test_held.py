@@ -6,87 +6,30 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import logging
 import sqlite3
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from signage.config import Config
-from signage.contributors import Contributions
-from signage.faults import Barrier
-from signage.kiosk.counting import AudienceCounter
-from signage.playlist.player import PlayRecord
-from signage.telemetry.held import HeldCopy, HeldUnreadable, decode, encode
+from signage.telemetry.held import HeldCopy, HeldUnreadable, assemble, decode, encode
 from signage.telemetry.hold import Hold
 from signage.telemetry.ledger import Ledger, Totals
 from signage.telemetry.metrics import play_message, totals_message
 from signage.telemetry.spool import Spool
+from signage.telemetry.spool.heldrows import HeldRows
 from tests.hostile import spools
+from tests.support.held_plays import (HOUR, MIN_GROUP, TRACKS, counter, held_ledger, ledger, people, published, record,
+                                     schedule_only)
 
-MIN_GROUP = 3
-HOUR = dt.datetime(2026, 11, 23, 10, 0)
-TRACKS = [8_123_456_789_012_345 + 7 * i for i in range(6)]  # as the tracker's: large, random-looking
-
-
-def people(present: int, looking: int, seconds: float = 4.0, expression: str | None = "happy") -> Contributions:
-    who = Contributions()
-    for track in TRACKS[:present]:
-        who.present[track] = seconds
-    for track in TRACKS[:looking]:
-        who.looking[track] = seconds
-        if expression:
-            who.expressions.setdefault(expression, {})[track] = seconds
-    return who
+def text_of(rows: HeldRows) -> str:
+    """Every byte the rows put on disk, as text."""
+    return " ".join(body.decode() for body in [*rows.periods.values(), *rows.plays.values()])
 
 
-def record(minute: int, creative: str, who: Contributions, audience: bool = False, touched: bool = False,
-           seconds: float = 20.0) -> PlayRecord:
-    start = HOUR + dt.timedelta(minutes=minute)
-    return PlayRecord(creative, "someone-looking" if audience else "default", start.isoformat() + "Z",
-                      (start + dt.timedelta(seconds=seconds)).isoformat() + "Z", seconds, "duration",
-                      peak_faces=who.ots, mean_faces=float(who.ots), peak_looking=who.viewers,
-                      looking_seconds=sum(who.looking.values()),
-                      expressions={"happy": sum(who.looking.values())} if who.looking else {},
-                      audience=audience, people=who, touched=touched)
-
-
-def ledger(min_group: int = MIN_GROUP) -> Ledger:
-    """A ledger as the kiosk's counter makes it."""
-    config = Config.model_validate({"site": "lab", "device": "sd", "privacy": {"min_group": min_group}})
-    return AudienceCounter(config, Barrier(logging.getLogger("test")), lambda kind, message: None,
-                           lambda: 0.0, lambda: HOUR.replace(tzinfo=dt.timezone.utc)).ledger
-
-
-def schedule_only(passers: list[int]) -> Ledger:
-    """An hour holding the schedule's plays only: one before a crowd, one with one person."""
-    kept = ledger()
-    kept.saw(passers, HOUR + dt.timedelta(minutes=1))
-    for item in (record(2, "idle-a", people(4, 4)), record(3, "idle-b", people(1, 1))):
-        kept.add(item, hold=True)
-    return kept
-
-
-def held_ledger(passers: list[int]) -> Ledger:
-    """An hour holding a schedule play before a crowd, one with one person, an audience
-    play for a crowd, one for one person, and a schedule play an audience play cut."""
-    kept = schedule_only(passers)
-    for item in (record(4, "look", people(4, 4), audience=True), record(5, "look", people(1, 1), audience=True),
-                 record(6, "idle-a", people(1, 0), touched=True)):
-        kept.add(item, hold=True)
-    return kept
-
-
-def published(items: list) -> list:
-    """What would go out, without the random message ids."""
-    out = []
-    for item in items:
-        if isinstance(item, Totals):
-            out.append(item)
-        else:
-            out.append(play_message(item, "lab", "sd", MIN_GROUP).model_dump(exclude={"id"}))
-    return out
+def rows(name: str) -> HeldRows:
+    """Rows that stand for a body, for the spool's own tests."""
+    return HeldRows({"form": name.encode()})
 
 
 def restored(original: Ledger) -> Ledger:
@@ -118,12 +61,13 @@ def test_an_hour_that_ended_while_the_kiosk_was_down_is_released_at_once():
 
 def test_the_spool_never_keeps_a_person_nor_the_moment_of_an_audience_play():
     body = encode(held_ledger(TRACKS[:5]), MIN_GROUP)
-    assert not any(str(track) in body.decode() for track in TRACKS), "no track number"
-    found = json.loads(body)
+    assert not any(str(track) in text_of(body) for track in TRACKS), "no track number"
+    assert not body.plays, "no play row"
+    found = assemble(body)
     assert found["hours"][0]["passers"] == MIN_GROUP, "counted up to min_group: all the release needs"
-    assert found["hours"][0]["plays"] == [], "an hour with audience plays: no moment"
+    assert "plays" not in found["hours"][0], "an hour with audience plays: no moment"
     assert found["hours"][0]["aggregate"] == {"idle-a": [2, 40.0], "idle-b": [1, 20.0], "look": [2, 40.0]}
-    schedule = json.loads(encode(schedule_only(TRACKS[:5]), MIN_GROUP))
+    schedule = assemble(encode(schedule_only(TRACKS[:5]), MIN_GROUP))
     plays = schedule["hours"][0]["plays"]
     assert [(play["creative"], play["start"][11:16]) for play in plays] == [("idle-a", "10:02"), ("idle-b", "10:03")]
     assert not any(str(track) in json.dumps(schedule) for track in TRACKS), "no track number"
@@ -133,11 +77,13 @@ def test_the_spool_never_keeps_a_person_nor_the_moment_of_an_audience_play():
 
 
 def test_a_period_whose_count_was_lost_is_quiet():
-    body = json.loads(encode(held_ledger(TRACKS[:4]), MIN_GROUP))
-    for period in body["hours"] + body["days"]:
-        del period["passers"]
+    body = encode(held_ledger(TRACKS[:4]), MIN_GROUP)
+    counted = {name: json.loads(text) for name, text in body.periods.items()}
+    for period in counted.values():
+        period.pop("passers", None)
     again = ledger()
-    again.restore(*decode(json.dumps(body).encode(), MIN_GROUP))
+    again.restore(*decode(HeldRows({name: json.dumps(period).encode() for name, period in counted.items()},
+                                   body.plays), MIN_GROUP))
     out = again.due(HOUR + dt.timedelta(days=2), 30.0)
     assert [item.period for item in out] == ["day"], "the hour hands its plays to the day"
     assert set(out[0].creatives) == {"audience"}, "a quiet day: only seconds, under audience"
@@ -180,21 +126,13 @@ def test_a_body_that_cannot_be_read_says_what_and_where(body, where):
     assert where in str(raised.value)
 
 
-def counter(tmp_path, keep) -> AudienceCounter:
-    config = Config.model_validate({"site": "lab", "device": "sd", "playlists": str(tmp_path),
-                                    "privacy": {"min_group": MIN_GROUP}})
-    wall = lambda: dt.datetime(2026, 11, 23, 10, 30, tzinfo=dt.timezone.utc)  # noqa: E731
-    return AudienceCounter(config, Barrier(logging.getLogger("test")), lambda kind, message: None,
-                           lambda: 0.0, wall, keep=keep)
-
-
 def test_an_unreadable_body_costs_only_the_held_plays(tmp_path, caplog):
     kept: list[bytes] = []
     counting = counter(tmp_path, kept.append)
     counting.restore(lambda: b'{"version": 1, "min_group": 3, "hours": "garbage"}')
     assert "cannot be restored" in caplog.text and "hours" in caplog.text, "the journal says what"
     assert counting.lost() is not None and "held plays" in counting.lost(), "status says it"
-    assert kept and json.loads(kept[-1])["hours"] == [], "the next body replaces the unreadable one"
+    assert kept and assemble(kept[-1])["hours"] == [], "the next rows replace the unreadable body"
 
 
 def test_a_readable_body_is_restored_and_kept_again(tmp_path):
@@ -225,11 +163,11 @@ def test_the_spool_writes_the_body_with_the_messages_and_keeps_it(tmp_path):
     path = tmp_path / "spool.sqlite3"
     spool = Spool(path)
     assert spool.held() is None
-    spool.write([("t", b"released", 1, False)], (), b"body-1")
-    spool.write((), (), b"body-2")
+    spool.write([("t", b"released", 1, False)], (), rows("body-1"))
+    spool.write((), (), rows("body-2"))
     spool.close()
     again = Spool(path)
-    assert again.held() == b"body-2" and again.depth == 1
+    assert again.held() == rows("body-2") and again.depth == 1
     again.close()
 
 
@@ -244,8 +182,8 @@ def test_a_spool_from_before_the_held_table_gets_it(tmp_path):
     db.close()
     spool = Spool(path)
     assert spool.held() is None and spool.depth == 1
-    spool.write((), (), b"body")
-    assert spool.held() == b"body" and [m.payload for m in spool.oldest(10)] == [b"{}"]
+    spool.write((), (), rows("body"))
+    assert spool.held() == rows("body") and [m.payload for m in spool.oldest(10)] == [b"{}"]
     spool.close()
 
 
@@ -264,9 +202,10 @@ def test_the_hold_gives_the_body_only_with_the_messages_sent_before_it():
 
 
 def test_a_quiet_hour_keeps_no_moment_on_disk():
-    body = json.loads(encode(held_ledger(TRACKS[:2]), MIN_GROUP))
-    [hour] = body["hours"]
-    assert hour["plays"] == [] and hour["passers"] == 2
+    body = encode(held_ledger(TRACKS[:2]), MIN_GROUP)
+    assert not body.plays and not any(f"10:0{minute}" in text_of(body) for minute in range(2, 7)), "no play's time"
+    [hour] = assemble(body)["hours"]
+    assert "plays" not in hour and hour["passers"] == 2
     assert hour["aggregate"] == {"idle-a": [2, 40.0], "idle-b": [1, 20.0], "look": [2, 40.0]}
 
 
@@ -283,7 +222,7 @@ def test_a_damaged_spool_keeps_its_held_plays_when_they_can_be_read(tmp_path, da
     path = tmp_path / "spool.sqlite3"
     written = spools.good_spool(path, count=300)
     spool = Spool(path)
-    spool.write((), (), b'{"held": "before the damage"}')
+    spool.write((), (), rows("before the damage"))
     spool.close()
     data = bytearray(path.read_bytes())
     if damage == "a page of garbage":
@@ -294,7 +233,7 @@ def test_a_damaged_spool_keeps_its_held_plays_when_they_can_be_read(tmp_path, da
     path.write_bytes(bytes(data))
     rebuilt = Spool(path)
     assert rebuilt.recovery is not None, "the damaged file was rebuilt"
-    assert rebuilt.held() == b'{"held": "before the damage"}'
+    assert rebuilt.held() == rows("before the damage")
     assert 0 < rebuilt.depth <= len(written)
     rebuilt.close()
 
@@ -305,13 +244,13 @@ def test_a_stop_saves_the_newest_held_plays_with_the_messages_sent_before_them(t
 
     device = Telemetry(MqttConfig(url="mqtt://127.0.0.1:9"), "lab", "sd", tmp_path / "spool.sqlite3")
     device.start()
-    device.keep_held(b"first")
+    device.keep_held(rows("first"))
     device.send("totals", {"id": "released"})
-    device.keep_held(b"after the release")
+    device.keep_held(rows("after the release"))
     device.stop(timeout=2.0)
     spool = Spool(tmp_path / "spool.sqlite3")
     try:
-        assert spool.held() == b"after the release"
+        assert spool.held() == rows("after the release")
         assert [json.loads(m.payload)["id"] for m in spool.oldest(10)] == ["released"]
     finally:
         spool.close()

@@ -21,13 +21,13 @@ rules fire for one person, for a crowd and for nobody, beside a daypart."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections import Counter
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from signage.telemetry.held import assemble
 from tests.audience_run import Visit, playlist_from, run
 
 PLAYLIST = """
@@ -160,9 +160,9 @@ def moments_kept_in_quiet_hours(out: dict, min_group: int) -> list:
     """Plays the spool would keep one by one (with their times) for an hour with fewer
     than min_group passers so far: none may be."""
     found = []
-    for t, body in out["held"]:
-        for hour in json.loads(body)["hours"]:
-            if hour["passers"] < min_group and hour["plays"]:
+    for t, rows in out["held"]:
+        for hour in assemble(rows)["hours"]:
+            if hour.get("passers", 0) < min_group and hour.get("plays"):
                 found.append((t, hour["start"], hour["plays"]))
     return found
 

@@ -9,6 +9,7 @@ import json
 from signage.config import Config, PathsConfig
 from signage.kiosk import uplink
 from signage.telemetry.spool import Spool
+from signage.telemetry.spool.heldrows import HeldRows
 
 
 def test_it_holds_the_newest_and_counts_the_rest(monkeypatch):
@@ -50,31 +51,32 @@ def test_a_stop_writes_the_held_plays_with_what_it_holds_and_a_start_reads_them(
     config = Config(site="lab", device="d1", paths=PathsConfig(spool=str(tmp_path / "spool.sqlite3")))
     link = uplink.Unstarted("mqtt: the link cannot be made", "", 0.0, config)
     link.send("totals", {"id": "t1"})
-    link.keep_held(b'{"held": 1}')
+    link.keep_held(HeldRows({"form": b"1"}))
     link.stop(clean=True)
     again = uplink.Unstarted("mqtt: the link cannot be made", "", 0.0, config)
-    assert again.read_held() == b'{"held": 1}', "the next start restores them, link or none"
+    assert again.read_held() == HeldRows({"form": b"1"}), "the next start restores them, link or none"
 
 
 def test_the_uplink_gives_each_new_link_the_newest_held_plays(tmp_path):
     class Link(uplink.Unstarted):
         kept_here: list[bytes]
 
-        def keep_held(self, body: bytes) -> None:
+        def keep_held(self, body: HeldRows) -> None:
             self.kept_here = [*getattr(self, "kept_here", []), body]
 
     up = uplink.Uplink(on_command=lambda command: None, clock=lambda: 0.0)
-    up.keep_held(b"before any link")  # (nothing to give it to yet: kept)
+    up.keep_held(HeldRows({"form": b"before any link"}))  # (nothing to give it to yet: kept)
     first = Link("mqtt: no", "", 0.0)
     up.link = first
-    up.keep_held(b"newest")
-    assert first.kept_here == [b"newest"]
+    up.keep_held(HeldRows({"form": b"newest"}))
+    assert first.kept_here == [HeldRows({"form": b"newest"})]
     config = Config(site="lab", device="d1", paths=PathsConfig(spool=str(tmp_path / "spool.sqlite3")),
                     mqtt={"url": "mqtt://127.0.0.1:9"})
     made = up.make(config, privacy_on=False)
     try:
         assert up.adopt(made, config)
         assert made.flush(timeout=5.0)
-        assert made.spool is not None and made.spool.held() == b"newest", "a new link writes what is held"
+        assert made.spool is not None and made.spool.held() == HeldRows({"form": b"newest"}), \
+            "a new link writes what is held"
     finally:
         made.stop(timeout=1.0)

@@ -5,10 +5,12 @@ survives a power cut. Rows are numbered by AUTOINCREMENT, so a number is never r
 The message count and size are kept in memory, so status never needs a query; the count
 of messages dropped at the size cap is kept in the file, so it survives a restart.
 
-The `held` table keeps one row: the proof of play the kiosk holds back until its period
-is released (telemetry/held.py encodes it), replaced in the same transaction as the
-messages sent before it, so a power cut never leaves a play both released and held, or
-neither. It is made on first open, also in a spool file from an older version.
+The `held_periods` and `held_plays` tables keep the proof of play the kiosk holds back
+until its period is released (heldrows.py; telemetry/held.py makes the rows): the rows
+that changed are written in the same transaction as the messages sent before them, so a
+power cut never leaves a play both released and held, or neither. They are made on first
+open, also in a spool file from an older version (whose single-row `held` table is read
+once and dropped by the first write).
 
 Raises `sqlite3.Error`: the Spool around it sorts them into its faults.
 """
@@ -20,6 +22,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from signage.telemetry.spool.faults import SpoolUnavailable
+from signage.telemetry.spool.heldrows import SCHEMA, HeldRows, read_held, write_held
 from signage.telemetry.spool.salvage import MAGIC, Salvaged
 
 _SIZE = "LENGTH(payload) + LENGTH(topic)"
@@ -52,7 +55,11 @@ class SpoolFile:
                             " topic TEXT NOT NULL, payload BLOB NOT NULL, qos INTEGER NOT NULL,"
                             " retain INTEGER NOT NULL)")
             self.db.execute("CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL)")
-            self.db.execute("CREATE TABLE IF NOT EXISTS held (name TEXT PRIMARY KEY, body BLOB NOT NULL)")
+            for table in SCHEMA:
+                self.db.execute(table)
+            self._held: HeldRows | None = None  # the held rows on disk, once read: what a write changes
+            self._held_known = False
+            self._held_written = False  # until then a write replaces every held row (heldrows.py)
             self.count = self.size = self.dropped = self.sequence = 0
             self.load_counters()
         except BaseException:
@@ -81,10 +88,11 @@ class SpoolFile:
         self.sequence = max(self.sequence, highest)
 
     def write(self, messages: Sequence[Message], acked: Iterable[int], max_bytes: int,
-              held: bytes | None = None) -> tuple[list[int], int]:
+              held: HeldRows | None = None) -> tuple[list[int], int]:
         """Delete `acked`, insert `messages`, then drop the oldest rows while the file holds
-        more than `max_bytes`, and replace the held proof of play with `held` (if given):
-        one transaction. (new row numbers, rows dropped); on an error nothing has changed."""
+        more than `max_bytes`, and make the held proof of play `held` (if given; only its
+        rows that changed are written): one transaction. (new row numbers, rows dropped);
+        on an error nothing has changed."""
         acked = list(acked)
         db = self.db
         rows: list[int] = []
@@ -106,11 +114,13 @@ class SpoolFile:
             if size > max_bytes:
                 dropped, count, size = self._drop_oldest(count, size, max_bytes)
             if held is not None:
-                db.execute("INSERT OR REPLACE INTO held (name, body) VALUES ('ledger', ?)", (held,))
+                write_held(db, self._held if self._held_written else None, held)
             db.execute("COMMIT")
         except BaseException:
             self.rollback()
             raise
+        if held is not None:
+            self._held, self._held_known, self._held_written = held, True, True
         self.count, self.size, self.dropped = count, size, self.dropped + dropped
         if rows:
             self.sequence = max(self.sequence, rows[-1])
@@ -148,8 +158,9 @@ class SpoolFile:
                 elif tuple(there) != (topic, payload, qos, int(retain)):
                     inserted.append(_row_of(db.execute("INSERT INTO messages (topic, payload, qos, retain) "
                                                        "VALUES (?, ?, ?, ?)", (topic, payload, qos, retain))))
-            if held and found.held is not None:
-                db.execute("INSERT OR IGNORE INTO held (name, body) VALUES ('ledger', ?)", (found.held,))
+            self._held_known = self._held_written = False  # (read again after this, whatever happens)
+            if held and found.held is not None and read_held(db) is None:
+                write_held(db, None, found.held)
             if found.dropped:
                 db.execute("INSERT INTO counters (name, value) VALUES ('dropped', ?) "
                            "ON CONFLICT(name) DO UPDATE SET value = MAX(value, excluded.value)", (found.dropped,))
@@ -159,10 +170,12 @@ class SpoolFile:
             raise
         return inserted
 
-    def held(self) -> bytes | None:
-        """The held proof of play last written, None if none ever was."""
-        found = self.db.execute("SELECT body FROM held WHERE name = 'ledger'").fetchone()
-        return None if found is None else bytes(found[0])
+    def held(self) -> HeldRows | None:
+        """The held proof of play last written, None if none ever was (read from the file
+        once, then known: the writes go through here)."""
+        if not self._held_known:
+            self._held, self._held_known = read_held(self.db), True
+        return self._held or None
 
     def oldest(self, limit: int, after: int) -> list[tuple[int, str, bytes, int, bool]]:
         return [(row, topic, bytes(payload), qos, bool(retain)) for row, topic, payload, qos, retain in

@@ -3,7 +3,7 @@
 A spool moved aside as corrupt (truncated, a page of garbage in the middle, a damaged
 header) usually still holds most of its rows: SQLite stops at the first bad page, not
 at the first row. We read the `messages` table three ways and merge by row number
-(and the held proof of play's one row, when it can be read):
+(and the held proof of play's rows, when they can be read):
 forward until the first error, backward from the end until the first error, then one
 row at a time across the gap between them. A file whose 100-byte header is garbage
 gets a rebuilt header on a temporary copy (our spools use a known format) and is read
@@ -21,6 +21,8 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from signage.telemetry.spool.heldrows import HeldRows, read_held
+
 logger = logging.getLogger(__name__)
 
 MAGIC = b"SQLite format 3\x00"
@@ -32,7 +34,7 @@ SELECT = "SELECT row, topic, payload, qos, retain FROM messages"
 class Salvaged:
     rows: dict[int, tuple[str, bytes, int, bool]] = field(default_factory=dict)  # row -> message
     dropped: int = 0  # the spool's own counter of messages dropped when it was full, if readable
-    held: bytes | None = None  # the held proof of play (file.py), if readable: held.py checks it
+    held: HeldRows | None = None  # the held proof of play (heldrows.py), if readable: held.py checks it
     unreadable: bool = False  # some part of the file's content could not be read
     header_rebuilt: bool = False
     # Why the file could not be read in full because of the machine, not of its content
@@ -107,11 +109,9 @@ def _read_dropped(db: sqlite3.Connection, found: Salvaged) -> None:
 
 def _read_held(db: sqlite3.Connection, found: Salvaged) -> None:
     try:
-        value = db.execute("SELECT body FROM held WHERE name = 'ledger'").fetchone()
-    except sqlite3.Error:  # a spool from before the table, or its page is damaged
+        found.held = read_held(db)
+    except sqlite3.Error:  # a spool from before the tables, or a page of them is damaged
         return
-    if value and isinstance(value[0], bytes | str):
-        found.held = value[0].encode() if isinstance(value[0], str) else value[0]
 
 
 def _open_read_only(path: Path) -> sqlite3.Connection:

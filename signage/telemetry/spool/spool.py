@@ -40,6 +40,7 @@ import signage.telemetry.spool.damaged as damaged
 from signage.telemetry.spool.faults import SpoolIOError, SpoolUnavailable, describe, is_damage, translated
 from signage.telemetry.spool.file import Message, SpoolFile, problem_of
 from signage.telemetry.spool.salvage import Salvaged, salvage
+from signage.telemetry.spool.heldrows import HeldRows
 
 logger = logging.getLogger(__name__)
 
@@ -229,9 +230,9 @@ class Spool:
     # ----- writing ---------------------------------------------------------------------------
 
     def write(self, messages: Sequence[Message] = (), acked: Iterable[int] = (),
-              held: bytes | None = None) -> list[int]:
-        """Insert `messages` (topic, payload, qos, retain), delete `acked` rows and replace
-        the held proof of play with `held` (if given) in one fsync'd transaction; the
+              held: HeldRows | None = None) -> list[int]:
+        """Insert `messages` (topic, payload, qos, retain), delete `acked` rows and make
+        the held proof of play `held` (if given; heldrows.py) in one fsync'd transaction; the
         messages' row numbers, in order. Raises a SpoolFault, having changed nothing."""
         acked = list(acked)
         if not messages and not acked and held is None:
@@ -288,7 +289,7 @@ class Spool:
         with self._lock, translated():
             return [Spooled(*row) for row in self._opened().oldest(limit, after)]
 
-    def held(self) -> bytes | None:
+    def held(self) -> HeldRows | None:
         """The held proof of play last written (telemetry/held.py reads it), None if none
         ever was. Raises a SpoolFault."""
         with self._lock, translated():
