@@ -50,6 +50,22 @@ class Visit:
         return sum(max(0.0, min(b, t) - a) for a, b in self.looks)
 
 
+# Two schedule cards and an audience rule that plays `look` for one person looking 1 s:
+# the smallest playlist whose plays depend on who is there.
+LOOKERS = """
+creatives:
+  - {id: loop-a, type: card, text: A, duration: 10}
+  - {id: loop-b, type: card, text: B, duration: 10}
+  - {id: look, type: card, text: Look, duration: 6}
+default: [loop-a, loop-b]
+rules:
+  - id: someone-looking
+    priority: 10
+    when: {looking: {min: 1}, hold: 1}
+    play: look
+"""
+
+
 def playlist_from(folder: Path, text: str) -> Playlist:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "playlist.yaml").write_text(textwrap.dedent(text))

@@ -14,7 +14,7 @@ from datetime import timedelta
 import pytest
 
 from signage.fleet.parse import parse
-from tests.audience_run import Visit, playlist_from, run
+from tests.audience_run import LOOKERS, Visit, playlist_from, run
 from tests.fleet import factory as f
 from tests.fleet.dashboard import logged_in
 
@@ -109,20 +109,6 @@ def test_the_daily_csv_matches_the_hand_counts(counted):
         for column in ("impressions", "ots_plays", "viewed_impressions", "viewer_plays", "viewed_plays"):
             assert rows[creative][column] == str(hand[column]), (creative, column)
         assert float(rows[creative]["looking_seconds"]) == hand["looking_seconds"]
-
-
-LOOKERS = """
-creatives:
-  - {id: loop-a, type: card, text: A, duration: 10}
-  - {id: loop-b, type: card, text: B, duration: 10}
-  - {id: look, type: card, text: Look, duration: 6}
-default: [loop-a, loop-b]
-rules:
-  - id: someone-looking
-    priority: 10
-    when: {looking: {min: 1}, hold: 1}
-    play: look
-"""
 
 
 def test_plays_an_audience_rule_chose_count_released_with_their_audience_withheld(store, tmp_path):

@@ -15,20 +15,8 @@ from signage.playlist.player import Player
 from signage.playlist.rules import Now
 from signage.telemetry.ledger import Ledger
 from signage.wire.messages import Play, PlayTotals
-from tests.audience_run import T0, Visit, playlist_from, run
+from tests.audience_run import LOOKERS, T0, Visit, playlist_from, run
 
-LOOKERS = """
-creatives:
-  - {id: loop-a, type: card, text: A, duration: 10}
-  - {id: loop-b, type: card, text: B, duration: 10}
-  - {id: look, type: card, text: Look, duration: 6}
-default: [loop-a, loop-b]
-rules:
-  - id: someone-looking
-    priority: 10
-    when: {looking: {min: 1}, hold: 1}
-    play: look
-"""
 HOUR_10 = 600.0  # T0 is 09:50: the run's second 600 is 10:00
 
 
