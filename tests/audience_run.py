@@ -149,7 +149,15 @@ def run(playlist: Playlist, visits, seconds: float, *, min_group: int = 3, step:
     lines = _Lines(lambda: clock[0])
     logger = logging.getLogger("signage")
     logger.addHandler(lines)
-    level, logger.level = logger.level, logging.INFO
+    level = logger.level
+    logger.setLevel(logging.INFO)  # (setLevel, not `.level =`: it clears the loggers' cached verdicts)
+    # Whatever an earlier test in this process set on a signage.* logger (a level, disabled),
+    # the run hears its INFO lines: set back after.
+    children = {name: (child.level, child.disabled) for name, child in logging.root.manager.loggerDict.items()
+                if name.startswith("signage.") and isinstance(child, logging.Logger)}
+    for name in children:
+        logging.getLogger(name).setLevel(logging.NOTSET)
+        logging.getLogger(name).disabled = False
     playing: list = []
     try:
         ticks = int(round(seconds / step))
@@ -172,7 +180,10 @@ def run(playlist: Playlist, visits, seconds: float, *, min_group: int = 3, step:
         counter.send_metrics()
     finally:
         logger.removeHandler(lines)
-        logger.level = level
+        logger.setLevel(level)
+        for name, (child_level, disabled) in children.items():
+            logging.getLogger(name).setLevel(child_level)
+            logging.getLogger(name).disabled = disabled
     return {"messages": messages, "playing": playing, "log": lines.lines, "held": held}
 
 

@@ -192,7 +192,9 @@ def run(screens: int = 50, mb: int = 200, rate_mb_s: float = 4.0, screen: bool =
         release.publish(_repo(folder, mb), releases, key, video_length=video_length, simulate_days=0)
         mosquitto, broker = start_mosquitto(folder)
         fleet, url, _ = _fleet(folder, releases, broker)
-        logging.getLogger("signage.content").setLevel(logging.WARNING)  # one line per screen and step otherwise
+        content_log = logging.getLogger("signage.content")
+        quiet_before = content_log.level
+        content_log.setLevel(logging.WARNING)  # one line per screen and step otherwise; set back after
         try:
             alone = (mb << 20) / (rate_mb_s * 1e6)  # one screen's download at the cap
             ratios, cpus, failed = [], [], []
@@ -215,6 +217,7 @@ def run(screens: int = 50, mb: int = 200, rate_mb_s: float = 4.0, screen: bool =
             if screen:
                 lines += _screen_round(key, url, folder, mb, rate_mb_s, rounds)
         finally:
+            content_log.setLevel(quiet_before)
             fleet.terminate()
             fleet.wait(30)
             mosquitto.terminate()
