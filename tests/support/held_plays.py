@@ -12,7 +12,8 @@ from signage.faults import Barrier
 from signage.kiosk.counting import AudienceCounter
 from signage.playlist.player import PlayRecord
 from signage.telemetry.ledger import Ledger, Totals
-from signage.telemetry.metrics import play_message
+from signage.telemetry.held import HeldUnreadable
+from signage.telemetry.metrics import play_message, totals_message
 
 MIN_GROUP = 3
 HOUR = dt.datetime(2026, 11, 23, 10, 0)
@@ -84,3 +85,20 @@ def counter(tmp_path, keep) -> AudienceCounter:
     wall = lambda: dt.datetime(2026, 11, 23, 10, 30, tzinfo=dt.timezone.utc)  # noqa: E731
     return AudienceCounter(config, Barrier(logging.getLogger("test")), lambda kind, message: None,
                            lambda: 0.0, wall, keep=keep)
+
+
+def restored_and_released_or_refused(read) -> None:
+    """`read()` gives (hours, days) to restore, or refuses with HeldUnreadable: either way
+    nothing else happens; what is restored releases only messages the wire accepts."""
+    try:
+        hours, days = read()
+    except HeldUnreadable as exc:
+        assert str(exc).startswith("held proof of play: ")
+        return
+    again = ledger()
+    again.restore(hours, days)
+    for item in again.due(HOUR + dt.timedelta(days=400), 30.0, final=True):
+        if isinstance(item, Totals):
+            totals_message(item, "lab", "sd")
+        else:
+            play_message(item, "lab", "sd", MIN_GROUP)

@@ -15,12 +15,11 @@ from hypothesis import strategies as st
 from signage.telemetry.held import HeldCopy, HeldUnreadable, assemble, decode, encode
 from signage.telemetry.hold import Hold
 from signage.telemetry.ledger import Ledger, Totals
-from signage.telemetry.metrics import play_message, totals_message
 from signage.telemetry.spool import Spool
 from signage.telemetry.spool.heldrows import HeldRows
 from tests.hostile import spools
-from tests.support.held_plays import (HOUR, MIN_GROUP, TRACKS, counter, held_ledger, ledger, people, published, record,
-                                     schedule_only)
+from tests.support.held_plays import (HOUR, MIN_GROUP, TRACKS, counter, held_ledger, ledger, people, published,
+                                      record, restored_and_released_or_refused, schedule_only)
 
 def text_of(rows: HeldRows) -> str:
     """Every byte the rows put on disk, as text."""
@@ -284,15 +283,4 @@ _json = st.recursive(st.none() | st.booleans() | st.integers(-5, 10**6) | st.flo
                                "days": [{"start": "2026-11-23T00:00:00", "held": {drawn[1]: [drawn[3], drawn[2]]}}]
                            }).encode())))
 def test_any_body_is_restored_and_released_or_refused_with_a_reason(body):
-    try:
-        hours, days = decode(body, MIN_GROUP)
-    except HeldUnreadable as exc:
-        assert str(exc).startswith("held proof of play: ")
-        return
-    again = ledger()
-    again.restore(hours, days)
-    for item in again.due(HOUR + dt.timedelta(days=400), 30.0, final=True):
-        if isinstance(item, Totals):
-            totals_message(item, "lab", "sd")
-        else:
-            play_message(item, "lab", "sd", MIN_GROUP)
+    restored_and_released_or_refused(lambda: decode(body, MIN_GROUP))

@@ -15,12 +15,11 @@ from hypothesis import strategies as st
 from signage.telemetry import held as held_module
 from signage.telemetry.held import HeldCopy, assemble, decode, encode
 from signage.telemetry.ledger import Ledger
-from signage.telemetry.metrics import play_message, totals_message
-from signage.telemetry.ledger import Totals
 from signage.telemetry.spool import Spool, SpoolFault
 from signage.telemetry.spool import file as spool_file
 from signage.telemetry.spool.heldrows import SCHEMA, HeldRows, has_legacy, write_held
-from tests.support.held_plays import HOUR, MIN_GROUP, TRACKS, counter, held_ledger, ledger, people, published, record
+from tests.support.held_plays import (HOUR, MIN_GROUP, TRACKS, counter, held_ledger, ledger, people, published,
+                                      record, restored_and_released_or_refused)
 
 
 class Recording:
@@ -232,15 +231,4 @@ _text = st.binary(max_size=60) | st.sampled_from([b"{}", b"[]", b"null", b'{"ver
        st.dictionaries(st.tuples(st.sampled_from(["hour 2026-11-23T10:00:00", "hour ?", "day 1"]),
                                  st.integers(-2, 3)), _text, max_size=4))
 def test_any_rows_are_restored_and_released_or_refused_with_a_reason(periods, plays):
-    try:
-        hours, days = decode(HeldRows(periods, plays), MIN_GROUP)
-    except held_module.HeldUnreadable as exc:
-        assert str(exc).startswith("held proof of play: ")
-        return
-    again = ledger()
-    again.restore(hours, days)
-    for item in again.due(HOUR + dt.timedelta(days=400), 30.0, final=True):
-        if isinstance(item, Totals):
-            totals_message(item, "lab", "sd")
-        else:
-            play_message(item, "lab", "sd", MIN_GROUP)
+    restored_and_released_or_refused(lambda: decode(HeldRows(periods, plays), MIN_GROUP))
