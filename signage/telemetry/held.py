@@ -222,9 +222,7 @@ class HeldCopy:
     def update(self, ledger: Ledger, min_group: int) -> None:
         if self._keep is None:
             return
-        hours, days = ledger.snapshot()
-        mark = (min_group, tuple((hour.start, min(hour.passers, min_group), len(hour.plays)) for hour in hours),
-                tuple((day.start, min(day.passers, min_group), tuple(sorted(day.held.items()))) for day in days))
+        mark = (ledger, ledger.revision, min_group)  # (not a snapshot: this runs at every loop step)
         if mark != self._mark:
             used: dict[int, tuple[Any, int, bytes | None]] = {}
             self._keep(encode(ledger, min_group, lambda record, group: self._text(record, group, used)))

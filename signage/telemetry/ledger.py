@@ -90,12 +90,19 @@ class Ledger:
         self.min_group = min_group
         self._hours: dict[dt.datetime, _Period] = {}
         self._days: dict[dt.datetime, _Period] = {}
+        # Grows when what `snapshot` says changes (a play held or released, a period's
+        # passers counted up to min_group): a copy kept elsewhere is made again only then.
+        self.revision = 0
 
     def saw(self, tracks: Iterable[int], now: dt.datetime) -> None:
         """These people (track numbers) were in view at `now`."""
         now = utc_naive(now)
-        self._hour(hour_of(now)).passers.update(tracks)
-        self._day(day_of(now)).passers.update(tracks)
+        tracks = tuple(tracks)
+        for period in (self._hour(hour_of(now)), self._day(day_of(now))):
+            before = len(period.passers)
+            period.passers.update(tracks)
+            if before < self.min_group and len(period.passers) != before:
+                self.revision += 1
 
     def add(self, record, hold: bool) -> list:
         """A finished play. Returned at once, to be published, unless `hold` (the playlist
@@ -105,6 +112,7 @@ class Ledger:
             return [record]  # (a min_group of 1 holds nothing: no record is about fewer people)
         self._hour(hour_of(start)).plays.append(record)
         self._day(day_of(start))
+        self.revision += 1
         return []
 
     def due(self, now: dt.datetime, grace: float = 0.0, final: bool = False) -> list:
@@ -118,11 +126,13 @@ class Ledger:
             end = start + HOUR
             if final or now >= end + late:
                 out += self._release_hour(self._hours.pop(start), min(end, now) if final else end)
+                self.revision += 1
         for start in sorted(self._days):
             end = start + DAY
             hours_left = any(day_of(hour) == start for hour in self._hours)
             if final or (now >= end + late and not hours_left):
                 out += self._release_day(self._days.pop(start), min(end, now) if final else end)
+                self.revision += 1
         return out
 
     def snapshot(self) -> tuple[list[HeldPeriod], list[HeldPeriod]]:
@@ -149,6 +159,7 @@ class Ledger:
             held.plays.sort(key=lambda record: utc(record.start))
             for creative, (plays, seconds) in period.held.items():
                 held.hold(creative, plays, seconds)
+        self.revision += 1
 
     def _release_hour(self, hour: _Period, end: dt.datetime) -> list:
         day = self._day(day_of(hour.start))
