@@ -66,6 +66,15 @@ def updater_for(key, folder: Path, url: str, budget: int = 100_000_000,
     return updater
 
 
+def first_release_playing(tmp_path, repo: Path, key, server) -> tuple[Path, ContentUpdater]:
+    """A screen's content folder and updater with release 1 of `repo` installed from `server`."""
+    folder = tmp_path / "content"
+    publish(repo, server.releases, key)
+    updater = updater_for(key, folder, server.url)
+    updater.step()
+    return folder, updater
+
+
 def events(updater: ContentUpdater) -> list:
     found = []
     while not updater.events.empty():
@@ -144,10 +153,7 @@ def second_release_with_a_new_filler(repo: Path, releases: Path, key) -> str:
 ])
 def test_a_truncated_download_is_refused_for_now_and_resumes_with_range_at_the_next_try(
         tmp_path, repo, key, server, fault, said):
-    folder = tmp_path / "content"
-    publish(repo, server.releases, key)
-    updater = updater_for(key, folder, server.url)
-    updater.step()
+    folder, updater = first_release_playing(tmp_path, repo, key, server)
     filler = second_release_with_a_new_filler(repo, server.releases, key)
     server.faults[filler] = (fault, 200_000)
     updater.step()
@@ -193,10 +199,7 @@ def spy(call, before):
 
 def test_a_server_that_dies_mid_file_is_refused_for_now_then_pending_while_away_then_resumed(
         tmp_path, repo, key, server):
-    folder = tmp_path / "content"
-    publish(repo, server.releases, key)
-    updater = updater_for(key, folder, server.url)
-    updater.step()
+    folder, updater = first_release_playing(tmp_path, repo, key, server)
     filler = second_release_with_a_new_filler(repo, server.releases, key)
     server.faults[filler] = ("die", 300_000)
     updater.step()
@@ -225,10 +228,7 @@ def test_a_server_never_reached_leaves_an_announced_release_pending(tmp_path, ke
 
 
 def test_a_tampered_file_is_refused_and_the_last_good_stays(tmp_path, repo, key, server):
-    folder = tmp_path / "content"
-    publish(repo, server.releases, key)
-    updater = updater_for(key, folder, server.url)
-    updater.step()
+    folder, updater = first_release_playing(tmp_path, repo, key, server)
     (repo / "fleet" / "lobby.yaml").write_text(lobby("Second"))
     publish(repo, server.releases, key)
     lobby_object = server.releases / object_path(server.releases, 2, "lobby.yaml")
@@ -246,10 +246,7 @@ def test_a_tampered_file_is_refused_and_the_last_good_stays(tmp_path, repo, key,
 
 
 def test_a_release_the_device_check_rejects_is_refused_when_forced_past_publish(tmp_path, repo, key, server):
-    folder = tmp_path / "content"
-    publish(repo, server.releases, key)
-    updater = updater_for(key, folder, server.url)
-    updater.step()
+    folder, updater = first_release_playing(tmp_path, repo, key, server)
     (repo / "fleet" / "lobby.yaml").write_text("creatives: []\ndefault: [ghost]\n")
     with pytest.raises(release.PublishRefused):  # publish refuses it; one made by hand and signed is tried
         publish(repo, server.releases, key)
@@ -376,10 +373,7 @@ def test_a_screen_whose_clock_is_not_set_takes_the_release_once_it_is(tmp_path, 
 
 
 def test_a_forged_announcement_does_not_hold_the_screen_from_the_real_next_release(tmp_path, repo, key, server):
-    folder = tmp_path / "content"
-    publish(repo, server.releases, key)
-    updater = updater_for(key, folder, server.url)
-    updater.step()
+    folder, updater = first_release_playing(tmp_path, repo, key, server)
     updater.announce(99999)  # a compromised broker, retained: it comes again at every start
     updater.step()  # the server's latest says 1: the announcement only woke the thread
     assert updater.state == Rollout("active", 1, "fleet")
@@ -393,10 +387,7 @@ def test_a_forged_announcement_does_not_hold_the_screen_from_the_real_next_relea
 
 def test_an_announced_version_the_server_does_not_have_is_dropped_while_latest_cannot_be_read(
         tmp_path, repo, key, server):
-    folder = tmp_path / "content"
-    publish(repo, server.releases, key)
-    updater = updater_for(key, folder, server.url)
-    updater.step()
+    folder, updater = first_release_playing(tmp_path, repo, key, server)
     (server.releases / "latest").rename(server.releases / "latest.away")  # latest cannot be read
     updater.announce(99999)
     updater.step()
@@ -431,10 +422,7 @@ def test_a_screen_that_cannot_move_forward_says_its_release_expired(tmp_path, re
 
 
 def test_a_version_the_server_names_but_does_not_have_yet_is_pending_not_refused(tmp_path, repo, key, server):
-    folder = tmp_path / "content"
-    publish(repo, server.releases, key)
-    updater = updater_for(key, folder, server.url)
-    updater.step()
+    folder, updater = first_release_playing(tmp_path, repo, key, server)
     (server.releases / "latest").write_text("2\n")  # a server half-updated: latest first, the release after
     updater.step()
     assert updater.state.state == "pending" and updater.state.next_version == 2 and "404" in updater.state.reason
@@ -452,10 +440,7 @@ def test_garbage_served_under_a_number_does_not_make_the_screen_skip_the_real_re
     """A compromised web server serves an unsigned manifest as version 2: refused for good,
     but only that manifest. When the publisher's real version 2 appears under the same
     number, the screen takes it (it does not skip it until version 3)."""
-    folder = tmp_path / "content"
-    publish(repo, server.releases, key)
-    updater = updater_for(key, folder, server.url)
-    updater.step()
+    folder, updater = first_release_playing(tmp_path, repo, key, server)
     forged = server.releases / "2"
     forged.mkdir()
     (forged / "manifest.json").write_bytes(b'{"format": 1, "version": 2}')
