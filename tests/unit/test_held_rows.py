@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -167,20 +168,27 @@ def test_an_older_spool_is_read_once_rewritten_as_rows_and_its_table_dropped(tmp
     again.close()
 
 
-def test_an_older_spools_unreadable_body_is_replaced_by_rows(tmp_path):
-    path = tmp_path / "spool.sqlite3"
-    Spool(path).close()
+def damaged_then_restored(tmp_path, path: Path, *statements: str) -> None:
+    """`statements` run on the spool file; a counter then restores from it: what it held is
+    lost and said, and the rows are replaced by the form alone."""
     db = sqlite3.connect(path)
-    db.execute("CREATE TABLE held (name TEXT PRIMARY KEY, body BLOB NOT NULL)")
-    db.execute("INSERT INTO held (name, body) VALUES ('ledger', x'00ff')")
+    for statement in statements:
+        db.execute(statement)
     db.commit()
     db.close()
     spool = Spool(path)
     counting = counter(tmp_path, lambda rows: spool.write(held=rows))
     counting.restore(spool.held)
     assert counting.lost() is not None and "held plays" in counting.lost()
-    assert stored_rows(path) == (["form"], 0, False)
+    assert stored_rows(path) == (["form"], 0, False), "replaced, every row"
     spool.close()
+
+
+def test_an_older_spools_unreadable_body_is_replaced_by_rows(tmp_path):
+    path = tmp_path / "spool.sqlite3"
+    Spool(path).close()
+    damaged_then_restored(tmp_path, path, "CREATE TABLE held (name TEXT PRIMARY KEY, body BLOB NOT NULL)",
+                          "INSERT INTO held (name, body) VALUES ('ledger', x'00ff')")
 
 
 @pytest.mark.parametrize("periods, plays, where", [
@@ -208,17 +216,8 @@ def test_rows_damaged_on_disk_are_lost_and_replaced_not_a_traceback(tmp_path):
     spool = Spool(path)
     spool.write(held=encode(busy_hour(2), MIN_GROUP))
     spool.close()
-    db = sqlite3.connect(path)
-    db.execute("UPDATE held_plays SET n = 'x' || n, body = 7")
-    db.execute("UPDATE held_periods SET name = CAST(name AS BLOB), body = x'00' WHERE name LIKE 'hour%'")
-    db.commit()
-    db.close()
-    spool = Spool(path)
-    counting = counter(tmp_path, lambda rows: spool.write(held=rows))
-    counting.restore(spool.held)
-    assert counting.lost() is not None and "held plays" in counting.lost()
-    assert stored_rows(path) == (["form"], 0, False), "replaced, every row"
-    spool.close()
+    damaged_then_restored(tmp_path, path, "UPDATE held_plays SET n = 'x' || n, body = 7",
+                          "UPDATE held_periods SET name = CAST(name AS BLOB), body = x'00' WHERE name LIKE 'hour%'")
 
 
 _text = st.binary(max_size=60) | st.sampled_from([b"{}", b"[]", b"null", b'{"version": 2, "min_group": 3}',
